@@ -1,0 +1,1 @@
+//! scoped's caches (being built).

@@ -1,0 +1,84 @@
+//! The iterative recursion engine of scoped.
+//!
+//! [`Recursor`] resolves a question from the root hints down: priming, referrals, in-bailiwick
+//! glue, glueless nameserver sub-queries, CNAME chasing, negative answers, failover between the
+//! servers of a zone, TCP on truncation — within a per-query time budget and work limits. It talks
+//! to the network only through a [`Transport`], so the same engine runs over real sockets and over
+//! the simulated internet of `scoped-testkit` on virtual time.
+#![warn(missing_docs)]
+
+pub mod transport;
+
+use std::net::IpAddr;
+
+use futures::future::BoxFuture;
+use hickory_proto::op::ResponseCode;
+use hickory_proto::rr::{DNSClass, Name, Record, RecordType};
+use ipnet::IpNet;
+
+pub use transport::{NetTransport, Protocol, Transport, TransportError, UpstreamQuery, reply_matches};
+
+/// A question as the engine sees it.
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+pub struct Question {
+    /// The name asked for, as the client spelled it (the cache lowercases it for keys).
+    pub name: Name,
+    /// The record type asked for.
+    pub qtype: RecordType,
+    /// The class; only IN is resolved.
+    pub qclass: DNSClass,
+}
+
+impl Question {
+    /// An IN-class question.
+    pub fn new(name: Name, qtype: RecordType) -> Self {
+        Self { name, qtype, qclass: DNSClass::IN }
+    }
+}
+
+/// What the front end asks the engine to resolve for one client query.
+#[derive(Clone, Debug)]
+pub struct ResolveRequest {
+    /// The question.
+    pub question: Question,
+    /// The client's address (for logging and, later, the ECS decision).
+    pub client: IpAddr,
+    /// The client subnet decided by the front end (already truncated), or `None` when no
+    /// subnet may be sent upstream for this query. Unused until ECS lands.
+    pub client_subnet: Option<IpNet>,
+}
+
+/// The engine's answer to a [`ResolveRequest`]: what goes into the response to the stub.
+///
+/// TTLs are already counted down to what remains at the moment the resolution was returned.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Resolution {
+    /// NOERROR (answer or NODATA), NXDOMAIN, SERVFAIL or REFUSED.
+    pub rcode: ResponseCode,
+    /// The answer section: the CNAME chain (if any) followed by the records asked for.
+    pub answers: Vec<Record>,
+    /// The authority section: only the SOA of a negative answer (minimal responses).
+    pub authorities: Vec<Record>,
+    /// Whether the whole answer came from the cache.
+    pub from_cache: bool,
+}
+
+impl Resolution {
+    /// A SERVFAIL with nothing in it.
+    pub fn servfail() -> Self {
+        Self::error(ResponseCode::ServFail)
+    }
+
+    /// An empty answer with the given rcode.
+    pub fn error(rcode: ResponseCode) -> Self {
+        Self { rcode, answers: Vec::new(), authorities: Vec::new(), from_cache: false }
+    }
+}
+
+/// Anything that resolves questions for the front end: the [`Recursor`] in production, a simple
+/// table in the front end's own unit tests.
+pub trait Resolve: Send + Sync + 'static {
+    /// Resolve one question. Never fails: failures are a SERVFAIL [`Resolution`], returned
+    /// within the engine's time budget.
+    fn resolve(&self, request: ResolveRequest) -> BoxFuture<'static, Resolution>;
+}

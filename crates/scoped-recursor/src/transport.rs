@@ -1,0 +1,212 @@
+//! The engine's only door to the network.
+//!
+//! The recursion engine hands an [`UpstreamQuery`] (server address, protocol, wire bytes with a
+//! random ID already set) to a [`Transport`] and gets back the bytes of a reply that
+//! [`reply_matches`] the query, or an error. Production uses [`NetTransport`] (tokio sockets);
+//! tests and the demo use the in-memory internet of `scoped-testkit` on tokio's paused clock.
+//!
+//! A transport must never return a datagram that does not match: on UDP it keeps waiting (until
+//! the timeout) past forged or stray replies and counts them.
+
+use std::io;
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::Duration;
+
+use futures::future::BoxFuture;
+use hickory_proto::op::{Header, Query};
+use hickory_proto::serialize::binary::{BinDecodable, BinDecoder};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::{TcpSocket, UdpSocket};
+
+/// Which transport protocol an upstream query uses.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum Protocol {
+    /// UDP, the default; the engine retries over TCP when the reply is truncated.
+    Udp,
+    /// TCP (RFC 7766), one query per connection for upstream queries.
+    Tcp,
+}
+
+/// One query to one authoritative server.
+#[derive(Clone, Debug)]
+pub struct UpstreamQuery {
+    /// The server's address and port.
+    pub server: SocketAddr,
+    /// UDP or TCP.
+    pub protocol: Protocol,
+    /// The query on the wire, ID already randomised by the engine.
+    pub message: Vec<u8>,
+    /// How long to wait for a matching reply.
+    pub timeout: Duration,
+}
+
+/// Why an upstream exchange produced no usable reply.
+#[derive(Debug, thiserror::Error)]
+pub enum TransportError {
+    /// No matching reply arrived within the timeout.
+    #[error("timed out after {0:?}")]
+    Timeout(Duration),
+    /// A socket operation failed (unreachable, refused, reset).
+    #[error("network error: {0}")]
+    Io(#[from] io::Error),
+    /// The reply could not be framed (TCP length prefix, oversize).
+    #[error("malformed reply framing: {0}")]
+    Framing(&'static str),
+}
+
+/// Sends queries to authoritative servers.
+pub trait Transport: Send + Sync + 'static {
+    /// Send `query` and return the first reply that [`reply_matches`] it.
+    fn exchange(&self, query: UpstreamQuery) -> BoxFuture<'static, Result<Vec<u8>, TransportError>>;
+}
+
+/// Does `reply` answer `query`? Same ID, QR set, exactly one question equal to the query's
+/// (name compared case-insensitively, type and class equal). The source address is checked by the
+/// transport (a connected UDP socket only receives from the address it sent to).
+pub fn reply_matches(query: &[u8], reply: &[u8]) -> bool {
+    fn header_and_question(wire: &[u8]) -> Option<(Header, Query)> {
+        let mut dec = BinDecoder::new(wire);
+        let header = Header::read(&mut dec).ok()?;
+        if header.counts.queries != 1 {
+            return None;
+        }
+        let query = Query::read(&mut dec).ok()?;
+        Some((header, query))
+    }
+    let (Some((qh, qq)), Some((rh, rq))) = (header_and_question(query), header_and_question(reply))
+    else {
+        return false;
+    };
+    rh.metadata.id == qh.metadata.id
+        && rh.metadata.message_type == hickory_proto::op::MessageType::Response
+        && rq.query_type() == qq.query_type()
+        && rq.query_class() == qq.query_class()
+        // hickory's Name equality is case-insensitive (RFC 4343).
+        && rq.name() == qq.name()
+}
+
+/// Counters of what the network transport threw away.
+#[derive(Debug, Default)]
+pub struct TransportCounters {
+    /// UDP datagrams that did not match the outstanding query (wrong ID or question).
+    pub mismatched_replies: AtomicU64,
+    /// Exchanges that ended in a timeout.
+    pub timeouts: AtomicU64,
+}
+
+/// Largest reply we accept over UDP. We advertise 1232 (EDNS0 buffer, DNS flag day 2020) but
+/// read into a larger buffer so an oversize reply is seen as such, not silently cut.
+const UDP_RECV_BUFFER: usize = 4096;
+
+/// The production transport: a fresh socket on a kernel-chosen random port for every UDP query,
+/// TCP with the length prefix and message in one write.
+#[derive(Debug)]
+pub struct NetTransport {
+    source_v4: Vec<Ipv4Addr>,
+    source_v6: Vec<Ipv6Addr>,
+    counters: Arc<TransportCounters>,
+}
+
+impl NetTransport {
+    /// A transport that sends from the given source addresses (one picked at random per query,
+    /// per family); an empty list means the unspecified address of that family.
+    pub fn new(sources: &[IpAddr]) -> Self {
+        let mut source_v4 = Vec::new();
+        let mut source_v6 = Vec::new();
+        for ip in sources {
+            match ip {
+                IpAddr::V4(v4) => source_v4.push(*v4),
+                IpAddr::V6(v6) => source_v6.push(*v6),
+            }
+        }
+        Self { source_v4, source_v6, counters: Arc::default() }
+    }
+
+    /// What this transport has counted.
+    pub fn counters(&self) -> Arc<TransportCounters> {
+        self.counters.clone()
+    }
+
+    fn source_for(&self, server: &SocketAddr) -> SocketAddr {
+        use rand::seq::IndexedRandom;
+        let ip = match server {
+            SocketAddr::V4(_) => IpAddr::V4(
+                *self.source_v4.choose(&mut rand::rng()).unwrap_or(&Ipv4Addr::UNSPECIFIED),
+            ),
+            SocketAddr::V6(_) => IpAddr::V6(
+                *self.source_v6.choose(&mut rand::rng()).unwrap_or(&Ipv6Addr::UNSPECIFIED),
+            ),
+        };
+        // Port 0: the kernel picks a random ephemeral port for every socket (RFC 5452 §9.2).
+        SocketAddr::new(ip, 0)
+    }
+}
+
+impl Transport for NetTransport {
+    fn exchange(&self, query: UpstreamQuery) -> BoxFuture<'static, Result<Vec<u8>, TransportError>> {
+        let source = self.source_for(&query.server);
+        let counters = self.counters.clone();
+        Box::pin(async move {
+            let timeout = query.timeout;
+            let result = tokio::time::timeout(timeout, async {
+                match query.protocol {
+                    Protocol::Udp => udp_exchange(source, &query, &counters).await,
+                    Protocol::Tcp => tcp_exchange(source, &query).await,
+                }
+            })
+            .await;
+            match result {
+                Ok(r) => r,
+                Err(_) => {
+                    counters.timeouts.fetch_add(1, Ordering::Relaxed);
+                    Err(TransportError::Timeout(timeout))
+                }
+            }
+        })
+    }
+}
+
+async fn udp_exchange(
+    source: SocketAddr,
+    query: &UpstreamQuery,
+    counters: &TransportCounters,
+) -> Result<Vec<u8>, TransportError> {
+    let socket = UdpSocket::bind(source).await?;
+    // Connected: the kernel drops datagrams from any other address or port.
+    socket.connect(query.server).await?;
+    socket.send(&query.message).await?;
+    let mut buf = vec![0u8; UDP_RECV_BUFFER];
+    loop {
+        let n = socket.recv(&mut buf).await?;
+        if reply_matches(&query.message, &buf[..n]) {
+            buf.truncate(n);
+            return Ok(buf);
+        }
+        counters.mismatched_replies.fetch_add(1, Ordering::Relaxed);
+    }
+}
+
+async fn tcp_exchange(source: SocketAddr, query: &UpstreamQuery) -> Result<Vec<u8>, TransportError> {
+    let socket = match query.server {
+        SocketAddr::V4(_) => TcpSocket::new_v4()?,
+        SocketAddr::V6(_) => TcpSocket::new_v6()?,
+    };
+    socket.bind(source)?;
+    let mut stream = socket.connect(query.server).await?;
+    stream.set_nodelay(true)?;
+    let len = u16::try_from(query.message.len()).map_err(|_| TransportError::Framing("query too long"))?;
+    // One write for prefix and body: two writes cost ~44 ms (Nagle + delayed ACK).
+    let mut framed = Vec::with_capacity(2 + query.message.len());
+    framed.extend_from_slice(&len.to_be_bytes());
+    framed.extend_from_slice(&query.message);
+    stream.write_all(&framed).await?;
+    let reply_len = stream.read_u16().await? as usize;
+    let mut reply = vec![0u8; reply_len];
+    stream.read_exact(&mut reply).await?;
+    if !reply_matches(&query.message, &reply) {
+        return Err(TransportError::Framing("TCP reply does not match the query"));
+    }
+    Ok(reply)
+}
