@@ -1,1 +1,462 @@
-//! scoped's caches (being built).
+//! scoped's record cache.
+//!
+//! One store for everything the resolver learns that is *not* tailored to a client subnet:
+//! delegations (NS sets), nameserver addresses (glue and authoritative), answer RRsets, CNAME
+//! links and negative answers (RFC 2308). Entries are keyed by (owner name, type, class); an
+//! NXDOMAIN covers the whole name and is keyed by name alone.
+//!
+//! Every RRset carries a [`Trust`] rank (RFC 2181 §5.4.1): glue and referral NS sets may steer
+//! iteration but are never handed to a client as an answer, and less trustworthy data never
+//! replaces more trustworthy data that is still alive.
+//!
+//! Time is `tokio::time::Instant`, so tests on tokio's paused clock see TTLs expire exactly.
+//! Expiry is decided here, logically, on every read; moka holds the entries, bounds them in
+//! bytes (a weigher) and reclaims memory some time after they die.
+#![warn(missing_docs)]
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use hickory_proto::op::ResponseCode;
+use hickory_proto::rr::{DNSClass, Name, RData, Record, RecordType};
+use hickory_proto::serialize::binary::BinEncodable;
+use moka::policy::EvictionPolicy;
+use tokio::time::Instant;
+
+/// moka's own bookkeeping per entry, measured at ~300–440 bytes (api-notes.md B4).
+const ENTRY_OVERHEAD_BYTES: u32 = 400;
+/// Fixed cost we charge per stored record on top of its wire length (the `Record` struct).
+const RECORD_OVERHEAD_BYTES: u32 = 96;
+
+/// How much a piece of cached data is believed (RFC 2181 §5.4.1), lowest first.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum Trust {
+    /// Address records from the additional section of a referral.
+    Glue,
+    /// NS records from the authority section of a referral (the parent's view).
+    Referral,
+    /// Answer-section data from a response without the AA bit.
+    Answer,
+    /// Answer-section data from an authoritative (AA) response.
+    AuthoritativeAnswer,
+}
+
+impl Trust {
+    /// May data of this rank be handed to a client as an answer?
+    pub fn answers_clients(self) -> bool {
+        self >= Trust::Answer
+    }
+}
+
+/// Limits of the cache, from the operator's configuration.
+#[derive(Clone, Debug)]
+pub struct CacheConfig {
+    /// Upper bound of the memory the cache may hold, in bytes (estimated by a weigher).
+    pub max_bytes: u64,
+    /// TTLs below this are raised to it (seconds).
+    pub min_ttl: u32,
+    /// TTLs above this are lowered to it (seconds).
+    pub max_ttl: u32,
+    /// Negative answers are kept at most this long (seconds), RFC 2308 §5.
+    pub max_negative_ttl: u32,
+}
+
+impl Default for CacheConfig {
+    fn default() -> Self {
+        Self {
+            max_bytes: 256 * 1024 * 1024,
+            min_ttl: 0,
+            max_ttl: 86_400,
+            max_negative_ttl: 3_600,
+        }
+    }
+}
+
+/// The key of a cache entry: lowercased owner name, and the type (`None` for an NXDOMAIN, which
+/// covers every type of the name).
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+pub struct CacheKey {
+    name: Name,
+    rtype: Option<RecordType>,
+    class: DNSClass,
+}
+
+impl CacheKey {
+    /// The key of an RRset (or of a NODATA for that type).
+    pub fn rrset(name: &Name, rtype: RecordType, class: DNSClass) -> Self {
+        Self {
+            name: name.to_lowercase(),
+            rtype: Some(rtype),
+            class,
+        }
+    }
+
+    /// The key of an NXDOMAIN for the name.
+    pub fn name_error(name: &Name, class: DNSClass) -> Self {
+        Self {
+            name: name.to_lowercase(),
+            rtype: None,
+            class,
+        }
+    }
+}
+
+/// What is stored under a key.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum CachedData {
+    /// An RRset: all records share owner, type and class; TTLs as received, clamped.
+    Rrset {
+        /// The records.
+        records: Vec<Record>,
+        /// How much they are believed.
+        trust: Trust,
+    },
+    /// The name exists but has no data of this type (RFC 2308 NODATA), with the zone's SOA.
+    NoData {
+        /// The SOA that came in the authority section, TTL set to the negative TTL.
+        soa: Record,
+    },
+    /// The name does not exist (RFC 2308 NXDOMAIN), with the zone's SOA.
+    NxDomain {
+        /// The SOA that came in the authority section, TTL set to the negative TTL.
+        soa: Record,
+    },
+}
+
+/// One stored entry: the data, when it was stored and when it dies.
+#[derive(Debug)]
+pub struct CacheEntry {
+    data: CachedData,
+    stored: Instant,
+    ttl: u32,
+    weight: u32,
+}
+
+impl CacheEntry {
+    /// Seconds of life left at `now`, or `None` once expired.
+    pub fn remaining(&self, now: Instant) -> Option<u32> {
+        let elapsed = now.saturating_duration_since(self.stored).as_secs();
+        let ttl = u64::from(self.ttl);
+        (elapsed < ttl).then(|| (ttl - elapsed) as u32)
+    }
+
+    /// The data with every TTL counted down to what is left at `now`; `None` once expired.
+    pub fn data_at(&self, now: Instant) -> Option<CachedData> {
+        let left = self.remaining(now)?;
+        let mut data = self.data.clone();
+        match &mut data {
+            CachedData::Rrset { records, .. } => records.iter_mut().for_each(|r| r.ttl = left),
+            CachedData::NoData { soa } | CachedData::NxDomain { soa } => soa.ttl = left,
+        }
+        Some(data)
+    }
+
+    /// The trust rank of an RRset entry (negative entries rank as authoritative answers: they
+    /// are only stored from responses whose SOA passed the bailiwick check).
+    pub fn trust(&self) -> Trust {
+        match &self.data {
+            CachedData::Rrset { trust, .. } => *trust,
+            _ => Trust::AuthoritativeAnswer,
+        }
+    }
+}
+
+/// The end of an answer assembled from the cache.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum AnswerEnd {
+    /// The records asked for, at the end of the chain.
+    Records(Vec<Record>),
+    /// A negative answer for the last name of the chain.
+    Negative {
+        /// NXDOMAIN or NOERROR (NODATA).
+        rcode: ResponseCode,
+        /// The SOA for the authority section.
+        soa: Record,
+    },
+    /// The chain leads to this name, about which the cache knows nothing usable: resolve it.
+    Continue(Name),
+}
+
+/// An answer (possibly partial) assembled from the cache for a client question.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct CachedAnswer {
+    /// CNAME records followed, in order.
+    pub links: Vec<Record>,
+    /// How the chain ended.
+    pub end: AnswerEnd,
+}
+
+/// The record cache. Cheap to clone (shared inside).
+#[derive(Clone)]
+pub struct RecordCache {
+    entries: moka::sync::Cache<CacheKey, Arc<CacheEntry>>,
+    config: Arc<CacheConfig>,
+}
+
+impl std::fmt::Debug for RecordCache {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("RecordCache")
+            .field("entries", &self.entries.entry_count())
+            .field("weighted_bytes", &self.entries.weighted_size())
+            .finish()
+    }
+}
+
+/// Tells moka when to reclaim an entry: at its TTL (on moka's own clock). Correctness does not
+/// depend on this; reads check expiry against tokio's clock.
+struct ReclaimAtTtl;
+
+impl moka::Expiry<CacheKey, Arc<CacheEntry>> for ReclaimAtTtl {
+    fn expire_after_create(
+        &self,
+        _key: &CacheKey,
+        value: &Arc<CacheEntry>,
+        _created_at: std::time::Instant,
+    ) -> Option<Duration> {
+        Some(Duration::from_secs(u64::from(value.ttl)))
+    }
+
+    fn expire_after_update(
+        &self,
+        _key: &CacheKey,
+        value: &Arc<CacheEntry>,
+        _updated_at: std::time::Instant,
+        _duration_until_expiry: Option<Duration>,
+    ) -> Option<Duration> {
+        Some(Duration::from_secs(u64::from(value.ttl)))
+    }
+}
+
+impl RecordCache {
+    /// An empty cache with these limits.
+    pub fn new(config: CacheConfig) -> Self {
+        let entries = moka::sync::Cache::builder()
+            .max_capacity(config.max_bytes)
+            .weigher(|key: &CacheKey, entry: &Arc<CacheEntry>| {
+                entry.weight.saturating_add(key.name.len() as u32)
+            })
+            .expire_after(ReclaimAtTtl)
+            // LRU, not TinyLFU: TinyLFU refuses new keys into a full cache (api-notes.md B4),
+            // and a resolver must always be able to cache the answer it just fetched.
+            .eviction_policy(EvictionPolicy::lru())
+            .build();
+        Self {
+            entries,
+            config: Arc::new(config),
+        }
+    }
+
+    /// The limits in force.
+    pub fn config(&self) -> &CacheConfig {
+        &self.config
+    }
+
+    /// The live entry under `key` at `now`, if any.
+    pub fn get(&self, key: &CacheKey, now: Instant) -> Option<Arc<CacheEntry>> {
+        let entry = self.entries.get(key)?;
+        entry.remaining(now).is_some().then_some(entry)
+    }
+
+    /// The live RRset of `rtype` at `name` with at least `min_trust`, TTLs counted down.
+    pub fn rrset(
+        &self,
+        name: &Name,
+        rtype: RecordType,
+        min_trust: Trust,
+        now: Instant,
+    ) -> Option<Vec<Record>> {
+        let entry = self.get(&CacheKey::rrset(name, rtype, DNSClass::IN), now)?;
+        match entry.data_at(now)? {
+            CachedData::Rrset { records, trust } if trust >= min_trust => Some(records),
+            _ => None,
+        }
+    }
+
+    /// Store an RRset. All records must share owner, type and class (the caller groups them).
+    /// Its TTL is the smallest of the records', clamped to the configured bounds; a TTL of 0
+    /// stores nothing. Data of lower trust never replaces live data of higher trust.
+    pub fn insert_rrset(&self, records: Vec<Record>, trust: Trust, now: Instant) {
+        let Some(first) = records.first() else { return };
+        let key = CacheKey::rrset(&first.name, first.record_type(), first.dns_class);
+        let Some(ttl) = self.clamp_ttl(records.iter().map(|r| r.ttl).min().unwrap_or(0)) else {
+            return;
+        };
+        if let Some(existing) = self.get(&key, now)
+            && existing.trust() > trust
+        {
+            return;
+        }
+        let weight = records.iter().map(record_weight).sum::<u32>() + ENTRY_OVERHEAD_BYTES;
+        let data = CachedData::Rrset { records, trust };
+        self.entries.insert(
+            key,
+            Arc::new(CacheEntry {
+                data,
+                stored: now,
+                ttl,
+                weight,
+            }),
+        );
+    }
+
+    /// Store a negative answer for `name` (NXDOMAIN when `rtype` is `None`, else NODATA for
+    /// that type). The TTL is min(SOA TTL, SOA MINIMUM) (RFC 2308 §5), capped by the configured
+    /// maximum. Without a SOA nothing is stored (RFC 2308 §5: SHOULD NOT cache).
+    pub fn insert_negative(
+        &self,
+        name: &Name,
+        rtype: Option<RecordType>,
+        soa: Record,
+        now: Instant,
+    ) {
+        let Some(ttl) = negative_ttl(&soa).map(|t| t.min(self.config.max_negative_ttl)) else {
+            return;
+        };
+        if ttl == 0 {
+            return;
+        }
+        let key = match rtype {
+            Some(t) => CacheKey::rrset(name, t, DNSClass::IN),
+            None => CacheKey::name_error(name, DNSClass::IN),
+        };
+        let weight = record_weight(&soa) + ENTRY_OVERHEAD_BYTES;
+        let data = match rtype {
+            Some(_) => CachedData::NoData { soa },
+            None => CachedData::NxDomain { soa },
+        };
+        self.entries.insert(
+            key,
+            Arc::new(CacheEntry {
+                data,
+                stored: now,
+                ttl,
+                weight,
+            }),
+        );
+    }
+
+    /// Assemble the answer to (`name`, `qtype`) from client-grade data, following cached CNAME
+    /// links (at most `max_links`). `None` when the cache knows nothing about `name` itself.
+    pub fn answer(
+        &self,
+        name: &Name,
+        qtype: RecordType,
+        max_links: usize,
+        now: Instant,
+    ) -> Option<CachedAnswer> {
+        let mut links = Vec::new();
+        let mut current = name.clone();
+        loop {
+            match self.answer_step(&current, qtype, now) {
+                Some(Step::Records(records)) => {
+                    return Some(CachedAnswer {
+                        links,
+                        end: AnswerEnd::Records(records),
+                    });
+                }
+                Some(Step::Negative(rcode, soa)) => {
+                    return Some(CachedAnswer {
+                        links,
+                        end: AnswerEnd::Negative { rcode, soa },
+                    });
+                }
+                Some(Step::Cname(link)) if links.len() < max_links => {
+                    let RData::CNAME(target) = &link.data else {
+                        return None;
+                    };
+                    let target = target.0.clone();
+                    links.push(link);
+                    current = target;
+                }
+                // Chain too long for the cache to follow: let the engine decide.
+                Some(Step::Cname(_)) | None if links.is_empty() => return None,
+                Some(Step::Cname(_)) | None => {
+                    return Some(CachedAnswer {
+                        links,
+                        end: AnswerEnd::Continue(current),
+                    });
+                }
+            }
+        }
+    }
+
+    fn answer_step(&self, name: &Name, qtype: RecordType, now: Instant) -> Option<Step> {
+        if let Some(entry) = self.get(&CacheKey::name_error(name, DNSClass::IN), now)
+            && let Some(CachedData::NxDomain { soa }) = entry.data_at(now)
+        {
+            return Some(Step::Negative(ResponseCode::NXDomain, soa));
+        }
+        if let Some(entry) = self.get(&CacheKey::rrset(name, qtype, DNSClass::IN), now) {
+            match entry.data_at(now) {
+                Some(CachedData::Rrset { records, trust }) if trust.answers_clients() => {
+                    return Some(Step::Records(records));
+                }
+                Some(CachedData::NoData { soa }) => {
+                    return Some(Step::Negative(ResponseCode::NoError, soa));
+                }
+                _ => {}
+            }
+        }
+        if qtype != RecordType::CNAME
+            && let Some(mut records) = self.rrset(name, RecordType::CNAME, Trust::Answer, now)
+            && !records.is_empty()
+        {
+            return Some(Step::Cname(records.swap_remove(0)));
+        }
+        None
+    }
+
+    /// Remove everything.
+    pub fn clear(&self) {
+        self.entries.invalidate_all();
+    }
+
+    /// Number of entries (approximate until moka's pending work runs).
+    pub fn entry_count(&self) -> u64 {
+        self.entries.entry_count()
+    }
+
+    /// Estimated bytes held (approximate until moka's pending work runs).
+    pub fn weighted_bytes(&self) -> u64 {
+        self.entries.weighted_size()
+    }
+
+    /// Run moka's pending maintenance (evictions, counts); for tests and stats.
+    pub fn run_pending_tasks(&self) {
+        self.entries.run_pending_tasks();
+    }
+
+    fn clamp_ttl(&self, ttl: u32) -> Option<u32> {
+        let ttl = ttl.clamp(
+            self.config.min_ttl,
+            self.config.max_ttl.max(self.config.min_ttl),
+        );
+        (ttl > 0).then_some(ttl)
+    }
+}
+
+enum Step {
+    Records(Vec<Record>),
+    Negative(ResponseCode, Record),
+    Cname(Record),
+}
+
+/// RFC 2308 §5: a negative answer lives min(SOA TTL, SOA MINIMUM) seconds. `None` if the
+/// record is not a SOA.
+pub fn negative_ttl(soa: &Record) -> Option<u32> {
+    match &soa.data {
+        RData::SOA(data) => Some(soa.ttl.min(data.minimum)),
+        _ => None,
+    }
+}
+
+fn record_weight(record: &Record) -> u32 {
+    let wire = record.to_bytes().map(|b| b.len()).unwrap_or(256);
+    // The in-memory form holds the name and rdata once more than the wire form would.
+    (wire as u32)
+        .saturating_mul(2)
+        .saturating_add(RECORD_OVERHEAD_BYTES)
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,394 @@
+use std::net::Ipv4Addr;
+use std::str::FromStr;
+
+use hickory_proto::rr::rdata::{A, CNAME, SOA};
+
+use super::*;
+
+fn name(s: &str) -> Name {
+    Name::from_str(s).unwrap()
+}
+
+fn a(owner: &str, ttl: u32, last: u8) -> Record {
+    Record::from_rdata(
+        name(owner),
+        ttl,
+        RData::A(A(Ipv4Addr::new(192, 0, 2, last))),
+    )
+}
+
+fn cname(owner: &str, ttl: u32, target: &str) -> Record {
+    Record::from_rdata(name(owner), ttl, RData::CNAME(CNAME(name(target))))
+}
+
+fn soa(zone: &str, ttl: u32, minimum: u32) -> Record {
+    let data = SOA::new(
+        name("ns.example."),
+        name("host.example."),
+        1,
+        7200,
+        900,
+        1_209_600,
+        minimum,
+    );
+    Record::from_rdata(name(zone), ttl, RData::SOA(data))
+}
+
+fn cache() -> RecordCache {
+    RecordCache::new(CacheConfig::default())
+}
+
+#[tokio::test(start_paused = true)]
+async fn ttl_counts_down_and_entry_expires() {
+    let cache = cache();
+    let t0 = Instant::now();
+    cache.insert_rrset(
+        vec![a("www.example.", 300, 1)],
+        Trust::AuthoritativeAnswer,
+        t0,
+    );
+    let got = cache
+        .rrset(&name("www.example."), RecordType::A, Trust::Answer, t0)
+        .unwrap();
+    assert_eq!(got[0].ttl, 300);
+    tokio::time::advance(Duration::from_secs(100)).await;
+    let got = cache.rrset(
+        &name("www.example."),
+        RecordType::A,
+        Trust::Answer,
+        Instant::now(),
+    );
+    assert_eq!(got.unwrap()[0].ttl, 200);
+    tokio::time::advance(Duration::from_secs(200)).await;
+    assert!(
+        cache
+            .rrset(
+                &name("www.example."),
+                RecordType::A,
+                Trust::Answer,
+                Instant::now()
+            )
+            .is_none()
+    );
+}
+
+#[tokio::test(start_paused = true)]
+async fn keys_are_case_insensitive() {
+    let cache = cache();
+    let now = Instant::now();
+    cache.insert_rrset(
+        vec![a("WWW.Example.", 60, 1)],
+        Trust::AuthoritativeAnswer,
+        now,
+    );
+    assert!(
+        cache
+            .rrset(&name("www.EXAMPLE."), RecordType::A, Trust::Answer, now)
+            .is_some()
+    );
+}
+
+#[tokio::test(start_paused = true)]
+async fn rrset_ttl_is_the_smallest_and_clamped() {
+    let cache = RecordCache::new(CacheConfig {
+        min_ttl: 30,
+        max_ttl: 1000,
+        ..CacheConfig::default()
+    });
+    let now = Instant::now();
+    cache.insert_rrset(
+        vec![a("x.example.", 5000, 1), a("x.example.", 4000, 2)],
+        Trust::Answer,
+        now,
+    );
+    let got = cache
+        .rrset(&name("x.example."), RecordType::A, Trust::Answer, now)
+        .unwrap();
+    assert!(got.iter().all(|r| r.ttl == 1000), "{got:?}");
+    cache.insert_rrset(vec![a("y.example.", 1, 1)], Trust::Answer, now);
+    let got = cache
+        .rrset(&name("y.example."), RecordType::A, Trust::Answer, now)
+        .unwrap();
+    assert_eq!(got[0].ttl, 30);
+}
+
+#[tokio::test(start_paused = true)]
+async fn zero_ttl_is_not_cached() {
+    let cache = cache();
+    let now = Instant::now();
+    cache.insert_rrset(
+        vec![a("zero.example.", 0, 1)],
+        Trust::AuthoritativeAnswer,
+        now,
+    );
+    assert!(
+        cache
+            .rrset(&name("zero.example."), RecordType::A, Trust::Glue, now)
+            .is_none()
+    );
+}
+
+#[tokio::test(start_paused = true)]
+async fn glue_never_answers_clients() {
+    let cache = cache();
+    let now = Instant::now();
+    cache.insert_rrset(vec![a("ns1.example.", 3600, 1)], Trust::Glue, now);
+    assert!(
+        cache
+            .rrset(&name("ns1.example."), RecordType::A, Trust::Glue, now)
+            .is_some()
+    );
+    assert!(
+        cache
+            .answer(&name("ns1.example."), RecordType::A, 8, now)
+            .is_none()
+    );
+}
+
+#[tokio::test(start_paused = true)]
+async fn lower_trust_does_not_replace_higher_trust() {
+    let cache = cache();
+    let now = Instant::now();
+    cache.insert_rrset(
+        vec![a("ns1.example.", 3600, 1)],
+        Trust::AuthoritativeAnswer,
+        now,
+    );
+    cache.insert_rrset(vec![a("ns1.example.", 3600, 99)], Trust::Glue, now);
+    let got = cache
+        .rrset(&name("ns1.example."), RecordType::A, Trust::Glue, now)
+        .unwrap();
+    assert_eq!(got[0].data, RData::A(A(Ipv4Addr::new(192, 0, 2, 1))));
+    // Higher or equal trust does replace.
+    cache.insert_rrset(
+        vec![a("ns1.example.", 3600, 7)],
+        Trust::AuthoritativeAnswer,
+        now,
+    );
+    let got = cache
+        .rrset(&name("ns1.example."), RecordType::A, Trust::Glue, now)
+        .unwrap();
+    assert_eq!(got[0].data, RData::A(A(Ipv4Addr::new(192, 0, 2, 7))));
+}
+
+#[tokio::test(start_paused = true)]
+async fn expired_higher_trust_is_replaced_by_lower() {
+    let cache = cache();
+    cache.insert_rrset(
+        vec![a("ns1.example.", 10, 1)],
+        Trust::AuthoritativeAnswer,
+        Instant::now(),
+    );
+    tokio::time::advance(Duration::from_secs(11)).await;
+    let now = Instant::now();
+    cache.insert_rrset(vec![a("ns1.example.", 3600, 2)], Trust::Glue, now);
+    let got = cache
+        .rrset(&name("ns1.example."), RecordType::A, Trust::Glue, now)
+        .unwrap();
+    assert_eq!(got[0].data, RData::A(A(Ipv4Addr::new(192, 0, 2, 2))));
+}
+
+#[test]
+fn negative_ttl_is_min_of_soa_ttl_and_minimum() {
+    assert_eq!(negative_ttl(&soa("example.", 3600, 60)), Some(60));
+    assert_eq!(negative_ttl(&soa("example.", 30, 600)), Some(30));
+    assert_eq!(negative_ttl(&a("example.", 30, 1)), None);
+}
+
+#[tokio::test(start_paused = true)]
+async fn nxdomain_is_cached_for_the_negative_ttl_and_covers_every_type() {
+    let cache = cache();
+    let now = Instant::now();
+    cache.insert_negative(&name("nope.example."), None, soa("example.", 3600, 60), now);
+    for qtype in [RecordType::A, RecordType::AAAA, RecordType::MX] {
+        let answer = cache.answer(&name("nope.example."), qtype, 8, now).unwrap();
+        let AnswerEnd::Negative { rcode, soa } = answer.end else {
+            panic!("{answer:?}")
+        };
+        assert_eq!(rcode, ResponseCode::NXDomain);
+        assert_eq!(soa.ttl, 60);
+    }
+    tokio::time::advance(Duration::from_secs(45)).await;
+    let answer = cache
+        .answer(&name("nope.example."), RecordType::A, 8, Instant::now())
+        .unwrap();
+    let AnswerEnd::Negative { soa, .. } = answer.end else {
+        panic!()
+    };
+    assert_eq!(soa.ttl, 15, "the SOA's TTL counts down too");
+    tokio::time::advance(Duration::from_secs(15)).await;
+    assert!(
+        cache
+            .answer(&name("nope.example."), RecordType::A, 8, Instant::now())
+            .is_none()
+    );
+}
+
+#[tokio::test(start_paused = true)]
+async fn negative_ttl_is_capped_by_configuration() {
+    let cache = RecordCache::new(CacheConfig {
+        max_negative_ttl: 20,
+        ..CacheConfig::default()
+    });
+    let now = Instant::now();
+    cache.insert_negative(
+        &name("nope.example."),
+        None,
+        soa("example.", 3600, 900),
+        now,
+    );
+    let answer = cache
+        .answer(&name("nope.example."), RecordType::A, 8, now)
+        .unwrap();
+    let AnswerEnd::Negative { soa, .. } = answer.end else {
+        panic!()
+    };
+    assert_eq!(soa.ttl, 20);
+}
+
+#[tokio::test(start_paused = true)]
+async fn nodata_is_per_type() {
+    let cache = cache();
+    let now = Instant::now();
+    cache.insert_negative(
+        &name("www.example."),
+        Some(RecordType::AAAA),
+        soa("example.", 300, 300),
+        now,
+    );
+    let answer = cache
+        .answer(&name("www.example."), RecordType::AAAA, 8, now)
+        .unwrap();
+    assert!(matches!(
+        answer.end,
+        AnswerEnd::Negative {
+            rcode: ResponseCode::NoError,
+            ..
+        }
+    ));
+    assert!(
+        cache
+            .answer(&name("www.example."), RecordType::A, 8, now)
+            .is_none()
+    );
+}
+
+#[tokio::test(start_paused = true)]
+async fn negative_without_soa_is_not_cached() {
+    let cache = cache();
+    let now = Instant::now();
+    cache.insert_negative(&name("nope.example."), None, a("example.", 300, 1), now);
+    assert!(
+        cache
+            .answer(&name("nope.example."), RecordType::A, 8, now)
+            .is_none()
+    );
+}
+
+#[tokio::test(start_paused = true)]
+async fn answer_follows_cname_links() {
+    let cache = cache();
+    let now = Instant::now();
+    cache.insert_rrset(
+        vec![cname("www.example.", 300, "edge.cdn.example.")],
+        Trust::AuthoritativeAnswer,
+        now,
+    );
+    cache.insert_rrset(
+        vec![a("edge.cdn.example.", 60, 9)],
+        Trust::AuthoritativeAnswer,
+        now,
+    );
+    let answer = cache
+        .answer(&name("www.example."), RecordType::A, 8, now)
+        .unwrap();
+    assert_eq!(answer.links.len(), 1);
+    let AnswerEnd::Records(records) = answer.end else {
+        panic!()
+    };
+    assert_eq!(records[0].name, name("edge.cdn.example."));
+}
+
+#[tokio::test(start_paused = true)]
+async fn answer_for_cname_type_does_not_follow() {
+    let cache = cache();
+    let now = Instant::now();
+    cache.insert_rrset(
+        vec![cname("www.example.", 300, "edge.example.")],
+        Trust::AuthoritativeAnswer,
+        now,
+    );
+    let answer = cache
+        .answer(&name("www.example."), RecordType::CNAME, 8, now)
+        .unwrap();
+    assert!(answer.links.is_empty());
+    assert!(matches!(answer.end, AnswerEnd::Records(_)));
+}
+
+#[tokio::test(start_paused = true)]
+async fn partial_chain_says_where_to_continue() {
+    let cache = cache();
+    let now = Instant::now();
+    cache.insert_rrset(
+        vec![cname("www.example.", 300, "edge.other.")],
+        Trust::AuthoritativeAnswer,
+        now,
+    );
+    let answer = cache
+        .answer(&name("www.example."), RecordType::A, 8, now)
+        .unwrap();
+    assert_eq!(answer.end, AnswerEnd::Continue(name("edge.other.")));
+}
+
+#[tokio::test(start_paused = true)]
+async fn cname_loop_in_cache_is_bounded() {
+    let cache = cache();
+    let now = Instant::now();
+    cache.insert_rrset(
+        vec![cname("a.example.", 300, "b.example.")],
+        Trust::AuthoritativeAnswer,
+        now,
+    );
+    cache.insert_rrset(
+        vec![cname("b.example.", 300, "a.example.")],
+        Trust::AuthoritativeAnswer,
+        now,
+    );
+    let answer = cache
+        .answer(&name("a.example."), RecordType::A, 8, now)
+        .unwrap();
+    assert_eq!(answer.links.len(), 8);
+    assert!(matches!(answer.end, AnswerEnd::Continue(_)));
+}
+
+#[tokio::test(start_paused = true)]
+async fn memory_is_bounded_in_bytes() {
+    let max_bytes = 200_000;
+    let cache = RecordCache::new(CacheConfig {
+        max_bytes,
+        ..CacheConfig::default()
+    });
+    let now = Instant::now();
+    for i in 0..5_000 {
+        cache.insert_rrset(
+            vec![a(&format!("host{i}.example."), 3600, 1)],
+            Trust::Answer,
+            now,
+        );
+    }
+    cache.run_pending_tasks();
+    assert!(
+        cache.weighted_bytes() <= max_bytes,
+        "{} > {max_bytes}",
+        cache.weighted_bytes()
+    );
+    assert!(cache.entry_count() < 5_000);
+    // The newest answer always gets in (LRU admission, not TinyLFU).
+    cache.insert_rrset(vec![a("newest.example.", 3600, 1)], Trust::Answer, now);
+    cache.run_pending_tasks();
+    assert!(
+        cache
+            .rrset(&name("newest.example."), RecordType::A, Trust::Answer, now)
+            .is_some()
+    );
+}
