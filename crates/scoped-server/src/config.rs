@@ -1,0 +1,121 @@
+//! The front end's runtime configuration: validated types, every default named once.
+//!
+//! The binary maps its TOML file onto [`ServerConfig`]; nothing here knows about serde.
+
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
+use std::time::Duration;
+
+use ipnet::IpNet;
+
+/// Default listen addresses: loopback only, so a fresh install is never an open resolver.
+pub const DEFAULT_LISTEN: [SocketAddr; 2] = [
+    SocketAddr::new(IpAddr::V4(Ipv4Addr::LOCALHOST), 53),
+    SocketAddr::new(IpAddr::V6(Ipv6Addr::LOCALHOST), 53),
+];
+
+/// The EDNS UDP payload size we offer and accept at most (DNS Flag Day 2020: 1232 bytes avoids
+/// IP fragmentation on a 1280-byte IPv6 MTU).
+pub const DEFAULT_EDNS_UDP_PAYLOAD: u16 = 1232;
+
+/// The UDP payload size of a client without EDNS (RFC 1035 §4.2.1), and the floor for an EDNS
+/// client's advertised size (RFC 6891 §6.2.5: values below 512 are treated as 512).
+pub const CLASSIC_UDP_PAYLOAD: u16 = 512;
+
+/// Default bound on UDP queries being resolved at once; beyond it datagrams are dropped and counted.
+pub const DEFAULT_UDP_MAX_INFLIGHT: usize = 4096;
+
+/// Default bound on open TCP connections, all clients together.
+pub const DEFAULT_TCP_MAX_CONNECTIONS: usize = 128;
+
+/// Default bound on open TCP connections from one client address.
+pub const DEFAULT_TCP_MAX_CONNECTIONS_PER_CLIENT: usize = 16;
+
+/// Default time a TCP connection may sit with no query in flight and no byte received before we
+/// close it (RFC 7766 §6.2.3 recommends timeouts of the order of seconds).
+pub const DEFAULT_TCP_IDLE_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// Default time to receive the rest of a TCP message once its first byte arrived (slowloris).
+pub const DEFAULT_TCP_READ_TIMEOUT: Duration = Duration::from_secs(3);
+
+/// Default time to write one response to a TCP client before giving up on the connection (a
+/// client that never reads must not pin a connection slot forever).
+pub const DEFAULT_TCP_WRITE_TIMEOUT: Duration = Duration::from_secs(5);
+
+/// Default bound on queries being resolved at once on one TCP connection; the reader stops
+/// reading (back-pressure) until one completes.
+pub const DEFAULT_TCP_MAX_INFLIGHT_PER_CONNECTION: usize = 32;
+
+/// The front end's runtime configuration.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ServerConfig {
+    /// Addresses to serve on, UDP and TCP on each. Port 0 picks one free port shared by both
+    /// transports. Default: [`DEFAULT_LISTEN`].
+    pub listen: Vec<SocketAddr>,
+    /// Clients allowed to query; others get REFUSED. IPv4-mapped IPv6 clients are matched as
+    /// IPv4. Default: [`default_allow`].
+    pub allow: Vec<IpNet>,
+    /// EDNS UDP payload size we advertise and the cap on what we send. Default: 1232.
+    pub edns_udp_payload: u16,
+    /// UDP queries being resolved at once. Default: [`DEFAULT_UDP_MAX_INFLIGHT`].
+    pub udp_max_inflight: usize,
+    /// Open TCP connections in total. Default: [`DEFAULT_TCP_MAX_CONNECTIONS`].
+    pub tcp_max_connections: usize,
+    /// Open TCP connections per client address. Default:
+    /// [`DEFAULT_TCP_MAX_CONNECTIONS_PER_CLIENT`].
+    pub tcp_max_connections_per_client: usize,
+    /// Idle time between queries before a TCP connection is closed. Default: 10 s.
+    pub tcp_idle_timeout: Duration,
+    /// Time allowed to receive a started TCP message. Default: 3 s.
+    pub tcp_read_timeout: Duration,
+    /// Time allowed to write one response. Default: 5 s.
+    pub tcp_write_timeout: Duration,
+    /// Queries in flight on one TCP connection. Default:
+    /// [`DEFAULT_TCP_MAX_INFLIGHT_PER_CONNECTION`].
+    pub tcp_max_inflight_per_connection: usize,
+}
+
+impl Default for ServerConfig {
+    fn default() -> Self {
+        Self {
+            listen: DEFAULT_LISTEN.to_vec(),
+            allow: default_allow(),
+            edns_udp_payload: DEFAULT_EDNS_UDP_PAYLOAD,
+            udp_max_inflight: DEFAULT_UDP_MAX_INFLIGHT,
+            tcp_max_connections: DEFAULT_TCP_MAX_CONNECTIONS,
+            tcp_max_connections_per_client: DEFAULT_TCP_MAX_CONNECTIONS_PER_CLIENT,
+            tcp_idle_timeout: DEFAULT_TCP_IDLE_TIMEOUT,
+            tcp_read_timeout: DEFAULT_TCP_READ_TIMEOUT,
+            tcp_write_timeout: DEFAULT_TCP_WRITE_TIMEOUT,
+            tcp_max_inflight_per_connection: DEFAULT_TCP_MAX_INFLIGHT_PER_CONNECTION,
+        }
+    }
+}
+
+/// The default ACL: loopback, private (RFC 1918), shared (RFC 6598), link-local and unique-local
+/// networks. Never the whole Internet: an open resolver is an amplification tool.
+pub fn default_allow() -> Vec<IpNet> {
+    [
+        "127.0.0.0/8",
+        "10.0.0.0/8",
+        "172.16.0.0/12",
+        "192.168.0.0/16",
+        "100.64.0.0/10",
+        "169.254.0.0/16",
+        "::1/128",
+        "fc00::/7",
+        "fe80::/10",
+    ]
+    .iter()
+    .filter_map(|net| net.parse().ok())
+    .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn default_allow_parses_every_network() {
+        assert_eq!(default_allow().len(), 9);
+    }
+}

@@ -1,0 +1,450 @@
+//! The request pipeline: a client's query bytes in, response bytes (or nothing) out.
+//!
+//! The steps, in order, each with the rule it enforces:
+//!
+//! 1. **Header** — fewer than 12 bytes: drop (`dropped_short`). QR set: drop (`dropped_response`);
+//!    answering responses would let two servers ping-pong forever.
+//! 2. **ACL** — a client outside the allow list gets REFUSED (`refused_acl`).
+//! 3. **Opcode** — anything but QUERY gets NOTIMP (RFC 1035 §4.1.1), header only.
+//! 4. **QDCOUNT** — not exactly 1: FORMERR. Checked *before* the full parse so a header claiming
+//!    65,535 questions costs nothing, and since both outcomes are FORMERR the order is invisible
+//!    to clients (only the counter differs).
+//! 5. **Full parse** (`Message::from_vec`) — failure: FORMERR with the client's ID and, if it can
+//!    be read on its own, the question. Two OPT RRs fail here too (RFC 6891 §6.1.1).
+//! 6. **EDNS version** above 0: BADVERS with our OPT (version 0) carrying the high rcode bits
+//!    (RFC 6891 §6.1.3).
+//! 7. **Class** other than IN: REFUSED (`refused_class`); we only recurse for the Internet.
+//! 8. **QTYPE** — AXFR, IXFR, MAILA, MAILB: NOTIMP, operations a recursive service does not
+//!    implement (transfers go to authoritative servers). OPT, TSIG, TKEY and the unassigned meta
+//!    range 128–248: FORMERR, since meta-TYPEs cannot be asked for (RFC 6895 §3.1; Unbound does
+//!    the same). ANY goes to the engine.
+//! 9. **Client subnet** — decided here, once per query ([`Pipeline::client_subnet`]); `None`
+//!    until ECS lands.
+//! 10. **Resolve**, then build the response: ID, QR, opcode, RA=1, RD and CD echoed, AA=0, AD=0,
+//!     the question exactly as sent (case preserved), the engine's answers and authorities, and
+//!     an OPT (payload 1232, version 0, DO echoed) iff the client sent one.
+//! 11. **Size** — over UDP the limit is the client's EDNS payload clamped to 512..=ours, or 512
+//!     without EDNS; a larger response goes out as header + question (+ OPT) with TC=1
+//!     (RFC 2181 §9). Over TCP the only limit is the 65,535-byte frame.
+//!
+//! Steps 1 and 3–8 are the sans-IO [`parse_query`], which the fuzz target and property tests
+//! drive with arbitrary bytes.
+
+use std::net::{IpAddr, SocketAddr};
+use std::sync::Arc;
+
+use hickory_proto::op::{
+    Edns, Header, Message, MessageType, Metadata, OpCode, Query, ResponseCode,
+};
+use hickory_proto::rr::{DNSClass, RecordType};
+use hickory_proto::serialize::binary::{BinDecodable, BinDecoder, DecodeError};
+use ipnet::IpNet;
+use scoped_recursor::{Question, Resolve, ResolveRequest};
+
+use crate::acl::Acl;
+use crate::config::{CLASSIC_UDP_PAYLOAD, ServerConfig};
+use crate::stats::FrontendStats;
+
+/// The length of a DNS header (RFC 1035 §4.1.1).
+pub const HEADER_LEN: usize = 12;
+
+/// The largest message a TCP frame can carry (2-byte length prefix, RFC 1035 §4.2.2).
+pub const TCP_MAX_MESSAGE: usize = u16::MAX as usize;
+
+/// The transport a query arrived on; it decides the response size limit.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum Transport {
+    /// UDP: responses limited to the client's payload size, truncated with TC=1 beyond it.
+    Udp,
+    /// TCP: never truncated.
+    Tcp,
+}
+
+/// A query that passed every check of [`parse_query`].
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ParsedQuery {
+    /// The client's header (ID, RD, CD, ...).
+    pub header: Metadata,
+    /// The question exactly as the client sent it (name case preserved).
+    pub query: Query,
+    /// The client's OPT record, if it sent one (version 0 by now).
+    pub edns: Option<Edns>,
+}
+
+/// Why a message is not resolved.
+#[derive(Clone, Debug)]
+pub enum Rejection {
+    /// Dropped without a response.
+    Drop(DropReason),
+    /// Answered with an error rcode.
+    Reply {
+        /// The rule that fired; [`ErrorReason::rcode`] gives the rcode.
+        reason: ErrorReason,
+        /// What is known of the query to shape the error response (boxed: rejections are the
+        /// cold path, and this keeps `Result<ParsedQuery, Rejection>` small).
+        context: Box<ReplyContext>,
+    },
+}
+
+/// Why a message is dropped without a response.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum DropReason {
+    /// Shorter than a DNS header.
+    TooShort {
+        /// The message's length in bytes.
+        len: usize,
+    },
+    /// QR is set: a response, not a query.
+    NotAQuery,
+}
+
+/// Why a query is answered with an error.
+#[derive(Clone, Debug)]
+pub enum ErrorReason {
+    /// The client is outside the ACL: REFUSED.
+    AccessDenied,
+    /// The opcode is not QUERY: NOTIMP.
+    UnsupportedOpcode(OpCode),
+    /// QDCOUNT is not 1: FORMERR.
+    QuestionCount(u16),
+    /// The message does not parse: FORMERR.
+    Malformed(DecodeError),
+    /// The client's EDNS version is above 0: BADVERS.
+    BadEdnsVersion(u8),
+    /// The class is not IN: REFUSED.
+    UnsupportedClass(DNSClass),
+    /// AXFR, IXFR, MAILA or MAILB: NOTIMP.
+    UnsupportedQtype(RecordType),
+    /// A meta-TYPE (OPT, TSIG, TKEY, 128–248) asked as a question: FORMERR.
+    MetaQtype(RecordType),
+}
+
+impl ErrorReason {
+    /// The rcode this rule answers with.
+    pub fn rcode(&self) -> ResponseCode {
+        match self {
+            Self::AccessDenied | Self::UnsupportedClass(_) => ResponseCode::Refused,
+            Self::UnsupportedOpcode(_) | Self::UnsupportedQtype(_) => ResponseCode::NotImp,
+            Self::QuestionCount(_) | Self::Malformed(_) | Self::MetaQtype(_) => {
+                ResponseCode::FormErr
+            }
+            Self::BadEdnsVersion(_) => ResponseCode::BADVERS,
+        }
+    }
+}
+
+/// What is known of a rejected query: enough to address the error response.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ReplyContext {
+    /// The client's header.
+    pub header: Metadata,
+    /// The question, echoed when it could be read.
+    pub question: Option<Query>,
+    /// The client's OPT, when the message parsed; the response carries ours iff this is set.
+    pub edns: Option<Edns>,
+}
+
+/// Parses and validates a query (every check except the ACL, which needs the client address).
+/// Never panics, whatever the bytes.
+pub fn parse_query(wire: &[u8]) -> Result<ParsedQuery, Rejection> {
+    let header = read_header(wire)?;
+    validate(header, wire)
+}
+
+/// Step 1: the fixed header, and the drops decided from it alone.
+fn read_header(wire: &[u8]) -> Result<Header, Rejection> {
+    let too_short = || Rejection::Drop(DropReason::TooShort { len: wire.len() });
+    if wire.len() < HEADER_LEN {
+        return Err(too_short());
+    }
+    let header = Header::read(&mut BinDecoder::new(wire)).map_err(|_| too_short())?;
+    if header.metadata.message_type == MessageType::Response {
+        return Err(Rejection::Drop(DropReason::NotAQuery));
+    }
+    Ok(header)
+}
+
+/// Steps 3–8, after the header was read and the client admitted.
+fn validate(header: Header, wire: &[u8]) -> Result<ParsedQuery, Rejection> {
+    let reject =
+        |reason: ErrorReason, question: Option<Query>, edns: Option<Edns>| Rejection::Reply {
+            reason,
+            context: Box::new(ReplyContext {
+                header: header.metadata,
+                question,
+                edns,
+            }),
+        };
+    if header.metadata.op_code != OpCode::Query {
+        return Err(reject(
+            ErrorReason::UnsupportedOpcode(header.metadata.op_code),
+            None,
+            None,
+        ));
+    }
+    if header.counts.queries != 1 {
+        return Err(reject(
+            ErrorReason::QuestionCount(header.counts.queries),
+            None,
+            None,
+        ));
+    }
+    let message = match Message::from_vec(wire) {
+        Ok(message) => message,
+        Err(error) => {
+            return Err(reject(
+                ErrorReason::Malformed(error),
+                peek_question(wire),
+                None,
+            ));
+        }
+    };
+    let Some(query) = message.queries.into_iter().next() else {
+        // QDCOUNT was 1 and the parse succeeded, so this cannot happen; FORMERR all the same.
+        return Err(reject(ErrorReason::QuestionCount(0), None, None));
+    };
+    let edns = message.edns;
+    if let Some(version) = edns
+        .as_ref()
+        .map(Edns::version)
+        .filter(|&version| version > 0)
+    {
+        return Err(reject(
+            ErrorReason::BadEdnsVersion(version),
+            Some(query),
+            edns,
+        ));
+    }
+    if query.query_class() != DNSClass::IN {
+        return Err(reject(
+            ErrorReason::UnsupportedClass(query.query_class()),
+            Some(query),
+            edns,
+        ));
+    }
+    if let Some(reason) = qtype_rule(query.query_type()) {
+        return Err(reject(reason, Some(query), edns));
+    }
+    Ok(ParsedQuery {
+        header: message.metadata,
+        query,
+        edns,
+    })
+}
+
+/// Step 8: the question types we do not resolve (see the module docs for the choice).
+fn qtype_rule(qtype: RecordType) -> Option<ErrorReason> {
+    const OPT: u16 = 41;
+    const META_UNASSIGNED: std::ops::RangeInclusive<u16> = 128..=248;
+    const TKEY: u16 = 249;
+    const TSIG: u16 = 250;
+    const IXFR: u16 = 251;
+    const AXFR: u16 = 252;
+    const MAILB: u16 = 253;
+    const MAILA: u16 = 254;
+    match u16::from(qtype) {
+        IXFR | AXFR | MAILB | MAILA => Some(ErrorReason::UnsupportedQtype(qtype)),
+        OPT | TKEY | TSIG => Some(ErrorReason::MetaQtype(qtype)),
+        code if META_UNASSIGNED.contains(&code) => Some(ErrorReason::MetaQtype(qtype)),
+        _ => None,
+    }
+}
+
+/// The question of a message whose full parse failed or was not attempted, if QDCOUNT is 1 and
+/// the question itself reads.
+fn peek_question(wire: &[u8]) -> Option<Query> {
+    let mut decoder = BinDecoder::new(wire);
+    let header = Header::read(&mut decoder).ok()?;
+    if header.counts.queries != 1 {
+        return None;
+    }
+    Query::read(&mut decoder).ok()
+}
+
+/// The request pipeline, shared by every listener.
+pub struct Pipeline {
+    acl: Acl,
+    edns_udp_payload: u16,
+    resolver: Arc<dyn Resolve>,
+    stats: Arc<FrontendStats>,
+}
+
+impl Pipeline {
+    /// A pipeline answering with `resolver`, counting into `stats`.
+    pub fn new(
+        config: &ServerConfig,
+        resolver: Arc<dyn Resolve>,
+        stats: Arc<FrontendStats>,
+    ) -> Self {
+        Self {
+            acl: Acl::new(&config.allow),
+            edns_udp_payload: config.edns_udp_payload.max(CLASSIC_UDP_PAYLOAD),
+            resolver,
+            stats,
+        }
+    }
+
+    /// The counters this pipeline bumps.
+    pub fn stats(&self) -> &Arc<FrontendStats> {
+        &self.stats
+    }
+
+    /// Turns one client message into the response to send, or `None` to send nothing.
+    pub async fn handle(
+        &self,
+        wire: &[u8],
+        client: SocketAddr,
+        transport: Transport,
+    ) -> Option<Vec<u8>> {
+        FrontendStats::bump(match transport {
+            Transport::Udp => &self.stats.queries_udp,
+            Transport::Tcp => &self.stats.queries_tcp,
+        });
+        let client_ip = client.ip().to_canonical();
+        let checked = read_header(wire).and_then(|header| {
+            if self.acl.allows(client_ip) {
+                validate(header, wire)
+            } else {
+                let context = Box::new(ReplyContext {
+                    header: header.metadata,
+                    question: peek_question(wire),
+                    edns: None,
+                });
+                Err(Rejection::Reply {
+                    reason: ErrorReason::AccessDenied,
+                    context,
+                })
+            }
+        });
+        let query = match checked {
+            Ok(query) => query,
+            Err(rejection) => return self.reject(rejection, transport),
+        };
+
+        let client_subnet = self.client_subnet(&query, client_ip);
+        let request = ResolveRequest {
+            question: Question {
+                name: query.query.name().clone(),
+                qtype: query.query.query_type(),
+                qclass: query.query.query_class(),
+            },
+            client: client_ip,
+            client_subnet,
+        };
+        let resolution = self.resolver.resolve(request).await;
+
+        let mut response = self.response(
+            &query.header,
+            Some(query.query),
+            query.edns.as_ref(),
+            resolution.rcode,
+        );
+        response.answers = resolution.answers;
+        response.authorities = resolution.authorities;
+        self.finish(response, self.size_limit(query.edns.as_ref(), transport))
+    }
+
+    /// Step 9: the client subnet to resolve for. The ECS decision (trusted front end's option,
+    /// client's option, source address; truncated) slots in here.
+    fn client_subnet(&self, _query: &ParsedQuery, _client: IpAddr) -> Option<IpNet> {
+        None
+    }
+
+    /// Counts a rejection and builds its response, if it gets one.
+    fn reject(&self, rejection: Rejection, transport: Transport) -> Option<Vec<u8>> {
+        let stats = &self.stats;
+        let (reason, context) = match rejection {
+            Rejection::Drop(DropReason::TooShort { .. }) => {
+                FrontendStats::bump(&stats.dropped_short);
+                return None;
+            }
+            Rejection::Drop(DropReason::NotAQuery) => {
+                FrontendStats::bump(&stats.dropped_response);
+                return None;
+            }
+            Rejection::Reply { reason, context } => (reason, context),
+        };
+        FrontendStats::bump(match reason {
+            ErrorReason::AccessDenied => &stats.refused_acl,
+            ErrorReason::UnsupportedOpcode(_) => &stats.notimp_opcode,
+            ErrorReason::QuestionCount(_) => &stats.formerr_question_count,
+            ErrorReason::Malformed(_) => &stats.formerr_malformed,
+            ErrorReason::BadEdnsVersion(_) => &stats.badvers,
+            ErrorReason::UnsupportedClass(_) => &stats.refused_class,
+            ErrorReason::UnsupportedQtype(_) => &stats.notimp_qtype,
+            ErrorReason::MetaQtype(_) => &stats.formerr_meta_qtype,
+        });
+        let response = self.response(
+            &context.header,
+            context.question,
+            context.edns.as_ref(),
+            reason.rcode(),
+        );
+        self.finish(response, self.size_limit(context.edns.as_ref(), transport))
+    }
+
+    /// The response skeleton: header flags, question, OPT; no records yet.
+    fn response(
+        &self,
+        request: &Metadata,
+        question: Option<Query>,
+        client_edns: Option<&Edns>,
+        rcode: ResponseCode,
+    ) -> Message {
+        let mut response = Message::response(request.id, request.op_code);
+        response.metadata.recursion_available = true;
+        response.metadata.recursion_desired = request.recursion_desired;
+        response.metadata.checking_disabled = request.checking_disabled;
+        response.metadata.response_code = rcode;
+        response.queries.extend(question);
+        if let Some(client_edns) = client_edns {
+            // RFC 6891 §7: a responder to an EDNS query MUST include an OPT; the high rcode bits
+            // (BADVERS) are filled in from the header's rcode when the message is emitted.
+            let mut edns = Edns::new();
+            edns.set_max_payload(self.edns_udp_payload)
+                .set_version(0)
+                .set_dnssec_ok(client_edns.flags().dnssec_ok);
+            response.set_edns(edns);
+        }
+        response
+    }
+
+    /// How large a response to this client may be on this transport.
+    fn size_limit(&self, client_edns: Option<&Edns>, transport: Transport) -> usize {
+        match (transport, client_edns) {
+            (Transport::Tcp, _) => TCP_MAX_MESSAGE,
+            (Transport::Udp, None) => usize::from(CLASSIC_UDP_PAYLOAD),
+            (Transport::Udp, Some(edns)) => usize::from(
+                edns.max_payload()
+                    .clamp(CLASSIC_UDP_PAYLOAD, self.edns_udp_payload),
+            ),
+        }
+    }
+
+    /// Serialises `response`, truncating it to header + question (+ OPT) with TC=1 if it exceeds
+    /// `limit`, or answering SERVFAIL if the engine's records do not serialise; counts the rcode.
+    fn finish(&self, mut response: Message, limit: usize) -> Option<Vec<u8>> {
+        let wire = match response.to_vec() {
+            Ok(wire) => wire,
+            Err(error) => {
+                tracing::warn!(%error, id = response.metadata.id, "response failed to serialise");
+                FrontendStats::bump(&self.stats.encode_errors);
+                response.answers.clear();
+                response.authorities.clear();
+                response.metadata.response_code = ResponseCode::ServFail;
+                response.to_vec().ok()?
+            }
+        };
+        let wire = if wire.len() > limit {
+            FrontendStats::bump(&self.stats.truncated);
+            response.answers.clear();
+            response.authorities.clear();
+            response.metadata.truncation = true;
+            response.to_vec().ok()?
+        } else {
+            wire
+        };
+        self.stats.count_response(response.metadata.response_code);
+        Some(wire)
+    }
+}

@@ -1,0 +1,151 @@
+//! The front end's tests: one binary, one fake engine, shared helpers.
+
+mod parse_props;
+mod pipeline_tests;
+mod socket_tests;
+
+use std::collections::HashMap;
+use std::net::{IpAddr, Ipv4Addr, SocketAddr};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use futures::future::BoxFuture;
+use hickory_proto::op::{Edns, Message, MessageType, OpCode, Query, ResponseCode};
+use hickory_proto::rr::rdata::{A, SOA};
+use hickory_proto::rr::{Name, RData, Record, RecordType};
+use scoped_recursor::{Resolution, Resolve, ResolveRequest};
+
+use crate::{Pipeline, ServerConfig, Transport};
+
+/// The front end's test double for the engine: a table from (lowercased name, type) to a
+/// resolution and a delay. Anything not in the table is NXDOMAIN with an SOA.
+#[derive(Default)]
+pub(crate) struct FakeResolver {
+    table: HashMap<(String, RecordType), (Resolution, Duration)>,
+    seen: Mutex<Vec<ResolveRequest>>,
+}
+
+impl FakeResolver {
+    pub(crate) fn new() -> Self {
+        Self::default()
+    }
+
+    /// Answers `name`/`qtype` with `count` A records (192.0.2.0, .1, ...).
+    pub(crate) fn with_a(self, name: &str, qtype: RecordType, count: u16) -> Self {
+        let owner = name_of(name);
+        let answers = (0..count)
+            .map(|i| {
+                let [high, low] = i.to_be_bytes();
+                let ip = Ipv4Addr::new(192, 0, high, low);
+                Record::from_rdata(owner.clone(), 300, RData::A(A(ip)))
+            })
+            .collect();
+        self.with(
+            name,
+            qtype,
+            Resolution {
+                answers,
+                ..Resolution::error(ResponseCode::NoError)
+            },
+        )
+    }
+
+    pub(crate) fn with(mut self, name: &str, qtype: RecordType, resolution: Resolution) -> Self {
+        self.table.insert(
+            (name.to_ascii_lowercase(), qtype),
+            (resolution, Duration::ZERO),
+        );
+        self
+    }
+
+    /// Makes the answer for `name`/`qtype` arrive after `delay`.
+    pub(crate) fn delayed(mut self, name: &str, qtype: RecordType, delay: Duration) -> Self {
+        if let Some(entry) = self.table.get_mut(&(name.to_ascii_lowercase(), qtype)) {
+            entry.1 = delay;
+        }
+        self
+    }
+
+    /// Every request the engine was asked, in order.
+    pub(crate) fn seen(&self) -> Vec<ResolveRequest> {
+        self.seen.lock().expect("lock").clone()
+    }
+}
+
+impl Resolve for FakeResolver {
+    fn resolve(&self, request: ResolveRequest) -> BoxFuture<'static, Resolution> {
+        let key = (
+            request.question.name.to_lowercase().to_ascii(),
+            request.question.qtype,
+        );
+        self.seen.lock().expect("lock").push(request);
+        let (resolution, delay) = self.table.get(&key).cloned().unwrap_or_else(|| {
+            let soa = SOA::new(
+                name_of("ns.example."),
+                name_of("host.example."),
+                1,
+                3600,
+                600,
+                86400,
+                300,
+            );
+            let soa = Record::from_rdata(name_of("example."), 300, RData::SOA(soa));
+            (
+                Resolution {
+                    authorities: vec![soa],
+                    ..Resolution::error(ResponseCode::NXDomain)
+                },
+                Duration::ZERO,
+            )
+        });
+        Box::pin(async move {
+            if !delay.is_zero() {
+                tokio::time::sleep(delay).await;
+            }
+            resolution
+        })
+    }
+}
+
+pub(crate) fn name_of(name: &str) -> Name {
+    Name::from_ascii(name).expect("test name")
+}
+
+/// A standard query with RD set.
+pub(crate) fn query(id: u16, name: &str, qtype: RecordType) -> Message {
+    let mut message = Message::new(id, MessageType::Query, OpCode::Query);
+    message.metadata.recursion_desired = true;
+    message.add_query(Query::query(name_of(name), qtype));
+    message
+}
+
+/// `message` with an OPT record.
+pub(crate) fn with_edns(
+    mut message: Message,
+    payload: u16,
+    version: u8,
+    dnssec_ok: bool,
+) -> Message {
+    let mut edns = Edns::new();
+    edns.set_max_payload(payload)
+        .set_version(version)
+        .set_dnssec_ok(dnssec_ok);
+    message.set_edns(edns);
+    message
+}
+
+pub(crate) fn wire(message: &Message) -> Vec<u8> {
+    message.to_vec().expect("test message serialises")
+}
+
+pub(crate) const CLIENT: SocketAddr = SocketAddr::new(IpAddr::V4(Ipv4Addr::LOCALHOST), 40_000);
+
+pub(crate) fn pipeline(resolver: Arc<FakeResolver>, config: &ServerConfig) -> Pipeline {
+    Pipeline::new(config, resolver, Arc::default())
+}
+
+/// Runs `wire` through a pipeline and parses the response.
+pub(crate) async fn ask(pipeline: &Pipeline, wire: &[u8], transport: Transport) -> Option<Message> {
+    let response = pipeline.handle(wire, CLIENT, transport).await?;
+    Some(Message::from_vec(&response).expect("our response parses"))
+}

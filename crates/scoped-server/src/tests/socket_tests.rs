@@ -1,0 +1,382 @@
+//! The listeners on loopback sockets (port 0 only, never another address).
+
+use std::io;
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use hickory_proto::op::{Message, ResponseCode};
+use hickory_proto::rr::RecordType;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::{TcpStream, UdpSocket};
+use tokio::sync::oneshot;
+use tokio::task::JoinHandle;
+use tokio::time::timeout;
+
+use super::{FakeResolver, query, wire};
+use crate::{FrontendStats, ServerConfig, bind};
+
+/// Upper bound on any single wait in these tests; they normally finish in milliseconds.
+const PATIENCE: Duration = Duration::from_secs(3);
+
+/// A server running on 127.0.0.1 port 0 in the background.
+struct TestServer {
+    addr: SocketAddr,
+    stats: Arc<FrontendStats>,
+    stop: Option<oneshot::Sender<()>>,
+    task: JoinHandle<()>,
+}
+
+impl TestServer {
+    fn start(config: ServerConfig, resolver: FakeResolver) -> io::Result<Self> {
+        let server = bind(config)?;
+        let addr = server
+            .local_addrs()
+            .first()
+            .copied()
+            .ok_or_else(|| io::Error::other("no address"))?;
+        let stats = server.stats();
+        let (stop, stopped) = oneshot::channel::<()>();
+        let task = tokio::spawn(server.run(Arc::new(resolver), async {
+            let _ = stopped.await;
+        }));
+        Ok(Self {
+            addr,
+            stats,
+            stop: Some(stop),
+            task,
+        })
+    }
+
+    async fn stop(mut self) {
+        if let Some(stop) = self.stop.take() {
+            let _ = stop.send(());
+        }
+        timeout(PATIENCE, &mut self.task)
+            .await
+            .expect("run returns after shutdown")
+            .expect("run");
+    }
+}
+
+fn loopback_config() -> ServerConfig {
+    ServerConfig {
+        listen: vec!["127.0.0.1:0".parse().expect("addr")],
+        ..ServerConfig::default()
+    }
+}
+
+fn resolver() -> FakeResolver {
+    FakeResolver::new()
+        .with_a("fast.example.", RecordType::A, 1)
+        .with_a("slow.example.", RecordType::A, 1)
+        .delayed("slow.example.", RecordType::A, Duration::from_millis(300))
+}
+
+async fn udp_exchange(server: SocketAddr, datagram: &[u8], wait: Duration) -> Option<Vec<u8>> {
+    let socket = UdpSocket::bind("127.0.0.1:0").await.expect("client socket");
+    socket.send_to(datagram, server).await.expect("send");
+    let mut buffer = vec![0u8; 65_535];
+    let (len, from) = timeout(wait, socket.recv_from(&mut buffer))
+        .await
+        .ok()?
+        .ok()?;
+    assert_eq!(from, server);
+    buffer.truncate(len);
+    Some(buffer)
+}
+
+fn framed(message: &Message) -> Vec<u8> {
+    let body = wire(message);
+    let mut frame = u16::try_from(body.len())
+        .expect("fits")
+        .to_be_bytes()
+        .to_vec();
+    frame.extend_from_slice(&body);
+    frame
+}
+
+async fn read_framed(stream: &mut TcpStream) -> Message {
+    let len = timeout(PATIENCE, stream.read_u16())
+        .await
+        .expect("in time")
+        .expect("length");
+    let mut body = vec![0u8; usize::from(len)];
+    timeout(PATIENCE, stream.read_exact(&mut body))
+        .await
+        .expect("in time")
+        .expect("body");
+    Message::from_vec(&body).expect("response parses")
+}
+
+/// Whether the server closed `stream` (EOF or reset) within `wait`.
+async fn closed_within(stream: &mut TcpStream, wait: Duration) -> bool {
+    let mut byte = [0u8; 1];
+    matches!(
+        timeout(wait, stream.read(&mut byte)).await,
+        Ok(Ok(0) | Err(_))
+    )
+}
+
+#[tokio::test]
+async fn udp_query_is_answered() {
+    let server = TestServer::start(loopback_config(), resolver()).expect("bind");
+    let response = udp_exchange(
+        server.addr,
+        &wire(&query(0x0101, "fast.example.", RecordType::A)),
+        PATIENCE,
+    )
+    .await
+    .expect("a response");
+    let response = Message::from_vec(&response).expect("parses");
+    assert_eq!(response.metadata.id, 0x0101);
+    assert_eq!(response.metadata.response_code, ResponseCode::NoError);
+    assert_eq!(response.answers.len(), 1);
+    assert_eq!(server.stats.snapshot().queries_udp, 1);
+    server.stop().await;
+}
+
+#[tokio::test]
+async fn udp_garbage_gets_formerr_and_short_datagram_is_dropped() {
+    let server = TestServer::start(loopback_config(), resolver()).expect("bind");
+    let garbage = [0xca, 0xfe, 0, 0, 0, 1, 0, 0, 0, 0, 0, 0, 0xff, 0xff, 0xff];
+    let response = udp_exchange(server.addr, &garbage, PATIENCE)
+        .await
+        .expect("FORMERR");
+    let response = Message::from_vec(&response).expect("parses");
+    assert_eq!(response.metadata.id, 0xcafe);
+    assert_eq!(response.metadata.response_code, ResponseCode::FormErr);
+
+    assert!(
+        udp_exchange(server.addr, &[0xca, 0xfe, 0, 0], Duration::from_millis(200))
+            .await
+            .is_none()
+    );
+    assert_eq!(server.stats.snapshot().dropped_short, 1);
+    server.stop().await;
+}
+
+#[tokio::test]
+async fn tcp_pipelined_queries_are_answered_as_they_complete() {
+    let server = TestServer::start(loopback_config(), resolver()).expect("bind");
+    let mut stream = TcpStream::connect(server.addr).await.expect("connect");
+    let mut both = framed(&query(1, "slow.example.", RecordType::A));
+    both.extend_from_slice(&framed(&query(2, "fast.example.", RecordType::A)));
+    stream.write_all(&both).await.expect("write");
+    let first = read_framed(&mut stream).await;
+    let second = read_framed(&mut stream).await;
+    assert_eq!(
+        first.metadata.id, 2,
+        "the fast answer overtakes the slow one"
+    );
+    assert_eq!(second.metadata.id, 1);
+    assert_eq!(second.answers.len(), 1);
+    assert_eq!(server.stats.snapshot().queries_tcp, 2);
+    server.stop().await;
+}
+
+#[tokio::test]
+async fn tcp_idle_connection_is_closed() {
+    let config = ServerConfig {
+        tcp_idle_timeout: Duration::from_millis(150),
+        ..loopback_config()
+    };
+    let server = TestServer::start(config, resolver()).expect("bind");
+    let mut stream = TcpStream::connect(server.addr).await.expect("connect");
+    stream
+        .write_all(&framed(&query(3, "fast.example.", RecordType::A)))
+        .await
+        .expect("write");
+    assert_eq!(read_framed(&mut stream).await.metadata.id, 3);
+    assert!(
+        closed_within(&mut stream, PATIENCE).await,
+        "idle connection closed"
+    );
+    assert_eq!(server.stats.snapshot().tcp_idle_timeouts, 1);
+    server.stop().await;
+}
+
+#[tokio::test]
+async fn tcp_query_slower_than_idle_timeout_is_still_answered() {
+    let config = ServerConfig {
+        tcp_idle_timeout: Duration::from_millis(100),
+        ..loopback_config()
+    };
+    let server = TestServer::start(config, resolver()).expect("bind");
+    let mut stream = TcpStream::connect(server.addr).await.expect("connect");
+    stream
+        .write_all(&framed(&query(4, "slow.example.", RecordType::A)))
+        .await
+        .expect("write");
+    assert_eq!(read_framed(&mut stream).await.metadata.id, 4);
+    server.stop().await;
+}
+
+#[tokio::test]
+async fn tcp_partial_message_hits_read_timeout() {
+    let config = ServerConfig {
+        tcp_read_timeout: Duration::from_millis(150),
+        ..loopback_config()
+    };
+    let server = TestServer::start(config, resolver()).expect("bind");
+    let mut stream = TcpStream::connect(server.addr).await.expect("connect");
+    stream
+        .write_all(&[0, 40, 0xab])
+        .await
+        .expect("write a fragment");
+    assert!(
+        closed_within(&mut stream, PATIENCE).await,
+        "slowloris connection closed"
+    );
+    assert_eq!(server.stats.snapshot().tcp_read_timeouts, 1);
+    server.stop().await;
+}
+
+#[tokio::test]
+async fn tcp_total_connection_limit_is_enforced() {
+    let config = ServerConfig {
+        tcp_max_connections: 2,
+        ..loopback_config()
+    };
+    let server = TestServer::start(config, resolver()).expect("bind");
+    let mut open = Vec::new();
+    for id in 0..2u16 {
+        let mut stream = TcpStream::connect(server.addr).await.expect("connect");
+        stream
+            .write_all(&framed(&query(id, "fast.example.", RecordType::A)))
+            .await
+            .expect("write");
+        assert_eq!(read_framed(&mut stream).await.metadata.id, id);
+        open.push(stream);
+    }
+    let mut third = TcpStream::connect(server.addr)
+        .await
+        .expect("the kernel accepts");
+    assert!(
+        closed_within(&mut third, PATIENCE).await,
+        "third connection closed by the server"
+    );
+    assert_eq!(server.stats.snapshot().tcp_rejected_total, 1);
+
+    // Closing one frees its slot.
+    drop(open.pop());
+    let mut fourth = None;
+    for _ in 0..50 {
+        let mut stream = TcpStream::connect(server.addr).await.expect("connect");
+        let _ = stream
+            .write_all(&framed(&query(9, "fast.example.", RecordType::A)))
+            .await;
+        let mut len = [0u8; 2];
+        if matches!(
+            timeout(PATIENCE, stream.read_exact(&mut len)).await,
+            Ok(Ok(_))
+        ) {
+            fourth = Some(stream);
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    assert!(fourth.is_some(), "a slot frees up when a connection closes");
+    server.stop().await;
+}
+
+#[tokio::test]
+async fn tcp_per_client_limit_is_enforced() {
+    let config = ServerConfig {
+        tcp_max_connections_per_client: 1,
+        ..loopback_config()
+    };
+    let server = TestServer::start(config, resolver()).expect("bind");
+    let mut first = TcpStream::connect(server.addr).await.expect("connect");
+    first
+        .write_all(&framed(&query(1, "fast.example.", RecordType::A)))
+        .await
+        .expect("write");
+    assert_eq!(read_framed(&mut first).await.metadata.id, 1);
+    let mut second = TcpStream::connect(server.addr)
+        .await
+        .expect("the kernel accepts");
+    assert!(closed_within(&mut second, PATIENCE).await);
+    assert_eq!(server.stats.snapshot().tcp_rejected_per_client, 1);
+    server.stop().await;
+}
+
+#[tokio::test]
+async fn shutdown_stops_the_server() {
+    let server = TestServer::start(loopback_config(), resolver()).expect("bind");
+    let addr = server.addr;
+    let mut idle = TcpStream::connect(addr).await.expect("connect");
+    server.stop().await;
+    assert!(TcpStream::connect(addr).await.is_err(), "listener closed");
+    assert!(
+        closed_within(&mut idle, PATIENCE).await,
+        "open connections closed"
+    );
+    let bytes = wire(&query(5, "fast.example.", RecordType::A));
+    assert!(
+        udp_exchange(addr, &bytes, Duration::from_millis(200))
+            .await
+            .is_none()
+    );
+}
+
+#[tokio::test]
+async fn ipv6_loopback_listener_answers_both_transports() {
+    let config = ServerConfig {
+        listen: vec!["[::1]:0".parse().expect("addr")],
+        ..ServerConfig::default()
+    };
+    let server = match TestServer::start(config, resolver()) {
+        Ok(server) => server,
+        Err(error) => {
+            eprintln!("skipping: no IPv6 loopback here ({error})");
+            return;
+        }
+    };
+    let socket = UdpSocket::bind("[::1]:0").await.expect("client socket");
+    socket
+        .send_to(
+            &wire(&query(6, "fast.example.", RecordType::A)),
+            server.addr,
+        )
+        .await
+        .expect("send");
+    let mut buffer = vec![0u8; 4096];
+    let (len, _) = timeout(PATIENCE, socket.recv_from(&mut buffer))
+        .await
+        .expect("in time")
+        .expect("recv");
+    let response = Message::from_vec(buffer.get(..len).unwrap_or_default()).expect("parses");
+    assert_eq!(response.metadata.response_code, ResponseCode::NoError);
+
+    let mut stream = TcpStream::connect(server.addr).await.expect("connect");
+    stream
+        .write_all(&framed(&query(7, "fast.example.", RecordType::A)))
+        .await
+        .expect("write");
+    assert_eq!(read_framed(&mut stream).await.metadata.id, 7);
+    server.stop().await;
+}
+
+#[tokio::test]
+async fn udp_and_tcp_share_the_port_and_several_addresses_bind() {
+    let config = ServerConfig {
+        listen: vec![
+            "127.0.0.1:0".parse().expect("addr"),
+            "127.0.0.1:0".parse().expect("addr"),
+        ],
+        ..ServerConfig::default()
+    };
+    let server = bind(config).expect("bind");
+    let addrs = server.local_addrs();
+    assert_eq!(addrs.len(), 2);
+    assert_ne!(addrs.first(), addrs.get(1));
+    for addr in addrs {
+        assert_ne!(addr.port(), 0);
+    }
+}
+
+#[test]
+fn bind_outside_a_runtime_is_an_error_not_a_panic() {
+    assert!(bind(loopback_config()).is_err());
+}
