@@ -7,6 +7,10 @@
 //! the simulated internet of `scoped-testkit` on virtual time.
 #![warn(missing_docs)]
 
+pub mod classify;
+pub mod config;
+mod engine;
+pub mod root_hints;
 pub mod transport;
 
 use std::net::IpAddr;
@@ -16,7 +20,12 @@ use hickory_proto::op::ResponseCode;
 use hickory_proto::rr::{DNSClass, Name, Record, RecordType};
 use ipnet::IpNet;
 
-pub use transport::{NetTransport, Protocol, Transport, TransportError, UpstreamQuery, reply_matches};
+pub use config::RecursorConfig;
+pub use engine::{EngineStats, Recursor, ResolveError};
+pub use root_hints::{RootHint, builtin_root_hints, parse_root_hints};
+pub use transport::{
+    NetTransport, Protocol, Transport, TransportError, UpstreamQuery, reply_matches,
+};
 
 /// A question as the engine sees it.
 #[derive(Clone, Debug, PartialEq, Eq, Hash)]
@@ -32,7 +41,11 @@ pub struct Question {
 impl Question {
     /// An IN-class question.
     pub fn new(name: Name, qtype: RecordType) -> Self {
-        Self { name, qtype, qclass: DNSClass::IN }
+        Self {
+            name,
+            qtype,
+            qclass: DNSClass::IN,
+        }
     }
 }
 
@@ -71,7 +84,12 @@ impl Resolution {
 
     /// An empty answer with the given rcode.
     pub fn error(rcode: ResponseCode) -> Self {
-        Self { rcode, answers: Vec::new(), authorities: Vec::new(), from_cache: false }
+        Self {
+            rcode,
+            answers: Vec::new(),
+            authorities: Vec::new(),
+            from_cache: false,
+        }
     }
 }
 

@@ -59,7 +59,8 @@ pub enum TransportError {
 /// Sends queries to authoritative servers.
 pub trait Transport: Send + Sync + 'static {
     /// Send `query` and return the first reply that [`reply_matches`] it.
-    fn exchange(&self, query: UpstreamQuery) -> BoxFuture<'static, Result<Vec<u8>, TransportError>>;
+    fn exchange(&self, query: UpstreamQuery)
+    -> BoxFuture<'static, Result<Vec<u8>, TransportError>>;
 }
 
 /// Does `reply` answer `query`? Same ID, QR set, exactly one question equal to the query's
@@ -121,7 +122,11 @@ impl NetTransport {
                 IpAddr::V6(v6) => source_v6.push(*v6),
             }
         }
-        Self { source_v4, source_v6, counters: Arc::default() }
+        Self {
+            source_v4,
+            source_v6,
+            counters: Arc::default(),
+        }
     }
 
     /// What this transport has counted.
@@ -133,10 +138,16 @@ impl NetTransport {
         use rand::seq::IndexedRandom;
         let ip = match server {
             SocketAddr::V4(_) => IpAddr::V4(
-                *self.source_v4.choose(&mut rand::rng()).unwrap_or(&Ipv4Addr::UNSPECIFIED),
+                *self
+                    .source_v4
+                    .choose(&mut rand::rng())
+                    .unwrap_or(&Ipv4Addr::UNSPECIFIED),
             ),
             SocketAddr::V6(_) => IpAddr::V6(
-                *self.source_v6.choose(&mut rand::rng()).unwrap_or(&Ipv6Addr::UNSPECIFIED),
+                *self
+                    .source_v6
+                    .choose(&mut rand::rng())
+                    .unwrap_or(&Ipv6Addr::UNSPECIFIED),
             ),
         };
         // Port 0: the kernel picks a random ephemeral port for every socket (RFC 5452 §9.2).
@@ -145,7 +156,10 @@ impl NetTransport {
 }
 
 impl Transport for NetTransport {
-    fn exchange(&self, query: UpstreamQuery) -> BoxFuture<'static, Result<Vec<u8>, TransportError>> {
+    fn exchange(
+        &self,
+        query: UpstreamQuery,
+    ) -> BoxFuture<'static, Result<Vec<u8>, TransportError>> {
         let source = self.source_for(&query.server);
         let counters = self.counters.clone();
         Box::pin(async move {
@@ -188,7 +202,10 @@ async fn udp_exchange(
     }
 }
 
-async fn tcp_exchange(source: SocketAddr, query: &UpstreamQuery) -> Result<Vec<u8>, TransportError> {
+async fn tcp_exchange(
+    source: SocketAddr,
+    query: &UpstreamQuery,
+) -> Result<Vec<u8>, TransportError> {
     let socket = match query.server {
         SocketAddr::V4(_) => TcpSocket::new_v4()?,
         SocketAddr::V6(_) => TcpSocket::new_v6()?,
@@ -196,7 +213,8 @@ async fn tcp_exchange(source: SocketAddr, query: &UpstreamQuery) -> Result<Vec<u
     socket.bind(source)?;
     let mut stream = socket.connect(query.server).await?;
     stream.set_nodelay(true)?;
-    let len = u16::try_from(query.message.len()).map_err(|_| TransportError::Framing("query too long"))?;
+    let len = u16::try_from(query.message.len())
+        .map_err(|_| TransportError::Framing("query too long"))?;
     // One write for prefix and body: two writes cost ~44 ms (Nagle + delayed ACK).
     let mut framed = Vec::with_capacity(2 + query.message.len());
     framed.extend_from_slice(&len.to_be_bytes());
@@ -206,7 +224,9 @@ async fn tcp_exchange(source: SocketAddr, query: &UpstreamQuery) -> Result<Vec<u
     let mut reply = vec![0u8; reply_len];
     stream.read_exact(&mut reply).await?;
     if !reply_matches(&query.message, &reply) {
-        return Err(TransportError::Framing("TCP reply does not match the query"));
+        return Err(TransportError::Framing(
+            "TCP reply does not match the query",
+        ));
     }
     Ok(reply)
 }

@@ -1,0 +1,549 @@
+//! What an authoritative's response means for the name we asked — pure, no I/O.
+//!
+//! Every record used is checked against the bailiwick of the zone whose server we asked
+//! (RFC 1034 §4.3.2, the Kaminsky lesson): a server for `example.com.` can tell us about names at
+//! or below `example.com.` and nothing else. Whatever fails the check is ignored, never cached.
+
+use std::net::IpAddr;
+
+use hickory_proto::op::{Message, ResponseCode};
+use hickory_proto::rr::{DNSClass, Name, RData, Record, RecordType};
+
+/// CNAME links followed inside one response before we stop trusting it.
+const MAX_LINKS_IN_RESPONSE: usize = 16;
+
+/// A zone cut and what we know about its nameservers.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Delegation {
+    /// The zone's apex.
+    pub zone: Name,
+    /// Its nameservers, with the addresses known for each (possibly none: glueless).
+    pub servers: Vec<NameServer>,
+}
+
+/// One nameserver of a delegation.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct NameServer {
+    /// The NS target.
+    pub name: Name,
+    /// Addresses known for it (glue or cached).
+    pub addrs: Vec<IpAddr>,
+}
+
+/// The end of one name's resolution as told by an authoritative server.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Step {
+    /// Records of the asked type, after any in-zone CNAME links.
+    Answer {
+        /// CNAME links followed within the response, in order.
+        links: Vec<Record>,
+        /// The RRset asked for (owner: the last link's target, or the qname).
+        records: Vec<Record>,
+        /// Whether the response was authoritative.
+        authoritative: bool,
+    },
+    /// The name is an alias whose target must be resolved elsewhere.
+    Cname {
+        /// The links followed within the response.
+        links: Vec<Record>,
+        /// The target still to resolve.
+        next: Name,
+        /// Whether the response was authoritative.
+        authoritative: bool,
+    },
+    /// The (last) name does not exist.
+    NxDomain {
+        /// CNAME links that led to the non-existent name.
+        links: Vec<Record>,
+        /// The name that does not exist.
+        name: Name,
+        /// The zone's SOA, if given and in bailiwick.
+        soa: Option<Box<Record>>,
+    },
+    /// The name exists but has no records of the asked type.
+    NoData {
+        /// The name.
+        name: Name,
+        /// The zone's SOA, if given and in bailiwick.
+        soa: Option<Box<Record>>,
+    },
+}
+
+/// How a response is to be used.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Classified {
+    /// An answer (positive, alias or negative) for the name.
+    Final(Step),
+    /// A referral one step down towards the name.
+    Referral {
+        /// The child zone, its NS targets and in-bailiwick glue.
+        delegation: Delegation,
+        /// The NS records (to cache).
+        ns_records: Vec<Record>,
+        /// Glue address records that passed the bailiwick check (to cache as glue).
+        glue: Vec<Record>,
+    },
+    /// This server cannot help: try another.
+    Lame(LameReason),
+}
+
+/// Why a response was not usable.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum LameReason {
+    /// The server answered with an error rcode (SERVFAIL, REFUSED, NOTIMP, FORMERR…).
+    Rcode(ResponseCode),
+    /// A referral to a zone that is not below the one asked (upward or sideways).
+    UpwardReferral,
+    /// Neither an answer, nor a usable referral, nor an authoritative negative answer.
+    NoUsableData,
+}
+
+/// Classify `msg`, the response of a server for `zone` to the question (`qname`, `qtype`).
+pub fn classify(msg: &Message, zone: &Name, qname: &Name, qtype: RecordType) -> Classified {
+    let rcode = msg.metadata.response_code;
+    if rcode != ResponseCode::NoError && rcode != ResponseCode::NXDomain {
+        return Classified::Lame(LameReason::Rcode(rcode));
+    }
+    if !zone.zone_of(qname) {
+        // We only ask a zone's servers about names in it; anything else they say is noise.
+        return Classified::Lame(LameReason::NoUsableData);
+    }
+    let authoritative = msg.metadata.authoritative;
+
+    // Follow the answer section from the qname through CNAMEs that stay in bailiwick.
+    let mut links = Vec::new();
+    let mut current = qname.clone();
+    let mut records = Vec::new();
+    while links.len() <= MAX_LINKS_IN_RESPONSE && zone.zone_of(&current) {
+        let at_current = |r: &&Record| r.name == current && r.dns_class == DNSClass::IN;
+        records = msg
+            .answers
+            .iter()
+            .filter(at_current)
+            .filter(|r| {
+                r.record_type() == qtype
+                    || (qtype == RecordType::ANY && r.record_type() != RecordType::RRSIG)
+            })
+            .cloned()
+            .collect();
+        if !records.is_empty() || qtype == RecordType::CNAME {
+            break;
+        }
+        let Some(link) = msg
+            .answers
+            .iter()
+            .filter(at_current)
+            .find(|r| r.record_type() == RecordType::CNAME)
+        else {
+            break;
+        };
+        let RData::CNAME(target) = &link.data else {
+            break;
+        };
+        current = target.0.clone();
+        links.push(link.clone());
+        if links.iter().any(|l| l.name == current) {
+            // A loop inside one response: use nothing of it.
+            return Classified::Lame(LameReason::NoUsableData);
+        }
+    }
+    if !records.is_empty() {
+        return Classified::Final(Step::Answer {
+            links,
+            records,
+            authoritative,
+        });
+    }
+
+    let soa = msg
+        .authorities
+        .iter()
+        .find(|r| {
+            r.record_type() == RecordType::SOA && zone.zone_of(&r.name) && r.name.zone_of(&current)
+        })
+        .map(|soa| Box::new(soa.clone()));
+
+    if rcode == ResponseCode::NXDomain {
+        if authoritative || soa.is_some() {
+            return Classified::Final(Step::NxDomain {
+                links,
+                name: current,
+                soa,
+            });
+        }
+        return Classified::Lame(LameReason::NoUsableData);
+    }
+    if !links.is_empty() {
+        // The chain leaves what this response tells us: resolve the target from its own zone.
+        return Classified::Final(Step::Cname {
+            links,
+            next: current,
+            authoritative,
+        });
+    }
+    if soa.is_some() {
+        return Classified::Final(Step::NoData { name: current, soa });
+    }
+    match referral(msg, zone, qname) {
+        Some(Ok(referral)) => referral,
+        Some(Err(reason)) if !authoritative => Classified::Lame(reason),
+        _ if authoritative => Classified::Final(Step::NoData {
+            name: current,
+            soa: None,
+        }),
+        _ => Classified::Lame(LameReason::NoUsableData),
+    }
+}
+
+/// The referral in `msg`, if its authority section holds NS records: `Ok` when it leads strictly
+/// below `zone` towards `qname`, `Err` when it points up or sideways (lame).
+fn referral(msg: &Message, zone: &Name, qname: &Name) -> Option<Result<Classified, LameReason>> {
+    let ns: Vec<&Record> = msg
+        .authorities
+        .iter()
+        .filter(|r| r.record_type() == RecordType::NS && r.dns_class == DNSClass::IN)
+        .collect();
+    if ns.is_empty() {
+        return None;
+    }
+    // The deepest owner that is strictly below the zone and at or above the qname.
+    let child = ns
+        .iter()
+        .map(|r| &r.name)
+        .filter(|owner| zone.zone_of(owner) && *owner != zone && owner.zone_of(qname))
+        .max_by_key(|owner| owner.num_labels())
+        .cloned();
+    let Some(child) = child else {
+        return Some(Err(LameReason::UpwardReferral));
+    };
+    let ns_records: Vec<Record> = ns
+        .into_iter()
+        .filter(|r| r.name == child)
+        .cloned()
+        .collect();
+    let targets: Vec<Name> = ns_records
+        .iter()
+        .filter_map(|r| match &r.data {
+            RData::NS(target) => Some(target.0.clone()),
+            _ => None,
+        })
+        .collect();
+    // Glue only for the NS targets, and only inside the referring zone's bailiwick.
+    let glue: Vec<Record> = msg
+        .additionals
+        .iter()
+        .filter(|r| matches!(r.record_type(), RecordType::A | RecordType::AAAA))
+        .filter(|r| {
+            r.dns_class == DNSClass::IN && zone.zone_of(&r.name) && targets.contains(&r.name)
+        })
+        .cloned()
+        .collect();
+    let servers = targets
+        .iter()
+        .map(|name| NameServer {
+            name: name.clone(),
+            addrs: addresses_of(name, &glue),
+        })
+        .collect();
+    Some(Ok(Classified::Referral {
+        delegation: Delegation {
+            zone: child,
+            servers,
+        },
+        ns_records,
+        glue,
+    }))
+}
+
+/// The addresses in `records` owned by `name`.
+pub fn addresses_of(name: &Name, records: &[Record]) -> Vec<IpAddr> {
+    records
+        .iter()
+        .filter(|r| &r.name == name)
+        .filter_map(|r| match &r.data {
+            RData::A(a) => Some(IpAddr::V4(a.0)),
+            RData::AAAA(aaaa) => Some(IpAddr::V6(aaaa.0)),
+            _ => None,
+        })
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use std::net::Ipv4Addr;
+    use std::str::FromStr;
+
+    use hickory_proto::op::{MessageType, OpCode};
+    use hickory_proto::rr::rdata::{A, CNAME, NS, SOA};
+
+    use super::*;
+
+    fn n(s: &str) -> Name {
+        Name::from_str(s).unwrap()
+    }
+    fn a(owner: &str, last: u8) -> Record {
+        Record::from_rdata(n(owner), 300, RData::A(A(Ipv4Addr::new(192, 0, 2, last))))
+    }
+    fn ns(owner: &str, target: &str) -> Record {
+        Record::from_rdata(n(owner), 86400, RData::NS(NS(n(target))))
+    }
+    fn cname(owner: &str, target: &str) -> Record {
+        Record::from_rdata(n(owner), 300, RData::CNAME(CNAME(n(target))))
+    }
+    fn soa(owner: &str) -> Record {
+        let data = SOA::new(n("ns.example."), n("h.example."), 1, 1, 1, 1, 60);
+        Record::from_rdata(n(owner), 300, RData::SOA(data))
+    }
+    fn response(rcode: ResponseCode, aa: bool) -> Message {
+        let mut msg = Message::new(1, MessageType::Response, OpCode::Query);
+        msg.metadata.response_code = rcode;
+        msg.metadata.authoritative = aa;
+        msg
+    }
+
+    #[test]
+    fn referral_with_in_bailiwick_glue_only() {
+        let mut msg = response(ResponseCode::NoError, false);
+        msg.authorities.push(ns("example.com.", "ns1.example.com."));
+        msg.authorities.push(ns("example.com.", "ns.other.net."));
+        msg.additionals.push(a("ns1.example.com.", 1));
+        // Out of the com. server's bailiwick: must be ignored.
+        msg.additionals.push(a("ns.other.net.", 66));
+        // Not an NS target: ignored.
+        msg.additionals.push(a("www.example.com.", 99));
+        let got = classify(&msg, &n("com."), &n("www.example.com."), RecordType::A);
+        let Classified::Referral {
+            delegation,
+            glue,
+            ns_records,
+        } = got
+        else {
+            panic!("{got:?}")
+        };
+        assert_eq!(delegation.zone, n("example.com."));
+        assert_eq!(ns_records.len(), 2);
+        assert_eq!(glue, vec![a("ns1.example.com.", 1)]);
+        assert_eq!(
+            delegation.servers[0].addrs,
+            vec![IpAddr::from([192, 0, 2, 1])]
+        );
+        assert!(delegation.servers[1].addrs.is_empty(), "glueless target");
+    }
+
+    #[test]
+    fn upward_referral_is_lame() {
+        let mut msg = response(ResponseCode::NoError, false);
+        msg.authorities.push(ns(".", "a.root.test."));
+        let got = classify(
+            &msg,
+            &n("example.com."),
+            &n("www.example.com."),
+            RecordType::A,
+        );
+        assert_eq!(got, Classified::Lame(LameReason::UpwardReferral));
+    }
+
+    #[test]
+    fn referral_to_same_zone_is_lame() {
+        let mut msg = response(ResponseCode::NoError, false);
+        msg.authorities.push(ns("example.com.", "ns1.example.com."));
+        let got = classify(
+            &msg,
+            &n("example.com."),
+            &n("www.example.com."),
+            RecordType::A,
+        );
+        assert_eq!(got, Classified::Lame(LameReason::UpwardReferral));
+    }
+
+    #[test]
+    fn referral_not_towards_qname_is_lame() {
+        let mut msg = response(ResponseCode::NoError, false);
+        msg.authorities.push(ns("evil.com.", "ns.evil.com."));
+        let got = classify(&msg, &n("com."), &n("www.example.com."), RecordType::A);
+        assert_eq!(got, Classified::Lame(LameReason::UpwardReferral));
+    }
+
+    #[test]
+    fn answer_out_of_bailiwick_is_ignored() {
+        let mut msg = response(ResponseCode::NoError, true);
+        msg.answers.push(a("www.victim.net.", 66));
+        let got = classify(
+            &msg,
+            &n("example.com."),
+            &n("www.victim.net."),
+            RecordType::A,
+        );
+        assert_eq!(got, Classified::Lame(LameReason::NoUsableData));
+    }
+
+    #[test]
+    fn cname_chain_inside_zone_is_followed() {
+        let mut msg = response(ResponseCode::NoError, true);
+        msg.answers
+            .push(cname("www.example.com.", "web.example.com."));
+        msg.answers.push(a("web.example.com.", 5));
+        let got = classify(
+            &msg,
+            &n("example.com."),
+            &n("www.example.com."),
+            RecordType::A,
+        );
+        let Classified::Final(Step::Answer {
+            links,
+            records,
+            authoritative,
+        }) = got
+        else {
+            panic!()
+        };
+        assert_eq!(links.len(), 1);
+        assert_eq!(records, vec![a("web.example.com.", 5)]);
+        assert!(authoritative);
+    }
+
+    #[test]
+    fn cname_out_of_zone_target_is_not_trusted() {
+        let mut msg = response(ResponseCode::NoError, true);
+        msg.answers
+            .push(cname("www.example.com.", "cdn.example.net."));
+        // The example.com server has no say over example.net: this A must not be used.
+        msg.answers.push(a("cdn.example.net.", 66));
+        let got = classify(
+            &msg,
+            &n("example.com."),
+            &n("www.example.com."),
+            RecordType::A,
+        );
+        let Classified::Final(Step::Cname { links, next, .. }) = got else {
+            panic!("{got:?}")
+        };
+        assert_eq!(links.len(), 1);
+        assert_eq!(next, n("cdn.example.net."));
+    }
+
+    #[test]
+    fn cname_query_returns_the_cname_itself() {
+        let mut msg = response(ResponseCode::NoError, true);
+        msg.answers
+            .push(cname("www.example.com.", "web.example.com."));
+        let got = classify(
+            &msg,
+            &n("example.com."),
+            &n("www.example.com."),
+            RecordType::CNAME,
+        );
+        assert!(
+            matches!(got, Classified::Final(Step::Answer { ref links, .. }) if links.is_empty())
+        );
+    }
+
+    #[test]
+    fn cname_loop_in_response_is_unusable() {
+        let mut msg = response(ResponseCode::NoError, true);
+        msg.answers.push(cname("a.example.com.", "b.example.com."));
+        msg.answers.push(cname("b.example.com.", "a.example.com."));
+        let got = classify(
+            &msg,
+            &n("example.com."),
+            &n("a.example.com."),
+            RecordType::A,
+        );
+        assert_eq!(got, Classified::Lame(LameReason::NoUsableData));
+    }
+
+    #[test]
+    fn nxdomain_with_soa() {
+        let mut msg = response(ResponseCode::NXDomain, true);
+        msg.authorities.push(soa("example.com."));
+        let got = classify(
+            &msg,
+            &n("example.com."),
+            &n("nope.example.com."),
+            RecordType::A,
+        );
+        let Classified::Final(Step::NxDomain {
+            name, soa: Some(_), ..
+        }) = got
+        else {
+            panic!()
+        };
+        assert_eq!(name, n("nope.example.com."));
+    }
+
+    #[test]
+    fn soa_out_of_bailiwick_is_ignored() {
+        let mut msg = response(ResponseCode::NXDomain, false);
+        msg.authorities.push(soa("victim.net."));
+        let got = classify(
+            &msg,
+            &n("example.com."),
+            &n("nope.example.com."),
+            RecordType::A,
+        );
+        assert_eq!(got, Classified::Lame(LameReason::NoUsableData));
+    }
+
+    #[test]
+    fn nxdomain_after_cname_names_the_target() {
+        let mut msg = response(ResponseCode::NXDomain, true);
+        msg.answers
+            .push(cname("www.example.com.", "gone.example.com."));
+        msg.authorities.push(soa("example.com."));
+        let got = classify(
+            &msg,
+            &n("example.com."),
+            &n("www.example.com."),
+            RecordType::A,
+        );
+        let Classified::Final(Step::NxDomain { links, name, .. }) = got else {
+            panic!()
+        };
+        assert_eq!(links.len(), 1);
+        assert_eq!(name, n("gone.example.com."));
+    }
+
+    #[test]
+    fn nodata_with_soa() {
+        let mut msg = response(ResponseCode::NoError, true);
+        msg.authorities.push(soa("example.com."));
+        let got = classify(
+            &msg,
+            &n("example.com."),
+            &n("www.example.com."),
+            RecordType::AAAA,
+        );
+        assert!(matches!(
+            got,
+            Classified::Final(Step::NoData { soa: Some(_), .. })
+        ));
+    }
+
+    #[test]
+    fn error_rcodes_are_lame() {
+        for rcode in [
+            ResponseCode::ServFail,
+            ResponseCode::Refused,
+            ResponseCode::NotImp,
+        ] {
+            let got = classify(
+                &response(rcode, false),
+                &n("com."),
+                &n("x.com."),
+                RecordType::A,
+            );
+            assert_eq!(got, Classified::Lame(LameReason::Rcode(rcode)));
+        }
+    }
+
+    #[test]
+    fn empty_non_authoritative_response_is_lame() {
+        let got = classify(
+            &response(ResponseCode::NoError, false),
+            &n("com."),
+            &n("x.com."),
+            RecordType::A,
+        );
+        assert_eq!(got, Classified::Lame(LameReason::NoUsableData));
+    }
+}

@@ -1,0 +1,57 @@
+//! The engine's runtime configuration (the binary maps `resolver.toml` onto it).
+
+use std::time::Duration;
+
+use ipnet::IpNet;
+
+use crate::root_hints::{RootHint, builtin_root_hints};
+
+/// The EDNS0 UDP payload size we advertise upstream (DNS flag day 2020).
+pub const EDNS_PAYLOAD: u16 = 1232;
+
+/// Limits and policies of the recursion engine.
+#[derive(Clone, Debug)]
+pub struct RecursorConfig {
+    /// Where iteration starts: the compiled-in IANA root servers unless a file replaces them.
+    pub root_hints: Vec<RootHint>,
+    /// Destination port of upstream queries. 53 in production; tests and labs whose
+    /// authoritatives listen elsewhere on loopback set it (testing only).
+    pub upstream_port: u16,
+    /// Networks never queried (besides loopback/unspecified, see `allow_loopback_servers`).
+    pub do_not_query: Vec<IpNet>,
+    /// Allow nameserver addresses in 127/8, ::1 and the unspecified addresses (off by default,
+    /// like Unbound's do-not-query-localhost): for tests, labs and a local authoritative.
+    pub allow_loopback_servers: bool,
+    /// Query IPv6 nameserver addresses.
+    pub ipv6_upstream: bool,
+    /// Overall time budget for one client question, sub-queries included.
+    pub query_timeout: Duration,
+    /// How long to wait for one server before trying the next.
+    pub server_timeout: Duration,
+    /// Referrals followed for one name before giving up.
+    pub max_referrals: u32,
+    /// CNAME links followed for one question.
+    pub max_cname_chain: usize,
+    /// Nesting of sub-queries (nameserver addresses needing their own resolution).
+    pub max_subquery_depth: u32,
+    /// Upstream queries one client question may cause in total.
+    pub max_upstream_queries: u32,
+}
+
+impl Default for RecursorConfig {
+    fn default() -> Self {
+        Self {
+            root_hints: builtin_root_hints(),
+            upstream_port: 53,
+            do_not_query: Vec::new(),
+            allow_loopback_servers: false,
+            ipv6_upstream: true,
+            query_timeout: Duration::from_secs(4),
+            server_timeout: Duration::from_millis(800),
+            max_referrals: 24,
+            max_cname_chain: 12,
+            max_subquery_depth: 6,
+            max_upstream_queries: 64,
+        }
+    }
+}

@@ -1,0 +1,571 @@
+//! `resolver.toml`: the file format (serde, kebab-case, unknown keys rejected) and its mapping
+//! onto the validated runtime configuration of each crate.
+//!
+//! Every key has a default that is safe for a public deployment; `docs/configuration.md` lists
+//! them. A wrong key or value is an error naming the line (toml's span) or the key.
+
+use std::net::{IpAddr, SocketAddr};
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use ipnet::IpNet;
+use scoped_cache::CacheConfig;
+use scoped_recursor::RecursorConfig;
+use scoped_server::ServerConfig;
+use serde::Deserialize;
+
+/// What can be wrong with a configuration.
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    /// The file could not be read.
+    #[error("{path}: {source}")]
+    Read {
+        /// The file.
+        path: PathBuf,
+        /// Why.
+        source: std::io::Error,
+    },
+    /// TOML syntax, an unknown key, or a value of the wrong type (toml names line and column).
+    #[error("{path}: {source}")]
+    Parse {
+        /// The file.
+        path: PathBuf,
+        /// toml's error, with line, column and the offending text.
+        source: toml::de::Error,
+    },
+    /// A value that parses but makes no sense.
+    #[error("{path}: key `{key}`: {problem}")]
+    Invalid {
+        /// The file.
+        path: PathBuf,
+        /// The dotted key (`cache.min-ttl`).
+        key: &'static str,
+        /// What is wrong.
+        problem: String,
+    },
+}
+
+/// The file as written.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "kebab-case", default)]
+pub struct FileConfig {
+    /// `[server]`: listeners.
+    pub server: ServerSection,
+    /// `[acl]`: who may query.
+    pub acl: AclSection,
+    /// `[recursion]`: the iterative engine.
+    pub recursion: RecursionSection,
+    /// `[cache]`: sizes and TTL bounds.
+    pub cache: CacheSection,
+    /// `[log]`: logging.
+    pub log: LogSection,
+}
+
+/// `[server]`
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "kebab-case", default)]
+pub struct ServerSection {
+    /// Addresses to listen on (UDP and TCP).
+    pub listen: Vec<SocketAddr>,
+    /// Worker threads; 0 means one per CPU core.
+    pub threads: usize,
+    /// EDNS UDP payload size offered to clients.
+    pub edns_udp_payload: u16,
+    /// UDP queries being resolved at once (beyond: dropped and counted).
+    pub udp_max_inflight: usize,
+    /// TCP connections, all clients together.
+    pub tcp_max_connections: usize,
+    /// TCP connections from one client address.
+    pub tcp_max_connections_per_client: usize,
+    /// Idle time before a TCP connection is closed.
+    #[serde(with = "humantime_serde")]
+    pub tcp_idle_timeout: Duration,
+    /// Time to receive a started TCP message.
+    #[serde(with = "humantime_serde")]
+    pub tcp_read_timeout: Duration,
+    /// Queries in flight on one TCP connection.
+    pub tcp_max_inflight_per_connection: usize,
+    /// Time a client gets to take a response off the wire before its connection is closed.
+    #[serde(with = "humantime_serde")]
+    pub tcp_write_timeout: Duration,
+}
+
+/// The listen addresses a newcomer can use without root.
+pub const DEFAULT_LISTEN: &[&str] = &["127.0.0.1:5353", "[::1]:5353"];
+
+impl Default for ServerSection {
+    fn default() -> Self {
+        let d = ServerConfig::default();
+        Self {
+            listen: DEFAULT_LISTEN
+                .iter()
+                .filter_map(|a| a.parse().ok())
+                .collect(),
+            threads: 0,
+            edns_udp_payload: d.edns_udp_payload,
+            udp_max_inflight: d.udp_max_inflight,
+            tcp_max_connections: d.tcp_max_connections,
+            tcp_max_connections_per_client: d.tcp_max_connections_per_client,
+            tcp_idle_timeout: d.tcp_idle_timeout,
+            tcp_read_timeout: d.tcp_read_timeout,
+            tcp_max_inflight_per_connection: d.tcp_max_inflight_per_connection,
+            tcp_write_timeout: d.tcp_write_timeout,
+        }
+    }
+}
+
+/// `[acl]`
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "kebab-case", default)]
+pub struct AclSection {
+    /// Client networks allowed to query; everyone else gets REFUSED.
+    pub allow: Vec<IpNet>,
+}
+
+impl Default for AclSection {
+    fn default() -> Self {
+        Self {
+            allow: scoped_server::default_allow(),
+        }
+    }
+}
+
+/// `[recursion]`
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "kebab-case", default)]
+pub struct RecursionSection {
+    /// A named.root-style file replacing the compiled-in root servers (relative to this file).
+    pub root_hints: Option<PathBuf>,
+    /// Source addresses for upstream queries (one picked per query); empty: the OS chooses.
+    pub outgoing_addresses: Vec<IpAddr>,
+    /// Networks never sent a query.
+    pub do_not_query: Vec<IpNet>,
+    /// Allow querying nameservers on loopback/unspecified addresses (tests, labs, a local
+    /// authoritative). Off by default.
+    pub allow_loopback_servers: bool,
+    /// Query IPv6 nameserver addresses.
+    pub ipv6: bool,
+    /// Destination port of upstream queries. Testing only: 53 for real authoritatives.
+    pub upstream_port: u16,
+    /// Overall time budget for one client question.
+    #[serde(with = "humantime_serde")]
+    pub query_timeout: Duration,
+    /// Wait for one server before trying the next.
+    #[serde(with = "humantime_serde")]
+    pub server_timeout: Duration,
+    /// Referrals followed for one name.
+    pub max_referrals: u32,
+    /// CNAME links followed for one question.
+    pub max_cname_chain: usize,
+    /// Nesting of sub-queries for nameserver addresses.
+    pub max_subquery_depth: u32,
+    /// Upstream queries one client question may cause.
+    pub max_upstream_queries: u32,
+}
+
+impl Default for RecursionSection {
+    fn default() -> Self {
+        let d = RecursorConfig::default();
+        Self {
+            root_hints: None,
+            outgoing_addresses: Vec::new(),
+            do_not_query: d.do_not_query,
+            allow_loopback_servers: d.allow_loopback_servers,
+            ipv6: d.ipv6_upstream,
+            upstream_port: d.upstream_port,
+            query_timeout: d.query_timeout,
+            server_timeout: d.server_timeout,
+            max_referrals: d.max_referrals,
+            max_cname_chain: d.max_cname_chain,
+            max_subquery_depth: d.max_subquery_depth,
+            max_upstream_queries: d.max_upstream_queries,
+        }
+    }
+}
+
+/// `[cache]`
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "kebab-case", default)]
+pub struct CacheSection {
+    /// Memory bound: bytes as an integer, or a string with a unit ("256MiB", "1GiB").
+    pub max_size: ByteSize,
+    /// Lower bound of cached TTLs, seconds.
+    pub min_ttl: u32,
+    /// Upper bound of cached TTLs, seconds.
+    pub max_ttl: u32,
+    /// Upper bound of negative-answer TTLs, seconds (RFC 2308 §5).
+    pub max_negative_ttl: u32,
+}
+
+impl Default for CacheSection {
+    fn default() -> Self {
+        let d = CacheConfig::default();
+        Self {
+            max_size: ByteSize(d.max_bytes),
+            min_ttl: d.min_ttl,
+            max_ttl: d.max_ttl,
+            max_negative_ttl: d.max_negative_ttl,
+        }
+    }
+}
+
+/// `[log]`
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "kebab-case", default)]
+pub struct LogSection {
+    /// `human` or `json`.
+    pub format: LogFormat,
+    /// A tracing filter: `info`, `debug`, `scoped_recursor=trace,info`…
+    pub level: String,
+}
+
+impl Default for LogSection {
+    fn default() -> Self {
+        Self {
+            format: LogFormat::Human,
+            level: "info".into(),
+        }
+    }
+}
+
+/// Log output format.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum LogFormat {
+    /// One readable line per event.
+    Human,
+    /// One JSON object per line.
+    Json,
+}
+
+/// A size in bytes, written as an integer or as a string with a binary unit.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ByteSize(pub u64);
+
+impl<'de> Deserialize<'de> for ByteSize {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        #[derive(Deserialize)]
+        #[serde(untagged)]
+        enum Raw {
+            Int(u64),
+            Text(String),
+        }
+        match Raw::deserialize(deserializer)? {
+            Raw::Int(n) => Ok(ByteSize(n)),
+            Raw::Text(s) => parse_byte_size(&s)
+                .map(ByteSize)
+                .map_err(serde::de::Error::custom),
+        }
+    }
+}
+
+fn parse_byte_size(text: &str) -> Result<u64, String> {
+    let text = text.trim();
+    let split = text
+        .find(|c: char| !c.is_ascii_digit())
+        .unwrap_or(text.len());
+    let (digits, unit) = text.split_at(split);
+    let n: u64 = digits
+        .parse()
+        .map_err(|_| format!("{text:?} is not a size like \"256MiB\""))?;
+    let multiplier: u64 = match unit.trim() {
+        "" | "B" => 1,
+        "KiB" => 1 << 10,
+        "MiB" => 1 << 20,
+        "GiB" => 1 << 30,
+        other => {
+            return Err(format!(
+                "unknown size unit {other:?} (use B, KiB, MiB or GiB)"
+            ));
+        }
+    };
+    n.checked_mul(multiplier)
+        .ok_or_else(|| format!("{text:?} is too large"))
+}
+
+/// Everything the daemon needs, validated.
+#[derive(Debug, Clone)]
+pub struct Config {
+    /// The front end.
+    pub server: ServerConfig,
+    /// The engine.
+    pub recursor: RecursorConfig,
+    /// The cache.
+    pub cache: CacheConfig,
+    /// Source addresses for upstream queries.
+    pub outgoing_addresses: Vec<IpAddr>,
+    /// Worker threads (0: one per core).
+    pub threads: usize,
+    /// Logging.
+    pub log_format: LogFormat,
+    /// Logging filter.
+    pub log_level: String,
+}
+
+impl Config {
+    /// Read and validate a configuration file.
+    pub fn load(path: &Path) -> Result<Self, ConfigError> {
+        let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read {
+            path: path.to_owned(),
+            source,
+        })?;
+        Self::parse(&text, path)
+    }
+
+    /// The built-in defaults (what an empty file gives).
+    pub fn defaults() -> Self {
+        Self::parse("", Path::new("<defaults>"))
+            .unwrap_or_else(|e| unreachable!("defaults are valid: {e}"))
+    }
+
+    /// Parse and validate `text`, read from `path` (for messages and relative paths).
+    pub fn parse(text: &str, path: &Path) -> Result<Self, ConfigError> {
+        let file: FileConfig = toml::from_str(text).map_err(|source| ConfigError::Parse {
+            path: path.to_owned(),
+            source,
+        })?;
+        let invalid = |key: &'static str, problem: String| ConfigError::Invalid {
+            path: path.to_owned(),
+            key,
+            problem,
+        };
+        let FileConfig {
+            server,
+            acl,
+            recursion,
+            cache,
+            log,
+        } = file;
+
+        if server.listen.is_empty() {
+            return Err(invalid(
+                "server.listen",
+                "at least one address is needed".into(),
+            ));
+        }
+        if server.edns_udp_payload < 512 {
+            return Err(invalid(
+                "server.edns-udp-payload",
+                "must be at least 512".into(),
+            ));
+        }
+        for (key, value) in [
+            ("server.udp-max-inflight", server.udp_max_inflight),
+            ("server.tcp-max-connections", server.tcp_max_connections),
+            (
+                "server.tcp-max-connections-per-client",
+                server.tcp_max_connections_per_client,
+            ),
+            (
+                "server.tcp-max-inflight-per-connection",
+                server.tcp_max_inflight_per_connection,
+            ),
+        ] {
+            if value == 0 {
+                return Err(invalid(key, "must be at least 1".into()));
+            }
+        }
+        if cache.min_ttl > cache.max_ttl {
+            return Err(invalid(
+                "cache.min-ttl",
+                format!(
+                    "{} is larger than cache.max-ttl ({})",
+                    cache.min_ttl, cache.max_ttl
+                ),
+            ));
+        }
+        if cache.max_size.0 < 1 << 20 {
+            return Err(invalid("cache.max-size", "must be at least 1MiB".into()));
+        }
+        if recursion.server_timeout.is_zero() || recursion.query_timeout < recursion.server_timeout
+        {
+            return Err(invalid(
+                "recursion.query-timeout",
+                "must be positive and at least recursion.server-timeout".into(),
+            ));
+        }
+        if recursion.upstream_port == 0 {
+            return Err(invalid("recursion.upstream-port", "must not be 0".into()));
+        }
+        if !recursion.ipv6
+            && recursion.outgoing_addresses.iter().all(|a| a.is_ipv6())
+            && !recursion.outgoing_addresses.is_empty()
+        {
+            return Err(invalid(
+                "recursion.outgoing-addresses",
+                "only IPv6 addresses given but recursion.ipv6 is false".into(),
+            ));
+        }
+        if let Err(e) = tracing_subscriber::EnvFilter::try_new(&log.level) {
+            return Err(invalid("log.level", e.to_string()));
+        }
+
+        let mut recursor = RecursorConfig::default();
+        if let Some(hints_path) = &recursion.root_hints {
+            let full = path.parent().unwrap_or(Path::new(".")).join(hints_path);
+            let text = std::fs::read_to_string(&full)
+                .map_err(|e| invalid("recursion.root-hints", format!("{}: {e}", full.display())))?;
+            recursor.root_hints = scoped_recursor::parse_root_hints(&text)
+                .map_err(|e| invalid("recursion.root-hints", format!("{}: {e}", full.display())))?;
+        }
+        recursor.upstream_port = recursion.upstream_port;
+        recursor.do_not_query = recursion.do_not_query;
+        recursor.allow_loopback_servers = recursion.allow_loopback_servers;
+        recursor.ipv6_upstream = recursion.ipv6;
+        recursor.query_timeout = recursion.query_timeout;
+        recursor.server_timeout = recursion.server_timeout;
+        recursor.max_referrals = recursion.max_referrals;
+        recursor.max_cname_chain = recursion.max_cname_chain;
+        recursor.max_subquery_depth = recursion.max_subquery_depth;
+        recursor.max_upstream_queries = recursion.max_upstream_queries;
+
+        let server_config = ServerConfig {
+            listen: server.listen,
+            allow: acl.allow,
+            edns_udp_payload: server.edns_udp_payload,
+            udp_max_inflight: server.udp_max_inflight,
+            tcp_max_connections: server.tcp_max_connections,
+            tcp_max_connections_per_client: server.tcp_max_connections_per_client,
+            tcp_idle_timeout: server.tcp_idle_timeout,
+            tcp_read_timeout: server.tcp_read_timeout,
+            tcp_max_inflight_per_connection: server.tcp_max_inflight_per_connection,
+            tcp_write_timeout: server.tcp_write_timeout,
+        };
+        let cache = CacheConfig {
+            max_bytes: cache.max_size.0,
+            min_ttl: cache.min_ttl,
+            max_ttl: cache.max_ttl,
+            max_negative_ttl: cache.max_negative_ttl,
+        };
+        Ok(Config {
+            server: server_config,
+            recursor,
+            cache,
+            outgoing_addresses: recursion.outgoing_addresses,
+            threads: server.threads,
+            log_format: log.format,
+            log_level: log.level,
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn parse(text: &str) -> Result<Config, ConfigError> {
+        Config::parse(text, Path::new("test.toml"))
+    }
+
+    #[test]
+    fn empty_file_gives_safe_defaults() {
+        let config = parse("").unwrap();
+        assert_eq!(config.server.listen.len(), 2);
+        assert!(
+            config
+                .server
+                .listen
+                .iter()
+                .all(|a| a.ip().is_loopback() && a.port() == 5353)
+        );
+        assert!(!config.recursor.allow_loopback_servers);
+        assert_eq!(config.recursor.upstream_port, 53);
+        assert_eq!(config.recursor.root_hints.len(), 26);
+        assert!(
+            config
+                .server
+                .allow
+                .iter()
+                .all(|n| !n.contains(&"8.8.8.8".parse::<IpAddr>().unwrap()))
+        );
+    }
+
+    #[test]
+    fn shipped_resolver_toml_is_valid() {
+        let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("resolver.toml");
+        Config::load(&path).unwrap();
+    }
+
+    #[test]
+    fn unknown_key_is_named_with_its_line() {
+        let err = parse("[server]\nthreads = 2\nlisten-adress = []\n")
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("listen-adress"), "{err}");
+        assert!(err.contains("line 3"), "{err}");
+    }
+
+    #[test]
+    fn unknown_section_is_rejected() {
+        let err = parse("[resolver]\n").unwrap_err().to_string();
+        assert!(err.contains("resolver"), "{err}");
+    }
+
+    #[test]
+    fn wrong_type_names_the_line() {
+        let err = parse("[cache]\nmin-ttl = \"ten\"\n")
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("line 2"), "{err}");
+    }
+
+    #[test]
+    fn durations_and_sizes_have_units() {
+        let config = parse(
+            "[recursion]\nquery-timeout = \"3s\"\nserver-timeout = \"250ms\"\n[cache]\nmax-size = \"64MiB\"\n",
+        )
+        .unwrap();
+        assert_eq!(config.recursor.server_timeout, Duration::from_millis(250));
+        assert_eq!(config.cache.max_bytes, 64 << 20);
+        assert!(
+            parse("[cache]\nmax-size = \"64MB\"\n")
+                .unwrap_err()
+                .to_string()
+                .contains("unit")
+        );
+    }
+
+    #[test]
+    fn inconsistent_values_name_the_key() {
+        let err = parse("[cache]\nmin-ttl = 100\nmax-ttl = 10\n")
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("cache.min-ttl"), "{err}");
+        let err = parse("[server]\nlisten = []\n").unwrap_err().to_string();
+        assert!(err.contains("server.listen"), "{err}");
+        let err = parse("[log]\nlevel = \"scoped=nonsense=1\"\n")
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("log.level"), "{err}");
+    }
+
+    #[test]
+    fn root_hints_file_errors_name_its_line() {
+        let dir = std::env::temp_dir().join(format!("scoped-config-test-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        std::fs::write(
+            dir.join("hints"),
+            ". NS a.root.test.\na.root.test. A 999.0.0.1\n",
+        )
+        .unwrap();
+        let err = Config::parse(
+            "[recursion]\nroot-hints = \"hints\"\n",
+            &dir.join("resolver.toml"),
+        )
+        .unwrap_err()
+        .to_string();
+        assert!(err.contains("line 2"), "{err}");
+        std::fs::write(
+            dir.join("hints"),
+            ". NS a.root.test.\na.root.test. A 127.0.0.9\n",
+        )
+        .unwrap();
+        let config = Config::parse(
+            "[recursion]\nroot-hints = \"hints\"\n",
+            &dir.join("resolver.toml"),
+        )
+        .unwrap();
+        assert_eq!(config.recursor.root_hints.len(), 1);
+        std::fs::remove_dir_all(&dir).ok();
+    }
+}
