@@ -1,0 +1,744 @@
+//! The simulated internet: servers, their behaviour, the query log.
+
+use std::collections::{BTreeMap, HashMap};
+use std::fmt;
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
+use std::sync::atomic::{AtomicU16, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard, RwLock};
+use std::time::Duration;
+
+use hickory_proto::op::{Header, Message, OpCode, Query, ResponseCode};
+use hickory_proto::rr::rdata::opt::{ClientSubnet, EdnsCode, EdnsOption};
+use hickory_proto::rr::{Name, RData, Record, RecordType};
+use hickory_proto::serialize::binary::{BinDecodable, BinDecoder};
+use scoped_recursor::Protocol;
+use tokio::time::Instant;
+
+use crate::authority::{
+    SERVER_UDP_PAYLOAD, authoritative_response, error_response, is_query, upward_referral,
+};
+use crate::zone::{Zone, ZoneError};
+
+/// The TTL used for root hints (named.root uses 3600000).
+pub const ROOT_HINTS_TTL: u32 = 3_600_000;
+
+/// How one server behaves; settable at runtime through [`ServerHandle`].
+///
+/// The checks apply in this order: `dead`, `drop_next`, then a malformed query gets FORMERR,
+/// then `rcode`, then the custom responder, then `lame`, then the zone data; `truncate_udp` and
+/// the UDP size limit apply to whatever reply results.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Behaviour {
+    /// Simulated **round-trip** time: the reply reaches the querier `delay` after the query was
+    /// sent (in memory), or is sent `delay` after the query was received (loopback). A delay
+    /// greater than or equal to the querier's timeout is a timeout, at exactly the timeout.
+    pub delay: Duration,
+    /// Never answers (queries are still logged, with `answered: false`).
+    pub dead: bool,
+    /// Drop this many of the next queries (then answer normally); decremented per query.
+    pub drop_next: u32,
+    /// Answer every query with this RCODE and no records (e.g. SERVFAIL, REFUSED): a broken or
+    /// lame server.
+    pub rcode: Option<ResponseCode>,
+    /// Lame: instead of its data, answer with a non-authoritative upward referral to the root
+    /// servers of this internet (an empty non-authoritative NOERROR when there are none).
+    pub lame: bool,
+    /// Over UDP, answer with TC=1 and no records; TCP gets the full answer.
+    pub truncate_udp: bool,
+}
+
+/// What a custom responder decides for one query.
+#[derive(Clone, Debug)]
+pub enum ResponderAction {
+    /// Fall through to the behaviour flags and zone logic as if there were no responder.
+    Continue,
+    /// Send this reply (the UDP size limit and `truncate_udp` still apply).
+    Reply(Message),
+    /// Send these raw datagrams (or TCP messages) in order, untouched: forged, malformed or
+    /// duplicate replies. The in-memory transport returns the first one that `reply_matches`
+    /// (UDP) or the first one (TCP), like the real network transport.
+    Raw(Vec<Vec<u8>>),
+    /// Send nothing.
+    Drop,
+}
+
+/// A per-server hook consulted before the behaviour flags `lame` and the zone logic.
+pub type Responder = Arc<dyn Fn(&Message, &QueryInfo<'_>) -> ResponderAction + Send + Sync>;
+
+/// What a custom responder knows about a query besides the parsed message.
+#[derive(Debug)]
+pub struct QueryInfo<'a> {
+    /// The server's address (with the internet's port).
+    pub server: SocketAddr,
+    /// Where the query came from.
+    pub source: SocketAddr,
+    /// UDP or TCP.
+    pub protocol: Protocol,
+    /// The query exactly as received.
+    pub wire: &'a [u8],
+    /// When it was received (tokio time).
+    pub received_at: Instant,
+    /// The zones this server hosts.
+    pub zones: &'a [Arc<Zone>],
+}
+
+impl QueryInfo<'_> {
+    /// What the zone logic would answer: build on it for per-subnet answers.
+    pub fn zone_response(&self, query: &Message) -> Message {
+        authoritative_response(self.zones, query)
+    }
+}
+
+/// One query some server received.
+#[derive(Clone, Debug)]
+pub struct QueryLogEntry {
+    /// When it arrived (tokio time: virtual in paused tests).
+    pub at: Instant,
+    /// The server it was sent to.
+    pub server: SocketAddr,
+    /// Where it came from.
+    pub source: SocketAddr,
+    /// UDP or TCP.
+    pub protocol: Protocol,
+    /// The question name (the root name when the question could not be read).
+    pub qname: Name,
+    /// The question type (`Unknown(0)` when the question could not be read).
+    pub qtype: RecordType,
+    /// The query as received.
+    pub wire: Vec<u8>,
+    /// Whether the server sent (or scheduled) a reply.
+    pub answered: bool,
+}
+
+impl QueryLogEntry {
+    /// The query parsed in full (`None` when hickory rejects it, e.g. a malformed ECS option).
+    pub fn message(&self) -> Option<Message> {
+        Message::from_vec(&self.wire).ok()
+    }
+
+    /// The EDNS client-subnet option the query carried, if any.
+    pub fn client_subnet(&self) -> Option<ClientSubnet> {
+        match self.message()?.edns?.option(EdnsCode::Subnet)? {
+            EdnsOption::Subnet(subnet) => Some(*subnet),
+            _ => None,
+        }
+    }
+
+    /// Did the query carry an EDNS OPT record?
+    pub fn has_edns(&self) -> bool {
+        self.message().is_some_and(|m| m.edns.is_some())
+    }
+}
+
+/// Why an internet could not be built.
+#[derive(Debug, thiserror::Error)]
+pub enum BuildError {
+    /// A zone did not parse or is incomplete.
+    #[error(transparent)]
+    Zone(#[from] ZoneError),
+    /// A server hosts a zone that was never declared.
+    #[error("server {server} hosts undeclared zone {zone}")]
+    UnknownZone {
+        /// The server.
+        server: IpAddr,
+        /// The zone origin as given.
+        zone: String,
+    },
+    /// The same address was declared twice.
+    #[error("server {0} declared twice")]
+    DuplicateServer(IpAddr),
+    /// A server address outside 127.0.0.0/8, ::1 and fc00::/7.
+    #[error("server address {0} is not loopback (127.0.0.0/8, ::1) or unique-local (fc00::/7)")]
+    NotLoopback(IpAddr),
+}
+
+enum ZoneSource {
+    Text(String, String),
+    Built(Zone),
+}
+
+/// Declares zones and servers, then [`build`](InternetBuilder::build)s an [`Internet`].
+///
+/// ```
+/// use scoped_testkit::InternetBuilder;
+/// let mut b = InternetBuilder::new();
+/// b.zone(".", ". 86400 IN SOA a.root.test. h.root.test. 1 2 3 4 60\n. 86400 IN NS a.root.test.\na.root.test. 86400 IN A 127.53.0.1\n");
+/// b.server("127.53.0.1".parse().unwrap(), &["."]);
+/// let internet = b.build().unwrap();
+/// assert_eq!(internet.root_hints().len(), 1);
+/// ```
+pub struct InternetBuilder {
+    port: u16,
+    zones: Vec<ZoneSource>,
+    servers: Vec<(IpAddr, Vec<String>, Behaviour)>,
+}
+
+impl Default for InternetBuilder {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl InternetBuilder {
+    /// An empty internet whose servers listen on port 53.
+    pub fn new() -> Self {
+        Self {
+            port: 53,
+            zones: Vec::new(),
+            servers: Vec::new(),
+        }
+    }
+
+    /// The port every server listens on in memory (default 53). The loopback mode picks its own.
+    pub fn port(&mut self, port: u16) -> &mut Self {
+        self.port = port;
+        self
+    }
+
+    /// Declare a zone from zone-file text (parsed at [`build`](Self::build)).
+    pub fn zone(&mut self, origin: &str, text: &str) -> &mut Self {
+        self.zones
+            .push(ZoneSource::Text(origin.to_owned(), text.to_owned()));
+        self
+    }
+
+    /// Declare an already built zone.
+    pub fn add_zone(&mut self, zone: Zone) -> &mut Self {
+        self.zones.push(ZoneSource::Built(zone));
+        self
+    }
+
+    /// Declare a server at `addr` hosting the zones with these origins (`"example.com."`, `"."`).
+    pub fn server(&mut self, addr: IpAddr, zones: &[&str]) -> &mut Self {
+        self.server_with(addr, zones, Behaviour::default())
+    }
+
+    /// Declare a server with an initial behaviour.
+    pub fn server_with(&mut self, addr: IpAddr, zones: &[&str], behaviour: Behaviour) -> &mut Self {
+        self.servers.push((
+            addr,
+            zones.iter().map(|z| (*z).to_owned()).collect(),
+            behaviour,
+        ));
+        self
+    }
+
+    /// Parse the zones and assemble the internet.
+    pub fn build(&mut self) -> Result<Internet, BuildError> {
+        let mut zones: BTreeMap<Name, Arc<Zone>> = BTreeMap::new();
+        for source in &self.zones {
+            let zone = match source {
+                ZoneSource::Text(origin, text) => Zone::parse(origin, text)?,
+                ZoneSource::Built(zone) => zone.clone(),
+            };
+            zones.insert(zone.origin().clone(), Arc::new(zone));
+        }
+        let mut servers = HashMap::new();
+        for (addr, origins, behaviour) in &self.servers {
+            if !allowed_server_address(*addr) {
+                return Err(BuildError::NotLoopback(*addr));
+            }
+            let mut hosted = Vec::new();
+            for origin in origins {
+                let zone = Name::from_ascii(origin)
+                    .ok()
+                    .map(|mut n| {
+                        n.set_fqdn(true);
+                        n
+                    })
+                    .and_then(|n| zones.get(&n))
+                    .ok_or_else(|| BuildError::UnknownZone {
+                        server: *addr,
+                        zone: origin.clone(),
+                    })?;
+                hosted.push(zone.clone());
+            }
+            let state = Arc::new(ServerState {
+                addr: *addr,
+                zones: RwLock::new(hosted),
+                behaviour: Mutex::new(behaviour.clone()),
+                responder: Mutex::new(None),
+            });
+            if servers.insert(*addr, state).is_some() {
+                return Err(BuildError::DuplicateServer(*addr));
+            }
+        }
+        let root_hints = zones
+            .get(&Name::root())
+            .map(|root| {
+                root.apex_ns()
+                    .into_iter()
+                    .map(|ns| (ns.clone(), root.addresses(&ns)))
+                    .collect()
+            })
+            .unwrap_or_default();
+        Ok(Internet {
+            inner: Arc::new(Inner {
+                port: self.port,
+                servers,
+                root_hints,
+                log: Mutex::new(Vec::new()),
+                next_source_port: AtomicU16::new(40_000),
+            }),
+        })
+    }
+}
+
+fn allowed_server_address(addr: IpAddr) -> bool {
+    match addr {
+        IpAddr::V4(v4) => v4.is_loopback(),
+        IpAddr::V6(v6) => v6.is_loopback() || (v6.segments()[0] & 0xfe00) == 0xfc00,
+    }
+}
+
+/// A simulated DNS internet: authoritative servers by address, a shared query log. Cheap to
+/// clone (an `Arc` inside); every clone sees the same servers, behaviours and log.
+///
+/// It implements [`scoped_recursor::Transport`] in memory (see [`crate::memory`]) and can be put
+/// on loopback sockets with [`Internet::serve_on_loopback`].
+#[derive(Clone)]
+pub struct Internet {
+    pub(crate) inner: Arc<Inner>,
+}
+
+impl fmt::Debug for Internet {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let mut servers: Vec<_> = self.inner.servers.keys().collect();
+        servers.sort();
+        f.debug_struct("Internet")
+            .field("port", &self.inner.port)
+            .field("servers", &servers)
+            .finish_non_exhaustive()
+    }
+}
+
+pub(crate) struct Inner {
+    pub(crate) port: u16,
+    pub(crate) servers: HashMap<IpAddr, Arc<ServerState>>,
+    root_hints: Vec<(Name, Vec<Record>)>,
+    log: Mutex<Vec<QueryLogEntry>>,
+    next_source_port: AtomicU16,
+}
+
+pub(crate) struct ServerState {
+    pub(crate) addr: IpAddr,
+    zones: RwLock<Vec<Arc<Zone>>>,
+    behaviour: Mutex<Behaviour>,
+    responder: Mutex<Option<Responder>>,
+}
+
+/// Lock a mutex, ignoring poisoning (a panicking test thread must not cascade).
+fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
+}
+
+/// What a server does with one query.
+pub(crate) struct Handled {
+    /// Replies to send, in order; empty = no reply.
+    pub(crate) replies: Vec<Vec<u8>>,
+    /// The round-trip delay to apply.
+    pub(crate) delay: Duration,
+}
+
+impl Internet {
+    /// Start declaring an internet.
+    pub fn builder() -> InternetBuilder {
+        InternetBuilder::new()
+    }
+
+    /// The port the servers listen on in memory.
+    pub fn port(&self) -> u16 {
+        self.inner.port
+    }
+
+    /// Every server address, sorted.
+    pub fn server_addrs(&self) -> Vec<IpAddr> {
+        let mut addrs: Vec<IpAddr> = self.inner.servers.keys().copied().collect();
+        addrs.sort();
+        addrs
+    }
+
+    /// The handle of the server at `addr`.
+    pub fn server(&self, addr: IpAddr) -> Option<ServerHandle> {
+        self.inner.servers.get(&addr).map(|state| ServerHandle {
+            state: state.clone(),
+        })
+    }
+
+    /// Like [`server`](Self::server), panicking with the address when there is none (for tests).
+    pub fn expect_server(&self, addr: IpAddr) -> ServerHandle {
+        match self.server(addr) {
+            Some(handle) => handle,
+            None => panic!("no server at {addr} in this internet"),
+        }
+    }
+
+    /// The root servers: (NS name, address) for every address record of every apex NS target of
+    /// the hosted root zone, in NS order.
+    pub fn root_hints(&self) -> Vec<(Name, IpAddr)> {
+        self.inner
+            .root_hints
+            .iter()
+            .flat_map(|(name, records)| {
+                records.iter().filter_map(move |r| match &r.data {
+                    RData::A(a) => Some((name.clone(), IpAddr::V4(a.0))),
+                    RData::AAAA(aaaa) => Some((name.clone(), IpAddr::V6(aaaa.0))),
+                    _ => None,
+                })
+            })
+            .collect()
+    }
+
+    /// The root hints in named.root format, e.g.
+    /// `.  3600000 NS a.root.test.` then `a.root.test.  3600000 A 127.53.0.1`.
+    pub fn root_hints_text(&self) -> String {
+        let mut text = String::from("; root hints of the scoped-testkit internet\n");
+        for (name, _) in &self.inner.root_hints {
+            text.push_str(&format!(
+                ".                        {ROOT_HINTS_TTL} NS {name}\n"
+            ));
+        }
+        for (name, addr) in self.root_hints() {
+            let rtype = if addr.is_ipv4() { "A" } else { "AAAA" };
+            text.push_str(&format!("{name:<24} {ROOT_HINTS_TTL} {rtype:<4} {addr}\n"));
+        }
+        text
+    }
+
+    /// Every query any server received, in arrival order.
+    pub fn query_log(&self) -> Vec<QueryLogEntry> {
+        lock(&self.inner.log).clone()
+    }
+
+    /// The queries the server at `addr` received.
+    pub fn queries_to(&self, addr: IpAddr) -> Vec<QueryLogEntry> {
+        lock(&self.inner.log)
+            .iter()
+            .filter(|e| e.server.ip() == addr)
+            .cloned()
+            .collect()
+    }
+
+    /// How many queries the server at `addr` received.
+    pub fn query_count(&self, addr: IpAddr) -> usize {
+        lock(&self.inner.log)
+            .iter()
+            .filter(|e| e.server.ip() == addr)
+            .count()
+    }
+
+    /// How many queries all servers received.
+    pub fn total_queries(&self) -> usize {
+        lock(&self.inner.log).len()
+    }
+
+    /// Forget the log.
+    pub fn clear_query_log(&self) {
+        lock(&self.inner.log).clear();
+    }
+
+    /// Ask the server at `server` directly, without a transport or delay: the reply it would
+    /// send over `protocol` (parsed), or `None` when it would not answer (dead, dropped, unknown
+    /// address, unparsable raw reply). The query is logged like any other, from 127.0.0.1.
+    pub fn respond(&self, server: IpAddr, query: &Message, protocol: Protocol) -> Option<Message> {
+        let state = self.inner.servers.get(&server)?.clone();
+        let addr = SocketAddr::new(server, self.inner.port);
+        let wire = query.to_vec().ok()?;
+        let source = self.next_source(addr);
+        let handled = self.handle(&state, addr, &wire, source, protocol);
+        handled
+            .replies
+            .first()
+            .and_then(|r| Message::from_vec(r).ok())
+    }
+
+    /// Replace (or add) `zone` on every server hosting a zone with the same origin; returns how
+    /// many servers changed. Lets a test change data under a resolver's cache.
+    pub fn replace_zone(&self, zone: Zone) -> usize {
+        let zone = Arc::new(zone);
+        let mut changed = 0;
+        for server in self.inner.servers.values() {
+            let mut zones = server
+                .zones
+                .write()
+                .unwrap_or_else(std::sync::PoisonError::into_inner);
+            for slot in zones.iter_mut() {
+                if slot.origin() == zone.origin() {
+                    *slot = zone.clone();
+                    changed += 1;
+                }
+            }
+        }
+        changed
+    }
+
+    pub(crate) fn next_source(&self, server: SocketAddr) -> SocketAddr {
+        let port = self.inner.next_source_port.fetch_add(1, Ordering::Relaxed);
+        let port = 1024 + port % (u16::MAX - 1024);
+        let ip = match server {
+            SocketAddr::V4(_) => IpAddr::V4(Ipv4Addr::LOCALHOST),
+            SocketAddr::V6(_) => IpAddr::V6(Ipv6Addr::LOCALHOST),
+        };
+        SocketAddr::new(ip, port)
+    }
+
+    /// Run the server at `server` on one received query: log it, apply the behaviour, answer.
+    pub(crate) fn handle(
+        &self,
+        state: &ServerState,
+        server: SocketAddr,
+        wire: &[u8],
+        source: SocketAddr,
+        protocol: Protocol,
+    ) -> Handled {
+        let now = Instant::now();
+        let handled = self.decide(state, server, wire, source, protocol, now);
+        let (qname, qtype) = read_question(wire);
+        lock(&self.inner.log).push(QueryLogEntry {
+            at: now,
+            server,
+            source,
+            protocol,
+            qname,
+            qtype,
+            wire: wire.to_vec(),
+            answered: !handled.replies.is_empty(),
+        });
+        handled
+    }
+
+    fn decide(
+        &self,
+        state: &ServerState,
+        server: SocketAddr,
+        wire: &[u8],
+        source: SocketAddr,
+        protocol: Protocol,
+        now: Instant,
+    ) -> Handled {
+        let behaviour = {
+            let mut b = lock(&state.behaviour);
+            let snapshot = b.clone();
+            if !b.dead && b.drop_next > 0 {
+                b.drop_next -= 1;
+            }
+            snapshot
+        };
+        let mut handled = Handled {
+            replies: Vec::new(),
+            delay: behaviour.delay,
+        };
+        if behaviour.dead || behaviour.drop_next > 0 {
+            return handled;
+        }
+        let query = match Message::from_vec(wire) {
+            Ok(query) => query,
+            Err(_) => {
+                handled.replies.extend(formerr_for(wire));
+                return handled;
+            }
+        };
+        if !is_query(&query) {
+            return handled;
+        }
+        let response = match behaviour.rcode {
+            Some(rcode) => error_response(&query, rcode),
+            None => {
+                let responder = lock(&state.responder).clone();
+                let zones = state
+                    .zones
+                    .read()
+                    .unwrap_or_else(std::sync::PoisonError::into_inner);
+                let action = match &responder {
+                    Some(responder) => {
+                        let info = QueryInfo {
+                            server,
+                            source,
+                            protocol,
+                            wire,
+                            received_at: now,
+                            zones: &zones,
+                        };
+                        responder(&query, &info)
+                    }
+                    None => ResponderAction::Continue,
+                };
+                match action {
+                    ResponderAction::Drop => return handled,
+                    ResponderAction::Raw(datagrams) => {
+                        handled.replies = datagrams;
+                        return handled;
+                    }
+                    ResponderAction::Reply(reply) => reply,
+                    ResponderAction::Continue if behaviour.lame => {
+                        upward_referral(&query, &self.inner.root_hints)
+                    }
+                    ResponderAction::Continue => authoritative_response(&zones, &query),
+                }
+            }
+        };
+        let response = if protocol == Protocol::Udp && behaviour.truncate_udp {
+            truncated(&response)
+        } else {
+            response
+        };
+        let Ok(mut bytes) = response.to_vec() else {
+            tracing::warn!(%server, "testkit: could not serialise a response; dropping");
+            return handled;
+        };
+        if protocol == Protocol::Udp && bytes.len() > udp_limit(&query) {
+            match truncated(&response).to_vec() {
+                Ok(t) => bytes = t,
+                Err(_) => return handled,
+            }
+        }
+        if protocol == Protocol::Tcp && bytes.len() > usize::from(u16::MAX) {
+            return handled;
+        }
+        handled.replies.push(bytes);
+        handled
+    }
+}
+
+/// The largest UDP reply this query allows: 512 without EDNS, else its payload capped at ours.
+fn udp_limit(query: &Message) -> usize {
+    match &query.edns {
+        None => 512,
+        Some(edns) => usize::from(edns.max_payload().clamp(512, SERVER_UDP_PAYLOAD)),
+    }
+}
+
+/// TC=1, question and OPT kept, every record dropped.
+fn truncated(response: &Message) -> Message {
+    let mut t = response.truncate();
+    t.metadata.truncation = true;
+    t
+}
+
+/// A FORMERR for a query hickory could not parse, when at least its header is readable.
+fn formerr_for(wire: &[u8]) -> Option<Vec<u8>> {
+    let mut decoder = BinDecoder::new(wire);
+    let header = Header::read(&mut decoder).ok()?;
+    if header.metadata.message_type != hickory_proto::op::MessageType::Query {
+        return None;
+    }
+    let mut response = Message::error_msg(header.metadata.id, OpCode::Query, ResponseCode::FormErr);
+    if header.counts.queries == 1
+        && let Ok(q) = Query::read(&mut decoder)
+    {
+        response.add_query(q);
+    }
+    response.to_vec().ok()
+}
+
+fn read_question(wire: &[u8]) -> (Name, RecordType) {
+    let mut decoder = BinDecoder::new(wire);
+    let question = Header::read(&mut decoder)
+        .ok()
+        .filter(|h| h.counts.queries >= 1)
+        .and_then(|_| Query::read(&mut decoder).ok());
+    match question {
+        Some(q) => (q.name().clone(), q.query_type()),
+        None => (Name::root(), RecordType::Unknown(0)),
+    }
+}
+
+/// Runtime control of one server. Cheap to clone.
+#[derive(Clone)]
+pub struct ServerHandle {
+    state: Arc<ServerState>,
+}
+
+impl fmt::Debug for ServerHandle {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("ServerHandle")
+            .field("addr", &self.state.addr)
+            .field("behaviour", &self.behaviour())
+            .finish()
+    }
+}
+
+impl ServerHandle {
+    /// The server's address.
+    pub fn addr(&self) -> IpAddr {
+        self.state.addr
+    }
+
+    /// The current behaviour.
+    pub fn behaviour(&self) -> Behaviour {
+        lock(&self.state.behaviour).clone()
+    }
+
+    /// Replace the whole behaviour.
+    pub fn set_behaviour(&self, behaviour: Behaviour) {
+        *lock(&self.state.behaviour) = behaviour;
+    }
+
+    /// Change the behaviour in place.
+    pub fn update(&self, f: impl FnOnce(&mut Behaviour)) {
+        f(&mut lock(&self.state.behaviour));
+    }
+
+    /// Set the simulated round-trip time.
+    pub fn set_delay(&self, delay: Duration) {
+        self.update(|b| b.delay = delay);
+    }
+
+    /// Kill (`true`) or revive (`false`) the server.
+    pub fn set_dead(&self, dead: bool) {
+        self.update(|b| b.dead = dead);
+    }
+
+    /// Drop the next `n` queries.
+    pub fn drop_next(&self, n: u32) {
+        self.update(|b| b.drop_next = n);
+    }
+
+    /// Answer every query with `rcode` (`None`: answer normally).
+    pub fn set_rcode(&self, rcode: Option<ResponseCode>) {
+        self.update(|b| b.rcode = rcode);
+    }
+
+    /// Make the server lame (upward referral instead of its data).
+    pub fn set_lame(&self, lame: bool) {
+        self.update(|b| b.lame = lame);
+    }
+
+    /// Truncate every UDP answer.
+    pub fn set_truncate_udp(&self, truncate: bool) {
+        self.update(|b| b.truncate_udp = truncate);
+    }
+
+    /// Install a custom responder, consulted before `lame` and the zone logic.
+    pub fn set_responder(
+        &self,
+        responder: impl Fn(&Message, &QueryInfo<'_>) -> ResponderAction + Send + Sync + 'static,
+    ) {
+        *lock(&self.state.responder) = Some(Arc::new(responder));
+    }
+
+    /// Remove the custom responder.
+    pub fn clear_responder(&self) {
+        *lock(&self.state.responder) = None;
+    }
+
+    /// The zones the server hosts.
+    pub fn zones(&self) -> Vec<Arc<Zone>> {
+        self.state
+            .zones
+            .read()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .clone()
+    }
+
+    /// Host `zone` on this server, replacing a zone with the same origin.
+    pub fn set_zone(&self, zone: Zone) {
+        let mut zones = self
+            .state
+            .zones
+            .write()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        zones.retain(|z| z.origin() != zone.origin());
+        zones.push(Arc::new(zone));
+    }
+}
