@@ -1,0 +1,490 @@
+//! Engine tests: the real recursion engine against the testkit's simulated internet, in memory,
+//! on tokio's paused clock (timeouts and TTLs are exact and cost no real time).
+
+use std::collections::HashSet;
+use std::net::{IpAddr, Ipv4Addr};
+use std::time::Duration;
+
+use hickory_proto::op::{Message, MessageType, ResponseCode};
+use hickory_proto::rr::rdata::A;
+use hickory_proto::rr::{RData, Record, RecordType};
+use scoped_cache::{CacheConfig, RecordCache};
+use scoped_recursor::{Protocol, Question, Recursor, RecursorConfig, Resolution, ResolveRequest, RootHint};
+use scoped_testkit::standard::{self, *};
+use scoped_testkit::{Internet, ResponderAction, name, standard_internet};
+use tokio::time::Instant;
+
+fn config_for(internet: &Internet) -> RecursorConfig {
+    RecursorConfig {
+        root_hints: internet.root_hints().into_iter().map(|(name, addr)| RootHint { name, addr }).collect(),
+        allow_loopback_servers: true,
+        upstream_port: internet.port(),
+        ..RecursorConfig::default()
+    }
+}
+
+fn recursor_with(internet: &Internet, config: RecursorConfig) -> Recursor {
+    Recursor::new(config, RecordCache::new(CacheConfig::default()), internet.transport())
+}
+
+fn recursor(internet: &Internet) -> Recursor {
+    recursor_with(internet, config_for(internet))
+}
+
+async fn ask(recursor: &Recursor, qname: &str, qtype: RecordType) -> Resolution {
+    let request = ResolveRequest {
+        question: Question::new(name(qname), qtype),
+        client: IpAddr::V4(Ipv4Addr::LOCALHOST),
+        client_subnet: None,
+    };
+    recursor.resolve_request(request).await
+}
+
+fn a_records(resolution: &Resolution) -> Vec<Ipv4Addr> {
+    resolution
+        .answers
+        .iter()
+        .filter_map(|r| match r.data {
+            RData::A(A(ip)) => Some(ip),
+            _ => None,
+        })
+        .collect()
+}
+
+fn types(records: &[Record]) -> Vec<RecordType> {
+    records.iter().map(|r| r.record_type()).collect()
+}
+
+#[tokio::test(start_paused = true)]
+async fn priming_waits_for_the_first_query_then_goes_to_the_root() {
+    let internet = standard_internet();
+    let recursor = recursor(&internet);
+    tokio::time::sleep(Duration::from_secs(1)).await;
+    assert_eq!(internet.total_queries(), 0, "nothing is sent before a query needs it");
+    let res = ask(&recursor, "www.example.com.", RecordType::A).await;
+    assert_eq!(res.rcode, ResponseCode::NoError);
+    let log = internet.query_log();
+    assert_eq!((log[0].qname.clone(), log[0].qtype), (name("."), RecordType::NS), "priming first");
+    assert!([ROOT_A, ROOT_B].contains(&log[0].server.ip()));
+}
+
+#[tokio::test(start_paused = true)]
+async fn resolves_through_root_tld_and_zone() {
+    let internet = standard_internet();
+    let recursor = recursor(&internet);
+    let res = ask(&recursor, "www.example.com.", RecordType::A).await;
+    assert_eq!(res.rcode, ResponseCode::NoError);
+    assert_eq!(a_records(&res), vec![Ipv4Addr::new(192, 0, 2, 10)]);
+    assert!(res.authorities.is_empty(), "minimal responses: nothing in authority for answers");
+    assert!(!res.from_cache);
+    let servers: Vec<IpAddr> = internet.query_log().iter().map(|q| q.server.ip()).collect();
+    assert!(servers.contains(&COM));
+    assert!(servers.contains(&EXAMPLE_COM_1) || servers.contains(&EXAMPLE_COM_2));
+}
+
+#[tokio::test(start_paused = true)]
+async fn repeated_query_is_served_from_cache_with_ttl_counting_down() {
+    let internet = standard_internet();
+    let recursor = recursor(&internet);
+    let first = ask(&recursor, "www.example.com.", RecordType::A).await;
+    assert_eq!(first.answers[0].ttl, 300);
+    let sent = internet.total_queries();
+    tokio::time::advance(Duration::from_secs(100)).await;
+    let second = ask(&recursor, "www.example.com.", RecordType::A).await;
+    assert!(second.from_cache);
+    assert_eq!(internet.total_queries(), sent, "a cache hit sends nothing upstream");
+    assert_eq!(second.answers[0].ttl, 200);
+    tokio::time::advance(Duration::from_secs(201)).await;
+    let third = ask(&recursor, "www.example.com.", RecordType::A).await;
+    assert!(!third.from_cache, "expired after its TTL");
+    assert_eq!(third.answers[0].ttl, 300);
+}
+
+#[tokio::test(start_paused = true)]
+async fn cached_delegation_is_reused() {
+    let internet = standard_internet();
+    let recursor = recursor(&internet);
+    ask(&recursor, "www.example.com.", RecordType::A).await;
+    internet.clear_query_log();
+    ask(&recursor, "nx.example.com.", RecordType::A).await;
+    let servers: Vec<IpAddr> = internet.query_log().iter().map(|q| q.server.ip()).collect();
+    assert_eq!(servers.len(), 1, "straight to example.com's servers: {servers:?}");
+    assert!([EXAMPLE_COM_1, EXAMPLE_COM_2].contains(&servers[0]));
+}
+
+#[tokio::test(start_paused = true)]
+async fn upstream_queries_use_edns_no_rd_and_random_ids() {
+    let internet = standard_internet();
+    let recursor = recursor(&internet);
+    for i in 0..40 {
+        ask(&recursor, &format!("n{i}.wild.example.com."), RecordType::A).await;
+    }
+    let log = internet.query_log();
+    let mut ids = HashSet::new();
+    for entry in &log {
+        let msg = entry.message().unwrap();
+        assert!(!msg.metadata.recursion_desired, "iterative queries have RD clear");
+        let edns = msg.edns.as_ref().expect("EDNS0 on every upstream query");
+        assert_eq!(edns.max_payload(), 1232);
+        assert_eq!(edns.version(), 0);
+        ids.insert(msg.metadata.id);
+    }
+    assert!(log.len() >= 40);
+    assert!(ids.len() >= log.len() - 2, "IDs are random: {} distinct of {}", ids.len(), log.len());
+}
+
+#[tokio::test(start_paused = true)]
+async fn glueless_delegation_resolves_nameserver_as_subquery() {
+    let internet = standard_internet();
+    let recursor = recursor(&internet);
+    let res = ask(&recursor, "www.glueless.org.", RecordType::A).await;
+    assert_eq!(a_records(&res), vec![Ipv4Addr::new(192, 0, 2, 30)]);
+    let log = internet.query_log();
+    assert!(log.iter().any(|q| q.qname == name("ns.example.net.") && q.qtype == RecordType::A));
+    assert!(log.iter().any(|q| q.server.ip() == GLUELESS_ORG));
+}
+
+#[tokio::test(start_paused = true)]
+async fn child_zone_below_a_zone() {
+    let internet = standard_internet();
+    let recursor = recursor(&internet);
+    let res = ask(&recursor, "www.sub.example.com.", RecordType::A).await;
+    assert_eq!(a_records(&res), vec![Ipv4Addr::new(192, 0, 2, 12)]);
+    assert!(internet.query_log().iter().any(|q| q.server.ip() == SUB_EXAMPLE_COM));
+}
+
+#[tokio::test(start_paused = true)]
+async fn cname_chain_inside_one_zone() {
+    let internet = standard_internet();
+    let recursor = recursor(&internet);
+    let res = ask(&recursor, "chain.example.com.", RecordType::A).await;
+    assert_eq!(types(&res.answers), vec![RecordType::CNAME, RecordType::CNAME, RecordType::A]);
+    assert_eq!(a_records(&res), vec![Ipv4Addr::new(192, 0, 2, 10)]);
+    // And from the cache, the same chain.
+    let again = ask(&recursor, "chain.example.com.", RecordType::A).await;
+    assert!(again.from_cache);
+    assert_eq!(types(&again.answers), types(&res.answers));
+}
+
+#[tokio::test(start_paused = true)]
+async fn cname_across_zones_is_chased() {
+    let internet = standard_internet();
+    let recursor = recursor(&internet);
+    let res = ask(&recursor, "cross.example.com.", RecordType::A).await;
+    assert_eq!(types(&res.answers), vec![RecordType::CNAME, RecordType::A]);
+    assert_eq!(a_records(&res), vec![Ipv4Addr::new(192, 0, 2, 20)]);
+    assert!(internet.query_log().iter().any(|q| q.server.ip() == EXAMPLE_NET));
+}
+
+#[tokio::test(start_paused = true)]
+async fn dangling_cname_is_nxdomain_with_the_cname() {
+    let internet = standard_internet();
+    let recursor = recursor(&internet);
+    let res = ask(&recursor, "dangling.example.com.", RecordType::A).await;
+    assert_eq!(res.rcode, ResponseCode::NXDomain);
+    assert_eq!(types(&res.answers), vec![RecordType::CNAME]);
+    assert_eq!(types(&res.authorities), vec![RecordType::SOA]);
+}
+
+#[tokio::test(start_paused = true)]
+async fn nxdomain_carries_soa_with_negative_ttl() {
+    let internet = standard_internet();
+    let recursor = recursor(&internet);
+    let res = ask(&recursor, "nx.example.com.", RecordType::A).await;
+    assert_eq!(res.rcode, ResponseCode::NXDomain);
+    assert!(res.answers.is_empty());
+    assert_eq!(types(&res.authorities), vec![RecordType::SOA]);
+    assert_eq!(res.authorities[0].ttl, 60, "min(SOA TTL 3600, MINIMUM 60)");
+    let res = ask(&recursor, "nx.example.net.", RecordType::A).await;
+    assert_eq!(res.authorities[0].ttl, 30, "min(SOA TTL 30, MINIMUM 300)");
+}
+
+#[tokio::test(start_paused = true)]
+async fn nodata_and_empty_non_terminal() {
+    let internet = standard_internet();
+    let recursor = recursor(&internet);
+    let res = ask(&recursor, "www.example.com.", RecordType::MX).await;
+    assert_eq!(res.rcode, ResponseCode::NoError);
+    assert!(res.answers.is_empty());
+    assert_eq!(types(&res.authorities), vec![RecordType::SOA]);
+    let res = ask(&recursor, "ent.example.com.", RecordType::A).await;
+    assert_eq!(res.rcode, ResponseCode::NoError, "an empty non-terminal exists");
+    assert!(res.answers.is_empty());
+}
+
+#[tokio::test(start_paused = true)]
+async fn negative_answer_is_cached_for_its_negative_ttl() {
+    let internet = standard_internet();
+    let recursor = recursor(&internet);
+    ask(&recursor, "nx.example.com.", RecordType::A).await;
+    let sent = internet.total_queries();
+    tokio::time::advance(Duration::from_secs(50)).await;
+    let res = ask(&recursor, "nx.example.com.", RecordType::A).await;
+    assert!(res.from_cache);
+    assert_eq!(res.rcode, ResponseCode::NXDomain);
+    assert_eq!(res.authorities[0].ttl, 10);
+    assert_eq!(internet.total_queries(), sent);
+    tokio::time::advance(Duration::from_secs(11)).await;
+    let res = ask(&recursor, "nx.example.com.", RecordType::A).await;
+    assert!(!res.from_cache);
+    assert_eq!(internet.total_queries(), sent + 1, "one query, to the cached zone's server");
+}
+
+#[tokio::test(start_paused = true)]
+async fn dead_server_costs_at_most_one_timeout() {
+    let internet = standard_internet();
+    let config = config_for(&internet);
+    let server_timeout = config.server_timeout;
+    let recursor = recursor_with(&internet, config);
+    // Warm the path to org. so only the failover zone's servers are left to ask.
+    ask(&recursor, "www.lame.org.", RecordType::A).await;
+    for _ in 0..10 {
+        recursor.cache().clear();
+        ask(&recursor, "www.lame.org.", RecordType::A).await;
+        let start = Instant::now();
+        let res = ask(&recursor, "www.failover.org.", RecordType::A).await;
+        assert_eq!(a_records(&res), vec![Ipv4Addr::new(192, 0, 2, 50)]);
+        assert!(start.elapsed() <= server_timeout, "waited {:?}", start.elapsed());
+    }
+    assert!(internet.query_count(FAILOVER_DEAD) > 0, "the dead server was tried at some point");
+}
+
+#[tokio::test(start_paused = true)]
+async fn refused_from_one_server_tries_the_next() {
+    let internet = standard_internet();
+    let recursor = recursor(&internet);
+    for _ in 0..6 {
+        recursor.cache().clear();
+        let res = ask(&recursor, "www.lame.org.", RecordType::A).await;
+        assert_eq!(a_records(&res), vec![Ipv4Addr::new(192, 0, 2, 60)]);
+    }
+    assert!(internet.query_count(LAME_REFUSED) > 0);
+}
+
+#[tokio::test(start_paused = true)]
+async fn upward_referral_from_a_lame_server_tries_the_next() {
+    let internet = standard_internet();
+    internet.expect_server(EXAMPLE_COM_1).set_lame(true);
+    let recursor = recursor(&internet);
+    for _ in 0..6 {
+        recursor.cache().clear();
+        let res = ask(&recursor, "www.example.com.", RecordType::A).await;
+        assert_eq!(a_records(&res), vec![Ipv4Addr::new(192, 0, 2, 10)]);
+    }
+    assert!(internet.query_count(EXAMPLE_COM_1) > 0);
+}
+
+#[tokio::test(start_paused = true)]
+async fn truncated_udp_is_retried_over_tcp() {
+    let internet = standard_internet();
+    let recursor = recursor(&internet);
+    let res = ask(&recursor, "www.tc.net.", RecordType::A).await;
+    assert_eq!(a_records(&res), vec![Ipv4Addr::new(192, 0, 2, 40)]);
+    let to_tc: Vec<Protocol> = internet.queries_to(TC_NET).iter().map(|q| q.protocol).collect();
+    assert_eq!(to_tc, vec![Protocol::Udp, Protocol::Tcp]);
+}
+
+#[tokio::test(start_paused = true)]
+async fn all_servers_dead_is_servfail_within_the_budget() {
+    let internet = standard_internet();
+    for addr in [EXAMPLE_COM_1, EXAMPLE_COM_2] {
+        internet.expect_server(addr).set_dead(true);
+    }
+    let config = config_for(&internet);
+    let budget = config.query_timeout;
+    let recursor = recursor_with(&internet, config);
+    let start = Instant::now();
+    let res = ask(&recursor, "www.example.com.", RecordType::A).await;
+    assert_eq!(res.rcode, ResponseCode::ServFail);
+    assert!(start.elapsed() <= budget, "took {:?}", start.elapsed());
+}
+
+#[tokio::test(start_paused = true)]
+async fn whole_internet_dead_is_servfail_at_the_deadline_not_later() {
+    let internet = standard_internet();
+    for addr in internet.server_addrs() {
+        internet.expect_server(addr).set_dead(true);
+    }
+    let config = RecursorConfig { query_timeout: Duration::from_secs(2), ..config_for(&internet) };
+    let recursor = recursor_with(&internet, config);
+    let start = Instant::now();
+    let res = ask(&recursor, "www.example.com.", RecordType::A).await;
+    assert_eq!(res.rcode, ResponseCode::ServFail);
+    assert!(start.elapsed() <= Duration::from_secs(2), "took {:?}", start.elapsed());
+}
+
+#[tokio::test(start_paused = true)]
+async fn concurrent_identical_questions_share_one_resolution() {
+    let internet = standard_internet();
+    for addr in internet.server_addrs() {
+        internet.expect_server(addr).set_delay(Duration::from_millis(20));
+    }
+    let recursor = recursor(&internet);
+    let alone = recursor_with(&internet, config_for(&internet));
+    ask(&alone, "www.example.com.", RecordType::A).await;
+    let one_resolution = internet.total_queries();
+    internet.clear_query_log();
+
+    let tasks: Vec<_> = (0..20)
+        .map(|_| {
+            let recursor = recursor.clone();
+            tokio::spawn(async move { ask(&recursor, "www.example.com.", RecordType::A).await })
+        })
+        .collect();
+    for task in tasks {
+        assert_eq!(a_records(&task.await.unwrap()), vec![Ipv4Addr::new(192, 0, 2, 10)]);
+    }
+    assert_eq!(internet.total_queries(), one_resolution, "20 clients, one resolution");
+    assert!(recursor.stats().deduplicated.load(std::sync::atomic::Ordering::Relaxed) >= 19);
+}
+
+#[tokio::test(start_paused = true)]
+async fn loopback_nameservers_are_refused_by_default() {
+    let internet = standard_internet();
+    let config = RecursorConfig { allow_loopback_servers: false, ..config_for(&internet) };
+    let recursor = recursor_with(&internet, config);
+    let res = ask(&recursor, "www.example.com.", RecordType::A).await;
+    assert_eq!(res.rcode, ResponseCode::ServFail);
+    assert_eq!(internet.total_queries(), 0, "not a single packet to 127.x");
+}
+
+#[tokio::test(start_paused = true)]
+async fn do_not_query_networks_are_skipped() {
+    let internet = standard_internet();
+    let config = RecursorConfig {
+        do_not_query: vec![format!("{EXAMPLE_COM_1}/32").parse().unwrap()],
+        ..config_for(&internet)
+    };
+    let recursor = recursor_with(&internet, config);
+    for _ in 0..6 {
+        recursor.cache().clear();
+        let res = ask(&recursor, "www.example.com.", RecordType::A).await;
+        assert_eq!(a_records(&res), vec![Ipv4Addr::new(192, 0, 2, 10)]);
+    }
+    assert_eq!(internet.query_count(EXAMPLE_COM_1), 0);
+}
+
+#[tokio::test(start_paused = true)]
+async fn upstream_query_budget_bounds_the_work() {
+    let internet = standard_internet();
+    let config = RecursorConfig { max_upstream_queries: 2, ..config_for(&internet) };
+    let recursor = recursor_with(&internet, config);
+    let res = ask(&recursor, "www.example.com.", RecordType::A).await;
+    assert_eq!(res.rcode, ResponseCode::ServFail, "priming + root + com + zone needs more than 2");
+    assert!(internet.total_queries() <= 2);
+}
+
+fn chain_zone(links: usize, loop_back: bool) -> String {
+    let mut text = String::from(
+        "@ 3600 IN SOA ns1.chain.org. h.chain.org. 1 7200 900 1209600 60\n@ 3600 IN NS ns1.chain.org.\nns1 3600 IN A 127.53.9.1\n",
+    );
+    for i in 0..links {
+        text.push_str(&format!("c{i} 300 IN CNAME c{}\n", i + 1));
+    }
+    if loop_back {
+        text.push_str(&format!("c{links} 300 IN CNAME c0\n"));
+    } else {
+        text.push_str(&format!("c{links} 300 IN A 192.0.2.77\n"));
+    }
+    text
+}
+
+fn internet_with_chain_zone(links: usize, loop_back: bool) -> Internet {
+    let mut builder = standard::standard_builder();
+    let org = "@ 86400 IN SOA ns1.nic.org. h.nic.org. 1 7200 900 1209600 300\n@ 86400 IN NS ns1.nic.org.\nns1.nic 86400 IN A 127.53.1.3\n\
+               chain 86400 IN NS ns1.chain.org.\nns1.chain 86400 IN A 127.53.9.1\n";
+    builder.zone("chain.org.", &chain_zone(links, loop_back));
+    builder.server(IpAddr::V4(Ipv4Addr::new(127, 53, 9, 1)), &["chain.org."]);
+    let internet = builder.build().unwrap();
+    // Add the delegation to org. by replacing the org zone with one that also delegates chain.org.
+    let mut current = String::new();
+    for zone in internet.expect_server(ORG).zones() {
+        for record in zone.records() {
+            current.push_str(&format!("{record}\n"));
+        }
+    }
+    let _ = org;
+    current.push_str("chain.org. 86400 IN NS ns1.chain.org.\nns1.chain.org. 86400 IN A 127.53.9.1\n");
+    internet.expect_server(ORG).set_zone(scoped_testkit::Zone::parse("org.", &current).unwrap());
+    internet
+}
+
+#[tokio::test(start_paused = true)]
+async fn long_cname_chain_is_followed_up_to_the_limit() {
+    let internet = internet_with_chain_zone(10, false);
+    let short = recursor(&internet);
+    let res = ask(&short, "c0.chain.org.", RecordType::A).await;
+    assert_eq!(res.rcode, ResponseCode::NoError);
+    assert_eq!(res.answers.len(), 11);
+
+    let internet = internet_with_chain_zone(20, false);
+    let long = recursor(&internet);
+    let res = ask(&long, "c0.chain.org.", RecordType::A).await;
+    assert_eq!(res.rcode, ResponseCode::ServFail, "20 links is over the limit of 12");
+}
+
+#[tokio::test(start_paused = true)]
+async fn cname_loop_is_servfail_not_a_hang() {
+    let internet = internet_with_chain_zone(3, true);
+    let recursor = recursor(&internet);
+    let res = ask(&recursor, "c0.chain.org.", RecordType::A).await;
+    assert_eq!(res.rcode, ResponseCode::ServFail);
+}
+
+#[tokio::test(start_paused = true)]
+async fn out_of_bailiwick_records_are_never_cached() {
+    let internet = standard_internet();
+    // The example.com servers add a forged record for a name in example.net to every answer.
+    for addr in [EXAMPLE_COM_1, EXAMPLE_COM_2] {
+        internet.expect_server(addr).set_responder(|query: &Message, info: &scoped_testkit::QueryInfo<'_>| {
+            let mut reply = info.zone_response(query);
+            let forged = Record::from_rdata(name("www.example.net."), 86400, RData::A(A(Ipv4Addr::new(6, 6, 6, 6))));
+            reply.answers.push(forged.clone());
+            reply.additionals.push(forged);
+            reply.metadata.message_type = MessageType::Response;
+            ResponderAction::Reply(reply)
+        });
+    }
+    let recursor = recursor(&internet);
+    let res = ask(&recursor, "www.example.com.", RecordType::A).await;
+    assert_eq!(a_records(&res), vec![Ipv4Addr::new(192, 0, 2, 10)], "the forged record is not served");
+    let res = ask(&recursor, "www.example.net.", RecordType::A).await;
+    assert!(!res.from_cache, "nothing was cached for www.example.net from example.com's servers");
+    assert_eq!(a_records(&res), vec![Ipv4Addr::new(192, 0, 2, 20)]);
+}
+
+#[tokio::test(start_paused = true)]
+async fn ttls_are_clamped_to_the_configured_maximum() {
+    let internet = standard_internet();
+    let recursor = Recursor::new(
+        config_for(&internet),
+        RecordCache::new(CacheConfig { max_ttl: 100, ..CacheConfig::default() }),
+        internet.transport(),
+    );
+    let res = ask(&recursor, "www.example.com.", RecordType::A).await;
+    assert_eq!(res.answers[0].ttl, 100);
+    let res = ask(&recursor, "www.example.com.", RecordType::A).await;
+    assert!(res.from_cache);
+    assert_eq!(res.answers[0].ttl, 100);
+}
+
+#[tokio::test(start_paused = true)]
+async fn wildcard_answers_are_resolved() {
+    let internet = standard_internet();
+    let recursor = recursor(&internet);
+    let res = ask(&recursor, "anything.wild.example.com.", RecordType::A).await;
+    assert_eq!(a_records(&res), vec![Ipv4Addr::new(192, 0, 2, 99)]);
+    assert_eq!(res.answers[0].name, name("anything.wild.example.com."));
+}
+
+#[tokio::test(start_paused = true)]
+async fn non_in_class_is_refused() {
+    let internet = standard_internet();
+    let recursor = recursor(&internet);
+    let mut question = Question::new(name("version.bind."), RecordType::TXT);
+    question.qclass = hickory_proto::rr::DNSClass::CH;
+    let request = ResolveRequest { question, client: IpAddr::V4(Ipv4Addr::LOCALHOST), client_subnet: None };
+    let res = recursor.resolve_request(request).await;
+    assert_eq!(res.rcode, ResponseCode::Refused);
+    assert_eq!(internet.total_queries(), 0);
+}
