@@ -90,17 +90,11 @@ pub struct ServerSection {
     pub tcp_write_timeout: Duration,
 }
 
-/// The listen addresses a newcomer can use without root.
-pub const DEFAULT_LISTEN: &[&str] = &["127.0.0.1:5353", "[::1]:5353"];
-
 impl Default for ServerSection {
     fn default() -> Self {
         let d = ServerConfig::default();
         Self {
-            listen: DEFAULT_LISTEN
-                .iter()
-                .filter_map(|a| a.parse().ok())
-                .collect(),
+            listen: d.listen.clone(),
             threads: 0,
             edns_udp_payload: d.edns_udp_payload,
             udp_max_inflight: d.udp_max_inflight,

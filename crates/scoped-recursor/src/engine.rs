@@ -259,6 +259,7 @@ impl Recursor {
                     answers,
                     authorities: Vec::new(),
                     from_cache: true,
+                    scope: 0,
                 })
             }
             AnswerEnd::Negative { rcode, soa } => Some(Resolution {
@@ -266,6 +267,7 @@ impl Recursor {
                 answers,
                 authorities: vec![soa],
                 from_cache: true,
+                scope: 0,
             }),
             AnswerEnd::Continue(_) => None,
         }
@@ -815,6 +817,7 @@ fn positive(mut links: Vec<Record>, records: Vec<Record>) -> Resolution {
         answers: links,
         authorities: Vec::new(),
         from_cache: false,
+        scope: 0,
     }
 }
 
@@ -824,6 +827,7 @@ fn negative(rcode: ResponseCode, links: Vec<Record>, soa: Option<Record>) -> Res
         answers: links,
         authorities: soa.into_iter().collect(),
         from_cache: false,
+        scope: 0,
     }
 }
 

@@ -74,6 +74,9 @@ pub struct Resolution {
     pub authorities: Vec<Record>,
     /// Whether the whole answer came from the cache.
     pub from_cache: bool,
+    /// The ECS SCOPE PREFIX-LENGTH of the data used (the longest over a CNAME chain, E18); 0
+    /// when the answer is valid for every client. The front end echoes it (E23).
+    pub scope: u8,
 }
 
 impl Resolution {
@@ -89,6 +92,7 @@ impl Resolution {
             answers: Vec::new(),
             authorities: Vec::new(),
             from_cache: false,
+            scope: 0,
         }
     }
 }

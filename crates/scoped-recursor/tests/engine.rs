@@ -9,14 +9,20 @@ use hickory_proto::op::{Message, MessageType, ResponseCode};
 use hickory_proto::rr::rdata::A;
 use hickory_proto::rr::{RData, Record, RecordType};
 use scoped_cache::{CacheConfig, RecordCache};
-use scoped_recursor::{Protocol, Question, Recursor, RecursorConfig, Resolution, ResolveRequest, RootHint};
+use scoped_recursor::{
+    Protocol, Question, Recursor, RecursorConfig, Resolution, ResolveRequest, RootHint,
+};
 use scoped_testkit::standard::{self, *};
 use scoped_testkit::{Internet, ResponderAction, name, standard_internet};
 use tokio::time::Instant;
 
 fn config_for(internet: &Internet) -> RecursorConfig {
     RecursorConfig {
-        root_hints: internet.root_hints().into_iter().map(|(name, addr)| RootHint { name, addr }).collect(),
+        root_hints: internet
+            .root_hints()
+            .into_iter()
+            .map(|(name, addr)| RootHint { name, addr })
+            .collect(),
         allow_loopback_servers: true,
         upstream_port: internet.port(),
         ..RecursorConfig::default()
@@ -24,7 +30,11 @@ fn config_for(internet: &Internet) -> RecursorConfig {
 }
 
 fn recursor_with(internet: &Internet, config: RecursorConfig) -> Recursor {
-    Recursor::new(config, RecordCache::new(CacheConfig::default()), internet.transport())
+    Recursor::new(
+        config,
+        RecordCache::new(CacheConfig::default()),
+        internet.transport(),
+    )
 }
 
 fn recursor(internet: &Internet) -> Recursor {
@@ -60,11 +70,19 @@ async fn priming_waits_for_the_first_query_then_goes_to_the_root() {
     let internet = standard_internet();
     let recursor = recursor(&internet);
     tokio::time::sleep(Duration::from_secs(1)).await;
-    assert_eq!(internet.total_queries(), 0, "nothing is sent before a query needs it");
+    assert_eq!(
+        internet.total_queries(),
+        0,
+        "nothing is sent before a query needs it"
+    );
     let res = ask(&recursor, "www.example.com.", RecordType::A).await;
     assert_eq!(res.rcode, ResponseCode::NoError);
     let log = internet.query_log();
-    assert_eq!((log[0].qname.clone(), log[0].qtype), (name("."), RecordType::NS), "priming first");
+    assert_eq!(
+        (log[0].qname.clone(), log[0].qtype),
+        (name("."), RecordType::NS),
+        "priming first"
+    );
     assert!([ROOT_A, ROOT_B].contains(&log[0].server.ip()));
 }
 
@@ -75,7 +93,10 @@ async fn resolves_through_root_tld_and_zone() {
     let res = ask(&recursor, "www.example.com.", RecordType::A).await;
     assert_eq!(res.rcode, ResponseCode::NoError);
     assert_eq!(a_records(&res), vec![Ipv4Addr::new(192, 0, 2, 10)]);
-    assert!(res.authorities.is_empty(), "minimal responses: nothing in authority for answers");
+    assert!(
+        res.authorities.is_empty(),
+        "minimal responses: nothing in authority for answers"
+    );
     assert!(!res.from_cache);
     let servers: Vec<IpAddr> = internet.query_log().iter().map(|q| q.server.ip()).collect();
     assert!(servers.contains(&COM));
@@ -92,7 +113,11 @@ async fn repeated_query_is_served_from_cache_with_ttl_counting_down() {
     tokio::time::advance(Duration::from_secs(100)).await;
     let second = ask(&recursor, "www.example.com.", RecordType::A).await;
     assert!(second.from_cache);
-    assert_eq!(internet.total_queries(), sent, "a cache hit sends nothing upstream");
+    assert_eq!(
+        internet.total_queries(),
+        sent,
+        "a cache hit sends nothing upstream"
+    );
     assert_eq!(second.answers[0].ttl, 200);
     tokio::time::advance(Duration::from_secs(201)).await;
     let third = ask(&recursor, "www.example.com.", RecordType::A).await;
@@ -108,7 +133,11 @@ async fn cached_delegation_is_reused() {
     internet.clear_query_log();
     ask(&recursor, "nx.example.com.", RecordType::A).await;
     let servers: Vec<IpAddr> = internet.query_log().iter().map(|q| q.server.ip()).collect();
-    assert_eq!(servers.len(), 1, "straight to example.com's servers: {servers:?}");
+    assert_eq!(
+        servers.len(),
+        1,
+        "straight to example.com's servers: {servers:?}"
+    );
     assert!([EXAMPLE_COM_1, EXAMPLE_COM_2].contains(&servers[0]));
 }
 
@@ -123,14 +152,22 @@ async fn upstream_queries_use_edns_no_rd_and_random_ids() {
     let mut ids = HashSet::new();
     for entry in &log {
         let msg = entry.message().unwrap();
-        assert!(!msg.metadata.recursion_desired, "iterative queries have RD clear");
+        assert!(
+            !msg.metadata.recursion_desired,
+            "iterative queries have RD clear"
+        );
         let edns = msg.edns.as_ref().expect("EDNS0 on every upstream query");
         assert_eq!(edns.max_payload(), 1232);
         assert_eq!(edns.version(), 0);
         ids.insert(msg.metadata.id);
     }
     assert!(log.len() >= 40);
-    assert!(ids.len() >= log.len() - 2, "IDs are random: {} distinct of {}", ids.len(), log.len());
+    assert!(
+        ids.len() >= log.len() - 2,
+        "IDs are random: {} distinct of {}",
+        ids.len(),
+        log.len()
+    );
 }
 
 #[tokio::test(start_paused = true)]
@@ -140,7 +177,10 @@ async fn glueless_delegation_resolves_nameserver_as_subquery() {
     let res = ask(&recursor, "www.glueless.org.", RecordType::A).await;
     assert_eq!(a_records(&res), vec![Ipv4Addr::new(192, 0, 2, 30)]);
     let log = internet.query_log();
-    assert!(log.iter().any(|q| q.qname == name("ns.example.net.") && q.qtype == RecordType::A));
+    assert!(
+        log.iter()
+            .any(|q| q.qname == name("ns.example.net.") && q.qtype == RecordType::A)
+    );
     assert!(log.iter().any(|q| q.server.ip() == GLUELESS_ORG));
 }
 
@@ -150,7 +190,12 @@ async fn child_zone_below_a_zone() {
     let recursor = recursor(&internet);
     let res = ask(&recursor, "www.sub.example.com.", RecordType::A).await;
     assert_eq!(a_records(&res), vec![Ipv4Addr::new(192, 0, 2, 12)]);
-    assert!(internet.query_log().iter().any(|q| q.server.ip() == SUB_EXAMPLE_COM));
+    assert!(
+        internet
+            .query_log()
+            .iter()
+            .any(|q| q.server.ip() == SUB_EXAMPLE_COM)
+    );
 }
 
 #[tokio::test(start_paused = true)]
@@ -158,7 +203,10 @@ async fn cname_chain_inside_one_zone() {
     let internet = standard_internet();
     let recursor = recursor(&internet);
     let res = ask(&recursor, "chain.example.com.", RecordType::A).await;
-    assert_eq!(types(&res.answers), vec![RecordType::CNAME, RecordType::CNAME, RecordType::A]);
+    assert_eq!(
+        types(&res.answers),
+        vec![RecordType::CNAME, RecordType::CNAME, RecordType::A]
+    );
     assert_eq!(a_records(&res), vec![Ipv4Addr::new(192, 0, 2, 10)]);
     // And from the cache, the same chain.
     let again = ask(&recursor, "chain.example.com.", RecordType::A).await;
@@ -173,7 +221,12 @@ async fn cname_across_zones_is_chased() {
     let res = ask(&recursor, "cross.example.com.", RecordType::A).await;
     assert_eq!(types(&res.answers), vec![RecordType::CNAME, RecordType::A]);
     assert_eq!(a_records(&res), vec![Ipv4Addr::new(192, 0, 2, 20)]);
-    assert!(internet.query_log().iter().any(|q| q.server.ip() == EXAMPLE_NET));
+    assert!(
+        internet
+            .query_log()
+            .iter()
+            .any(|q| q.server.ip() == EXAMPLE_NET)
+    );
 }
 
 #[tokio::test(start_paused = true)]
@@ -208,7 +261,11 @@ async fn nodata_and_empty_non_terminal() {
     assert!(res.answers.is_empty());
     assert_eq!(types(&res.authorities), vec![RecordType::SOA]);
     let res = ask(&recursor, "ent.example.com.", RecordType::A).await;
-    assert_eq!(res.rcode, ResponseCode::NoError, "an empty non-terminal exists");
+    assert_eq!(
+        res.rcode,
+        ResponseCode::NoError,
+        "an empty non-terminal exists"
+    );
     assert!(res.answers.is_empty());
 }
 
@@ -227,7 +284,11 @@ async fn negative_answer_is_cached_for_its_negative_ttl() {
     tokio::time::advance(Duration::from_secs(11)).await;
     let res = ask(&recursor, "nx.example.com.", RecordType::A).await;
     assert!(!res.from_cache);
-    assert_eq!(internet.total_queries(), sent + 1, "one query, to the cached zone's server");
+    assert_eq!(
+        internet.total_queries(),
+        sent + 1,
+        "one query, to the cached zone's server"
+    );
 }
 
 #[tokio::test(start_paused = true)]
@@ -244,9 +305,16 @@ async fn dead_server_costs_at_most_one_timeout() {
         let start = Instant::now();
         let res = ask(&recursor, "www.failover.org.", RecordType::A).await;
         assert_eq!(a_records(&res), vec![Ipv4Addr::new(192, 0, 2, 50)]);
-        assert!(start.elapsed() <= server_timeout, "waited {:?}", start.elapsed());
+        assert!(
+            start.elapsed() <= server_timeout,
+            "waited {:?}",
+            start.elapsed()
+        );
     }
-    assert!(internet.query_count(FAILOVER_DEAD) > 0, "the dead server was tried at some point");
+    assert!(
+        internet.query_count(FAILOVER_DEAD) > 0,
+        "the dead server was tried at some point"
+    );
 }
 
 #[tokio::test(start_paused = true)]
@@ -280,7 +348,11 @@ async fn truncated_udp_is_retried_over_tcp() {
     let recursor = recursor(&internet);
     let res = ask(&recursor, "www.tc.net.", RecordType::A).await;
     assert_eq!(a_records(&res), vec![Ipv4Addr::new(192, 0, 2, 40)]);
-    let to_tc: Vec<Protocol> = internet.queries_to(TC_NET).iter().map(|q| q.protocol).collect();
+    let to_tc: Vec<Protocol> = internet
+        .queries_to(TC_NET)
+        .iter()
+        .map(|q| q.protocol)
+        .collect();
     assert_eq!(to_tc, vec![Protocol::Udp, Protocol::Tcp]);
 }
 
@@ -305,19 +377,28 @@ async fn whole_internet_dead_is_servfail_at_the_deadline_not_later() {
     for addr in internet.server_addrs() {
         internet.expect_server(addr).set_dead(true);
     }
-    let config = RecursorConfig { query_timeout: Duration::from_secs(2), ..config_for(&internet) };
+    let config = RecursorConfig {
+        query_timeout: Duration::from_secs(2),
+        ..config_for(&internet)
+    };
     let recursor = recursor_with(&internet, config);
     let start = Instant::now();
     let res = ask(&recursor, "www.example.com.", RecordType::A).await;
     assert_eq!(res.rcode, ResponseCode::ServFail);
-    assert!(start.elapsed() <= Duration::from_secs(2), "took {:?}", start.elapsed());
+    assert!(
+        start.elapsed() <= Duration::from_secs(2),
+        "took {:?}",
+        start.elapsed()
+    );
 }
 
 #[tokio::test(start_paused = true)]
 async fn concurrent_identical_questions_share_one_resolution() {
     let internet = standard_internet();
     for addr in internet.server_addrs() {
-        internet.expect_server(addr).set_delay(Duration::from_millis(20));
+        internet
+            .expect_server(addr)
+            .set_delay(Duration::from_millis(20));
     }
     let recursor = recursor(&internet);
     let alone = recursor_with(&internet, config_for(&internet));
@@ -332,16 +413,32 @@ async fn concurrent_identical_questions_share_one_resolution() {
         })
         .collect();
     for task in tasks {
-        assert_eq!(a_records(&task.await.unwrap()), vec![Ipv4Addr::new(192, 0, 2, 10)]);
+        assert_eq!(
+            a_records(&task.await.unwrap()),
+            vec![Ipv4Addr::new(192, 0, 2, 10)]
+        );
     }
-    assert_eq!(internet.total_queries(), one_resolution, "20 clients, one resolution");
-    assert!(recursor.stats().deduplicated.load(std::sync::atomic::Ordering::Relaxed) >= 19);
+    assert_eq!(
+        internet.total_queries(),
+        one_resolution,
+        "20 clients, one resolution"
+    );
+    assert!(
+        recursor
+            .stats()
+            .deduplicated
+            .load(std::sync::atomic::Ordering::Relaxed)
+            >= 19
+    );
 }
 
 #[tokio::test(start_paused = true)]
 async fn loopback_nameservers_are_refused_by_default() {
     let internet = standard_internet();
-    let config = RecursorConfig { allow_loopback_servers: false, ..config_for(&internet) };
+    let config = RecursorConfig {
+        allow_loopback_servers: false,
+        ..config_for(&internet)
+    };
     let recursor = recursor_with(&internet, config);
     let res = ask(&recursor, "www.example.com.", RecordType::A).await;
     assert_eq!(res.rcode, ResponseCode::ServFail);
@@ -367,10 +464,17 @@ async fn do_not_query_networks_are_skipped() {
 #[tokio::test(start_paused = true)]
 async fn upstream_query_budget_bounds_the_work() {
     let internet = standard_internet();
-    let config = RecursorConfig { max_upstream_queries: 2, ..config_for(&internet) };
+    let config = RecursorConfig {
+        max_upstream_queries: 2,
+        ..config_for(&internet)
+    };
     let recursor = recursor_with(&internet, config);
     let res = ask(&recursor, "www.example.com.", RecordType::A).await;
-    assert_eq!(res.rcode, ResponseCode::ServFail, "priming + root + com + zone needs more than 2");
+    assert_eq!(
+        res.rcode,
+        ResponseCode::ServFail,
+        "priming + root + com + zone needs more than 2"
+    );
     assert!(internet.total_queries() <= 2);
 }
 
@@ -404,8 +508,11 @@ fn internet_with_chain_zone(links: usize, loop_back: bool) -> Internet {
         }
     }
     let _ = org;
-    current.push_str("chain.org. 86400 IN NS ns1.chain.org.\nns1.chain.org. 86400 IN A 127.53.9.1\n");
-    internet.expect_server(ORG).set_zone(scoped_testkit::Zone::parse("org.", &current).unwrap());
+    current
+        .push_str("chain.org. 86400 IN NS ns1.chain.org.\nns1.chain.org. 86400 IN A 127.53.9.1\n");
+    internet
+        .expect_server(ORG)
+        .set_zone(scoped_testkit::Zone::parse("org.", &current).unwrap());
     internet
 }
 
@@ -420,7 +527,11 @@ async fn long_cname_chain_is_followed_up_to_the_limit() {
     let internet = internet_with_chain_zone(20, false);
     let long = recursor(&internet);
     let res = ask(&long, "c0.chain.org.", RecordType::A).await;
-    assert_eq!(res.rcode, ResponseCode::ServFail, "20 links is over the limit of 12");
+    assert_eq!(
+        res.rcode,
+        ResponseCode::ServFail,
+        "20 links is over the limit of 12"
+    );
 }
 
 #[tokio::test(start_paused = true)]
@@ -436,20 +547,33 @@ async fn out_of_bailiwick_records_are_never_cached() {
     let internet = standard_internet();
     // The example.com servers add a forged record for a name in example.net to every answer.
     for addr in [EXAMPLE_COM_1, EXAMPLE_COM_2] {
-        internet.expect_server(addr).set_responder(|query: &Message, info: &scoped_testkit::QueryInfo<'_>| {
-            let mut reply = info.zone_response(query);
-            let forged = Record::from_rdata(name("www.example.net."), 86400, RData::A(A(Ipv4Addr::new(6, 6, 6, 6))));
-            reply.answers.push(forged.clone());
-            reply.additionals.push(forged);
-            reply.metadata.message_type = MessageType::Response;
-            ResponderAction::Reply(reply)
-        });
+        internet.expect_server(addr).set_responder(
+            |query: &Message, info: &scoped_testkit::QueryInfo<'_>| {
+                let mut reply = info.zone_response(query);
+                let forged = Record::from_rdata(
+                    name("www.example.net."),
+                    86400,
+                    RData::A(A(Ipv4Addr::new(6, 6, 6, 6))),
+                );
+                reply.answers.push(forged.clone());
+                reply.additionals.push(forged);
+                reply.metadata.message_type = MessageType::Response;
+                ResponderAction::Reply(reply)
+            },
+        );
     }
     let recursor = recursor(&internet);
     let res = ask(&recursor, "www.example.com.", RecordType::A).await;
-    assert_eq!(a_records(&res), vec![Ipv4Addr::new(192, 0, 2, 10)], "the forged record is not served");
+    assert_eq!(
+        a_records(&res),
+        vec![Ipv4Addr::new(192, 0, 2, 10)],
+        "the forged record is not served"
+    );
     let res = ask(&recursor, "www.example.net.", RecordType::A).await;
-    assert!(!res.from_cache, "nothing was cached for www.example.net from example.com's servers");
+    assert!(
+        !res.from_cache,
+        "nothing was cached for www.example.net from example.com's servers"
+    );
     assert_eq!(a_records(&res), vec![Ipv4Addr::new(192, 0, 2, 20)]);
 }
 
@@ -458,7 +582,10 @@ async fn ttls_are_clamped_to_the_configured_maximum() {
     let internet = standard_internet();
     let recursor = Recursor::new(
         config_for(&internet),
-        RecordCache::new(CacheConfig { max_ttl: 100, ..CacheConfig::default() }),
+        RecordCache::new(CacheConfig {
+            max_ttl: 100,
+            ..CacheConfig::default()
+        }),
         internet.transport(),
     );
     let res = ask(&recursor, "www.example.com.", RecordType::A).await;
@@ -483,7 +610,11 @@ async fn non_in_class_is_refused() {
     let recursor = recursor(&internet);
     let mut question = Question::new(name("version.bind."), RecordType::TXT);
     question.qclass = hickory_proto::rr::DNSClass::CH;
-    let request = ResolveRequest { question, client: IpAddr::V4(Ipv4Addr::LOCALHOST), client_subnet: None };
+    let request = ResolveRequest {
+        question,
+        client: IpAddr::V4(Ipv4Addr::LOCALHOST),
+        client_subnet: None,
+    };
     let res = recursor.resolve_request(request).await;
     assert_eq!(res.rcode, ResponseCode::Refused);
     assert_eq!(internet.total_queries(), 0);

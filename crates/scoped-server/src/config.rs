@@ -7,10 +7,11 @@ use std::time::Duration;
 
 use ipnet::IpNet;
 
-/// Default listen addresses: loopback only, so a fresh install is never an open resolver.
+/// Default listen addresses: loopback only, so a fresh install is never an open resolver, and
+/// port 5353 so a newcomer can run it without root. Production sets port 53 explicitly.
 pub const DEFAULT_LISTEN: [SocketAddr; 2] = [
-    SocketAddr::new(IpAddr::V4(Ipv4Addr::LOCALHOST), 53),
-    SocketAddr::new(IpAddr::V6(Ipv6Addr::LOCALHOST), 53),
+    SocketAddr::new(IpAddr::V4(Ipv4Addr::LOCALHOST), 5353),
+    SocketAddr::new(IpAddr::V6(Ipv6Addr::LOCALHOST), 5353),
 ];
 
 /// The EDNS UDP payload size we offer and accept at most (DNS Flag Day 2020: 1232 bytes avoids
