@@ -424,6 +424,7 @@ impl Config {
             tcp_read_timeout: server.tcp_read_timeout,
             tcp_max_inflight_per_connection: server.tcp_max_inflight_per_connection,
             tcp_write_timeout: server.tcp_write_timeout,
+            ..ServerConfig::default()
         };
         let cache = CacheConfig {
             max_bytes: cache.max_size.0,

@@ -1,0 +1,194 @@
+//! A lab: the testkit's internet on loopback sockets and the real `scoped` binary resolving
+//! through it, configured like an operator would (root hints file, loopback servers allowed,
+//! the testing-only upstream port).
+
+use std::io::{BufRead, BufReader};
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::process::{Child, Command, ExitStatus, Stdio};
+use std::sync::atomic::{AtomicU32, Ordering};
+use std::time::Duration;
+
+use hickory_proto::op::{Edns, Message, MessageType, OpCode, Query};
+use hickory_proto::rr::RecordType;
+use scoped_testkit::{Internet, LoopbackInternet, name};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::{TcpStream, UdpSocket};
+
+/// How long a test client waits for an answer (dig's default is 5 s).
+pub const CLIENT_TIMEOUT: Duration = Duration::from_secs(5);
+
+pub struct Lab {
+    pub net: LoopbackInternet,
+    pub addr: SocketAddr,
+    child: Child,
+    dir: PathBuf,
+}
+
+static LAB_COUNTER: AtomicU32 = AtomicU32::new(0);
+
+/// The configuration every lab starts from; `tweak` edits it before it is written.
+fn base_config(port: u16) -> toml::Table {
+    let text = format!(
+        r#"
+[server]
+listen = ["127.0.0.1:0"]
+threads = 2
+[recursion]
+root-hints = "root.hints"
+allow-loopback-servers = true
+upstream-port = {port}
+server-timeout = "300ms"
+query-timeout = "3s"
+[log]
+level = "warn"
+"#
+    );
+    text.parse().expect("base config is valid TOML")
+}
+
+impl Lab {
+    pub async fn start(internet: Internet) -> Lab {
+        Self::start_with(internet, |_| {}).await
+    }
+
+    pub async fn start_with(internet: Internet, tweak: impl FnOnce(&mut toml::Table)) -> Lab {
+        let net = internet
+            .serve_on_loopback()
+            .await
+            .expect("loopback internet");
+        let dir = std::env::temp_dir().join(format!(
+            "scoped-e2e-{}-{}",
+            std::process::id(),
+            LAB_COUNTER.fetch_add(1, Ordering::Relaxed)
+        ));
+        std::fs::create_dir_all(&dir).unwrap();
+        std::fs::write(dir.join("root.hints"), internet.root_hints_text()).unwrap();
+        let mut config = base_config(net.port());
+        tweak(&mut config);
+        let config_path = dir.join("resolver.toml");
+        std::fs::write(&config_path, toml::to_string(&config).unwrap()).unwrap();
+        let stderr = std::fs::File::create(dir.join("stderr.log")).unwrap();
+        let mut child = Command::new(env!("CARGO_BIN_EXE_scoped"))
+            .arg("serve")
+            .arg("--config")
+            .arg(&config_path)
+            .stdout(Stdio::piped())
+            .stderr(stderr)
+            .spawn()
+            .expect("start scoped");
+        let stdout = child.stdout.take().unwrap();
+        let line = tokio::time::timeout(
+            Duration::from_secs(20),
+            tokio::task::spawn_blocking(move || {
+                let mut line = String::new();
+                BufReader::new(stdout).read_line(&mut line).map(|_| line)
+            }),
+        )
+        .await
+        .expect("scoped printed its addresses in time")
+        .unwrap()
+        .unwrap();
+        let addr: SocketAddr = line
+            .trim()
+            .strip_prefix("scoped: listening on ")
+            .and_then(|rest| rest.split_whitespace().next())
+            .and_then(|a| a.parse().ok())
+            .unwrap_or_else(|| panic!("unexpected first line {line:?}"));
+        Lab {
+            net,
+            addr,
+            child,
+            dir,
+        }
+    }
+
+    pub fn internet(&self) -> &Internet {
+        self.net.internet()
+    }
+
+    /// Send `query` over UDP from 127.0.0.1 and wait for the answer.
+    pub async fn udp(&self, query: &Message) -> Message {
+        Message::from_vec(&self.udp_raw(&query.to_vec().unwrap()).await)
+            .expect("parseable response")
+    }
+
+    pub async fn udp_raw(&self, wire: &[u8]) -> Vec<u8> {
+        let socket = UdpSocket::bind("127.0.0.1:0").await.unwrap();
+        socket.send_to(wire, self.addr).await.unwrap();
+        let mut buf = vec![0u8; 65535];
+        let (n, _) = tokio::time::timeout(CLIENT_TIMEOUT, socket.recv_from(&mut buf))
+            .await
+            .expect("an answer within the client timeout")
+            .unwrap();
+        buf.truncate(n);
+        buf
+    }
+
+    /// Send several queries on one TCP connection (pipelined) and read as many answers.
+    pub async fn tcp(&self, queries: &[Message]) -> Vec<Message> {
+        let mut stream = TcpStream::connect(self.addr).await.unwrap();
+        let mut out = Vec::new();
+        for query in queries {
+            let wire = query.to_vec().unwrap();
+            out.extend_from_slice(&(wire.len() as u16).to_be_bytes());
+            out.extend_from_slice(&wire);
+        }
+        stream.write_all(&out).await.unwrap();
+        let mut answers = Vec::new();
+        for _ in queries {
+            let answer = tokio::time::timeout(CLIENT_TIMEOUT, async {
+                let len = stream.read_u16().await.unwrap() as usize;
+                let mut buf = vec![0u8; len];
+                stream.read_exact(&mut buf).await.unwrap();
+                buf
+            })
+            .await
+            .expect("a TCP answer within the client timeout");
+            answers.push(Message::from_vec(&answer).unwrap());
+        }
+        answers
+    }
+
+    /// SIGTERM, then wait for the exit status.
+    pub fn terminate(&mut self) -> ExitStatus {
+        let status = Command::new("kill")
+            .arg("-TERM")
+            .arg(self.child.id().to_string())
+            .status()
+            .unwrap();
+        assert!(status.success());
+        for _ in 0..100 {
+            if let Some(status) = self.child.try_wait().unwrap() {
+                return status;
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        panic!("scoped did not exit within 5 s of SIGTERM");
+    }
+
+    pub fn stderr(&self) -> String {
+        std::fs::read_to_string(self.dir.join("stderr.log")).unwrap_or_default()
+    }
+}
+
+impl Drop for Lab {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+        let _ = std::fs::remove_dir_all(&self.dir);
+    }
+}
+
+/// A stub query as dig sends it: RD set, EDNS with a 1232-byte buffer unless `edns` is None.
+pub fn query(id: u16, qname: &str, qtype: RecordType, edns: Option<u16>) -> Message {
+    let mut msg = Message::new(id, MessageType::Query, OpCode::Query);
+    msg.metadata.recursion_desired = true;
+    msg.add_query(Query::query(name(qname), qtype));
+    if let Some(payload) = edns {
+        let mut opt = Edns::new();
+        opt.set_max_payload(payload);
+        msg.set_edns(opt);
+    }
+    msg
+}
