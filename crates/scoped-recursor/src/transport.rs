@@ -230,3 +230,207 @@ async fn tcp_exchange(
     }
     Ok(reply)
 }
+
+#[cfg(test)]
+mod tests {
+    use std::collections::HashSet;
+
+    use hickory_proto::op::{Message, MessageType, OpCode, Query};
+    use hickory_proto::rr::{Name, RecordType};
+    use tokio::net::TcpListener;
+
+    use super::*;
+
+    fn query_wire(id: u16, name: &str) -> Vec<u8> {
+        let mut msg = Message::new(id, MessageType::Query, OpCode::Query);
+        msg.add_query(Query::query(Name::from_ascii(name).unwrap(), RecordType::A));
+        msg.to_vec().unwrap()
+    }
+
+    fn reply_to(query: &[u8], id: u16, name: &str) -> Vec<u8> {
+        let mut msg = Message::from_vec(query).unwrap();
+        msg.metadata.id = id;
+        msg.metadata.message_type = MessageType::Response;
+        msg.queries = vec![Query::query(Name::from_ascii(name).unwrap(), RecordType::A)];
+        msg.to_vec().unwrap()
+    }
+
+    #[test]
+    fn matching_needs_same_id_question_and_qr() {
+        let q = query_wire(7, "www.example.com.");
+        assert!(
+            reply_matches(&q, &reply_to(&q, 7, "WWW.example.COM.")),
+            "case-insensitive name"
+        );
+        assert!(
+            !reply_matches(&q, &reply_to(&q, 8, "www.example.com.")),
+            "wrong ID"
+        );
+        assert!(
+            !reply_matches(&q, &reply_to(&q, 7, "www.example.net.")),
+            "wrong question"
+        );
+        assert!(!reply_matches(&q, &q), "a query is not a reply");
+        assert!(!reply_matches(&q, &[0u8; 5]), "garbage");
+    }
+
+    #[tokio::test]
+    async fn udp_ignores_forged_and_stray_replies_until_the_real_one() {
+        let server = UdpSocket::bind("127.0.0.1:0").await.unwrap();
+        let server_addr = server.local_addr().unwrap();
+        let stray = UdpSocket::bind("127.0.0.2:0").await.unwrap();
+        tokio::spawn(async move {
+            let mut buf = [0u8; 512];
+            let (n, client) = server.recv_from(&mut buf).await.unwrap();
+            let q = buf[..n].to_vec();
+            let id = u16::from_be_bytes([q[0], q[1]]);
+            // Right ID and question, but from another address: the connected socket drops it.
+            stray
+                .send_to(&reply_to(&q, id, "www.example.com."), client)
+                .await
+                .unwrap();
+            // Wrong ID, then wrong question, from the right address: skipped and counted.
+            server
+                .send_to(
+                    &reply_to(&q, id.wrapping_add(1), "www.example.com."),
+                    client,
+                )
+                .await
+                .unwrap();
+            server
+                .send_to(&reply_to(&q, id, "evil.example.com."), client)
+                .await
+                .unwrap();
+            let mut real = Message::from_vec(&reply_to(&q, id, "www.example.com.")).unwrap();
+            real.metadata.authoritative = true;
+            server
+                .send_to(&real.to_vec().unwrap(), client)
+                .await
+                .unwrap();
+        });
+        let transport = NetTransport::new(&[]);
+        let query = UpstreamQuery {
+            server: server_addr,
+            protocol: Protocol::Udp,
+            message: query_wire(0x4242, "www.example.com."),
+            timeout: Duration::from_secs(5),
+        };
+        let reply = transport.exchange(query).await.unwrap();
+        assert!(
+            Message::from_vec(&reply).unwrap().metadata.authoritative,
+            "the real reply"
+        );
+        assert_eq!(
+            transport
+                .counters()
+                .mismatched_replies
+                .load(Ordering::Relaxed),
+            2
+        );
+    }
+
+    #[tokio::test]
+    async fn every_udp_query_uses_a_fresh_random_source_port() {
+        let server = UdpSocket::bind("127.0.0.1:0").await.unwrap();
+        let server_addr = server.local_addr().unwrap();
+        let responder = tokio::spawn(async move {
+            let mut ports = HashSet::new();
+            let mut buf = [0u8; 512];
+            for _ in 0..50 {
+                let (n, client) = server.recv_from(&mut buf).await.unwrap();
+                ports.insert(client.port());
+                let q = buf[..n].to_vec();
+                let id = u16::from_be_bytes([q[0], q[1]]);
+                server
+                    .send_to(&reply_to(&q, id, "www.example.com."), client)
+                    .await
+                    .unwrap();
+            }
+            ports
+        });
+        let transport = NetTransport::new(&["127.0.0.1".parse().unwrap()]);
+        for i in 0..50 {
+            let query = UpstreamQuery {
+                server: server_addr,
+                protocol: Protocol::Udp,
+                message: query_wire(i, "www.example.com."),
+                timeout: Duration::from_secs(5),
+            };
+            transport.exchange(query).await.unwrap();
+        }
+        let ports = responder.await.unwrap();
+        assert!(
+            ports.len() >= 45,
+            "only {} distinct source ports in 50 queries",
+            ports.len()
+        );
+    }
+
+    #[tokio::test]
+    async fn udp_timeout_is_reported_and_counted() {
+        let silent = UdpSocket::bind("127.0.0.1:0").await.unwrap();
+        let transport = NetTransport::new(&[]);
+        let query = UpstreamQuery {
+            server: silent.local_addr().unwrap(),
+            protocol: Protocol::Udp,
+            message: query_wire(1, "www.example.com."),
+            timeout: Duration::from_millis(100),
+        };
+        let err = transport.exchange(query).await.unwrap_err();
+        assert!(matches!(err, TransportError::Timeout(_)), "{err}");
+        assert_eq!(transport.counters().timeouts.load(Ordering::Relaxed), 1);
+    }
+
+    #[tokio::test]
+    async fn tcp_sends_one_framed_query_and_reads_the_framed_reply() {
+        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        tokio::spawn(async move {
+            let (mut stream, _) = listener.accept().await.unwrap();
+            let len = stream.read_u16().await.unwrap() as usize;
+            let mut q = vec![0u8; len];
+            stream.read_exact(&mut q).await.unwrap();
+            let id = u16::from_be_bytes([q[0], q[1]]);
+            let reply = reply_to(&q, id, "www.example.com.");
+            let mut framed = (reply.len() as u16).to_be_bytes().to_vec();
+            framed.extend_from_slice(&reply);
+            stream.write_all(&framed).await.unwrap();
+        });
+        let transport = NetTransport::new(&[]);
+        let query = UpstreamQuery {
+            server: addr,
+            protocol: Protocol::Tcp,
+            message: query_wire(99, "www.example.com."),
+            timeout: Duration::from_secs(5),
+        };
+        let reply = transport.exchange(query).await.unwrap();
+        assert_eq!(Message::from_vec(&reply).unwrap().metadata.id, 99);
+    }
+
+    #[tokio::test]
+    async fn tcp_reply_for_another_query_is_rejected() {
+        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        tokio::spawn(async move {
+            let (mut stream, _) = listener.accept().await.unwrap();
+            let len = stream.read_u16().await.unwrap() as usize;
+            let mut q = vec![0u8; len];
+            stream.read_exact(&mut q).await.unwrap();
+            let reply = reply_to(&q, 1, "www.example.com.");
+            let mut framed = (reply.len() as u16).to_be_bytes().to_vec();
+            framed.extend_from_slice(&reply);
+            stream.write_all(&framed).await.unwrap();
+        });
+        let transport = NetTransport::new(&[]);
+        let query = UpstreamQuery {
+            server: addr,
+            protocol: Protocol::Tcp,
+            message: query_wire(2, "www.example.com."),
+            timeout: Duration::from_secs(5),
+        };
+        assert!(matches!(
+            transport.exchange(query).await,
+            Err(TransportError::Framing(_))
+        ));
+    }
+}
