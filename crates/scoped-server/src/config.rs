@@ -6,6 +6,7 @@ use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
 use std::time::Duration;
 
 use ipnet::IpNet;
+use scoped_ecs::SubnetPolicy;
 
 /// Default listen addresses: loopback only, so a fresh install is never an open resolver, and
 /// port 5353 so a newcomer can run it without root. Production sets port 53 explicitly.
@@ -46,8 +47,20 @@ pub const DEFAULT_TCP_WRITE_TIMEOUT: Duration = Duration::from_secs(5);
 /// reading (back-pressure) until one completes.
 pub const DEFAULT_TCP_MAX_INFLIGHT_PER_CONNECTION: usize = 32;
 
+/// The front end's ECS settings: how the client subnet of each query is decided (E02, E03, E05,
+/// E08–E10). Sending ECS upstream (the allowlist, E01) is the engine's business, not this.
+#[derive(Clone, Debug, Default)]
+pub struct EcsFrontEnd {
+    /// The client-subnet policy, asked once per query. Default: [`SubnetPolicy::new`] — ECS on,
+    /// /24 for IPv4 and /56 for IPv6, no per-netblock lengths, the non-routable list
+    /// [`scoped_ecs::DEFAULT_NON_ROUTABLE`] (loopback, private, CGNAT, link-local, ULA,
+    /// documentation ranges…: such clients contribute no subnet, E05), no trusted front ends (a
+    /// client's ECS only shortens the prefix of its own address, E08).
+    pub policy: SubnetPolicy,
+}
+
 /// The front end's runtime configuration.
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug)]
 pub struct ServerConfig {
     /// Addresses to serve on, UDP and TCP on each. Port 0 picks one free port shared by both
     /// transports. Default: [`DEFAULT_LISTEN`].
@@ -73,6 +86,8 @@ pub struct ServerConfig {
     /// Queries in flight on one TCP connection. Default:
     /// [`DEFAULT_TCP_MAX_INFLIGHT_PER_CONNECTION`].
     pub tcp_max_inflight_per_connection: usize,
+    /// Client subnet decision (ECS). Default: [`EcsFrontEnd::default`].
+    pub ecs: EcsFrontEnd,
 }
 
 impl Default for ServerConfig {
@@ -88,6 +103,7 @@ impl Default for ServerConfig {
             tcp_read_timeout: DEFAULT_TCP_READ_TIMEOUT,
             tcp_write_timeout: DEFAULT_TCP_WRITE_TIMEOUT,
             tcp_max_inflight_per_connection: DEFAULT_TCP_MAX_INFLIGHT_PER_CONNECTION,
+            ecs: EcsFrontEnd::default(),
         }
     }
 }
@@ -118,5 +134,25 @@ mod tests {
     #[test]
     fn default_allow_parses_every_network() {
         assert_eq!(default_allow().len(), 9);
+    }
+
+    #[test]
+    fn e02_e05_default_ecs_is_on_with_24_and_56_and_private_clients_withheld() {
+        let policy = ServerConfig::default().ecs.policy;
+        assert!(policy.is_enabled());
+        assert_eq!(policy.max_len(scoped_ecs::Family::V4), 24);
+        assert_eq!(policy.max_len(scoped_ecs::Family::V6), 56);
+        for private in [
+            "127.0.0.1",
+            "10.1.2.3",
+            "192.168.1.1",
+            "100.64.0.1",
+            "::1",
+            "fd00::1",
+        ] {
+            let ip: IpAddr = private.parse().expect("ip");
+            assert!(policy.is_non_routable(ip), "{private}");
+        }
+        assert!(!policy.is_trusted(IpAddr::V4(Ipv4Addr::LOCALHOST)));
     }
 }

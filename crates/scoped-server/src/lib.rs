@@ -5,7 +5,8 @@
 //! The front end knows nothing of recursion. Its parts:
 //!
 //! - [`parse_query`]: sans-IO parsing and validation of a query (fuzzed, property-tested);
-//! - [`Pipeline`]: parse → ACL → (client subnet) → resolve → response, with UDP truncation;
+//! - [`Pipeline`]: parse (with strict ECS validation, E07) → ACL → client subnet (decided once,
+//!   [`EcsFrontEnd`]) → resolve → response (ECS echoed, E23), with UDP truncation;
 //! - [`bind`] / [`BoundServer::run`]: the sockets, per RFC 7766 for TCP;
 //! - [`FrontendStats`]: counters for `scoped ctl stats`.
 //!
@@ -33,7 +34,7 @@ pub use config::{
     CLASSIC_UDP_PAYLOAD, DEFAULT_EDNS_UDP_PAYLOAD, DEFAULT_LISTEN, DEFAULT_TCP_IDLE_TIMEOUT,
     DEFAULT_TCP_MAX_CONNECTIONS, DEFAULT_TCP_MAX_CONNECTIONS_PER_CLIENT,
     DEFAULT_TCP_MAX_INFLIGHT_PER_CONNECTION, DEFAULT_TCP_READ_TIMEOUT, DEFAULT_TCP_WRITE_TIMEOUT,
-    DEFAULT_UDP_MAX_INFLIGHT, ServerConfig, default_allow,
+    DEFAULT_UDP_MAX_INFLIGHT, EcsFrontEnd, ServerConfig, default_allow,
 };
 pub use pipeline::{
     DropReason, ErrorReason, HEADER_LEN, ParsedQuery, Pipeline, Rejection, ReplyContext,

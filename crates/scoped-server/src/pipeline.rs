@@ -10,22 +10,48 @@
 //!    65,535 questions costs nothing, and since both outcomes are FORMERR the order is invisible
 //!    to clients (only the counter differs).
 //! 5. **Full parse** (`Message::from_vec`) — failure: FORMERR with the client's ID and, if it can
-//!    be read on its own, the question. Two OPT RRs fail here too (RFC 6891 §6.1.1).
+//!    be read on its own, the question. Two OPT RRs fail here too (RFC 6891 §6.1.1). If the
+//!    raw scan of step 6b finds a malformed ECS option in a message hickory could not parse, the
+//!    FORMERR is counted under the ECS reason instead (hickory rejects some bad ECS options and
+//!    accepts others, so the reason must not depend on which).
 //! 6. **EDNS version** above 0: BADVERS with our OPT (version 0) carrying the high rcode bits
-//!    (RFC 6891 §6.1.3).
+//!    (RFC 6891 §6.1.3). An option of an EDNS version we do not speak is not checked.
+//!
+//!    6b. **ECS, strictly (E07)** — the raw bytes are walked to the OPT record
+//!    ([`scoped_ecs::scan_opt`]) and its ECS option parsed in query direction: bad FAMILY, SOURCE
+//!    past 32/128, length not 4 + ceil(SOURCE/8), ADDRESS bits past SOURCE, SCOPE ≠ 0, two ECS
+//!    options, an option overrunning the OPT, or a message the raw walk cannot get through (which
+//!    hickory let pass) → FORMERR with the ID and question, our OPT and **no** ECS option,
+//!    counted as `formerr_ecs` and `formerr_<reason>` ([`scoped_ecs::EcsError::reason`]).
+//!    Never a drop. The valid option is [`ParsedQuery::ecs`].
 //! 7. **Class** other than IN: REFUSED (`refused_class`); we only recurse for the Internet.
 //! 8. **QTYPE** — AXFR, IXFR, MAILA, MAILB: NOTIMP, operations a recursive service does not
 //!    implement (transfers go to authoritative servers). OPT, TSIG, TKEY and the unassigned meta
 //!    range 128–248: FORMERR, since meta-TYPEs cannot be asked for (RFC 6895 §3.1; Unbound does
 //!    the same). ANY goes to the engine.
-//! 9. **Client subnet** — decided here, once per query ([`Pipeline::client_subnet`]); `None`
-//!    until ECS lands.
+//! 9. **Client subnet** — decided here, once per query, by
+//!    [`SubnetPolicy::decide`](scoped_ecs::SubnetPolicy::decide) from the (canonical, IPv4-mapped
+//!    → IPv4) client address — the same address the ACL saw — and the client's valid ECS option;
+//!    the subnet (or `None`) is [`ResolveRequest::client_subnet`], used by both the cache lookup
+//!    and the upstream query. Counted `ecs_tailored` / `ecs_withheld_<reason>` (E24).
 //! 10. **Resolve**, then build the response: ID, QR, opcode, RA=1, RD and CD echoed, AA=0, AD=0,
 //!     the question exactly as sent (case preserved), the engine's answers and authorities, and
-//!     an OPT (payload 1232, version 0, DO echoed) iff the client sent one.
+//!     an OPT (payload 1232, version 0, DO echoed) iff the client sent one. None of the client's
+//!     EDNS options are echoed (cookies, unknown options) except ECS:
+//!
+//!     10b. **ECS echo (E23)** — iff the client sent a valid ECS option, the OPT carries one with
+//!     FAMILY, SOURCE and ADDRESS exactly as the client sent them and SCOPE = min(the
+//!     resolution's scope, the SOURCE actually used for the query; 0 when no subnet was used)
+//!     ([`Ecs::echo`]). A pure function of the query, the decision and
+//!     [`Resolution::scope`](scoped_recursor::Resolution::scope), so a cache hit and a miss echo
+//!     alike. Error responses (FORMERR, BADVERS, REFUSED, NOTIMP) carry no ECS.
 //! 11. **Size** — over UDP the limit is the client's EDNS payload clamped to 512..=ours, or 512
 //!     without EDNS; a larger response goes out as header + question (+ OPT) with TC=1
-//!     (RFC 2181 §9). Over TCP the only limit is the 65,535-byte frame.
+//!     (RFC 2181 §9). Over TCP the only limit is the 65,535-byte frame. The truncated response
+//!     keeps the OPT *with* the echoed ECS option and the same SCOPE the full answer had: RFC 7871
+//!     §7.2.2 asks for the option in every response to a query that carried one, and the TC
+//!     response is still the answer to that query (its retry over TCP gets the same echo). The
+//!     option is at most 24 octets, so a TC response still fits 512.
 //!
 //! Steps 1 and 3–8 are the sans-IO [`parse_query`], which the fuzz target and property tests
 //! drive with arbitrary bytes.
@@ -38,7 +64,9 @@ use hickory_proto::op::{
 };
 use hickory_proto::rr::{DNSClass, RecordType};
 use hickory_proto::serialize::binary::{BinDecodable, BinDecoder, DecodeError};
-use ipnet::IpNet;
+use scoped_ecs::{
+    Direction, Ecs, EcsError, OptRecord, SubnetDecision, SubnetPolicy, find_ecs, scan_opt,
+};
 use scoped_recursor::{Question, Resolve, ResolveRequest};
 
 use crate::acl::Acl;
@@ -69,6 +97,8 @@ pub struct ParsedQuery {
     pub query: Query,
     /// The client's OPT record, if it sent one (version 0 by now).
     pub edns: Option<Edns>,
+    /// The client's ECS option, strictly validated on the raw bytes (E07), if it sent one.
+    pub ecs: Option<Ecs>,
 }
 
 /// Why a message is not resolved.
@@ -109,6 +139,9 @@ pub enum ErrorReason {
     QuestionCount(u16),
     /// The message does not parse: FORMERR.
     Malformed(DecodeError),
+    /// The strict raw check of the OPT record and its ECS option failed (E07): FORMERR. Also a
+    /// message hickory parsed but the raw walk to the OPT record could not get through.
+    BadEcs(EcsError),
     /// The client's EDNS version is above 0: BADVERS.
     BadEdnsVersion(u8),
     /// The class is not IN: REFUSED.
@@ -125,7 +158,7 @@ impl ErrorReason {
         match self {
             Self::AccessDenied | Self::UnsupportedClass(_) => ResponseCode::Refused,
             Self::UnsupportedOpcode(_) | Self::UnsupportedQtype(_) => ResponseCode::NotImp,
-            Self::QuestionCount(_) | Self::Malformed(_) | Self::MetaQtype(_) => {
+            Self::QuestionCount(_) | Self::Malformed(_) | Self::BadEcs(_) | Self::MetaQtype(_) => {
                 ResponseCode::FormErr
             }
             Self::BadEdnsVersion(_) => ResponseCode::BADVERS,
@@ -189,9 +222,21 @@ fn validate(header: Header, wire: &[u8]) -> Result<ParsedQuery, Rejection> {
             None,
         ));
     }
+    let scanned = scan_opt(wire);
     let message = match Message::from_vec(wire) {
         Ok(message) => message,
         Err(error) => {
+            // hickory fails on some malformed ECS options: name the ECS reason when it is one.
+            if let Ok(Some(opt)) = scanned
+                && opt.version == 0
+                && let Err(ecs_error) = find_ecs(opt.rdata, Direction::Query)
+            {
+                return Err(reject(
+                    ErrorReason::BadEcs(ecs_error),
+                    peek_question(wire),
+                    Some(edns_of(&opt)),
+                ));
+            }
             return Err(reject(
                 ErrorReason::Malformed(error),
                 peek_question(wire),
@@ -215,6 +260,13 @@ fn validate(header: Header, wire: &[u8]) -> Result<ParsedQuery, Rejection> {
             edns,
         ));
     }
+    // Step 6b (E07): hickory accepted the message, which proves nothing about its ECS option.
+    let ecs = match scanned
+        .and_then(|opt| opt.map_or(Ok(None), |opt| find_ecs(opt.rdata, Direction::Query)))
+    {
+        Ok(ecs) => ecs,
+        Err(ecs_error) => return Err(reject(ErrorReason::BadEcs(ecs_error), Some(query), edns)),
+    };
     if query.query_class() != DNSClass::IN {
         return Err(reject(
             ErrorReason::UnsupportedClass(query.query_class()),
@@ -229,7 +281,18 @@ fn validate(header: Header, wire: &[u8]) -> Result<ParsedQuery, Rejection> {
         header: message.metadata,
         query,
         edns,
+        ecs,
     })
+}
+
+/// The client's OPT as hickory would have read it, for a message hickory could not parse: enough
+/// for the error response's OPT (DO bit) and size limit.
+fn edns_of(opt: &OptRecord<'_>) -> Edns {
+    let mut edns = Edns::new();
+    edns.set_max_payload(opt.udp_payload)
+        .set_version(opt.version)
+        .set_dnssec_ok(opt.dnssec_ok);
+    edns
 }
 
 /// Step 8: the question types we do not resolve (see the module docs for the choice).
@@ -265,6 +328,7 @@ fn peek_question(wire: &[u8]) -> Option<Query> {
 pub struct Pipeline {
     acl: Acl,
     edns_udp_payload: u16,
+    subnet_policy: SubnetPolicy,
     resolver: Arc<dyn Resolve>,
     stats: Arc<FrontendStats>,
 }
@@ -279,6 +343,7 @@ impl Pipeline {
         Self {
             acl: Acl::new(&config.allow),
             edns_udp_payload: config.edns_udp_payload.max(CLASSIC_UDP_PAYLOAD),
+            subnet_policy: config.ecs.policy.clone(),
             resolver,
             stats,
         }
@@ -321,7 +386,7 @@ impl Pipeline {
             Err(rejection) => return self.reject(rejection, transport),
         };
 
-        let client_subnet = self.client_subnet(&query, client_ip);
+        let decision = self.client_subnet(&query, client_ip);
         let request = ResolveRequest {
             question: Question {
                 name: query.query.name().clone(),
@@ -329,7 +394,7 @@ impl Pipeline {
                 qclass: query.query.query_class(),
             },
             client: client_ip,
-            client_subnet,
+            client_subnet: decision.subnet(),
         };
         let resolution = self.resolver.resolve(request).await;
 
@@ -341,13 +406,47 @@ impl Pipeline {
         );
         response.answers = resolution.answers;
         response.authorities = resolution.authorities;
+        if let Some(client_ecs) = &query.ecs {
+            self.echo_ecs(&mut response, client_ecs, &decision, resolution.scope);
+        }
         self.finish(response, self.size_limit(query.edns.as_ref(), transport))
     }
 
-    /// Step 9: the client subnet to resolve for. The ECS decision (trusted front end's option,
-    /// client's option, source address; truncated) slots in here.
-    fn client_subnet(&self, _query: &ParsedQuery, _client: IpAddr) -> Option<IpNet> {
-        None
+    /// Step 9: the client subnet to resolve for, decided once from the (canonical) client address
+    /// and the client's validated ECS option; counted and traced (E24).
+    fn client_subnet(&self, query: &ParsedQuery, client: IpAddr) -> SubnetDecision {
+        let decision = self.subnet_policy.decide(client, query.ecs.as_ref());
+        self.stats.count_subnet_decision(&decision);
+        if decision.subnet().is_some()
+            && query.ecs.is_some_and(|ecs| ecs.source() > 0)
+            && self.subnet_policy.is_trusted(client)
+        {
+            FrontendStats::bump(&self.stats.ecs_trusted_front_end);
+        }
+        tracing::trace!(
+            %client,
+            client_ecs = ?query.ecs,
+            subnet = ?decision.subnet(),
+            withheld = decision.reason().map(|reason| reason.reason()),
+            "client subnet decided"
+        );
+        decision
+    }
+
+    /// Step 10b (E23): the client's ECS option back, SCOPE = min(data scope, SOURCE used).
+    fn echo_ecs(
+        &self,
+        response: &mut Message,
+        client_ecs: &Ecs,
+        decision: &SubnetDecision,
+        data_scope: u8,
+    ) {
+        // The client sent ECS, so it sent an OPT, so `response` carries ours.
+        if let Some(edns) = response.edns.as_mut() {
+            let echo = client_ecs.echo(decision.source_len(), data_scope);
+            edns.options_mut().insert(echo.to_edns_option());
+            FrontendStats::bump(&self.stats.ecs_echoed);
+        }
     }
 
     /// Counts a rejection and builds its response, if it gets one.
@@ -369,6 +468,10 @@ impl Pipeline {
             ErrorReason::UnsupportedOpcode(_) => &stats.notimp_opcode,
             ErrorReason::QuestionCount(_) => &stats.formerr_question_count,
             ErrorReason::Malformed(_) => &stats.formerr_malformed,
+            ErrorReason::BadEcs(error) => {
+                FrontendStats::bump(&stats.formerr_ecs);
+                stats.ecs_formerr_reason(&error)
+            }
             ErrorReason::BadEdnsVersion(_) => &stats.badvers,
             ErrorReason::UnsupportedClass(_) => &stats.refused_class,
             ErrorReason::UnsupportedQtype(_) => &stats.notimp_qtype,

@@ -1,5 +1,6 @@
 //! The front end's tests: one binary, one fake engine, shared helpers.
 
+mod ecs_tests;
 mod parse_props;
 mod pipeline_tests;
 mod socket_tests;
@@ -11,6 +12,7 @@ use std::time::Duration;
 
 use futures::future::BoxFuture;
 use hickory_proto::op::{Edns, Message, MessageType, OpCode, Query, ResponseCode};
+use hickory_proto::rr::rdata::opt::EdnsOption;
 use hickory_proto::rr::rdata::{A, SOA};
 use hickory_proto::rr::{Name, RData, Record, RecordType};
 use scoped_recursor::{Resolution, Resolve, ResolveRequest};
@@ -55,6 +57,21 @@ impl FakeResolver {
             (name.to_ascii_lowercase(), qtype),
             (resolution, Duration::ZERO),
         );
+        self
+    }
+
+    /// Makes the answer for `name`/`qtype` carry ECS `scope` and come from the cache or not.
+    pub(crate) fn scoped(
+        mut self,
+        name: &str,
+        qtype: RecordType,
+        scope: u8,
+        from_cache: bool,
+    ) -> Self {
+        if let Some(entry) = self.table.get_mut(&(name.to_ascii_lowercase(), qtype)) {
+            entry.0.scope = scope;
+            entry.0.from_cache = from_cache;
+        }
         self
     }
 
@@ -148,4 +165,21 @@ pub(crate) fn pipeline(resolver: Arc<FakeResolver>, config: &ServerConfig) -> Pi
 pub(crate) async fn ask(pipeline: &Pipeline, wire: &[u8], transport: Transport) -> Option<Message> {
     let response = pipeline.handle(wire, CLIENT, transport).await?;
     Some(Message::from_vec(&response).expect("our response parses"))
+}
+
+/// `message` with an OPT record (payload 1232, version 0) carrying `options`, in order.
+pub(crate) fn with_options(message: Message, options: Vec<EdnsOption>) -> Message {
+    let mut message = with_edns(message, 1232, 0, false);
+    if let Some(edns) = message.edns.as_mut() {
+        for option in options {
+            edns.options_mut().insert(option);
+        }
+    }
+    message
+}
+
+/// An ECS option with exactly these payload bytes (FAMILY, SOURCE, SCOPE, ADDRESS), serialised
+/// by hickory as they are, however wrong.
+pub(crate) fn raw_ecs(payload: &[u8]) -> EdnsOption {
+    EdnsOption::Unknown(scoped_ecs::ECS_OPTION_CODE, payload.to_vec())
 }

@@ -13,7 +13,7 @@ use tokio::sync::oneshot;
 use tokio::task::JoinHandle;
 use tokio::time::timeout;
 
-use super::{FakeResolver, query, wire};
+use super::{FakeResolver, query, raw_ecs, wire, with_options};
 use crate::{FrontendStats, ServerConfig, bind};
 
 /// Upper bound on any single wait in these tests; they normally finish in milliseconds.
@@ -29,6 +29,11 @@ struct TestServer {
 
 impl TestServer {
     fn start(config: ServerConfig, resolver: FakeResolver) -> io::Result<Self> {
+        Self::start_shared(config, Arc::new(resolver))
+    }
+
+    /// Like [`TestServer::start`], keeping a handle on the engine to read what it was asked.
+    fn start_shared(config: ServerConfig, resolver: Arc<FakeResolver>) -> io::Result<Self> {
         let server = bind(config)?;
         let addr = server
             .local_addrs()
@@ -37,7 +42,7 @@ impl TestServer {
             .ok_or_else(|| io::Error::other("no address"))?;
         let stats = server.stats();
         let (stop, stopped) = oneshot::channel::<()>();
-        let task = tokio::spawn(server.run(Arc::new(resolver), async {
+        let task = tokio::spawn(server.run(resolver, async {
             let _ = stopped.await;
         }));
         Ok(Self {
@@ -153,6 +158,41 @@ async fn udp_garbage_gets_formerr_and_short_datagram_is_dropped() {
             .is_none()
     );
     assert_eq!(server.stats.snapshot().dropped_short, 1);
+    server.stop().await;
+}
+
+/// E23 over a real socket: a loopback client (counted as public: the test policy lists nothing as
+/// non-routable) sends ECS /16; the engine is asked for 127.0.0.0/16 and the answer's scope 20
+/// comes back capped at 16, with the client's FAMILY, SOURCE and ADDRESS.
+#[tokio::test]
+async fn e23_udp_response_echoes_client_ecs() {
+    let mut config = loopback_config();
+    config.ecs.policy = scoped_ecs::SubnetPolicy::new().with_non_routable([]);
+    let resolver = Arc::new(resolver().scoped("fast.example.", RecordType::A, 20, false));
+    let server = TestServer::start_shared(config, Arc::clone(&resolver)).expect("bind");
+    let ask = with_options(
+        query(0x0e23, "fast.example.", RecordType::A),
+        vec![raw_ecs(&[0, 1, 16, 0, 127, 0])],
+    );
+    let response = udp_exchange(server.addr, &wire(&ask), PATIENCE)
+        .await
+        .expect("a response");
+    let echo = scoped_ecs::message_ecs(&response, scoped_ecs::Direction::Response)
+        .expect("well-formed ECS")
+        .expect("ECS echoed");
+    assert_eq!(
+        (echo.prefix(), echo.scope()),
+        ("127.0.0.0/16".parse().expect("net"), 16)
+    );
+    let response = Message::from_vec(&response).expect("parses");
+    assert_eq!(response.metadata.id, 0x0e23);
+    assert_eq!(response.answers.len(), 1);
+    assert_eq!(
+        resolver.seen().first().and_then(|r| r.client_subnet),
+        Some("127.0.0.0/16".parse().expect("net"))
+    );
+    let stats = server.stats.snapshot();
+    assert_eq!((stats.ecs_tailored, stats.ecs_echoed), (1, 1));
     server.stop().await;
 }
 
