@@ -17,11 +17,17 @@
 //!
 //! [`standard_internet`] is a ready fixture; its map is in the [`standard`] module.
 //!
+//! For EDNS Client Subnet (RFC 7871), [`EcsAuthority`] is an ECS-aware authoritative installed
+//! as a server's responder (tailored answers per client prefix, configurable SCOPE, broken echoes,
+//! ECS rejection), and [`ecs_internet`] a ready CDN fixture; its map is in the [`cdn`] module.
+//!
 //! Safety rule: servers may only have addresses in 127.0.0.0/8, `::1` or fc00::/7 (the last
 //! exist in memory only), and the loopback mode only ever replies to loopback sources.
 #![warn(missing_docs)]
 
 pub mod authority;
+pub mod cdn;
+pub mod ecs;
 mod internet;
 pub mod loopback;
 pub mod memory;
@@ -32,6 +38,8 @@ pub use authority::{
     SERVER_UDP_PAYLOAD, authoritative_response, closest_zone, error_response, response_skeleton,
     upward_referral,
 };
+pub use cdn::{EcsInternet, ecs_fixture, ecs_internet};
+pub use ecs::{Echo, EcsAuthority, EcsHandle, IntoPrefix, make_ecs_query};
 pub use internet::{
     Behaviour, BuildError, Internet, InternetBuilder, QueryInfo, QueryLogEntry, ROOT_HINTS_TTL,
     Responder, ResponderAction, ServerHandle,
