@@ -348,19 +348,19 @@ impl RecordCache {
         let mut current = name.clone();
         loop {
             match self.answer_step(&current, qtype, now) {
-                Some(Step::Records(records)) => {
+                Some(AnswerStep::Records(records)) => {
                     return Some(CachedAnswer {
                         links,
                         end: AnswerEnd::Records(records),
                     });
                 }
-                Some(Step::Negative(rcode, soa)) => {
+                Some(AnswerStep::Negative(rcode, soa)) => {
                     return Some(CachedAnswer {
                         links,
                         end: AnswerEnd::Negative { rcode, soa },
                     });
                 }
-                Some(Step::Cname(link)) if links.len() < max_links => {
+                Some(AnswerStep::Cname(link)) if links.len() < max_links => {
                     let RData::CNAME(target) = &link.data else {
                         return None;
                     };
@@ -369,8 +369,8 @@ impl RecordCache {
                     current = target;
                 }
                 // Chain too long for the cache to follow: let the engine decide.
-                Some(Step::Cname(_)) | None if links.is_empty() => return None,
-                Some(Step::Cname(_)) | None => {
+                Some(AnswerStep::Cname(_)) | None if links.is_empty() => return None,
+                Some(AnswerStep::Cname(_)) | None => {
                     return Some(CachedAnswer {
                         links,
                         end: AnswerEnd::Continue(current),
@@ -380,19 +380,21 @@ impl RecordCache {
         }
     }
 
-    fn answer_step(&self, name: &Name, qtype: RecordType, now: Instant) -> Option<Step> {
+    /// One link of an answer for a client: an NXDOMAIN for the name, the RRset (or NODATA) of
+    /// `qtype`, or else a CNAME to follow — client-grade data only.
+    pub fn answer_step(&self, name: &Name, qtype: RecordType, now: Instant) -> Option<AnswerStep> {
         if let Some(entry) = self.get(&CacheKey::name_error(name, DNSClass::IN), now)
             && let Some(CachedData::NxDomain { soa }) = entry.data_at(now)
         {
-            return Some(Step::Negative(ResponseCode::NXDomain, soa));
+            return Some(AnswerStep::Negative(ResponseCode::NXDomain, soa));
         }
         if let Some(entry) = self.get(&CacheKey::rrset(name, qtype, DNSClass::IN), now) {
             match entry.data_at(now) {
                 Some(CachedData::Rrset { records, trust }) if trust.answers_clients() => {
-                    return Some(Step::Records(records));
+                    return Some(AnswerStep::Records(records));
                 }
                 Some(CachedData::NoData { soa }) => {
-                    return Some(Step::Negative(ResponseCode::NoError, soa));
+                    return Some(AnswerStep::Negative(ResponseCode::NoError, soa));
                 }
                 _ => {}
             }
@@ -401,7 +403,7 @@ impl RecordCache {
             && let Some(mut records) = self.rrset(name, RecordType::CNAME, Trust::Answer, now)
             && !records.is_empty()
         {
-            return Some(Step::Cname(records.swap_remove(0)));
+            return Some(AnswerStep::Cname(records.swap_remove(0)));
         }
         None
     }
@@ -435,10 +437,37 @@ impl RecordCache {
     }
 }
 
-enum Step {
+/// One link of an answer found in a cache.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum AnswerStep {
+    /// The records asked for.
     Records(Vec<Record>),
+    /// NXDOMAIN or NODATA (NOERROR), with the SOA for the authority section.
     Negative(ResponseCode, Record),
+    /// A CNAME to follow.
     Cname(Record),
+}
+
+impl AnswerStep {
+    /// The step a cached entry stands for, for a lookup of `rtype` (CNAME entries are links
+    /// unless CNAME itself was asked for).
+    pub fn from_data(data: CachedData, asked: RecordType) -> Option<Self> {
+        match data {
+            CachedData::Rrset { mut records, .. } => {
+                let is_link = records
+                    .first()
+                    .is_some_and(|r| r.record_type() == RecordType::CNAME)
+                    && asked != RecordType::CNAME;
+                if is_link {
+                    Some(Self::Cname(records.swap_remove(0)))
+                } else {
+                    Some(Self::Records(records))
+                }
+            }
+            CachedData::NoData { soa } => Some(Self::Negative(ResponseCode::NoError, soa)),
+            CachedData::NxDomain { soa } => Some(Self::Negative(ResponseCode::NXDomain, soa)),
+        }
+    }
 }
 
 /// RFC 2308 §5: a negative answer lives min(SOA TTL, SOA MINIMUM) seconds. `None` if the
@@ -457,6 +486,9 @@ fn record_weight(record: &Record) -> u32 {
         .saturating_mul(2)
         .saturating_add(RECORD_OVERHEAD_BYTES)
 }
+
+pub mod scoped;
+pub use scoped::{ScopedCache, ScopedCacheConfig, ScopedHit};
 
 #[cfg(test)]
 mod tests;

@@ -1,0 +1,642 @@
+//! Every behaviour is checked on both shapes (`cow::…` is the `ScopedCache` the resolver uses,
+//! `flat::…` the benchmark's alternative). Tests named `eNN_…` check rule ENN of
+//! `shared/ecs-rfc7871.md`.
+
+use std::net::{Ipv4Addr, Ipv6Addr};
+use std::str::FromStr;
+use std::time::Duration;
+
+use hickory_proto::rr::rdata::{A, AAAA, SOA};
+use hickory_proto::rr::{DNSClass, Name, RData, Record, RecordType};
+use ipnet::IpNet;
+use scoped_ecs::CacheScope;
+use tokio::time::Instant;
+
+use super::*;
+use crate::{CacheConfig, CacheKey, CachedData, Trust};
+
+fn name(s: &str) -> Name {
+    Name::from_str(s).unwrap()
+}
+
+fn net(s: &str) -> IpNet {
+    s.parse().unwrap()
+}
+
+fn key(owner: &str) -> CacheKey {
+    CacheKey::rrset(&name(owner), RecordType::A, DNSClass::IN)
+}
+
+fn aaaa_key(owner: &str) -> CacheKey {
+    CacheKey::rrset(&name(owner), RecordType::AAAA, DNSClass::IN)
+}
+
+/// An A RRset at www.example. whose address ends in `last`.
+fn answer(ttl: u32, last: u8) -> CachedData {
+    answer_at("www.example.", ttl, last)
+}
+
+fn answer_at(owner: &str, ttl: u32, last: u8) -> CachedData {
+    CachedData::Rrset {
+        records: vec![Record::from_rdata(
+            name(owner),
+            ttl,
+            RData::A(A(Ipv4Addr::new(192, 0, 2, last))),
+        )],
+        trust: Trust::AuthoritativeAnswer,
+    }
+}
+
+fn aaaa_answer(ttl: u32, last: u16) -> CachedData {
+    CachedData::Rrset {
+        records: vec![Record::from_rdata(
+            name("www.example."),
+            ttl,
+            RData::AAAA(AAAA(Ipv6Addr::new(0x2001, 0xdb8, 0, 0, 0, 0, 0, last))),
+        )],
+        trust: Trust::AuthoritativeAnswer,
+    }
+}
+
+fn soa(ttl: u32, minimum: u32) -> Record {
+    let data = SOA::new(
+        name("ns.example."),
+        name("host.example."),
+        1,
+        7200,
+        900,
+        1_209_600,
+        minimum,
+    );
+    Record::from_rdata(name("example."), ttl, RData::SOA(data))
+}
+
+fn covering(s: &str) -> CacheScope {
+    CacheScope::Covering(net(s))
+}
+
+fn exact(s: &str) -> CacheScope {
+    CacheScope::ExactSource(net(s))
+}
+
+fn config() -> ScopedCacheConfig {
+    ScopedCacheConfig::default()
+}
+
+fn with_bound(n: usize) -> ScopedCacheConfig {
+    ScopedCacheConfig {
+        max_tailored_per_family: n,
+        ..config()
+    }
+}
+
+/// The last octet of the A record a hit carries (which answer was served).
+fn served<C: ScopedStore>(
+    cache: &C,
+    k: &CacheKey,
+    client: Option<&str>,
+    now: Instant,
+) -> Option<u8> {
+    let hit = cache.get(k, client.map(net), now)?;
+    match hit.data {
+        CachedData::Rrset { records, .. } => match records[0].data {
+            RData::A(A(a)) => Some(a.octets()[3]),
+            RData::AAAA(AAAA(a)) => Some(a.octets()[15]),
+            _ => None,
+        },
+        _ => Some(0),
+    }
+}
+
+fn ttl_of(hit: &ScopedHit) -> u32 {
+    match &hit.data {
+        CachedData::Rrset { records, .. } => records[0].ttl,
+        CachedData::NoData { soa } | CachedData::NxDomain { soa } => soa.ttl,
+    }
+}
+
+fn e14_covering_entry_serves_clients_inside<C: ScopedStore>() {
+    let cache = C::new(config());
+    let now = Instant::now();
+    cache.insert(
+        key("www.example."),
+        covering("192.0.0.0/16"),
+        answer(300, 1),
+        now,
+    );
+    let hit = cache
+        .get(&key("www.example."), Some(net("192.0.77.0/24")), now)
+        .expect("a client inside the /16 is served");
+    assert_eq!(hit.scope, covering("192.0.0.0/16"));
+    assert_eq!(
+        served(&cache, &key("www.example."), Some("192.0.255.0/24"), now),
+        Some(1)
+    );
+    assert_eq!(
+        served(&cache, &key("www.example."), Some("192.1.0.0/24"), now),
+        None
+    );
+    assert_eq!(
+        served(&cache, &key("www.example."), Some("192.0.0.0/8"), now),
+        None
+    );
+    assert_eq!(served(&cache, &key("www.example."), None, now), None);
+    assert_eq!(
+        served(&cache, &key("other.example."), Some("192.0.77.0/24"), now),
+        None
+    );
+}
+
+fn e15_exact_source_entry_serves_only_that_source<C: ScopedStore>() {
+    let cache = C::new(config());
+    let now = Instant::now();
+    cache.insert(
+        key("www.example."),
+        exact("192.0.2.0/24"),
+        answer(300, 1),
+        now,
+    );
+    let k = key("www.example.");
+    let hit = cache.get(&k, Some(net("192.0.2.0/24")), now).unwrap();
+    assert_eq!(hit.scope, exact("192.0.2.0/24"));
+    assert_eq!(served(&cache, &k, Some("192.0.2.0/25"), now), None);
+    assert_eq!(served(&cache, &k, Some("192.0.2.128/25"), now), None);
+    assert_eq!(served(&cache, &k, Some("192.0.0.0/20"), now), None);
+    assert_eq!(served(&cache, &k, Some("192.0.3.0/24"), now), None);
+    assert_eq!(served(&cache, &k, None, now), None);
+}
+
+fn e19_longest_prefix_wins<C: ScopedStore>() {
+    let cache = C::new(config());
+    let now = Instant::now();
+    let k = key("www.example.");
+    // Most specific first, so insertion order cannot be what decides.
+    cache.insert(k.clone(), exact("192.0.2.0/24"), answer(300, 5), now);
+    cache.insert(k.clone(), covering("192.0.2.0/24"), answer(300, 4), now);
+    cache.insert(k.clone(), covering("192.0.2.0/23"), answer(300, 3), now);
+    cache.insert(k.clone(), covering("192.0.0.0/16"), answer(300, 2), now);
+    cache.insert(k.clone(), CacheScope::Global, answer(300, 1), now);
+    assert_eq!(served(&cache, &k, Some("192.0.2.0/24"), now), Some(5));
+    assert_eq!(served(&cache, &k, Some("192.0.2.0/25"), now), Some(4));
+    assert_eq!(served(&cache, &k, Some("192.0.3.0/24"), now), Some(3));
+    assert_eq!(served(&cache, &k, Some("192.0.9.0/24"), now), Some(2));
+    assert_eq!(served(&cache, &k, Some("198.51.100.0/24"), now), Some(1));
+    assert_eq!(served(&cache, &k, None, now), Some(1));
+    let hit = cache.get(&k, Some(net("192.0.3.0/24")), now).unwrap();
+    assert_eq!(hit.scope, covering("192.0.2.0/23"));
+}
+
+fn e20_scope_zero_serves_everyone<C: ScopedStore>() {
+    let cache = C::new(config());
+    let now = Instant::now();
+    let k = key("www.example.");
+    cache.insert(k.clone(), CacheScope::Global, answer(300, 1), now);
+    for client in [
+        None,
+        Some("192.0.2.0/24"),
+        Some("2001:db8::/56"),
+        Some("10.0.0.0/8"),
+    ] {
+        let hit = cache
+            .get(&k, client.map(net), now)
+            .expect("global serves all");
+        assert_eq!(hit.scope, CacheScope::Global);
+    }
+}
+
+fn e20_source_zero_entry_serves_only_source_zero_queries<C: ScopedStore>() {
+    let cache = C::new(config());
+    let now = Instant::now();
+    let k = key("www.example.");
+    cache.insert(k.clone(), CacheScope::SourceZeroOnly, answer(300, 9), now);
+    assert_eq!(served(&cache, &k, None, now), Some(9));
+    assert_eq!(served(&cache, &k, Some("192.0.2.0/24"), now), None);
+    assert_eq!(served(&cache, &k, Some("2001:db8::/56"), now), None);
+    // With a global answer beside it, tailored queries get the global one, SOURCE-0 queries still
+    // the more specific SOURCE-0 one.
+    cache.insert(k.clone(), CacheScope::Global, answer(300, 1), now);
+    assert_eq!(served(&cache, &k, Some("192.0.2.0/24"), now), Some(1));
+    assert_eq!(served(&cache, &k, None, now), Some(9));
+}
+
+fn e21_per_name_bound_evicts_least_recently_used<C: ScopedStore>() {
+    let cache = C::new(with_bound(3));
+    let now = Instant::now();
+    let k = key("www.example.");
+    cache.insert(k.clone(), covering("192.0.1.0/24"), answer(300, 1), now);
+    cache.insert(k.clone(), covering("192.0.2.0/24"), answer(300, 2), now);
+    cache.insert(k.clone(), covering("192.0.3.0/24"), answer(300, 3), now);
+    cache.insert(k.clone(), CacheScope::Global, answer(300, 100), now);
+    // Using .1 makes .2 the least recently used.
+    assert_eq!(served(&cache, &k, Some("192.0.1.0/24"), now), Some(1));
+    cache.insert(k.clone(), covering("192.0.4.0/24"), answer(300, 4), now);
+    assert_eq!(served(&cache, &k, Some("192.0.1.0/24"), now), Some(1));
+    assert_eq!(
+        served(&cache, &k, Some("192.0.2.0/24"), now),
+        Some(100),
+        "the least recently used /24 is gone: its client now gets the global answer"
+    );
+    assert_eq!(served(&cache, &k, Some("192.0.3.0/24"), now), Some(3));
+    assert_eq!(served(&cache, &k, Some("192.0.4.0/24"), now), Some(4));
+    // Other names are bounded on their own.
+    cache.insert(
+        key("other.example."),
+        covering("192.0.9.0/24"),
+        answer(300, 9),
+        now,
+    );
+    assert_eq!(served(&cache, &k, Some("192.0.3.0/24"), now), Some(3));
+    cache.run_pending_tasks();
+    let (v4, _) = cache.tailored_by_scope_len();
+    assert_eq!(v4, vec![(24, 4)]);
+}
+
+fn e21_memory_bounded_in_bytes<C: ScopedStore>() {
+    let max_bytes = 2_000_000;
+    let cache = C::new(ScopedCacheConfig {
+        max_bytes,
+        ..config()
+    });
+    let now = Instant::now();
+    // 10,000 names × 10 distinct /24s = 1e5 tailored entries, many times what fits.
+    for n in 0..10_000u32 {
+        let k = key(&format!("n{n}.example."));
+        for i in 0..10u32 {
+            let scope = covering(&format!("10.{}.{}.0/24", n % 250, i));
+            cache.insert(k.clone(), scope, answer(300, i as u8), now);
+        }
+    }
+    cache.run_pending_tasks();
+    let held = cache.weighted_bytes();
+    assert!(held <= max_bytes, "{held} > {max_bytes}");
+    assert!(held >= max_bytes / 2, "the cache is used: {held}");
+    let count = cache.entry_count();
+    assert!(count < 100_000 && count > 0, "{count}");
+    // The newest answer is in.
+    assert_eq!(
+        served(&cache, &key("n9999.example."), Some("10.249.9.0/24"), now),
+        Some(9)
+    );
+}
+
+async fn e22_tailored_entry_expires_at_its_own_ttl<C: ScopedStore>() {
+    let cache = C::new(config());
+    let t0 = Instant::now();
+    let k = key("www.example.");
+    cache.insert(k.clone(), covering("192.0.2.0/24"), answer(100, 24), t0);
+    cache.insert(k.clone(), covering("192.0.0.0/16"), answer(300, 16), t0);
+    cache.insert(k.clone(), CacheScope::Global, answer(600, 1), t0);
+    let client = Some(net("192.0.2.0/24"));
+
+    tokio::time::advance(Duration::from_secs(50)).await;
+    let hit = cache.get(&k, client, Instant::now()).unwrap();
+    assert_eq!((hit.scope, ttl_of(&hit)), (covering("192.0.2.0/24"), 50));
+
+    tokio::time::advance(Duration::from_secs(50)).await;
+    let hit = cache.get(&k, client, Instant::now()).unwrap();
+    assert_eq!((hit.scope, ttl_of(&hit)), (covering("192.0.0.0/16"), 200));
+
+    tokio::time::advance(Duration::from_secs(200)).await;
+    let hit = cache.get(&k, client, Instant::now()).unwrap();
+    assert_eq!((hit.scope, ttl_of(&hit)), (CacheScope::Global, 300));
+
+    tokio::time::advance(Duration::from_secs(299)).await;
+    assert!(cache.get(&k, client, Instant::now()).is_some());
+    tokio::time::advance(Duration::from_secs(1)).await;
+    assert!(cache.get(&k, client, Instant::now()).is_none());
+    assert!(cache.get(&k, None, Instant::now()).is_none());
+    let (v4, v6) = cache.tailored_by_scope_len();
+    assert!(v4.is_empty() && v6.is_empty(), "{v4:?} {v6:?}");
+}
+
+fn e17_negative_tailored_entry_does_not_hide_other_subnets_positive<C: ScopedStore>() {
+    let cache = C::new(config());
+    let now = Instant::now();
+    let k = key("www.example.");
+    cache.insert(
+        k.clone(),
+        covering("192.0.2.0/24"),
+        CachedData::NoData { soa: soa(300, 60) },
+        now,
+    );
+    cache.insert(k.clone(), covering("198.51.100.0/24"), answer(300, 7), now);
+    assert_eq!(served(&cache, &k, Some("198.51.100.0/24"), now), Some(7));
+    let hit = cache.get(&k, Some(net("192.0.2.0/24")), now).unwrap();
+    assert!(matches!(hit.data, CachedData::NoData { .. }));
+    assert_eq!(ttl_of(&hit), 60, "negative TTL is min(SOA TTL, MINIMUM)");
+    // A wider (or global) negative entry never hides a narrower positive one.
+    let k2 = key("shop.example.");
+    cache.insert(
+        k2.clone(),
+        CacheScope::Global,
+        CachedData::NxDomain { soa: soa(300, 300) },
+        now,
+    );
+    cache.insert(
+        k2.clone(),
+        covering("192.0.0.0/16"),
+        CachedData::NoData { soa: soa(300, 300) },
+        now,
+    );
+    cache.insert(
+        k2.clone(),
+        covering("192.0.2.0/24"),
+        answer_at("shop.example.", 300, 8),
+        now,
+    );
+    assert_eq!(served(&cache, &k2, Some("192.0.2.0/24"), now), Some(8));
+    assert!(matches!(
+        cache.get(&k2, Some(net("192.0.3.0/24")), now).unwrap().data,
+        CachedData::NoData { .. }
+    ));
+    assert!(matches!(
+        cache
+            .get(&k2, Some(net("203.0.113.0/24")), now)
+            .unwrap()
+            .data,
+        CachedData::NxDomain { .. }
+    ));
+}
+
+fn ipv4_and_ipv6_families_are_independent<C: ScopedStore>() {
+    let cache = C::new(with_bound(2));
+    let now = Instant::now();
+    let k = key("www.example.");
+    cache.insert(
+        k.clone(),
+        covering("2001:db8:1::/48"),
+        aaaa_answer(300, 1),
+        now,
+    );
+    cache.insert(
+        k.clone(),
+        covering("2001:db8:2::/48"),
+        aaaa_answer(300, 2),
+        now,
+    );
+    // A v4 /0 covering entry serves no IPv6 client, and the v4 bound does not touch the v6 list.
+    cache.insert(k.clone(), covering("0.0.0.0/0"), answer(300, 10), now);
+    cache.insert(k.clone(), covering("192.0.2.0/24"), answer(300, 11), now);
+    cache.insert(k.clone(), covering("192.0.3.0/24"), answer(300, 12), now);
+    assert_eq!(
+        served(&cache, &k, Some("2001:db8:1:ff00::/56"), now),
+        Some(1)
+    );
+    assert_eq!(served(&cache, &k, Some("2001:db8:2::/56"), now), Some(2));
+    assert_eq!(served(&cache, &k, Some("2001:db8:3::/56"), now), None);
+    assert_eq!(served(&cache, &k, Some("192.0.2.0/24"), now), Some(11));
+    assert_eq!(
+        served(&cache, &k, Some("192.0.9.0/24"), now),
+        None,
+        "the v4 /0 was evicted"
+    );
+    // IPv4-mapped IPv6 clients are IPv4 clients.
+    assert_eq!(
+        served(&cache, &k, Some("::ffff:192.0.3.0/120"), now),
+        Some(12)
+    );
+    // Per-family stats.
+    cache.run_pending_tasks();
+    let (v4, v6) = cache.tailored_by_scope_len();
+    assert_eq!((v4, v6), (vec![(24, 2)], vec![(48, 2)]));
+    // The same name under another type is another key.
+    assert_eq!(
+        served(&cache, &aaaa_key("www.example."), Some("192.0.2.0/24"), now),
+        None
+    );
+}
+
+fn e21_weigher_includes_moka_overhead<C: ScopedStore>() {
+    let cache = C::new(config());
+    cache.insert(
+        key("www.example."),
+        covering("192.0.2.0/24"),
+        answer(300, 1),
+        Instant::now(),
+    );
+    cache.run_pending_tasks();
+    let held = cache.weighted_bytes();
+    assert!(held >= u64::from(MOKA_ENTRY_OVERHEAD_BYTES) + 100, "{held}");
+}
+
+fn new_answer_always_admitted<C: ScopedStore>() {
+    let cache = C::new(ScopedCacheConfig {
+        max_bytes: 100_000,
+        ..config()
+    });
+    let now = Instant::now();
+    // Fill the cache well past its bound, with entries that are read often.
+    for n in 0..2000u32 {
+        let k = key(&format!("old{n}.example."));
+        cache.insert(k.clone(), covering("192.0.2.0/24"), answer(300, 1), now);
+        for _ in 0..3 {
+            let _ = cache.get(&k, Some(net("192.0.2.0/24")), now);
+        }
+    }
+    cache.run_pending_tasks();
+    for n in 0..100u32 {
+        let k = key(&format!("new{n}.example."));
+        cache.insert(k.clone(), covering("198.51.100.0/24"), answer(300, 2), now);
+        cache.run_pending_tasks();
+        assert_eq!(
+            served(&cache, &k, Some("198.51.100.0/24"), now),
+            Some(2),
+            "new answer {n} was refused"
+        );
+    }
+    // Into a name that is full, too.
+    let bounded = C::new(with_bound(1));
+    let k = key("www.example.");
+    bounded.insert(k.clone(), covering("192.0.1.0/24"), answer(300, 1), now);
+    let _ = bounded.get(&k, Some(net("192.0.1.0/24")), now);
+    bounded.insert(k.clone(), covering("192.0.2.0/24"), answer(300, 2), now);
+    assert_eq!(served(&bounded, &k, Some("192.0.2.0/24"), now), Some(2));
+}
+
+async fn ttl_is_clamped_and_zero_stores_nothing<C: ScopedStore>() {
+    let cache = C::new(ScopedCacheConfig {
+        ttl: CacheConfig {
+            min_ttl: 10,
+            max_ttl: 1000,
+            max_negative_ttl: 30,
+            ..CacheConfig::default()
+        },
+        ..config()
+    });
+    let t0 = Instant::now();
+    let k = key("www.example.");
+    cache.insert(k.clone(), covering("192.0.1.0/24"), answer(5, 1), t0);
+    cache.insert(k.clone(), covering("192.0.2.0/24"), answer(86_400, 2), t0);
+    cache.insert(
+        k.clone(),
+        covering("192.0.3.0/24"),
+        CachedData::NoData { soa: soa(300, 300) },
+        t0,
+    );
+    let ttl = |c: &str| cache.get(&k, Some(net(c)), t0).map(|h| ttl_of(&h));
+    assert_eq!(ttl("192.0.1.0/24"), Some(10));
+    assert_eq!(ttl("192.0.2.0/24"), Some(1000));
+    assert_eq!(ttl("192.0.3.0/24"), Some(30));
+
+    let zero = C::new(config());
+    zero.insert(k.clone(), covering("192.0.1.0/24"), answer(0, 1), t0);
+    zero.insert(
+        k.clone(),
+        CacheScope::Global,
+        CachedData::NoData { soa: soa(300, 0) },
+        t0,
+    );
+    zero.insert(
+        k.clone(),
+        CacheScope::Global,
+        CachedData::Rrset {
+            records: vec![],
+            trust: Trust::Answer,
+        },
+        t0,
+    );
+    assert!(zero.get(&k, Some(net("192.0.1.0/24")), t0).is_none());
+    zero.run_pending_tasks();
+    assert_eq!(zero.entry_count(), 0);
+}
+
+fn same_scope_is_replaced<C: ScopedStore>() {
+    let cache = C::new(with_bound(2));
+    let now = Instant::now();
+    let k = key("www.example.");
+    for i in 1..=5 {
+        cache.insert(k.clone(), covering("192.0.2.0/24"), answer(300, i), now);
+    }
+    cache.insert(k.clone(), covering("192.0.3.0/24"), answer(300, 9), now);
+    assert_eq!(served(&cache, &k, Some("192.0.2.0/24"), now), Some(5));
+    assert_eq!(served(&cache, &k, Some("192.0.3.0/24"), now), Some(9));
+    cache.run_pending_tasks();
+    assert_eq!(cache.entry_count(), 2);
+}
+
+fn clear_empties_the_cache<C: ScopedStore>() {
+    let cache = C::new(config());
+    let now = Instant::now();
+    let k = key("www.example.");
+    cache.insert(k.clone(), covering("192.0.2.0/24"), answer(300, 1), now);
+    cache.insert(k.clone(), CacheScope::Global, answer(300, 2), now);
+    cache.run_pending_tasks();
+    assert_eq!(cache.entry_count(), 2);
+    cache.clear();
+    assert!(cache.get(&k, None, now).is_none());
+    assert!(cache.get(&k, Some(net("192.0.2.0/24")), now).is_none());
+    cache.run_pending_tasks();
+    assert_eq!((cache.entry_count(), cache.weighted_bytes()), (0, 0));
+}
+
+fn host_bits_in_client_and_scope_are_ignored<C: ScopedStore>() {
+    let cache = C::new(config());
+    let now = Instant::now();
+    let k = key("www.example.");
+    cache.insert(
+        k.clone(),
+        CacheScope::ExactSource(net("192.0.2.77/24")),
+        answer(300, 1),
+        now,
+    );
+    assert_eq!(served(&cache, &k, Some("192.0.2.200/24"), now), Some(1));
+}
+
+macro_rules! both_shapes {
+    ($($test:ident),* $(,)?) => {
+        mod cow {
+            $(#[test] fn $test() { super::$test::<super::ScopedCache>() })*
+            #[tokio::test(start_paused = true)]
+            async fn e22_tailored_entry_expires_at_its_own_ttl() {
+                super::e22_tailored_entry_expires_at_its_own_ttl::<super::ScopedCache>().await
+            }
+            #[tokio::test(start_paused = true)]
+            async fn ttl_is_clamped_and_zero_stores_nothing() {
+                super::ttl_is_clamped_and_zero_stores_nothing::<super::ScopedCache>().await
+            }
+        }
+        mod flat {
+            $(#[test] fn $test() { super::$test::<super::FlatScopedCache>() })*
+            #[tokio::test(start_paused = true)]
+            async fn e22_tailored_entry_expires_at_its_own_ttl() {
+                super::e22_tailored_entry_expires_at_its_own_ttl::<super::FlatScopedCache>().await
+            }
+            #[tokio::test(start_paused = true)]
+            async fn ttl_is_clamped_and_zero_stores_nothing() {
+                super::ttl_is_clamped_and_zero_stores_nothing::<super::FlatScopedCache>().await
+            }
+        }
+    };
+}
+
+both_shapes!(
+    e14_covering_entry_serves_clients_inside,
+    e15_exact_source_entry_serves_only_that_source,
+    e19_longest_prefix_wins,
+    e20_scope_zero_serves_everyone,
+    e20_source_zero_entry_serves_only_source_zero_queries,
+    e21_per_name_bound_evicts_least_recently_used,
+    e21_memory_bounded_in_bytes,
+    e21_weigher_includes_moka_overhead,
+    e17_negative_tailored_entry_does_not_hide_other_subnets_positive,
+    ipv4_and_ipv6_families_are_independent,
+    new_answer_always_admitted,
+    same_scope_is_replaced,
+    clear_empties_the_cache,
+    host_bits_in_client_and_scope_are_ignored,
+);
+
+// --- ScopedCache only (the shape the resolver uses) ---
+
+#[test]
+fn e21_identical_answers_share_their_data() {
+    let now = Instant::now();
+    let k = key("www.example.");
+    let shared = ScopedCache::new(config());
+    let distinct = ScopedCache::new(config());
+    for i in 0..50u8 {
+        let scope = covering(&format!("192.0.{i}.0/24"));
+        shared.insert(k.clone(), scope, answer(300, 1), now);
+        distinct.insert(k.clone(), scope, answer(300, i), now);
+    }
+    shared.insert(k.clone(), CacheScope::Global, answer(300, 1), now);
+    assert_eq!(shared.distinct_datas(&k), 1);
+    assert_eq!(distinct.distinct_datas(&k), 50);
+    shared.run_pending_tasks();
+    distinct.run_pending_tasks();
+    assert!(
+        shared.weighted_bytes() < distinct.weighted_bytes(),
+        "{} vs {}",
+        shared.weighted_bytes(),
+        distinct.weighted_bytes()
+    );
+    // Replacing answers drops data nobody refers to any more.
+    for i in 0..50u8 {
+        distinct.insert(
+            k.clone(),
+            covering(&format!("192.0.{i}.0/24")),
+            answer(300, 7),
+            now,
+        );
+    }
+    assert_eq!(distinct.distinct_datas(&k), 1);
+    assert_eq!(served(&distinct, &k, Some("192.0.3.0/24"), now), Some(7));
+}
+
+#[test]
+fn entry_count_counts_answers_not_names() {
+    let cache = ScopedCache::new(config());
+    let now = Instant::now();
+    let k = key("www.example.");
+    for i in 0..10u8 {
+        cache.insert(
+            k.clone(),
+            covering(&format!("192.0.{i}.0/24")),
+            answer(300, i),
+            now,
+        );
+    }
+    cache.insert(k.clone(), CacheScope::Global, answer(300, 1), now);
+    cache.run_pending_tasks();
+    assert_eq!((cache.entry_count(), cache.name_count()), (11, 1));
+}
