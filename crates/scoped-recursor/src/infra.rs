@@ -1,0 +1,778 @@
+//! The infrastructure cache: what scoped has learnt about each nameserver *address*.
+//!
+//! One [`InfraCache`] is shared by every zone and every query. Its records are keyed by the
+//! server's address alone (never by zone or by name), so a server that answers for a hundred zones
+//! is measured once, and one name that never gets an answer cannot condemn a whole zone.
+//!
+//! # Round-trip time and timeout (RFC 6298)
+//! Each answered exchange is a sample R fed to Jacobson/Karels smoothing with the RFC 6298 §2
+//! constants: the first sample sets `SRTT = R, RTTVAR = R/2`; later ones
+//! `RTTVAR = 3/4·RTTVAR + 1/4·|SRTT − R|`, then `SRTT = 7/8·SRTT + 1/8·R`. The per-try timeout is
+//! `RTO = SRTT + max(SRTT/2, 4·RTTVAR)`, clamped to `[min_rto, max_rto]`; a server never measured
+//! gets `initial_rto`. The `SRTT/2` floor stands in for the RFC's clock granularity G: a server
+//! with a steady RTT drives RTTVAR to zero, and a reply a little late is not a loss. DNS has no
+//! retransmission ambiguity (Karn's problem): every try is a new query with its own ID and port,
+//! so every reply is a clean sample.
+//!
+//! # Timeouts, hold-off and probes
+//! A timeout doubles the RTO of the address (RFC 6298 §5.5), up to `max_rto`, and ranks it behind
+//! every server that still answers: it loses its place at once. After `hold_off_after_timeouts`
+//! timeouts in a row it is *held off*: ranked last and never explored. Held-off is not banned: once
+//! `hold_off` has passed since its last timeout, one query puts it first (a *probe*), and the next
+//! probe is due one `hold_off` later. One answer — to a probe, an exploration, or any query — wipes
+//! the timeouts and the backoff. When all of a zone's servers are held off, [`InfraCache::order`]
+//! still returns them all, so a name that times out everywhere cannot stop the others from being
+//! resolved (unbound#1074).
+//!
+//! # Choosing the order of one query's tries
+//! Servers are ranked by tier, then by expected RTT: responsive and unmeasured servers first
+//! (by SRTT; an unmeasured one counts as the modest, optimistic `unknown_rtt`), then an unmeasured
+//! server whose first query is still out, then servers timing out, then held-off ones. A due probe
+//! goes first. Otherwise a share `explore_share` of queries puts a random other (not held-off)
+//! server first — an unmeasured one if there is one — so a new server is measured and a server
+//! that got faster, or came back, is noticed.
+//!
+//! An unmeasured server's head start is bounded (pdns#1066): when it is put first it is marked
+//! pending for `initial_rto`, and until it answers or times out no other query gives it the head
+//! start. One measurement later it competes on its SRTT like everyone else.
+//!
+//! # Forgetting
+//! A record not used for `idle_expiry` is gone: the server is unknown again. Before that, an SRTT
+//! slower than `unknown_rtt` decays toward it as it ages (half-life `idle_expiry / 4`), so a server
+//! slow once is retried later even in a quiet zone. Fast SRTTs do not decay upwards.
+//!
+//! # Capability memory
+//! Per address, with an expiry of `capability_ttl`: whether it rejects EDNS (FORMERR/NOTIMP to an
+//! EDNS query, RFC 6891 §7) and what it does with ECS ([`EcsCapability`], rules E12 and E13).
+//!
+//! # Memory and locking
+//! At most `max_entries` records, in up to 16 shards of `Mutex<HashMap>`; a full shard first drops
+//! expired records, then the least recently used. Plain std maps and not moka: time must come from
+//! the caller (tokio's paused clock in engine tests; moka reads its own clock), eviction must never
+//! refuse a new server (moka's TinyLFU admission does), and every operation is a few arithmetic
+//! steps under a lock held for nanoseconds.
+
+use std::collections::HashMap;
+use std::fmt;
+use std::hash::{BuildHasher, RandomState};
+use std::net::IpAddr;
+use std::sync::{Mutex, MutexGuard, PoisonError};
+use std::time::Duration;
+
+use rand::Rng;
+use rand::seq::SliceRandom;
+use tokio::time::Instant;
+
+/// Per-try timeout of a server never measured: Unbound's `UNKNOWN_SERVER_NICENESS`. Long enough
+/// for most paths on Earth, short enough that a dead unknown server costs a query little.
+pub const DEFAULT_INITIAL_RTO: Duration = Duration::from_millis(376);
+/// Lowest per-try timeout (Unbound's `RTT_MIN_TIMEOUT`): below this, scheduling jitter and a
+/// busy authoritative would be mistaken for loss.
+pub const DEFAULT_MIN_RTO: Duration = Duration::from_millis(50);
+/// Highest per-try timeout, backoff included: half the default 4 s question budget, so one dead
+/// server can never eat the whole budget.
+pub const DEFAULT_MAX_RTO: Duration = Duration::from_secs(2);
+/// The expected RTT credited to a server never measured: optimistic against distant servers
+/// (≥ 100 ms), modest against nearby anycast (≤ 30 ms).
+pub const DEFAULT_UNKNOWN_RTT: Duration = Duration::from_millis(50);
+/// Timeouts in a row that hold a server off.
+pub const DEFAULT_HOLD_OFF_AFTER_TIMEOUTS: u32 = 3;
+/// Time between probes of a server that is timing out: the longest a recovered server waits to
+/// get its traffic back.
+pub const DEFAULT_HOLD_OFF: Duration = Duration::from_secs(30);
+/// A record unused this long is forgotten (Unbound's `infra-host-ttl`).
+pub const DEFAULT_IDLE_EXPIRY: Duration = Duration::from_secs(15 * 60);
+/// Share of queries that try a server other than the best first.
+pub const DEFAULT_EXPLORE_SHARE: f64 = 0.04;
+/// Records kept at most (Unbound's `infra-cache-numhosts`).
+pub const DEFAULT_MAX_ENTRIES: usize = 10_000;
+/// How long an EDNS or ECS capability observation is believed.
+pub const DEFAULT_CAPABILITY_TTL: Duration = Duration::from_secs(15 * 60);
+
+/// Largest explore share accepted: above it the "best" server would no longer carry most queries.
+pub const MAX_EXPLORE_SHARE: f64 = 0.5;
+
+/// RFC 6298 §2: α = 1/8, β = 1/4, K = 4.
+const SRTT_WEIGHT: u64 = 8;
+const RTTVAR_WEIGHT: u64 = 4;
+const RTTVAR_K: u64 = 4;
+/// The RTO exceeds the SRTT by at least SRTT / this (RTO ≥ 1.5 × SRTT): our stand-in for RFC 6298's
+/// clock granularity G. A server with a steady RTT has RTTVAR → 0, and a reply a little slower than
+/// usual (a cache miss on the authoritative side) is not a loss.
+const MIN_MARGIN_DIVISOR: u64 = 2;
+/// Backoff doublings counted at most (max_rto caps the value long before).
+const MAX_BACKOFF_SHIFT: u32 = 16;
+/// Half-lives of the SRTT decay within one idle expiry (4: 1/16 of the excess is left at expiry).
+const DECAY_HALF_LIVES_PER_EXPIRY: f64 = 4.0;
+/// Shard count limits: at most 16 locks; at least this many records per shard, so small tables
+/// are one exact LRU.
+const MAX_SHARDS: usize = 16;
+const MIN_ENTRIES_PER_SHARD: usize = 256;
+
+/// Tunables of the infrastructure cache. Every default is a named constant above.
+#[derive(Clone, Debug, PartialEq)]
+pub struct InfraConfig {
+    /// Per-try timeout of a server never measured (also how long its head start stays pending).
+    pub initial_rto: Duration,
+    /// Lower clamp of every RTO.
+    pub min_rto: Duration,
+    /// Upper clamp of every RTO, backoff included.
+    pub max_rto: Duration,
+    /// Expected RTT used to rank a server never measured.
+    pub unknown_rtt: Duration,
+    /// Timeouts in a row after which a server is held off.
+    pub hold_off_after_timeouts: u32,
+    /// Time from a server's last timeout to its next probe.
+    pub hold_off: Duration,
+    /// A record unused this long is forgotten.
+    pub idle_expiry: Duration,
+    /// Share of queries (0 to 0.5) that put a random non-best server first.
+    pub explore_share: f64,
+    /// Records kept at most.
+    pub max_entries: usize,
+    /// How long an EDNS or ECS capability observation is believed.
+    pub capability_ttl: Duration,
+}
+
+impl Default for InfraConfig {
+    fn default() -> Self {
+        Self {
+            initial_rto: DEFAULT_INITIAL_RTO,
+            min_rto: DEFAULT_MIN_RTO,
+            max_rto: DEFAULT_MAX_RTO,
+            unknown_rtt: DEFAULT_UNKNOWN_RTT,
+            hold_off_after_timeouts: DEFAULT_HOLD_OFF_AFTER_TIMEOUTS,
+            hold_off: DEFAULT_HOLD_OFF,
+            idle_expiry: DEFAULT_IDLE_EXPIRY,
+            explore_share: DEFAULT_EXPLORE_SHARE,
+            max_entries: DEFAULT_MAX_ENTRIES,
+            capability_ttl: DEFAULT_CAPABILITY_TTL,
+        }
+    }
+}
+
+/// Why an [`InfraConfig`] was refused.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+pub enum InfraConfigError {
+    /// `min_rto` must be positive and `min_rto ≤ initial_rto ≤ max_rto`.
+    #[error("RTO bounds out of order: min {min:?}, initial {initial:?}, max {max:?}")]
+    RtoBounds {
+        /// The configured `min_rto`.
+        min: Duration,
+        /// The configured `initial_rto`.
+        initial: Duration,
+        /// The configured `max_rto`.
+        max: Duration,
+    },
+    /// `explore_share` must be within 0 and [`MAX_EXPLORE_SHARE`].
+    #[error("explore share {0} is outside 0..=0.5")]
+    ExploreShare(f64),
+    /// `max_entries` must be at least 1.
+    #[error("max_entries must be at least 1")]
+    NoEntries,
+    /// `hold_off_after_timeouts` must be at least 1.
+    #[error("hold_off_after_timeouts must be at least 1")]
+    NoHoldOffThreshold,
+    /// `idle_expiry` must be positive.
+    #[error("idle_expiry must be positive")]
+    NoIdleExpiry,
+}
+
+impl InfraConfig {
+    /// Check the configuration; [`InfraCache::new`] refuses what this refuses.
+    pub fn validate(&self) -> Result<(), InfraConfigError> {
+        if self.min_rto.is_zero()
+            || self.min_rto > self.initial_rto
+            || self.initial_rto > self.max_rto
+        {
+            return Err(InfraConfigError::RtoBounds {
+                min: self.min_rto,
+                initial: self.initial_rto,
+                max: self.max_rto,
+            });
+        }
+        if !(0.0..=MAX_EXPLORE_SHARE).contains(&self.explore_share) {
+            return Err(InfraConfigError::ExploreShare(self.explore_share));
+        }
+        if self.max_entries == 0 {
+            return Err(InfraConfigError::NoEntries);
+        }
+        if self.hold_off_after_timeouts == 0 {
+            return Err(InfraConfigError::NoHoldOffThreshold);
+        }
+        if self.idle_expiry.is_zero() {
+            return Err(InfraConfigError::NoIdleExpiry);
+        }
+        Ok(())
+    }
+}
+
+/// How a server is doing, as shown by `scoped ctl infra`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ServerState {
+    /// Never measured (or forgotten): ranked at `unknown_rtt`.
+    Unknown,
+    /// Its last exchange was answered: ranked by SRTT.
+    Responsive,
+    /// Its last exchanges timed out, fewer than the hold-off threshold: ranked after responsive
+    /// servers, still explored.
+    TimingOut,
+    /// Too many timeouts in a row: ranked last, only probed once per hold-off period.
+    HeldOff,
+}
+
+impl fmt::Display for ServerState {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            ServerState::Unknown => "unknown",
+            ServerState::Responsive => "responsive",
+            ServerState::TimingOut => "timing-out",
+            ServerState::HeldOff => "held-off",
+        })
+    }
+}
+
+/// What a server does with an ECS option (RFC 7871), as far as we know.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum EcsCapability {
+    /// Nothing known (or the knowledge expired).
+    Unknown,
+    /// It has echoed ECS in a reply (E12): an ECS-less reply from it is suspicious.
+    Echoes,
+    /// It answered an ECS query without echoing the option (§7.3: SCOPE 0).
+    NoEcho,
+    /// It answered an ECS query with REFUSED or FORMERR (E13): send it no ECS for a while.
+    Rejects,
+}
+
+impl fmt::Display for EcsCapability {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            EcsCapability::Unknown => "unknown",
+            EcsCapability::Echoes => "echoes",
+            EcsCapability::NoEcho => "no-echo",
+            EcsCapability::Rejects => "rejects",
+        })
+    }
+}
+
+/// One row of `scoped ctl infra`.
+#[derive(Clone, Debug, PartialEq)]
+pub struct InfraEntry {
+    /// The nameserver address.
+    pub addr: IpAddr,
+    /// Smoothed RTT, if ever measured.
+    pub srtt: Option<Duration>,
+    /// RTT variance, if ever measured.
+    pub rttvar: Option<Duration>,
+    /// The per-try timeout a query to it would use now (backoff included).
+    pub rto: Duration,
+    /// How it is doing.
+    pub state: ServerState,
+    /// Timeouts since its last answer.
+    pub consecutive_timeouts: u32,
+    /// Exchanges recorded (answers and timeouts).
+    pub queries: u64,
+    /// Timeouts recorded.
+    pub timeouts: u64,
+    /// Time since it was last used (an exchange recorded, or a probe or head start given).
+    pub last_used: Duration,
+    /// It rejects EDNS (for now).
+    pub edns_broken: bool,
+    /// What it does with ECS (for now).
+    pub ecs: EcsCapability,
+}
+
+/// What is known about one address.
+#[derive(Clone, Debug)]
+struct ServerRecord {
+    srtt_us: Option<u64>,
+    rttvar_us: u64,
+    last_sample: Option<Instant>,
+    consecutive_timeouts: u32,
+    /// While timing out: when the next probe may be sent.
+    probe_at: Option<Instant>,
+    /// While unmeasured: its head start was given and its first exchange is still out.
+    pending_until: Option<Instant>,
+    queries: u64,
+    timeouts: u64,
+    last_used: Instant,
+    edns_broken_until: Option<Instant>,
+    ecs: Option<(EcsCapability, Instant)>,
+}
+
+impl ServerRecord {
+    fn new(now: Instant) -> Self {
+        Self {
+            srtt_us: None,
+            rttvar_us: 0,
+            last_sample: None,
+            consecutive_timeouts: 0,
+            probe_at: None,
+            pending_until: None,
+            queries: 0,
+            timeouts: 0,
+            last_used: now,
+            edns_broken_until: None,
+            ecs: None,
+        }
+    }
+
+    fn expired(&self, now: Instant, config: &InfraConfig) -> bool {
+        now.saturating_duration_since(self.last_used) >= config.idle_expiry
+    }
+
+    fn state(&self, config: &InfraConfig) -> ServerState {
+        if self.consecutive_timeouts >= config.hold_off_after_timeouts {
+            ServerState::HeldOff
+        } else if self.consecutive_timeouts > 0 {
+            ServerState::TimingOut
+        } else if self.srtt_us.is_some() {
+            ServerState::Responsive
+        } else {
+            ServerState::Unknown
+        }
+    }
+
+    /// RFC 6298 §2.2/§2.3, in microseconds.
+    fn sample(&mut self, rtt: Duration, now: Instant) {
+        let r = u64::try_from(rtt.as_micros()).unwrap_or(u64::MAX / SRTT_WEIGHT);
+        let r = r.min(u64::MAX / SRTT_WEIGHT);
+        match self.srtt_us {
+            None => {
+                self.srtt_us = Some(r);
+                self.rttvar_us = r / 2;
+            }
+            Some(srtt) => {
+                self.rttvar_us =
+                    ((RTTVAR_WEIGHT - 1) * self.rttvar_us + srtt.abs_diff(r)) / RTTVAR_WEIGHT;
+                self.srtt_us = Some(((SRTT_WEIGHT - 1) * srtt + r) / SRTT_WEIGHT);
+            }
+        }
+        self.last_sample = Some(now);
+    }
+
+    /// RFC 6298 §2: SRTT + max(G, K·RTTVAR) (or the initial RTO), clamped, then doubled per
+    /// timeout in a row (§5.5), clamped again.
+    fn rto(&self, config: &InfraConfig) -> Duration {
+        let base = match self.srtt_us {
+            None => config.initial_rto,
+            Some(srtt) => {
+                let margin = (RTTVAR_K * self.rttvar_us).max(srtt / MIN_MARGIN_DIVISOR);
+                Duration::from_micros(srtt.saturating_add(margin))
+            }
+        }
+        .clamp(config.min_rto, config.max_rto);
+        let shift = self.consecutive_timeouts.min(MAX_BACKOFF_SHIFT);
+        base.saturating_mul(1 << shift).min(config.max_rto)
+    }
+
+    /// The expected RTT used for ranking: the SRTT, decayed toward `unknown_rtt` with age when
+    /// slower than it.
+    fn expected_rtt_ms(&self, now: Instant, config: &InfraConfig) -> f64 {
+        let unknown = ms(config.unknown_rtt);
+        let Some(srtt) = self.srtt_us else {
+            return unknown;
+        };
+        let srtt = srtt as f64 / 1000.0;
+        if srtt <= unknown {
+            return srtt;
+        }
+        let age = self
+            .last_sample
+            .map_or(Duration::ZERO, |t| now.saturating_duration_since(t));
+        let half_life = config.idle_expiry.as_secs_f64() / DECAY_HALF_LIVES_PER_EXPIRY;
+        let remaining = 0.5f64.powf(age.as_secs_f64() / half_life);
+        unknown + (srtt - unknown) * remaining
+    }
+
+    fn ecs_capability(&self, now: Instant) -> EcsCapability {
+        match self.ecs {
+            Some((capability, until)) if now < until => capability,
+            _ => EcsCapability::Unknown,
+        }
+    }
+}
+
+fn ms(d: Duration) -> f64 {
+    d.as_secs_f64() * 1000.0
+}
+
+/// Where a server goes in one query's order.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
+enum Tier {
+    /// Responsive, or unmeasured with its head start available.
+    Ready,
+    /// Unmeasured, head start given, first exchange still out.
+    Pending,
+    /// Timing out, below the hold-off threshold.
+    TimingOut,
+    /// Held off.
+    HeldOff,
+}
+
+#[derive(Clone, Copy, Debug)]
+struct Candidate {
+    addr: IpAddr,
+    tier: Tier,
+    /// Expected RTT (Ready, Pending) or backed-off RTO (TimingOut, HeldOff), in ms.
+    score: f64,
+    probe_due: bool,
+    /// Unmeasured and not pending: putting it first gives it its head start.
+    head_start: bool,
+}
+
+/// What [`InfraCache::claim`] takes for a server put first.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Claim {
+    Probe,
+    HeadStart,
+}
+
+type Shard = Mutex<HashMap<IpAddr, ServerRecord>>;
+
+/// The infrastructure cache: per nameserver address, SRTT, timeouts and capabilities; and the
+/// order in which to try a zone's servers. `Send + Sync`; share it behind an `Arc`.
+#[derive(Debug)]
+pub struct InfraCache {
+    config: InfraConfig,
+    shards: Box<[Shard]>,
+    per_shard: usize,
+    hasher: RandomState,
+}
+
+impl Default for InfraCache {
+    fn default() -> Self {
+        Self::build(InfraConfig::default())
+    }
+}
+
+impl InfraCache {
+    /// An empty cache, if the configuration is valid.
+    pub fn new(config: InfraConfig) -> Result<Self, InfraConfigError> {
+        config.validate()?;
+        Ok(Self::build(config))
+    }
+
+    fn build(config: InfraConfig) -> Self {
+        let shard_count = (config.max_entries / MIN_ENTRIES_PER_SHARD).clamp(1, MAX_SHARDS);
+        // Floor division: shards × per_shard never exceeds max_entries.
+        let per_shard = config.max_entries / shard_count;
+        let shards = (0..shard_count)
+            .map(|_| Mutex::new(HashMap::new()))
+            .collect();
+        Self {
+            config,
+            shards,
+            per_shard,
+            hasher: RandomState::new(),
+        }
+    }
+
+    /// The configuration in force.
+    pub fn config(&self) -> &InfraConfig {
+        &self.config
+    }
+
+    /// The per-try timeout for a query to `addr` now (backoff included).
+    pub fn rto(&self, addr: IpAddr, now: Instant) -> Duration {
+        self.read(addr, now, |record| {
+            record.map_or(self.config.initial_rto, |r| r.rto(&self.config))
+        })
+    }
+
+    /// How `addr` is doing now.
+    pub fn state(&self, addr: IpAddr, now: Instant) -> ServerState {
+        self.read(addr, now, |record| {
+            record.map_or(ServerState::Unknown, |r| r.state(&self.config))
+        })
+    }
+
+    /// `addr` answered after `rtt`: a sample for its SRTT; its timeouts and backoff are wiped.
+    pub fn record_rtt(&self, addr: IpAddr, rtt: Duration, now: Instant) {
+        self.write(addr, now, |record| {
+            record.sample(rtt, now);
+            record.consecutive_timeouts = 0;
+            record.probe_at = None;
+            record.pending_until = None;
+            record.queries += 1;
+        });
+    }
+
+    /// A query to `addr` got no answer within its RTO (or failed at the socket): its RTO backs
+    /// off, it ranks behind every answering server, and after enough in a row it is held off.
+    pub fn record_timeout(&self, addr: IpAddr, now: Instant) {
+        let hold_off = self.config.hold_off;
+        self.write(addr, now, |record| {
+            record.consecutive_timeouts = record.consecutive_timeouts.saturating_add(1);
+            record.probe_at = Some(now + hold_off);
+            record.pending_until = None;
+            record.queries += 1;
+            record.timeouts += 1;
+        });
+    }
+
+    /// The order in which to try `addrs` (the addresses of one zone's nameservers, already
+    /// filtered by policy) for one query. Every address appears once; held-off ones last.
+    ///
+    /// Putting a server first may commit to it: a due probe is re-armed for one `hold_off` later
+    /// and an unmeasured server's head start is marked pending. Call once per query, and try the
+    /// servers in this order.
+    pub fn order<R: Rng + ?Sized>(
+        &self,
+        addrs: &[IpAddr],
+        now: Instant,
+        rng: &mut R,
+    ) -> Vec<IpAddr> {
+        let mut candidates: Vec<Candidate> = Vec::with_capacity(addrs.len());
+        for &addr in addrs {
+            if candidates.iter().all(|c| c.addr != addr) {
+                candidates.push(self.candidate(addr, now));
+            }
+        }
+        // Shuffle first: the stable sort then breaks ties at random.
+        candidates.shuffle(rng);
+        sort_by_rank(&mut candidates);
+        self.choose_first(&mut candidates, now, rng);
+        candidates.into_iter().map(|c| c.addr).collect()
+    }
+
+    fn choose_first<R: Rng + ?Sized>(
+        &self,
+        candidates: &mut [Candidate],
+        now: Instant,
+        rng: &mut R,
+    ) {
+        if candidates.is_empty() {
+            return;
+        }
+        // A due probe first: at most one per server per hold-off period.
+        for i in 0..candidates.len() {
+            if candidates[i].probe_due && self.claim(candidates[i].addr, Claim::Probe, now) {
+                candidates[..=i].rotate_right(1);
+                return;
+            }
+        }
+        // Exploration: a random server that is not held off; one never measured if there is
+        // one, as it is the one we know least about.
+        let unmeasured = candidates[1..].iter().filter(|c| c.head_start).count();
+        let wanted = |c: &Candidate| {
+            if unmeasured > 0 {
+                c.head_start
+            } else {
+                c.tier != Tier::HeldOff
+            }
+        };
+        let pool = candidates[1..].iter().filter(|c| wanted(c)).count();
+        if pool > 0 && rng.random_bool(self.config.explore_share) {
+            let k = rng.random_range(0..pool);
+            let i = (1..candidates.len())
+                .filter(|&i| wanted(&candidates[i]))
+                .nth(k)
+                .unwrap_or(0);
+            candidates[..=i].rotate_right(1);
+            if candidates[0].head_start {
+                self.claim(candidates[0].addr, Claim::HeadStart, now);
+            }
+            return;
+        }
+        // An unmeasured server in front takes its head start, unless a concurrent query just
+        // took it: then it is pending, ranks lower, and the next in line is considered.
+        for _ in 0..candidates.len() {
+            let front = candidates[0];
+            if !front.head_start || self.claim(front.addr, Claim::HeadStart, now) {
+                return;
+            }
+            candidates[0] = self.candidate(front.addr, now);
+            sort_by_rank(candidates);
+        }
+    }
+
+    fn candidate(&self, addr: IpAddr, now: Instant) -> Candidate {
+        let config = &self.config;
+        self.read(addr, now, |record| {
+            let Some(r) = record else {
+                return Candidate {
+                    addr,
+                    tier: Tier::Ready,
+                    score: ms(config.unknown_rtt),
+                    probe_due: false,
+                    head_start: true,
+                };
+            };
+            let probe_due = r.probe_at.is_some_and(|t| t <= now);
+            let backed_off = ms(r.rto(config));
+            let (tier, score, head_start) = match r.state(config) {
+                ServerState::HeldOff => (Tier::HeldOff, backed_off, false),
+                ServerState::TimingOut => (Tier::TimingOut, backed_off, false),
+                ServerState::Responsive => (Tier::Ready, r.expected_rtt_ms(now, config), false),
+                ServerState::Unknown if r.pending_until.is_some_and(|t| t > now) => {
+                    (Tier::Pending, ms(config.unknown_rtt), false)
+                }
+                ServerState::Unknown => (Tier::Ready, ms(config.unknown_rtt), true),
+            };
+            Candidate {
+                addr,
+                tier,
+                score,
+                probe_due,
+                head_start,
+            }
+        })
+    }
+
+    /// Take a probe slot or a head start for `addr`, atomically; false if it is no longer
+    /// available (a concurrent query took it).
+    fn claim(&self, addr: IpAddr, claim: Claim, now: Instant) -> bool {
+        let config = &self.config;
+        self.write(addr, now, |r| match claim {
+            Claim::Probe => {
+                if r.consecutive_timeouts > 0 && r.probe_at.is_some_and(|t| t <= now) {
+                    r.probe_at = Some(now + config.hold_off);
+                    true
+                } else {
+                    false
+                }
+            }
+            Claim::HeadStart => {
+                let pending = r.pending_until.is_some_and(|t| t > now);
+                if r.state(config) == ServerState::Unknown && !pending {
+                    r.pending_until = Some(now + config.initial_rto);
+                    true
+                } else {
+                    false
+                }
+            }
+        })
+    }
+
+    /// Whether `addr` is known to reject EDNS: query it without an OPT record.
+    pub fn edns_broken(&self, addr: IpAddr, now: Instant) -> bool {
+        self.read(addr, now, |record| {
+            record
+                .and_then(|r| r.edns_broken_until)
+                .is_some_and(|until| now < until)
+        })
+    }
+
+    /// `addr` answered an EDNS query with FORMERR or NOTIMP and no OPT (RFC 6891 §7).
+    pub fn record_edns_broken(&self, addr: IpAddr, now: Instant) {
+        let ttl = self.config.capability_ttl;
+        self.write(addr, now, |r| r.edns_broken_until = Some(now + ttl));
+    }
+
+    /// `addr` answered with an OPT record: it speaks EDNS.
+    pub fn record_edns_works(&self, addr: IpAddr, now: Instant) {
+        self.write(addr, now, |r| r.edns_broken_until = None);
+    }
+
+    /// What `addr` is known to do with ECS.
+    pub fn ecs_capability(&self, addr: IpAddr, now: Instant) -> EcsCapability {
+        self.read(addr, now, |record| {
+            record.map_or(EcsCapability::Unknown, |r| r.ecs_capability(now))
+        })
+    }
+
+    /// What `addr` did with an ECS query. A missing echo does not overwrite a believed
+    /// [`EcsCapability::Echoes`] (E12: that reply is suspect, not the server's new habit);
+    /// `Unknown` records nothing.
+    pub fn record_ecs(&self, addr: IpAddr, observed: EcsCapability, now: Instant) {
+        if observed == EcsCapability::Unknown {
+            return;
+        }
+        let ttl = self.config.capability_ttl;
+        self.write(addr, now, |r| {
+            if observed == EcsCapability::NoEcho && r.ecs_capability(now) == EcsCapability::Echoes {
+                return;
+            }
+            r.ecs = Some((observed, now + ttl));
+        });
+    }
+
+    /// Every live record, sorted by address, for `scoped ctl infra`.
+    pub fn snapshot(&self, now: Instant) -> Vec<InfraEntry> {
+        let config = &self.config;
+        let mut entries = Vec::new();
+        for shard in &self.shards {
+            let map = lock(shard);
+            entries.extend(map.iter().filter(|(_, r)| !r.expired(now, config)).map(
+                |(&addr, r)| InfraEntry {
+                    addr,
+                    srtt: r.srtt_us.map(Duration::from_micros),
+                    rttvar: r.srtt_us.map(|_| Duration::from_micros(r.rttvar_us)),
+                    rto: r.rto(config),
+                    state: r.state(config),
+                    consecutive_timeouts: r.consecutive_timeouts,
+                    queries: r.queries,
+                    timeouts: r.timeouts,
+                    last_used: now.saturating_duration_since(r.last_used),
+                    edns_broken: r.edns_broken_until.is_some_and(|t| now < t),
+                    ecs: r.ecs_capability(now),
+                },
+            ));
+        }
+        entries.sort_by_key(|e| e.addr);
+        entries
+    }
+
+    /// Records held (expired ones not yet evicted included).
+    pub fn len(&self) -> usize {
+        self.shards.iter().map(|s| lock(s).len()).sum()
+    }
+
+    /// Whether no record is held.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    fn shard(&self, addr: IpAddr) -> &Shard {
+        let index = self.hasher.hash_one(addr) as usize % self.shards.len();
+        &self.shards[index]
+    }
+
+    fn read<T>(&self, addr: IpAddr, now: Instant, f: impl FnOnce(Option<&ServerRecord>) -> T) -> T {
+        let addr = addr.to_canonical();
+        let map = lock(self.shard(addr));
+        f(map.get(&addr).filter(|r| !r.expired(now, &self.config)))
+    }
+
+    /// Apply `f` to the record of `addr`, created (or restarted, if expired) as needed; using a
+    /// record refreshes it.
+    fn write<T>(&self, addr: IpAddr, now: Instant, f: impl FnOnce(&mut ServerRecord) -> T) -> T {
+        let config = &self.config;
+        let addr = addr.to_canonical();
+        let mut map = lock(self.shard(addr));
+        if !map.contains_key(&addr) && map.len() >= self.per_shard {
+            map.retain(|_, r| !r.expired(now, config));
+            if map.len() >= self.per_shard {
+                let oldest = map.iter().min_by_key(|(_, r)| r.last_used).map(|(&a, _)| a);
+                if let Some(oldest) = oldest {
+                    map.remove(&oldest);
+                }
+            }
+        }
+        let record = map
+            .entry(addr)
+            .and_modify(|r| {
+                if r.expired(now, config) {
+                    *r = ServerRecord::new(now);
+                }
+            })
+            .or_insert_with(|| ServerRecord::new(now));
+        record.last_used = record.last_used.max(now);
+        f(record)
+    }
+}
+
+fn sort_by_rank(candidates: &mut [Candidate]) {
+    candidates.sort_by(|a, b| a.tier.cmp(&b.tier).then(a.score.total_cmp(&b.score)));
+}
+
+/// The records are plain numbers, consistent after every statement: a panic elsewhere while
+/// holding the lock leaves nothing half-done worth refusing.
+fn lock(shard: &Shard) -> MutexGuard<'_, HashMap<IpAddr, ServerRecord>> {
+    shard.lock().unwrap_or_else(PoisonError::into_inner)
+}
+
+#[cfg(test)]
+mod tests;

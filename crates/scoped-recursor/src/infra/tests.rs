@@ -1,0 +1,913 @@
+//! The acceptance tests at the decision level: a simulated engine loop over the table,
+//! on a made-up clock, with a seeded RNG.
+
+use std::collections::HashMap;
+
+use rand::SeedableRng;
+use rand::rngs::StdRng;
+
+use super::*;
+
+const GAP: Duration = Duration::from_millis(100);
+
+fn ip(n: u8) -> IpAddr {
+    IpAddr::from([192, 0, 2, n])
+}
+
+fn millis(n: u64) -> Duration {
+    Duration::from_millis(n)
+}
+
+fn rng() -> StdRng {
+    StdRng::seed_from_u64(7)
+}
+
+fn table(config: InfraConfig) -> InfraCache {
+    InfraCache::new(config).expect("valid config")
+}
+
+fn no_explore() -> InfraConfig {
+    InfraConfig {
+        explore_share: 0.0,
+        ..InfraConfig::default()
+    }
+}
+
+fn entry(cache: &InfraCache, addr: IpAddr, now: Instant) -> InfraEntry {
+    cache
+        .snapshot(now)
+        .into_iter()
+        .find(|e| e.addr == addr)
+        .expect("address in snapshot")
+}
+
+/// The simulated authoritatives: `Some(rtt)` answers, `None` drops every query.
+struct Net {
+    rtt: HashMap<IpAddr, Option<Duration>>,
+    addrs: Vec<IpAddr>,
+}
+
+impl Net {
+    fn new(servers: &[(IpAddr, Option<Duration>)]) -> Self {
+        Self {
+            rtt: servers.iter().copied().collect(),
+            addrs: servers.iter().map(|(a, _)| *a).collect(),
+        }
+    }
+
+    fn set(&mut self, addr: IpAddr, rtt: Option<Duration>) {
+        self.rtt.insert(addr, rtt);
+    }
+}
+
+/// What one simulated query did.
+struct Query {
+    first: IpAddr,
+    timeouts: u32,
+    answered_by: Option<IpAddr>,
+}
+
+/// The engine's loop as it will be: order once, try each server with its RTO, record each
+/// outcome.
+fn query(cache: &InfraCache, net: &Net, now: Instant, rng: &mut StdRng) -> Query {
+    let order = cache.order(&net.addrs, now, rng);
+    assert_eq!(order.len(), net.addrs.len(), "order keeps every address");
+    let mut t = now;
+    let mut timeouts = 0;
+    for &addr in &order {
+        let rto = cache.rto(addr, t);
+        assert!(rto <= cache.config().max_rto && rto >= cache.config().min_rto);
+        match net.rtt[&addr] {
+            Some(rtt) if rtt < rto => {
+                t += rtt;
+                cache.record_rtt(addr, rtt, t);
+                return Query {
+                    first: order[0],
+                    timeouts,
+                    answered_by: Some(addr),
+                };
+            }
+            _ => {
+                t += rto;
+                cache.record_timeout(addr, t);
+                timeouts += 1;
+            }
+        }
+    }
+    Query {
+        first: order[0],
+        timeouts,
+        answered_by: None,
+    }
+}
+
+/// Run `n` queries `GAP` apart from `*now`; count first picks per address.
+fn run(
+    cache: &InfraCache,
+    net: &Net,
+    now: &mut Instant,
+    n: usize,
+    rng: &mut StdRng,
+) -> HashMap<IpAddr, usize> {
+    let mut firsts = HashMap::new();
+    for _ in 0..n {
+        let q = query(cache, net, *now, rng);
+        *firsts.entry(q.first).or_insert(0) += 1;
+        *now += GAP;
+    }
+    firsts
+}
+
+fn four_servers() -> Net {
+    Net::new(&[
+        (ip(1), Some(millis(5))),
+        (ip(2), Some(millis(20))),
+        (ip(3), Some(millis(50))),
+        (ip(4), Some(millis(100))),
+    ])
+}
+
+// --- RTT and RTO arithmetic (RFC 6298) -----------------------------------------------------
+
+#[test]
+fn default_config_is_valid() {
+    assert_eq!(InfraConfig::default().validate(), Ok(()));
+}
+
+#[test]
+fn unknown_server_gets_initial_rto() {
+    let cache = InfraCache::default();
+    let now = Instant::now();
+    assert_eq!(cache.rto(ip(1), now), millis(376));
+    assert_eq!(cache.state(ip(1), now), ServerState::Unknown);
+    assert!(cache.is_empty(), "asking does not create a record");
+}
+
+#[test]
+fn first_sample_sets_srtt_and_half_of_it_as_rttvar() {
+    let cache = InfraCache::default();
+    let now = Instant::now();
+    cache.record_rtt(ip(1), millis(100), now);
+    let e = entry(&cache, ip(1), now);
+    assert_eq!(e.srtt, Some(millis(100)));
+    assert_eq!(e.rttvar, Some(millis(50)));
+    assert_eq!(e.rto, millis(300), "SRTT + 4·RTTVAR");
+    assert_eq!(e.state, ServerState::Responsive);
+}
+
+#[test]
+fn later_samples_use_rfc6298_gains() {
+    let cache = InfraCache::default();
+    let now = Instant::now();
+    cache.record_rtt(ip(1), millis(100), now);
+    cache.record_rtt(ip(1), millis(200), now);
+    let e = entry(&cache, ip(1), now);
+    // RTTVAR = 3/4·50 + 1/4·|100 − 200| = 62.5; SRTT = 7/8·100 + 1/8·200 = 112.5.
+    assert_eq!(e.rttvar, Some(Duration::from_micros(62_500)));
+    assert_eq!(e.srtt, Some(Duration::from_micros(112_500)));
+    assert_eq!(e.rto, Duration::from_micros(362_500));
+}
+
+#[test]
+fn rto_is_never_below_min_rto() {
+    let cache = InfraCache::default();
+    let now = Instant::now();
+    for _ in 0..50 {
+        cache.record_rtt(ip(1), millis(5), now);
+    }
+    assert_eq!(cache.rto(ip(1), now), millis(50));
+}
+
+#[test]
+fn steady_server_rto_keeps_a_half_srtt_margin() {
+    let cache = InfraCache::default();
+    let now = Instant::now();
+    for _ in 0..50 {
+        cache.record_rtt(ip(1), millis(100), now);
+    }
+    assert!(entry(&cache, ip(1), now).rttvar < Some(millis(1)));
+    assert_eq!(cache.rto(ip(1), now), millis(150));
+}
+
+#[test]
+fn rto_is_never_above_max_rto() {
+    let cache = InfraCache::default();
+    let now = Instant::now();
+    cache.record_rtt(ip(1), millis(1500), now);
+    assert_eq!(cache.rto(ip(1), now), millis(2000));
+}
+
+#[test]
+fn timeouts_double_the_rto_up_to_max_rto() {
+    let cache = InfraCache::default();
+    let now = Instant::now();
+    cache.record_rtt(ip(1), millis(100), now);
+    let mut seen = vec![cache.rto(ip(1), now)];
+    for _ in 0..5 {
+        cache.record_timeout(ip(1), now);
+        seen.push(cache.rto(ip(1), now));
+    }
+    assert_eq!(
+        seen,
+        [300, 600, 1200, 2000, 2000, 2000].map(millis).to_vec()
+    );
+}
+
+#[test]
+fn unknown_server_timeouts_back_off_from_initial_rto() {
+    let cache = InfraCache::default();
+    let now = Instant::now();
+    cache.record_timeout(ip(1), now);
+    assert_eq!(cache.rto(ip(1), now), millis(752));
+    assert_eq!(cache.state(ip(1), now), ServerState::TimingOut);
+}
+
+#[test]
+fn one_answer_wipes_timeouts_and_backoff() {
+    let cache = InfraCache::default();
+    let now = Instant::now();
+    cache.record_rtt(ip(1), millis(100), now);
+    for _ in 0..5 {
+        cache.record_timeout(ip(1), now);
+    }
+    assert_eq!(cache.state(ip(1), now), ServerState::HeldOff);
+    cache.record_rtt(ip(1), millis(100), now);
+    assert_eq!(cache.state(ip(1), now), ServerState::Responsive);
+    // RTTVAR = 3/4·50 + 1/4·0 = 37.5, SRTT = 100: RTO 250 ms, no doubling left.
+    assert_eq!(cache.rto(ip(1), now), millis(250));
+    assert_eq!(entry(&cache, ip(1), now).consecutive_timeouts, 0);
+}
+
+// --- Selection ---------------------------------------------------------------------------
+
+#[test]
+fn fastest_gets_at_least_95_percent_and_every_server_is_explored() {
+    let cache = InfraCache::default();
+    let net = four_servers();
+    let (mut now, mut rng) = (Instant::now(), rng());
+    // Warm-up: every server measured (explorations go to unmeasured servers first).
+    run(&cache, &net, &mut now, 500, &mut rng);
+    assert!(
+        cache
+            .snapshot(now)
+            .iter()
+            .all(|e| e.state == ServerState::Responsive)
+    );
+    let firsts = run(&cache, &net, &mut now, 10_000, &mut rng);
+    assert!(
+        firsts[&ip(1)] >= 9_500,
+        "fastest first {} of 10000",
+        firsts[&ip(1)]
+    );
+    for n in 2..=4 {
+        let picks = firsts.get(&ip(n)).copied().unwrap_or(0);
+        assert!(picks >= 50, "server {n} first only {picks} times");
+    }
+}
+
+#[test]
+fn without_exploration_the_fastest_is_always_first() {
+    let cache = table(no_explore());
+    let net = four_servers();
+    let now = Instant::now();
+    for (&addr, rtt) in &net.rtt {
+        cache.record_rtt(addr, rtt.expect("alive"), now);
+    }
+    let (mut now, mut rng) = (now, rng());
+    let firsts = run(&cache, &net, &mut now, 1_000, &mut rng);
+    assert_eq!(firsts.get(&ip(1)), Some(&1_000));
+}
+
+#[test]
+fn one_timeout_takes_the_fastest_out_of_first_place() {
+    let cache = table(no_explore());
+    let now = Instant::now();
+    for (n, rtt) in [(1, 5), (2, 20), (3, 50), (4, 100)] {
+        cache.record_rtt(ip(n), millis(rtt), now);
+    }
+    let addrs = [ip(4), ip(3), ip(2), ip(1)];
+    assert_eq!(cache.order(&addrs, now, &mut rng())[0], ip(1));
+    cache.record_timeout(ip(1), now);
+    assert_eq!(
+        cache.order(&addrs, now, &mut rng()),
+        [ip(2), ip(3), ip(4), ip(1)],
+        "answering servers by SRTT, then the one timing out"
+    );
+}
+
+#[test]
+fn dead_fastest_costs_one_timeout_then_traffic_moves_and_comes_back() {
+    let config = InfraConfig::default();
+    let cache = table(config.clone());
+    let mut net = four_servers();
+    let (mut now, mut rng) = (Instant::now(), rng());
+    run(&cache, &net, &mut now, 1_000, &mut rng);
+
+    // The fastest dies for 300 s.
+    net.set(ip(1), None);
+    let mut firsts: HashMap<IpAddr, usize> = HashMap::new();
+    let mut timeouts = 0;
+    for i in 0..3_000 {
+        let q = query(&cache, &net, now, &mut rng);
+        assert!(q.timeouts <= 1, "query {i} paid {} timeouts", q.timeouts);
+        assert!(q.answered_by.is_some());
+        if q.timeouts == 1 && timeouts == 0 {
+            assert_eq!(cache.state(ip(1), now), ServerState::TimingOut, "query {i}");
+        }
+        *firsts.entry(q.first).or_insert(0) += 1;
+        timeouts += q.timeouts;
+        now += GAP;
+    }
+    assert!(
+        firsts[&ip(2)] >= 2_820,
+        "next best first {} of 3000",
+        firsts[&ip(2)]
+    );
+    // The first timeout, a few explorations before the hold-off, then one probe per hold-off.
+    let bound = 1 + config.hold_off_after_timeouts + (300 / config.hold_off.as_secs()) as u32 + 2;
+    assert!(
+        timeouts <= bound,
+        "{timeouts} timeouts in 300 s, bound {bound}"
+    );
+    assert_eq!(cache.state(ip(1), now), ServerState::HeldOff);
+
+    // It recovers: the next probe gives its traffic back, within one hold-off of the last
+    // timeout (which may have come up to max_rto after its query started).
+    net.set(ip(1), Some(millis(5)));
+    let back = now;
+    loop {
+        let q = query(&cache, &net, now, &mut rng);
+        now += GAP;
+        if q.answered_by == Some(ip(1)) {
+            break;
+        }
+        let bound = back + config.hold_off + config.max_rto + GAP;
+        assert!(now <= bound, "no probe within a hold-off");
+    }
+    let firsts = run(&cache, &net, &mut now, 1_000, &mut rng);
+    assert!(
+        firsts[&ip(1)] >= 930,
+        "recovered fastest first {}",
+        firsts[&ip(1)]
+    );
+}
+
+#[test]
+fn all_servers_dead_rtos_stay_bounded_and_all_are_still_tried() {
+    let cache = InfraCache::default();
+    let mut net = Net::new(&[(ip(1), None), (ip(2), None), (ip(3), None), (ip(4), None)]);
+    let (mut now, mut rng) = (Instant::now(), rng());
+    for _ in 0..20 {
+        let q = query(&cache, &net, now, &mut rng);
+        assert_eq!(
+            q.timeouts, 4,
+            "held-off servers are still tried when all are held off"
+        );
+        now += GAP;
+    }
+    for n in 1..=4 {
+        assert_eq!(cache.state(ip(n), now), ServerState::HeldOff);
+        assert_eq!(
+            cache.rto(ip(n), now),
+            millis(2000),
+            "backoff capped at max_rto"
+        );
+    }
+    // They come back: the first query is answered; the others are probed within a hold-off.
+    for n in 1..=4 {
+        net.set(ip(n), Some(millis(10 * u64::from(n))));
+    }
+    let q = query(&cache, &net, now, &mut rng);
+    assert_eq!((q.timeouts, q.answered_by.is_some()), (0, true));
+    // The last timeouts fell up to 4 × max_rto into the previous query.
+    let restored_by = now + cache.config().hold_off + 4 * cache.config().max_rto + GAP;
+    while now < restored_by {
+        query(&cache, &net, now, &mut rng);
+        now += GAP;
+    }
+    for n in 1..=4 {
+        assert_eq!(
+            cache.state(ip(n), now),
+            ServerState::Responsive,
+            "server {n}"
+        );
+    }
+}
+
+#[test]
+fn held_off_server_is_probed_once_per_hold_off() {
+    let cache = InfraCache::default();
+    let net = Net::new(&[(ip(1), Some(millis(20))), (ip(2), None)]);
+    let (mut now, mut rng) = (Instant::now(), rng());
+    // Its first query and two explorations (4 % of queries) time out: held off.
+    for _ in 0..1_000 {
+        query(&cache, &net, now, &mut rng);
+        now += GAP;
+    }
+    assert_eq!(cache.state(ip(2), now), ServerState::HeldOff);
+    // 120 s of queries: probes about every 30 s, never more than one timeout per query.
+    let mut probes = 0;
+    for _ in 0..1_200 {
+        let q = query(&cache, &net, now, &mut rng);
+        assert!(q.timeouts <= 1);
+        if q.first == ip(2) {
+            probes += 1;
+        }
+        now += GAP;
+    }
+    assert!((3..=5).contains(&probes), "{probes} probes in 120 s");
+}
+
+#[test]
+fn a_due_probe_is_given_to_one_query_only() {
+    let cache = table(no_explore());
+    let now = Instant::now();
+    cache.record_rtt(ip(1), millis(20), now);
+    cache.record_rtt(ip(2), millis(5), now);
+    for _ in 0..3 {
+        cache.record_timeout(ip(2), now);
+    }
+    let addrs = [ip(1), ip(2)];
+    let due = now + cache.config().hold_off;
+    assert_eq!(cache.order(&addrs, due - millis(1), &mut rng())[0], ip(1));
+    assert_eq!(cache.order(&addrs, due, &mut rng())[0], ip(2), "the probe");
+    assert_eq!(
+        cache.order(&addrs, due, &mut rng())[0],
+        ip(1),
+        "one probe only"
+    );
+    let next = due + cache.config().hold_off;
+    assert_eq!(
+        cache.order(&addrs, next, &mut rng())[0],
+        ip(2),
+        "next period"
+    );
+}
+
+#[test]
+fn one_names_timeouts_cannot_hold_off_a_zone_for_good() {
+    // unbound#1074: one name's queries time out on every server of the zone.
+    let cache = table(no_explore());
+    let now = Instant::now();
+    let addrs = [ip(1), ip(2)];
+    cache.record_rtt(ip(1), millis(10), now);
+    cache.record_rtt(ip(2), millis(30), now);
+    for _ in 0..3 {
+        cache.record_timeout(ip(1), now);
+        cache.record_timeout(ip(2), now);
+    }
+    assert_eq!(cache.state(ip(1), now), ServerState::HeldOff);
+    assert_eq!(cache.state(ip(2), now), ServerState::HeldOff);
+    // Another name's query still gets both servers to try...
+    let order = cache.order(&addrs, now, &mut rng());
+    assert_eq!(order.len(), 2);
+    // ...and the first answer restores that server at once.
+    cache.record_rtt(order[0], millis(10), now);
+    assert_eq!(cache.state(order[0], now), ServerState::Responsive);
+    assert_eq!(cache.order(&addrs, now, &mut rng())[0], order[0]);
+}
+
+#[test]
+fn held_off_servers_are_never_explored() {
+    let cache = table(InfraConfig {
+        explore_share: 0.5,
+        ..InfraConfig::default()
+    });
+    let now = Instant::now();
+    cache.record_rtt(ip(1), millis(20), now);
+    for _ in 0..3 {
+        cache.record_timeout(ip(2), now);
+    }
+    let mut rng = rng();
+    for _ in 0..1_000 {
+        assert_eq!(cache.order(&[ip(1), ip(2)], now, &mut rng)[0], ip(1));
+    }
+}
+
+#[test]
+fn servers_timing_out_are_still_explored() {
+    let cache = table(InfraConfig {
+        explore_share: 0.5,
+        ..InfraConfig::default()
+    });
+    let now = Instant::now();
+    cache.record_rtt(ip(1), millis(20), now);
+    cache.record_rtt(ip(2), millis(5), now);
+    cache.record_timeout(ip(2), now);
+    let mut rng = rng();
+    let explored = (0..1_000)
+        .filter(|_| cache.order(&[ip(1), ip(2)], now, &mut rng)[0] == ip(2))
+        .count();
+    assert!(
+        (400..=600).contains(&explored),
+        "explored {explored} of 1000"
+    );
+}
+
+// --- Unknown servers -----------------------------------------------------------------------
+
+#[test]
+fn unknown_server_head_start_is_one_query_per_initial_rto() {
+    let cache = table(no_explore());
+    let now = Instant::now();
+    cache.record_rtt(ip(1), millis(200), now);
+    cache.record_rtt(ip(2), millis(300), now);
+    let addrs = [ip(1), ip(2), ip(3)];
+    let mut rng = rng();
+    let burst = |at: Instant, rng: &mut StdRng| {
+        (0..100)
+            .filter(|_| cache.order(&addrs, at, rng)[0] == ip(3))
+            .count()
+    };
+    assert_eq!(
+        burst(now, &mut rng),
+        1,
+        "one head start while its answer is out"
+    );
+    assert_eq!(cache.order(&addrs, now, &mut rng)[0], ip(1));
+    let later = now + cache.config().initial_rto;
+    assert_eq!(
+        burst(later, &mut rng),
+        1,
+        "unanswered: the head start is given again"
+    );
+}
+
+#[test]
+fn unknown_server_ranks_at_unknown_rtt() {
+    let cache = table(no_explore());
+    let now = Instant::now();
+    cache.record_rtt(ip(1), millis(20), now);
+    cache.record_rtt(ip(2), millis(80), now);
+    assert_eq!(
+        cache.order(&[ip(2), ip(3), ip(1)], now, &mut rng()),
+        [ip(1), ip(3), ip(2)],
+        "unknown (50 ms) between 20 ms and 80 ms"
+    );
+}
+
+#[test]
+fn exploration_measures_unmeasured_servers_first() {
+    let cache = table(InfraConfig {
+        explore_share: 0.5,
+        ..InfraConfig::default()
+    });
+    let t0 = Instant::now();
+    cache.record_rtt(ip(1), millis(5), t0);
+    cache.record_rtt(ip(2), millis(20), t0);
+    let mut rng = rng();
+    let mut firsts: HashMap<IpAddr, usize> = HashMap::new();
+    // No answer is ever recorded for ip(3): it stays unmeasured, its head start renewed each
+    // initial_rto.
+    for k in 0..200 {
+        let now = t0 + cache.config().initial_rto * k;
+        cache.record_rtt(ip(1), millis(5), now);
+        cache.record_rtt(ip(2), millis(20), now);
+        let first = cache.order(&[ip(1), ip(2), ip(3)], now, &mut rng)[0];
+        *firsts.entry(first).or_insert(0) += 1;
+    }
+    assert_eq!(
+        firsts.get(&ip(2)),
+        None,
+        "explorations went to the unmeasured server"
+    );
+    assert!(firsts[&ip(3)] >= 70, "explored {} of 200", firsts[&ip(3)]);
+}
+
+#[test]
+fn dead_new_server_cannot_capture_first_picks() {
+    // pdns#1066: a new address must not take every query.
+    let cache = InfraCache::default();
+    let mut net = Net::new(&[
+        (ip(1), Some(millis(100))),
+        (ip(2), Some(millis(150))),
+        (ip(3), Some(millis(200))),
+    ]);
+    let (mut now, mut rng) = (Instant::now(), rng());
+    run(&cache, &net, &mut now, 200, &mut rng);
+    net.rtt.insert(ip(9), None);
+    net.addrs.push(ip(9));
+    let firsts = run(&cache, &net, &mut now, 3_000, &mut rng);
+    let new = firsts.get(&ip(9)).copied().unwrap_or(0);
+    assert!(
+        (1..=60).contains(&new),
+        "new dead server first {new} of 3000"
+    );
+    assert!(firsts[&ip(1)] >= 2_800);
+}
+
+#[test]
+fn slow_new_server_gets_its_head_start_then_its_place() {
+    let cache = InfraCache::default();
+    let mut net = Net::new(&[(ip(1), Some(millis(100))), (ip(2), Some(millis(200)))]);
+    let (mut now, mut rng) = (Instant::now(), rng());
+    run(&cache, &net, &mut now, 200, &mut rng);
+    net.rtt.insert(ip(9), Some(millis(150)));
+    net.addrs.push(ip(9));
+    // 50 ms expected beats 100 ms known: tried by the next query (or the one after, should
+    // that one explore).
+    for _ in 0..3 {
+        query(&cache, &net, now, &mut rng);
+        now += GAP;
+        if cache.state(ip(9), now) != ServerState::Unknown {
+            break;
+        }
+    }
+    assert_eq!(cache.state(ip(9), now), ServerState::Responsive);
+    assert_eq!(entry(&cache, ip(9), now).srtt, Some(millis(150)));
+    let firsts = run(&cache, &net, &mut now, 1_000, &mut rng);
+    let new = firsts.get(&ip(9)).copied().unwrap_or(0);
+    assert!(new <= 50, "measured at 150 ms, still first {new} of 1000");
+    assert!(firsts[&ip(1)] >= 940);
+}
+
+#[test]
+fn fast_new_server_takes_over() {
+    let cache = InfraCache::default();
+    let mut net = Net::new(&[(ip(1), Some(millis(100))), (ip(2), Some(millis(200)))]);
+    let (mut now, mut rng) = (Instant::now(), rng());
+    run(&cache, &net, &mut now, 200, &mut rng);
+    net.rtt.insert(ip(9), Some(millis(10)));
+    net.addrs.push(ip(9));
+    let firsts = run(&cache, &net, &mut now, 1_000, &mut rng);
+    assert!(
+        firsts[&ip(9)] >= 930,
+        "new fast server first {}",
+        firsts[&ip(9)]
+    );
+}
+
+// --- Forgetting ----------------------------------------------------------------------------
+
+#[test]
+fn idle_records_expire_to_unknown() {
+    let cache = InfraCache::default();
+    let t0 = Instant::now();
+    cache.record_rtt(ip(1), millis(100), t0);
+    let expiry = t0 + cache.config().idle_expiry;
+    assert_eq!(
+        cache.state(ip(1), expiry - millis(1)),
+        ServerState::Responsive
+    );
+    assert_eq!(cache.rto(ip(1), expiry - millis(1)), millis(300));
+    assert_eq!(cache.state(ip(1), expiry), ServerState::Unknown);
+    assert_eq!(cache.rto(ip(1), expiry), millis(376));
+    assert!(cache.snapshot(expiry).is_empty());
+}
+
+#[test]
+fn held_off_server_forgotten_after_idle_expiry_starts_afresh() {
+    let cache = InfraCache::default();
+    let t0 = Instant::now();
+    for _ in 0..5 {
+        cache.record_timeout(ip(1), t0);
+    }
+    let later = t0 + cache.config().idle_expiry;
+    assert_eq!(cache.state(ip(1), later), ServerState::Unknown);
+    cache.record_rtt(ip(1), millis(40), later);
+    let e = entry(&cache, ip(1), later);
+    assert_eq!(
+        (e.queries, e.timeouts, e.state),
+        (1, 0, ServerState::Responsive)
+    );
+}
+
+#[test]
+fn slow_srtt_decays_toward_unknown_rtt() {
+    let cache = table(no_explore());
+    let t0 = Instant::now();
+    cache.record_rtt(ip(1), millis(500), t0);
+    let addrs = [ip(1), ip(2)];
+    // ip(2) is measured at 100 ms all along; ip(1) only once, at t0.
+    let at = |minutes: u64| {
+        let t = t0 + Duration::from_secs(60 * minutes);
+        cache.record_rtt(ip(2), millis(100), t);
+        cache.order(&addrs, t, &mut rng())[0]
+    };
+    // Half-life 225 s: 500 ms decays to 121 ms after 10 min, to 99 ms after 12 min.
+    assert_eq!(at(10), ip(2));
+    assert_eq!(at(12), ip(1), "the server slow once is retried");
+}
+
+#[test]
+fn fast_srtt_does_not_decay_upwards() {
+    let cache = table(no_explore());
+    let t0 = Instant::now();
+    cache.record_rtt(ip(1), millis(5), t0);
+    let t = t0 + Duration::from_secs(14 * 60);
+    cache.record_rtt(ip(2), millis(20), t);
+    assert_eq!(cache.order(&[ip(2), ip(1)], t, &mut rng())[0], ip(1));
+}
+
+// --- Memory bound --------------------------------------------------------------------------
+
+#[test]
+fn table_is_bounded_at_max_entries_evicting_least_recently_used() {
+    let cache = table(InfraConfig {
+        max_entries: 3,
+        ..InfraConfig::default()
+    });
+    let t0 = Instant::now();
+    cache.record_rtt(ip(1), millis(10), t0);
+    cache.record_rtt(ip(2), millis(10), t0 + millis(1));
+    cache.record_rtt(ip(3), millis(10), t0 + millis(2));
+    cache.record_rtt(ip(1), millis(10), t0 + millis(3));
+    cache.record_rtt(ip(4), millis(10), t0 + millis(4));
+    let kept: Vec<IpAddr> = cache
+        .snapshot(t0 + millis(5))
+        .iter()
+        .map(|e| e.addr)
+        .collect();
+    assert_eq!(
+        kept,
+        [ip(1), ip(3), ip(4)],
+        "ip(2) was the least recently used"
+    );
+}
+
+#[test]
+fn sharded_table_is_bounded_at_max_entries() {
+    let cache = table(InfraConfig {
+        max_entries: 4_096,
+        ..InfraConfig::default()
+    });
+    let now = Instant::now();
+    for i in 0..20_000u32 {
+        cache.record_timeout(IpAddr::from((0x0a00_0000 + i).to_be_bytes()), now);
+        cache.order(
+            &[IpAddr::from((0x0b00_0000 + i).to_be_bytes())],
+            now,
+            &mut rng(),
+        );
+    }
+    let len = cache.len();
+    assert!((4_000..=4_096).contains(&len), "{len} records");
+}
+
+// --- Capability memory ---------------------------------------------------------------------
+
+#[test]
+fn edns_breakage_is_remembered_until_capability_ttl() {
+    let cache = InfraCache::default();
+    let t0 = Instant::now();
+    assert!(!cache.edns_broken(ip(1), t0));
+    cache.record_edns_broken(ip(1), t0);
+    let ttl = cache.config().capability_ttl;
+    assert!(cache.edns_broken(ip(1), t0 + ttl - millis(1)));
+    // Keep the record alive past the capability TTL.
+    cache.record_rtt(ip(1), millis(10), t0 + ttl - millis(1));
+    assert!(!cache.edns_broken(ip(1), t0 + ttl));
+}
+
+#[test]
+fn edns_reply_clears_breakage() {
+    let cache = InfraCache::default();
+    let now = Instant::now();
+    cache.record_edns_broken(ip(1), now);
+    cache.record_edns_works(ip(1), now);
+    assert!(!cache.edns_broken(ip(1), now));
+}
+
+#[test]
+fn ecs_echo_is_not_overwritten_by_one_missing_echo() {
+    // E12: an ECS-less reply from a server that echoes is suspect, not a new habit.
+    let cache = InfraCache::default();
+    let now = Instant::now();
+    assert_eq!(cache.ecs_capability(ip(1), now), EcsCapability::Unknown);
+    cache.record_ecs(ip(1), EcsCapability::Echoes, now);
+    cache.record_ecs(ip(1), EcsCapability::NoEcho, now);
+    assert_eq!(cache.ecs_capability(ip(1), now), EcsCapability::Echoes);
+}
+
+#[test]
+fn ecs_no_echo_then_echo_becomes_echoes() {
+    let cache = InfraCache::default();
+    let now = Instant::now();
+    cache.record_ecs(ip(1), EcsCapability::NoEcho, now);
+    assert_eq!(cache.ecs_capability(ip(1), now), EcsCapability::NoEcho);
+    cache.record_ecs(ip(1), EcsCapability::Echoes, now);
+    assert_eq!(cache.ecs_capability(ip(1), now), EcsCapability::Echoes);
+}
+
+#[test]
+fn ecs_rejection_expires_after_capability_ttl() {
+    // E13: not ECS-capable "for a while".
+    let cache = InfraCache::default();
+    let t0 = Instant::now();
+    cache.record_ecs(ip(1), EcsCapability::Rejects, t0);
+    let ttl = cache.config().capability_ttl;
+    assert_eq!(
+        cache.ecs_capability(ip(1), t0 + ttl - millis(1)),
+        EcsCapability::Rejects
+    );
+    cache.record_rtt(ip(1), millis(10), t0 + ttl - millis(1));
+    assert_eq!(
+        cache.ecs_capability(ip(1), t0 + ttl),
+        EcsCapability::Unknown
+    );
+}
+
+#[test]
+fn capability_memory_is_per_address() {
+    let cache = InfraCache::default();
+    let now = Instant::now();
+    cache.record_ecs(ip(1), EcsCapability::Rejects, now);
+    cache.record_edns_broken(ip(1), now);
+    assert_eq!(cache.ecs_capability(ip(2), now), EcsCapability::Unknown);
+    assert!(!cache.edns_broken(ip(2), now));
+}
+
+// --- Snapshot, keys, config ----------------------------------------------------------------
+
+#[test]
+fn snapshot_reports_counters_state_and_age() {
+    let cache = InfraCache::default();
+    let t0 = Instant::now();
+    cache.record_rtt(ip(1), millis(10), t0);
+    cache.record_rtt(ip(1), millis(10), t0);
+    cache.record_timeout(ip(1), t0);
+    cache.record_ecs(ip(1), EcsCapability::Echoes, t0);
+    let e = entry(&cache, ip(1), t0 + Duration::from_secs(5));
+    assert_eq!(e.queries, 3);
+    assert_eq!(e.timeouts, 1);
+    assert_eq!(e.consecutive_timeouts, 1);
+    assert_eq!(e.state, ServerState::TimingOut);
+    assert_eq!(e.rto, millis(100), "50 ms floor, doubled once");
+    assert_eq!(e.last_used, Duration::from_secs(5));
+    assert_eq!(e.ecs, EcsCapability::Echoes);
+    assert!(!e.edns_broken);
+    assert_eq!(e.state.to_string(), "timing-out");
+}
+
+#[test]
+fn order_returns_each_address_once() {
+    let cache = InfraCache::default();
+    let mut order = cache.order(
+        &[ip(1), ip(2), ip(1), ip(3), ip(2)],
+        Instant::now(),
+        &mut rng(),
+    );
+    order.sort();
+    assert_eq!(order, [ip(1), ip(2), ip(3)]);
+    assert!(cache.order(&[], Instant::now(), &mut rng()).is_empty());
+}
+
+#[test]
+fn ipv4_mapped_address_shares_the_ipv4_record() {
+    let cache = InfraCache::default();
+    let now = Instant::now();
+    let mapped: IpAddr = "::ffff:192.0.2.1".parse().expect("address");
+    cache.record_rtt(mapped, millis(100), now);
+    assert_eq!(cache.rto(ip(1), now), millis(300));
+    assert_eq!(cache.snapshot(now)[0].addr, ip(1));
+}
+
+#[test]
+fn config_validation_names_what_is_wrong() {
+    let base = InfraConfig::default();
+    let bad_rto = InfraConfig {
+        min_rto: millis(500),
+        ..base.clone()
+    };
+    assert!(matches!(
+        InfraCache::new(bad_rto),
+        Err(InfraConfigError::RtoBounds { .. })
+    ));
+    let zero_min = InfraConfig {
+        min_rto: Duration::ZERO,
+        ..base.clone()
+    };
+    assert!(matches!(
+        zero_min.validate(),
+        Err(InfraConfigError::RtoBounds { .. })
+    ));
+    let share = InfraConfig {
+        explore_share: 0.6,
+        ..base.clone()
+    };
+    assert_eq!(share.validate(), Err(InfraConfigError::ExploreShare(0.6)));
+    let entries = InfraConfig {
+        max_entries: 0,
+        ..base.clone()
+    };
+    assert_eq!(entries.validate(), Err(InfraConfigError::NoEntries));
+    let threshold = InfraConfig {
+        hold_off_after_timeouts: 0,
+        ..base.clone()
+    };
+    assert_eq!(
+        threshold.validate(),
+        Err(InfraConfigError::NoHoldOffThreshold)
+    );
+    let expiry = InfraConfig {
+        idle_expiry: Duration::ZERO,
+        ..base
+    };
+    assert_eq!(expiry.validate(), Err(InfraConfigError::NoIdleExpiry));
+}
+
+#[test]
+fn infra_cache_is_send_and_sync() {
+    fn shared<T: Send + Sync>() {}
+    shared::<InfraCache>();
+}
