@@ -3,6 +3,10 @@
 use std::time::Duration;
 
 use ipnet::IpNet;
+use scoped_cache::ScopedCacheConfig;
+use scoped_ecs::Allowlist;
+
+use crate::infra::InfraConfig;
 
 use crate::root_hints::{RootHint, builtin_root_hints};
 
@@ -26,8 +30,6 @@ pub struct RecursorConfig {
     pub ipv6_upstream: bool,
     /// Overall time budget for one client question, sub-queries included.
     pub query_timeout: Duration,
-    /// How long to wait for one server before trying the next.
-    pub server_timeout: Duration,
     /// Referrals followed for one name before giving up.
     pub max_referrals: u32,
     /// CNAME links followed for one question.
@@ -36,6 +38,14 @@ pub struct RecursorConfig {
     pub max_subquery_depth: u32,
     /// Upstream queries one client question may cause in total.
     pub max_upstream_queries: u32,
+    /// Servers and zones that may receive ECS (E01); empty: none. Replaceable at run time with
+    /// `Recursor::set_allowlist`.
+    pub ecs_allowlist: Allowlist,
+    /// Limits of the cache of tailored answers (E21).
+    pub scoped_cache: ScopedCacheConfig,
+    /// Nameserver selection: SRTT, RTO bounds (its `max_rto` is the longest wait for one
+    /// server), hold-off and exploration.
+    pub infra: InfraConfig,
 }
 
 impl Default for RecursorConfig {
@@ -47,11 +57,13 @@ impl Default for RecursorConfig {
             allow_loopback_servers: false,
             ipv6_upstream: true,
             query_timeout: Duration::from_secs(4),
-            server_timeout: Duration::from_millis(800),
             max_referrals: 24,
             max_cname_chain: 12,
             max_subquery_depth: 6,
             max_upstream_queries: 64,
+            ecs_allowlist: Allowlist::empty(),
+            scoped_cache: ScopedCacheConfig::default(),
+            infra: InfraConfig::default(),
         }
     }
 }

@@ -7,7 +7,7 @@
 use std::collections::HashMap;
 use std::net::{IpAddr, SocketAddr};
 use std::sync::atomic::{AtomicU32, AtomicU64, Ordering};
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, RwLock};
 
 use futures::FutureExt;
 use futures::future::{BoxFuture, Shared};
@@ -15,10 +15,12 @@ use hickory_proto::op::{Edns, Message, MessageType, OpCode, Query, ResponseCode}
 use hickory_proto::rr::{DNSClass, Name, Record, RecordType};
 use ipnet::IpNet;
 use rand::seq::SliceRandom;
-use scoped_cache::{AnswerEnd, RecordCache, Trust};
+use scoped_cache::{AnswerEnd, AnswerStep, CacheKey, CachedData, RecordCache, ScopedCache, Trust};
+use scoped_ecs::{Allowlist, CacheScope, Ecs, ReplyEcs, cache_scope, check_reply_opt, scan_opt};
 use tokio::time::Instant;
 use tracing::{debug, trace};
 
+use crate::infra::{EcsCapability, InfraCache};
 use crate::classify::{Classified, Delegation, NameServer, Step, addresses_of, classify};
 use crate::config::{EDNS_PAYLOAD, RecursorConfig};
 use crate::transport::{Protocol, Transport, UpstreamQuery};
@@ -67,6 +69,18 @@ pub struct EngineStats {
     pub servers_skipped: AtomicU64,
     /// Resolutions that ended in SERVFAIL.
     pub servfail: AtomicU64,
+    /// Upstream queries that carried an ECS option (E01 allowed it).
+    pub ecs_sent: AtomicU64,
+    /// Queries with a client subnet sent without ECS: the server/zone is not allowlisted (E01).
+    pub ecs_withheld_not_allowlisted: AtomicU64,
+    /// Queries sent without ECS because they are infrastructure lookups (E16).
+    pub ecs_withheld_infrastructure: AtomicU64,
+    /// ECS queries answered REFUSED/FORMERR and retried without ECS (E13).
+    pub ecs_rejected_retries: AtomicU64,
+    /// ECS-less replies from servers known to echo ECS, asked again (E12).
+    pub ecs_suspicious_reasks: AtomicU64,
+    /// Answers cached under a tailored scope (E14, E15, E20).
+    pub tailored_answers_cached: AtomicU64,
 }
 
 fn bump(counter: &AtomicU64) {
@@ -87,6 +101,10 @@ struct Ctx {
     budget: Arc<Budget>,
     depth: u32,
     stack: Vec<(Name, RecordType)>,
+    /// The client subnet of the question, or `None` (no address may go upstream).
+    subnet: Option<IpNet>,
+    /// False for sub-queries (nameserver addresses): infrastructure, never tailored (E16).
+    client_question: bool,
 }
 
 impl Ctx {
@@ -100,6 +118,8 @@ impl Ctx {
             budget: self.budget.clone(),
             depth: self.depth + 1,
             stack,
+            subnet: None,
+            client_question: false,
         })
     }
 
@@ -128,6 +148,9 @@ type SharedResolution = Shared<BoxFuture<'static, Resolution>>;
 struct Inner {
     config: RecursorConfig,
     cache: RecordCache,
+    scoped: ScopedCache,
+    infra: InfraCache,
+    allowlist: RwLock<Arc<Allowlist>>,
     transport: Arc<dyn Transport>,
     inflight: Mutex<HashMap<InflightKey, SharedResolution>>,
     priming: tokio::sync::Mutex<()>,
@@ -150,8 +173,20 @@ impl std::fmt::Debug for Recursor {
 
 /// Outcome of asking one zone's servers.
 enum Outcome {
-    Final(Step),
+    Final(Step, CacheScope),
     Referral(Delegation),
+}
+
+/// What became of ECS in one exchange.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum EcsExchange {
+    /// No ECS option was sent.
+    NotSent,
+    /// This option was sent; the reply echoed this SCOPE (`None`: no ECS in the reply, E12).
+    Sent(Ecs, Option<u8>),
+    /// The server rejected the ECS query and answered the plain retry (E13): its answer does
+    /// not depend on the client subnet.
+    Rejected,
 }
 
 /// Why one exchange with one server produced nothing usable.
@@ -165,9 +200,20 @@ enum ExchangeError {
 impl Recursor {
     /// An engine resolving with `config`, caching in `cache`, talking through `transport`.
     pub fn new(config: RecursorConfig, cache: RecordCache, transport: Arc<dyn Transport>) -> Self {
+        let scoped = ScopedCache::new(config.scoped_cache.clone());
+        let allowlist = RwLock::new(Arc::new(config.ecs_allowlist.clone()));
+        // An invalid selection configuration is refused when the configuration is loaded; a
+        // programmatic one that slips through falls back to the defaults rather than failing.
+        let infra = InfraCache::new(config.infra.clone()).unwrap_or_else(|error| {
+            tracing::warn!(%error, "invalid server-selection settings; using the defaults");
+            InfraCache::default()
+        });
         let inner = Inner {
             config,
             cache,
+            scoped,
+            infra,
+            allowlist,
             transport,
             inflight: Mutex::new(HashMap::new()),
             priming: tokio::sync::Mutex::new(()),
@@ -181,6 +227,34 @@ impl Recursor {
     /// The cache this engine fills.
     pub fn cache(&self) -> &RecordCache {
         &self.inner.cache
+    }
+
+    /// The cache of answers tailored to client subnets.
+    pub fn scoped_cache(&self) -> &ScopedCache {
+        &self.inner.scoped
+    }
+
+    /// The per-nameserver table (SRTT, RTO, state, EDNS/ECS capability), for `scoped ctl infra`.
+    pub fn infra(&self) -> &InfraCache {
+        &self.inner.infra
+    }
+
+    /// Replace the ECS allowlist (reload); the caches are kept.
+    pub fn set_allowlist(&self, allowlist: Allowlist) {
+        *self
+            .inner
+            .allowlist
+            .write()
+            .unwrap_or_else(|e| e.into_inner()) = Arc::new(allowlist);
+    }
+
+    /// The ECS allowlist in force.
+    pub fn allowlist(&self) -> Arc<Allowlist> {
+        self.inner
+            .allowlist
+            .read()
+            .unwrap_or_else(|e| e.into_inner())
+            .clone()
     }
 
     /// What the engine has counted.
@@ -200,7 +274,8 @@ impl Recursor {
         if question.qclass != DNSClass::IN {
             return Resolution::error(ResponseCode::Refused);
         }
-        if let Some(hit) = self.answer_from_cache(&question, Instant::now()) {
+        let subnet = request.client_subnet;
+        if let Some(hit) = self.answer_from_cache(&question, subnet, Instant::now()) {
             bump(&self.inner.stats.cache_hits);
             return hit;
         }
@@ -225,7 +300,7 @@ impl Recursor {
                 let task_key = key.clone();
                 // Spawned, so a client that goes away does not cancel work others wait for.
                 let task = tokio::spawn(async move {
-                    let resolution = this.resolve_uncached(question).await;
+                    let resolution = this.resolve_uncached(question, subnet).await;
                     this.inner
                         .inflight
                         .lock()
@@ -243,37 +318,99 @@ impl Recursor {
         shared.await
     }
 
-    fn answer_from_cache(&self, question: &Question, now: Instant) -> Option<Resolution> {
-        let cached = self.inner.cache.answer(
-            &question.name,
-            question.qtype,
-            self.inner.config.max_cname_chain,
-            now,
-        )?;
-        let mut answers = cached.links;
-        match cached.end {
-            AnswerEnd::Records(records) => {
-                answers.extend(records);
-                Some(Resolution {
-                    rcode: ResponseCode::NoError,
-                    answers,
-                    authorities: Vec::new(),
-                    from_cache: true,
-                    scope: 0,
-                })
-            }
-            AnswerEnd::Negative { rcode, soa } => Some(Resolution {
-                rcode,
-                answers,
-                authorities: vec![soa],
-                from_cache: true,
-                scope: 0,
-            }),
-            AnswerEnd::Continue(_) => None,
+    fn answer_from_cache(
+        &self,
+        question: &Question,
+        subnet: Option<IpNet>,
+        now: Instant,
+    ) -> Option<Resolution> {
+        let max_links = self.inner.config.max_cname_chain;
+        let (cached, scope) =
+            self.cached_answer(&question.name, question.qtype, subnet, max_links, now)?;
+        let resolution = match cached.end {
+            AnswerEnd::Records(records) => positive(cached.links, records, scope),
+            AnswerEnd::Negative { rcode, soa } => negative(rcode, cached.links, Some(soa), scope),
+            AnswerEnd::Continue(_) => return None,
+        };
+        Some(Resolution {
+            from_cache: true,
+            ..resolution
+        })
+    }
+
+    /// Assemble an answer from both caches, link by link: for each name the entry tailored to
+    /// `subnet` wins over the untailored one (E19: any covering prefix is longer than 0), and the
+    /// answer's scope is the longest of the links used (E18). `None` when nothing is known
+    /// about `name` itself.
+    fn cached_answer(
+        &self,
+        name: &Name,
+        qtype: RecordType,
+        subnet: Option<IpNet>,
+        max_links: usize,
+        now: Instant,
+    ) -> Option<(scoped_cache::CachedAnswer, u8)> {
+        let mut links = Vec::new();
+        let mut scope = 0u8;
+        let mut current = name.clone();
+        loop {
+            let step = self.cached_step(&current, qtype, subnet, now);
+            let end = match step {
+                Some((AnswerStep::Records(records), s)) => {
+                    scope = scope.max(s);
+                    AnswerEnd::Records(records)
+                }
+                Some((AnswerStep::Negative(rcode, soa), s)) => {
+                    scope = scope.max(s);
+                    AnswerEnd::Negative { rcode, soa }
+                }
+                Some((AnswerStep::Cname(link), s)) if links.len() < max_links => {
+                    let hickory_proto::rr::RData::CNAME(target) = &link.data else {
+                        return None;
+                    };
+                    scope = scope.max(s);
+                    current = target.0.clone();
+                    links.push(link);
+                    continue;
+                }
+                Some(_) | None if links.is_empty() => return None,
+                Some(_) | None => AnswerEnd::Continue(current),
+            };
+            return Some((scoped_cache::CachedAnswer { links, end }, scope));
         }
     }
 
-    async fn resolve_uncached(&self, question: Question) -> Resolution {
+    /// One link from the tailored cache (for `subnet`), else from the untailored one.
+    fn cached_step(
+        &self,
+        name: &Name,
+        qtype: RecordType,
+        subnet: Option<IpNet>,
+        now: Instant,
+    ) -> Option<(AnswerStep, u8)> {
+        let scoped = &self.inner.scoped;
+        let class = DNSClass::IN;
+        let mut keys = vec![
+            CacheKey::name_error(name, class),
+            CacheKey::rrset(name, qtype, class),
+        ];
+        if qtype != RecordType::CNAME {
+            keys.push(CacheKey::rrset(name, RecordType::CNAME, class));
+        }
+        for key in &keys {
+            if let Some(hit) = scoped.get(key, subnet, now)
+                && let Some(step) = AnswerStep::from_data(hit.data, qtype)
+            {
+                return Some((step, hit.scope.scope_len()));
+            }
+        }
+        self.inner
+            .cache
+            .answer_step(name, qtype, now)
+            .map(|step| (step, 0))
+    }
+
+    async fn resolve_uncached(&self, question: Question, subnet: Option<IpNet>) -> Resolution {
         let config = &self.inner.config;
         let budget = Arc::new(Budget {
             deadline: Instant::now() + config.query_timeout,
@@ -283,6 +420,8 @@ impl Recursor {
             budget,
             depth: 0,
             stack: vec![(question.name.to_lowercase(), question.qtype)],
+            subnet,
+            client_question: true,
         };
         let deadline = ctx.budget.deadline;
         let work = self.resolve_chain(question.name.clone(), question.qtype, &ctx);
@@ -300,7 +439,8 @@ impl Recursor {
         }
     }
 
-    /// Resolve (`name`, `qtype`) following CNAMEs, from the cache where it can.
+    /// Resolve (`name`, `qtype`) following CNAMEs, from the caches where it can. The scope of
+    /// the result is the longest of the links used (E18).
     fn resolve_chain<'a>(
         &'a self,
         name: Name,
@@ -309,23 +449,25 @@ impl Recursor {
     ) -> BoxFuture<'a, Result<Resolution, ResolveError>> {
         Box::pin(async move {
             let max_links = self.inner.config.max_cname_chain;
+            let max_ttl = self.inner.cache.config().max_ttl;
             let mut links: Vec<Record> = Vec::new();
+            let mut scope = 0u8;
             let mut current = name;
             loop {
                 if links.len() > max_links {
                     return Err(ResolveError::CnameChain);
                 }
                 let now = Instant::now();
-                if let Some(cached) =
-                    self.inner
-                        .cache
-                        .answer(&current, qtype, max_links - links.len(), now)
+                let left = max_links - links.len();
+                if let Some((cached, s)) =
+                    self.cached_answer(&current, qtype, ctx.subnet, left, now)
                 {
                     links.extend(cached.links);
+                    scope = scope.max(s);
                     match cached.end {
-                        AnswerEnd::Records(records) => return Ok(positive(links, records)),
+                        AnswerEnd::Records(records) => return Ok(positive(links, records, scope)),
                         AnswerEnd::Negative { rcode, soa } => {
-                            return Ok(negative(rcode, links, Some(soa)));
+                            return Ok(negative(rcode, links, Some(soa), scope));
                         }
                         AnswerEnd::Continue(next) => current = next,
                     }
@@ -333,8 +475,8 @@ impl Recursor {
                         return Err(ResolveError::CnameChain);
                     }
                 }
-                let step = self.query_name(&current, qtype, ctx).await?;
-                let max_ttl = self.inner.cache.config().max_ttl;
+                let (step, step_scope) = self.query_name(&current, qtype, ctx).await?;
+                scope = scope.max(step_scope.scope_len());
                 match step {
                     Step::Answer {
                         links: more,
@@ -342,7 +484,11 @@ impl Recursor {
                         ..
                     } => {
                         links.extend(more);
-                        return Ok(positive(clamp(links, max_ttl), clamp(records, max_ttl)));
+                        return Ok(positive(
+                            clamp(links, max_ttl),
+                            clamp(records, max_ttl),
+                            scope,
+                        ));
                     }
                     Step::Cname {
                         links: more, next, ..
@@ -358,11 +504,17 @@ impl Recursor {
                     } => {
                         links.extend(more);
                         let soa = soa.map(|s| self.negative_soa(*s));
-                        return Ok(negative(ResponseCode::NXDomain, clamp(links, max_ttl), soa));
+                        let links = clamp(links, max_ttl);
+                        return Ok(negative(ResponseCode::NXDomain, links, soa, scope));
                     }
                     Step::NoData { soa, .. } => {
                         let soa = soa.map(|s| self.negative_soa(*s));
-                        return Ok(negative(ResponseCode::NoError, clamp(links, max_ttl), soa));
+                        return Ok(negative(
+                            ResponseCode::NoError,
+                            clamp(links, max_ttl),
+                            soa,
+                            scope,
+                        ));
                     }
                 }
             }
@@ -384,11 +536,11 @@ impl Recursor {
         name: &Name,
         qtype: RecordType,
         ctx: &Ctx,
-    ) -> Result<Step, ResolveError> {
+    ) -> Result<(Step, CacheScope), ResolveError> {
         let mut delegation = self.closest_delegation(name, ctx).await?;
         for _ in 0..self.inner.config.max_referrals {
             match self.ask_zone(&delegation, name, qtype, ctx).await? {
-                Outcome::Final(step) => return Ok(step),
+                Outcome::Final(step, scope) => return Ok((step, scope)),
                 Outcome::Referral(next) => {
                     trace!(zone = %next.zone, "referral");
                     delegation = next;
@@ -479,7 +631,7 @@ impl Recursor {
         };
         debug!("priming the root");
         match self.ask_zone(&hints, &root, RecordType::NS, ctx).await {
-            Ok(Outcome::Final(Step::Answer { .. })) => Ok(self
+            Ok(Outcome::Final(Step::Answer { .. }, _)) => Ok(self
                 .cached_delegation(&root, Instant::now())
                 .unwrap_or(hints)),
             Ok(_) => Ok(hints),
@@ -497,13 +649,10 @@ impl Recursor {
         ctx: &Ctx,
     ) -> Result<Outcome, ResolveError> {
         let mut tried: Vec<IpAddr> = Vec::new();
-        let mut known: Vec<IpAddr> = delegation
-            .servers
-            .iter()
-            .flat_map(|s| s.addrs.iter().copied())
-            .collect();
-        known.shuffle(&mut rand::rng());
-        for addr in known {
+        let known: Vec<IpAddr> = delegation.servers.iter().flat_map(|s| s.addrs.iter().copied()).collect();
+        // Fastest expected first, with a little exploration (see infra.rs and
+        // docs/server-selection.md); addresses refused by policy are never ordered at all.
+        for addr in self.selection_order(&known) {
             if let Some(outcome) = self
                 .try_server(addr, &delegation.zone, name, qtype, ctx, &mut tried)
                 .await?
@@ -519,7 +668,8 @@ impl Recursor {
             .collect();
         unresolved.shuffle(&mut rand::rng());
         for server in unresolved {
-            for addr in self.nameserver_addresses(&server.name, ctx).await? {
+            let addrs = self.nameserver_addresses(&server.name, ctx).await?;
+            for addr in self.selection_order(&addrs) {
                 if let Some(outcome) = self
                     .try_server(addr, &delegation.zone, name, qtype, ctx, &mut tried)
                     .await?
@@ -579,6 +729,23 @@ impl Recursor {
         Ok(Vec::new())
     }
 
+    /// The order in which to try `addrs` for one query: those policy allows, by expected RTT.
+    fn selection_order(&self, addrs: &[IpAddr]) -> Vec<IpAddr> {
+        let allowed: Vec<IpAddr> = addrs
+            .iter()
+            .copied()
+            .filter(|addr| {
+                let ok = self.may_query(*addr);
+                if !ok {
+                    bump(&self.inner.stats.servers_skipped);
+                    debug!(%addr, "nameserver address not queried (policy)");
+                }
+                ok
+            })
+            .collect();
+        self.inner.infra.order(&allowed, Instant::now(), &mut rand::rng())
+    }
+
     /// May we send queries to `addr`?
     fn may_query(&self, addr: IpAddr) -> bool {
         let config = &self.inner.config;
@@ -614,10 +781,33 @@ impl Recursor {
             debug!(%addr, %zone, "nameserver address not queried (policy)");
             return Ok(None);
         }
-        let response = match self.exchange(addr, name, qtype, ctx).await {
-            Ok(response) => response,
+        // E01: ECS only to allowlisted servers/zones, and only for the client's own question
+        // (never for infrastructure lookups, E16).
+        let allowlisted = self.allowlist().allows(addr, zone).is_some();
+        let ecs = match (ctx.subnet, ctx.client_question, allowlisted) {
+            (Some(subnet), true, true) => Some(Ecs::for_query(subnet)),
+            (Some(_), true, false) => {
+                bump(&self.inner.stats.ecs_withheld_not_allowlisted);
+                None
+            }
+            (_, false, _) => {
+                bump(&self.inner.stats.ecs_withheld_infrastructure);
+                None
+            }
+            (None, true, _) => None,
+        };
+        let (response, ecs_outcome) = match self.exchange(addr, name, qtype, ctx, ecs).await {
+            Ok(exchanged) => exchanged,
             Err(ExchangeError::Server) => return Ok(None),
             Err(ExchangeError::Budget(e)) => return Err(e),
+        };
+        let scope = match ecs_outcome {
+            // E16: infrastructure types are never tailored, whatever SCOPE came back.
+            _ if is_infrastructure(qtype) => CacheScope::Global,
+            EcsExchange::Sent(sent, Some(returned)) => cache_scope(sent.prefix(), returned),
+            // E12: no ECS in the reply means SCOPE 0. E13: the server does not do ECS.
+            EcsExchange::Sent(_, None) | EcsExchange::Rejected => CacheScope::Global,
+            EcsExchange::NotSent => CacheScope::without_ecs(allowlisted && ctx.client_question),
         };
         let now = Instant::now();
         match classify(&response, zone, name, qtype) {
@@ -639,8 +829,8 @@ impl Recursor {
                 Ok(Some(Outcome::Referral(delegation)))
             }
             Classified::Final(step) => {
-                self.cache_step(&step, &response, zone, qtype, now);
-                Ok(Some(Outcome::Final(step)))
+                self.cache_step(&step, &response, zone, qtype, scope, now);
+                Ok(Some(Outcome::Final(step, scope)))
             }
         }
     }
@@ -651,8 +841,13 @@ impl Recursor {
         response: &Message,
         zone: &Name,
         qtype: RecordType,
+        scope: CacheScope,
         now: Instant,
     ) {
+        if scope != CacheScope::Global {
+            self.cache_tailored(step, qtype, scope, now);
+            return;
+        }
         let cache = &self.inner.cache;
         let trust_of = |aa: bool| {
             if aa {
@@ -719,66 +914,200 @@ impl Recursor {
         }
     }
 
-    /// One question to one server: UDP first, TCP when truncated, without EDNS if the server
-    /// rejects it. Each attempt spends from the question's budget.
+    /// Store an answer tailored to a client subnet: only answer-section data (E16), each link
+    /// under the response's scope (E18), negative answers too (E17), each at its own TTL (E22).
+    fn cache_tailored(&self, step: &Step, qtype: RecordType, scope: CacheScope, now: Instant) {
+        let scoped = &self.inner.scoped;
+        bump(&self.inner.stats.tailored_answers_cached);
+        let trust_of = |aa: bool| {
+            if aa {
+                Trust::AuthoritativeAnswer
+            } else {
+                Trust::Answer
+            }
+        };
+        let store_rrset = |records: Vec<Record>, trust: Trust| {
+            if let Some(first) = records.first() {
+                let key = CacheKey::rrset(&first.name, first.record_type(), first.dns_class);
+                scoped.insert(key, scope, CachedData::Rrset { records, trust }, now);
+            }
+        };
+        match step {
+            Step::Answer {
+                links,
+                records,
+                authoritative,
+            } => {
+                for link in links {
+                    store_rrset(vec![link.clone()], trust_of(*authoritative));
+                }
+                if qtype != RecordType::ANY {
+                    store_rrset(records.clone(), trust_of(*authoritative));
+                }
+            }
+            Step::Cname {
+                links,
+                authoritative,
+                ..
+            } => {
+                for link in links {
+                    store_rrset(vec![link.clone()], trust_of(*authoritative));
+                }
+            }
+            Step::NxDomain { links, name, soa } => {
+                for link in links {
+                    store_rrset(vec![link.clone()], Trust::AuthoritativeAnswer);
+                }
+                if let Some(soa) = soa {
+                    let key = CacheKey::name_error(name, DNSClass::IN);
+                    scoped.insert(
+                        key,
+                        scope,
+                        CachedData::NxDomain {
+                            soa: (**soa).clone(),
+                        },
+                        now,
+                    );
+                }
+            }
+            Step::NoData { name, soa } => {
+                if let Some(soa) = soa {
+                    let key = CacheKey::rrset(name, qtype, DNSClass::IN);
+                    scoped.insert(
+                        key,
+                        scope,
+                        CachedData::NoData {
+                            soa: (**soa).clone(),
+                        },
+                        now,
+                    );
+                }
+            }
+        }
+    }
+
+    /// One question to one server: UDP first, TCP when truncated (keeping ECS, E06), once more
+    /// without ECS if the server rejects it (E13) or, once, if a server known to echo ECS
+    /// answers without it (E12: suspicious), without EDNS if it predates EDNS. Each try waits
+    /// the server's RTO and feeds its SRTT or its penalty; each spends from the question's
+    /// budget. Returns the response and what became of ECS.
     async fn exchange(
         &self,
         addr: IpAddr,
         name: &Name,
         qtype: RecordType,
         ctx: &Ctx,
-    ) -> Result<Message, ExchangeError> {
+        mut ecs: Option<Ecs>,
+    ) -> Result<(Message, EcsExchange), ExchangeError> {
         let config = &self.inner.config;
         let stats = &self.inner.stats;
+        let infra = &self.inner.infra;
         let server = SocketAddr::new(addr, config.upstream_port);
         let mut protocol = Protocol::Udp;
-        let mut edns = true;
-        // UDP, then at most one TCP retry and one retry without EDNS.
-        for _attempt in 0..3 {
+        let mut edns = !infra.edns_broken(addr, Instant::now());
+        // E13 memory: a server that rejected ECS recently is not sent it again for a while.
+        let mut rejected = ecs.is_some() && infra.ecs_capability(addr, Instant::now()) == EcsCapability::Rejects;
+        if rejected || !edns {
+            ecs = None;
+        }
+        let mut reasked = false;
+        // UDP, then at most one TCP retry, one retry without ECS, one re-ask (E12) and one
+        // retry without EDNS.
+        for _attempt in 0..5 {
             ctx.spend_query().map_err(ExchangeError::Budget)?;
-            let remaining = ctx
-                .budget
-                .deadline
-                .saturating_duration_since(Instant::now());
-            let timeout = config.server_timeout.min(remaining);
-            let id: u16 = rand::random();
-            let message = build_query(id, name, qtype, edns).map_err(|_| ExchangeError::Server)?;
-            bump(&stats.upstream_queries);
-            trace!(%server, ?protocol, %name, %qtype, "upstream query");
-            let query = UpstreamQuery {
-                server,
-                protocol,
-                message,
-                timeout,
+            let started = Instant::now();
+            let remaining = ctx.budget.deadline.saturating_duration_since(started);
+            // TCP pays for the connection setup too; its time and failures are not the
+            // server's RTT (a TCP-only problem must not demote the address for every name).
+            let rto = match protocol {
+                Protocol::Udp => infra.rto(addr, started),
+                Protocol::Tcp => infra.rto(addr, started) * 2,
             };
+            let timeout = rto.min(remaining);
+            let id: u16 = rand::random();
+            let message = build_query(id, name, qtype, edns, ecs).map_err(|_| ExchangeError::Server)?;
+            bump(&stats.upstream_queries);
+            if ecs.is_some() {
+                bump(&stats.ecs_sent);
+            }
+            trace!(%server, ?protocol, %name, %qtype, ?timeout, "upstream query");
+            let query = UpstreamQuery { server, protocol, message, timeout };
             let reply = match self.inner.transport.exchange(query).await {
                 Ok(reply) => reply,
                 Err(error) => {
                     bump(&stats.upstream_failures);
+                    // Cut short by the question's deadline, a timeout says nothing of the server.
+                    if timeout == rto && protocol == Protocol::Udp {
+                        infra.record_timeout(addr, Instant::now());
+                    }
                     debug!(%server, %name, %error, "upstream exchange failed");
                     return Err(ExchangeError::Server);
                 }
             };
+            if protocol == Protocol::Udp {
+                infra.record_rtt(addr, started.elapsed(), Instant::now());
+            }
             let Ok(response) = Message::from_vec(&reply) else {
                 bump(&stats.malformed_replies);
                 debug!(%server, "malformed reply");
                 return Err(ExchangeError::Server);
             };
+            if edns && response.edns.is_some() {
+                infra.record_edns_works(addr, Instant::now());
+            }
             if response.metadata.truncation && protocol == Protocol::Udp {
                 bump(&stats.tcp_retries);
                 protocol = Protocol::Tcp;
                 continue;
             }
             let rcode = response.metadata.response_code;
-            if edns
-                && response.edns.is_none()
-                && matches!(rcode, ResponseCode::FormErr | ResponseCode::NotImp)
-            {
-                // A server that predates EDNS (RFC 6891 §7): ask again plainly.
-                edns = false;
+            if ecs.is_some() && matches!(rcode, ResponseCode::Refused | ResponseCode::FormErr) {
+                // E13: some servers reject queries carrying ECS; ask once more without it and
+                // remember not to send it ECS for a while.
+                bump(&stats.ecs_rejected_retries);
+                infra.record_ecs(addr, EcsCapability::Rejects, Instant::now());
+                debug!(%server, %name, %rcode, "ECS query rejected; retrying without ECS");
+                ecs = None;
+                rejected = true;
                 continue;
             }
-            return Ok(response);
+            if edns && response.edns.is_none() && matches!(rcode, ResponseCode::FormErr | ResponseCode::NotImp) {
+                // A server that predates EDNS (RFC 6891 §7): ask again plainly, and remember.
+                infra.record_edns_broken(addr, Instant::now());
+                edns = false;
+                ecs = None;
+                continue;
+            }
+            let outcome = match &ecs {
+                None if rejected => EcsExchange::Rejected,
+                None => EcsExchange::NotSent,
+                // The transport already dropped mismatching replies (E11); check again here
+                // because a TCP reply is not filtered the same way.
+                Some(sent) => match scan_opt(&reply).map(|opt| check_reply_opt(sent, opt.map(|o| o.rdata))) {
+                    Ok(ReplyEcs::Matches { scope }) => {
+                        infra.record_ecs(addr, EcsCapability::Echoes, Instant::now());
+                        EcsExchange::Sent(*sent, Some(scope))
+                    }
+                    Ok(ReplyEcs::Absent) => {
+                        let echoes = infra.ecs_capability(addr, Instant::now()) == EcsCapability::Echoes;
+                        if echoes && !reasked {
+                            // E12: this server always echoed; an ECS-less reply may be forged.
+                            bump(&stats.ecs_suspicious_reasks);
+                            debug!(%server, %name, "reply without ECS from a server that echoes; asking again");
+                            reasked = true;
+                            continue;
+                        }
+                        infra.record_ecs(addr, EcsCapability::NoEcho, Instant::now());
+                        EcsExchange::Sent(*sent, None)
+                    }
+                    Ok(ReplyEcs::Mismatch(reason)) => {
+                        debug!(%server, ?reason, "reply ECS does not match the query (E11)");
+                        return Err(ExchangeError::Server);
+                    }
+                    Err(_) => return Err(ExchangeError::Server),
+                },
+            };
+            return Ok((response, outcome));
         }
         Err(ExchangeError::Server)
     }
@@ -791,12 +1120,14 @@ impl Resolve for Recursor {
     }
 }
 
-/// The wire form of an iterative query: RD clear, EDNS0 with our payload size, DO clear.
+/// The wire form of an iterative query: RD clear, EDNS0 with our payload size, DO clear, and
+/// the ECS option when one is to be sent (always masked, SCOPE 0: E02, E04).
 fn build_query(
     id: u16,
     name: &Name,
     qtype: RecordType,
     edns: bool,
+    ecs: Option<Ecs>,
 ) -> Result<Vec<u8>, hickory_proto::ProtoError> {
     let mut msg = Message::new(id, MessageType::Query, OpCode::Query);
     msg.metadata.recursion_desired = false;
@@ -805,29 +1136,40 @@ fn build_query(
         let mut opt = Edns::new();
         opt.set_max_payload(EDNS_PAYLOAD);
         opt.set_version(0);
+        if let Some(ecs) = ecs {
+            opt.options_mut().insert(ecs.to_edns_option());
+        }
         msg.set_edns(opt);
     }
     msg.to_vec()
 }
 
-fn positive(mut links: Vec<Record>, records: Vec<Record>) -> Resolution {
+/// Types whose data is infrastructure: never tailored to a client subnet (E16).
+fn is_infrastructure(qtype: RecordType) -> bool {
+    matches!(
+        qtype,
+        RecordType::NS | RecordType::DS | RecordType::DNSKEY | RecordType::SOA
+    )
+}
+
+fn positive(mut links: Vec<Record>, records: Vec<Record>, scope: u8) -> Resolution {
     links.extend(records);
     Resolution {
         rcode: ResponseCode::NoError,
         answers: links,
         authorities: Vec::new(),
         from_cache: false,
-        scope: 0,
+        scope,
     }
 }
 
-fn negative(rcode: ResponseCode, links: Vec<Record>, soa: Option<Record>) -> Resolution {
+fn negative(rcode: ResponseCode, links: Vec<Record>, soa: Option<Record>, scope: u8) -> Resolution {
     Resolution {
         rcode,
         answers: links,
         authorities: soa.into_iter().collect(),
         from_cache: false,
-        scope: 0,
+        scope,
     }
 }
 

@@ -10,6 +10,7 @@
 pub mod classify;
 pub mod config;
 mod engine;
+pub mod infra;
 pub mod root_hints;
 pub mod transport;
 

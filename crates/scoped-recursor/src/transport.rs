@@ -17,6 +17,7 @@ use std::time::Duration;
 use futures::future::BoxFuture;
 use hickory_proto::op::{Header, Query};
 use hickory_proto::serialize::binary::{BinDecodable, BinDecoder};
+use scoped_ecs::{Direction, ReplyEcs, check_reply_opt, message_ecs, scan_opt};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpSocket, UdpSocket};
 
@@ -64,8 +65,11 @@ pub trait Transport: Send + Sync + 'static {
 }
 
 /// Does `reply` answer `query`? Same ID, QR set, exactly one question equal to the query's
-/// (name compared case-insensitively, type and class equal). The source address is checked by the
-/// transport (a connected UDP socket only receives from the address it sent to).
+/// (name compared case-insensitively, type and class equal), and — when the query carried an ECS
+/// option — no ECS in the reply, or one with the same FAMILY, SOURCE and ADDRESS (E11, RFC 7871
+/// §7.3; a malformed one does not match). The source address is checked by the transport (a
+/// connected UDP socket only receives from the address it sent to). A forged reply that fails
+/// any of these is skipped while the transport keeps waiting for the real one.
 pub fn reply_matches(query: &[u8], reply: &[u8]) -> bool {
     fn header_and_question(wire: &[u8]) -> Option<(Header, Query)> {
         let mut dec = BinDecoder::new(wire);
@@ -80,12 +84,27 @@ pub fn reply_matches(query: &[u8], reply: &[u8]) -> bool {
     else {
         return false;
     };
-    rh.metadata.id == qh.metadata.id
+    let same_question = rh.metadata.id == qh.metadata.id
         && rh.metadata.message_type == hickory_proto::op::MessageType::Response
         && rq.query_type() == qq.query_type()
         && rq.query_class() == qq.query_class()
         // hickory's Name equality is case-insensitive (RFC 4343).
-        && rq.name() == qq.name()
+        && rq.name() == qq.name();
+    same_question && ecs_matches(query, reply)
+}
+
+/// E11: the reply's ECS, if any, must echo the query's FAMILY, SOURCE and ADDRESS.
+fn ecs_matches(query: &[u8], reply: &[u8]) -> bool {
+    let Ok(Some(sent)) = message_ecs(query, Direction::Query) else {
+        return true;
+    };
+    match scan_opt(reply) {
+        Ok(opt) => !matches!(
+            check_reply_opt(&sent, opt.map(|o| o.rdata)),
+            ReplyEcs::Mismatch(_)
+        ),
+        Err(_) => false,
+    }
 }
 
 /// Counters of what the network transport threw away.
@@ -272,6 +291,43 @@ mod tests {
         );
         assert!(!reply_matches(&q, &q), "a query is not a reply");
         assert!(!reply_matches(&q, &[0u8; 5]), "garbage");
+    }
+
+    fn with_ecs(wire: &[u8], addr: &str, source: u8, scope: u8) -> Vec<u8> {
+        use hickory_proto::op::Edns;
+        use hickory_proto::rr::rdata::opt::{ClientSubnet, EdnsOption};
+        let mut msg = Message::from_vec(wire).unwrap();
+        let mut edns = Edns::new();
+        let subnet = ClientSubnet::new(addr.parse().unwrap(), source, scope);
+        edns.options_mut().insert(EdnsOption::Subnet(subnet));
+        msg.set_edns(edns);
+        msg.to_vec().unwrap()
+    }
+
+    #[test]
+    fn e11_reply_ecs_must_echo_the_query_ecs() {
+        let q = with_ecs(&query_wire(7, "www.example.com."), "198.51.100.0", 24, 0);
+        let plain_reply = reply_to(&query_wire(7, "www.example.com."), 7, "www.example.com.");
+        assert!(
+            reply_matches(&q, &with_ecs(&plain_reply, "198.51.100.0", 24, 24)),
+            "echo"
+        );
+        assert!(
+            reply_matches(&q, &plain_reply),
+            "no ECS in the reply: allowed, scope 0 (E12)"
+        );
+        assert!(
+            !reply_matches(&q, &with_ecs(&plain_reply, "203.0.113.0", 24, 24)),
+            "other address"
+        );
+        assert!(
+            !reply_matches(&q, &with_ecs(&plain_reply, "198.51.100.0", 16, 16)),
+            "other source"
+        );
+        assert!(
+            !reply_matches(&q, &with_ecs(&plain_reply, "2001:db8::", 24, 24)),
+            "other family"
+        );
     }
 
     #[tokio::test]

@@ -295,7 +295,8 @@ async fn negative_answer_is_cached_for_its_negative_ttl() {
 async fn dead_server_costs_at_most_one_timeout() {
     let internet = standard_internet();
     let config = config_for(&internet);
-    let server_timeout = config.server_timeout;
+    // A server never measured is waited for its initial RTO, no longer.
+    let server_timeout = config.infra.initial_rto;
     let recursor = recursor_with(&internet, config);
     // Warm the path to org. so only the failover zone's servers are left to ask.
     ask(&recursor, "www.lame.org.", RecordType::A).await;

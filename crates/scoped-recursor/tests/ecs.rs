@@ -1,0 +1,518 @@
+//! ECS in the engine (RFC 7871 as ../shared/ecs-rfc7871.md numbers it): what is sent upstream,
+//! how replies are checked, and how answers are cached by scope. The testkit's CDN fixture runs
+//! in memory on tokio's paused clock; each test is named after the rule it checks.
+
+use std::net::{IpAddr, Ipv4Addr};
+use std::time::Duration;
+
+use hickory_proto::op::ResponseCode;
+use hickory_proto::rr::{RData, RecordType};
+use ipnet::IpNet;
+use scoped_cache::{CacheConfig, RecordCache, Trust};
+use scoped_ecs::Allowlist;
+use scoped_recursor::{
+    Protocol, Question, Recursor, RecursorConfig, Resolution, ResolveRequest, RootHint,
+};
+use scoped_testkit::cdn::*;
+use scoped_testkit::{Echo, EcsInternet, Internet, ecs_fixture, name};
+
+const TOKYO: Option<IpNet> = Some(TOKYO_V4);
+const SF: Option<IpNet> = Some(SF_V4);
+
+fn recursor_with(
+    internet: &Internet,
+    allowlist: &str,
+    tweak: impl FnOnce(&mut RecursorConfig),
+) -> Recursor {
+    let mut config = RecursorConfig {
+        root_hints: internet
+            .root_hints()
+            .into_iter()
+            .map(|(name, addr)| RootHint { name, addr })
+            .collect(),
+        allow_loopback_servers: true,
+        upstream_port: internet.port(),
+        ecs_allowlist: Allowlist::parse(allowlist).unwrap(),
+        ..RecursorConfig::default()
+    };
+    tweak(&mut config);
+    Recursor::new(
+        config,
+        RecordCache::new(CacheConfig::default()),
+        internet.transport(),
+    )
+}
+
+fn cdn_allowed(fixture: &EcsInternet) -> Recursor {
+    recursor_with(&fixture.internet, "cdn.example.", |_| {})
+}
+
+async fn ask(
+    recursor: &Recursor,
+    qname: &str,
+    qtype: RecordType,
+    subnet: Option<IpNet>,
+) -> Resolution {
+    let request = ResolveRequest {
+        question: Question::new(name(qname), qtype),
+        client: IpAddr::V4(Ipv4Addr::LOCALHOST),
+        client_subnet: subnet,
+    };
+    recursor.resolve_request(request).await
+}
+
+fn addrs(resolution: &Resolution) -> Vec<IpAddr> {
+    resolution
+        .answers
+        .iter()
+        .filter_map(|r| match &r.data {
+            RData::A(a) => Some(IpAddr::V4(a.0)),
+            RData::AAAA(aaaa) => Some(IpAddr::V6(aaaa.0)),
+            _ => None,
+        })
+        .collect()
+}
+
+fn net(text: &str) -> Option<IpNet> {
+    Some(text.parse().unwrap())
+}
+
+#[tokio::test(start_paused = true)]
+async fn e01_empty_allowlist_sends_no_ecs() {
+    let fixture = ecs_fixture();
+    let recursor = recursor_with(&fixture.internet, "", |_| {});
+    let res = ask(&recursor, WWW_CDN, RecordType::A, TOKYO).await;
+    assert_eq!(addrs(&res), vec![DEFAULT_EDGE_V4], "the CDN saw no subnet");
+    assert!(fixture.internet.queries_with_ecs().is_empty());
+    assert_eq!(res.scope, 0);
+}
+
+#[tokio::test(start_paused = true)]
+async fn e01_ecs_only_to_the_allowlisted_zone_never_root_or_tld() {
+    let fixture = ecs_fixture();
+    let recursor = cdn_allowed(&fixture);
+    let res = ask(&recursor, WWW_CDN, RecordType::A, TOKYO).await;
+    assert_eq!(addrs(&res), vec![TOKYO_EDGE_V4]);
+    let res = ask(&recursor, "www.other.example.", RecordType::A, TOKYO).await;
+    assert_eq!(
+        addrs(&res),
+        vec![OTHER_DEFAULT_V4],
+        "the zone off the allowlist saw no subnet"
+    );
+    for entry in fixture.internet.query_log() {
+        let to_cdn = [CDN_1, CDN_2].contains(&entry.server.ip());
+        assert_eq!(
+            entry.ecs().is_some(),
+            to_cdn,
+            "{} to {}",
+            entry.qname,
+            entry.server
+        );
+    }
+}
+
+#[tokio::test(start_paused = true)]
+async fn e01_allowlist_by_server_address() {
+    let fixture = ecs_fixture();
+    let recursor = recursor_with(&fixture.internet, &format!("{CDN_1}\n"), |_| {});
+    // Each CDN server in turn is the only one alive, so both are asked.
+    for (alive, dead) in [(CDN_1, CDN_2), (CDN_2, CDN_1)] {
+        fixture.internet.expect_server(alive).set_dead(false);
+        fixture.internet.expect_server(dead).set_dead(true);
+        recursor.scoped_cache().clear();
+        recursor.cache().clear();
+        let res = ask(&recursor, WWW_CDN, RecordType::A, TOKYO).await;
+        let expected = if alive == CDN_1 { TOKYO_EDGE_V4 } else { DEFAULT_EDGE_V4 };
+        assert_eq!(addrs(&res), vec![expected]);
+    }
+    let to_1 = fixture.internet.ecs_sent_to(CDN_1);
+    let to_2 = fixture.internet.ecs_sent_to(CDN_2);
+    assert!(!to_1.is_empty() && !to_2.is_empty());
+    assert!(to_1.iter().all(|(_, ecs)| ecs.is_some()), "the listed address gets the subnet");
+    assert!(to_2.iter().all(|(_, ecs)| ecs.is_none()), "the other address never does");
+}
+
+#[tokio::test(start_paused = true)]
+async fn e02_e04_sent_option_is_the_truncated_subnet_with_scope_zero() {
+    let fixture = ecs_fixture();
+    let recursor = cdn_allowed(&fixture);
+    ask(&recursor, WWW_CDN, RecordType::A, TOKYO).await;
+    let sent = fixture.internet.queries_with_ecs();
+    assert_eq!(sent.len(), 1);
+    let ecs = sent[0].ecs().unwrap();
+    assert_eq!(ecs.prefix(), TOKYO_V4);
+    assert_eq!(ecs.source(), 24);
+    assert_eq!(ecs.scope(), 0);
+    let payload = sent[0].client_subnet().unwrap();
+    assert_eq!(payload.source_prefix(), 24);
+}
+
+#[tokio::test(start_paused = true)]
+async fn e02_ipv6_subnet_is_sent_as_56() {
+    let fixture = ecs_fixture();
+    let recursor = cdn_allowed(&fixture);
+    let res = ask(&recursor, WWW_CDN, RecordType::AAAA, Some(TOKYO_V6)).await;
+    assert_eq!(addrs(&res), vec![TOKYO_EDGE_V6]);
+    assert_eq!(res.scope, 56);
+    let ecs = fixture.internet.queries_with_ecs()[0].ecs().unwrap();
+    assert_eq!(ecs.source(), 56);
+}
+
+#[tokio::test(start_paused = true)]
+async fn e14_answer_is_shared_by_clients_inside_its_scope_only() {
+    let fixture = ecs_fixture();
+    let recursor = cdn_allowed(&fixture);
+    let tokyo = ask(&recursor, WWW_CDN, RecordType::A, TOKYO).await;
+    assert_eq!((addrs(&tokyo), tokyo.scope), (vec![TOKYO_EDGE_V4], 24));
+    let sent = fixture.internet.total_queries();
+    let again = ask(&recursor, WWW_CDN, RecordType::A, TOKYO).await;
+    assert!(again.from_cache);
+    assert_eq!((addrs(&again), again.scope), (vec![TOKYO_EDGE_V4], 24));
+    assert_eq!(fixture.internet.total_queries(), sent);
+    let sf = ask(&recursor, WWW_CDN, RecordType::A, SF).await;
+    assert!(!sf.from_cache, "Tokyo's answer never serves San Francisco");
+    assert_eq!(addrs(&sf), vec![SF_EDGE_V4]);
+}
+
+#[tokio::test(start_paused = true)]
+async fn e14_shorter_scope_covers_other_24s() {
+    let fixture = ecs_fixture();
+    let recursor = cdn_allowed(&fixture);
+    let first = ask(&recursor, WIDE_CDN, RecordType::A, TOKYO).await;
+    assert_eq!((addrs(&first), first.scope), (vec![TOKYO_EDGE_V4], 16));
+    // 198.51.7.0/24 lies inside the cached 198.51.0.0/16.
+    let neighbour = ask(&recursor, WIDE_CDN, RecordType::A, net("198.51.7.0/24")).await;
+    assert!(neighbour.from_cache);
+    assert_eq!(
+        (addrs(&neighbour), neighbour.scope),
+        (vec![TOKYO_EDGE_V4], 16)
+    );
+}
+
+#[tokio::test(start_paused = true)]
+async fn e15_scope_longer_than_source() {
+    let fixture = ecs_fixture();
+    let recursor = cdn_allowed(&fixture);
+    let res = ask(&recursor, NARROW_CDN, RecordType::A, TOKYO).await;
+    assert_eq!(
+        addrs(&res),
+        vec![TOKYO_EDGE_V4],
+        "the triggering client gets the answer"
+    );
+    let again = ask(&recursor, NARROW_CDN, RecordType::A, TOKYO).await;
+    assert!(again.from_cache, "cached under the SOURCE bits");
+    assert_eq!(
+        again.scope, 24,
+        "usable at exactly the source length, echoed capped at it"
+    );
+    let shorter = ask(&recursor, NARROW_CDN, RecordType::A, net("198.51.0.0/16")).await;
+    assert!(!shorter.from_cache, "not for another source length");
+}
+
+#[tokio::test(start_paused = true)]
+async fn e19_longest_covering_prefix_wins() {
+    let fixture = ecs_fixture();
+    let recursor = cdn_allowed(&fixture);
+    // 198.51.7.0/24 is not Tokyo: the default edge, cached for all of 198.51.0.0/16.
+    fixture.both_cdn(|h| h.set_scope(WWW_CDN, 16));
+    let wide = ask(&recursor, WWW_CDN, RecordType::A, net("198.51.7.0/24")).await;
+    assert_eq!((addrs(&wide), wide.scope), (vec![DEFAULT_EDGE_V4], 16));
+    // Tokyo's /24 is inside that /16, but a /24 entry for it is longer.
+    fixture.both_cdn(|h| h.set_scope(WWW_CDN, 24));
+    let covered = ask(&recursor, WWW_CDN, RecordType::A, TOKYO).await;
+    assert!(
+        covered.from_cache,
+        "the /16 entry covers Tokyo while no longer one exists"
+    );
+    assert_eq!(
+        (addrs(&covered), covered.scope),
+        (vec![DEFAULT_EDGE_V4], 16)
+    );
+}
+
+#[tokio::test(start_paused = true)]
+async fn e19_tailored_24_beats_a_covering_16() {
+    let fixture = ecs_fixture();
+    let recursor = cdn_allowed(&fixture);
+    // First Tokyo's /24 (Tokyo edge), then a /16 answer for a neighbour (default edge).
+    let tokyo = ask(&recursor, WWW_CDN, RecordType::A, TOKYO).await;
+    assert_eq!(addrs(&tokyo), vec![TOKYO_EDGE_V4]);
+    fixture.both_cdn(|h| h.set_scope(WWW_CDN, 16));
+    let wide = ask(&recursor, WWW_CDN, RecordType::A, net("198.51.7.0/24")).await;
+    assert_eq!((addrs(&wide), wide.scope), (vec![DEFAULT_EDGE_V4], 16));
+    // Both cover Tokyo; the /24 is longer.
+    let again = ask(&recursor, WWW_CDN, RecordType::A, TOKYO).await;
+    assert!(again.from_cache);
+    assert_eq!((addrs(&again), again.scope), (vec![TOKYO_EDGE_V4], 24));
+}
+
+#[tokio::test(start_paused = true)]
+async fn e20_scope_zero_serves_everyone() {
+    let fixture = ecs_fixture();
+    let recursor = cdn_allowed(&fixture);
+    let tokyo = ask(&recursor, STATIC_CDN, RecordType::A, TOKYO).await;
+    assert_eq!((addrs(&tokyo), tokyo.scope), (vec![STATIC_V4], 0));
+    let sf = ask(&recursor, STATIC_CDN, RecordType::A, SF).await;
+    assert!(sf.from_cache);
+    let none = ask(&recursor, STATIC_CDN, RecordType::A, None).await;
+    assert!(none.from_cache);
+}
+
+#[tokio::test(start_paused = true)]
+async fn e20_e09_answer_for_a_query_without_subnet_serves_only_such_queries() {
+    let fixture = ecs_fixture();
+    let recursor = cdn_allowed(&fixture);
+    let none = ask(&recursor, WWW_CDN, RecordType::A, None).await;
+    assert_eq!(addrs(&none), vec![DEFAULT_EDGE_V4]);
+    assert!(
+        fixture.internet.queries_with_ecs().is_empty(),
+        "no address upstream"
+    );
+    let tokyo = ask(&recursor, WWW_CDN, RecordType::A, TOKYO).await;
+    assert!(
+        !tokyo.from_cache,
+        "the no-subnet answer does not serve Tokyo"
+    );
+    assert_eq!(addrs(&tokyo), vec![TOKYO_EDGE_V4]);
+    let none_again = ask(&recursor, WWW_CDN, RecordType::A, None).await;
+    assert!(none_again.from_cache);
+    assert_eq!(
+        addrs(&none_again),
+        vec![DEFAULT_EDGE_V4],
+        "Tokyo's answer never serves it"
+    );
+}
+
+#[tokio::test(start_paused = true)]
+async fn e12_reply_without_ecs_is_scope_zero() {
+    let fixture = ecs_fixture();
+    fixture.both_cdn(|h| h.set_echo(Echo::Omit));
+    let recursor = cdn_allowed(&fixture);
+    let tokyo = ask(&recursor, WWW_CDN, RecordType::A, TOKYO).await;
+    assert_eq!(tokyo.scope, 0);
+    let sf = ask(&recursor, WWW_CDN, RecordType::A, SF).await;
+    assert!(sf.from_cache, "a reply without ECS is valid for everyone");
+}
+
+#[tokio::test(start_paused = true)]
+async fn e11_reply_with_mismatched_ecs_is_discarded() {
+    for echo in [Echo::WrongAddress, Echo::WrongSource, Echo::WrongFamily] {
+        let fixture = ecs_fixture();
+        fixture.cdn1.set_echo(echo);
+        let recursor = cdn_allowed(&fixture);
+        for _ in 0..4 {
+            recursor.scoped_cache().clear();
+            let res = ask(&recursor, WWW_CDN, RecordType::A, TOKYO).await;
+            assert_eq!(
+                addrs(&res),
+                vec![TOKYO_EDGE_V4],
+                "{echo:?}: the good server's answer"
+            );
+        }
+        // Both servers bad: nothing acceptable arrives.
+        fixture.cdn2.set_echo(echo);
+        recursor.scoped_cache().clear();
+        let res = ask(&recursor, WWW_CDN, RecordType::A, TOKYO).await;
+        assert_eq!(res.rcode, ResponseCode::ServFail, "{echo:?}");
+        assert!(
+            recursor
+                .scoped_cache()
+                .get(
+                    &scoped_cache::CacheKey::rrset(
+                        &name(WWW_CDN),
+                        RecordType::A,
+                        hickory_proto::rr::DNSClass::IN
+                    ),
+                    TOKYO,
+                    tokio::time::Instant::now()
+                )
+                .is_none()
+        );
+    }
+}
+
+#[tokio::test(start_paused = true)]
+async fn e13_refused_to_ecs_is_retried_without_ecs() {
+    let fixture = ecs_fixture();
+    fixture.both_cdn(|h| h.set_reject_ecs(Some(ResponseCode::Refused)));
+    let recursor = cdn_allowed(&fixture);
+    let res = ask(&recursor, WWW_CDN, RecordType::A, TOKYO).await;
+    assert_eq!(res.rcode, ResponseCode::NoError);
+    assert_eq!((addrs(&res), res.scope), (vec![DEFAULT_EDGE_V4], 0));
+    let to_cdn: Vec<bool> = fixture
+        .internet
+        .query_log()
+        .iter()
+        .filter(|q| [CDN_1, CDN_2].contains(&q.server.ip()))
+        .map(|q| q.ecs().is_some())
+        .collect();
+    assert_eq!(
+        to_cdn,
+        vec![true, false],
+        "one ECS query, then one plain retry"
+    );
+    // The server ignores subnets, so its answer is cached for everyone.
+    assert!(ask(&recursor, WWW_CDN, RecordType::A, SF).await.from_cache);
+}
+
+#[tokio::test(start_paused = true)]
+async fn e13_formerr_to_ecs_is_retried_without_ecs() {
+    let fixture = ecs_fixture();
+    fixture.both_cdn(|h| h.set_reject_ecs(Some(ResponseCode::FormErr)));
+    let recursor = cdn_allowed(&fixture);
+    let res = ask(&recursor, WWW_CDN, RecordType::A, TOKYO).await;
+    assert_eq!(addrs(&res), vec![DEFAULT_EDGE_V4]);
+}
+
+#[tokio::test(start_paused = true)]
+async fn e16_delegations_and_nameserver_lookups_are_never_tailored() {
+    let fixture = ecs_fixture();
+    let recursor = cdn_allowed(&fixture);
+    ask(&recursor, WWW_CDN, RecordType::A, TOKYO).await;
+    let now = tokio::time::Instant::now();
+    assert!(
+        recursor
+            .cache()
+            .rrset(&name("cdn.example."), RecordType::NS, Trust::Referral, now)
+            .is_some()
+    );
+    // An NS question for the CDN zone, even with a subnet and an allowlisted server, is cached
+    // for everyone.
+    let ns = ask(&recursor, "cdn.example.", RecordType::NS, TOKYO).await;
+    assert_eq!(ns.scope, 0);
+    assert!(
+        ask(&recursor, "cdn.example.", RecordType::NS, SF)
+            .await
+            .from_cache
+    );
+}
+
+#[tokio::test(start_paused = true)]
+async fn e17_a_subnets_negative_answer_never_hides_anothers_positive() {
+    let fixture = ecs_fixture();
+    let recursor = cdn_allowed(&fixture);
+    let sf = ask(&recursor, JP_ONLY_CDN, RecordType::A, SF).await;
+    assert_eq!(sf.rcode, ResponseCode::NXDomain);
+    assert_eq!(sf.scope, 24);
+    let tokyo = ask(&recursor, JP_ONLY_CDN, RecordType::A, TOKYO).await;
+    assert_eq!(tokyo.rcode, ResponseCode::NoError);
+    assert_eq!(addrs(&tokyo), vec![TOKYO_EDGE_V4]);
+    let sf_again = ask(&recursor, JP_ONLY_CDN, RecordType::A, SF).await;
+    assert!(sf_again.from_cache);
+    assert_eq!(sf_again.rcode, ResponseCode::NXDomain);
+}
+
+#[tokio::test(start_paused = true)]
+async fn e18_chain_scope_is_the_longest_link() {
+    let fixture = ecs_fixture();
+    let recursor = cdn_allowed(&fixture);
+    // Tailored CNAME into an untailored zone.
+    let tokyo = ask(&recursor, MAP_CDN, RecordType::A, TOKYO).await;
+    assert_eq!((addrs(&tokyo), tokyo.scope), (vec![TOKYO_EDGE_V4], 24));
+    let sf = ask(&recursor, MAP_CDN, RecordType::A, SF).await;
+    assert!(!sf.from_cache, "the tailored link is not San Francisco's");
+    assert_eq!(addrs(&sf), vec![SF_EDGE_V4]);
+    // Untailored CNAME into the CDN: the untailored link never makes the answer global.
+    let shop_tokyo = ask(&recursor, "www.shop.example.", RecordType::A, TOKYO).await;
+    assert_eq!(
+        (addrs(&shop_tokyo), shop_tokyo.scope),
+        (vec![TOKYO_EDGE_V4], 24)
+    );
+    let shop_sf = ask(&recursor, "www.shop.example.", RecordType::A, SF).await;
+    assert_eq!((addrs(&shop_sf), shop_sf.scope), (vec![SF_EDGE_V4], 24));
+    let shop_tokyo_again = ask(&recursor, "www.shop.example.", RecordType::A, TOKYO).await;
+    assert!(shop_tokyo_again.from_cache);
+    assert_eq!(
+        (addrs(&shop_tokyo_again), shop_tokyo_again.scope),
+        (vec![TOKYO_EDGE_V4], 24)
+    );
+}
+
+#[tokio::test(start_paused = true)]
+async fn e22_tailored_entry_expires_at_its_own_ttl() {
+    let fixture = ecs_fixture();
+    let recursor = cdn_allowed(&fixture);
+    ask(&recursor, WWW_CDN, RecordType::A, TOKYO).await;
+    tokio::time::advance(Duration::from_secs(299)).await;
+    let cached = ask(&recursor, WWW_CDN, RecordType::A, TOKYO).await;
+    assert!(cached.from_cache);
+    assert_eq!(cached.answers[0].ttl, 1);
+    tokio::time::advance(Duration::from_secs(2)).await;
+    assert!(
+        !ask(&recursor, WWW_CDN, RecordType::A, TOKYO)
+            .await
+            .from_cache
+    );
+}
+
+#[tokio::test(start_paused = true)]
+async fn e06_tcp_retry_after_truncation_keeps_the_subnet() {
+    let fixture = ecs_fixture();
+    for addr in [CDN_1, CDN_2] {
+        fixture.internet.expect_server(addr).set_truncate_udp(true);
+    }
+    let recursor = cdn_allowed(&fixture);
+    let res = ask(&recursor, WWW_CDN, RecordType::A, TOKYO).await;
+    assert_eq!(addrs(&res), vec![TOKYO_EDGE_V4]);
+    let to_cdn: Vec<_> = fixture
+        .internet
+        .query_log()
+        .into_iter()
+        .filter(|q| [CDN_1, CDN_2].contains(&q.server.ip()))
+        .map(|q| (q.protocol, q.ecs().map(|e| e.prefix())))
+        .collect();
+    assert_eq!(to_cdn, vec![(Protocol::Udp, TOKYO), (Protocol::Tcp, TOKYO)]);
+}
+
+#[tokio::test(start_paused = true)]
+async fn inflight_deduplication_never_gives_one_subnet_anothers_answer() {
+    let fixture = ecs_fixture();
+    for addr in [CDN_1, CDN_2] {
+        fixture
+            .internet
+            .expect_server(addr)
+            .set_delay(Duration::from_millis(50));
+    }
+    let recursor = cdn_allowed(&fixture);
+    let tasks: Vec<_> = [TOKYO, SF, TOKYO, SF]
+        .into_iter()
+        .map(|subnet| {
+            let recursor = recursor.clone();
+            tokio::spawn(
+                async move { (subnet, ask(&recursor, WWW_CDN, RecordType::A, subnet).await) },
+            )
+        })
+        .collect();
+    for task in tasks {
+        let (subnet, res) = task.await.unwrap();
+        let expected = if subnet == TOKYO {
+            TOKYO_EDGE_V4
+        } else {
+            SF_EDGE_V4
+        };
+        assert_eq!(addrs(&res), vec![expected]);
+    }
+    assert_eq!(
+        fixture.internet.queries_with_ecs().len(),
+        2,
+        "one upstream query per subnet"
+    );
+}
+
+#[tokio::test(start_paused = true)]
+async fn allowlist_reload_takes_effect_and_keeps_the_cache() {
+    let fixture = ecs_fixture();
+    let recursor = recursor_with(&fixture.internet, "", |_| {});
+    ask(&recursor, STATIC_CDN, RecordType::A, TOKYO).await;
+    assert!(fixture.internet.queries_with_ecs().is_empty());
+    recursor.set_allowlist(Allowlist::parse("cdn.example.\n").unwrap());
+    assert!(
+        ask(&recursor, STATIC_CDN, RecordType::A, TOKYO)
+            .await
+            .from_cache,
+        "cache kept"
+    );
+    let res = ask(&recursor, WWW_CDN, RecordType::A, TOKYO).await;
+    assert_eq!(addrs(&res), vec![TOKYO_EDGE_V4]);
+    assert_eq!(fixture.internet.queries_with_ecs().len(), 1);
+}
