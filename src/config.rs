@@ -14,6 +14,8 @@ use scoped_recursor::RecursorConfig;
 use scoped_server::ServerConfig;
 use serde::Deserialize;
 
+use crate::control::ControlConfig;
+
 /// What can be wrong with a configuration.
 #[derive(Debug, thiserror::Error)]
 pub enum ConfigError {
@@ -59,6 +61,10 @@ pub struct FileConfig {
     pub cache: CacheSection,
     /// `[log]`: logging.
     pub log: LogSection,
+    /// `[ecs]`: EDNS Client Subnet.
+    pub ecs: EcsSection,
+    /// `[control]`: the local HTTP control endpoint (stats, metrics, reload).
+    pub control: ControlSection,
 }
 
 /// `[server]`
@@ -144,7 +150,8 @@ pub struct RecursionSection {
     /// Overall time budget for one client question.
     #[serde(with = "humantime_serde")]
     pub query_timeout: Duration,
-    /// Wait for one server before trying the next.
+    /// The longest wait for one server before trying the next: the ceiling of each server's
+    /// adaptive retransmission timeout (SRTT-based, 376 ms for a server never measured).
     #[serde(with = "humantime_serde")]
     pub server_timeout: Duration,
     /// Referrals followed for one name.
@@ -168,7 +175,7 @@ impl Default for RecursionSection {
             ipv6: d.ipv6_upstream,
             upstream_port: d.upstream_port,
             query_timeout: d.query_timeout,
-            server_timeout: d.server_timeout,
+            server_timeout: d.infra.max_rto,
             max_referrals: d.max_referrals,
             max_cname_chain: d.max_cname_chain,
             max_subquery_depth: d.max_subquery_depth,
@@ -199,6 +206,99 @@ impl Default for CacheSection {
             min_ttl: d.min_ttl,
             max_ttl: d.max_ttl,
             max_negative_ttl: d.max_negative_ttl,
+        }
+    }
+}
+
+/// `[ecs]`
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "kebab-case", default)]
+pub struct EcsSection {
+    /// Send client subnets to allowlisted authoritatives at all.
+    pub enabled: bool,
+    /// The allowlist file (relative to this file): addresses, prefixes and zones that may
+    /// receive ECS. A missing key means an empty allowlist: no ECS leaves the resolver (E01).
+    pub allowlist: Option<PathBuf>,
+    /// Most bits of an IPv4 client address ever sent (E02).
+    pub ipv4_prefix_length: u8,
+    /// Most bits of an IPv6 client address ever sent (E02).
+    pub ipv6_prefix_length: u8,
+    /// Shorter lengths for given client netblocks (E03).
+    pub netblocks: Vec<NetblockLength>,
+    /// Clients that contribute no address upstream (E05); absent: the built-in list.
+    pub non_routable: Option<Vec<IpNet>>,
+    /// Front ends (load balancers) whose ECS option names their clients (E08).
+    pub trusted_front_ends: Vec<IpNet>,
+    /// Tailored answers kept per name and type, per address family (E21).
+    pub max_tailored_per_name: usize,
+    /// Memory bound of the tailored-answer cache.
+    pub cache_max_size: ByteSize,
+}
+
+/// One `[[ecs.netblocks]]` entry.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "kebab-case")]
+pub struct NetblockLength {
+    /// The client netblock.
+    pub net: IpNet,
+    /// The prefix length sent for its clients.
+    pub length: u8,
+}
+
+impl Default for EcsSection {
+    fn default() -> Self {
+        Self {
+            enabled: true,
+            allowlist: None,
+            ipv4_prefix_length: scoped_ecs::DEFAULT_V4_MAX_SOURCE,
+            ipv6_prefix_length: scoped_ecs::DEFAULT_V6_MAX_SOURCE,
+            netblocks: Vec::new(),
+            non_routable: None,
+            trusted_front_ends: Vec::new(),
+            max_tailored_per_name: 100,
+            cache_max_size: ByteSize(256 << 20),
+        }
+    }
+}
+
+/// `[control]`
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "kebab-case", default)]
+pub struct ControlSection {
+    /// Run the control endpoint at all.
+    pub enabled: bool,
+    /// Addresses of the HTTP control endpoint (`/stats`, `/metrics`, `/reload`, `/health`).
+    #[serde(deserialize_with = "control_listen")]
+    pub listen: Vec<SocketAddr>,
+    /// Allow non-loopback `listen` addresses. The endpoint has no authentication: whoever
+    /// reaches it can read the statistics and reload the allowlist.
+    pub allow_remote: bool,
+}
+
+/// `control.listen`: IP addresses with ports; the error names the key (the same word appears in
+/// `[server]`).
+fn control_listen<'de, D: serde::Deserializer<'de>>(
+    deserializer: D,
+) -> Result<Vec<SocketAddr>, D::Error> {
+    Vec::<String>::deserialize(deserializer)?
+        .iter()
+        .map(|text| {
+            text.parse().map_err(|_| {
+                serde::de::Error::custom(format!(
+                    "control.listen: {text:?} is not an IP address and port like \
+                     \"127.0.0.1:8953\" or \"[::1]:8953\" (host names are not resolved)"
+                ))
+            })
+        })
+        .collect()
+}
+
+impl Default for ControlSection {
+    fn default() -> Self {
+        Self {
+            enabled: true,
+            listen: vec![crate::control::DEFAULT_LISTEN],
+            allow_remote: false,
         }
     }
 }
@@ -294,6 +394,11 @@ pub struct Config {
     pub log_format: LogFormat,
     /// Logging filter.
     pub log_level: String,
+    /// Where the ECS allowlist was read from (reloaded on SIGHUP and `POST /reload`), if
+    /// anywhere.
+    pub allowlist_path: Option<PathBuf>,
+    /// The control endpoint; `None` when `[control] enabled = false`.
+    pub control: Option<ControlConfig>,
 }
 
 impl Config {
@@ -329,6 +434,8 @@ impl Config {
             recursion,
             cache,
             log,
+            ecs,
+            control,
         } = file;
 
         if server.listen.is_empty() {
@@ -393,6 +500,23 @@ impl Config {
         if let Err(e) = tracing_subscriber::EnvFilter::try_new(&log.level) {
             return Err(invalid("log.level", e.to_string()));
         }
+        let control = control_config(control).map_err(|(key, problem)| invalid(key, problem))?;
+
+        let base = path.parent().unwrap_or(Path::new("."));
+        let policy = subnet_policy(&ecs).map_err(|(key, problem)| invalid(key, problem))?;
+        let allowlist_path = ecs.allowlist.as_ref().map(|p| base.join(p));
+        let allowlist = match &allowlist_path {
+            Some(file) => {
+                load_allowlist(file).map_err(|problem| invalid("ecs.allowlist", problem))?
+            }
+            None => scoped_ecs::Allowlist::empty(),
+        };
+        if ecs.max_tailored_per_name == 0 {
+            return Err(invalid(
+                "ecs.max-tailored-per-name",
+                "must be at least 1".into(),
+            ));
+        }
 
         let mut recursor = RecursorConfig::default();
         if let Some(hints_path) = &recursion.root_hints {
@@ -407,11 +531,18 @@ impl Config {
         recursor.allow_loopback_servers = recursion.allow_loopback_servers;
         recursor.ipv6_upstream = recursion.ipv6;
         recursor.query_timeout = recursion.query_timeout;
-        recursor.server_timeout = recursion.server_timeout;
+        // The longest wait for one server is the ceiling of its adaptive RTO.
+        recursor.infra.max_rto = recursion.server_timeout;
+        recursor.infra.initial_rto = recursor.infra.initial_rto.min(recursion.server_timeout);
+        recursor.infra.min_rto = recursor.infra.min_rto.min(recursion.server_timeout);
+        if let Err(e) = recursor.infra.validate() {
+            return Err(invalid("recursion.server-timeout", e.to_string()));
+        }
         recursor.max_referrals = recursion.max_referrals;
         recursor.max_cname_chain = recursion.max_cname_chain;
         recursor.max_subquery_depth = recursion.max_subquery_depth;
         recursor.max_upstream_queries = recursion.max_upstream_queries;
+        recursor.ecs_allowlist = allowlist;
 
         let server_config = ServerConfig {
             listen: server.listen,
@@ -424,13 +555,18 @@ impl Config {
             tcp_read_timeout: server.tcp_read_timeout,
             tcp_max_inflight_per_connection: server.tcp_max_inflight_per_connection,
             tcp_write_timeout: server.tcp_write_timeout,
-            ..ServerConfig::default()
+            ecs: scoped_server::EcsFrontEnd { policy },
         };
         let cache = CacheConfig {
             max_bytes: cache.max_size.0,
             min_ttl: cache.min_ttl,
             max_ttl: cache.max_ttl,
             max_negative_ttl: cache.max_negative_ttl,
+        };
+        recursor.scoped_cache = scoped_cache::ScopedCacheConfig {
+            max_bytes: ecs.cache_max_size.0,
+            max_tailored_per_family: ecs.max_tailored_per_name,
+            ttl: cache.clone(),
         };
         Ok(Config {
             server: server_config,
@@ -440,8 +576,67 @@ impl Config {
             threads: server.threads,
             log_format: log.format,
             log_level: log.level,
+            allowlist_path,
+            control,
         })
     }
+}
+
+/// Read and parse an allowlist file; the error names the file and line.
+pub fn load_allowlist(file: &Path) -> Result<scoped_ecs::Allowlist, String> {
+    let text = std::fs::read_to_string(file).map_err(|e| format!("{}: {e}", file.display()))?;
+    scoped_ecs::Allowlist::parse(&text).map_err(|e| format!("{}: {e}", file.display()))
+}
+
+/// The control endpoint of `[control]`; an error names the key. Validated even when disabled, so
+/// turning it on later cannot reveal a mistake already in the file.
+fn control_config(
+    control: ControlSection,
+) -> Result<Option<ControlConfig>, (&'static str, String)> {
+    if control.listen.is_empty() {
+        return Err((
+            "control.listen",
+            "at least one address is needed (to turn the endpoint off: control.enabled = false)"
+                .into(),
+        ));
+    }
+    if !control.allow_remote
+        && let Some(remote) = control
+            .listen
+            .iter()
+            .find(|addr| !addr.ip().to_canonical().is_loopback())
+    {
+        return Err((
+            "control.listen",
+            format!(
+                "{remote} is not a loopback address; the control endpoint has no \
+                 authentication, so listening beyond this host needs control.allow-remote = true"
+            ),
+        ));
+    }
+    Ok(control.enabled.then_some(ControlConfig {
+        listen: control.listen,
+    }))
+}
+
+/// The client-subnet policy of `[ecs]`; an error names the key.
+fn subnet_policy(ecs: &EcsSection) -> Result<scoped_ecs::SubnetPolicy, (&'static str, String)> {
+    let mut policy = scoped_ecs::SubnetPolicy::new()
+        .with_enabled(ecs.enabled)
+        .with_max_lengths(ecs.ipv4_prefix_length, ecs.ipv6_prefix_length)
+        .map_err(|e| ("ecs.ipv4-prefix-length", e.to_string()))?;
+    for block in &ecs.netblocks {
+        policy = policy
+            .with_netblock_length(block.net, block.length)
+            .map_err(|e| ("ecs.netblocks", e.to_string()))?;
+    }
+    if let Some(list) = &ecs.non_routable {
+        policy = policy.with_non_routable(list.iter().copied());
+    }
+    for front_end in &ecs.trusted_front_ends {
+        policy = policy.with_trusted_front_end(*front_end);
+    }
+    Ok(policy)
 }
 
 #[cfg(test)]
@@ -510,7 +705,8 @@ mod tests {
             "[recursion]\nquery-timeout = \"3s\"\nserver-timeout = \"250ms\"\n[cache]\nmax-size = \"64MiB\"\n",
         )
         .unwrap();
-        assert_eq!(config.recursor.server_timeout, Duration::from_millis(250));
+        assert_eq!(config.recursor.infra.max_rto, Duration::from_millis(250));
+        assert_eq!(config.recursor.infra.initial_rto, Duration::from_millis(250), "clamped under the ceiling");
         assert_eq!(config.cache.max_bytes, 64 << 20);
         assert!(
             parse("[cache]\nmax-size = \"64MB\"\n")
@@ -532,6 +728,112 @@ mod tests {
             .unwrap_err()
             .to_string();
         assert!(err.contains("log.level"), "{err}");
+    }
+
+    #[test]
+    fn e01_no_allowlist_key_means_no_ecs_anywhere() {
+        let config = parse("").unwrap();
+        assert!(config.recursor.ecs_allowlist.is_empty());
+    }
+
+    #[test]
+    fn e01_bad_allowlist_line_is_named() {
+        let dir = std::env::temp_dir().join(format!("scoped-config-allow-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        std::fs::write(dir.join("allow.txt"), "# cdn\ncdn.example.\n192.0.2.0/33\n").unwrap();
+        let err =
+            Config::parse("[ecs]\nallowlist = \"allow.txt\"\n", &dir.join("r.toml")).unwrap_err();
+        let text = err.to_string();
+        assert!(
+            text.contains("ecs.allowlist") && text.contains("line 3"),
+            "{text}"
+        );
+        std::fs::write(dir.join("allow.txt"), "cdn.example.\n192.0.2.0/24\n").unwrap();
+        let config =
+            Config::parse("[ecs]\nallowlist = \"allow.txt\"\n", &dir.join("r.toml")).unwrap();
+        assert_eq!(config.recursor.ecs_allowlist.len(), 2);
+        std::fs::remove_dir_all(&dir).ok();
+    }
+
+    #[test]
+    fn e02_e03_prefix_lengths_are_validated() {
+        let err = parse("[ecs]\nipv4-prefix-length = 33\n")
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("ecs.ipv4-prefix-length"), "{err}");
+        let err = parse("[ecs]\nnetblocks = [{ net = \"10.0.0.0/8\", length = 28 }]\n")
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("ecs.netblocks"), "{err}");
+        parse(
+            "[ecs]\nipv4-prefix-length = 20\nnetblocks = [{ net = \"10.0.0.0/8\", length = 16 }]\n",
+        )
+        .unwrap();
+    }
+
+    #[test]
+    fn control_defaults_to_loopback_8953() {
+        let control = parse("").unwrap().control.expect("enabled by default");
+        assert_eq!(control.listen, ["127.0.0.1:8953".parse().unwrap()]);
+    }
+
+    #[test]
+    fn control_can_be_turned_off() {
+        let config = parse("[control]\nenabled = false\n").unwrap();
+        assert!(config.control.is_none());
+    }
+
+    #[test]
+    fn control_refuses_a_remote_address_without_allow_remote() {
+        for listen in [
+            "0.0.0.0:8953",
+            "192.0.2.1:8953",
+            "[::]:8953",
+            "[2001:db8::1]:8953",
+        ] {
+            let err = parse(&format!(
+                "[control]\nlisten = [\"127.0.0.1:8953\", \"{listen}\"]\n"
+            ))
+            .unwrap_err()
+            .to_string();
+            assert!(
+                err.contains("control.listen") && err.contains("control.allow-remote"),
+                "{err}"
+            );
+        }
+        // Refused even while disabled: enabling it later must not be the moment the mistake
+        // shows.
+        let err = parse("[control]\nenabled = false\nlisten = [\"0.0.0.0:8953\"]\n")
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("control.listen"), "{err}");
+    }
+
+    #[test]
+    fn control_accepts_a_remote_address_with_allow_remote() {
+        let config =
+            parse("[control]\nlisten = [\"0.0.0.0:8953\", \"[::1]:8953\"]\nallow-remote = true\n")
+                .unwrap();
+        assert_eq!(config.control.unwrap().listen.len(), 2);
+        // An IPv4-mapped loopback address is loopback.
+        parse("[control]\nlisten = [\"[::ffff:127.0.0.1]:8953\"]\n").unwrap();
+    }
+
+    #[test]
+    fn control_bad_address_names_the_key_and_line() {
+        let err = parse("[control]\nenabled = true\nlisten = [\"localhost:8953\"]\n")
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.contains("control.listen") && err.contains("line 3"),
+            "{err}"
+        );
+        let err = parse("[control]\nlisten = []\n").unwrap_err().to_string();
+        assert!(err.contains("control.listen"), "{err}");
+        let err = parse("[control]\nallow_remote = true\n")
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("allow_remote"), "{err}");
     }
 
     #[test]

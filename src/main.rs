@@ -1,14 +1,21 @@
 //! `scoped`: an ECS-correct caching recursive DNS resolver.
 //!
 //! `scoped serve [--config resolver.toml]` runs the resolver in the foreground until SIGTERM or
-//! Ctrl-C; `scoped check-config FILE` validates a configuration and exits.
+//! Ctrl-C; `scoped check-config FILE` validates a configuration and exits; `scoped ctl …` talks
+//! to a running resolver's control endpoint.
 #![forbid(unsafe_code)]
 
 mod config;
+mod control;
+mod ctl;
+mod demo;
+mod reload;
 
+use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::sync::Arc;
+use std::time::Instant;
 
 use clap::{Parser, Subcommand};
 use scoped_cache::RecordCache;
@@ -16,6 +23,7 @@ use scoped_recursor::{NetTransport, Recursor};
 use tracing::{error, info};
 
 use crate::config::{Config, LogFormat};
+use crate::control::RunningResolver;
 
 #[derive(Debug, Parser)]
 #[command(
@@ -37,11 +45,17 @@ enum Command {
         #[arg(long, short)]
         config: Option<PathBuf>,
     },
+    /// Show ECS at work: a simulated CDN, two resolvers (without and with ECS), clients in Tokyo
+    /// and San Francisco. Needs no internet and no root.
+    Demo,
     /// Validate a configuration file and exit (0: valid, 1: the problem is printed).
     CheckConfig {
         /// The file to check.
         file: PathBuf,
     },
+    /// Ask a running resolver, through its control endpoint (`[control]`), for statistics,
+    /// metrics or a reload. Exits 1 with a message if the endpoint is unreachable.
+    Ctl(ctl::CtlArgs),
 }
 
 /// The default configuration file, read by `serve` when present.
@@ -52,8 +66,12 @@ fn main() -> ExitCode {
     match cli.command {
         Command::CheckConfig { file } => match Config::load(&file) {
             Ok(config) => {
+                let control = config
+                    .control
+                    .as_ref()
+                    .map_or_else(|| "off".to_owned(), |c| format!("{:?}", c.listen));
                 println!(
-                    "{}: ok (listen {:?}, {} root hints)",
+                    "{}: ok (listen {:?}, control {control}, {} root hints)",
                     file.display(),
                     config.server.listen,
                     config.recursor.root_hints.len()
@@ -65,6 +83,8 @@ fn main() -> ExitCode {
                 ExitCode::FAILURE
             }
         },
+        Command::Demo => demo::run(),
+        Command::Ctl(args) => ctl::run(args),
         Command::Serve { config } => {
             let loaded = match &config {
                 Some(path) => Config::load(path),
@@ -97,6 +117,7 @@ fn init_logging(config: &Config) {
 }
 
 fn serve(config: Config) -> ExitCode {
+    let started = Instant::now();
     init_logging(&config);
     let mut runtime = tokio::runtime::Builder::new_multi_thread();
     if config.threads > 0 {
@@ -118,16 +139,113 @@ fn serve(config: Config) -> ExitCode {
             }
         };
         let addrs: Vec<String> = server.local_addrs().iter().map(|a| a.to_string()).collect();
-        // One stable line on stdout, so scripts and tests can learn ephemeral ports.
-        println!("scoped: listening on {}", addrs.join(" "));
+        let (control, control_line) = start_control(&config).await;
+        // Two stable lines on stdout, so scripts and tests can learn ephemeral ports: the DNS
+        // addresses, then the control endpoint's. Written at once and never fatal: a reader
+        // that closed the pipe after the first line must not take the resolver down.
+        let _ = write!(
+            std::io::stdout().lock(),
+            "scoped: listening on {}\n{control_line}\n",
+            addrs.join(" ")
+        );
         info!(listen = ?addrs, "scoped {} serving", env!("CARGO_PKG_VERSION"));
-        let cache = RecordCache::new(config.cache.clone());
         let transport = Arc::new(NetTransport::new(&config.outgoing_addresses));
-        let recursor = Recursor::new(config.recursor.clone(), cache, transport);
-        server.run(Arc::new(recursor), shutdown_signal()).await;
+        let transport_counters = transport.counters();
+        let recursor = recursor_on(&config, transport);
+        tokio::spawn(reload_on_sighup(
+            recursor.clone(),
+            config.allowlist_path.clone(),
+        ));
+        let (stopping, stopped) = tokio::sync::watch::channel(());
+        let control = control.map(|endpoint| {
+            let resolver = RunningResolver {
+                recursor: recursor.clone(),
+                frontend: server.stats(),
+                transport: transport_counters,
+                allowlist_path: config.allowlist_path.clone(),
+                started,
+            };
+            let mut stopped = stopped;
+            tokio::spawn(endpoint.run(resolver, async move {
+                // Resolves when told, or when the sender is gone: either way, stop.
+                let _ = stopped.changed().await;
+            }))
+        });
+        let shutdown = async move {
+            shutdown_signal().await;
+            let _ = stopping.send(());
+        };
+        server.run(Arc::new(recursor), shutdown).await;
+        if let Some(control) = control {
+            let _ = control.await;
+        }
         info!("shut down");
         ExitCode::SUCCESS
     })
+}
+
+/// Binds the control endpoint; also returns its stdout line (`scoped: control on URL…` or
+/// `scoped: control off`). A control endpoint that cannot bind (its port taken, say by another
+/// resolver's) is logged and left off: the DNS service it reports on matters more than the report.
+async fn start_control(config: &Config) -> (Option<control::ControlEndpoint>, String) {
+    const OFF: &str = "scoped: control off";
+    let Some(control_config) = &config.control else {
+        return (None, OFF.into());
+    };
+    match control::bind(control_config).await {
+        Ok(endpoint) => {
+            let urls: Vec<String> = endpoint
+                .local_addrs()
+                .iter()
+                .map(|a| format!("http://{a}"))
+                .collect();
+            info!(control = ?urls, "control endpoint listening");
+            (
+                Some(endpoint),
+                format!("scoped: control on {}", urls.join(" ")),
+            )
+        }
+        Err(e) => {
+            error!("control endpoint not started: cannot listen on {e}");
+            (None, OFF.into())
+        }
+    }
+}
+
+/// The recursion engine a configuration describes, with real sockets upstream.
+fn build_recursor(config: &Config) -> Recursor {
+    recursor_on(
+        config,
+        Arc::new(NetTransport::new(&config.outgoing_addresses)),
+    )
+}
+
+/// The recursion engine a configuration describes, talking upstream through `transport`.
+fn recursor_on(config: &Config, transport: Arc<NetTransport>) -> Recursor {
+    let cache = RecordCache::new(config.cache.clone());
+    Recursor::new(config.recursor.clone(), cache, transport)
+}
+
+/// Re-read the ECS allowlist on every SIGHUP ([`reload::reload_allowlist`], as `POST /reload`
+/// does); the caches are kept. A bad new file keeps the old allowlist and says why.
+async fn reload_on_sighup(recursor: Recursor, path: Option<PathBuf>) {
+    #[cfg(unix)]
+    {
+        use tokio::signal::unix::{SignalKind, signal};
+        let mut hangups = match signal(SignalKind::hangup()) {
+            Ok(hangups) => hangups,
+            Err(e) => {
+                error!("cannot watch SIGHUP ({e}); the allowlist will not be reloaded");
+                return;
+            }
+        };
+        while hangups.recv().await.is_some() {
+            // The outcome is logged by reload_allowlist; nobody else is waiting for it.
+            let _ = reload::reload_allowlist(&recursor, path.as_deref(), "SIGHUP");
+        }
+    }
+    #[cfg(not(unix))]
+    let _ = (recursor, path);
 }
 
 /// Resolves on SIGTERM or Ctrl-C (SIGINT).

@@ -1,0 +1,1059 @@
+//! The control endpoint: HTTP/1.1 on loopback (default `127.0.0.1:8953`) for operators and
+//! Prometheus. `scoped ctl` is its client (`src/ctl.rs`); `docs/operations.md` is the guide.
+//!
+//! | endpoint | answer |
+//! |---|---|
+//! | `GET /health` | 200 `ok` while the resolver runs |
+//! | `GET /stats` | every counter, cache sizes and memory as JSON ([`Snapshot::to_json`]) |
+//! | `GET /metrics` | the same numbers in the OpenMetrics text format Prometheus scrapes |
+//! | `POST /reload` | re-read the ECS allowlist file, as SIGHUP does ([`reload_allowlist`]) |
+//!
+//! The endpoint has no authentication, so it listens on loopback only unless the operator sets
+//! `[control] allow-remote = true` (checked in `config.rs`). A browser on the same host could
+//! still be made to send a request to it: requests that change state refuse an `Origin` header,
+//! which every browser sends on cross-site POSTs and `scoped ctl`, curl and Prometheus never do.
+//!
+//! Both `/stats` and `/metrics` render one [`Snapshot`], so they always report the same counters
+//! under the same names: `frontend.queries_udp` in JSON is `scoped_frontend_queries_udp_total`
+//! in Prometheus.
+
+use std::convert::Infallible;
+use std::future::Future;
+use std::io;
+use std::net::{IpAddr, Ipv4Addr, SocketAddr};
+use std::path::PathBuf;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, OnceLock};
+use std::time::{Duration, Instant};
+
+use futures::future::select_all;
+use http_body_util::Full;
+use hyper::body::{Bytes, Incoming};
+use hyper::header::{self, HeaderValue};
+use hyper::server::conn::http1;
+use hyper::service::service_fn;
+use hyper::{Method, Request, Response, StatusCode};
+use hyper_util::rt::{TokioIo, TokioTimer};
+use hyper_util::server::graceful::GracefulShutdown;
+use prometheus_client::collector::Collector;
+use prometheus_client::encoding::{DescriptorEncoder, EncodeMetric};
+use prometheus_client::metrics::counter::ConstCounter;
+use prometheus_client::metrics::gauge::ConstGauge;
+use prometheus_client::registry::{Registry, Unit};
+use scoped_cache::scoped::ScopeLenHistogram;
+use scoped_recursor::transport::TransportCounters;
+use scoped_recursor::{EngineStats, Recursor};
+use scoped_server::FrontendStats;
+use serde_json::{Value, json};
+use tokio::net::TcpListener;
+use tokio::sync::Semaphore;
+use tracing::{debug, info, warn};
+
+use crate::reload::{ReloadError, reload_allowlist};
+
+/// Where the control endpoint listens unless `[control] listen` says otherwise.
+pub const DEFAULT_LISTEN: SocketAddr = SocketAddr::new(IpAddr::V4(Ipv4Addr::LOCALHOST), 8953);
+
+/// Connections served at once; more are closed on accept. Operators and one Prometheus need a
+/// handful; the bound keeps a runaway local client from exhausting file descriptors.
+const MAX_CONNECTIONS: usize = 64;
+
+/// Time a client gets to send its request headers.
+const HEADER_READ_TIMEOUT: Duration = Duration::from_secs(5);
+
+/// At shutdown, time requests in progress get to finish.
+const SHUTDOWN_GRACE: Duration = Duration::from_secs(2);
+
+/// Pause after a failed `accept` (e.g. out of file descriptors) before trying again.
+const ACCEPT_ERROR_PAUSE: Duration = Duration::from_millis(100);
+
+/// The `Content-Type` of `/metrics` (what prometheus-client's text encoder writes).
+const OPENMETRICS_CONTENT_TYPE: &str = "application/openmetrics-text; version=1.0.0; charset=utf-8";
+
+/// The validated `[control]` section.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ControlConfig {
+    /// Addresses to listen on.
+    pub listen: Vec<SocketAddr>,
+}
+
+/// What the control endpoint can do. Adding an operation: a variant here, its method and path
+/// below, its handler in [`respond`], and a `scoped ctl` command in `src/ctl.rs`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Endpoint {
+    /// `GET /health`
+    Health,
+    /// `GET /stats`
+    Stats,
+    /// `GET /metrics`
+    Metrics,
+    /// `POST /reload`
+    Reload,
+}
+
+impl Endpoint {
+    /// Every endpoint, for routing.
+    const ALL: [Endpoint; 4] = [
+        Endpoint::Health,
+        Endpoint::Stats,
+        Endpoint::Metrics,
+        Endpoint::Reload,
+    ];
+
+    /// The request path.
+    pub fn path(self) -> &'static str {
+        match self {
+            Endpoint::Health => "/health",
+            Endpoint::Stats => "/stats",
+            Endpoint::Metrics => "/metrics",
+            Endpoint::Reload => "/reload",
+        }
+    }
+
+    /// The request method: GET reads, POST changes state.
+    pub fn method(self) -> Method {
+        match self {
+            Endpoint::Health | Endpoint::Stats | Endpoint::Metrics => Method::GET,
+            Endpoint::Reload => Method::POST,
+        }
+    }
+
+    /// The endpoint a request asks for, or why it is refused.
+    fn route(method: &Method, path: &str, has_origin: bool) -> Result<Endpoint, Refusal> {
+        let Some(endpoint) = Self::ALL.into_iter().find(|e| e.path() == path) else {
+            return Err(Refusal::NoSuchEndpoint);
+        };
+        if *method != endpoint.method() {
+            return Err(Refusal::WrongMethod(endpoint));
+        }
+        if endpoint.method() != Method::GET && has_origin {
+            return Err(Refusal::FromWebPage);
+        }
+        Ok(endpoint)
+    }
+}
+
+/// Why a request was not routed to an endpoint.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Refusal {
+    /// 404: an unknown path.
+    NoSuchEndpoint,
+    /// 405 (with `Allow`): a known path asked with another method than its own.
+    WrongMethod(Endpoint),
+    /// 403: a state-changing request carrying an `Origin` header, i.e. sent by a web page.
+    FromWebPage,
+}
+
+impl Refusal {
+    fn status(self) -> StatusCode {
+        match self {
+            Refusal::NoSuchEndpoint => StatusCode::NOT_FOUND,
+            Refusal::WrongMethod(_) => StatusCode::METHOD_NOT_ALLOWED,
+            Refusal::FromWebPage => StatusCode::FORBIDDEN,
+        }
+    }
+
+    fn response(self, path: &str) -> Response<Full<Bytes>> {
+        let message = match self {
+            Refusal::NoSuchEndpoint => format!("no such endpoint {path:?}"),
+            Refusal::WrongMethod(endpoint) => format!("{path} takes {}", endpoint.method()),
+            Refusal::FromWebPage => {
+                "requests from web pages (with an Origin header) may not change state".into()
+            }
+        };
+        let mut response = error_response(self.status(), &message);
+        if let Refusal::WrongMethod(endpoint) = self
+            && let Ok(allow) = HeaderValue::from_str(endpoint.method().as_str())
+        {
+            response.headers_mut().insert(header::ALLOW, allow);
+        }
+        response
+    }
+}
+
+/// The running resolver as the control endpoint sees it: its counters and what it may act on.
+#[derive(Clone)]
+pub struct RunningResolver {
+    /// The engine (its counters, caches and allowlist).
+    pub recursor: Recursor,
+    /// The front end's counters.
+    pub frontend: Arc<FrontendStats>,
+    /// The upstream transport's counters.
+    pub transport: Arc<TransportCounters>,
+    /// Where the ECS allowlist is read from, if anywhere.
+    pub allowlist_path: Option<PathBuf>,
+    /// When the resolver started.
+    pub started: Instant,
+}
+
+/// The control endpoint's sockets, bound and ready to serve.
+#[derive(Debug)]
+pub struct ControlEndpoint {
+    listeners: Vec<TcpListener>,
+}
+
+/// Binds a TCP listener on every address of `config`.
+pub async fn bind(config: &ControlConfig) -> io::Result<ControlEndpoint> {
+    let mut listeners = Vec::with_capacity(config.listen.len());
+    for addr in &config.listen {
+        let listener = TcpListener::bind(addr)
+            .await
+            .map_err(|e| io::Error::new(e.kind(), format!("{addr}: {e}")))?;
+        listeners.push(listener);
+    }
+    if listeners.is_empty() {
+        return Err(io::Error::new(
+            io::ErrorKind::InvalidInput,
+            "no control listen address",
+        ));
+    }
+    Ok(ControlEndpoint { listeners })
+}
+
+impl ControlEndpoint {
+    /// The addresses actually bound (the real port where port 0 was asked for).
+    pub fn local_addrs(&self) -> Vec<SocketAddr> {
+        self.listeners
+            .iter()
+            .filter_map(|l| l.local_addr().ok())
+            .collect()
+    }
+
+    /// Serves until `shutdown` resolves, then stops accepting, gives requests in progress
+    /// [`SHUTDOWN_GRACE`] to finish, and returns.
+    pub async fn run(self, resolver: RunningResolver, shutdown: impl Future<Output = ()>) {
+        let resolver = Arc::new(resolver);
+        let graceful = GracefulShutdown::new();
+        let slots = Arc::new(Semaphore::new(MAX_CONNECTIONS));
+        tokio::pin!(shutdown);
+        loop {
+            // `TcpListener::accept` is cancel-safe: the losers of the race lose no connection.
+            let any_listener = select_all(self.listeners.iter().map(|l| Box::pin(l.accept())));
+            let accepted = tokio::select! {
+                () = &mut shutdown => break,
+                (accepted, _, _) = any_listener => accepted,
+            };
+            let (stream, peer) = match accepted {
+                Ok(accepted) => accepted,
+                Err(e) => {
+                    warn!("control endpoint: accept failed: {e}");
+                    tokio::time::sleep(ACCEPT_ERROR_PAUSE).await;
+                    continue;
+                }
+            };
+            let Ok(slot) = Arc::clone(&slots).try_acquire_owned() else {
+                debug!(%peer, "control endpoint: {MAX_CONNECTIONS} connections open, closing");
+                continue;
+            };
+            let resolver = Arc::clone(&resolver);
+            let service = service_fn(move |request| {
+                let resolver = Arc::clone(&resolver);
+                async move { Ok::<_, Infallible>(respond(&resolver, request).await) }
+            });
+            let connection = http1::Builder::new()
+                .timer(TokioTimer::new())
+                .header_read_timeout(HEADER_READ_TIMEOUT)
+                .serve_connection(TokioIo::new(stream), service);
+            let connection = graceful.watch(connection);
+            tokio::spawn(async move {
+                if let Err(e) = connection.await {
+                    debug!(%peer, "control connection: {e}");
+                }
+                drop(slot);
+            });
+        }
+        drop(self.listeners);
+        if tokio::time::timeout(SHUTDOWN_GRACE, graceful.shutdown())
+            .await
+            .is_err()
+        {
+            debug!("control endpoint: requests still running at shutdown were abandoned");
+        }
+        info!("control endpoint stopped");
+    }
+}
+
+/// Answers one request.
+async fn respond(
+    resolver: &Arc<RunningResolver>,
+    request: Request<Incoming>,
+) -> Response<Full<Bytes>> {
+    let has_origin = request.headers().contains_key(header::ORIGIN);
+    let path = request.uri().path();
+    let endpoint = match Endpoint::route(request.method(), path, has_origin) {
+        Ok(endpoint) => endpoint,
+        Err(refusal) => return refusal.response(path),
+    };
+    match endpoint {
+        Endpoint::Health => {
+            body_response(StatusCode::OK, "text/plain; charset=utf-8", "ok\n".into())
+        }
+        Endpoint::Stats => match snapshot(resolver).await {
+            Ok(snapshot) => json_response(StatusCode::OK, &snapshot.to_json()),
+            Err(problem) => error_response(StatusCode::INTERNAL_SERVER_ERROR, &problem),
+        },
+        Endpoint::Metrics => match snapshot(resolver)
+            .await
+            .and_then(Snapshot::into_openmetrics)
+        {
+            Ok(text) => body_response(StatusCode::OK, OPENMETRICS_CONTENT_TYPE, text),
+            Err(problem) => error_response(StatusCode::INTERNAL_SERVER_ERROR, &problem),
+        },
+        Endpoint::Reload => reload(resolver).await,
+    }
+}
+
+/// `POST /reload`: 200 with the file and its entry count; 409 when no allowlist file is
+/// configured; 500 with the file and line when the file is bad (the old allowlist stays).
+async fn reload(resolver: &Arc<RunningResolver>) -> Response<Full<Bytes>> {
+    let resolver = Arc::clone(resolver);
+    let outcome = tokio::task::spawn_blocking(move || {
+        reload_allowlist(
+            &resolver.recursor,
+            resolver.allowlist_path.as_deref(),
+            "control endpoint",
+        )
+    })
+    .await;
+    match outcome {
+        Ok(Ok(reloaded)) => json_response(
+            StatusCode::OK,
+            &json!({
+                "reloaded": "ecs-allowlist",
+                "file": reloaded.file.display().to_string(),
+                "entries": reloaded.entries,
+            }),
+        ),
+        Ok(Err(problem @ ReloadError::NotConfigured)) => {
+            error_response(StatusCode::CONFLICT, &problem.to_string())
+        }
+        Ok(Err(problem @ ReloadError::Invalid(_))) => {
+            error_response(StatusCode::INTERNAL_SERVER_ERROR, &problem.to_string())
+        }
+        Err(e) => error_response(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            &format!("reload failed: {e}"),
+        ),
+    }
+}
+
+/// Takes a [`Snapshot`] off the runtime's worker threads: counting tailored entries per scope
+/// walks the whole tailored cache.
+async fn snapshot(resolver: &Arc<RunningResolver>) -> Result<Snapshot, String> {
+    let resolver = Arc::clone(resolver);
+    tokio::task::spawn_blocking(move || Snapshot::take(&resolver))
+        .await
+        .map_err(|e| format!("statistics failed: {e}"))
+}
+
+fn body_response(
+    status: StatusCode,
+    content_type: &'static str,
+    body: String,
+) -> Response<Full<Bytes>> {
+    let mut response = Response::new(Full::new(Bytes::from(body)));
+    *response.status_mut() = status;
+    response
+        .headers_mut()
+        .insert(header::CONTENT_TYPE, HeaderValue::from_static(content_type));
+    response
+}
+
+fn json_response(status: StatusCode, value: &Value) -> Response<Full<Bytes>> {
+    let mut text =
+        serde_json::to_string_pretty(value).unwrap_or_else(|e| format!("{{\"error\": \"{e}\"}}"));
+    text.push('\n');
+    body_response(status, "application/json", text)
+}
+
+/// Every failure answers `{"error": "…"}`; `scoped ctl` prints the message.
+fn error_response(status: StatusCode, message: &str) -> Response<Full<Bytes>> {
+    json_response(status, &json!({ "error": message }))
+}
+
+/// One counter, its help text and its value.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Counter {
+    /// Its name, unique within its group (`queries_udp`).
+    pub name: &'static str,
+    /// One line for operators (Prometheus HELP).
+    pub help: &'static str,
+    /// The count since start.
+    pub value: u64,
+}
+
+/// Size of one cache.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct CacheSize {
+    /// Entries held (for the tailored cache: answers, scope-0 and tailored).
+    pub entries: u64,
+    /// Estimated bytes held, as the cache's weigher counts them.
+    pub weighted_bytes: u64,
+    /// The configured bound.
+    pub max_bytes: u64,
+}
+
+/// Live tailored answers per scope prefix length: `(length, count)` sorted by length, lengths
+/// without entries left out.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct TailoredByScopeLen {
+    /// IPv4 scopes.
+    pub ipv4: ScopeLenHistogram,
+    /// IPv6 scopes.
+    pub ipv6: ScopeLenHistogram,
+}
+
+/// Everything `/stats` and `/metrics` report, read at one moment (each number atomically; the
+/// set is not one instant).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Snapshot {
+    /// Time since the resolver started.
+    pub uptime: Duration,
+    /// The front end's counters (`scoped-server`), in declaration order.
+    pub frontend: Vec<Counter>,
+    /// The engine's counters (`scoped-recursor`).
+    pub engine: Vec<Counter>,
+    /// The upstream transport's counters.
+    pub transport: Vec<Counter>,
+    /// The record (infrastructure and untailored answer) cache.
+    pub records: CacheSize,
+    /// The tailored (ECS) answer cache.
+    pub tailored: CacheSize,
+    /// (name, type, class) entries of the tailored cache.
+    pub tailored_names: u64,
+    /// Live tailored entries per scope prefix length: `(length, count)`, IPv4 then IPv6.
+    pub tailored_by_scope_len: TailoredByScopeLen,
+    /// Entries of the ECS allowlist in force.
+    pub allowlist_entries: usize,
+    /// The file it is (re)loaded from, if any.
+    pub allowlist_file: Option<PathBuf>,
+    /// Resident memory of the process, where the OS tells it.
+    pub rss_bytes: Option<u64>,
+}
+
+impl Snapshot {
+    /// Reads every counter and cache size of `resolver`. Blocking: walks the tailored cache.
+    pub fn take(resolver: &RunningResolver) -> Snapshot {
+        let recursor = &resolver.recursor;
+        let records = recursor.cache();
+        let tailored = recursor.scoped_cache();
+        // moka counts entries lazily: settle them so the sizes are current.
+        records.run_pending_tasks();
+        tailored.run_pending_tasks();
+        Snapshot {
+            uptime: resolver.started.elapsed(),
+            frontend: resolver
+                .frontend
+                .snapshot()
+                .iter()
+                .map(|(name, value)| Counter {
+                    name,
+                    help: frontend_help(name),
+                    value,
+                })
+                .collect(),
+            engine: read_counters(ENGINE_COUNTERS, recursor.stats()),
+            transport: read_counters(TRANSPORT_COUNTERS, &resolver.transport),
+            records: CacheSize {
+                entries: records.entry_count(),
+                weighted_bytes: records.weighted_bytes(),
+                max_bytes: records.config().max_bytes,
+            },
+            tailored: CacheSize {
+                entries: tailored.entry_count(),
+                weighted_bytes: tailored.weighted_bytes(),
+                max_bytes: tailored.config().max_bytes,
+            },
+            tailored_names: tailored.name_count(),
+            tailored_by_scope_len: {
+                let (ipv4, ipv6) = tailored.tailored_by_scope_len();
+                TailoredByScopeLen { ipv4, ipv6 }
+            },
+            allowlist_entries: recursor.allowlist().len(),
+            allowlist_file: resolver.allowlist_path.clone(),
+            rss_bytes: resident_bytes(),
+        }
+    }
+
+    /// The `/stats` document.
+    pub fn to_json(&self) -> Value {
+        fn counters(list: &[Counter]) -> Value {
+            list.iter()
+                .map(|c| (c.name.to_owned(), Value::from(c.value)))
+                .collect::<serde_json::Map<_, _>>()
+                .into()
+        }
+        fn by_len(list: &[(u8, u64)]) -> Value {
+            list.iter()
+                .map(|(len, n)| (len.to_string(), Value::from(*n)))
+                .collect::<serde_json::Map<_, _>>()
+                .into()
+        }
+        let size = |s: &CacheSize| {
+            json!({
+                "entries": s.entries,
+                "weighted_bytes": s.weighted_bytes,
+                "max_bytes": s.max_bytes,
+            })
+        };
+        let mut tailored = size(&self.tailored);
+        tailored["names"] = self.tailored_names.into();
+        tailored["by_scope_len"] = json!({
+            "ipv4": by_len(&self.tailored_by_scope_len.ipv4),
+            "ipv6": by_len(&self.tailored_by_scope_len.ipv6),
+        });
+        json!({
+            "version": env!("CARGO_PKG_VERSION"),
+            "uptime_seconds": self.uptime.as_secs(),
+            "frontend": counters(&self.frontend),
+            "engine": counters(&self.engine),
+            "transport": counters(&self.transport),
+            "caches": {
+                "records": size(&self.records),
+                "tailored": tailored,
+            },
+            "ecs_allowlist": {
+                "file": self.allowlist_file.as_ref().map(|f| f.display().to_string()),
+                "entries": self.allowlist_entries,
+            },
+            "process": { "rss_bytes": self.rss_bytes },
+        })
+    }
+
+    /// The `/metrics` document: OpenMetrics text, every name prefixed `scoped_`.
+    pub fn into_openmetrics(self) -> Result<String, String> {
+        let mut registry = Registry::with_prefix("scoped");
+        registry.register_collector(Box::new(self));
+        let mut text = String::new();
+        prometheus_client::encoding::text::encode(&mut text, &registry)
+            .map_err(|e| format!("encoding the metrics failed: {e}"))?;
+        Ok(text)
+    }
+}
+
+impl Collector for Snapshot {
+    fn encode(&self, mut encoder: DescriptorEncoder) -> Result<(), std::fmt::Error> {
+        for (group, counters) in [
+            ("frontend", &self.frontend),
+            ("engine", &self.engine),
+            ("transport", &self.transport),
+        ] {
+            for counter in counters {
+                let metric = ConstCounter::new(counter.value);
+                let name = format!("{group}_{}", counter.name);
+                metric.encode(encoder.encode_descriptor(
+                    &name,
+                    counter.help,
+                    None,
+                    metric.metric_type(),
+                )?)?;
+            }
+        }
+        for (cache, size, what) in [
+            (
+                "records",
+                &self.records,
+                "record cache (infrastructure and untailored answers)",
+            ),
+            ("tailored", &self.tailored, "tailored answer cache (ECS)"),
+        ] {
+            let entries = format!("cache_{cache}_entries");
+            let help = format!("Entries in the {what}");
+            gauge(&mut encoder, &entries, &help, None, size.entries)?;
+            let weighted = format!("cache_{cache}_weighted");
+            let help = format!("Estimated bytes held by the {what}");
+            gauge(
+                &mut encoder,
+                &weighted,
+                &help,
+                Some(&Unit::Bytes),
+                size.weighted_bytes,
+            )?;
+            let max = format!("cache_{cache}_max");
+            let help = format!("Configured memory bound of the {what}");
+            gauge(
+                &mut encoder,
+                &max,
+                &help,
+                Some(&Unit::Bytes),
+                size.max_bytes,
+            )?;
+        }
+        gauge(
+            &mut encoder,
+            "cache_tailored_names",
+            "Names (name, type, class) with entries in the tailored answer cache",
+            None,
+            self.tailored_names,
+        )?;
+        let by_scope = ConstGauge::new(0u64);
+        let mut family = encoder.encode_descriptor(
+            "cache_tailored_by_scope_len",
+            "Live tailored answers per address family and scope prefix length",
+            None,
+            by_scope.metric_type(),
+        )?;
+        for (label, list) in [
+            ("ipv4", &self.tailored_by_scope_len.ipv4),
+            ("ipv6", &self.tailored_by_scope_len.ipv6),
+        ] {
+            for (len, count) in list {
+                let labels = [("family", label.to_owned()), ("scope_len", len.to_string())];
+                ConstGauge::new(*count).encode(family.encode_family(&labels)?)?;
+            }
+        }
+        gauge(
+            &mut encoder,
+            "ecs_allowlist_entries",
+            "Entries of the ECS allowlist in force",
+            None,
+            self.allowlist_entries as u64,
+        )?;
+        gauge(
+            &mut encoder,
+            "uptime",
+            "Time since the resolver started",
+            Some(&Unit::Seconds),
+            self.uptime.as_secs(),
+        )?;
+        if let Some(rss) = self.rss_bytes {
+            gauge(
+                &mut encoder,
+                "process_resident_memory",
+                "Resident memory of the resolver process",
+                Some(&Unit::Bytes),
+                rss,
+            )?;
+        }
+        Ok(())
+    }
+}
+
+fn gauge(
+    encoder: &mut DescriptorEncoder,
+    name: &str,
+    help: &str,
+    unit: Option<&Unit>,
+    value: u64,
+) -> Result<(), std::fmt::Error> {
+    let metric = ConstGauge::new(value);
+    metric.encode(encoder.encode_descriptor(name, help, unit, metric.metric_type())?)
+}
+
+/// A counter of a stats struct: name, help, and where it lives.
+type CounterField<S> = (&'static str, &'static str, fn(&S) -> &AtomicU64);
+
+/// A table of [`CounterField`]s, each named after its field: `name: "help",`.
+macro_rules! counter_fields {
+    ($($name:ident: $help:literal,)*) => {
+        &[$((stringify!($name), $help, |s| &s.$name),)*]
+    };
+}
+
+fn read_counters<S>(fields: &[CounterField<S>], stats: &S) -> Vec<Counter> {
+    fields
+        .iter()
+        .map(|(name, help, field)| Counter {
+            name,
+            help,
+            value: field(stats).load(Ordering::Relaxed),
+        })
+        .collect()
+}
+
+/// The engine's counters ([`EngineStats`]; keep in step with its fields).
+const ENGINE_COUNTERS: &[CounterField<EngineStats>] = counter_fields! {
+    cache_hits: "Client questions answered entirely from the cache",
+    cache_misses: "Client questions that needed upstream work",
+    deduplicated: "Client questions that joined a resolution already in flight",
+    upstream_queries: "Queries sent to authoritative servers, all protocols",
+    tcp_retries: "Upstream queries retried over TCP after a truncated UDP reply",
+    upstream_failures: "Upstream exchanges that timed out or failed at the socket level",
+    malformed_replies: "Upstream replies that could not be parsed",
+    lame_replies: "Upstream replies that were lame, errors, or out of bailiwick",
+    servers_skipped: "Nameserver addresses skipped by policy (do-not-query, loopback, IPv6 off)",
+    servfail: "Resolutions that ended in SERVFAIL",
+    ecs_sent: "Upstream queries that carried an ECS option (allowlisted, E01)",
+    ecs_withheld_not_allowlisted: "Upstream queries sent without the client subnet: server or zone not allowlisted (E01)",
+    ecs_withheld_infrastructure: "Upstream queries sent without ECS: infrastructure lookups (E16)",
+    ecs_rejected_retries: "ECS queries answered REFUSED or FORMERR and retried without ECS (E13)",
+    ecs_suspicious_reasks: "ECS-less replies from servers known to echo ECS, asked again (E12)",
+    tailored_answers_cached: "Answers cached under a tailored scope (E14, E15, E20)",
+};
+
+/// The upstream transport's counters ([`TransportCounters`]).
+const TRANSPORT_COUNTERS: &[CounterField<TransportCounters>] = counter_fields! {
+    mismatched_replies: "Upstream UDP datagrams that did not match the outstanding query (wrong ID or question)",
+    timeouts: "Upstream exchanges that ended in a timeout",
+};
+
+/// Help for a front-end counter; a counter added to `scoped-server` without an entry here still
+/// gets exported (and `every_frontend_counter_has_help` fails).
+fn frontend_help(name: &str) -> &'static str {
+    FRONTEND_HELP.iter().find(|(n, _)| *n == name).map_or(
+        "A front-end counter (see scoped-server's stats.rs)",
+        |(_, help)| help,
+    )
+}
+
+/// Help for the counters of `scoped_server::FrontendStats`, from its documentation.
+const FRONTEND_HELP: &[(&str, &str)] = &[
+    (
+        "queries_udp",
+        "UDP queries that entered the pipeline (overload drops excluded)",
+    ),
+    ("queries_tcp", "TCP messages that entered the pipeline"),
+    ("responses_noerror", "Responses sent with NOERROR"),
+    ("responses_formerr", "Responses sent with FORMERR"),
+    ("responses_servfail", "Responses sent with SERVFAIL"),
+    ("responses_nxdomain", "Responses sent with NXDOMAIN"),
+    ("responses_notimp", "Responses sent with NOTIMP"),
+    ("responses_refused", "Responses sent with REFUSED"),
+    ("responses_badvers", "Responses sent with BADVERS"),
+    ("responses_other", "Responses sent with any other rcode"),
+    (
+        "dropped_short",
+        "Messages dropped: shorter than a DNS header",
+    ),
+    (
+        "dropped_response",
+        "Messages dropped: QR set (a response sent to us)",
+    ),
+    (
+        "dropped_overload",
+        "UDP datagrams dropped: udp-max-inflight queries already being resolved",
+    ),
+    ("formerr_malformed", "FORMERR: the message did not parse"),
+    ("formerr_question_count", "FORMERR: QDCOUNT was not 1"),
+    (
+        "formerr_meta_qtype",
+        "FORMERR: the question asked for a meta type (OPT, TSIG, TKEY, 128-248)",
+    ),
+    (
+        "formerr_ecs",
+        "FORMERR: the strict check of the OPT record and its ECS option failed (E07), all reasons",
+    ),
+    (
+        "formerr_ecs_truncated",
+        "FORMERR (E07): ECS option shorter than its 4 fixed octets",
+    ),
+    (
+        "formerr_ecs_unknown_family",
+        "FORMERR (E07): ECS FAMILY neither 1 nor 2",
+    ),
+    (
+        "formerr_ecs_source_too_long",
+        "FORMERR (E07): ECS SOURCE longer than 32 / 128",
+    ),
+    (
+        "formerr_ecs_scope_too_long",
+        "FORMERR (E07): ECS SCOPE longer than the address",
+    ),
+    (
+        "formerr_ecs_nonzero_scope_in_query",
+        "FORMERR (E07): ECS SCOPE not 0 in a query",
+    ),
+    (
+        "formerr_ecs_bad_length",
+        "FORMERR (E07): ECS option length not 4 + ceil(SOURCE/8)",
+    ),
+    (
+        "formerr_ecs_host_bits_set",
+        "FORMERR (E07): ECS ADDRESS bits set past SOURCE",
+    ),
+    (
+        "formerr_ecs_duplicate",
+        "FORMERR (E07): more than one ECS option",
+    ),
+    (
+        "formerr_opt_option_overrun",
+        "FORMERR: an EDNS option runs past the end of the OPT record",
+    ),
+    (
+        "formerr_message_truncated",
+        "FORMERR: the raw scan found the message truncated",
+    ),
+    (
+        "formerr_name_bad_label",
+        "FORMERR: the raw scan met a reserved label type",
+    ),
+    (
+        "formerr_name_bad_pointer",
+        "FORMERR: the raw scan met a compression pointer not pointing backwards",
+    ),
+    (
+        "formerr_name_too_long",
+        "FORMERR: the raw scan met a name longer than 255 octets",
+    ),
+    (
+        "formerr_opt_owner_not_root",
+        "FORMERR: the OPT record's owner is not the root",
+    ),
+    ("formerr_opt_duplicate", "FORMERR: more than one OPT record"),
+    ("refused_acl", "REFUSED: the client is outside the ACL"),
+    ("refused_class", "REFUSED: the question's class was not IN"),
+    ("badvers", "BADVERS: the client's EDNS version was above 0"),
+    ("notimp_opcode", "NOTIMP: the opcode was not QUERY"),
+    (
+        "notimp_qtype",
+        "NOTIMP: the question asked for AXFR, IXFR, MAILA or MAILB",
+    ),
+    (
+        "ecs_tailored",
+        "Queries resolved with a client subnet (E24)",
+    ),
+    (
+        "ecs_trusted_front_end",
+        "Queries whose client subnet came from a trusted front end's ECS option (E08)",
+    ),
+    (
+        "ecs_withheld_disabled",
+        "Queries resolved without a client subnet: ECS off, or length 0 for this client",
+    ),
+    (
+        "ecs_withheld_private_client",
+        "Queries resolved without a client subnet: non-routable client (E05)",
+    ),
+    (
+        "ecs_withheld_client_opted_out",
+        "Queries resolved without a client subnet: the client's ECS had SOURCE 0 (E09)",
+    ),
+    (
+        "ecs_withheld_client_ecs_other_family",
+        "Queries resolved without a client subnet: untrusted client's ECS of the other family (E08)",
+    ),
+    (
+        "ecs_echoed",
+        "Responses that echoed an ECS option to the client (E23)",
+    ),
+    (
+        "truncated",
+        "Responses too large for the client's UDP size, sent with TC=1",
+    ),
+    (
+        "encode_errors",
+        "Responses that failed to serialise (answered SERVFAIL instead)",
+    ),
+    ("tcp_accepted", "TCP connections accepted"),
+    (
+        "tcp_rejected_total",
+        "TCP connections closed at once: tcp-max-connections open",
+    ),
+    (
+        "tcp_rejected_per_client",
+        "TCP connections closed at once: the client had tcp-max-connections-per-client",
+    ),
+    (
+        "tcp_idle_timeouts",
+        "TCP connections closed after the idle timeout",
+    ),
+    (
+        "tcp_read_timeouts",
+        "TCP connections closed: a started message did not arrive within the read timeout",
+    ),
+];
+
+/// Resident memory: the second field of `/proc/self/statm` (pages) times the page size. `None`
+/// where there is no procfs.
+fn resident_bytes() -> Option<u64> {
+    let statm = std::fs::read_to_string("/proc/self/statm").ok()?;
+    let pages: u64 = statm.split_whitespace().nth(1)?.parse().ok()?;
+    pages.checked_mul(page_size())
+}
+
+/// The page size, from the auxiliary vector the kernel gave the process (`AT_PAGESZ`), read once.
+/// 4 KiB if it cannot be read.
+fn page_size() -> u64 {
+    static PAGE_SIZE: OnceLock<u64> = OnceLock::new();
+    *PAGE_SIZE.get_or_init(|| {
+        /// `AT_PAGESZ` of `<elf.h>`.
+        const AT_PAGESZ: usize = 6;
+        const WORD: usize = std::mem::size_of::<usize>();
+        let word = |bytes: &[u8]| {
+            bytes
+                .try_into()
+                .map(usize::from_ne_bytes)
+                .unwrap_or_default()
+        };
+        std::fs::read("/proc/self/auxv")
+            .ok()
+            .and_then(|auxv| {
+                auxv.chunks_exact(2 * WORD)
+                    .map(|pair| (word(&pair[..WORD]), word(&pair[WORD..])))
+                    .find(|&(key, _)| key == AT_PAGESZ)
+                    .map(|(_, size)| size as u64)
+            })
+            .unwrap_or(4096)
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_frontend_counter_has_help() {
+        let snapshot = FrontendStats::default().snapshot();
+        let missing: Vec<&str> = snapshot
+            .iter()
+            .map(|(name, _)| name)
+            .filter(|name| !FRONTEND_HELP.iter().any(|(n, _)| n == name))
+            .collect();
+        assert!(missing.is_empty(), "add help text for {missing:?}");
+        assert_eq!(
+            FRONTEND_HELP.len(),
+            snapshot.iter().count(),
+            "stale help entries"
+        );
+    }
+
+    /// Field names as `Debug` prints them (`Name { a: 0, b: 0 }`).
+    fn debug_fields(stats: &impl std::fmt::Debug) -> Vec<String> {
+        let text = format!("{stats:?}");
+        let inner = text
+            .split_once('{')
+            .and_then(|(_, rest)| rest.rsplit_once('}'))
+            .map_or("", |(inner, _)| inner);
+        inner
+            .split(',')
+            .filter_map(|field| field.split_once(':'))
+            .map(|(name, _)| name.trim().to_owned())
+            .collect()
+    }
+
+    #[test]
+    fn every_engine_and_transport_counter_is_exported() {
+        fn names<S>(fields: &[CounterField<S>]) -> Vec<String> {
+            fields
+                .iter()
+                .map(|(name, _, _)| (*name).to_owned())
+                .collect()
+        }
+        assert_eq!(
+            names(ENGINE_COUNTERS),
+            debug_fields(&EngineStats::default())
+        );
+        assert_eq!(
+            names(TRANSPORT_COUNTERS),
+            debug_fields(&TransportCounters::default())
+        );
+    }
+
+    #[test]
+    fn routes_by_path_and_method() {
+        for endpoint in Endpoint::ALL {
+            assert_eq!(
+                Endpoint::route(&endpoint.method(), endpoint.path(), false).ok(),
+                Some(endpoint)
+            );
+        }
+        let status = |method: Method, path: &str, origin: bool| {
+            Endpoint::route(&method, path, origin)
+                .err()
+                .map(Refusal::status)
+        };
+        assert_eq!(
+            status(Method::GET, "/nope", false),
+            Some(StatusCode::NOT_FOUND)
+        );
+        assert_eq!(
+            status(Method::GET, "/reload", false),
+            Some(StatusCode::METHOD_NOT_ALLOWED)
+        );
+        assert_eq!(
+            status(Method::POST, "/stats", false),
+            Some(StatusCode::METHOD_NOT_ALLOWED)
+        );
+        // A web page may read (the same-origin policy keeps the answer from it) but not act.
+        assert_eq!(
+            status(Method::POST, "/reload", true),
+            Some(StatusCode::FORBIDDEN)
+        );
+        assert_eq!(status(Method::GET, "/stats", true), None);
+    }
+
+    #[test]
+    fn resident_memory_is_read_in_whole_pages() {
+        let size = page_size();
+        assert!(size.is_power_of_two() && size >= 4096, "{size}");
+        if cfg!(target_os = "linux") {
+            let rss = resident_bytes().expect("procfs");
+            assert!(rss > 0 && rss.is_multiple_of(size), "{rss}");
+        }
+    }
+
+    fn test_snapshot() -> Snapshot {
+        let frontend = FrontendStats::default();
+        frontend.queries_udp.fetch_add(3, Ordering::Relaxed);
+        Snapshot {
+            uptime: Duration::from_secs(7),
+            frontend: frontend
+                .snapshot()
+                .iter()
+                .map(|(name, value)| Counter {
+                    name,
+                    help: frontend_help(name),
+                    value,
+                })
+                .collect(),
+            engine: read_counters(ENGINE_COUNTERS, &EngineStats::default()),
+            transport: read_counters(TRANSPORT_COUNTERS, &TransportCounters::default()),
+            records: CacheSize {
+                entries: 2,
+                weighted_bytes: 900,
+                max_bytes: 1 << 20,
+            },
+            tailored: CacheSize {
+                entries: 3,
+                weighted_bytes: 1200,
+                max_bytes: 1 << 20,
+            },
+            tailored_names: 1,
+            tailored_by_scope_len: TailoredByScopeLen {
+                ipv4: vec![(24, 2)],
+                ipv6: vec![(56, 1)],
+            },
+            allowlist_entries: 2,
+            allowlist_file: Some(PathBuf::from("allow.txt")),
+            rss_bytes: Some(8192),
+        }
+    }
+
+    #[test]
+    fn json_groups_counters_by_part() {
+        let json = test_snapshot().to_json();
+        assert_eq!(json["uptime_seconds"], 7);
+        assert_eq!(json["frontend"]["queries_udp"], 3);
+        assert_eq!(json["engine"]["cache_hits"], 0);
+        assert_eq!(json["transport"]["timeouts"], 0);
+        assert_eq!(json["caches"]["records"]["entries"], 2);
+        assert_eq!(json["caches"]["tailored"]["names"], 1);
+        assert_eq!(json["caches"]["tailored"]["by_scope_len"]["ipv4"]["24"], 2);
+        assert_eq!(json["caches"]["tailored"]["by_scope_len"]["ipv6"]["56"], 1);
+        assert_eq!(json["ecs_allowlist"]["entries"], 2);
+        assert_eq!(json["ecs_allowlist"]["file"], "allow.txt");
+        assert_eq!(json["process"]["rss_bytes"], 8192);
+    }
+
+    #[test]
+    fn metrics_name_counters_and_gauges() {
+        let text = test_snapshot().into_openmetrics().unwrap();
+        for expected in [
+            "# TYPE scoped_frontend_queries_udp counter\n",
+            "scoped_frontend_queries_udp_total 3\n",
+            "# HELP scoped_engine_cache_hits Client questions answered entirely from the cache\n",
+            "scoped_engine_cache_hits_total 0\n",
+            "scoped_transport_timeouts_total 0\n",
+            "# TYPE scoped_cache_records_weighted_bytes gauge\n",
+            "scoped_cache_records_weighted_bytes 900\n",
+            "scoped_cache_tailored_by_scope_len{family=\"ipv4\",scope_len=\"24\"} 2\n",
+            "scoped_cache_tailored_by_scope_len{family=\"ipv6\",scope_len=\"56\"} 1\n",
+            "scoped_ecs_allowlist_entries 2\n",
+            "scoped_uptime_seconds 7\n",
+            "scoped_process_resident_memory_bytes 8192\n",
+        ] {
+            assert!(text.contains(expected), "{expected:?} missing in\n{text}");
+        }
+        assert!(text.ends_with("# EOF\n"));
+    }
+}
