@@ -3,7 +3,7 @@
 //! the testing-only upstream port).
 
 use std::io::{BufRead, BufReader};
-use std::net::SocketAddr;
+use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 use std::path::PathBuf;
 use std::process::{Child, Command, ExitStatus, Stdio};
 use std::sync::atomic::{AtomicU32, Ordering};
@@ -11,6 +11,7 @@ use std::time::Duration;
 
 use hickory_proto::op::{Edns, Message, MessageType, OpCode, Query};
 use hickory_proto::rr::RecordType;
+use hickory_proto::rr::rdata::opt::EdnsOption;
 use scoped_testkit::{Internet, LoopbackInternet, name};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpStream, UdpSocket};
@@ -42,6 +43,8 @@ server-timeout = "300ms"
 query-timeout = "3s"
 [log]
 level = "warn"
+[control]
+enabled = false
 "#
     );
     text.parse().expect("base config is valid TOML")
@@ -53,6 +56,16 @@ impl Lab {
     }
 
     pub async fn start_with(internet: Internet, tweak: impl FnOnce(&mut toml::Table)) -> Lab {
+        Self::start_with_files(internet, &[], tweak).await
+    }
+
+    /// Like [`start_with`](Self::start_with), with extra files (name, contents) written next to
+    /// `resolver.toml` first, for keys that name a file relative to it (`[ecs] allowlist`).
+    pub async fn start_with_files(
+        internet: Internet,
+        files: &[(&str, &str)],
+        tweak: impl FnOnce(&mut toml::Table),
+    ) -> Lab {
         let net = internet
             .serve_on_loopback()
             .await
@@ -64,6 +77,9 @@ impl Lab {
         ));
         std::fs::create_dir_all(&dir).unwrap();
         std::fs::write(dir.join("root.hints"), internet.root_hints_text()).unwrap();
+        for (file, text) in files {
+            std::fs::write(dir.join(file), text).unwrap();
+        }
         let mut config = base_config(net.port());
         tweak(&mut config);
         let config_path = dir.join("resolver.toml");
@@ -81,8 +97,13 @@ impl Lab {
         let line = tokio::time::timeout(
             Duration::from_secs(20),
             tokio::task::spawn_blocking(move || {
+                let mut reader = BufReader::new(stdout);
                 let mut line = String::new();
-                BufReader::new(stdout).read_line(&mut line).map(|_| line)
+                reader.read_line(&mut line)?;
+                // scoped prints more lines (the control endpoint's); a closed pipe would kill it,
+                // so the rest is read until it exits.
+                std::thread::spawn(move || std::io::copy(&mut reader, &mut std::io::sink()));
+                Ok::<_, std::io::Error>(line)
             }),
         )
         .await
@@ -114,7 +135,14 @@ impl Lab {
     }
 
     pub async fn udp_raw(&self, wire: &[u8]) -> Vec<u8> {
-        let socket = UdpSocket::bind("127.0.0.1:0").await.unwrap();
+        self.udp_raw_from(IpAddr::V4(Ipv4Addr::LOCALHOST), wire)
+            .await
+    }
+
+    /// Send raw bytes over UDP from `source` (any 127.x.y.z works on Linux) and return the raw
+    /// answer.
+    pub async fn udp_raw_from(&self, source: IpAddr, wire: &[u8]) -> Vec<u8> {
+        let socket = UdpSocket::bind(SocketAddr::new(source, 0)).await.unwrap();
         socket.send_to(wire, self.addr).await.unwrap();
         let mut buf = vec![0u8; 65535];
         let (n, _) = tokio::time::timeout(CLIENT_TIMEOUT, socket.recv_from(&mut buf))
@@ -167,6 +195,21 @@ impl Lab {
         panic!("scoped did not exit within 5 s of SIGTERM");
     }
 
+    /// Send SIGHUP (reload the ECS allowlist).
+    pub fn sighup(&self) {
+        let status = Command::new("kill")
+            .arg("-HUP")
+            .arg(self.child.id().to_string())
+            .status()
+            .unwrap();
+        assert!(status.success());
+    }
+
+    /// Write (replace) a file next to `resolver.toml`.
+    pub fn write_file(&self, file: &str, text: &str) {
+        std::fs::write(self.dir.join(file), text).unwrap();
+    }
+
     pub fn stderr(&self) -> String {
         std::fs::read_to_string(self.dir.join("stderr.log")).unwrap_or_default()
     }
@@ -174,6 +217,14 @@ impl Lab {
 
 impl Drop for Lab {
     fn drop(&mut self) {
+        if std::thread::panicking() {
+            // A failing test shows what the resolver said (and whether it was still running).
+            eprintln!(
+                "scoped exit status: {:?}\nscoped stderr:\n{}",
+                self.child.try_wait(),
+                self.stderr()
+            );
+        }
         let _ = self.child.kill();
         let _ = self.child.wait();
         let _ = std::fs::remove_dir_all(&self.dir);
@@ -189,6 +240,19 @@ pub fn query(id: u16, qname: &str, qtype: RecordType, edns: Option<u16>) -> Mess
         let mut opt = Edns::new();
         opt.set_max_payload(payload);
         msg.set_edns(opt);
+    }
+    msg
+}
+
+/// [`query`] with EDNS (1232) carrying an ECS option with exactly these payload bytes (FAMILY,
+/// SOURCE, SCOPE, ADDRESS), however wrong: hickory serialises an unknown option as it is.
+pub fn ecs_query(id: u16, qname: &str, qtype: RecordType, payload: &[u8]) -> Message {
+    let mut msg = query(id, qname, qtype, Some(1232));
+    if let Some(edns) = msg.edns.as_mut() {
+        edns.options_mut().insert(EdnsOption::Unknown(
+            scoped_ecs::ECS_OPTION_CODE,
+            payload.to_vec(),
+        ));
     }
     msg
 }

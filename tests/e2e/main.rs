@@ -1,6 +1,7 @@
 //! End-to-end tests: the real `scoped` binary on loopback, resolving through the testkit's
 //! authoritative servers on 127.53.x.y (see `lab.rs`), queried over UDP and TCP as dig would.
 
+mod ecs;
 mod lab;
 
 use std::net::Ipv4Addr;
@@ -369,5 +370,11 @@ async fn identical_concurrent_queries_share_one_upstream_resolution() {
         .into_iter()
         .filter(|q| q.qname == name("www.example.com.") && q.qtype == RecordType::AAAA)
         .collect();
-    assert_eq!(upstream.len(), 1, "ten clients, one upstream query");
+    // One resolution for ten clients: it may fail over (the delay is far above the servers'
+    // measured RTT, so their RTO expires first), but no server is asked the question twice.
+    let mut servers: Vec<_> = upstream.iter().map(|q| q.server).collect();
+    servers.sort();
+    servers.dedup();
+    assert_eq!(servers.len(), upstream.len(), "ten clients, one resolution: {upstream:?}");
+    assert!(upstream.len() <= 2);
 }
