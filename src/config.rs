@@ -624,7 +624,16 @@ fn subnet_policy(ecs: &EcsSection) -> Result<scoped_ecs::SubnetPolicy, (&'static
     let mut policy = scoped_ecs::SubnetPolicy::new()
         .with_enabled(ecs.enabled)
         .with_max_lengths(ecs.ipv4_prefix_length, ecs.ipv6_prefix_length)
-        .map_err(|e| ("ecs.ipv4-prefix-length", e.to_string()))?;
+        .map_err(|e| {
+            let key = match e {
+                scoped_ecs::PolicyError::LengthTooLong {
+                    family: scoped_ecs::Family::V6,
+                    ..
+                } => "ecs.ipv6-prefix-length",
+                _ => "ecs.ipv4-prefix-length",
+            };
+            (key, e.to_string())
+        })?;
     for block in &ecs.netblocks {
         policy = policy
             .with_netblock_length(block.net, block.length)
@@ -706,7 +715,11 @@ mod tests {
         )
         .unwrap();
         assert_eq!(config.recursor.infra.max_rto, Duration::from_millis(250));
-        assert_eq!(config.recursor.infra.initial_rto, Duration::from_millis(250), "clamped under the ceiling");
+        assert_eq!(
+            config.recursor.infra.initial_rto,
+            Duration::from_millis(250),
+            "clamped under the ceiling"
+        );
         assert_eq!(config.cache.max_bytes, 64 << 20);
         assert!(
             parse("[cache]\nmax-size = \"64MB\"\n")
@@ -761,6 +774,10 @@ mod tests {
             .unwrap_err()
             .to_string();
         assert!(err.contains("ecs.ipv4-prefix-length"), "{err}");
+        let err = parse("[ecs]\nipv6-prefix-length = 129\n")
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("ecs.ipv6-prefix-length"), "{err}");
         let err = parse("[ecs]\nnetblocks = [{ net = \"10.0.0.0/8\", length = 28 }]\n")
             .unwrap_err()
             .to_string();
