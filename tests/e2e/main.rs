@@ -375,6 +375,10 @@ async fn identical_concurrent_queries_share_one_upstream_resolution() {
     let mut servers: Vec<_> = upstream.iter().map(|q| q.server).collect();
     servers.sort();
     servers.dedup();
-    assert_eq!(servers.len(), upstream.len(), "ten clients, one resolution: {upstream:?}");
+    assert_eq!(
+        servers.len(),
+        upstream.len(),
+        "ten clients, one resolution: {upstream:?}"
+    );
     assert!(upstream.len() <= 2);
 }

@@ -46,6 +46,9 @@ pub struct RecursorConfig {
     /// Nameserver selection: SRTT, RTO bounds (its `max_rto` is the longest wait for one
     /// server), hold-off and exploration.
     pub infra: InfraConfig,
+    /// Seed of the randomness in server selection (exploration, tie breaks); `None` seeds it
+    /// from the OS. Tests set it for reproducible runs. Query IDs never use it.
+    pub selection_seed: Option<u64>,
 }
 
 impl Default for RecursorConfig {
@@ -64,6 +67,7 @@ impl Default for RecursorConfig {
             ecs_allowlist: Allowlist::empty(),
             scoped_cache: ScopedCacheConfig::default(),
             infra: InfraConfig::default(),
+            selection_seed: None,
         }
     }
 }

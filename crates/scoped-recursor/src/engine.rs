@@ -20,9 +20,9 @@ use scoped_ecs::{Allowlist, CacheScope, Ecs, ReplyEcs, cache_scope, check_reply_
 use tokio::time::Instant;
 use tracing::{debug, trace};
 
-use crate::infra::{EcsCapability, InfraCache};
 use crate::classify::{Classified, Delegation, NameServer, Step, addresses_of, classify};
 use crate::config::{EDNS_PAYLOAD, RecursorConfig};
+use crate::infra::{EcsCapability, InfraCache};
 use crate::transport::{Protocol, Transport, UpstreamQuery};
 use crate::{Question, Resolution, Resolve, ResolveRequest};
 
@@ -150,6 +150,7 @@ struct Inner {
     cache: RecordCache,
     scoped: ScopedCache,
     infra: InfraCache,
+    selection_rng: Mutex<rand::rngs::StdRng>,
     allowlist: RwLock<Arc<Allowlist>>,
     transport: Arc<dyn Transport>,
     inflight: Mutex<HashMap<InflightKey, SharedResolution>>,
@@ -208,11 +209,16 @@ impl Recursor {
             tracing::warn!(%error, "invalid server-selection settings; using the defaults");
             InfraCache::default()
         });
+        let selection_rng = Mutex::new(match config.selection_seed {
+            Some(seed) => rand::SeedableRng::seed_from_u64(seed),
+            None => rand::SeedableRng::from_os_rng(),
+        });
         let inner = Inner {
             config,
             cache,
             scoped,
             infra,
+            selection_rng,
             allowlist,
             transport,
             inflight: Mutex::new(HashMap::new()),
@@ -649,7 +655,11 @@ impl Recursor {
         ctx: &Ctx,
     ) -> Result<Outcome, ResolveError> {
         let mut tried: Vec<IpAddr> = Vec::new();
-        let known: Vec<IpAddr> = delegation.servers.iter().flat_map(|s| s.addrs.iter().copied()).collect();
+        let known: Vec<IpAddr> = delegation
+            .servers
+            .iter()
+            .flat_map(|s| s.addrs.iter().copied())
+            .collect();
         // Fastest expected first, with a little exploration (see infra.rs and
         // docs/server-selection.md); addresses refused by policy are never ordered at all.
         for addr in self.selection_order(&known) {
@@ -743,7 +753,12 @@ impl Recursor {
                 ok
             })
             .collect();
-        self.inner.infra.order(&allowed, Instant::now(), &mut rand::rng())
+        let mut rng = self
+            .inner
+            .selection_rng
+            .lock()
+            .unwrap_or_else(|e| e.into_inner());
+        self.inner.infra.order(&allowed, Instant::now(), &mut *rng)
     }
 
     /// May we send queries to `addr`?
@@ -1006,7 +1021,8 @@ impl Recursor {
         let mut protocol = Protocol::Udp;
         let mut edns = !infra.edns_broken(addr, Instant::now());
         // E13 memory: a server that rejected ECS recently is not sent it again for a while.
-        let mut rejected = ecs.is_some() && infra.ecs_capability(addr, Instant::now()) == EcsCapability::Rejects;
+        let mut rejected =
+            ecs.is_some() && infra.ecs_capability(addr, Instant::now()) == EcsCapability::Rejects;
         if rejected || !edns {
             ecs = None;
         }
@@ -1025,13 +1041,19 @@ impl Recursor {
             };
             let timeout = rto.min(remaining);
             let id: u16 = rand::random();
-            let message = build_query(id, name, qtype, edns, ecs).map_err(|_| ExchangeError::Server)?;
+            let message =
+                build_query(id, name, qtype, edns, ecs).map_err(|_| ExchangeError::Server)?;
             bump(&stats.upstream_queries);
             if ecs.is_some() {
                 bump(&stats.ecs_sent);
             }
             trace!(%server, ?protocol, %name, %qtype, ?timeout, "upstream query");
-            let query = UpstreamQuery { server, protocol, message, timeout };
+            let query = UpstreamQuery {
+                server,
+                protocol,
+                message,
+                timeout,
+            };
             let reply = match self.inner.transport.exchange(query).await {
                 Ok(reply) => reply,
                 Err(error) => {
@@ -1071,7 +1093,10 @@ impl Recursor {
                 rejected = true;
                 continue;
             }
-            if edns && response.edns.is_none() && matches!(rcode, ResponseCode::FormErr | ResponseCode::NotImp) {
+            if edns
+                && response.edns.is_none()
+                && matches!(rcode, ResponseCode::FormErr | ResponseCode::NotImp)
+            {
                 // A server that predates EDNS (RFC 6891 §7): ask again plainly, and remember.
                 infra.record_edns_broken(addr, Instant::now());
                 edns = false;
@@ -1083,29 +1108,32 @@ impl Recursor {
                 None => EcsExchange::NotSent,
                 // The transport already dropped mismatching replies (E11); check again here
                 // because a TCP reply is not filtered the same way.
-                Some(sent) => match scan_opt(&reply).map(|opt| check_reply_opt(sent, opt.map(|o| o.rdata))) {
-                    Ok(ReplyEcs::Matches { scope }) => {
-                        infra.record_ecs(addr, EcsCapability::Echoes, Instant::now());
-                        EcsExchange::Sent(*sent, Some(scope))
-                    }
-                    Ok(ReplyEcs::Absent) => {
-                        let echoes = infra.ecs_capability(addr, Instant::now()) == EcsCapability::Echoes;
-                        if echoes && !reasked {
-                            // E12: this server always echoed; an ECS-less reply may be forged.
-                            bump(&stats.ecs_suspicious_reasks);
-                            debug!(%server, %name, "reply without ECS from a server that echoes; asking again");
-                            reasked = true;
-                            continue;
+                Some(sent) => {
+                    match scan_opt(&reply).map(|opt| check_reply_opt(sent, opt.map(|o| o.rdata))) {
+                        Ok(ReplyEcs::Matches { scope }) => {
+                            infra.record_ecs(addr, EcsCapability::Echoes, Instant::now());
+                            EcsExchange::Sent(*sent, Some(scope))
                         }
-                        infra.record_ecs(addr, EcsCapability::NoEcho, Instant::now());
-                        EcsExchange::Sent(*sent, None)
+                        Ok(ReplyEcs::Absent) => {
+                            let echoes =
+                                infra.ecs_capability(addr, Instant::now()) == EcsCapability::Echoes;
+                            if echoes && !reasked {
+                                // E12: this server always echoed; an ECS-less reply may be forged.
+                                bump(&stats.ecs_suspicious_reasks);
+                                debug!(%server, %name, "reply without ECS from a server that echoes; asking again");
+                                reasked = true;
+                                continue;
+                            }
+                            infra.record_ecs(addr, EcsCapability::NoEcho, Instant::now());
+                            EcsExchange::Sent(*sent, None)
+                        }
+                        Ok(ReplyEcs::Mismatch(reason)) => {
+                            debug!(%server, ?reason, "reply ECS does not match the query (E11)");
+                            return Err(ExchangeError::Server);
+                        }
+                        Err(_) => return Err(ExchangeError::Server),
                     }
-                    Ok(ReplyEcs::Mismatch(reason)) => {
-                        debug!(%server, ?reason, "reply ECS does not match the query (E11)");
-                        return Err(ExchangeError::Server);
-                    }
-                    Err(_) => return Err(ExchangeError::Server),
-                },
+                }
             };
             return Ok((response, outcome));
         }

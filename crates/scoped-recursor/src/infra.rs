@@ -26,7 +26,7 @@
 //!
 //! # Choosing the order of one query's tries
 //! Servers are ranked by tier, then by expected RTT: responsive and unmeasured servers first
-//! (by SRTT; an unmeasured one counts as the modest, optimistic `unknown_rtt`), then an unmeasured
+//! (by SRTT; an unmeasured one counts as `unknown_rtt`, 0 by default: tried once, early), then an unmeasured
 //! server whose first query is still out, then servers timing out, then held-off ones. A due probe
 //! goes first. Otherwise a share `explore_share` of queries puts a random other (not held-off)
 //! server first — an unmeasured one if there is one — so a new server is measured and a server
@@ -38,7 +38,7 @@
 //!
 //! # Forgetting
 //! A record not used for `idle_expiry` is gone: the server is unknown again. Before that, an SRTT
-//! slower than `unknown_rtt` decays toward it as it ages (half-life `idle_expiry / 4`), so a server
+//! slower than `decay_target` decays toward it as it ages (half-life `idle_expiry / 4`), so a server
 //! slow once is retried later even in a quiet zone. Fast SRTTs do not decay upwards.
 //!
 //! # Capability memory
@@ -72,9 +72,15 @@ pub const DEFAULT_MIN_RTO: Duration = Duration::from_millis(50);
 /// Highest per-try timeout, backoff included: half the default 4 s question budget, so one dead
 /// server can never eat the whole budget.
 pub const DEFAULT_MAX_RTO: Duration = Duration::from_secs(2);
-/// The expected RTT credited to a server never measured: optimistic against distant servers
-/// (≥ 100 ms), modest against nearby anycast (≤ 30 ms).
-pub const DEFAULT_UNKNOWN_RTT: Duration = Duration::from_millis(50);
+/// The expected RTT credited to a server never measured: zero, so each new server is tried
+/// once, early, and ranked by what it really does from then on. The head start is bounded: it
+/// is claimed once per `initial_rto`, and one answer or one timeout makes the server known
+/// (pdns#1066 was an unknown rank that never expired). A positive value here left a fast
+/// server unmeasured behind a slower measured one for ~100 queries in the engine tests.
+pub const DEFAULT_UNKNOWN_RTT: Duration = Duration::ZERO;
+/// Measured SRTTs above this drift down toward it as they age, so a server slow once is tried
+/// again later: optimistic against distant servers (≥ 100 ms), modest against nearby anycast.
+pub const DEFAULT_DECAY_TARGET: Duration = Duration::from_millis(50);
 /// Timeouts in a row that hold a server off.
 pub const DEFAULT_HOLD_OFF_AFTER_TIMEOUTS: u32 = 3;
 /// Time between probes of a server that is timing out: the longest a recovered server waits to
@@ -83,7 +89,7 @@ pub const DEFAULT_HOLD_OFF: Duration = Duration::from_secs(30);
 /// A record unused this long is forgotten (Unbound's `infra-host-ttl`).
 pub const DEFAULT_IDLE_EXPIRY: Duration = Duration::from_secs(15 * 60);
 /// Share of queries that try a server other than the best first.
-pub const DEFAULT_EXPLORE_SHARE: f64 = 0.04;
+pub const DEFAULT_EXPLORE_SHARE: f64 = 0.03;
 /// Records kept at most (Unbound's `infra-cache-numhosts`).
 pub const DEFAULT_MAX_ENTRIES: usize = 10_000;
 /// How long an EDNS or ECS capability observation is believed.
@@ -120,6 +126,8 @@ pub struct InfraConfig {
     pub max_rto: Duration,
     /// Expected RTT used to rank a server never measured.
     pub unknown_rtt: Duration,
+    /// SRTTs above this decay toward it with age.
+    pub decay_target: Duration,
     /// Timeouts in a row after which a server is held off.
     pub hold_off_after_timeouts: u32,
     /// Time from a server's last timeout to its next probe.
@@ -141,6 +149,7 @@ impl Default for InfraConfig {
             min_rto: DEFAULT_MIN_RTO,
             max_rto: DEFAULT_MAX_RTO,
             unknown_rtt: DEFAULT_UNKNOWN_RTT,
+            decay_target: DEFAULT_DECAY_TARGET,
             hold_off_after_timeouts: DEFAULT_HOLD_OFF_AFTER_TIMEOUTS,
             hold_off: DEFAULT_HOLD_OFF,
             idle_expiry: DEFAULT_IDLE_EXPIRY,
@@ -367,13 +376,13 @@ impl ServerRecord {
         base.saturating_mul(1 << shift).min(config.max_rto)
     }
 
-    /// The expected RTT used for ranking: the SRTT, decayed toward `unknown_rtt` with age when
+    /// The expected RTT used for ranking: the SRTT, decayed toward `decay_target` with age when
     /// slower than it.
     fn expected_rtt_ms(&self, now: Instant, config: &InfraConfig) -> f64 {
-        let unknown = ms(config.unknown_rtt);
         let Some(srtt) = self.srtt_us else {
-            return unknown;
+            return ms(config.unknown_rtt);
         };
+        let unknown = ms(config.decay_target);
         let srtt = srtt as f64 / 1000.0;
         if srtt <= unknown {
             return srtt;

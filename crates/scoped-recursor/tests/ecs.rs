@@ -122,14 +122,24 @@ async fn e01_allowlist_by_server_address() {
         recursor.scoped_cache().clear();
         recursor.cache().clear();
         let res = ask(&recursor, WWW_CDN, RecordType::A, TOKYO).await;
-        let expected = if alive == CDN_1 { TOKYO_EDGE_V4 } else { DEFAULT_EDGE_V4 };
+        let expected = if alive == CDN_1 {
+            TOKYO_EDGE_V4
+        } else {
+            DEFAULT_EDGE_V4
+        };
         assert_eq!(addrs(&res), vec![expected]);
     }
     let to_1 = fixture.internet.ecs_sent_to(CDN_1);
     let to_2 = fixture.internet.ecs_sent_to(CDN_2);
     assert!(!to_1.is_empty() && !to_2.is_empty());
-    assert!(to_1.iter().all(|(_, ecs)| ecs.is_some()), "the listed address gets the subnet");
-    assert!(to_2.iter().all(|(_, ecs)| ecs.is_none()), "the other address never does");
+    assert!(
+        to_1.iter().all(|(_, ecs)| ecs.is_some()),
+        "the listed address gets the subnet"
+    );
+    assert!(
+        to_2.iter().all(|(_, ecs)| ecs.is_none()),
+        "the other address never does"
+    );
 }
 
 #[tokio::test(start_paused = true)]

@@ -534,8 +534,35 @@ fn unknown_server_head_start_is_one_query_per_initial_rto() {
 }
 
 #[test]
-fn unknown_server_ranks_at_unknown_rtt() {
+fn unknown_server_is_tried_first_once_by_default() {
     let cache = table(no_explore());
+    let now = Instant::now();
+    cache.record_rtt(ip(1), millis(5), now);
+    cache.record_rtt(ip(2), millis(20), now);
+    assert_eq!(
+        cache.order(&[ip(1), ip(2), ip(3)], now, &mut rng())[0],
+        ip(3),
+        "measured early"
+    );
+    // Its head start is taken: until it answers or its initial RTO passes, the fastest leads.
+    assert_eq!(
+        cache.order(&[ip(1), ip(2), ip(3)], now, &mut rng())[0],
+        ip(1)
+    );
+    cache.record_rtt(ip(3), millis(80), now + millis(80));
+    let later = now + millis(100);
+    assert_eq!(
+        cache.order(&[ip(1), ip(2), ip(3)], later, &mut rng()),
+        [ip(1), ip(2), ip(3)]
+    );
+}
+
+#[test]
+fn unknown_server_ranks_at_a_configured_unknown_rtt() {
+    let cache = table(InfraConfig {
+        unknown_rtt: millis(50),
+        ..no_explore()
+    });
     let now = Instant::now();
     cache.record_rtt(ip(1), millis(20), now);
     cache.record_rtt(ip(2), millis(80), now);
@@ -550,6 +577,7 @@ fn unknown_server_ranks_at_unknown_rtt() {
 fn exploration_measures_unmeasured_servers_first() {
     let cache = table(InfraConfig {
         explore_share: 0.5,
+        unknown_rtt: millis(50),
         ..InfraConfig::default()
     });
     let t0 = Instant::now();
@@ -673,7 +701,7 @@ fn held_off_server_forgotten_after_idle_expiry_starts_afresh() {
 }
 
 #[test]
-fn slow_srtt_decays_toward_unknown_rtt() {
+fn slow_srtt_decays_toward_decay_target() {
     let cache = table(no_explore());
     let t0 = Instant::now();
     cache.record_rtt(ip(1), millis(500), t0);

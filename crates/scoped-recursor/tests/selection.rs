@@ -1,0 +1,325 @@
+//! Nameserver selection by SRTT, end to end through the engine on virtual time: a zone with four
+//! nameservers 5, 20, 50 and 100 ms away, unique names so every question goes to them.
+
+use std::net::{IpAddr, Ipv4Addr};
+use std::time::Duration;
+
+use hickory_proto::op::ResponseCode;
+use hickory_proto::rr::RecordType;
+use scoped_cache::{CacheConfig, RecordCache};
+use scoped_recursor::infra::ServerState;
+use scoped_recursor::{Question, Recursor, RecursorConfig, Resolution, ResolveRequest, RootHint};
+use scoped_testkit::{Internet, ResponderAction, name};
+use tokio::time::Instant;
+
+/// The four nameservers of `multi.test.` and their round-trip times.
+const SERVERS: [(IpAddr, u64); 4] = [
+    (IpAddr::V4(Ipv4Addr::new(127, 53, 50, 1)), 5),
+    (IpAddr::V4(Ipv4Addr::new(127, 53, 50, 2)), 20),
+    (IpAddr::V4(Ipv4Addr::new(127, 53, 50, 3)), 50),
+    (IpAddr::V4(Ipv4Addr::new(127, 53, 50, 4)), 100),
+];
+const FASTEST: IpAddr = SERVERS[0].0;
+const SECOND: IpAddr = SERVERS[1].0;
+
+pub fn multi_internet() -> Internet {
+    let root = "@ 86400 IN SOA a.root.test. h.root.test. 1 1800 900 604800 86400\n\
+                @ 518400 IN NS a.root.test.\n\
+                a.root.test. 518400 IN A 127.53.0.1\n\
+                test. 172800 IN NS ns.nic.test.\n\
+                ns.nic.test. 172800 IN A 127.53.1.9\n";
+    let tld = [
+        "@ 86400 IN SOA ns.nic.test. h.nic.test. 1 1800 900 604800 300",
+        "@ 86400 IN NS ns.nic.test.",
+        "ns.nic 86400 IN A 127.53.1.9",
+        "multi 86400 IN NS ns1.multi",
+        "multi 86400 IN NS ns2.multi",
+        "multi 86400 IN NS ns3.multi",
+        "multi 86400 IN NS ns4.multi",
+        "ns1.multi 86400 IN A 127.53.50.1",
+        "ns2.multi 86400 IN A 127.53.50.2",
+        "ns3.multi 86400 IN A 127.53.50.3",
+        "ns4.multi 86400 IN A 127.53.50.4",
+    ]
+    .join("\n");
+    let multi = [
+        "@ 86400 IN SOA ns1 h 1 1800 900 604800 300",
+        "@ 86400 IN NS ns1",
+        "@ 86400 IN NS ns2",
+        "@ 86400 IN NS ns3",
+        "@ 86400 IN NS ns4",
+        "ns1 86400 IN A 127.53.50.1",
+        "ns2 86400 IN A 127.53.50.2",
+        "ns3 86400 IN A 127.53.50.3",
+        "ns4 86400 IN A 127.53.50.4",
+        "* 300 IN A 192.0.2.1",
+    ]
+    .join("\n");
+    let mut builder = Internet::builder();
+    builder
+        .zone(".", root)
+        .zone("test.", &tld)
+        .zone("multi.test.", &multi);
+    builder.server(IpAddr::V4(Ipv4Addr::new(127, 53, 0, 1)), &["."]);
+    builder.server(IpAddr::V4(Ipv4Addr::new(127, 53, 1, 9)), &["test."]);
+    for (addr, _) in SERVERS {
+        builder.server(addr, &["multi.test."]);
+    }
+    let internet = builder.build().unwrap();
+    for (addr, ms) in SERVERS {
+        internet
+            .expect_server(addr)
+            .set_delay(Duration::from_millis(ms));
+    }
+    internet
+}
+
+/// The selection seed: fixed so CI runs are reproducible; `SCOPED_TEST_SEED` sweeps others.
+fn seed() -> u64 {
+    std::env::var("SCOPED_TEST_SEED")
+        .ok()
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(7)
+}
+
+pub fn recursor(internet: &Internet) -> Recursor {
+    let config = RecursorConfig {
+        root_hints: internet
+            .root_hints()
+            .into_iter()
+            .map(|(name, addr)| RootHint { name, addr })
+            .collect(),
+        allow_loopback_servers: true,
+        upstream_port: internet.port(),
+        selection_seed: Some(seed()),
+        ..RecursorConfig::default()
+    };
+    Recursor::new(
+        config,
+        RecordCache::new(CacheConfig::default()),
+        internet.transport(),
+    )
+}
+
+async fn ask(recursor: &Recursor, qname: &str) -> Resolution {
+    let request = ResolveRequest {
+        question: Question::new(name(qname), RecordType::A),
+        client: IpAddr::V4(Ipv4Addr::LOCALHOST),
+        client_subnet: None,
+    };
+    recursor.resolve_request(request).await
+}
+
+/// Queries for `multi.test.` names each server received since the log was cleared.
+fn queries_per_server(internet: &Internet) -> [usize; 4] {
+    let mut counts = [0; 4];
+    for (i, (addr, _)) in SERVERS.iter().enumerate() {
+        counts[i] = internet
+            .queries_to(*addr)
+            .iter()
+            .filter(|q| q.qname != name("multi.test."))
+            .count();
+    }
+    counts
+}
+
+#[tokio::test(start_paused = true)]
+async fn fastest_server_gets_at_least_95_percent_and_the_others_are_probed() {
+    let internet = multi_internet();
+    let recursor = recursor(&internet);
+    for i in 0..50 {
+        ask(&recursor, &format!("warm{i}.multi.test.")).await;
+    }
+    internet.clear_query_log();
+    for i in 0..1000 {
+        assert_eq!(
+            ask(&recursor, &format!("n{i}.multi.test.")).await.rcode,
+            ResponseCode::NoError
+        );
+    }
+    let counts = queries_per_server(&internet);
+    let total: usize = counts.iter().sum();
+    assert!(counts[0] * 100 >= total * 95, "fastest got {counts:?}");
+    assert!(
+        counts.iter().all(|&c| c > 0),
+        "every server still gets probes: {counts:?}"
+    );
+}
+
+#[tokio::test(start_paused = true)]
+async fn dead_fastest_costs_at_most_one_timeout_per_query_then_traffic_moves_and_returns() {
+    let internet = multi_internet();
+    let recursor = recursor(&internet);
+    for i in 0..100 {
+        ask(&recursor, &format!("warm{i}.multi.test.")).await;
+    }
+    let fastest = internet.expect_server(FASTEST);
+    fastest.set_dead(true);
+    internet.clear_query_log();
+    let mut slowest = Duration::ZERO;
+    for i in 0..300 {
+        let before = internet.queries_to(FASTEST).len();
+        let start = Instant::now();
+        let res = ask(&recursor, &format!("dead{i}.multi.test.")).await;
+        assert_eq!(res.rcode, ResponseCode::NoError);
+        slowest = slowest.max(start.elapsed());
+        assert!(
+            internet.queries_to(FASTEST).len() - before <= 1,
+            "query {i} paid two timeouts"
+        );
+    }
+    let counts = queries_per_server(&internet);
+    assert!(
+        counts[1] * 100 >= 300 * 90,
+        "traffic moved to the 20 ms server: {counts:?}"
+    );
+    assert!(
+        counts[0] <= 6,
+        "the dead server is held off after a few timeouts: {counts:?}"
+    );
+    assert!(
+        slowest < Duration::from_millis(500),
+        "one timeout at most: {slowest:?}"
+    );
+    let state = recursor.infra().state(FASTEST, Instant::now());
+    assert!(
+        matches!(state, ServerState::TimingOut | ServerState::HeldOff),
+        "{state:?}"
+    );
+
+    // It comes back: within one hold-off period (30 s) plus a little, traffic returns.
+    fastest.set_dead(false);
+    let revived = Instant::now();
+    let mut back_at = None;
+    for i in 0..5000 {
+        internet.clear_query_log();
+        ask(&recursor, &format!("back{i}.multi.test.")).await;
+        if internet.queries_to(FASTEST).iter().any(|q| q.answered) {
+            back_at = Some(revived.elapsed());
+            break;
+        }
+        tokio::time::advance(Duration::from_millis(100)).await;
+    }
+    let back_at = back_at.expect("the fastest server is probed again");
+    assert!(
+        back_at <= Duration::from_secs(32),
+        "returned after {back_at:?}"
+    );
+    internet.clear_query_log();
+    for i in 0..200 {
+        ask(&recursor, &format!("after{i}.multi.test.")).await;
+    }
+    let counts = queries_per_server(&internet);
+    assert!(
+        counts[0] * 100 >= 200 * 90,
+        "traffic is back on the fastest: {counts:?}"
+    );
+}
+
+#[tokio::test(start_paused = true)]
+async fn all_servers_dead_is_servfail_within_the_budget_and_recovers() {
+    let internet = multi_internet();
+    let recursor = recursor(&internet);
+    ask(&recursor, "warm.multi.test.").await;
+    for (addr, _) in SERVERS {
+        internet.expect_server(addr).set_dead(true);
+    }
+    let budget = recursor.config().query_timeout;
+    for i in 0..5 {
+        let start = Instant::now();
+        let res = ask(&recursor, &format!("dead{i}.multi.test.")).await;
+        assert_eq!(res.rcode, ResponseCode::ServFail);
+        assert!(
+            start.elapsed() <= budget,
+            "answered after {:?}",
+            start.elapsed()
+        );
+    }
+    for (addr, _) in SERVERS {
+        internet.expect_server(addr).set_dead(false);
+    }
+    tokio::time::advance(Duration::from_secs(31)).await;
+    let res = ask(&recursor, "alive.multi.test.").await;
+    assert_eq!(
+        res.rcode,
+        ResponseCode::NoError,
+        "held-off servers are probed again"
+    );
+}
+
+#[tokio::test(start_paused = true)]
+async fn one_unanswerable_name_does_not_poison_the_zone() {
+    let internet = multi_internet();
+    for (addr, _) in SERVERS {
+        internet.expect_server(addr).set_responder(
+            |query: &hickory_proto::op::Message, _info: &scoped_testkit::QueryInfo<'_>| {
+                if query
+                    .queries
+                    .first()
+                    .is_some_and(|q| q.name() == &name("black.hole.multi.test."))
+                {
+                    ResponderAction::Drop
+                } else {
+                    ResponderAction::Continue
+                }
+            },
+        );
+    }
+    let recursor = recursor(&internet);
+    for i in 0..20 {
+        ask(&recursor, &format!("warm{i}.multi.test.")).await;
+    }
+    for _ in 0..5 {
+        assert_eq!(
+            ask(&recursor, "black.hole.multi.test.").await.rcode,
+            ResponseCode::ServFail
+        );
+    }
+    // Other names of the zone still resolve, without paying a timeout.
+    for i in 0..20 {
+        let start = Instant::now();
+        let res = ask(&recursor, &format!("ok{i}.multi.test.")).await;
+        assert_eq!(res.rcode, ResponseCode::NoError);
+        assert!(
+            start.elapsed() < Duration::from_millis(150),
+            "query {i} took {:?}",
+            start.elapsed()
+        );
+    }
+}
+
+#[tokio::test(start_paused = true)]
+async fn unknown_servers_get_a_bounded_head_start_only() {
+    let internet = multi_internet();
+    let recursor = recursor(&internet);
+    for i in 0..200 {
+        ask(&recursor, &format!("n{i}.multi.test.")).await;
+    }
+    let counts = queries_per_server(&internet);
+    // Each server is measured early on, then the fastest takes over: the slow ones never
+    // capture traffic for being unknown.
+    assert!(counts[3] <= 20, "the 100 ms server got {counts:?}");
+    assert!(
+        counts[0] >= 150,
+        "from a cold start the fastest already gets most: {counts:?}"
+    );
+    let table = recursor.infra().snapshot(Instant::now());
+    for (addr, ms) in SERVERS {
+        let entry = table
+            .iter()
+            .find(|e| e.addr == addr)
+            .expect("every server measured");
+        let srtt = entry.srtt.expect("an SRTT").as_millis() as u64;
+        assert!(
+            srtt >= ms && srtt <= ms * 2 + 10,
+            "{addr}: SRTT {srtt} ms for a {ms} ms server"
+        );
+    }
+    assert!(
+        recursor
+            .infra()
+            .snapshot(Instant::now())
+            .iter()
+            .any(|e| e.addr == SECOND)
+    );
+}
