@@ -89,15 +89,18 @@ pub enum Endpoint {
     Metrics,
     /// `POST /reload`
     Reload,
+    /// `GET /infra`
+    Infra,
 }
 
 impl Endpoint {
     /// Every endpoint, for routing.
-    const ALL: [Endpoint; 4] = [
+    const ALL: [Endpoint; 5] = [
         Endpoint::Health,
         Endpoint::Stats,
         Endpoint::Metrics,
         Endpoint::Reload,
+        Endpoint::Infra,
     ];
 
     /// The request path.
@@ -107,13 +110,14 @@ impl Endpoint {
             Endpoint::Stats => "/stats",
             Endpoint::Metrics => "/metrics",
             Endpoint::Reload => "/reload",
+            Endpoint::Infra => "/infra",
         }
     }
 
     /// The request method: GET reads, POST changes state.
     pub fn method(self) -> Method {
         match self {
-            Endpoint::Health | Endpoint::Stats | Endpoint::Metrics => Method::GET,
+            Endpoint::Health | Endpoint::Stats | Endpoint::Metrics | Endpoint::Infra => Method::GET,
             Endpoint::Reload => Method::POST,
         }
     }
@@ -300,7 +304,34 @@ async fn respond(
             Err(problem) => error_response(StatusCode::INTERNAL_SERVER_ERROR, &problem),
         },
         Endpoint::Reload => reload(resolver).await,
+        Endpoint::Infra => json_response(StatusCode::OK, &infra_json(&resolver.recursor)),
     }
+}
+
+/// `GET /infra`: the nameserver table — what server selection knows of every address.
+fn infra_json(recursor: &scoped_recursor::Recursor) -> serde_json::Value {
+    let ms = |d: std::time::Duration| (d.as_secs_f64() * 1000.0 * 10.0).round() / 10.0;
+    let servers: Vec<serde_json::Value> = recursor
+        .infra()
+        .snapshot(tokio::time::Instant::now())
+        .into_iter()
+        .map(|e| {
+            json!({
+                "address": e.addr.to_string(),
+                "srtt_ms": e.srtt.map(ms),
+                "rttvar_ms": e.rttvar.map(ms),
+                "rto_ms": ms(e.rto),
+                "state": e.state.to_string(),
+                "consecutive_timeouts": e.consecutive_timeouts,
+                "queries": e.queries,
+                "timeouts": e.timeouts,
+                "last_used_seconds_ago": e.last_used.as_secs(),
+                "edns_broken": e.edns_broken,
+                "ecs": e.ecs.to_string(),
+            })
+        })
+        .collect();
+    json!({ "servers": servers })
 }
 
 /// `POST /reload`: 200 with the file and its entry count; 409 when no allowlist file is

@@ -46,6 +46,8 @@ pub enum CtlCommand {
     Metrics,
     /// Exit 0 if the resolver answers on its control endpoint.
     Health,
+    /// Print the nameserver table: SRTT, RTO, state and counts per address, as JSON.
+    Infra,
 }
 
 impl CtlCommand {
@@ -56,6 +58,7 @@ impl CtlCommand {
             CtlCommand::Reload => Endpoint::Reload,
             CtlCommand::Metrics => Endpoint::Metrics,
             CtlCommand::Health => Endpoint::Health,
+            CtlCommand::Infra => Endpoint::Infra,
         }
     }
 }

@@ -218,6 +218,24 @@ async fn ctl_stats_counts_the_queries_sent() {
     assert!(health.status.success());
     assert_eq!(text(&health.stdout), "ok\n");
 
+    // The nameserver table: every server asked is there, answering, with its SRTT and RTO.
+    let infra = resolver.ctl(&["infra"]).await;
+    assert!(infra.status.success());
+    let infra: serde_json::Value = serde_json::from_str(&text(&infra.stdout)).unwrap();
+    let servers = infra["servers"].as_array().unwrap();
+    let upstream = stats["engine"]["upstream_queries"].as_u64().unwrap();
+    let queries: u64 = servers.iter().map(|s| s["queries"].as_u64().unwrap()).sum();
+    assert_eq!(queries, upstream, "{infra:#}");
+    for server in servers {
+        assert_eq!(server["state"], "responsive", "{server:#}");
+        assert!(server["srtt_ms"].is_number() && server["rto_ms"].as_f64().unwrap() >= 50.0);
+    }
+    assert!(
+        servers
+            .iter()
+            .any(|s| s["address"] == "127.53.2.1" || s["address"] == "127.53.2.2")
+    );
+
     // The control endpoint stops with the resolver.
     let control: SocketAddr = resolver
         .control

@@ -9,69 +9,22 @@ use hickory_proto::rr::RecordType;
 use scoped_cache::{CacheConfig, RecordCache};
 use scoped_recursor::infra::ServerState;
 use scoped_recursor::{Question, Recursor, RecursorConfig, Resolution, ResolveRequest, RootHint};
+use scoped_testkit::multi::{MULTI_SERVERS, four_nameservers};
 use scoped_testkit::{Internet, ResponderAction, name};
 use tokio::time::Instant;
 
 /// The four nameservers of `multi.test.` and their round-trip times.
 const SERVERS: [(IpAddr, u64); 4] = [
-    (IpAddr::V4(Ipv4Addr::new(127, 53, 50, 1)), 5),
-    (IpAddr::V4(Ipv4Addr::new(127, 53, 50, 2)), 20),
-    (IpAddr::V4(Ipv4Addr::new(127, 53, 50, 3)), 50),
-    (IpAddr::V4(Ipv4Addr::new(127, 53, 50, 4)), 100),
+    (MULTI_SERVERS[0], 5),
+    (MULTI_SERVERS[1], 20),
+    (MULTI_SERVERS[2], 50),
+    (MULTI_SERVERS[3], 100),
 ];
 const FASTEST: IpAddr = SERVERS[0].0;
 const SECOND: IpAddr = SERVERS[1].0;
 
 pub fn multi_internet() -> Internet {
-    let root = "@ 86400 IN SOA a.root.test. h.root.test. 1 1800 900 604800 86400\n\
-                @ 518400 IN NS a.root.test.\n\
-                a.root.test. 518400 IN A 127.53.0.1\n\
-                test. 172800 IN NS ns.nic.test.\n\
-                ns.nic.test. 172800 IN A 127.53.1.9\n";
-    let tld = [
-        "@ 86400 IN SOA ns.nic.test. h.nic.test. 1 1800 900 604800 300",
-        "@ 86400 IN NS ns.nic.test.",
-        "ns.nic 86400 IN A 127.53.1.9",
-        "multi 86400 IN NS ns1.multi",
-        "multi 86400 IN NS ns2.multi",
-        "multi 86400 IN NS ns3.multi",
-        "multi 86400 IN NS ns4.multi",
-        "ns1.multi 86400 IN A 127.53.50.1",
-        "ns2.multi 86400 IN A 127.53.50.2",
-        "ns3.multi 86400 IN A 127.53.50.3",
-        "ns4.multi 86400 IN A 127.53.50.4",
-    ]
-    .join("\n");
-    let multi = [
-        "@ 86400 IN SOA ns1 h 1 1800 900 604800 300",
-        "@ 86400 IN NS ns1",
-        "@ 86400 IN NS ns2",
-        "@ 86400 IN NS ns3",
-        "@ 86400 IN NS ns4",
-        "ns1 86400 IN A 127.53.50.1",
-        "ns2 86400 IN A 127.53.50.2",
-        "ns3 86400 IN A 127.53.50.3",
-        "ns4 86400 IN A 127.53.50.4",
-        "* 300 IN A 192.0.2.1",
-    ]
-    .join("\n");
-    let mut builder = Internet::builder();
-    builder
-        .zone(".", root)
-        .zone("test.", &tld)
-        .zone("multi.test.", &multi);
-    builder.server(IpAddr::V4(Ipv4Addr::new(127, 53, 0, 1)), &["."]);
-    builder.server(IpAddr::V4(Ipv4Addr::new(127, 53, 1, 9)), &["test."]);
-    for (addr, _) in SERVERS {
-        builder.server(addr, &["multi.test."]);
-    }
-    let internet = builder.build().unwrap();
-    for (addr, ms) in SERVERS {
-        internet
-            .expect_server(addr)
-            .set_delay(Duration::from_millis(ms));
-    }
-    internet
+    four_nameservers(SERVERS.map(|(_, ms)| Duration::from_millis(ms)))
 }
 
 /// The selection seed: fixed so CI runs are reproducible; `SCOPED_TEST_SEED` sweeps others.

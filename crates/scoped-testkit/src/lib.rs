@@ -31,6 +31,7 @@ pub mod ecs;
 mod internet;
 pub mod loopback;
 pub mod memory;
+pub mod multi;
 pub mod standard;
 pub mod zone;
 
