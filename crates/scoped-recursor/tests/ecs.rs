@@ -526,3 +526,84 @@ async fn allowlist_reload_takes_effect_and_keeps_the_cache() {
     assert_eq!(addrs(&res), vec![TOKYO_EDGE_V4]);
     assert_eq!(fixture.internet.queries_with_ecs().len(), 1);
 }
+
+#[tokio::test(start_paused = true)]
+async fn e12_missing_echo_from_a_server_that_echoes_is_asked_again_once() {
+    let fixture = ecs_fixture();
+    let recursor = cdn_allowed(&fixture);
+    // Both CDN servers echo: each is remembered as echoing.
+    for (alive, dead) in [(CDN_1, CDN_2), (CDN_2, CDN_1)] {
+        fixture.internet.expect_server(alive).set_dead(false);
+        fixture.internet.expect_server(dead).set_dead(true);
+        recursor.scoped_cache().clear();
+        ask(&recursor, WWW_CDN, RecordType::A, TOKYO).await;
+    }
+    fixture.internet.expect_server(CDN_1).set_dead(false);
+    // Now the echo goes missing (a forged or broken reply): asked again once, then accepted as
+    // SCOPE 0 (E12) — not forever, and not as a tailored answer.
+    fixture.both_cdn(|h| h.set_echo(Echo::Omit));
+    fixture.internet.clear_query_log();
+    let res = ask(&recursor, WIDE_CDN, RecordType::A, SF).await;
+    assert_eq!(res.rcode, ResponseCode::NoError);
+    assert_eq!(res.scope, 0);
+    let asked: Vec<_> = fixture
+        .internet
+        .query_log()
+        .into_iter()
+        .filter(|q| q.qname == name(WIDE_CDN) && [CDN_1, CDN_2].contains(&q.server.ip()))
+        .collect();
+    assert_eq!(asked.len(), 2, "one re-ask: {asked:?}");
+    assert_eq!(
+        asked[0].server, asked[1].server,
+        "the same server asked again"
+    );
+    let reasks = recursor
+        .stats()
+        .ecs_suspicious_reasks
+        .load(std::sync::atomic::Ordering::Relaxed);
+    assert_eq!(reasks, 1);
+    // A server never seen echoing is not re-asked.
+    let fresh = ecs_fixture();
+    fresh.both_cdn(|h| h.set_echo(Echo::Omit));
+    let recursor = cdn_allowed(&fresh);
+    ask(&recursor, WIDE_CDN, RecordType::A, SF).await;
+    let asked = fresh
+        .internet
+        .query_log()
+        .into_iter()
+        .filter(|q| q.qname == name(WIDE_CDN) && [CDN_1, CDN_2].contains(&q.server.ip()))
+        .count();
+    assert_eq!(asked, 1);
+}
+
+#[tokio::test(start_paused = true)]
+async fn e13_a_server_that_rejected_ecs_is_sent_none_for_a_while() {
+    let fixture = ecs_fixture();
+    fixture.both_cdn(|h| h.set_reject_ecs(Some(ResponseCode::Refused)));
+    let recursor = cdn_allowed(&fixture);
+    ask(&recursor, WWW_CDN, RecordType::A, TOKYO).await;
+    let rejecting: Vec<IpAddr> = fixture
+        .internet
+        .query_log()
+        .iter()
+        .filter(|q| q.ecs().is_some())
+        .map(|q| q.server.ip())
+        .collect();
+    assert_eq!(rejecting.len(), 1);
+    // The same server (the other one silenced), other names: no ECS attempt this time.
+    let other = if rejecting[0] == CDN_1 { CDN_2 } else { CDN_1 };
+    fixture.internet.expect_server(other).set_dead(true);
+    fixture.internet.clear_query_log();
+    for qname in [WIDE_CDN, NARROW_CDN, MAP_CDN] {
+        recursor.scoped_cache().clear();
+        ask(&recursor, qname, RecordType::A, SF).await;
+    }
+    let asked = fixture.internet.queries_to(rejecting[0]);
+    assert!(
+        asked.len() >= 3,
+        "the rejecting server answered the other names: {asked:?}"
+    );
+    for q in asked {
+        assert!(q.ecs().is_none(), "{} was sent ECS again", q.qname);
+    }
+}
