@@ -143,8 +143,9 @@ pub struct RecursionSection {
     /// Allow querying nameservers on loopback/unspecified addresses (tests, labs, a local
     /// authoritative). Off by default.
     pub allow_loopback_servers: bool,
-    /// Query IPv6 nameserver addresses.
-    pub ipv6: bool,
+    /// Query IPv6 nameserver addresses: `"auto"` (when this machine has an IPv6 route),
+    /// `true` or `false`.
+    pub ipv6: Ipv6Upstream,
     /// Destination port of upstream queries. Testing only: 53 for real authoritatives.
     pub upstream_port: u16,
     /// Overall time budget for one client question.
@@ -172,7 +173,7 @@ impl Default for RecursionSection {
             outgoing_addresses: Vec::new(),
             do_not_query: d.do_not_query,
             allow_loopback_servers: d.allow_loopback_servers,
-            ipv6: d.ipv6_upstream,
+            ipv6: Ipv6Upstream::Auto,
             upstream_port: d.upstream_port,
             query_timeout: d.query_timeout,
             server_timeout: d.infra.max_rto,
@@ -180,6 +181,71 @@ impl Default for RecursionSection {
             max_cname_chain: d.max_cname_chain,
             max_subquery_depth: d.max_subquery_depth,
             max_upstream_queries: d.max_upstream_queries,
+        }
+    }
+}
+
+/// Whether upstream queries may go to IPv6 nameservers.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Ipv6Upstream {
+    /// Yes, when this machine has a route to the IPv6 internet (checked at start-up).
+    Auto,
+    /// Always.
+    On,
+    /// Never.
+    Off,
+}
+
+impl<'de> Deserialize<'de> for Ipv6Upstream {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        #[derive(Deserialize)]
+        #[serde(untagged)]
+        enum Raw {
+            Flag(bool),
+            Word(String),
+        }
+        match Raw::deserialize(deserializer)? {
+            Raw::Flag(true) => Ok(Self::On),
+            Raw::Flag(false) => Ok(Self::Off),
+            Raw::Word(w) if w == "auto" => Ok(Self::Auto),
+            Raw::Word(w) => Err(serde::de::Error::custom(format!(
+                "{w:?}: expected true, false or \"auto\""
+            ))),
+        }
+    }
+}
+
+/// An address of a.root-servers.net, used only as the destination of a route lookup.
+const IPV6_ROUTE_PROBE: &str = "[2001:503:ba3e::2:30]:53";
+
+impl Ipv6Upstream {
+    /// Resolve `auto`: is there a route to the IPv6 internet from `sources` (or from any
+    /// address)? `connect` on a UDP socket only looks the route up; nothing is sent.
+    pub fn enabled(self, sources: &[IpAddr]) -> bool {
+        match self {
+            Self::On => true,
+            Self::Off => false,
+            Self::Auto => {
+                let v6_sources: Vec<IpAddr> =
+                    sources.iter().copied().filter(IpAddr::is_ipv6).collect();
+                let bind_to: Vec<SocketAddr> = if v6_sources.is_empty() {
+                    vec![
+                        "[::]:0"
+                            .parse()
+                            .unwrap_or_else(|_| unreachable!("a valid literal")),
+                    ]
+                } else {
+                    v6_sources
+                        .into_iter()
+                        .map(|ip| SocketAddr::new(ip, 0))
+                        .collect()
+                };
+                bind_to.into_iter().any(|local| {
+                    std::net::UdpSocket::bind(local)
+                        .and_then(|socket| socket.connect(IPV6_ROUTE_PROBE))
+                        .is_ok()
+                })
+            }
         }
     }
 }
@@ -488,7 +554,8 @@ impl Config {
         if recursion.upstream_port == 0 {
             return Err(invalid("recursion.upstream-port", "must not be 0".into()));
         }
-        if !recursion.ipv6
+        let ipv6 = recursion.ipv6.enabled(&recursion.outgoing_addresses);
+        if !ipv6
             && recursion.outgoing_addresses.iter().all(|a| a.is_ipv6())
             && !recursion.outgoing_addresses.is_empty()
         {
@@ -529,7 +596,7 @@ impl Config {
         recursor.upstream_port = recursion.upstream_port;
         recursor.do_not_query = recursion.do_not_query;
         recursor.allow_loopback_servers = recursion.allow_loopback_servers;
-        recursor.ipv6_upstream = recursion.ipv6;
+        recursor.ipv6_upstream = ipv6;
         recursor.query_timeout = recursion.query_timeout;
         // The longest wait for one server is the ceiling of its adaptive RTO.
         recursor.infra.max_rto = recursion.server_timeout;
@@ -683,6 +750,31 @@ mod tests {
     fn shipped_resolver_toml_is_valid() {
         let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("resolver.toml");
         Config::load(&path).unwrap();
+    }
+
+    #[test]
+    fn ipv6_upstream_takes_auto_true_or_false() {
+        assert!(
+            parse("[recursion]\nipv6 = true\n")
+                .unwrap()
+                .recursor
+                .ipv6_upstream
+        );
+        assert!(
+            !parse("[recursion]\nipv6 = false\n")
+                .unwrap()
+                .recursor
+                .ipv6_upstream
+        );
+        // auto: whatever this machine's routing table says, without sending anything.
+        let has_route = std::net::UdpSocket::bind("[::]:0")
+            .and_then(|s| s.connect(IPV6_ROUTE_PROBE))
+            .is_ok();
+        assert_eq!(parse("").unwrap().recursor.ipv6_upstream, has_route);
+        let err = parse("[recursion]\nipv6 = \"maybe\"\n")
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("line 2") && err.contains("auto"), "{err}");
     }
 
     #[test]
