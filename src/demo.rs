@@ -19,7 +19,7 @@ use hickory_proto::rr::rdata::opt::{ClientSubnet, EdnsOption};
 use hickory_proto::rr::{RData, RecordType};
 use ipnet::IpNet;
 use scoped_ecs::{Allowlist, DEFAULT_NON_ROUTABLE, Direction, SubnetPolicy, message_ecs};
-use scoped_recursor::RootHint;
+use scoped_recursor::RecursorConfig;
 use scoped_testkit::cdn::*;
 use scoped_testkit::{EcsInternet, ecs_fixture, name};
 use tokio::net::UdpSocket;
@@ -80,19 +80,15 @@ async fn start_resolver(fixture: &EcsInternet, port: u16, ecs: bool) -> Result<R
                 .copied()
                 .filter(|net| !routable.contains(net)),
         );
-    let recursor_config = &mut config.recursor;
-    recursor_config.root_hints = fixture
-        .internet
-        .root_hints()
-        .into_iter()
-        .map(|(name, addr)| RootHint { name, addr })
-        .collect();
-    recursor_config.allow_loopback_servers = true;
-    recursor_config.upstream_port = port;
-    recursor_config.ecs_allowlist = if ecs {
-        Allowlist::parse("cdn.example.\n")?
-    } else {
-        Allowlist::empty()
+    config.recursor = RecursorConfig {
+        // The loopback servers listen on their own port, not the in-memory one.
+        upstream_port: port,
+        ecs_allowlist: if ecs {
+            Allowlist::parse("cdn.example.\n")?
+        } else {
+            Allowlist::empty()
+        },
+        ..fixture.internet.recursor_config()
     };
     let server = scoped_server::bind(config.server.clone()).context("binding a resolver")?;
     let addr = *server.local_addrs().first().context("no listen address")?;

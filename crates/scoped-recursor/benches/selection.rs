@@ -13,7 +13,7 @@ use std::time::Duration;
 
 use hickory_proto::rr::RecordType;
 use scoped_cache::{CacheConfig, RecordCache};
-use scoped_recursor::{Question, Recursor, RecursorConfig, ResolveRequest, RootHint};
+use scoped_recursor::{Question, Recursor, RecursorConfig, ResolveRequest};
 use scoped_testkit::multi::{MULTI_SERVERS, four_nameservers};
 use scoped_testkit::{Internet, name};
 use tokio::time::Instant;
@@ -28,15 +28,8 @@ fn internet() -> Internet {
 
 fn recursor(internet: &Internet, seed: u64) -> Recursor {
     let config = RecursorConfig {
-        root_hints: internet
-            .root_hints()
-            .into_iter()
-            .map(|(name, addr)| RootHint { name, addr })
-            .collect(),
-        allow_loopback_servers: true,
-        upstream_port: internet.port(),
         selection_seed: Some(seed),
-        ..RecursorConfig::default()
+        ..internet.recursor_config()
     };
     Recursor::new(
         config,

@@ -10,9 +10,7 @@ use hickory_proto::rr::{RData, RecordType};
 use ipnet::IpNet;
 use scoped_cache::{CacheConfig, RecordCache, Trust};
 use scoped_ecs::Allowlist;
-use scoped_recursor::{
-    Protocol, Question, Recursor, RecursorConfig, Resolution, ResolveRequest, RootHint,
-};
+use scoped_recursor::{Protocol, Question, Recursor, RecursorConfig, Resolution, ResolveRequest};
 use scoped_testkit::cdn::*;
 use scoped_testkit::{Echo, EcsInternet, Internet, ecs_fixture, name};
 
@@ -25,15 +23,8 @@ fn recursor_with(
     tweak: impl FnOnce(&mut RecursorConfig),
 ) -> Recursor {
     let mut config = RecursorConfig {
-        root_hints: internet
-            .root_hints()
-            .into_iter()
-            .map(|(name, addr)| RootHint { name, addr })
-            .collect(),
-        allow_loopback_servers: true,
-        upstream_port: internet.port(),
         ecs_allowlist: Allowlist::parse(allowlist).unwrap(),
-        ..RecursorConfig::default()
+        ..internet.recursor_config()
     };
     tweak(&mut config);
     Recursor::new(

@@ -9,25 +9,16 @@ use hickory_proto::op::{Message, MessageType, ResponseCode};
 use hickory_proto::rr::rdata::A;
 use hickory_proto::rr::{RData, Record, RecordType};
 use scoped_cache::{CacheConfig, RecordCache};
-use scoped_recursor::{
-    Protocol, Question, Recursor, RecursorConfig, Resolution, ResolveRequest, RootHint,
-};
+use scoped_recursor::{Protocol, Question, Recursor, RecursorConfig, Resolution, ResolveRequest};
 use scoped_testkit::standard::{self, *};
 use scoped_testkit::{Internet, ResponderAction, name, standard_internet};
 use tokio::time::Instant;
 
 fn config_for(internet: &Internet) -> RecursorConfig {
+    // Reproducible server order; tests that need both servers of a zone asked say so.
     RecursorConfig {
-        root_hints: internet
-            .root_hints()
-            .into_iter()
-            .map(|(name, addr)| RootHint { name, addr })
-            .collect(),
-        allow_loopback_servers: true,
-        upstream_port: internet.port(),
-        // Reproducible server order; tests that need both servers of a zone asked say so.
         selection_seed: Some(7),
-        ..RecursorConfig::default()
+        ..internet.recursor_config()
     }
 }
 

@@ -8,7 +8,7 @@ use hickory_proto::op::ResponseCode;
 use hickory_proto::rr::RecordType;
 use scoped_cache::{CacheConfig, RecordCache};
 use scoped_recursor::infra::ServerState;
-use scoped_recursor::{Question, Recursor, RecursorConfig, Resolution, ResolveRequest, RootHint};
+use scoped_recursor::{Question, Recursor, RecursorConfig, Resolution, ResolveRequest};
 use scoped_testkit::multi::{MULTI_SERVERS, four_nameservers};
 use scoped_testkit::{Internet, ResponderAction, name};
 use tokio::time::Instant;
@@ -37,15 +37,8 @@ fn seed() -> u64 {
 
 pub fn recursor(internet: &Internet) -> Recursor {
     let config = RecursorConfig {
-        root_hints: internet
-            .root_hints()
-            .into_iter()
-            .map(|(name, addr)| RootHint { name, addr })
-            .collect(),
-        allow_loopback_servers: true,
-        upstream_port: internet.port(),
         selection_seed: Some(seed()),
-        ..RecursorConfig::default()
+        ..internet.recursor_config()
     };
     Recursor::new(
         config,

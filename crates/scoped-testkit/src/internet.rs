@@ -389,6 +389,21 @@ impl Internet {
             .collect()
     }
 
+    /// An engine configuration that resolves through this internet: its root hints, its port,
+    /// loopback nameservers allowed; everything else the defaults. Tests adjust the rest.
+    pub fn recursor_config(&self) -> scoped_recursor::RecursorConfig {
+        scoped_recursor::RecursorConfig {
+            root_hints: self
+                .root_hints()
+                .into_iter()
+                .map(|(name, addr)| scoped_recursor::RootHint { name, addr })
+                .collect(),
+            allow_loopback_servers: true,
+            upstream_port: self.port(),
+            ..scoped_recursor::RecursorConfig::default()
+        }
+    }
+
     /// The root hints in named.root format, e.g.
     /// `.  3600000 NS a.root.test.` then `a.root.test.  3600000 A 127.53.0.1`.
     pub fn root_hints_text(&self) -> String {
