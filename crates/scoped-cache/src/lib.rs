@@ -380,14 +380,11 @@ impl RecordCache {
         }
     }
 
-    /// One link of an answer for a client: an NXDOMAIN for the name, the RRset (or NODATA) of
-    /// `qtype`, or else a CNAME to follow — client-grade data only.
+    /// One link of an answer for a client: the RRset (or NODATA) of `qtype`, else an NXDOMAIN
+    /// for the name or any name above it (RFC 8020: nothing exists below a name that does not
+    /// exist), else a CNAME to follow — client-grade data only. The RRset is looked up first so
+    /// a cache hit costs one lookup; ancestors are only visited on the way to a miss.
     pub fn answer_step(&self, name: &Name, qtype: RecordType, now: Instant) -> Option<AnswerStep> {
-        if let Some(entry) = self.get(&CacheKey::name_error(name, DNSClass::IN), now)
-            && let Some(CachedData::NxDomain { soa }) = entry.data_at(now)
-        {
-            return Some(AnswerStep::Negative(ResponseCode::NXDomain, soa));
-        }
         if let Some(entry) = self.get(&CacheKey::rrset(name, qtype, DNSClass::IN), now) {
             match entry.data_at(now) {
                 Some(CachedData::Rrset { records, trust }) if trust.answers_clients() => {
@@ -399,11 +396,29 @@ impl RecordCache {
                 _ => {}
             }
         }
+        if let Some(soa) = self.name_error_at_or_above(name, now) {
+            return Some(AnswerStep::Negative(ResponseCode::NXDomain, soa));
+        }
         if qtype != RecordType::CNAME
             && let Some(mut records) = self.rrset(name, RecordType::CNAME, Trust::Answer, now)
             && !records.is_empty()
         {
             return Some(AnswerStep::Cname(records.swap_remove(0)));
+        }
+        None
+    }
+
+    /// The SOA of a live NXDOMAIN for `name` or one of its ancestors (RFC 8020 §2), TTL counted
+    /// down. The root never has one.
+    fn name_error_at_or_above(&self, name: &Name, now: Instant) -> Option<Record> {
+        let mut current = name.clone();
+        while !current.is_root() {
+            if let Some(entry) = self.get(&CacheKey::name_error(&current, DNSClass::IN), now)
+                && let Some(CachedData::NxDomain { soa }) = entry.data_at(now)
+            {
+                return Some(soa);
+            }
+            current = current.base_name();
         }
         None
     }

@@ -392,3 +392,41 @@ async fn memory_is_bounded_in_bytes() {
             .is_some()
     );
 }
+
+#[tokio::test(start_paused = true)]
+async fn rfc8020_nxdomain_covers_the_names_below() {
+    let cache = cache();
+    let now = Instant::now();
+    cache.insert_negative(&name("gone.example."), None, soa("example.", 3600, 60), now);
+    for below in ["a.gone.example.", "b.a.gone.example."] {
+        let answer = cache.answer(&name(below), RecordType::A, 8, now).unwrap();
+        assert!(
+            matches!(
+                answer.end,
+                AnswerEnd::Negative {
+                    rcode: ResponseCode::NXDomain,
+                    ..
+                }
+            ),
+            "{below}"
+        );
+    }
+    // Not above it, and not beside it.
+    assert!(
+        cache
+            .answer(&name("example."), RecordType::A, 8, now)
+            .is_none()
+    );
+    assert!(
+        cache
+            .answer(&name("other.example."), RecordType::A, 8, now)
+            .is_none()
+    );
+    // It ends with the NXDOMAIN's own TTL.
+    tokio::time::advance(Duration::from_secs(61)).await;
+    assert!(
+        cache
+            .answer(&name("a.gone.example."), RecordType::A, 8, Instant::now())
+            .is_none()
+    );
+}
