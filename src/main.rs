@@ -10,6 +10,7 @@ mod control;
 mod ctl;
 mod demo;
 mod reload;
+mod trace;
 
 use std::io::Write;
 use std::path::{Path, PathBuf};
@@ -48,6 +49,24 @@ enum Command {
     /// Show ECS at work: a simulated CDN, two resolvers (without and with ECS), clients in Tokyo
     /// and San Francisco. Needs no internet and no root.
     Demo,
+    /// Resolve one question from the root with a fresh cache and print every step: servers
+    /// chosen and why, ECS sent or not and why, what came back, how it would be cached.
+    Trace {
+        /// The name to resolve.
+        name: String,
+        /// The record type.
+        #[arg(default_value = "A")]
+        qtype: String,
+        /// Trace as this client would be resolved (its subnet decided by the [ecs] policy).
+        #[arg(long, conflicts_with = "subnet")]
+        client: Option<std::net::IpAddr>,
+        /// Trace with this client subnet (truncated to the configured maximum).
+        #[arg(long)]
+        subnet: Option<ipnet::IpNet>,
+        /// Configuration file (as for `serve`).
+        #[arg(long, short)]
+        config: Option<PathBuf>,
+    },
     /// Validate a configuration file and exit (0: valid, 1: the problem is printed).
     CheckConfig {
         /// The file to check.
@@ -85,22 +104,44 @@ fn main() -> ExitCode {
         },
         Command::Demo => demo::run(),
         Command::Ctl(args) => ctl::run(args),
-        Command::Serve { config } => {
-            let loaded = match &config {
-                Some(path) => Config::load(path),
-                None if Path::new(DEFAULT_CONFIG).exists() => {
-                    Config::load(Path::new(DEFAULT_CONFIG))
-                }
-                None => Ok(Config::defaults()),
-            };
-            match loaded {
-                Ok(config) => serve(config),
-                Err(e) => {
-                    eprintln!("{e}");
-                    ExitCode::FAILURE
-                }
+        Command::Trace {
+            name,
+            qtype,
+            client,
+            subnet,
+            config,
+        } => match load(config.as_deref()) {
+            Ok(config) => trace::run(
+                config,
+                trace::TraceRequest {
+                    name,
+                    qtype,
+                    client,
+                    subnet,
+                },
+            ),
+            Err(e) => {
+                eprintln!("{e}");
+                ExitCode::FAILURE
             }
-        }
+        },
+        Command::Serve { config } => match load(config.as_deref()) {
+            Ok(config) => serve(config),
+            Err(e) => {
+                eprintln!("{e}");
+                ExitCode::FAILURE
+            }
+        },
+    }
+}
+
+/// The configuration `serve` and `trace` use: the file given, else ./resolver.toml if present,
+/// else the built-in defaults.
+fn load(path: Option<&Path>) -> Result<Config, config::ConfigError> {
+    match path {
+        Some(path) => Config::load(path),
+        None if Path::new(DEFAULT_CONFIG).exists() => Config::load(Path::new(DEFAULT_CONFIG)),
+        None => Ok(Config::defaults()),
     }
 }
 

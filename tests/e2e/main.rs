@@ -382,3 +382,52 @@ async fn identical_concurrent_queries_share_one_upstream_resolution() {
     );
     assert!(upstream.len() <= 2);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn trace_prints_every_step_from_the_root() {
+    let internet = standard_internet();
+    let net = internet.serve_on_loopback().await.unwrap();
+    let dir = std::env::temp_dir().join(format!("scoped-e2e-trace-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    std::fs::write(dir.join("root.hints"), internet.root_hints_text()).unwrap();
+    let config = format!(
+        "[recursion]\nroot-hints = \"root.hints\"\nallow-loopback-servers = true\nupstream-port = {}\n",
+        net.port()
+    );
+    std::fs::write(dir.join("resolver.toml"), config).unwrap();
+    let config_path = dir.join("resolver.toml");
+    // A blocking child process: run it off the runtime that serves the loopback internet.
+    let out = tokio::task::spawn_blocking(move || {
+        std::process::Command::new(env!("CARGO_BIN_EXE_scoped"))
+            .args(["trace", "cross.example.com", "A", "--config"])
+            .arg(config_path)
+            .output()
+    })
+    .await
+    .unwrap()
+    .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "{stdout}\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let lines: Vec<&str> = stdout.lines().collect();
+    assert_eq!(lines[0], ";; no client subnet (give --client or --subnet)");
+    assert_eq!(lines[1], "cross.example.com. A, no client subnet");
+    for expected in [
+        "  referral to com.: ns1.nic.com. [127.53.1.1]",
+        "  <- 127.53.2.1: CNAME to www.example.net., resolved elsewhere; no ECS; cached for every client",
+        "www.example.net. A: closest known zone .",
+        ";; No Error, scope 0",
+        "www.example.net. 300 IN A 192.0.2.20",
+    ] {
+        assert!(
+            lines
+                .iter()
+                .any(|l| *l == expected || l.replace("127.53.2.2", "127.53.2.1") == expected),
+            "missing {expected:?} in:\n{stdout}"
+        );
+    }
+    std::fs::remove_dir_all(&dir).ok();
+}

@@ -105,6 +105,8 @@ struct Ctx {
     subnet: Option<IpNet>,
     /// False for sub-queries (nameserver addresses): infrastructure, never tailored (E16).
     client_question: bool,
+    /// Where `scoped trace` collects the steps, if tracing.
+    trace: Option<Arc<Mutex<Vec<String>>>>,
 }
 
 impl Ctx {
@@ -120,7 +122,19 @@ impl Ctx {
             stack,
             subnet: None,
             client_question: false,
+            trace: self.trace.clone(),
         })
+    }
+
+    /// Record one step of a traced resolution (indented by sub-query depth).
+    fn trace(&self, line: impl FnOnce() -> String) {
+        if let Some(trace) = &self.trace {
+            let indent = "  ".repeat(self.depth as usize);
+            trace
+                .lock()
+                .unwrap_or_else(|e| e.into_inner())
+                .push(format!("{indent}{}", line()));
+        }
     }
 
     fn spend_query(&self) -> Result<(), ResolveError> {
@@ -417,6 +431,32 @@ impl Recursor {
     }
 
     async fn resolve_uncached(&self, question: Question, subnet: Option<IpNet>) -> Resolution {
+        self.resolve_with_trace(question, subnet, None).await
+    }
+
+    /// Resolve from the root with every decision written down (`scoped trace`): the servers
+    /// chosen and why, whether ECS was sent and why, what came back, and under which scope the
+    /// answer was cached (E24). Uses and fills this engine's caches like any resolution; the
+    /// CLI gives it a fresh engine.
+    pub async fn trace(&self, request: ResolveRequest) -> (Resolution, Vec<String>) {
+        let lines = Arc::new(Mutex::new(Vec::new()));
+        let question = request.question;
+        let resolution = if question.qclass == DNSClass::IN {
+            self.resolve_with_trace(question, request.client_subnet, Some(lines.clone()))
+                .await
+        } else {
+            Resolution::error(ResponseCode::Refused)
+        };
+        let lines = std::mem::take(&mut *lines.lock().unwrap_or_else(|e| e.into_inner()));
+        (resolution, lines)
+    }
+
+    async fn resolve_with_trace(
+        &self,
+        question: Question,
+        subnet: Option<IpNet>,
+        trace: Option<Arc<Mutex<Vec<String>>>>,
+    ) -> Resolution {
         let config = &self.inner.config;
         let budget = Arc::new(Budget {
             deadline: Instant::now() + config.query_timeout,
@@ -428,7 +468,12 @@ impl Recursor {
             stack: vec![(question.name.to_lowercase(), question.qtype)],
             subnet,
             client_question: true,
+            trace,
         };
+        ctx.trace(|| match subnet {
+            Some(net) => format!("{} {}, client subnet {net}", question.name, question.qtype),
+            None => format!("{} {}, no client subnet", question.name, question.qtype),
+        });
         let deadline = ctx.budget.deadline;
         let work = self.resolve_chain(question.name.clone(), question.qtype, &ctx);
         let result = match tokio::time::timeout_at(deadline, work).await {
@@ -438,6 +483,7 @@ impl Recursor {
         match result {
             Ok(resolution) => resolution,
             Err(error) => {
+                ctx.trace(|| format!("SERVFAIL: {error}"));
                 debug!(name = %question.name, qtype = %question.qtype, %error, "SERVFAIL");
                 bump(&self.inner.stats.servfail);
                 Resolution::servfail()
@@ -468,6 +514,7 @@ impl Recursor {
                 if let Some((cached, s)) =
                     self.cached_answer(&current, qtype, ctx.subnet, left, now)
                 {
+                    ctx.trace(|| format!("{current} {qtype}: from the cache (scope {s})"));
                     links.extend(cached.links);
                     scope = scope.max(s);
                     match cached.end {
@@ -544,10 +591,22 @@ impl Recursor {
         ctx: &Ctx,
     ) -> Result<(Step, CacheScope), ResolveError> {
         let mut delegation = self.closest_delegation(name, ctx).await?;
+        ctx.trace(|| format!("{name} {qtype}: closest known zone {}", delegation.zone));
         for _ in 0..self.inner.config.max_referrals {
             match self.ask_zone(&delegation, name, qtype, ctx).await? {
                 Outcome::Final(step, scope) => return Ok((step, scope)),
                 Outcome::Referral(next) => {
+                    ctx.trace(|| {
+                        let servers: Vec<String> = next
+                            .servers
+                            .iter()
+                            .map(|s| match s.addrs.as_slice() {
+                                [] => format!("{} (no glue)", s.name),
+                                addrs => format!("{} {addrs:?}", s.name),
+                            })
+                            .collect();
+                        format!("  referral to {}: {}", next.zone, servers.join(", "))
+                    });
                     trace!(zone = %next.zone, "referral");
                     delegation = next;
                 }
@@ -662,7 +721,15 @@ impl Recursor {
             .collect();
         // Fastest expected first, with a little exploration (see infra.rs and
         // docs/server-selection.md); addresses refused by policy are never ordered at all.
-        for addr in self.selection_order(&known) {
+        let order = self.selection_order(&known);
+        ctx.trace(|| {
+            format!(
+                "  servers of {} in order: {}",
+                delegation.zone,
+                self.describe_servers(&order)
+            )
+        });
+        for addr in order {
             if let Some(outcome) = self
                 .try_server(addr, &delegation.zone, name, qtype, ctx, &mut tried)
                 .await?
@@ -715,6 +782,7 @@ impl Recursor {
                     return Ok(addrs);
                 }
             }
+            ctx.trace(|| format!("  nameserver {ns} has no known address: resolving {ns} {rtype}"));
             let Some(child) = ctx.child(&ns.to_lowercase(), rtype, config.max_subquery_depth)
             else {
                 debug!(%ns, "sub-query skipped: loop or depth limit");
@@ -737,6 +805,32 @@ impl Recursor {
             }
         }
         Ok(Vec::new())
+    }
+
+    /// `addr (srtt 5.0 ms, rto 50 ms, responsive)` for each address, as `scoped trace` shows.
+    fn describe_servers(&self, addrs: &[IpAddr]) -> String {
+        if addrs.is_empty() {
+            return "none known yet".into();
+        }
+        let now = Instant::now();
+        let table = self.inner.infra.snapshot(now);
+        addrs
+            .iter()
+            .map(|addr| match table.iter().find(|e| e.addr == *addr) {
+                Some(e) => {
+                    let srtt = e
+                        .srtt
+                        .map_or("-".into(), |d| format!("{:.1} ms", d.as_secs_f64() * 1e3));
+                    format!(
+                        "{addr} (srtt {srtt}, rto {} ms, {})",
+                        e.rto.as_millis(),
+                        e.state
+                    )
+                }
+                None => format!("{addr} (never measured)"),
+            })
+            .collect::<Vec<_>>()
+            .join(", ")
     }
 
     /// The order in which to try `addrs` for one query: those policy allows, by expected RTT.
@@ -811,9 +905,25 @@ impl Recursor {
             }
             (None, true, _) => None,
         };
+        ctx.trace(|| {
+            let why = match (ecs, ctx.subnet, ctx.client_question) {
+                (Some(ecs), _, _) => format!("ECS {} (allowlisted)", ecs.prefix()),
+                (None, _, false) => "no ECS (infrastructure lookup)".into(),
+                (None, None, true) => "no ECS (no client subnet)".into(),
+                (None, Some(_), true) => format!("no ECS ({zone} / {addr} not on the allowlist)"),
+            };
+            format!("  -> {addr}: {name} {qtype}, {why}")
+        });
         let (response, ecs_outcome) = match self.exchange(addr, name, qtype, ctx, ecs).await {
             Ok(exchanged) => exchanged,
-            Err(ExchangeError::Server) => return Ok(None),
+            Err(ExchangeError::Server) => {
+                ctx.trace(|| {
+                    format!(
+                        "  <- {addr}: no usable reply (timeout, error or mismatch); next server"
+                    )
+                });
+                return Ok(None);
+            }
             Err(ExchangeError::Budget(e)) => return Err(e),
         };
         let scope = match ecs_outcome {
@@ -827,6 +937,7 @@ impl Recursor {
         let now = Instant::now();
         match classify(&response, zone, name, qtype) {
             Classified::Lame(reason) => {
+                ctx.trace(|| format!("  <- {addr}: unusable ({reason:?}); next server"));
                 bump(&self.inner.stats.lame_replies);
                 debug!(%addr, %zone, %name, ?reason, "unusable response");
                 Ok(None)
@@ -844,6 +955,33 @@ impl Recursor {
                 Ok(Some(Outcome::Referral(delegation)))
             }
             Classified::Final(step) => {
+                ctx.trace(|| {
+                    let what = match &step {
+                        Step::Answer { links, records, .. } => {
+                            format!(
+                                "answer, {} record(s) after {} CNAME(s)",
+                                records.len(),
+                                links.len()
+                            )
+                        }
+                        Step::Cname { next, .. } => format!("CNAME to {next}, resolved elsewhere"),
+                        Step::NxDomain { name, .. } => format!("NXDOMAIN for {name}"),
+                        Step::NoData { name, .. } => format!("NODATA for {name}"),
+                    };
+                    let echoed = match ecs_outcome {
+                        EcsExchange::Sent(_, Some(returned)) => format!("SCOPE {returned}"),
+                        EcsExchange::Sent(_, None) => "no ECS in the reply (SCOPE 0)".into(),
+                        EcsExchange::Rejected => "ECS rejected, answered without".into(),
+                        EcsExchange::NotSent => "no ECS".into(),
+                    };
+                    let cached = match scope {
+                        CacheScope::Global => "for every client".to_string(),
+                        CacheScope::SourceZeroOnly => "for queries without a subnet only".into(),
+                        CacheScope::Covering(net) => format!("under {net}"),
+                        CacheScope::ExactSource(net) => format!("for exactly {net}"),
+                    };
+                    format!("  <- {addr}: {what}; {echoed}; cached {cached}")
+                });
                 self.cache_step(&step, &response, zone, qtype, scope, now);
                 Ok(Some(Outcome::Final(step, scope)))
             }
