@@ -16,14 +16,10 @@
 //! entries are kept per address family, least recently used out; the whole cache is bounded in
 //! bytes (E21).
 //!
-//! Two shapes implement the same operations ([`ScopedStore`]); `docs/ecs-cache.md` has the
-//! measurements that chose between them:
-//!
-//! * [`ScopedCache`] — one moka entry per (name, type, class) whose immutable value holds the
-//!   scope-0 answers and a short per-family list of scoped ones, replaced copy-on-write
-//!   (Unbound's shape). The one the resolver uses.
-//! * [`FlatScopedCache`] — one moka entry per (name, type, class, scope) plus, per name, the set
-//!   of prefix lengths present; a lookup probes only those, longest first. Kept for the benchmark.
+//! [`ScopedCache`] has one moka entry per (name, type, class) whose immutable value holds the
+//! scope-0 answers and a short per-family list of scoped ones, replaced copy-on-write (Unbound's
+//! shape). It was measured against a flat map keyed by (name, type, class, scope) with a per-name
+//! bitmask of prefix lengths; `docs/ecs-cache.md` has the numbers and the reasons.
 //!
 //! Time is `tokio::time::Instant`, passed in by the caller, so tests on tokio's paused clock see
 //! TTLs expire exactly; moka reclaims memory some time after an entry dies.
@@ -38,13 +34,11 @@ use tokio::time::Instant;
 use crate::{CacheConfig, CacheKey, CachedData, negative_ttl};
 
 mod cow;
-mod flat;
 mod keys;
 #[cfg(test)]
 mod tests;
 
 pub use cow::ScopedCache;
-pub use flat::FlatScopedCache;
 
 /// moka's own bookkeeping per entry: measured at ~300–440 bytes (api-notes.md B4).
 pub const MOKA_ENTRY_OVERHEAD_BYTES: u32 = 350;
@@ -67,7 +61,7 @@ pub struct ScopedCacheConfig {
     pub max_bytes: u64,
     /// Per (name, type, class), at most this many tailored entries per address family (E21);
     /// the least recently used goes first. Values below 1 act as 1, so that a new answer always
-    /// gets in.
+    /// gets in; values above 30,000 act as 30,000.
     pub max_tailored_per_family: usize,
     /// TTL bounds: `min_ttl`, `max_ttl`, `max_negative_ttl` (its `max_bytes` is not used here).
     pub ttl: CacheConfig,
@@ -93,8 +87,8 @@ pub struct ScopedHit {
     pub scope: CacheScope,
 }
 
-/// The operations of a tailored answer cache, whatever its shape (the benchmark and the tests
-/// run against both). [`ScopedCache`] has the same methods inherently.
+/// The operations of a tailored answer cache, whatever its shape (the benchmark was generic over
+/// it; a test double may implement it). [`ScopedCache`] has the same methods inherently.
 pub trait ScopedStore: Clone + Send + Sync + 'static {
     /// An empty cache with these limits.
     fn new(config: ScopedCacheConfig) -> Self;

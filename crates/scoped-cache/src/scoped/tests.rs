@@ -1,5 +1,5 @@
-//! Every behaviour is checked on both shapes (`cow::…` is the `ScopedCache` the resolver uses,
-//! `flat::…` the benchmark's alternative). Tests named `eNN_…` check rule ENN of
+//! Behaviours are written against [`ScopedStore`] (they ran on both measured shapes) and
+//! instantiated for [`ScopedCache`]. Tests named `eNN_…` check rule ENN of
 //! `shared/ecs-rfc7871.md`.
 
 use std::net::{Ipv4Addr, Ipv6Addr};
@@ -184,6 +184,103 @@ fn e19_longest_prefix_wins<C: ScopedStore>() {
     assert_eq!(served(&cache, &k, None, now), Some(1));
     let hit = cache.get(&k, Some(net("192.0.3.0/24")), now).unwrap();
     assert_eq!(hit.scope, covering("192.0.2.0/23"));
+}
+
+/// Many entries of one name (past the size where `ScopedCache` stops scanning and uses its
+/// table), some expired: every client gets what a brute-force reading of E19/E20/E22 says.
+async fn e19_longest_prefix_wins_among_many_entries<C: ScopedStore>() {
+    let cache = C::new(config());
+    let t0 = Instant::now();
+    let k = key("www.example.");
+    let mut model: Vec<(CacheScope, u8, u32)> = Vec::new();
+    let mut add = |scope: CacheScope, value: u8, ttl: u32| {
+        let data = if scope.family() == Some(scoped_ecs::Family::V6) {
+            aaaa_answer(ttl, u16::from(value))
+        } else {
+            answer(ttl, value)
+        };
+        cache.insert(k.clone(), scope, data, t0);
+        let scope = canonical_scope(scope);
+        model.retain(|(s, _, _)| *s != scope);
+        model.push((scope, value, ttl));
+    };
+    let mut v = 0u8;
+    let mut next = || {
+        v = v.wrapping_add(1);
+        v
+    };
+    add(CacheScope::Global, next(), 1000);
+    add(CacheScope::SourceZeroOnly, next(), 1000);
+    for i in 0..40u8 {
+        add(
+            covering(&format!("10.0.{}.0/24", i * 3)),
+            next(),
+            100 + u32::from(i) * 20,
+        );
+    }
+    for i in 0..10u8 {
+        add(covering(&format!("10.0.{}.0/20", i * 16)), next(), 500);
+    }
+    for i in 0..4u8 {
+        add(covering(&format!("10.{}.0.0/16", i)), next(), 300);
+    }
+    add(covering("10.0.0.0/8"), next(), 800);
+    add(covering("10.0.3.0/25"), next(), 1000);
+    add(exact("10.0.6.0/24"), next(), 1000);
+    add(exact("10.0.9.0/23"), next(), 1000);
+    for i in 0..20u16 {
+        add(
+            covering(&format!("2001:db8:{:x}::/48", i * 2)),
+            next(),
+            100 + u32::from(i) * 40,
+        );
+    }
+    add(covering("2001:db8::/32"), next(), 600);
+    add(exact("2001:db8:4::/56"), next(), 1000);
+    // Replacing a scope keeps one entry for it.
+    add(covering("10.0.0.0/24"), next(), 900);
+
+    let mut clients: Vec<Option<IpNet>> = vec![None];
+    for c in 0..=200u8 {
+        clients.push(Some(net(&format!("10.0.{c}.0/24"))));
+    }
+    for c in [
+        "10.0.3.0/25",
+        "10.0.3.128/25",
+        "10.0.9.0/23",
+        "10.1.0.0/24",
+        "10.9.0.0/24",
+        "11.0.0.0/24",
+    ] {
+        clients.push(Some(net(c)));
+    }
+    for i in 0..50u16 {
+        clients.push(Some(net(&format!("2001:db8:{i:x}::/56"))));
+    }
+    clients.push(Some(net("2001:db9::/56")));
+    for elapsed in [0u64, 150, 450, 550, 850, 999, 1000] {
+        let now = t0 + Duration::from_secs(elapsed);
+        for client in &clients {
+            let expected = model
+                .iter()
+                .filter(|(s, _, ttl)| {
+                    s.serves(client.map(|c| c.trunc())) && u64::from(*ttl) > elapsed
+                })
+                .max_by_key(|(s, _, _)| s.specificity())
+                .map(|(s, v, _)| (*s, *v));
+            let got = cache.get(&k, *client, now).map(|h| {
+                (
+                    h.scope,
+                    served(&cache, &k, client.map(|n| n.to_string()).as_deref(), now),
+                )
+            });
+            assert_eq!(
+                got.map(|(s, v)| (s, v.unwrap())),
+                expected,
+                "client {client:?} at +{elapsed}s"
+            );
+        }
+    }
 }
 
 fn e20_scope_zero_serves_everyone<C: ScopedStore>() {
@@ -542,9 +639,9 @@ fn host_bits_in_client_and_scope_are_ignored<C: ScopedStore>() {
     assert_eq!(served(&cache, &k, Some("192.0.2.200/24"), now), Some(1));
 }
 
-macro_rules! both_shapes {
+macro_rules! instantiate {
     ($($test:ident),* $(,)?) => {
-        mod cow {
+        mod scoped_cache {
             $(#[test] fn $test() { super::$test::<super::ScopedCache>() })*
             #[tokio::test(start_paused = true)]
             async fn e22_tailored_entry_expires_at_its_own_ttl() {
@@ -554,22 +651,15 @@ macro_rules! both_shapes {
             async fn ttl_is_clamped_and_zero_stores_nothing() {
                 super::ttl_is_clamped_and_zero_stores_nothing::<super::ScopedCache>().await
             }
-        }
-        mod flat {
-            $(#[test] fn $test() { super::$test::<super::FlatScopedCache>() })*
             #[tokio::test(start_paused = true)]
-            async fn e22_tailored_entry_expires_at_its_own_ttl() {
-                super::e22_tailored_entry_expires_at_its_own_ttl::<super::FlatScopedCache>().await
-            }
-            #[tokio::test(start_paused = true)]
-            async fn ttl_is_clamped_and_zero_stores_nothing() {
-                super::ttl_is_clamped_and_zero_stores_nothing::<super::FlatScopedCache>().await
+            async fn e19_longest_prefix_wins_among_many_entries() {
+                super::e19_longest_prefix_wins_among_many_entries::<super::ScopedCache>().await
             }
         }
     };
 }
 
-both_shapes!(
+instantiate!(
     e14_covering_entry_serves_clients_inside,
     e15_exact_source_entry_serves_only_that_source,
     e19_longest_prefix_wins,
@@ -586,7 +676,37 @@ both_shapes!(
     host_bits_in_client_and_scope_are_ignored,
 );
 
-// --- ScopedCache only (the shape the resolver uses) ---
+// --- Properties of ScopedCache's shape ---
+
+#[test]
+fn e21_weigher_charges_moka_overhead_per_name() {
+    // 100 names with one answer each cost moka 99 entries more than one name with 100 answers.
+    let now = Instant::now();
+    let spread = ScopedCache::new(config());
+    let packed = ScopedCache::new(config());
+    for i in 0..100u8 {
+        let scope = covering(&format!("192.0.{i}.0/24"));
+        spread.insert(
+            key(&format!("n{i:03}.example.")),
+            scope,
+            answer_at(&format!("n{i:03}.example."), 300, i),
+            now,
+        );
+        packed.insert(
+            key("n000.example."),
+            scope,
+            answer_at("n000.example.", 300, i),
+            now,
+        );
+    }
+    spread.run_pending_tasks();
+    packed.run_pending_tasks();
+    let extra = spread
+        .weighted_bytes()
+        .saturating_sub(packed.weighted_bytes());
+    let floor = 99 * u64::from(MOKA_ENTRY_OVERHEAD_BYTES + KEY_BYTES);
+    assert!(extra >= floor, "{extra} < {floor}");
+}
 
 #[test]
 fn e21_identical_answers_share_their_data() {
