@@ -91,16 +91,22 @@ pub enum Endpoint {
     Reload,
     /// `GET /infra`
     Infra,
+    /// `POST /flush?name=NAME&subtree=BOOL`
+    Flush,
+    /// `POST /flush-all`
+    FlushAll,
 }
 
 impl Endpoint {
     /// Every endpoint, for routing.
-    const ALL: [Endpoint; 5] = [
+    const ALL: [Endpoint; 7] = [
         Endpoint::Health,
         Endpoint::Stats,
         Endpoint::Metrics,
         Endpoint::Reload,
         Endpoint::Infra,
+        Endpoint::Flush,
+        Endpoint::FlushAll,
     ];
 
     /// The request path.
@@ -111,6 +117,8 @@ impl Endpoint {
             Endpoint::Metrics => "/metrics",
             Endpoint::Reload => "/reload",
             Endpoint::Infra => "/infra",
+            Endpoint::Flush => "/flush",
+            Endpoint::FlushAll => "/flush-all",
         }
     }
 
@@ -118,7 +126,7 @@ impl Endpoint {
     pub fn method(self) -> Method {
         match self {
             Endpoint::Health | Endpoint::Stats | Endpoint::Metrics | Endpoint::Infra => Method::GET,
-            Endpoint::Reload => Method::POST,
+            Endpoint::Reload | Endpoint::Flush | Endpoint::FlushAll => Method::POST,
         }
     }
 
@@ -304,7 +312,55 @@ async fn respond(
             Err(problem) => error_response(StatusCode::INTERNAL_SERVER_ERROR, &problem),
         },
         Endpoint::Reload => reload(resolver).await,
+        Endpoint::Flush => flush(resolver, request.uri().query().unwrap_or("")),
+        Endpoint::FlushAll => {
+            resolver.recursor.flush_all();
+            info!("caches flushed (control endpoint)");
+            json_response(StatusCode::OK, &json!({ "flushed": "all" }))
+        }
         Endpoint::Infra => json_response(StatusCode::OK, &infra_json(&resolver.recursor)),
+    }
+}
+
+/// `POST /flush?name=NAME&subtree=BOOL`: forget a name (or a whole subtree) in both caches.
+fn flush(resolver: &Arc<RunningResolver>, query: &str) -> Response<Full<Bytes>> {
+    let mut name = None;
+    let mut subtree = false;
+    for (key, value) in form_urlencoded::parse(query.as_bytes()) {
+        match (key.as_ref(), value.as_ref()) {
+            ("name", text) => name = Some(text.to_owned()),
+            ("subtree", "true" | "1") => subtree = true,
+            ("subtree", "false" | "0") => subtree = false,
+            (key, value) => {
+                let problem =
+                    format!("unexpected parameter {key}={value:?} (name, subtree=true|false)");
+                return error_response(StatusCode::BAD_REQUEST, &problem);
+            }
+        }
+    }
+    let Some(text) = name else {
+        return error_response(
+            StatusCode::BAD_REQUEST,
+            "the name to flush is missing (?name=…)",
+        );
+    };
+    let parsed = hickory_proto::rr::Name::from_ascii(&text).map(|mut n| {
+        n.set_fqdn(true);
+        n
+    });
+    match parsed {
+        Ok(name) => {
+            resolver.recursor.flush(&name, subtree);
+            info!(%name, subtree, "flushed (control endpoint)");
+            json_response(
+                StatusCode::OK,
+                &json!({ "flushed": name.to_string(), "subtree": subtree }),
+            )
+        }
+        Err(e) => error_response(
+            StatusCode::BAD_REQUEST,
+            &format!("{text:?} is not a domain name: {e}"),
+        ),
     }
 }
 

@@ -35,7 +35,7 @@ pub struct CtlArgs {
 }
 
 /// The operations of `scoped ctl`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Subcommand)]
+#[derive(Debug, Clone, PartialEq, Eq, Subcommand)]
 pub enum CtlCommand {
     /// Print every counter, the cache sizes and memory use as JSON.
     Stats,
@@ -48,17 +48,43 @@ pub enum CtlCommand {
     Health,
     /// Print the nameserver table: SRTT, RTO, state and counts per address, as JSON.
     Infra,
+    /// Forget NAME in the caches (every type, tailored answers too), so it is resolved afresh.
+    Flush {
+        /// The name.
+        name: String,
+        /// Also every name below it.
+        #[arg(long)]
+        subtree: bool,
+    },
+    /// Empty the caches (the nameserver table is kept).
+    FlushAll,
 }
 
 impl CtlCommand {
+    /// The query string of the request (`?name=…&subtree=…` for flush), or nothing.
+    fn query(&self) -> String {
+        match self {
+            CtlCommand::Flush { name, subtree } => {
+                let encoded: String = form_urlencoded::Serializer::new(String::new())
+                    .append_pair("name", name)
+                    .append_pair("subtree", if *subtree { "true" } else { "false" })
+                    .finish();
+                format!("?{encoded}")
+            }
+            _ => String::new(),
+        }
+    }
+
     /// The endpoint this command asks.
-    fn endpoint(self) -> Endpoint {
+    fn endpoint(&self) -> Endpoint {
         match self {
             CtlCommand::Stats => Endpoint::Stats,
             CtlCommand::Reload => Endpoint::Reload,
             CtlCommand::Metrics => Endpoint::Metrics,
             CtlCommand::Health => Endpoint::Health,
             CtlCommand::Infra => Endpoint::Infra,
+            CtlCommand::Flush { .. } => Endpoint::Flush,
+            CtlCommand::FlushAll => Endpoint::FlushAll,
         }
     }
 }
@@ -84,7 +110,7 @@ pub fn run(args: CtlArgs) -> ExitCode {
         }
     };
     let endpoint = args.command.endpoint();
-    match runtime.block_on(request(args.control, endpoint)) {
+    match runtime.block_on(request(args.control, endpoint, &args.command.query())) {
         Ok((status, body)) if status.is_success() => {
             print!("{body}");
             if !body.ends_with('\n') {
@@ -120,7 +146,9 @@ pub fn run(args: CtlArgs) -> ExitCode {
 async fn request(
     addr: SocketAddr,
     endpoint: Endpoint,
+    query: &str,
 ) -> Result<(hyper::StatusCode, String), String> {
+    let uri = format!("{}{query}", endpoint.path());
     let stream = tokio::time::timeout(CONNECT_TIMEOUT, TcpStream::connect(addr))
         .await
         .map_err(|_| format!("no connection within {CONNECT_TIMEOUT:?}"))?
@@ -132,7 +160,7 @@ async fn request(
         let driver = tokio::spawn(connection);
         let request = Request::builder()
             .method(endpoint.method())
-            .uri(endpoint.path())
+            .uri(uri)
             .header(header::HOST, addr.to_string())
             .header(
                 header::USER_AGENT,

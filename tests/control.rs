@@ -395,3 +395,45 @@ async fn ctl_against_a_closed_port_exits_1_with_a_message() {
     );
     assert!(out.stdout.is_empty());
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn ctl_flush_forgets_a_name_and_flush_all_everything() {
+    let resolver = Resolver::start("cdn.example.\n").await;
+    let ask = |id| make_query(id, "www.example.com.", RecordType::A, Some(1232));
+    resolver.udp(&ask(1)).await;
+    resolver.udp(&ask(2)).await;
+    assert_eq!(resolver.stats().await["engine"]["cache_hits"], 1);
+
+    let flushed = resolver.ctl(&["flush", "www.example.com"]).await;
+    assert!(flushed.status.success(), "{}", text(&flushed.stderr));
+    assert!(
+        text(&flushed.stdout).contains("\"flushed\": \"www.example.com.\""),
+        "{}",
+        text(&flushed.stdout)
+    );
+    resolver.udp(&ask(3)).await;
+    let stats = resolver.stats().await;
+    assert_eq!(
+        stats["engine"]["cache_misses"], 2,
+        "resolved afresh after the flush: {stats:#}"
+    );
+
+    let subtree = resolver.ctl(&["flush", "example.com", "--subtree"]).await;
+    assert!(subtree.status.success());
+    assert!(text(&subtree.stdout).contains("\"subtree\": true"));
+    resolver.udp(&ask(4)).await;
+    assert_eq!(resolver.stats().await["engine"]["cache_misses"], 3);
+
+    let all = resolver.ctl(&["flush-all"]).await;
+    assert!(all.status.success());
+    resolver.udp(&ask(5)).await;
+    assert_eq!(resolver.stats().await["engine"]["cache_misses"], 4);
+
+    let bad = resolver.ctl(&["flush", "bad..name"]).await;
+    assert_eq!(bad.status.code(), Some(1));
+    assert!(
+        text(&bad.stderr).contains("not a domain name"),
+        "{}",
+        text(&bad.stderr)
+    );
+}

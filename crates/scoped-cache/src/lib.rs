@@ -239,6 +239,8 @@ impl RecordCache {
             // LRU, not TinyLFU: TinyLFU refuses new keys into a full cache (api-notes.md B4),
             // and a resolver must always be able to cache the answer it just fetched.
             .eviction_policy(EvictionPolicy::lru())
+            // For `flush` of a name or a subtree.
+            .support_invalidation_closures()
             .build();
         Self {
             entries,
@@ -426,6 +428,20 @@ impl RecordCache {
     /// Remove everything.
     pub fn clear(&self) {
         self.entries.invalidate_all();
+    }
+
+    /// Remove every entry for `name` (every type, and its NXDOMAIN) or, with `subtree`, for
+    /// `name` and every name below it. Reads see it at once; memory is reclaimed lazily.
+    pub fn flush(&self, name: &Name, subtree: bool) {
+        let name = name.to_lowercase();
+        // Cannot fail: invalidation closures are enabled in `new`.
+        let _ = self.entries.invalidate_entries_if(move |key, _| {
+            if subtree {
+                name.zone_of(&key.name)
+            } else {
+                key.name == name
+            }
+        });
     }
 
     /// Number of entries (approximate until moka's pending work runs).

@@ -254,6 +254,20 @@ impl Recursor {
         &self.inner.scoped
     }
 
+    /// Forget `name` (or, with `subtree`, everything at and below it) in both caches, so the
+    /// next question for it is resolved afresh. Delegations and nameserver addresses at those
+    /// names go too; the server-selection table is kept.
+    pub fn flush(&self, name: &Name, subtree: bool) {
+        self.inner.cache.flush(name, subtree);
+        self.inner.scoped.flush(name, subtree);
+    }
+
+    /// Empty both caches (the server-selection table is kept).
+    pub fn flush_all(&self) {
+        self.inner.cache.clear();
+        self.inner.scoped.clear();
+    }
+
     /// The per-nameserver table (SRTT, RTO, state, EDNS/ECS capability), for `scoped ctl infra`.
     pub fn infra(&self) -> &InfraCache {
         &self.inner.infra

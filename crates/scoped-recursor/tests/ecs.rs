@@ -598,3 +598,19 @@ async fn e13_a_server_that_rejected_ecs_is_sent_none_for_a_while() {
         assert!(q.ecs().is_none(), "{} was sent ECS again", q.qname);
     }
 }
+
+#[tokio::test(start_paused = true)]
+async fn flush_removes_tailored_answers_too() {
+    let fixture = ecs_fixture();
+    let recursor = cdn_allowed(&fixture);
+    ask(&recursor, WWW_CDN, RecordType::A, TOKYO).await;
+    assert!(
+        ask(&recursor, WWW_CDN, RecordType::A, TOKYO)
+            .await
+            .from_cache
+    );
+    recursor.flush(&name("cdn.example."), true);
+    let again = ask(&recursor, WWW_CDN, RecordType::A, TOKYO).await;
+    assert!(!again.from_cache);
+    assert_eq!(addrs(&again), vec![TOKYO_EDGE_V4]);
+}

@@ -721,3 +721,37 @@ async fn the_negative_ttl_cap_shortens_the_wait_for_a_new_record() {
         "cap of 10 s, not 60 s"
     );
 }
+
+#[tokio::test(start_paused = true)]
+async fn flush_forgets_a_name_or_a_subtree_and_nothing_else() {
+    let internet = standard_internet();
+    let recursor = recursor(&internet);
+    for qname in [
+        "www.example.com.",
+        "www.sub.example.com.",
+        "www.example.net.",
+    ] {
+        ask(&recursor, qname, RecordType::A).await;
+    }
+    let cached = |recursor: &Recursor, qname: &'static str| {
+        let recursor = recursor.clone();
+        async move { ask(&recursor, qname, RecordType::A).await.from_cache }
+    };
+    recursor.flush(&name("www.example.com."), false);
+    assert!(!cached(&recursor, "www.example.com.").await, "flushed");
+    assert!(
+        cached(&recursor, "www.sub.example.com.").await,
+        "a name below is kept"
+    );
+    recursor.flush(&name("example.com."), true);
+    assert!(
+        !cached(&recursor, "www.sub.example.com.").await,
+        "the subtree went"
+    );
+    assert!(
+        cached(&recursor, "www.example.net.").await,
+        "other zones are kept"
+    );
+    recursor.flush_all();
+    assert!(!cached(&recursor, "www.example.net.").await);
+}

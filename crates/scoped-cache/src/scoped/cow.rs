@@ -368,6 +368,8 @@ impl ScopedCache {
             // LRU, not TinyLFU: TinyLFU refuses new keys into a full cache (api-notes.md B4),
             // and the answer just fetched must always get in.
             .eviction_policy(EvictionPolicy::lru())
+            // For `flush` of a name or a subtree.
+            .support_invalidation_closures()
             .eviction_listener(move |_key, entry: Arc<NameEntry>, _cause| {
                 gone.fetch_sub(entry.answer_count(), Ordering::Relaxed);
             })
@@ -438,6 +440,20 @@ impl ScopedCache {
     /// Remove everything.
     pub fn clear(&self) {
         self.entries.invalidate_all();
+    }
+
+    /// Remove every tailored answer for `name` (every type and scope) or, with `subtree`, for
+    /// `name` and every name below it. Reads see it at once; memory is reclaimed lazily.
+    pub fn flush(&self, name: &hickory_proto::rr::Name, subtree: bool) {
+        let name = name.to_lowercase();
+        // Cannot fail: invalidation closures are enabled in `new`.
+        let _ = self.entries.invalidate_entries_if(move |key, _| {
+            if subtree {
+                name.zone_of(&key.name)
+            } else {
+                key.name == name
+            }
+        });
     }
 
     /// Number of stored answers, scope-0 and tailored (approximate until moka's pending work
