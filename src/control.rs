@@ -923,7 +923,7 @@ const FRONTEND_HELP: &[(&str, &str)] = &[
     ),
     ("tcp_accepted", "TCP connections accepted"),
     (
-        "tcp_rejected_total",
+        "tcp_rejected_server_full",
         "TCP connections closed at once: tcp-max-connections open",
     ),
     (

@@ -139,7 +139,7 @@ counters! {
     /// TCP connections accepted.
     tcp_accepted,
     /// TCP connections closed at once because `tcp_max_connections` were open.
-    tcp_rejected_total,
+    tcp_rejected_server_full,
     /// TCP connections closed at once because the client had `tcp_max_connections_per_client`.
     tcp_rejected_per_client,
     /// TCP connections closed after the idle timeout.

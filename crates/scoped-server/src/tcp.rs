@@ -152,7 +152,7 @@ pub(crate) async fn serve(
             Ok(slot) => slot,
             Err(full) => {
                 FrontendStats::bump(match full {
-                    Full::Total => &stats.tcp_rejected_total,
+                    Full::Total => &stats.tcp_rejected_server_full,
                     Full::Client => &stats.tcp_rejected_per_client,
                 });
                 drop(stream);

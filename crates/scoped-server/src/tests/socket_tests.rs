@@ -296,7 +296,7 @@ async fn tcp_total_connection_limit_is_enforced() {
         closed_within(&mut third, PATIENCE).await,
         "third connection closed by the server"
     );
-    assert_eq!(server.stats.snapshot().tcp_rejected_total, 1);
+    assert_eq!(server.stats.snapshot().tcp_rejected_server_full, 1);
 
     // Closing one frees its slot.
     drop(open.pop());
