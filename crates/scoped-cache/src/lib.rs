@@ -346,40 +346,10 @@ impl RecordCache {
         max_links: usize,
         now: Instant,
     ) -> Option<CachedAnswer> {
-        let mut links = Vec::new();
-        let mut current = name.clone();
-        loop {
-            match self.answer_step(&current, qtype, now) {
-                Some(AnswerStep::Records(records)) => {
-                    return Some(CachedAnswer {
-                        links,
-                        end: AnswerEnd::Records(records),
-                    });
-                }
-                Some(AnswerStep::Negative(rcode, soa)) => {
-                    return Some(CachedAnswer {
-                        links,
-                        end: AnswerEnd::Negative { rcode, soa },
-                    });
-                }
-                Some(AnswerStep::Cname(link)) if links.len() < max_links => {
-                    let RData::CNAME(target) = &link.data else {
-                        return None;
-                    };
-                    let target = target.0.clone();
-                    links.push(link);
-                    current = target;
-                }
-                // Chain too long for the cache to follow: let the engine decide.
-                Some(AnswerStep::Cname(_)) | None if links.is_empty() => return None,
-                Some(AnswerStep::Cname(_)) | None => {
-                    return Some(CachedAnswer {
-                        links,
-                        end: AnswerEnd::Continue(current),
-                    });
-                }
-            }
-        }
+        follow_chain(name, max_links, |link| {
+            self.answer_step(link, qtype, now).map(|step| (step, 0))
+        })
+        .map(|(answer, _)| answer)
     }
 
     /// One link of an answer for a client: the RRset (or NODATA) of `qtype`, else an NXDOMAIN
@@ -498,6 +468,45 @@ impl AnswerStep {
             CachedData::NoData { soa } => Some(Self::Negative(ResponseCode::NoError, soa)),
             CachedData::NxDomain { soa } => Some(Self::Negative(ResponseCode::NXDomain, soa)),
         }
+    }
+}
+
+/// Follow a CNAME chain from `name`, asking `step` for each link and the scope it was cached
+/// under, through at most `max_links` links. Returns the chain, how it ended, and the longest
+/// scope of the links used (E18). `None` when `step` knows nothing about `name` itself; a
+/// chain cut short ends in [`AnswerEnd::Continue`] at the name still to resolve.
+pub fn follow_chain(
+    name: &Name,
+    max_links: usize,
+    mut step: impl FnMut(&Name) -> Option<(AnswerStep, u8)>,
+) -> Option<(CachedAnswer, u8)> {
+    let mut links = Vec::new();
+    let mut scope = 0u8;
+    let mut current = name.clone();
+    loop {
+        let end = match step(&current) {
+            Some((AnswerStep::Records(records), s)) => {
+                scope = scope.max(s);
+                AnswerEnd::Records(records)
+            }
+            Some((AnswerStep::Negative(rcode, soa), s)) => {
+                scope = scope.max(s);
+                AnswerEnd::Negative { rcode, soa }
+            }
+            Some((AnswerStep::Cname(link), s)) if links.len() < max_links => {
+                let RData::CNAME(target) = &link.data else {
+                    return None;
+                };
+                scope = scope.max(s);
+                current = target.0.clone();
+                links.push(link);
+                continue;
+            }
+            // Nothing known, or a chain too long for the cache to follow: the engine decides.
+            Some(_) | None if links.is_empty() => return None,
+            Some(_) | None => AnswerEnd::Continue(current),
+        };
+        return Some((CachedAnswer { links, end }, scope));
     }
 }
 

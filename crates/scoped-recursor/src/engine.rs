@@ -384,37 +384,14 @@ impl Recursor {
         max_links: usize,
         now: Instant,
     ) -> Option<(scoped_cache::CachedAnswer, u8)> {
-        let mut links = Vec::new();
-        let mut scope = 0u8;
-        let mut current = name.clone();
-        loop {
-            let step = self.cached_step(&current, qtype, subnet, now);
-            let end = match step {
-                Some((AnswerStep::Records(records), s)) => {
-                    scope = scope.max(s);
-                    AnswerEnd::Records(records)
-                }
-                Some((AnswerStep::Negative(rcode, soa), s)) => {
-                    scope = scope.max(s);
-                    AnswerEnd::Negative { rcode, soa }
-                }
-                Some((AnswerStep::Cname(link), s)) if links.len() < max_links => {
-                    let hickory_proto::rr::RData::CNAME(target) = &link.data else {
-                        return None;
-                    };
-                    scope = scope.max(s);
-                    current = target.0.clone();
-                    links.push(link);
-                    continue;
-                }
-                Some(_) | None if links.is_empty() => return None,
-                Some(_) | None => AnswerEnd::Continue(current),
-            };
-            return Some((scoped_cache::CachedAnswer { links, end }, scope));
-        }
+        scoped_cache::follow_chain(name, max_links, |link| {
+            self.cached_step(link, qtype, subnet, now)
+        })
     }
 
-    /// One link from the tailored cache (for `subnet`), else from the untailored one.
+    /// One link from the tailored cache (for `subnet`), else from the untailored one. Keys are
+    /// built only as the lookups need them, RRset first (as in `RecordCache::answer_step`): a
+    /// hit costs one lookup per cache.
     fn cached_step(
         &self,
         name: &Name,
@@ -422,26 +399,25 @@ impl Recursor {
         subnet: Option<IpNet>,
         now: Instant,
     ) -> Option<(AnswerStep, u8)> {
-        let scoped = &self.inner.scoped;
         let class = DNSClass::IN;
-        let mut keys = vec![
-            CacheKey::name_error(name, class),
-            CacheKey::rrset(name, qtype, class),
-        ];
-        if qtype != RecordType::CNAME {
-            keys.push(CacheKey::rrset(name, RecordType::CNAME, class));
-        }
-        for key in &keys {
-            if let Some(hit) = scoped.get(key, subnet, now)
-                && let Some(step) = AnswerStep::from_data(hit.data, qtype)
-            {
-                return Some((step, hit.scope.scope_len()));
-            }
-        }
-        self.inner
-            .cache
-            .answer_step(name, qtype, now)
-            .map(|step| (step, 0))
+        let tailored = |key: CacheKey| {
+            let hit = self.inner.scoped.get(&key, subnet, now)?;
+            let scope = hit.scope.scope_len();
+            AnswerStep::from_data(hit.data, qtype).map(|step| (step, scope))
+        };
+        tailored(CacheKey::rrset(name, qtype, class))
+            .or_else(|| tailored(CacheKey::name_error(name, class)))
+            .or_else(|| {
+                (qtype != RecordType::CNAME)
+                    .then(|| tailored(CacheKey::rrset(name, RecordType::CNAME, class)))
+                    .flatten()
+            })
+            .or_else(|| {
+                self.inner
+                    .cache
+                    .answer_step(name, qtype, now)
+                    .map(|step| (step, 0))
+            })
     }
 
     async fn resolve_uncached(&self, question: Question, subnet: Option<IpNet>) -> Resolution {
@@ -885,7 +861,8 @@ impl Recursor {
         !config.do_not_query.iter().any(|net| net.contains(&addr))
     }
 
-    /// Query one server and interpret its response. `Ok(None)`: this server failed, try the next.
+    /// Query one server (already allowed by policy: `selection_order`) and interpret its
+    /// response. `Ok(None)`: this server failed, try the next.
     async fn try_server(
         &self,
         addr: IpAddr,
@@ -899,11 +876,6 @@ impl Recursor {
             return Ok(None);
         }
         tried.push(addr);
-        if !self.may_query(addr) {
-            bump(&self.inner.stats.servers_skipped);
-            debug!(%addr, %zone, "nameserver address not queried (policy)");
-            return Ok(None);
-        }
         // E01: ECS only to allowlisted servers/zones, and only for the client's own question
         // (never for infrastructure lookups, E16).
         let allowlisted = self.allowlist().allows(addr, zone).is_some();
@@ -1002,6 +974,10 @@ impl Recursor {
         }
     }
 
+    /// Store what a response taught: untailored data in the record cache, an answer tailored to
+    /// a client subnet in the tailored cache under `scope` — only answer-section data (E16), each
+    /// link under the response's scope (E18), negative answers too (E17), each at its own TTL
+    /// (E22).
     fn cache_step(
         &self,
         step: &Step,
@@ -1011,11 +987,38 @@ impl Recursor {
         scope: CacheScope,
         now: Instant,
     ) {
-        if scope != CacheScope::Global {
-            self.cache_tailored(step, qtype, scope, now);
-            return;
+        let tailored = scope != CacheScope::Global;
+        if tailored {
+            bump(&self.inner.stats.tailored_answers_cached);
         }
-        let cache = &self.inner.cache;
+        let store_rrset = |records: Vec<Record>, trust: Trust| {
+            if !tailored {
+                self.inner.cache.insert_rrset(records, trust, now);
+            } else if let Some(first) = records.first() {
+                let key = CacheKey::rrset(&first.name, first.record_type(), first.dns_class);
+                self.inner
+                    .scoped
+                    .insert(key, scope, CachedData::Rrset { records, trust }, now);
+            }
+        };
+        let store_negative = |name: &Name, rtype: Option<RecordType>, soa: &Record| {
+            let soa = soa.clone();
+            if !tailored {
+                self.inner.cache.insert_negative(name, rtype, soa, now);
+                return;
+            }
+            let (key, data) = match rtype {
+                Some(rtype) => (
+                    CacheKey::rrset(name, rtype, DNSClass::IN),
+                    CachedData::NoData { soa },
+                ),
+                None => (
+                    CacheKey::name_error(name, DNSClass::IN),
+                    CachedData::NxDomain { soa },
+                ),
+            };
+            self.inner.scoped.insert(key, scope, data, now);
+        };
         let trust_of = |aa: bool| {
             if aa {
                 Trust::AuthoritativeAnswer
@@ -1030,13 +1033,14 @@ impl Recursor {
                 authoritative,
             } => {
                 for link in links {
-                    cache.insert_rrset(vec![link.clone()], trust_of(*authoritative), now);
+                    store_rrset(vec![link.clone()], trust_of(*authoritative));
                 }
                 if qtype != RecordType::ANY {
-                    cache.insert_rrset(records.clone(), trust_of(*authoritative), now);
+                    store_rrset(records.clone(), trust_of(*authoritative));
                 }
                 if qtype == RecordType::NS {
-                    // Addresses of the NS targets (priming, NS queries): glue-grade, in bailiwick.
+                    // Addresses of the NS targets (priming, NS queries): glue-grade, in
+                    // bailiwick. NS answers are never tailored (is_infrastructure).
                     let targets: Vec<Name> = records
                         .iter()
                         .filter_map(|r| match &r.data {
@@ -1052,64 +1056,8 @@ impl Recursor {
                         .cloned()
                         .collect();
                     for rrset in group_rrsets(glue) {
-                        cache.insert_rrset(rrset, Trust::Glue, now);
+                        self.inner.cache.insert_rrset(rrset, Trust::Glue, now);
                     }
-                }
-            }
-            Step::Cname {
-                links,
-                authoritative,
-                ..
-            } => {
-                for link in links {
-                    cache.insert_rrset(vec![link.clone()], trust_of(*authoritative), now);
-                }
-            }
-            Step::NxDomain { links, name, soa } => {
-                for link in links {
-                    cache.insert_rrset(vec![link.clone()], Trust::AuthoritativeAnswer, now);
-                }
-                if let Some(soa) = soa {
-                    cache.insert_negative(name, None, (**soa).clone(), now);
-                }
-            }
-            Step::NoData { name, soa } => {
-                if let Some(soa) = soa {
-                    cache.insert_negative(name, Some(qtype), (**soa).clone(), now);
-                }
-            }
-        }
-    }
-
-    /// Store an answer tailored to a client subnet: only answer-section data (E16), each link
-    /// under the response's scope (E18), negative answers too (E17), each at its own TTL (E22).
-    fn cache_tailored(&self, step: &Step, qtype: RecordType, scope: CacheScope, now: Instant) {
-        let scoped = &self.inner.scoped;
-        bump(&self.inner.stats.tailored_answers_cached);
-        let trust_of = |aa: bool| {
-            if aa {
-                Trust::AuthoritativeAnswer
-            } else {
-                Trust::Answer
-            }
-        };
-        let store_rrset = |records: Vec<Record>, trust: Trust| {
-            if let Some(first) = records.first() {
-                let key = CacheKey::rrset(&first.name, first.record_type(), first.dns_class);
-                scoped.insert(key, scope, CachedData::Rrset { records, trust }, now);
-            }
-        };
-        match step {
-            Step::Answer {
-                links,
-                records,
-                authoritative,
-            } => {
-                for link in links {
-                    store_rrset(vec![link.clone()], trust_of(*authoritative));
-                }
-                if qtype != RecordType::ANY {
-                    store_rrset(records.clone(), trust_of(*authoritative));
                 }
             }
             Step::Cname {
@@ -1126,28 +1074,12 @@ impl Recursor {
                     store_rrset(vec![link.clone()], Trust::AuthoritativeAnswer);
                 }
                 if let Some(soa) = soa {
-                    let key = CacheKey::name_error(name, DNSClass::IN);
-                    scoped.insert(
-                        key,
-                        scope,
-                        CachedData::NxDomain {
-                            soa: (**soa).clone(),
-                        },
-                        now,
-                    );
+                    store_negative(name, None, soa);
                 }
             }
             Step::NoData { name, soa } => {
                 if let Some(soa) = soa {
-                    let key = CacheKey::rrset(name, qtype, DNSClass::IN);
-                    scoped.insert(
-                        key,
-                        scope,
-                        CachedData::NoData {
-                            soa: (**soa).clone(),
-                        },
-                        now,
-                    );
+                    store_negative(name, Some(qtype), soa);
                 }
             }
         }
