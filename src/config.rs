@@ -226,22 +226,13 @@ impl Ipv6Upstream {
             Self::On => true,
             Self::Off => false,
             Self::Auto => {
-                let v6_sources: Vec<IpAddr> =
+                let mut v6_sources: Vec<IpAddr> =
                     sources.iter().copied().filter(IpAddr::is_ipv6).collect();
-                let bind_to: Vec<SocketAddr> = if v6_sources.is_empty() {
-                    vec![
-                        "[::]:0"
-                            .parse()
-                            .unwrap_or_else(|_| unreachable!("a valid literal")),
-                    ]
-                } else {
-                    v6_sources
-                        .into_iter()
-                        .map(|ip| SocketAddr::new(ip, 0))
-                        .collect()
-                };
-                bind_to.into_iter().any(|local| {
-                    std::net::UdpSocket::bind(local)
+                if v6_sources.is_empty() {
+                    v6_sources.push(IpAddr::V6(std::net::Ipv6Addr::UNSPECIFIED));
+                }
+                v6_sources.into_iter().any(|ip| {
+                    std::net::UdpSocket::bind(SocketAddr::new(ip, 0))
                         .and_then(|socket| socket.connect(IPV6_ROUTE_PROBE))
                         .is_ok()
                 })

@@ -119,7 +119,7 @@ async fn ask(
     qtype: RecordType,
     client: IpAddr,
 ) -> Result<Answer> {
-    let mut query = Message::new(rand_id(), MessageType::Query, OpCode::Query);
+    let mut query = Message::new(rand::random(), MessageType::Query, OpCode::Query);
     query.metadata.recursion_desired = true;
     query.add_query(Query::query(name(qname), qtype));
     let mut edns = Edns::new();
@@ -149,10 +149,6 @@ async fn ask(
         .flatten()
         .map(|e| e.scope());
     Ok(Answer { addrs, scope })
-}
-
-fn rand_id() -> u16 {
-    rand::random()
 }
 
 fn edge_name(addr: IpAddr) -> &'static str {
