@@ -91,6 +91,16 @@ impl CacheKey {
         }
     }
 
+    /// Whether this key is for `name` (already lowercased) or, with `subtree`, at or below it:
+    /// what a flush removes.
+    pub(crate) fn is_flushed_by(&self, name: &Name, subtree: bool) -> bool {
+        if subtree {
+            name.zone_of(&self.name)
+        } else {
+            &self.name == name
+        }
+    }
+
     /// The key of an NXDOMAIN for the name.
     pub fn name_error(name: &Name, class: DNSClass) -> Self {
         Self {
@@ -405,13 +415,9 @@ impl RecordCache {
     pub fn flush(&self, name: &Name, subtree: bool) {
         let name = name.to_lowercase();
         // Cannot fail: invalidation closures are enabled in `new`.
-        let _ = self.entries.invalidate_entries_if(move |key, _| {
-            if subtree {
-                name.zone_of(&key.name)
-            } else {
-                key.name == name
-            }
-        });
+        let _ = self
+            .entries
+            .invalidate_entries_if(move |key, _| key.is_flushed_by(&name, subtree));
     }
 
     /// Number of entries (approximate until moka's pending work runs).

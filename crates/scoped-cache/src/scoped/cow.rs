@@ -447,13 +447,9 @@ impl ScopedCache {
     pub fn flush(&self, name: &hickory_proto::rr::Name, subtree: bool) {
         let name = name.to_lowercase();
         // Cannot fail: invalidation closures are enabled in `new`.
-        let _ = self.entries.invalidate_entries_if(move |key, _| {
-            if subtree {
-                name.zone_of(&key.name)
-            } else {
-                key.name == name
-            }
-        });
+        let _ = self
+            .entries
+            .invalidate_entries_if(move |key, _| key.is_flushed_by(&name, subtree));
     }
 
     /// Number of stored answers, scope-0 and tailored (approximate until moka's pending work
