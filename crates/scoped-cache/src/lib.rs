@@ -12,9 +12,15 @@
 //! Time is `tokio::time::Instant`, so tests on tokio's paused clock see TTLs expire exactly.
 //! Expiry is decided here, logically, on every read; moka holds the entries, bounds them in
 //! bytes (a weigher) and reclaims memory some time after they die.
+//!
+//! Two parts of a cache's life are decided here too, for both caches alike (see [`Read`]): data
+//! is kept `max_stale` seconds past its TTL so that it can be served stale when its servers fail
+//! (RFC 8767), and the first client hit in the last `prefetch_percent` of an entry's TTL claims
+//! its refresh, once per stored entry.
 #![warn(missing_docs)]
 
 use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
 use hickory_proto::op::ResponseCode;
@@ -59,6 +65,12 @@ pub struct CacheConfig {
     pub max_ttl: u32,
     /// Negative answers are kept at most this long (seconds), RFC 2308 §5.
     pub max_negative_ttl: u32,
+    /// Data is kept this long (seconds) past its TTL, to be served stale when every server
+    /// for it fails (RFC 8767); 0 keeps nothing past the TTL (serve-stale off).
+    pub max_stale: u32,
+    /// A client hit in the last this-many percent of an entry's TTL claims a refresh of the
+    /// entry (prefetch), once per stored entry; 0 turns prefetch off.
+    pub prefetch_percent: u8,
 }
 
 impl Default for CacheConfig {
@@ -68,8 +80,74 @@ impl Default for CacheConfig {
             min_ttl: 0,
             max_ttl: 86_400,
             max_negative_ttl: 3_600,
+            max_stale: 86_400,
+            prefetch_percent: 10,
         }
     }
+}
+
+/// The TTL given to stale data served to a client (RFC 8767 §4 recommends 30 seconds).
+pub const STALE_TTL: u32 = 30;
+
+/// What a read of either cache may return, and what it may claim.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Read {
+    /// Live data only.
+    Live,
+    /// Live data only, for a client's cache hit: if the entry has entered its prefetch window
+    /// (the last `prefetch_percent` of its TTL), the first such read claims its refresh.
+    Hit,
+    /// Live data, or data expired less than `max_stale` seconds ago, served with
+    /// [`STALE_TTL`] (RFC 8767). Claims nothing.
+    Stale,
+}
+
+/// How `read` sees an entry stored for `ttl` seconds that dies at `expires`: the TTL to give
+/// it (`None`: not usable), and whether this read claimed its refresh (`claimed` is the entry's
+/// flag: only the first claim wins).
+pub(crate) fn read_ttl(
+    expires: Instant,
+    ttl: u32,
+    claimed: &AtomicBool,
+    now: Instant,
+    read: Read,
+    config: &CacheConfig,
+) -> Option<(u32, bool)> {
+    match left_until(expires, now) {
+        Some(left) => {
+            let refresh = read == Read::Hit
+                && config.prefetch_percent > 0
+                && in_prefetch_window(expires, ttl, now, config.prefetch_percent)
+                // Load first: a hit in the window after the claim writes nothing shared.
+                && !claimed.load(Ordering::Relaxed)
+                && !claimed.swap(true, Ordering::Relaxed);
+            Some((left, refresh))
+        }
+        None => (read == Read::Stale && now < expires + secs(config.max_stale))
+            .then_some((STALE_TTL, false)),
+    }
+}
+
+/// Whether what is left of a `ttl`-second life ending at `expires` is at most `percent` of it.
+fn in_prefetch_window(expires: Instant, ttl: u32, now: Instant, percent: u8) -> bool {
+    let left = expires.saturating_duration_since(now).as_millis();
+    left * 100 <= u128::from(ttl) * 1000 * u128::from(percent)
+}
+
+fn secs(s: u32) -> Duration {
+    Duration::from_secs(u64::from(s))
+}
+
+/// Seconds of life left at `now` of an entry that dies at `expires`; `None` once expired. For an
+/// entry stored at `t` for `ttl` seconds this is `ttl - floor(now - t)`.
+#[inline]
+pub(crate) fn left_until(expires: Instant, now: Instant) -> Option<u32> {
+    let left = expires.saturating_duration_since(now);
+    if left.is_zero() {
+        return None;
+    }
+    let secs = left.as_secs() + u64::from(left.subsec_nanos() > 0);
+    Some(secs.min(u64::from(u32::MAX)) as u32)
 }
 
 /// The key of a cache entry: lowercased owner name, and the type (`None` for an NXDOMAIN, which
@@ -133,32 +211,46 @@ pub enum CachedData {
     },
 }
 
-/// One stored entry: the data, when it was stored and when it dies.
+/// One stored entry: the data, how long it lives and when it dies.
 #[derive(Debug)]
 pub struct CacheEntry {
     data: CachedData,
-    stored: Instant,
+    expires: Instant,
     ttl: u32,
     weight: u32,
+    /// Set by the read that claimed this entry's prefetch (see [`Read::Hit`]).
+    refresh_claimed: AtomicBool,
 }
 
 impl CacheEntry {
+    fn new(data: CachedData, now: Instant, ttl: u32, weight: u32) -> Self {
+        Self {
+            data,
+            expires: now + secs(ttl),
+            ttl,
+            weight,
+            refresh_claimed: AtomicBool::new(false),
+        }
+    }
+
     /// Seconds of life left at `now`, or `None` once expired.
     pub fn remaining(&self, now: Instant) -> Option<u32> {
-        let elapsed = now.saturating_duration_since(self.stored).as_secs();
-        let ttl = u64::from(self.ttl);
-        (elapsed < ttl).then(|| (ttl - elapsed) as u32)
+        left_until(self.expires, now)
     }
 
     /// The data with every TTL counted down to what is left at `now`; `None` once expired.
     pub fn data_at(&self, now: Instant) -> Option<CachedData> {
-        let left = self.remaining(now)?;
+        self.remaining(now).map(|left| self.data_with_ttl(left))
+    }
+
+    /// The data with every TTL set to `left`.
+    fn data_with_ttl(&self, left: u32) -> CachedData {
         let mut data = self.data.clone();
         match &mut data {
             CachedData::Rrset { records, .. } => records.iter_mut().for_each(|r| r.ttl = left),
             CachedData::NoData { soa } | CachedData::NxDomain { soa } => soa.ttl = left,
         }
-        Some(data)
+        data
     }
 
     /// The trust rank of an RRset entry (negative entries rank as authoritative answers: they
@@ -212,18 +304,21 @@ impl std::fmt::Debug for RecordCache {
     }
 }
 
-/// Tells moka when to reclaim an entry: at its TTL (on moka's own clock). Correctness does not
-/// depend on this; reads check expiry against tokio's clock.
-struct ReclaimAtTtl;
+/// Tells moka when to reclaim an entry: when its TTL and the stale window after it have passed
+/// (on moka's own clock). Correctness does not depend on this; reads check expiry against
+/// tokio's clock.
+struct ReclaimAfterStale {
+    max_stale: u32,
+}
 
-impl moka::Expiry<CacheKey, Arc<CacheEntry>> for ReclaimAtTtl {
+impl moka::Expiry<CacheKey, Arc<CacheEntry>> for ReclaimAfterStale {
     fn expire_after_create(
         &self,
         _key: &CacheKey,
         value: &Arc<CacheEntry>,
         _created_at: std::time::Instant,
     ) -> Option<Duration> {
-        Some(Duration::from_secs(u64::from(value.ttl)))
+        Some(secs(value.ttl.saturating_add(self.max_stale)))
     }
 
     fn expire_after_update(
@@ -233,7 +328,7 @@ impl moka::Expiry<CacheKey, Arc<CacheEntry>> for ReclaimAtTtl {
         _updated_at: std::time::Instant,
         _duration_until_expiry: Option<Duration>,
     ) -> Option<Duration> {
-        Some(Duration::from_secs(u64::from(value.ttl)))
+        Some(secs(value.ttl.saturating_add(self.max_stale)))
     }
 }
 
@@ -245,7 +340,9 @@ impl RecordCache {
             .weigher(|key: &CacheKey, entry: &Arc<CacheEntry>| {
                 entry.weight.saturating_add(key.name.len() as u32)
             })
-            .expire_after(ReclaimAtTtl)
+            .expire_after(ReclaimAfterStale {
+                max_stale: config.max_stale,
+            })
             // LRU, not TinyLFU: TinyLFU refuses new keys into a full cache (api-notes.md B4),
             // and a resolver must always be able to cache the answer it just fetched.
             .eviction_policy(EvictionPolicy::lru())
@@ -267,6 +364,21 @@ impl RecordCache {
     pub fn get(&self, key: &CacheKey, now: Instant) -> Option<Arc<CacheEntry>> {
         let entry = self.entries.get(key)?;
         entry.remaining(now).is_some().then_some(entry)
+    }
+
+    /// The data under `key` as `read` sees it at `now` (TTLs set), and whether this read
+    /// claimed its refresh.
+    fn read(&self, key: &CacheKey, now: Instant, read: Read) -> Option<(CachedData, bool)> {
+        let entry = self.entries.get(key)?;
+        let (ttl, refresh) = read_ttl(
+            entry.expires,
+            entry.ttl,
+            &entry.refresh_claimed,
+            now,
+            read,
+            &self.config,
+        )?;
+        Some((entry.data_with_ttl(ttl), refresh))
     }
 
     /// The live RRset of `rtype` at `name` with at least `min_trust`, TTLs counted down.
@@ -300,15 +412,8 @@ impl RecordCache {
         }
         let weight = records.iter().map(record_weight).sum::<u32>() + ENTRY_OVERHEAD_BYTES;
         let data = CachedData::Rrset { records, trust };
-        self.entries.insert(
-            key,
-            Arc::new(CacheEntry {
-                data,
-                stored: now,
-                ttl,
-                weight,
-            }),
-        );
+        self.entries
+            .insert(key, Arc::new(CacheEntry::new(data, now, ttl, weight)));
     }
 
     /// Store a negative answer for `name` (NXDOMAIN when `rtype` is `None`, else NODATA for
@@ -336,15 +441,8 @@ impl RecordCache {
             Some(_) => CachedData::NoData { soa },
             None => CachedData::NxDomain { soa },
         };
-        self.entries.insert(
-            key,
-            Arc::new(CacheEntry {
-                data,
-                stored: now,
-                ttl,
-                weight,
-            }),
-        );
+        self.entries
+            .insert(key, Arc::new(CacheEntry::new(data, now, ttl, weight)));
     }
 
     /// Assemble the answer to (`name`, `qtype`) from client-grade data, following cached CNAME
@@ -367,38 +465,59 @@ impl RecordCache {
     /// exist), else a CNAME to follow — client-grade data only. The RRset is looked up first so
     /// a cache hit costs one lookup; ancestors are only visited on the way to a miss.
     pub fn answer_step(&self, name: &Name, qtype: RecordType, now: Instant) -> Option<AnswerStep> {
-        if let Some(entry) = self.get(&CacheKey::rrset(name, qtype, DNSClass::IN), now) {
-            match entry.data_at(now) {
-                Some(CachedData::Rrset { records, trust }) if trust.answers_clients() => {
-                    return Some(AnswerStep::Records(records));
-                }
-                Some(CachedData::NoData { soa }) => {
-                    return Some(AnswerStep::Negative(ResponseCode::NoError, soa));
-                }
-                _ => {}
+        self.step(name, qtype, now, Read::Live)
+            .map(|(step, _)| step)
+    }
+
+    /// [`answer_step`](Self::answer_step) as `read` sees the cache, and whether the read
+    /// claimed the refresh of the entry that gave the step (only [`Read::Hit`] claims).
+    pub fn step(
+        &self,
+        name: &Name,
+        qtype: RecordType,
+        now: Instant,
+        read: Read,
+    ) -> Option<(AnswerStep, bool)> {
+        match self.read(&CacheKey::rrset(name, qtype, DNSClass::IN), now, read) {
+            Some((CachedData::Rrset { records, trust }, refresh)) if trust.answers_clients() => {
+                return Some((AnswerStep::Records(records), refresh));
             }
+            Some((CachedData::NoData { soa }, refresh)) => {
+                return Some((AnswerStep::Negative(ResponseCode::NoError, soa), refresh));
+            }
+            _ => {}
         }
-        if let Some(soa) = self.name_error_at_or_above(name, now) {
-            return Some(AnswerStep::Negative(ResponseCode::NXDomain, soa));
+        if let Some(found) = self.name_error_at_or_above(name, now, read) {
+            return Some(found);
         }
         if qtype != RecordType::CNAME
-            && let Some(mut records) = self.rrset(name, RecordType::CNAME, Trust::Answer, now)
+            && let Some((CachedData::Rrset { mut records, trust }, refresh)) = self.read(
+                &CacheKey::rrset(name, RecordType::CNAME, DNSClass::IN),
+                now,
+                read,
+            )
+            && trust.answers_clients()
             && !records.is_empty()
         {
-            return Some(AnswerStep::Cname(records.swap_remove(0)));
+            return Some((AnswerStep::Cname(records.swap_remove(0)), refresh));
         }
         None
     }
 
-    /// The SOA of a live NXDOMAIN for `name` or one of its ancestors (RFC 8020 §2), TTL counted
-    /// down. The root never has one.
-    fn name_error_at_or_above(&self, name: &Name, now: Instant) -> Option<Record> {
+    /// A live (or, for [`Read::Stale`], recently expired) NXDOMAIN for `name` or one of its
+    /// ancestors (RFC 8020 §2). The root never has one.
+    fn name_error_at_or_above(
+        &self,
+        name: &Name,
+        now: Instant,
+        read: Read,
+    ) -> Option<(AnswerStep, bool)> {
         let mut current = name.clone();
         while !current.is_root() {
-            if let Some(entry) = self.get(&CacheKey::name_error(&current, DNSClass::IN), now)
-                && let Some(CachedData::NxDomain { soa }) = entry.data_at(now)
+            if let Some((CachedData::NxDomain { soa }, refresh)) =
+                self.read(&CacheKey::name_error(&current, DNSClass::IN), now, read)
             {
-                return Some(soa);
+                return Some((AnswerStep::Negative(ResponseCode::NXDomain, soa), refresh));
             }
             current = current.base_name();
         }

@@ -194,19 +194,6 @@ pub(crate) fn prepare(mut data: CachedData, config: &CacheConfig) -> Option<(Sto
     ))
 }
 
-/// Seconds of life left at `now` of an entry that dies at `expires`; `None` once expired. For an
-/// entry stored at `t` for `ttl` seconds this is `ttl - floor(now - t)`, the same arithmetic as
-/// [`CacheEntry::remaining`](crate::CacheEntry::remaining).
-#[inline]
-pub(crate) fn left_until(expires: Instant, now: Instant) -> Option<u32> {
-    let left = expires.saturating_duration_since(now);
-    if left.is_zero() {
-        return None;
-    }
-    let secs = left.as_secs() + u64::from(left.subsec_nanos() > 0);
-    Some(secs.min(u64::from(u32::MAX)) as u32)
-}
-
 /// Whether an entry that dies at `expires` is alive at `now`.
 #[inline]
 pub(crate) fn alive(expires: Instant, now: Instant) -> bool {

@@ -430,3 +430,160 @@ async fn rfc8020_nxdomain_covers_the_names_below() {
             .is_none()
     );
 }
+
+fn step_ttl(step: &AnswerStep) -> u32 {
+    match step {
+        AnswerStep::Records(records) => records[0].ttl,
+        AnswerStep::Negative(_, soa) => soa.ttl,
+        AnswerStep::Cname(link) => link.ttl,
+    }
+}
+
+#[tokio::test(start_paused = true)]
+async fn stale_read_serves_expired_data_with_ttl_30_until_max_stale() {
+    let cache = RecordCache::new(CacheConfig {
+        max_stale: 600,
+        ..CacheConfig::default()
+    });
+    let www = name("www.example.");
+    cache.insert_rrset(
+        vec![a("www.example.", 60, 1)],
+        Trust::AuthoritativeAnswer,
+        Instant::now(),
+    );
+    // Alive: a stale read sees the live TTL, not 30.
+    let (step, _) = cache
+        .step(&www, RecordType::A, Instant::now(), Read::Stale)
+        .unwrap();
+    assert_eq!(step_ttl(&step), 60);
+    tokio::time::advance(Duration::from_secs(61)).await;
+    let now = Instant::now();
+    assert!(cache.answer_step(&www, RecordType::A, now).is_none());
+    assert!(cache.step(&www, RecordType::A, now, Read::Hit).is_none());
+    let (step, refresh) = cache.step(&www, RecordType::A, now, Read::Stale).unwrap();
+    assert_eq!(step_ttl(&step), STALE_TTL);
+    assert!(!refresh, "a stale read claims nothing");
+    // 60 s TTL + 600 s of stale window, then gone for good.
+    tokio::time::advance(Duration::from_secs(598)).await;
+    assert!(
+        cache
+            .step(&www, RecordType::A, Instant::now(), Read::Stale)
+            .is_some()
+    );
+    tokio::time::advance(Duration::from_secs(2)).await;
+    assert!(
+        cache
+            .step(&www, RecordType::A, Instant::now(), Read::Stale)
+            .is_none()
+    );
+}
+
+#[tokio::test(start_paused = true)]
+async fn stale_read_covers_negative_answers_and_cname_links() {
+    let cache = cache();
+    let now = Instant::now();
+    cache.insert_negative(&name("gone.example."), None, soa("example.", 60, 60), now);
+    cache.insert_rrset(
+        vec![cname("alias.example.", 60, "www.example.")],
+        Trust::AuthoritativeAnswer,
+        now,
+    );
+    tokio::time::advance(Duration::from_secs(120)).await;
+    let now = Instant::now();
+    let (step, _) = cache
+        .step(&name("a.gone.example."), RecordType::A, now, Read::Stale)
+        .unwrap();
+    assert!(matches!(
+        step,
+        AnswerStep::Negative(ResponseCode::NXDomain, _)
+    ));
+    let (step, _) = cache
+        .step(&name("alias.example."), RecordType::A, now, Read::Stale)
+        .unwrap();
+    assert!(matches!(step, AnswerStep::Cname(_)));
+    assert_eq!(step_ttl(&step), STALE_TTL);
+}
+
+#[tokio::test(start_paused = true)]
+async fn serve_stale_off_keeps_nothing_past_the_ttl() {
+    let cache = RecordCache::new(CacheConfig {
+        max_stale: 0,
+        ..CacheConfig::default()
+    });
+    cache.insert_rrset(
+        vec![a("www.example.", 60, 1)],
+        Trust::AuthoritativeAnswer,
+        Instant::now(),
+    );
+    tokio::time::advance(Duration::from_secs(61)).await;
+    assert!(
+        cache
+            .step(
+                &name("www.example."),
+                RecordType::A,
+                Instant::now(),
+                Read::Stale
+            )
+            .is_none()
+    );
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_hit_in_the_last_tenth_of_the_ttl_claims_one_refresh() {
+    let cache = cache();
+    let www = name("www.example.");
+    cache.insert_rrset(
+        vec![a("www.example.", 100, 1)],
+        Trust::AuthoritativeAnswer,
+        Instant::now(),
+    );
+    // 89 s in: 11 s left of 100, outside the 10% window.
+    tokio::time::advance(Duration::from_secs(89)).await;
+    let (_, refresh) = cache
+        .step(&www, RecordType::A, Instant::now(), Read::Hit)
+        .unwrap();
+    assert!(!refresh);
+    // 90 s in: 10 s left, inside it. The first hit claims, the next ones do not.
+    tokio::time::advance(Duration::from_secs(1)).await;
+    let now = Instant::now();
+    assert!(cache.step(&www, RecordType::A, now, Read::Hit).unwrap().1);
+    assert!(!cache.step(&www, RecordType::A, now, Read::Hit).unwrap().1);
+    // Plain reads never claim.
+    assert!(!cache.step(&www, RecordType::A, now, Read::Live).unwrap().1);
+    // A fresh copy of the entry may be claimed again when its own window comes.
+    cache.insert_rrset(
+        vec![a("www.example.", 100, 1)],
+        Trust::AuthoritativeAnswer,
+        now,
+    );
+    tokio::time::advance(Duration::from_secs(95)).await;
+    assert!(
+        cache
+            .step(&www, RecordType::A, Instant::now(), Read::Hit)
+            .unwrap()
+            .1
+    );
+}
+
+#[tokio::test(start_paused = true)]
+async fn prefetch_percent_zero_never_claims() {
+    let cache = RecordCache::new(CacheConfig {
+        prefetch_percent: 0,
+        ..CacheConfig::default()
+    });
+    cache.insert_rrset(
+        vec![a("www.example.", 100, 1)],
+        Trust::AuthoritativeAnswer,
+        Instant::now(),
+    );
+    tokio::time::advance(Duration::from_secs(99)).await;
+    let (_, refresh) = cache
+        .step(
+            &name("www.example."),
+            RecordType::A,
+            Instant::now(),
+            Read::Hit,
+        )
+        .unwrap();
+    assert!(!refresh);
+}

@@ -3,7 +3,7 @@
 //! under moka's per-key lock (Unbound's shape).
 
 use std::sync::Arc;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::Duration;
 
 use ipnet::IpNet;
@@ -16,9 +16,9 @@ use super::keys::{FamilyKey, V4Key, V6Key};
 use super::{
     ALLOC_HEADER_BYTES, ARC_HEADER_BYTES, KEY_BYTES, MOKA_ENTRY_OVERHEAD_BYTES, ScopeLenCounts,
     ScopeLenHistogram, ScopedCacheConfig, ScopedHit, ScopedStore, StoredData, alive,
-    canonical_scope, left_until, prepare,
+    canonical_scope, prepare,
 };
-use crate::{CacheKey, CachedData};
+use crate::{CacheKey, CachedData, Read, read_ttl};
 
 /// Fixed part of a [`NameEntry`]: the struct and its `Arc`, and the five boxed slices'
 /// allocations.
@@ -32,6 +32,10 @@ const SHARED_DATA_BYTES: u32 = std::mem::size_of::<(u64, u32)>() as u32;
 #[derive(Debug)]
 struct Slot {
     expires: Instant,
+    /// The TTL it was stored with (for the prefetch window).
+    ttl: u32,
+    /// Set by the read that claimed this answer's prefetch (see [`Read::Hit`]).
+    refresh_claimed: AtomicBool,
     /// Which distinct data of the entry it is: an index into [`NameEntry::meta`].
     data: u32,
     /// The data, shared with every other slot of the entry that has the same answer (E21).
@@ -45,6 +49,8 @@ impl Slot {
     fn copy(&self) -> Self {
         Self {
             expires: self.expires,
+            ttl: self.ttl,
+            refresh_claimed: AtomicBool::new(self.refresh_claimed.load(Ordering::Relaxed)),
             data: self.data,
             answer: Arc::clone(&self.answer),
             last_used: AtomicU64::new(self.last_used.load(Ordering::Relaxed)),
@@ -83,31 +89,43 @@ impl<K: FamilyKey> Family<K> {
         }
     }
 
-    fn find(&self, client: &K, now: Instant) -> Option<(K, &Slot)> {
+    /// The most specific answer that serves `client` and is usable `keep` past its expiry.
+    fn find(&self, client: &K, now: Instant, keep: Duration) -> Option<(K, &Slot)> {
         self.keys
             .iter()
             .zip(self.slots.iter())
-            .find(|(k, s)| k.serves(client) && alive(s.expires, now))
+            .find(|(k, s)| k.serves(client) && alive(s.expires + keep, now))
             .map(|(k, s)| (*k, s))
     }
 
-    /// The next version: live answers other than `key`'s, then the new one, within `max`.
-    fn with(&self, key: Option<K>, slot: Option<Slot>, now: Instant, max: usize) -> Self {
+    /// The next version: answers other than `key`'s still kept (alive, or expired less than
+    /// `keep` ago), then the new one, within `max`.
+    fn with(
+        &self,
+        key: Option<K>,
+        slot: Option<Slot>,
+        now: Instant,
+        max: usize,
+        keep: Duration,
+    ) -> Self {
         let mut keys = Vec::with_capacity(self.keys.len() + 1);
         let mut slots = Vec::with_capacity(self.keys.len() + 1);
         for (k, s) in self.keys.iter().zip(self.slots.iter()) {
-            if Some(*k) != key && alive(s.expires, now) {
+            if Some(*k) != key && alive(s.expires + keep, now) {
                 keys.push(*k);
                 slots.push(s.copy());
             }
         }
         if let (Some(key), Some(slot)) = (key, slot) {
             while keys.len() >= max.max(1) {
-                // Least recently used out (E21); the new answer is never the victim.
+                // Expired (stale) answers out first, then the least recently used (E21); the
+                // new answer is never the victim.
                 let victim = slots
                     .iter()
                     .enumerate()
-                    .min_by_key(|(_, s)| s.last_used.load(Ordering::Relaxed))
+                    .min_by_key(|(_, s)| {
+                        (alive(s.expires, now), s.last_used.load(Ordering::Relaxed))
+                    })
                     .map(|(i, _)| i)
                     .unwrap_or(0);
                 keys.remove(victim);
@@ -169,37 +187,52 @@ impl NameEntry {
             + self.v6.slots.len()) as u64
     }
 
-    /// The slot that serves `client` at `now`, and its scope (E19, E20, E22).
-    fn find(&self, client: Option<IpNet>, now: Instant) -> Option<(CacheScope, &Slot)> {
+    /// The slot that serves `client` at `now`, and its scope (E19, E20, E22): among the
+    /// answers alive, or (for a stale read) expired less than `keep` ago.
+    fn find(
+        &self,
+        client: Option<IpNet>,
+        now: Instant,
+        keep: Duration,
+    ) -> Option<(CacheScope, &Slot)> {
         fn zero(
             scope: CacheScope,
             slot: Option<&Slot>,
             now: Instant,
+            keep: Duration,
         ) -> Option<(CacheScope, &Slot)> {
-            slot.filter(|s| alive(s.expires, now)).map(|s| (scope, s))
+            slot.filter(|s| alive(s.expires + keep, now))
+                .map(|s| (scope, s))
         }
         let tailored = match client.map(canonical_net) {
             Some(net @ IpNet::V4(_)) => V4Key::of(&net, false)
-                .and_then(|c| self.v4.find(&c, now))
+                .and_then(|c| self.v4.find(&c, now, keep))
                 .and_then(|(k, s)| Some((k.scope()?, s))),
             Some(net @ IpNet::V6(_)) => V6Key::of(&net, false)
-                .and_then(|c| self.v6.find(&c, now))
+                .and_then(|c| self.v6.find(&c, now, keep))
                 .and_then(|(k, s)| Some((k.scope()?, s))),
-            None => zero(CacheScope::SourceZeroOnly, self.source_zero.as_ref(), now),
+            None => zero(
+                CacheScope::SourceZeroOnly,
+                self.source_zero.as_ref(),
+                now,
+                keep,
+            ),
         };
-        tailored.or_else(|| zero(CacheScope::Global, self.global.as_ref(), now))
+        tailored.or_else(|| zero(CacheScope::Global, self.global.as_ref(), now, keep))
     }
 
-    /// The next version: `old` (if any) with the answer `data` stored under `scope`, expired
-    /// answers dropped and the per-family bound kept (E21).
+    /// The next version: `old` (if any) with the answer `data` stored for `ttl` seconds under
+    /// `scope`, answers expired more than `keep` ago dropped and the per-family bound kept (E21).
+    #[allow(clippy::too_many_arguments)]
     fn with(
         old: Option<&NameEntry>,
         scope: CacheScope,
         data: StoredData,
-        expires: Instant,
+        ttl: u32,
         now: Instant,
         tick: u64,
         max_per_family: usize,
+        keep: Duration,
     ) -> Self {
         let old_meta: &[(u64, u32)] = old.map(|o| &o.meta[..]).unwrap_or(&[]);
         // Share the data of an identical answer already held (E21).
@@ -219,13 +252,15 @@ impl NameEntry {
             None => (old_meta.len(), Arc::new(data)),
         };
         let slot = Slot {
-            expires,
+            expires: now + Duration::from_secs(u64::from(ttl)),
+            ttl,
+            refresh_claimed: AtomicBool::new(false),
             data: new_data as u32,
             answer,
             last_used: AtomicU64::new(tick),
         };
         let keep_zero = |kind: CacheScope, s: Option<&Slot>| {
-            s.filter(|s| scope != kind && alive(s.expires, now))
+            s.filter(|s| scope != kind && alive(s.expires + keep, now))
                 .map(Slot::copy)
         };
         let mut global = keep_zero(CacheScope::Global, old.and_then(|o| o.global.as_ref()));
@@ -240,19 +275,37 @@ impl NameEntry {
         let (v4, v6) = match scope {
             CacheScope::Global => {
                 global = Some(slot);
-                (old4.with(None, None, now, 0), old6.with(None, None, now, 0))
+                (
+                    old4.with(None, None, now, 0, keep),
+                    old6.with(None, None, now, 0, keep),
+                )
             }
             CacheScope::SourceZeroOnly => {
                 source_zero = Some(slot);
-                (old4.with(None, None, now, 0), old6.with(None, None, now, 0))
+                (
+                    old4.with(None, None, now, 0, keep),
+                    old6.with(None, None, now, 0, keep),
+                )
             }
             CacheScope::Covering(IpNet::V4(_)) | CacheScope::ExactSource(IpNet::V4(_)) => (
-                old4.with(V4Key::of_scope(&scope), Some(slot), now, max_per_family),
-                old6.with(None, None, now, 0),
+                old4.with(
+                    V4Key::of_scope(&scope),
+                    Some(slot),
+                    now,
+                    max_per_family,
+                    keep,
+                ),
+                old6.with(None, None, now, 0, keep),
             ),
             CacheScope::Covering(IpNet::V6(_)) | CacheScope::ExactSource(IpNet::V6(_)) => (
-                old4.with(None, None, now, 0),
-                old6.with(V6Key::of_scope(&scope), Some(slot), now, max_per_family),
+                old4.with(None, None, now, 0, keep),
+                old6.with(
+                    V6Key::of_scope(&scope),
+                    Some(slot),
+                    now,
+                    max_per_family,
+                    keep,
+                ),
             ),
         };
         let mut entry = NameEntry {
@@ -291,15 +344,15 @@ impl NameEntry {
             .saturating_add(data_weight);
         entry.reclaim_after = entry
             .slots()
-            .map(|s| s.expires.saturating_duration_since(now))
+            .map(|s| (s.expires + keep).saturating_duration_since(now))
             .max()
             .unwrap_or_default();
         entry
     }
 }
 
-/// Tells moka when to reclaim a whole entry: when its longest-lived answer dies (on moka's own
-/// clock). Correctness does not depend on it: reads check each answer against tokio's clock.
+/// Tells moka when to reclaim a whole entry: when its longest-lived answer dies and its stale
+/// window has passed (on moka's own clock). Correctness does not depend on it: reads check each answer against tokio's clock.
 struct ReclaimWhenAllDead;
 
 impl moka::Expiry<CacheKey, Arc<NameEntry>> for ReclaimWhenAllDead {
@@ -399,7 +452,7 @@ impl ScopedCache {
         let Some((data, ttl)) = prepare(data, &self.shared.config.ttl) else {
             return;
         };
-        let expires = now + Duration::from_secs(u64::from(ttl));
+        let keep = Duration::from_secs(u64::from(self.shared.config.ttl.max_stale));
         let scope = canonical_scope(scope);
         // Inserts step the clock by 2 and stamp the odd value; hits stamp the even value after
         // it, so an answer used since the last insert ranks above that insert.
@@ -412,7 +465,7 @@ impl ScopedCache {
         let answers = &self.shared.answers;
         self.entries.entry(key).and_compute_with(|old| {
             let old = old.map(|e| e.into_value());
-            let next = NameEntry::with(old.as_deref(), scope, data, expires, now, tick, max);
+            let next = NameEntry::with(old.as_deref(), scope, data, ttl, now, tick, max, keep);
             answers.fetch_add(next.answer_count(), Ordering::Relaxed);
             Op::Put(Arc::new(next))
         });
@@ -426,15 +479,40 @@ impl ScopedCache {
     /// entry is never returned (E22). `client` is canonicalised (IPv4-mapped → IPv4) and
     /// truncated here.
     pub fn get(&self, key: &CacheKey, client: Option<IpNet>, now: Instant) -> Option<ScopedHit> {
+        self.read(key, client, now, Read::Live).map(|(hit, _)| hit)
+    }
+
+    /// [`get`](Self::get) as `read` sees the cache (stale answers are found only by
+    /// [`Read::Stale`], with [`STALE_TTL`](crate::STALE_TTL)), and whether the read claimed the
+    /// refresh of the answer found (only [`Read::Hit`] claims).
+    pub fn read(
+        &self,
+        key: &CacheKey,
+        client: Option<IpNet>,
+        now: Instant,
+        read: Read,
+    ) -> Option<(ScopedHit, bool)> {
+        let config = &self.shared.config.ttl;
+        let keep = match read {
+            Read::Stale => Duration::from_secs(u64::from(config.max_stale)),
+            Read::Live | Read::Hit => Duration::ZERO,
+        };
         let entry = self.entries.get(key)?;
-        let (scope, slot) = entry.find(client, now)?;
-        let left = left_until(slot.expires, now)?;
+        let (scope, slot) = entry.find(client, now, keep)?;
+        let (ttl, refresh) = read_ttl(
+            slot.expires,
+            slot.ttl,
+            &slot.refresh_claimed,
+            now,
+            read,
+            config,
+        )?;
         let tick = self.shared.ticks.load(Ordering::Relaxed);
         if slot.last_used.load(Ordering::Relaxed) != tick {
             slot.last_used.store(tick, Ordering::Relaxed);
         }
-        let data = slot.answer.at(left);
-        Some(ScopedHit { data, scope })
+        let data = slot.answer.at(ttl);
+        Some((ScopedHit { data, scope }, refresh))
     }
 
     /// Remove everything.

@@ -13,7 +13,7 @@ use scoped_ecs::CacheScope;
 use tokio::time::Instant;
 
 use super::*;
-use crate::{CacheConfig, CacheKey, CachedData, Trust};
+use crate::{CacheConfig, CacheKey, CachedData, Read, Trust};
 
 fn name(s: &str) -> Name {
     Name::from_str(s).unwrap()
@@ -759,4 +759,145 @@ fn entry_count_counts_answers_not_names() {
     cache.insert(k.clone(), CacheScope::Global, answer(300, 1), now);
     cache.run_pending_tasks();
     assert_eq!((cache.entry_count(), cache.name_count()), (11, 1));
+}
+
+fn read_ttl_of(hit: &ScopedHit) -> u32 {
+    match &hit.data {
+        CachedData::Rrset { records, .. } => records[0].ttl,
+        CachedData::NoData { soa } | CachedData::NxDomain { soa } => soa.ttl,
+    }
+}
+
+#[tokio::test(start_paused = true)]
+async fn stale_read_finds_the_expired_tailored_answer_for_its_subnet() {
+    let cache = ScopedCache::new(config());
+    let k = key("www.example.");
+    let t0 = Instant::now();
+    cache.insert(k.clone(), covering("198.51.100.0/24"), answer(60, 24), t0);
+    cache.insert(k.clone(), CacheScope::Global, answer(600, 0), t0);
+    tokio::time::advance(Duration::from_secs(61)).await;
+    let now = Instant::now();
+    // Live: the /24 answer is dead, the global one serves (E22).
+    assert_eq!(served(&cache, &k, Some("198.51.100.0/24"), now), Some(0));
+    // Stale: the client's own tailored answer is still the most specific (E19), at TTL 30.
+    let (hit, refresh) = cache
+        .read(&k, Some(net("198.51.100.0/24")), now, Read::Stale)
+        .unwrap();
+    assert_eq!(hit.scope, covering("198.51.100.0/24"));
+    assert_eq!(read_ttl_of(&hit), crate::STALE_TTL);
+    assert!(!refresh);
+    // Another subnet gets the global answer, live.
+    let (hit, _) = cache
+        .read(&k, Some(net("203.0.113.0/24")), now, Read::Stale)
+        .unwrap();
+    assert_eq!(hit.scope, CacheScope::Global);
+}
+
+#[tokio::test(start_paused = true)]
+async fn stale_answers_survive_inserts_of_other_scopes_until_max_stale() {
+    let cache = ScopedCache::new(ScopedCacheConfig {
+        ttl: CacheConfig {
+            max_stale: 300,
+            ..CacheConfig::default()
+        },
+        ..config()
+    });
+    let k = key("www.example.");
+    cache.insert(
+        k.clone(),
+        covering("198.51.100.0/24"),
+        answer(60, 24),
+        Instant::now(),
+    );
+    tokio::time::advance(Duration::from_secs(100)).await;
+    // A new copy-on-write version of the entry keeps the stale answer.
+    cache.insert(
+        k.clone(),
+        covering("203.0.113.0/24"),
+        answer(60, 7),
+        Instant::now(),
+    );
+    let client = Some(net("198.51.100.0/24"));
+    assert!(cache.read(&k, client, Instant::now(), Read::Live).is_none());
+    assert!(
+        cache
+            .read(&k, client, Instant::now(), Read::Stale)
+            .is_some()
+    );
+    // 60 + 300 s after it was stored, it is gone, even for a stale read.
+    tokio::time::advance(Duration::from_secs(260)).await;
+    assert!(
+        cache
+            .read(&k, client, Instant::now(), Read::Stale)
+            .is_none()
+    );
+}
+
+#[tokio::test(start_paused = true)]
+async fn e21_stale_answers_are_evicted_before_live_ones() {
+    let cache = ScopedCache::new(with_bound(2));
+    let k = key("www.example.");
+    cache.insert(
+        k.clone(),
+        covering("198.51.100.0/24"),
+        answer(10, 1),
+        Instant::now(),
+    );
+    cache.insert(
+        k.clone(),
+        covering("203.0.113.0/24"),
+        answer(600, 2),
+        Instant::now(),
+    );
+    // The short-lived answer is used last, so plain LRU would push out the other one.
+    tokio::time::advance(Duration::from_secs(5)).await;
+    assert_eq!(
+        served(&cache, &k, Some("198.51.100.0/24"), Instant::now()),
+        Some(1)
+    );
+    tokio::time::advance(Duration::from_secs(15)).await;
+    // Now expired (stale), it is the one to go.
+    cache.insert(
+        k.clone(),
+        covering("192.0.2.0/24"),
+        answer(600, 3),
+        Instant::now(),
+    );
+    let now = Instant::now();
+    assert_eq!(served(&cache, &k, Some("203.0.113.0/24"), now), Some(2));
+    assert_eq!(served(&cache, &k, Some("192.0.2.0/24"), now), Some(3));
+    assert!(
+        cache
+            .read(&k, Some(net("198.51.100.0/24")), now, Read::Stale)
+            .is_none()
+    );
+}
+
+#[tokio::test(start_paused = true)]
+async fn e06_a_tailored_hit_in_its_last_tenth_claims_one_refresh() {
+    let cache = ScopedCache::new(config());
+    let k = key("www.example.");
+    cache.insert(
+        k.clone(),
+        covering("198.51.100.0/24"),
+        answer(100, 24),
+        Instant::now(),
+    );
+    cache.insert(
+        k.clone(),
+        covering("203.0.113.0/24"),
+        answer(100, 7),
+        Instant::now(),
+    );
+    tokio::time::advance(Duration::from_secs(91)).await;
+    let now = Instant::now();
+    let a = Some(net("198.51.100.0/24"));
+    let b = Some(net("203.0.113.0/24"));
+    // Each tailored answer has its own claim.
+    assert!(cache.read(&k, a, now, Read::Hit).unwrap().1);
+    assert!(!cache.read(&k, a, now, Read::Hit).unwrap().1);
+    assert!(cache.read(&k, b, now, Read::Hit).unwrap().1);
+    // The claim survives a copy-on-write version of the entry.
+    cache.insert(k.clone(), covering("192.0.2.0/24"), answer(100, 3), now);
+    assert!(!cache.read(&k, a, now, Read::Hit).unwrap().1);
 }
