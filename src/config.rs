@@ -253,6 +253,19 @@ pub struct CacheSection {
     pub max_ttl: u32,
     /// Upper bound of negative-answer TTLs, seconds (RFC 2308 §5).
     pub max_negative_ttl: u32,
+    /// Serve expired data, with TTL 30, when every server for it fails or is slower than
+    /// `stale-client-timeout` (RFC 8767).
+    pub serve_stale: bool,
+    /// How long past its TTL data is kept to be served stale, seconds.
+    pub max_stale: u32,
+    /// How long a client whose question has stale data waits for a fresh answer; "0s" waits
+    /// for the whole resolution (stale data then answers only failures).
+    #[serde(with = "humantime_serde")]
+    pub stale_client_timeout: Duration,
+    /// Refresh an entry in the background when a client hits it in the last part of its TTL.
+    pub prefetch: bool,
+    /// That last part, in percent of the TTL (1–99).
+    pub prefetch_percent: u8,
 }
 
 impl Default for CacheSection {
@@ -263,6 +276,13 @@ impl Default for CacheSection {
             min_ttl: d.min_ttl,
             max_ttl: d.max_ttl,
             max_negative_ttl: d.max_negative_ttl,
+            serve_stale: true,
+            max_stale: d.max_stale,
+            stale_client_timeout: RecursorConfig::default()
+                .stale_client_timeout
+                .unwrap_or_default(),
+            prefetch: true,
+            prefetch_percent: d.prefetch_percent,
         }
     }
 }
@@ -615,11 +635,29 @@ impl Config {
             tcp_write_timeout: server.tcp_write_timeout,
             ecs: scoped_server::EcsFrontEnd { policy },
         };
+        if cache.prefetch && !(1..=99).contains(&cache.prefetch_percent) {
+            return Err(invalid(
+                "cache.prefetch-percent",
+                format!("{} is not between 1 and 99", cache.prefetch_percent),
+            ));
+        }
+        recursor.stale_client_timeout =
+            (!cache.stale_client_timeout.is_zero()).then_some(cache.stale_client_timeout);
         let cache = CacheConfig {
             max_bytes: cache.max_size.0,
             min_ttl: cache.min_ttl,
             max_ttl: cache.max_ttl,
             max_negative_ttl: cache.max_negative_ttl,
+            max_stale: if cache.serve_stale {
+                cache.max_stale
+            } else {
+                0
+            },
+            prefetch_percent: if cache.prefetch {
+                cache.prefetch_percent
+            } else {
+                0
+            },
         };
         recursor.scoped_cache = scoped_cache::ScopedCacheConfig {
             max_bytes: ecs.cache_max_size.0,
@@ -824,6 +862,42 @@ mod tests {
             .unwrap_err()
             .to_string();
         assert!(err.contains("log.level"), "{err}");
+    }
+
+    #[test]
+    fn serve_stale_and_prefetch_are_on_by_default_with_the_rfc_8767_timers() {
+        let config = parse("").unwrap();
+        assert_eq!(config.cache.max_stale, 86_400, "one day");
+        assert_eq!(config.cache.prefetch_percent, 10);
+        assert_eq!(
+            config.recursor.stale_client_timeout,
+            Some(Duration::from_millis(1800))
+        );
+        assert_eq!(config.recursor.scoped_cache.ttl.max_stale, 86_400);
+    }
+
+    #[test]
+    fn serve_stale_and_prefetch_can_be_tuned_and_turned_off() {
+        let config = parse(
+            "[cache]\nmax-stale = 3600\nstale-client-timeout = \"500ms\"\nprefetch-percent = 20\n",
+        )
+        .unwrap();
+        assert_eq!(config.cache.max_stale, 3600);
+        assert_eq!(config.cache.prefetch_percent, 20);
+        assert_eq!(
+            config.recursor.stale_client_timeout,
+            Some(Duration::from_millis(500))
+        );
+        let off = parse("[cache]\nserve-stale = false\nprefetch = false\n").unwrap();
+        assert_eq!(off.cache.max_stale, 0, "nothing kept past the TTL");
+        assert_eq!(off.recursor.scoped_cache.ttl.max_stale, 0);
+        assert_eq!(off.cache.prefetch_percent, 0);
+        let wait = parse("[cache]\nstale-client-timeout = \"0s\"\n").unwrap();
+        assert_eq!(wait.recursor.stale_client_timeout, None);
+        let err = parse("[cache]\nprefetch-percent = 100\n")
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("cache.prefetch-percent"), "{err}");
     }
 
     #[test]

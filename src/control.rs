@@ -766,6 +766,9 @@ const ENGINE_COUNTERS: &[CounterField<EngineStats>] = counter_fields! {
     ecs_rejected_retries: "ECS queries answered REFUSED or FORMERR and retried without ECS (E13)",
     ecs_suspicious_reasks: "ECS-less replies from servers known to echo ECS, asked again (E12)",
     tailored_answers_cached: "Answers cached under a tailored scope (E14, E15, E20)",
+    prefetches: "Cache hits in the last part of an entry's TTL that refreshed it in the background",
+    stale_served_slow: "Answers served from stale data because resolution outlasted the client timer (RFC 8767)",
+    stale_served_failed: "Answers served from stale data because resolution failed (RFC 8767)",
 };
 
 /// The upstream transport's counters ([`TransportCounters`]).

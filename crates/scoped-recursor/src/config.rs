@@ -46,6 +46,14 @@ pub struct RecursorConfig {
     /// Nameserver selection: SRTT, RTO bounds (its `max_rto` is the longest wait for one
     /// server), hold-off and exploration.
     pub infra: InfraConfig,
+    /// Serve-stale (RFC 8767), when the cache keeps expired data (its `max_stale` > 0): a
+    /// client whose question has stale data waits at most this long for the resolution before
+    /// it is answered from the stale data (the resolution goes on and refreshes the cache).
+    /// `None`: stale data answers only when the resolution fails.
+    pub stale_client_timeout: Option<Duration>,
+    /// After a resolution with stale data failed, the same question is answered from the stale
+    /// data without trying again for this long (RFC 8767 §5, failure recheck).
+    pub stale_recheck: Duration,
     /// Seed of the randomness in server selection (exploration, tie breaks); `None` seeds it
     /// from the OS. Tests set it for reproducible runs. Query IDs never use it.
     pub selection_seed: Option<u64>,
@@ -67,6 +75,8 @@ impl Default for RecursorConfig {
             ecs_allowlist: Allowlist::empty(),
             scoped_cache: ScopedCacheConfig::default(),
             infra: InfraConfig::default(),
+            stale_client_timeout: Some(Duration::from_millis(1800)),
+            stale_recheck: Duration::from_secs(30),
             selection_seed: None,
         }
     }

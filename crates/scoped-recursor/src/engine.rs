@@ -4,6 +4,7 @@
 //! queries shared with every sub-query it spawns (nameserver addresses that need resolving).
 //! Identical questions asked concurrently share one resolution (in-flight de-duplication).
 
+use std::cell::Cell;
 use std::collections::HashMap;
 use std::net::{IpAddr, SocketAddr};
 use std::sync::atomic::{AtomicU32, AtomicU64, Ordering};
@@ -15,7 +16,9 @@ use hickory_proto::op::{Edns, Message, MessageType, OpCode, Query, ResponseCode}
 use hickory_proto::rr::{DNSClass, Name, Record, RecordType};
 use ipnet::IpNet;
 use rand::seq::SliceRandom;
-use scoped_cache::{AnswerEnd, AnswerStep, CacheKey, CachedData, RecordCache, ScopedCache, Trust};
+use scoped_cache::{
+    AnswerEnd, AnswerStep, CacheKey, CachedData, Read, RecordCache, ScopedCache, Trust,
+};
 use scoped_ecs::{Allowlist, CacheScope, Ecs, ReplyEcs, cache_scope, check_reply_opt, scan_opt};
 use tokio::time::Instant;
 use tracing::{debug, trace};
@@ -81,6 +84,14 @@ pub struct EngineStats {
     pub ecs_suspicious_reasks: AtomicU64,
     /// Answers cached under a tailored scope (E14, E15, E20).
     pub tailored_answers_cached: AtomicU64,
+    /// Cache hits in the last part of an entry's TTL that refreshed it in the background.
+    pub prefetches: AtomicU64,
+    /// Answers served from stale data because the resolution took longer than the client
+    /// timer (RFC 8767); the resolution went on in the background.
+    pub stale_served_slow: AtomicU64,
+    /// Answers served from stale data because the resolution failed, or failed less than the
+    /// recheck time ago (RFC 8767).
+    pub stale_served_failed: AtomicU64,
 }
 
 fn bump(counter: &AtomicU64) {
@@ -107,6 +118,9 @@ struct Ctx {
     client_question: bool,
     /// Where `scoped trace` collects the steps, if tracing.
     trace: Option<Arc<Mutex<Vec<String>>>>,
+    /// A refresh (prefetch): the client question's own links are asked upstream even though
+    /// the cache still holds them.
+    refresh: bool,
 }
 
 impl Ctx {
@@ -123,6 +137,7 @@ impl Ctx {
             subnet: None,
             client_question: false,
             trace: self.trace.clone(),
+            refresh: false,
         })
     }
 
@@ -159,6 +174,9 @@ struct InflightKey {
 
 type SharedResolution = Shared<BoxFuture<'static, Resolution>>;
 
+/// How many recently failed questions are remembered for the stale recheck (RFC 8767 §5).
+const FAILED_RECENTLY_CAPACITY: u64 = 65_536;
+
 struct Inner {
     config: RecursorConfig,
     cache: RecordCache,
@@ -168,6 +186,9 @@ struct Inner {
     allowlist: RwLock<Arc<Allowlist>>,
     transport: Arc<dyn Transport>,
     inflight: Mutex<HashMap<InflightKey, SharedResolution>>,
+    /// Questions whose resolution failed recently, and until when their stale data is served
+    /// without trying again (RFC 8767 §5). Bounded; reclaimed on moka's clock, read on tokio's.
+    failed_recently: moka::sync::Cache<InflightKey, Instant>,
     priming: tokio::sync::Mutex<()>,
     stats: EngineStats,
 }
@@ -227,7 +248,12 @@ impl Recursor {
             Some(seed) => rand::SeedableRng::seed_from_u64(seed),
             None => rand::SeedableRng::from_os_rng(),
         });
+        let failed_recently = moka::sync::Cache::builder()
+            .max_capacity(FAILED_RECENTLY_CAPACITY)
+            .time_to_live(config.stale_recheck)
+            .build();
         let inner = Inner {
+            failed_recently,
             config,
             cache,
             scoped,
@@ -303,14 +329,24 @@ impl Recursor {
 
     /// Resolve one client question: from the cache if possible, else by iteration, sharing the
     /// work with identical questions in flight. Always returns within the configured budget.
+    ///
+    /// A cache hit in the last part of its entry's TTL also starts a background refresh, once
+    /// per entry (prefetch), with the client's subnet at full length (E06). On a miss with stale
+    /// data in the cache (RFC 8767) the client waits at most `stale_client_timeout`, and gets
+    /// the stale data if the resolution is slower or fails.
     pub async fn resolve_request(&self, request: ResolveRequest) -> Resolution {
         let question = request.question;
         if question.qclass != DNSClass::IN {
             return Resolution::error(ResponseCode::Refused);
         }
         let subnet = request.client_subnet;
-        if let Some(hit) = self.answer_from_cache(&question, subnet, Instant::now()) {
+        let now = Instant::now();
+        let refresh = Cell::new(false);
+        if let Some(hit) = self.answer_from_cache(&question, subnet, now, Read::Hit, &refresh) {
             bump(&self.inner.stats.cache_hits);
+            if refresh.get() {
+                self.prefetch(question, subnet);
+            }
             return hit;
         }
         bump(&self.inner.stats.cache_misses);
@@ -318,38 +354,122 @@ impl Recursor {
             name: question.name.to_lowercase(),
             qtype: question.qtype,
             qclass: question.qclass,
-            subnet: request.client_subnet,
+            subnet,
         };
-        let shared = {
-            let mut inflight = self
+        let stale = self.stale_answer(&question, subnet, now);
+        if let Some(stale) = &stale
+            && self
                 .inner
+                .failed_recently
+                .get(&key)
+                .is_some_and(|until| now < until)
+        {
+            bump(&self.inner.stats.stale_served_failed);
+            return stale.clone();
+        }
+        let (flight, joined) = self.flight(key, question, subnet, false);
+        if joined {
+            bump(&self.inner.stats.deduplicated);
+        }
+        let Some(stale) = stale else {
+            return flight.await;
+        };
+        let resolution = match self.inner.config.stale_client_timeout {
+            Some(wait) => match tokio::time::timeout(wait, flight).await {
+                Ok(resolution) => resolution,
+                Err(_) => {
+                    // The resolution goes on (it is spawned) and refreshes the cache.
+                    bump(&self.inner.stats.stale_served_slow);
+                    return stale;
+                }
+            },
+            None => flight.await,
+        };
+        if resolution.rcode == ResponseCode::ServFail {
+            bump(&self.inner.stats.stale_served_failed);
+            return stale;
+        }
+        resolution
+    }
+
+    /// The resolution of `key` in flight, joined (`true`) or started: spawned, so that a client
+    /// that goes away does not cancel work others wait for. A failure is remembered for the
+    /// stale recheck time.
+    fn flight(
+        &self,
+        key: InflightKey,
+        question: Question,
+        subnet: Option<IpNet>,
+        refresh: bool,
+    ) -> (SharedResolution, bool) {
+        let mut inflight = self
+            .inner
+            .inflight
+            .lock()
+            .unwrap_or_else(|e| e.into_inner());
+        if let Some(running) = inflight.get(&key) {
+            return (running.clone(), true);
+        }
+        let this = self.clone();
+        let task_key = key.clone();
+        let task = tokio::spawn(async move {
+            let resolution = this
+                .resolve_with_trace(question, subnet, None, refresh)
+                .await;
+            if resolution.rcode == ResponseCode::ServFail {
+                let until = Instant::now() + this.inner.config.stale_recheck;
+                this.inner.failed_recently.insert(task_key.clone(), until);
+            } else {
+                this.inner.failed_recently.invalidate(&task_key);
+            }
+            this.inner
                 .inflight
                 .lock()
-                .unwrap_or_else(|e| e.into_inner());
-            if let Some(running) = inflight.get(&key) {
-                bump(&self.inner.stats.deduplicated);
-                running.clone()
-            } else {
-                let this = self.clone();
-                let task_key = key.clone();
-                // Spawned, so a client that goes away does not cancel work others wait for.
-                let task = tokio::spawn(async move {
-                    let resolution = this.resolve_uncached(question, subnet).await;
-                    this.inner
-                        .inflight
-                        .lock()
-                        .unwrap_or_else(|e| e.into_inner())
-                        .remove(&task_key);
-                    resolution
-                });
-                let shared = async move { task.await.unwrap_or_else(|_| Resolution::servfail()) }
-                    .boxed()
-                    .shared();
-                inflight.insert(key, shared.clone());
-                shared
-            }
+                .unwrap_or_else(|e| e.into_inner())
+                .remove(&task_key);
+            resolution
+        });
+        let shared = async move { task.await.unwrap_or_else(|_| Resolution::servfail()) }
+            .boxed()
+            .shared();
+        inflight.insert(key, shared.clone());
+        (shared, false)
+    }
+
+    /// Refresh a client question in the background (prefetch), with its subnet as the client
+    /// sent it — at the full configured length, not the scope of the entry that served it
+    /// (E06). Nothing happens if it is already being resolved.
+    fn prefetch(&self, question: Question, subnet: Option<IpNet>) {
+        let key = InflightKey {
+            name: question.name.to_lowercase(),
+            qtype: question.qtype,
+            qclass: question.qclass,
+            subnet,
         };
-        shared.await
+        let (_, joined) = self.flight(key, question, subnet, true);
+        if !joined {
+            bump(&self.inner.stats.prefetches);
+        }
+    }
+
+    /// The answer expired data would give (RFC 8767), if serve-stale is on and the cache
+    /// still holds data for every link of it; its expired records carry the stale TTL.
+    fn stale_answer(
+        &self,
+        question: &Question,
+        subnet: Option<IpNet>,
+        now: Instant,
+    ) -> Option<Resolution> {
+        if self.inner.cache.config().max_stale == 0 && self.inner.scoped.config().ttl.max_stale == 0
+        {
+            return None;
+        }
+        let unused = Cell::new(false);
+        let answer = self.answer_from_cache(question, subnet, now, Read::Stale, &unused)?;
+        Some(Resolution {
+            stale: true,
+            ..answer
+        })
     }
 
     fn answer_from_cache(
@@ -357,10 +477,19 @@ impl Recursor {
         question: &Question,
         subnet: Option<IpNet>,
         now: Instant,
+        read: Read,
+        refresh: &Cell<bool>,
     ) -> Option<Resolution> {
         let max_links = self.inner.config.max_cname_chain;
-        let (cached, scope) =
-            self.cached_answer(&question.name, question.qtype, subnet, max_links, now)?;
+        let (cached, scope) = self.cached_answer(
+            &question.name,
+            question.qtype,
+            subnet,
+            max_links,
+            now,
+            read,
+            refresh,
+        )?;
         let resolution = match cached.end {
             AnswerEnd::Records(records) => positive(cached.links, records, scope),
             AnswerEnd::Negative { rcode, soa } => negative(rcode, cached.links, Some(soa), scope),
@@ -375,7 +504,8 @@ impl Recursor {
     /// Assemble an answer from both caches, link by link: for each name the entry tailored to
     /// `subnet` wins over the untailored one (E19: any covering prefix is longer than 0), and the
     /// answer's scope is the longest of the links used (E18). `None` when nothing is known
-    /// about `name` itself.
+    /// about `name` itself. `refresh` is set when a link claimed its prefetch (`Read::Hit`).
+    #[allow(clippy::too_many_arguments)]
     fn cached_answer(
         &self,
         name: &Name,
@@ -383,27 +513,34 @@ impl Recursor {
         subnet: Option<IpNet>,
         max_links: usize,
         now: Instant,
+        read: Read,
+        refresh: &Cell<bool>,
     ) -> Option<(scoped_cache::CachedAnswer, u8)> {
         scoped_cache::follow_chain(name, max_links, |link| {
-            self.cached_step(link, qtype, subnet, now)
+            let (step, scope, claimed) = self.cached_step(link, qtype, subnet, now, read)?;
+            if claimed {
+                refresh.set(true);
+            }
+            Some((step, scope))
         })
     }
 
-    /// One link from the tailored cache (for `subnet`), else from the untailored one. Keys are
-    /// built only as the lookups need them, RRset first (as in `RecordCache::answer_step`): a
-    /// hit costs one lookup per cache.
+    /// One link from the tailored cache (for `subnet`), else from the untailored one, and
+    /// whether the read claimed the entry's refresh. Keys are built only as the lookups need
+    /// them, RRset first (as in `RecordCache::step`): a hit costs one lookup per cache.
     fn cached_step(
         &self,
         name: &Name,
         qtype: RecordType,
         subnet: Option<IpNet>,
         now: Instant,
-    ) -> Option<(AnswerStep, u8)> {
+        read: Read,
+    ) -> Option<(AnswerStep, u8, bool)> {
         let class = DNSClass::IN;
         let tailored = |key: CacheKey| {
-            let hit = self.inner.scoped.get(&key, subnet, now)?;
+            let (hit, claimed) = self.inner.scoped.read(&key, subnet, now, read)?;
             let scope = hit.scope.scope_len();
-            AnswerStep::from_data(hit.data, qtype).map(|step| (step, scope))
+            AnswerStep::from_data(hit.data, qtype).map(|step| (step, scope, claimed))
         };
         tailored(CacheKey::rrset(name, qtype, class))
             .or_else(|| tailored(CacheKey::name_error(name, class)))
@@ -415,13 +552,9 @@ impl Recursor {
             .or_else(|| {
                 self.inner
                     .cache
-                    .answer_step(name, qtype, now)
-                    .map(|step| (step, 0))
+                    .step(name, qtype, now, read)
+                    .map(|(step, claimed)| (step, 0, claimed))
             })
-    }
-
-    async fn resolve_uncached(&self, question: Question, subnet: Option<IpNet>) -> Resolution {
-        self.resolve_with_trace(question, subnet, None).await
     }
 
     /// Resolve from the root with every decision written down (`scoped trace`): the servers
@@ -432,7 +565,7 @@ impl Recursor {
         let lines = Arc::new(Mutex::new(Vec::new()));
         let question = request.question;
         let resolution = if question.qclass == DNSClass::IN {
-            self.resolve_with_trace(question, request.client_subnet, Some(lines.clone()))
+            self.resolve_with_trace(question, request.client_subnet, Some(lines.clone()), false)
                 .await
         } else {
             Resolution::error(ResponseCode::Refused)
@@ -446,6 +579,7 @@ impl Recursor {
         question: Question,
         subnet: Option<IpNet>,
         trace: Option<Arc<Mutex<Vec<String>>>>,
+        refresh: bool,
     ) -> Resolution {
         let config = &self.inner.config;
         let budget = Arc::new(Budget {
@@ -459,6 +593,7 @@ impl Recursor {
             subnet,
             client_question: true,
             trace,
+            refresh,
         };
         ctx.trace(|| match subnet {
             Some(net) => format!("{} {}, client subnet {net}", question.name, question.qtype),
@@ -501,8 +636,14 @@ impl Recursor {
                 }
                 let now = Instant::now();
                 let left = max_links - links.len();
-                if let Some((cached, s)) =
-                    self.cached_answer(&current, qtype, ctx.subnet, left, now)
+                let unused = Cell::new(false);
+                // A refresh asks the question's own links again (the cache still has them).
+                if let Some((cached, s)) = (!ctx.refresh)
+                    .then(|| {
+                        let read = Read::Live;
+                        self.cached_answer(&current, qtype, ctx.subnet, left, now, read, &unused)
+                    })
+                    .flatten()
                 {
                     ctx.trace(|| format!("{current} {qtype}: from the cache (scope {s})"));
                     links.extend(cached.links);
@@ -1271,6 +1412,7 @@ fn positive(mut links: Vec<Record>, records: Vec<Record>, scope: u8) -> Resoluti
         answers: links,
         authorities: Vec::new(),
         from_cache: false,
+        stale: false,
         scope,
     }
 }
@@ -1281,6 +1423,7 @@ fn negative(rcode: ResponseCode, links: Vec<Record>, soa: Option<Record>, scope:
         answers: links,
         authorities: soa.into_iter().collect(),
         from_cache: false,
+        stale: false,
         scope,
     }
 }

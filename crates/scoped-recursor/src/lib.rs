@@ -75,6 +75,9 @@ pub struct Resolution {
     pub authorities: Vec<Record>,
     /// Whether the whole answer came from the cache.
     pub from_cache: bool,
+    /// Whether it was served from expired data because resolution failed or was slow
+    /// (serve-stale, RFC 8767): the front end may say so (RFC 8914 EDE 3, Stale Answer).
+    pub stale: bool,
     /// The ECS SCOPE PREFIX-LENGTH of the data used (the longest over a CNAME chain, E18); 0
     /// when the answer is valid for every client. The front end echoes it (E23).
     pub scope: u8,
@@ -93,6 +96,7 @@ impl Resolution {
             answers: Vec::new(),
             authorities: Vec::new(),
             from_cache: false,
+            stale: false,
             scope: 0,
         }
     }

@@ -614,3 +614,53 @@ async fn flush_removes_tailored_answers_too() {
     assert!(!again.from_cache);
     assert_eq!(addrs(&again), vec![TOKYO_EDGE_V4]);
 }
+
+#[tokio::test(start_paused = true)]
+async fn e06_prefetch_of_a_tailored_entry_sends_the_client_subnet_at_full_length() {
+    let fixture = ecs_fixture();
+    let recursor = cdn_allowed(&fixture);
+    // wide.cdn.example. answers with SCOPE 16: cached for 198.51.0.0/16.
+    let res = ask(&recursor, WIDE_CDN, RecordType::A, TOKYO).await;
+    assert_eq!(res.scope, 16);
+    tokio::time::advance(Duration::from_secs(280)).await;
+    fixture.internet.clear_query_log();
+    // Another /24 inside that /16 hits it in its last tenth.
+    let neighbour = net("198.51.7.0/24");
+    let res = ask(&recursor, WIDE_CDN, RecordType::A, neighbour).await;
+    assert!(res.from_cache);
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    let sent: Vec<_> = fixture
+        .internet
+        .queries_with_ecs()
+        .into_iter()
+        .filter_map(|q| q.client_subnet())
+        .collect();
+    assert_eq!(sent.len(), 1, "one refresh, with ECS: {sent:?}");
+    assert_eq!(
+        sent[0].source_prefix(),
+        24,
+        "the full /24, not the /16 scope"
+    );
+    assert_eq!(IpNet::new(sent[0].addr(), 24).ok(), neighbour);
+}
+
+#[tokio::test(start_paused = true)]
+async fn e06_stale_tailored_answer_is_served_only_to_its_subnet() {
+    let fixture = ecs_fixture();
+    let recursor = cdn_allowed(&fixture);
+    assert_eq!(
+        addrs(&ask(&recursor, WWW_CDN, RecordType::A, TOKYO).await),
+        vec![TOKYO_EDGE_V4]
+    );
+    tokio::time::advance(Duration::from_secs(301)).await;
+    for addr in [CDN_1, CDN_2] {
+        fixture.internet.expect_server(addr).set_dead(true);
+    }
+    let res = ask(&recursor, WWW_CDN, RecordType::A, TOKYO).await;
+    assert!(res.stale);
+    assert_eq!(addrs(&res), vec![TOKYO_EDGE_V4]);
+    assert_eq!(res.scope, 24);
+    // San Francisco never gets Tokyo's stale answer.
+    let res = ask(&recursor, WWW_CDN, RecordType::A, SF).await;
+    assert_eq!(res.rcode, ResponseCode::ServFail);
+}
