@@ -431,3 +431,49 @@ async fn trace_prints_every_step_from_the_root() {
     }
     std::fs::remove_dir_all(&dir).ok();
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_expired_answer_is_served_stale_with_ede_when_its_servers_die() {
+    // max-ttl = 1: the answer expires a second after it is cached (real time).
+    let lab = Lab::start_with(standard_internet(), |config| {
+        let cache = config
+            .entry("cache")
+            .or_insert(toml::Value::Table(Default::default()))
+            .as_table_mut()
+            .expect("[cache] is a table");
+        cache.insert("max-ttl".into(), 1.into());
+        cache.insert("stale-client-timeout".into(), "300ms".into());
+    })
+    .await;
+    let fresh = lab
+        .udp(&query(1, "www.example.com.", RecordType::A, Some(1232)))
+        .await;
+    assert_eq!(a_records(&fresh), vec![Ipv4Addr::new(192, 0, 2, 10)]);
+    for addr in [EXAMPLE_COM_1, EXAMPLE_COM_2] {
+        lab.internet().expect_server(addr).set_dead(true);
+    }
+    tokio::time::sleep(Duration::from_millis(1100)).await;
+    let stale = lab
+        .udp(&query(2, "www.example.com.", RecordType::A, Some(1232)))
+        .await;
+    assert_eq!(stale.metadata.response_code, ResponseCode::NoError);
+    assert_eq!(a_records(&stale), vec![Ipv4Addr::new(192, 0, 2, 10)]);
+    assert_eq!(stale.answers[0].ttl, 30, "RFC 8767 stale TTL");
+    let ede = stale
+        .edns
+        .as_ref()
+        .expect("OPT")
+        .options()
+        .as_ref()
+        .iter()
+        .find(|(code, _)| u16::from(*code) == 15)
+        .map(|(_, option)| option.clone());
+    assert_eq!(
+        ede,
+        Some(hickory_proto::rr::rdata::opt::EdnsOption::Unknown(
+            15,
+            vec![0, 3]
+        )),
+        "EDE 3, Stale Answer"
+    );
+}

@@ -62,6 +62,7 @@ use std::sync::Arc;
 use hickory_proto::op::{
     Edns, Header, Message, MessageType, Metadata, OpCode, Query, ResponseCode,
 };
+use hickory_proto::rr::rdata::opt::EdnsOption;
 use hickory_proto::rr::{DNSClass, RecordType};
 use hickory_proto::serialize::binary::{BinDecodable, BinDecoder, DecodeError};
 use scoped_ecs::{
@@ -78,6 +79,11 @@ pub const HEADER_LEN: usize = 12;
 
 /// The largest message a TCP frame can carry (2-byte length prefix, RFC 1035 §4.2.2).
 pub const TCP_MAX_MESSAGE: usize = u16::MAX as usize;
+
+/// The EDNS option code of Extended DNS Errors (RFC 8914).
+pub const EDE_OPTION_CODE: u16 = 15;
+/// EDE INFO-CODE 3: Stale Answer (RFC 8914 §4.4).
+pub const EDE_STALE_ANSWER: u16 = 3;
 
 /// The transport a query arrived on; it decides the response size limit.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
@@ -408,6 +414,15 @@ impl Pipeline {
         response.authorities = resolution.authorities;
         if let Some(client_ecs) = &query.ecs {
             self.echo_ecs(&mut response, client_ecs, &decision, resolution.scope);
+        }
+        if resolution.stale
+            && let Some(edns) = response.edns.as_mut()
+        {
+            // RFC 8914 Extended DNS Error, INFO-CODE 3 (Stale Answer), as RFC 8767 §6 suggests:
+            // an EDNS client learns the answer is served past its TTL. No EXTRA-TEXT.
+            let info_code = EDE_STALE_ANSWER.to_be_bytes().to_vec();
+            edns.options_mut()
+                .insert(EdnsOption::Unknown(EDE_OPTION_CODE, info_code));
         }
         self.finish(response, self.size_limit(query.edns.as_ref(), transport))
     }

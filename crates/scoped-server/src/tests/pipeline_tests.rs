@@ -433,3 +433,77 @@ async fn stats_count_transport_and_rcode() {
     assert_eq!(stats.responses_noerror, 3);
     assert_eq!(stats.truncated, 1);
 }
+
+fn stale_pipeline() -> crate::Pipeline {
+    let resolver = FakeResolver::new().with(
+        "old.example.com.",
+        RecordType::A,
+        Resolution {
+            stale: true,
+            from_cache: true,
+            ..resolver_answer("old.example.com.")
+        },
+    );
+    pipeline(Arc::new(resolver), &ServerConfig::default())
+}
+
+/// The one-record answer `FakeResolver::with_a` gives `name`.
+fn resolver_answer(name: &str) -> Resolution {
+    let owner = super::name_of(name);
+    let record = hickory_proto::rr::Record::from_rdata(
+        owner,
+        30,
+        hickory_proto::rr::RData::A(hickory_proto::rr::rdata::A::new(192, 0, 2, 0)),
+    );
+    Resolution {
+        answers: vec![record],
+        ..Resolution::error(ResponseCode::NoError)
+    }
+}
+
+#[tokio::test]
+async fn a_stale_answer_carries_ede_stale_answer_to_edns_clients() {
+    let pipeline = stale_pipeline();
+    let message = with_edns(query(9, "old.example.com.", RecordType::A), 1232, 0, false);
+    let response = ask(&pipeline, &wire(&message), Transport::Udp)
+        .await
+        .expect("a response");
+    assert_eq!(response.answers.len(), 1);
+    let edns = response.edns.expect("OPT");
+    let ede: Vec<_> = edns
+        .options()
+        .as_ref()
+        .iter()
+        .filter(|(code, _)| u16::from(*code) == crate::pipeline::EDE_OPTION_CODE)
+        .collect();
+    assert_eq!(ede.len(), 1, "{:?}", edns.options());
+    match &ede[0].1 {
+        hickory_proto::rr::rdata::opt::EdnsOption::Unknown(_, data) => {
+            assert_eq!(data, &vec![0, 3], "INFO-CODE 3, Stale Answer");
+        }
+        other => panic!("{other:?}"),
+    }
+    // Without EDNS there is nowhere to say it; the answer is the same.
+    let plain = ask(
+        &pipeline,
+        &wire(&query(10, "old.example.com.", RecordType::A)),
+        Transport::Udp,
+    )
+    .await
+    .expect("a response");
+    assert!(plain.edns.is_none());
+    assert_eq!(plain.answers.len(), 1);
+}
+
+#[tokio::test]
+async fn a_fresh_answer_has_no_ede() {
+    let message = with_edns(query(9, "www.example.com.", RecordType::A), 1232, 0, false);
+    let response = ask_udp(&message).await;
+    let edns = response.edns.expect("OPT");
+    assert!(
+        edns.options()
+            .as_ref()
+            .iter()
+            .all(|(code, _)| u16::from(*code) != crate::pipeline::EDE_OPTION_CODE)
+    );
+}
