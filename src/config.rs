@@ -266,6 +266,8 @@ pub struct CacheSection {
     pub prefetch: bool,
     /// That last part, in percent of the TTL (1–99).
     pub prefetch_percent: u8,
+    /// Memory bound of the fast path's cache of rendered answers; 0 turns the fast path off.
+    pub answer_cache_size: ByteSize,
 }
 
 impl Default for CacheSection {
@@ -283,6 +285,7 @@ impl Default for CacheSection {
                 .unwrap_or_default(),
             prefetch: true,
             prefetch_percent: d.prefetch_percent,
+            answer_cache_size: ByteSize(RecursorConfig::default().answer_cache_bytes),
         }
     }
 }
@@ -641,6 +644,7 @@ impl Config {
                 format!("{} is not between 1 and 99", cache.prefetch_percent),
             ));
         }
+        recursor.answer_cache_bytes = cache.answer_cache_size.0;
         recursor.stale_client_timeout =
             (!cache.stale_client_timeout.is_zero()).then_some(cache.stale_client_timeout);
         let cache = CacheConfig {
@@ -894,6 +898,13 @@ mod tests {
         assert_eq!(off.cache.prefetch_percent, 0);
         let wait = parse("[cache]\nstale-client-timeout = \"0s\"\n").unwrap();
         assert_eq!(wait.recursor.stale_client_timeout, None);
+        let fast_off = parse("[cache]\nanswer-cache-size = 0\n").unwrap();
+        assert_eq!(fast_off.recursor.answer_cache_bytes, 0);
+        assert_eq!(
+            parse("").unwrap().recursor.answer_cache_bytes,
+            64 << 20,
+            "the fast path is on by default"
+        );
         let err = parse("[cache]\nprefetch-percent = 100\n")
             .unwrap_err()
             .to_string();

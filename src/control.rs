@@ -508,6 +508,8 @@ pub struct Snapshot {
     pub tailored: CacheSize,
     /// (name, type, class) entries of the tailored cache.
     pub tailored_names: u64,
+    /// The fast path's cache of rendered answers (all zero when it is off).
+    pub answers: CacheSize,
     /// Live tailored entries per scope prefix length: `(length, count)`, IPv4 then IPv6.
     pub tailored_by_scope_len: TailoredByScopeLen,
     /// Entries of the ECS allowlist in force.
@@ -552,6 +554,18 @@ impl Snapshot {
                 max_bytes: tailored.config().max_bytes,
             },
             tailored_names: tailored.name_count(),
+            answers: recursor.wire_cache().map_or(
+                CacheSize {
+                    entries: 0,
+                    weighted_bytes: 0,
+                    max_bytes: 0,
+                },
+                |wire| CacheSize {
+                    entries: wire.len() as u64,
+                    weighted_bytes: wire.weighted_bytes(),
+                    max_bytes: recursor.config().answer_cache_bytes,
+                },
+            ),
             tailored_by_scope_len: {
                 let (ipv4, ipv6) = tailored.tailored_by_scope_len();
                 TailoredByScopeLen { ipv4, ipv6 }
@@ -598,6 +612,7 @@ impl Snapshot {
             "caches": {
                 "records": size(&self.records),
                 "tailored": tailored,
+                "answers": size(&self.answers),
             },
             "ecs_allowlist": {
                 "file": self.allowlist_file.as_ref().map(|f| f.display().to_string()),
@@ -643,6 +658,11 @@ impl Collector for Snapshot {
                 "record cache (infrastructure and untailored answers)",
             ),
             ("tailored", &self.tailored, "tailored answer cache (ECS)"),
+            (
+                "answers",
+                &self.answers,
+                "fast path's cache of rendered answers",
+            ),
         ] {
             let entries = format!("cache_{cache}_entries");
             let help = format!("Entries in the {what}");
@@ -1099,6 +1119,11 @@ mod tests {
                 max_bytes: 1 << 20,
             },
             tailored_names: 1,
+            answers: CacheSize {
+                entries: 4,
+                weighted_bytes: 1600,
+                max_bytes: 1 << 20,
+            },
             tailored_by_scope_len: TailoredByScopeLen {
                 ipv4: vec![(24, 2)],
                 ipv6: vec![(56, 1)],

@@ -54,6 +54,8 @@ pub struct RecursorConfig {
     /// After a resolution with stale data failed, the same question is answered from the stale
     /// data without trying again for this long (RFC 8767 §5, failure recheck).
     pub stale_recheck: Duration,
+    /// Memory bound of the fast path's cache of rendered answers, bytes; 0 turns it off.
+    pub answer_cache_bytes: u64,
     /// Seed of the randomness in server selection (exploration, tie breaks); `None` seeds it
     /// from the OS. Tests set it for reproducible runs. Query IDs never use it.
     pub selection_seed: Option<u64>,
@@ -77,6 +79,7 @@ impl Default for RecursorConfig {
             infra: InfraConfig::default(),
             stale_client_timeout: Some(Duration::from_millis(1800)),
             stale_recheck: Duration::from_secs(30),
+            answer_cache_bytes: 64 * 1024 * 1024,
             selection_seed: None,
         }
     }

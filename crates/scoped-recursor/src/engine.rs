@@ -17,7 +17,8 @@ use hickory_proto::rr::{DNSClass, Name, Record, RecordType};
 use ipnet::IpNet;
 use rand::seq::SliceRandom;
 use scoped_cache::{
-    AnswerEnd, AnswerStep, CacheKey, CachedData, Read, RecordCache, ScopedCache, Trust,
+    AnswerEnd, AnswerStep, CacheKey, CachedData, Read, RecordCache, ScopedCache, Trust, WireAnswer,
+    WireCache, WireKey, WireKeyRef, lowercase_wire,
 };
 use scoped_ecs::{Allowlist, CacheScope, Ecs, ReplyEcs, cache_scope, check_reply_opt, scan_opt};
 use tokio::time::Instant;
@@ -181,6 +182,8 @@ struct Inner {
     config: RecursorConfig,
     cache: RecordCache,
     scoped: ScopedCache,
+    /// Rendered answers for the front end's fast path (derived from the two caches above).
+    wire: Option<WireCache>,
     infra: InfraCache,
     selection_rng: Mutex<rand::rngs::StdRng>,
     allowlist: RwLock<Arc<Allowlist>>,
@@ -252,7 +255,10 @@ impl Recursor {
             .max_capacity(FAILED_RECENTLY_CAPACITY)
             .time_to_live(config.stale_recheck)
             .build();
+        let wire =
+            (config.answer_cache_bytes > 0).then(|| WireCache::new(config.answer_cache_bytes));
         let inner = Inner {
+            wire,
             failed_recently,
             config,
             cache,
@@ -286,12 +292,23 @@ impl Recursor {
     pub fn flush(&self, name: &Name, subtree: bool) {
         self.inner.cache.flush(name, subtree);
         self.inner.scoped.flush(name, subtree);
+        if let Some(wire) = &self.inner.wire {
+            wire.flush(&lowercase_wire(name), subtree);
+        }
     }
 
     /// Empty both caches (the server-selection table is kept).
     pub fn flush_all(&self) {
         self.inner.cache.clear();
         self.inner.scoped.clear();
+        if let Some(wire) = &self.inner.wire {
+            wire.clear();
+        }
+    }
+
+    /// The fast path's cache of rendered answers, if it is on.
+    pub fn wire_cache(&self) -> Option<&WireCache> {
+        self.inner.wire.as_ref()
     }
 
     /// The per-nameserver table (SRTT, RTO, state, EDNS/ECS capability), for `scoped ctl infra`.
@@ -1370,6 +1387,24 @@ impl Resolve for Recursor {
     fn resolve(&self, request: ResolveRequest) -> BoxFuture<'static, Resolution> {
         let this = self.clone();
         Box::pin(async move { this.resolve_request(request).await })
+    }
+
+    fn wire_answer(&self, key: &WireKeyRef<'_>) -> Option<Arc<WireAnswer>> {
+        let hit = self.inner.wire.as_ref()?.get(key, Instant::now())?;
+        bump(&self.inner.stats.cache_hits);
+        Some(hit)
+    }
+
+    /// Kept for the part of its smallest TTL before the prefetch window, so that the hits that
+    /// should refresh it reach [`Recursor::resolve_request`]; TTLs in it count down from when it
+    /// was rendered, so it never outlives the data it came from.
+    fn keep_wire_answer(&self, key: WireKey, answer: WireAnswer) {
+        let (Some(wire), Some(ttl)) = (&self.inner.wire, answer.min_ttl()) else {
+            return;
+        };
+        let share = 100 - u64::from(self.inner.cache.config().prefetch_percent.min(100));
+        let lifetime = std::time::Duration::from_millis(u64::from(ttl) * 10 * share);
+        wire.insert(key, answer, Instant::now(), lifetime);
     }
 }
 

@@ -15,11 +15,13 @@ pub mod root_hints;
 pub mod transport;
 
 use std::net::IpAddr;
+use std::sync::Arc;
 
 use futures::future::BoxFuture;
 use hickory_proto::op::ResponseCode;
 use hickory_proto::rr::{DNSClass, Name, Record, RecordType};
 use ipnet::IpNet;
+pub use scoped_cache::{WireAnswer, WireCache, WireKey, WireKeyRef};
 
 pub use config::RecursorConfig;
 pub use engine::{EngineStats, Recursor, ResolveError};
@@ -108,4 +110,17 @@ pub trait Resolve: Send + Sync + 'static {
     /// Resolve one question. Never fails: failures are a SERVFAIL [`Resolution`], returned
     /// within the engine's time budget.
     fn resolve(&self, request: ResolveRequest) -> BoxFuture<'static, Resolution>;
+
+    /// The fast path: a response body the front end rendered earlier for this (question, client
+    /// subnet), if it may still answer. Counted as a cache hit. The default has none.
+    fn wire_answer(&self, key: &WireKeyRef<'_>) -> Option<Arc<WireAnswer>> {
+        let _ = key;
+        None
+    }
+
+    /// Offer the body the front end rendered for a resolution (not stale, NOERROR or NXDOMAIN),
+    /// for [`wire_answer`](Self::wire_answer). The default keeps nothing.
+    fn keep_wire_answer(&self, key: WireKey, answer: WireAnswer) {
+        let _ = (key, answer);
+    }
 }

@@ -23,6 +23,7 @@
 
 mod acl;
 mod config;
+mod fast;
 mod pipeline;
 mod server;
 mod stats;

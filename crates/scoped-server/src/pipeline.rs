@@ -68,10 +68,11 @@ use hickory_proto::serialize::binary::{BinDecodable, BinDecoder, DecodeError};
 use scoped_ecs::{
     Direction, Ecs, EcsError, OptRecord, SubnetDecision, SubnetPolicy, find_ecs, scan_opt,
 };
-use scoped_recursor::{Question, Resolve, ResolveRequest};
+use scoped_recursor::{Question, Resolve, ResolveRequest, WireAnswer, WireKey, WireKeyRef};
 
 use crate::acl::Acl;
 use crate::config::{CLASSIC_UDP_PAYLOAD, ServerConfig};
+use crate::fast;
 use crate::stats::FrontendStats;
 
 /// The length of a DNS header (RFC 1035 §4.1.1).
@@ -360,17 +361,102 @@ impl Pipeline {
         &self.stats
     }
 
-    /// Turns one client message into the response to send, or `None` to send nothing.
+    /// Turns one client message into the response to send, or `None` to send nothing: from the
+    /// fast path when it can, else the full pipeline.
     pub async fn handle(
         &self,
         wire: &[u8],
         client: SocketAddr,
         transport: Transport,
     ) -> Option<Vec<u8>> {
+        let mut out = Vec::new();
+        if self.answer_fast(wire, client, transport, &mut out) {
+            return Some(out);
+        }
+        self.handle_full(wire, client, transport).await
+    }
+
+    /// The fast path (see `fast.rs`): writes the response to `out` and returns `true` if the
+    /// query is plain and the engine holds its answer rendered; otherwise leaves `out` empty,
+    /// counts nothing and returns `false`, and [`handle_full`](Self::handle_full) must answer.
+    pub fn answer_fast(
+        &self,
+        wire: &[u8],
+        client: SocketAddr,
+        transport: Transport,
+        out: &mut Vec<u8>,
+    ) -> bool {
+        let Some(query) = fast::plain_query(wire) else {
+            return false;
+        };
+        let client_ip = client.ip().to_canonical();
+        if !self.acl.allows(client_ip) {
+            return false;
+        }
+        let decision = self.subnet_policy.decide(client_ip, query.ecs.as_ref());
+        let key = WireKeyRef {
+            name: query.name(),
+            qtype: query.qtype,
+            subnet: decision.subnet(),
+        };
+        let Some(answer) = self.resolver.wire_answer(&key) else {
+            return false;
+        };
+        let additional = u16::from(query.opt.is_some());
+        fast::write_header(
+            out,
+            wire,
+            answer.rcode,
+            [1, answer.answers, answer.authorities, additional],
+        );
+        out.extend_from_slice(&wire[HEADER_LEN..query.question_end]);
+        if !answer.write_body(out, tokio::time::Instant::now()) {
+            out.clear();
+            return false;
+        }
+        let echo = query
+            .ecs
+            .map(|ecs| ecs.echo(decision.source_len(), answer.scope));
+        if let Some((_, dnssec_ok)) = query.opt {
+            fast::write_opt(out, self.edns_udp_payload, dnssec_ok, echo.as_ref());
+        }
+        let limit = match (transport, query.opt) {
+            (Transport::Tcp, _) => TCP_MAX_MESSAGE,
+            (Transport::Udp, None) => usize::from(CLASSIC_UDP_PAYLOAD),
+            (Transport::Udp, Some((payload, _))) => {
+                usize::from(payload.clamp(CLASSIC_UDP_PAYLOAD, self.edns_udp_payload))
+            }
+        };
+        if out.len() > limit {
+            // The full path truncates it.
+            out.clear();
+            return false;
+        }
+        self.count_query(transport);
+        self.count_decision(client_ip, query.ecs.as_ref(), &decision);
+        if echo.is_some() {
+            FrontendStats::bump(&self.stats.ecs_echoed);
+        }
+        self.stats
+            .count_response(ResponseCode::from_low(answer.rcode));
+        true
+    }
+
+    fn count_query(&self, transport: Transport) {
         FrontendStats::bump(match transport {
             Transport::Udp => &self.stats.queries_udp,
             Transport::Tcp => &self.stats.queries_tcp,
         });
+    }
+
+    /// The full pipeline, every step of the module docs.
+    pub async fn handle_full(
+        &self,
+        wire: &[u8],
+        client: SocketAddr,
+        transport: Transport,
+    ) -> Option<Vec<u8>> {
+        self.count_query(transport);
         let client_ip = client.ip().to_canonical();
         let checked = read_header(wire).and_then(|header| {
             if self.acl.allows(client_ip) {
@@ -392,7 +478,8 @@ impl Pipeline {
             Err(rejection) => return self.reject(rejection, transport),
         };
 
-        let decision = self.client_subnet(&query, client_ip);
+        let decision = self.subnet_policy.decide(client_ip, query.ecs.as_ref());
+        self.count_decision(client_ip, query.ecs.as_ref(), &decision);
         let request = ResolveRequest {
             question: Question {
                 name: query.query.name().clone(),
@@ -403,6 +490,21 @@ impl Pipeline {
             client_subnet: decision.subnet(),
         };
         let resolution = self.resolver.resolve(request).await;
+        // What the fast path may replay: a fresh answer or a negative one, for this question
+        // and this client subnet.
+        let replayable = !resolution.stale
+            && matches!(
+                resolution.rcode,
+                ResponseCode::NoError | ResponseCode::NXDomain
+            );
+        let key = replayable.then(|| {
+            WireKey::new(
+                query.query.name(),
+                query.query.query_type(),
+                decision.subnet(),
+            )
+        });
+        let scope = resolution.scope;
 
         let mut response = self.response(
             &query.header,
@@ -424,28 +526,32 @@ impl Pipeline {
             edns.options_mut()
                 .insert(EdnsOption::Unknown(EDE_OPTION_CODE, info_code));
         }
-        self.finish(response, self.size_limit(query.edns.as_ref(), transport))
+        let wire = self.finish(response, self.size_limit(query.edns.as_ref(), transport))?;
+        if let Some(key) = key
+            && let Ok(answer) = WireAnswer::from_response(&wire, scope)
+        {
+            self.resolver.keep_wire_answer(key, answer);
+        }
+        Some(wire)
     }
 
     /// Step 9: the client subnet to resolve for, decided once from the (canonical) client address
-    /// and the client's validated ECS option; counted and traced (E24).
-    fn client_subnet(&self, query: &ParsedQuery, client: IpAddr) -> SubnetDecision {
-        let decision = self.subnet_policy.decide(client, query.ecs.as_ref());
-        self.stats.count_subnet_decision(&decision);
+    /// and the client's validated ECS option: counted and traced (E24).
+    fn count_decision(&self, client: IpAddr, ecs: Option<&Ecs>, decision: &SubnetDecision) {
+        self.stats.count_subnet_decision(decision);
         if decision.subnet().is_some()
-            && query.ecs.is_some_and(|ecs| ecs.source() > 0)
+            && ecs.is_some_and(|ecs| ecs.source() > 0)
             && self.subnet_policy.is_trusted(client)
         {
             FrontendStats::bump(&self.stats.ecs_trusted_front_end);
         }
         tracing::trace!(
             %client,
-            client_ecs = ?query.ecs,
+            client_ecs = ?ecs,
             subnet = ?decision.subnet(),
             withheld = decision.reason().map(|reason| reason.reason()),
             "client subnet decided"
         );
-        decision
     }
 
     /// Step 10b (E23): the client's ECS option back, SCOPE = min(data scope, SOURCE used).

@@ -1,6 +1,7 @@
 //! The front end's tests: one binary, one fake engine, shared helpers.
 
 mod ecs_tests;
+mod fast_path_tests;
 mod parse_props;
 mod pipeline_tests;
 mod socket_tests;
@@ -15,7 +16,9 @@ use hickory_proto::op::{Edns, Message, MessageType, OpCode, Query, ResponseCode}
 use hickory_proto::rr::rdata::opt::EdnsOption;
 use hickory_proto::rr::rdata::{A, SOA};
 use hickory_proto::rr::{Name, RData, Record, RecordType};
-use scoped_recursor::{Resolution, Resolve, ResolveRequest};
+use scoped_recursor::{
+    Resolution, Resolve, ResolveRequest, WireAnswer, WireCache, WireKey, WireKeyRef,
+};
 
 use crate::{Pipeline, ServerConfig, Transport};
 
@@ -25,6 +28,9 @@ use crate::{Pipeline, ServerConfig, Transport};
 pub(crate) struct FakeResolver {
     table: HashMap<(String, RecordType), (Resolution, Duration)>,
     seen: Mutex<Vec<ResolveRequest>>,
+    /// The fast path's answer cache, when a test turns it on (each answer kept for its
+    /// smallest TTL).
+    wire: Option<WireCache>,
 }
 
 impl FakeResolver {
@@ -83,6 +89,12 @@ impl FakeResolver {
         self
     }
 
+    /// Keeps what the front end renders, so repeated questions take the fast path.
+    pub(crate) fn with_wire_cache(mut self) -> Self {
+        self.wire = Some(WireCache::new(1 << 20));
+        self
+    }
+
     /// Every request the engine was asked, in order.
     pub(crate) fn seen(&self) -> Vec<ResolveRequest> {
         self.seen.lock().expect("lock").clone()
@@ -121,6 +133,17 @@ impl Resolve for FakeResolver {
             }
             resolution
         })
+    }
+
+    fn wire_answer(&self, key: &WireKeyRef<'_>) -> Option<Arc<WireAnswer>> {
+        self.wire.as_ref()?.get(key, tokio::time::Instant::now())
+    }
+
+    fn keep_wire_answer(&self, key: WireKey, answer: WireAnswer) {
+        if let (Some(wire), Some(ttl)) = (&self.wire, answer.min_ttl()) {
+            let lifetime = Duration::from_secs(u64::from(ttl));
+            wire.insert(key, answer, tokio::time::Instant::now(), lifetime);
+        }
     }
 }
 

@@ -1,0 +1,553 @@
+//! The answer cache of the fast path: whole response bodies as the front end rendered them, so a
+//! repeated question is answered by copying bytes and patching the ID and TTLs.
+//!
+//! It is derived from the record and tailored caches, never a source of truth: an entry is the
+//! rendering of one [resolution] for one (question, client subnet), kept for a part of its TTL
+//! (the engine decides how long — short of the prefetch window, so that prefetch still sees the
+//! hits that matter) and dropped with every flush. Keys are the question name in lowercase wire
+//! form, the type, and the client subnet the front end decided (E19 is applied when the entry is
+//! made, by the engine's lookup; the entry then serves exactly that subnet).
+//!
+//! The body is the answer and authority sections after the question. Compression pointers in it
+//! point into the question (offset 12) or into the body itself, and a later query for the same
+//! name has a question of the same length, so the body is valid after any question that matches
+//! the key, whatever its case.
+//!
+//! [resolution]: https://docs.rs/scoped-recursor
+
+use std::hash::{Hash, Hasher};
+use std::sync::Arc;
+use std::time::Duration;
+
+use hickory_proto::rr::{Name, RecordType};
+use ipnet::IpNet;
+use tokio::time::Instant;
+
+/// What an entry costs beyond its body and TTL table: the key's name, the `Arc`, the cache's
+/// own slot (quick_cache: a few words per entry).
+const ENTRY_OVERHEAD_BYTES: u64 = 160;
+
+/// The key of a stored answer. See [`WireKeyRef`] for lookups without allocating.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct WireKey {
+    name: Box<[u8]>,
+    qtype: u16,
+    subnet: Option<IpNet>,
+}
+
+/// A borrowed [`WireKey`]: the name in lowercase wire form (labels with their length octets,
+/// ending in the root label), the QTYPE and the decided client subnet.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct WireKeyRef<'a> {
+    /// The lowercase wire name.
+    pub name: &'a [u8],
+    /// The QTYPE.
+    pub qtype: u16,
+    /// The client subnet decided for the query (`None`: no subnet).
+    pub subnet: Option<IpNet>,
+}
+
+impl WireKeyRef<'_> {
+    /// The owned key.
+    pub fn to_key(&self) -> WireKey {
+        WireKey {
+            name: self.name.into(),
+            qtype: self.qtype,
+            subnet: self.subnet,
+        }
+    }
+}
+
+// The two hash alike, field by field, so a `WireKeyRef` finds its `WireKey`.
+impl Hash for WireKey {
+    fn hash<H: Hasher>(&self, state: &mut H) {
+        self.as_ref().hash(state);
+    }
+}
+
+impl Hash for WireKeyRef<'_> {
+    fn hash<H: Hasher>(&self, state: &mut H) {
+        self.name.hash(state);
+        self.qtype.hash(state);
+        self.subnet.hash(state);
+    }
+}
+
+impl WireKey {
+    /// The key of a question for `name` (any case) and `qtype` from a client whose decided
+    /// subnet is `subnet`.
+    pub fn new(name: &Name, qtype: RecordType, subnet: Option<IpNet>) -> Self {
+        Self {
+            name: lowercase_wire(name).into_boxed_slice(),
+            qtype: u16::from(qtype),
+            subnet,
+        }
+    }
+
+    fn as_ref(&self) -> WireKeyRef<'_> {
+        WireKeyRef {
+            name: &self.name,
+            qtype: self.qtype,
+            subnet: self.subnet,
+        }
+    }
+
+    /// Whether `name` (lowercase wire form) is this key's name or, with `subtree`, one of its
+    /// ancestors.
+    fn is_at_or_below(&self, name: &[u8], subtree: bool) -> bool {
+        if !subtree {
+            return *self.name == *name;
+        }
+        // Walk the key's label boundaries; the suffix starting at one of them must equal `name`.
+        let mut pos = 0;
+        loop {
+            if self.name[pos..] == *name {
+                return true;
+            }
+            match self.name.get(pos) {
+                Some(&0) | None => return false,
+                Some(&len) => pos += 1 + usize::from(len),
+            }
+            if pos >= self.name.len() {
+                return false;
+            }
+        }
+    }
+}
+
+impl quick_cache::Equivalent<WireKey> for WireKeyRef<'_> {
+    fn equivalent(&self, key: &WireKey) -> bool {
+        *self == key.as_ref()
+    }
+}
+
+/// `name` in lowercase wire form (uncompressed labels, then the root label), as keys hold it.
+pub fn lowercase_wire(name: &Name) -> Vec<u8> {
+    let mut out = Vec::with_capacity(MAX_WIRE_NAME);
+    for label in name.iter() {
+        out.push(label.len() as u8);
+        out.extend(label.iter().map(u8::to_ascii_lowercase));
+    }
+    out.push(0);
+    out
+}
+
+/// The longest name in wire form (RFC 1035 §3.1).
+const MAX_WIRE_NAME: usize = 255;
+
+/// Why a rendered response cannot be kept.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum WireError {
+    /// The bytes end inside a name or record, or a name is malformed.
+    Truncated,
+    /// The response is not one answer to one question (QDCOUNT ≠ 1, TC set).
+    NotAnAnswer,
+    /// The additional section holds more than the OPT record.
+    Additional,
+}
+
+/// One stored response: everything after the question but the OPT record, with where its TTLs
+/// are, and the header fields that go with it.
+#[derive(Debug)]
+pub struct WireAnswer {
+    /// The RCODE (NOERROR or NXDOMAIN).
+    pub rcode: u8,
+    /// The ECS scope of the data (E23 echo).
+    pub scope: u8,
+    /// ANCOUNT.
+    pub answers: u16,
+    /// NSCOUNT.
+    pub authorities: u16,
+    body: Box<[u8]>,
+    /// (offset in `body`, TTL when rendered) of every record.
+    ttls: Box<[(u16, u32)]>,
+    /// When it was stored and until when it may answer.
+    stored: Instant,
+    until: Instant,
+}
+
+impl WireAnswer {
+    /// The body of `response` (a whole rendered response to one question, not truncated, with
+    /// nothing in its additional section but an OPT), for data of ECS `scope`.
+    pub fn from_response(response: &[u8], scope: u8) -> Result<Self, WireError> {
+        let header = response.get(..12).ok_or(WireError::Truncated)?;
+        let count = |i: usize| u16::from_be_bytes([header[i], header[i + 1]]);
+        let (qd, an, ns, ar) = (count(4), count(6), count(8), count(10));
+        if qd != 1 || header[2] & 0x02 != 0 {
+            return Err(WireError::NotAnAnswer);
+        }
+        let mut pos = skip_name(response, 12)? + 4;
+        let start = pos;
+        let mut ttls = Vec::with_capacity(usize::from(an) + usize::from(ns));
+        for _ in 0..u32::from(an) + u32::from(ns) {
+            pos = skip_name(response, pos)?;
+            let fixed = response.get(pos..pos + 10).ok_or(WireError::Truncated)?;
+            let ttl = u32::from_be_bytes([fixed[4], fixed[5], fixed[6], fixed[7]]);
+            let rdlength = usize::from(u16::from_be_bytes([fixed[8], fixed[9]]));
+            let offset = u16::try_from(pos + 4 - start).map_err(|_| WireError::Truncated)?;
+            ttls.push((offset, ttl));
+            pos += 10 + rdlength;
+            if pos > response.len() {
+                return Err(WireError::Truncated);
+            }
+        }
+        // Only the OPT may follow (minimal responses); it is rebuilt per client.
+        if ar > 1 {
+            return Err(WireError::Additional);
+        }
+        if ar == 1 {
+            let end = skip_name(response, pos)?;
+            let rtype = response.get(end..end + 2).ok_or(WireError::Truncated)?;
+            if rtype != [0, 41] {
+                return Err(WireError::Additional);
+            }
+        }
+        let now = Instant::now();
+        Ok(Self {
+            rcode: header[3] & 0x0f,
+            scope,
+            answers: an,
+            authorities: ns,
+            body: response[start..pos].into(),
+            ttls: ttls.into_boxed_slice(),
+            stored: now,
+            until: now,
+        })
+    }
+
+    /// The smallest TTL of its records (`None`: no records, nothing says how long it lives).
+    pub fn min_ttl(&self) -> Option<u32> {
+        self.ttls.iter().map(|&(_, ttl)| ttl).min()
+    }
+
+    /// Appends the body to `out` with every TTL counted down to `now`; `false` (nothing
+    /// appended) once the entry may no longer answer.
+    pub fn write_body(&self, out: &mut Vec<u8>, now: Instant) -> bool {
+        if now >= self.until {
+            return false;
+        }
+        let elapsed = now.saturating_duration_since(self.stored).as_secs();
+        let elapsed = u32::try_from(elapsed).unwrap_or(u32::MAX);
+        let base = out.len();
+        out.extend_from_slice(&self.body);
+        for &(offset, ttl) in self.ttls.iter() {
+            let at = base + usize::from(offset);
+            out[at..at + 4].copy_from_slice(&ttl.saturating_sub(elapsed).to_be_bytes());
+        }
+        true
+    }
+
+    /// Its length in bytes.
+    pub fn len(&self) -> usize {
+        self.body.len()
+    }
+
+    /// Whether the body is empty (a NODATA without SOA).
+    pub fn is_empty(&self) -> bool {
+        self.body.is_empty()
+    }
+
+    fn weight(&self) -> u64 {
+        (self.body.len() + self.ttls.len() * 8) as u64 + ENTRY_OVERHEAD_BYTES
+    }
+}
+
+/// Past the name at `pos`: its end (after the root label or a compression pointer).
+fn skip_name(msg: &[u8], mut pos: usize) -> Result<usize, WireError> {
+    loop {
+        let len = *msg.get(pos).ok_or(WireError::Truncated)?;
+        match len {
+            0 => return Ok(pos + 1),
+            l if l & 0xc0 == 0xc0 => {
+                msg.get(pos + 1).ok_or(WireError::Truncated)?;
+                return Ok(pos + 2);
+            }
+            l if l & 0xc0 == 0 => pos += 1 + usize::from(l),
+            _ => return Err(WireError::Truncated),
+        }
+    }
+}
+
+#[derive(Clone)]
+struct Weigh;
+
+impl quick_cache::Weighter<WireKey, Arc<WireAnswer>> for Weigh {
+    fn weight(&self, key: &WireKey, value: &Arc<WireAnswer>) -> u64 {
+        value.weight() + key.name.len() as u64
+    }
+}
+
+/// The answer cache: bounded in bytes, sharded, lookups without allocation. Cheap to clone.
+#[derive(Clone)]
+pub struct WireCache {
+    entries: Arc<quick_cache::sync::Cache<WireKey, Arc<WireAnswer>, Weigh>>,
+}
+
+impl std::fmt::Debug for WireCache {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("WireCache")
+            .field("entries", &self.entries.len())
+            .field("weight", &self.entries.weight())
+            .finish()
+    }
+}
+
+/// Expected size of one entry, for sizing the cache's item table.
+const TYPICAL_ENTRY_BYTES: u64 = 300;
+
+impl WireCache {
+    /// An empty cache holding at most about `max_bytes`.
+    pub fn new(max_bytes: u64) -> Self {
+        let items = (max_bytes / TYPICAL_ENTRY_BYTES).max(16);
+        let entries = quick_cache::sync::Cache::with_weighter(
+            usize::try_from(items).unwrap_or(usize::MAX),
+            max_bytes.max(1),
+            Weigh,
+        );
+        Self {
+            entries: Arc::new(entries),
+        }
+    }
+
+    /// The stored answer for `key` if it may still answer at `now`.
+    pub fn get(&self, key: &WireKeyRef<'_>, now: Instant) -> Option<Arc<WireAnswer>> {
+        let answer = self.entries.get(key)?;
+        (now < answer.until).then_some(answer)
+    }
+
+    /// Keep `answer` for `key`, answering for `lifetime` from `now`.
+    pub fn insert(&self, key: WireKey, mut answer: WireAnswer, now: Instant, lifetime: Duration) {
+        if lifetime.is_zero() {
+            return;
+        }
+        answer.stored = now;
+        answer.until = now + lifetime;
+        self.entries.insert(key, Arc::new(answer));
+    }
+
+    /// Forget the answers for `name` (lowercase wire form) or, with `subtree`, for it and every
+    /// name below it.
+    pub fn flush(&self, name: &[u8], subtree: bool) {
+        self.entries
+            .retain(|key, _| !key.is_at_or_below(name, subtree));
+    }
+
+    /// Forget everything.
+    pub fn clear(&self) {
+        self.entries.clear();
+    }
+
+    /// Number of entries.
+    pub fn len(&self) -> usize {
+        self.entries.len()
+    }
+
+    /// Whether it holds nothing.
+    pub fn is_empty(&self) -> bool {
+        self.entries.is_empty()
+    }
+
+    /// Estimated bytes held.
+    pub fn weighted_bytes(&self) -> u64 {
+        self.entries.weight()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::str::FromStr;
+
+    use hickory_proto::op::{Message, MessageType, OpCode, Query, ResponseCode};
+    use hickory_proto::rr::rdata::{A, CNAME};
+    use hickory_proto::rr::{Name, RData, Record, RecordType};
+
+    use super::*;
+
+    fn name(s: &str) -> Name {
+        Name::from_str(s).unwrap()
+    }
+
+    fn wire_name(s: &str) -> Vec<u8> {
+        let mut out = Vec::new();
+        for label in s.trim_end_matches('.').split('.').filter(|l| !l.is_empty()) {
+            out.push(label.len() as u8);
+            out.extend_from_slice(label.to_ascii_lowercase().as_bytes());
+        }
+        out.push(0);
+        out
+    }
+
+    /// A rendered response: www.example. CNAME web.example. (TTL 300), web A 192.0.2.1 (60).
+    fn response(qname: &str) -> Vec<u8> {
+        let mut msg = Message::new(77, MessageType::Response, OpCode::Query);
+        msg.add_query(Query::query(name(qname), RecordType::A));
+        msg.add_answer(Record::from_rdata(
+            name(qname),
+            300,
+            RData::CNAME(CNAME(name("web.example."))),
+        ));
+        msg.add_answer(Record::from_rdata(
+            name("web.example."),
+            60,
+            RData::A(A::new(192, 0, 2, 1)),
+        ));
+        msg.to_vec().unwrap()
+    }
+
+    fn question_end(msg: &[u8]) -> usize {
+        skip_name(msg, 12).unwrap() + 4
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn body_is_replayed_with_ttls_counted_down() {
+        let wire = response("www.example.");
+        let answer = WireAnswer::from_response(&wire, 0).unwrap();
+        assert_eq!((answer.answers, answer.authorities), (2, 0));
+        assert_eq!(answer.min_ttl(), Some(60));
+        let cache = WireCache::new(1 << 20);
+        let key = WireKeyRef {
+            name: &wire_name("www.example."),
+            qtype: 1,
+            subnet: None,
+        };
+        cache.insert(
+            key.to_key(),
+            answer,
+            Instant::now(),
+            Duration::from_secs(50),
+        );
+        tokio::time::advance(Duration::from_secs(10)).await;
+        let hit = cache.get(&key, Instant::now()).unwrap();
+        // Rebuild the message around the body and read it back.
+        let q_end = question_end(&wire);
+        let mut out = wire[..q_end].to_vec();
+        assert!(hit.write_body(&mut out, Instant::now()));
+        let replayed = Message::from_vec(&out).unwrap();
+        assert_eq!(replayed.answers[0].ttl, 290);
+        assert_eq!(replayed.answers[1].ttl, 50);
+        assert_eq!(replayed.answers[1].data, RData::A(A::new(192, 0, 2, 1)));
+        assert_eq!(replayed.metadata.response_code, ResponseCode::NoError);
+        // Its lifetime is what the engine gave it, not the TTL.
+        tokio::time::advance(Duration::from_secs(40)).await;
+        assert!(cache.get(&key, Instant::now()).is_none());
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_body_replays_after_the_question_in_another_case() {
+        let wire = response("www.example.");
+        let cache = WireCache::new(1 << 20);
+        let key = WireKeyRef {
+            name: &wire_name("www.example."),
+            qtype: 1,
+            subnet: None,
+        };
+        let now = Instant::now();
+        let answer = WireAnswer::from_response(&wire, 0).unwrap();
+        cache.insert(key.to_key(), answer, now, Duration::from_secs(30));
+        // Another client asks WwW.ExAmPlE.: same length, other case.
+        let other = response("WwW.ExAmPlE.");
+        let q_end = question_end(&other);
+        let mut out = other[..q_end].to_vec();
+        assert!(cache.get(&key, now).unwrap().write_body(&mut out, now));
+        let replayed = Message::from_vec(&out).unwrap();
+        assert_eq!(replayed.answers[0].name, name("www.example."));
+        assert_eq!(replayed.answers[1].data, RData::A(A::new(192, 0, 2, 1)));
+    }
+
+    #[test]
+    fn keys_differ_by_type_and_subnet_and_borrowed_keys_find_owned_ones() {
+        let cache = WireCache::new(1 << 20);
+        let wire = response("www.example.");
+        let name = wire_name("www.example.");
+        let subnet: IpNet = "198.51.100.0/24".parse().unwrap();
+        let key = |qtype, subnet| WireKeyRef {
+            name: &name,
+            qtype,
+            subnet,
+        };
+        let now = Instant::now();
+        let keep = Duration::from_secs(30);
+        let tailored = WireAnswer::from_response(&wire, 24).unwrap();
+        cache.insert(key(1, Some(subnet)).to_key(), tailored, now, keep);
+        assert_eq!(cache.get(&key(1, Some(subnet)), now).unwrap().scope, 24);
+        assert!(cache.get(&key(1, None), now).is_none());
+        assert!(cache.get(&key(28, Some(subnet)), now).is_none());
+    }
+
+    #[test]
+    fn flush_by_name_and_subtree() {
+        let cache = WireCache::new(1 << 20);
+        let wire = response("www.example.");
+        let now = Instant::now();
+        for owner in [
+            "www.example.",
+            "a.www.example.",
+            "example.",
+            "wwwx.example.",
+        ] {
+            let answer = WireAnswer::from_response(&wire, 0).unwrap();
+            let key = WireKeyRef {
+                name: &wire_name(owner),
+                qtype: 1,
+                subnet: None,
+            };
+            cache.insert(key.to_key(), answer, now, Duration::from_secs(30));
+        }
+        let present = |owner: &str| {
+            cache
+                .get(
+                    &WireKeyRef {
+                        name: &wire_name(owner),
+                        qtype: 1,
+                        subnet: None,
+                    },
+                    now,
+                )
+                .is_some()
+        };
+        cache.flush(&wire_name("www.example."), false);
+        assert!(!present("www.example.") && present("a.www.example."));
+        cache.flush(&wire_name("www.example."), true);
+        assert!(!present("a.www.example."));
+        assert!(present("example.") && present("wwwx.example."));
+    }
+
+    #[test]
+    fn truncated_or_odd_responses_are_refused() {
+        let wire = response("www.example.");
+        assert_eq!(
+            WireAnswer::from_response(&wire[..wire.len() - 3], 0).unwrap_err(),
+            WireError::Truncated
+        );
+        let mut tc = wire.clone();
+        tc[2] |= 0x02;
+        assert_eq!(
+            WireAnswer::from_response(&tc, 0).unwrap_err(),
+            WireError::NotAnAnswer
+        );
+        assert!(WireAnswer::from_response(&wire[..5], 0).is_err());
+    }
+
+    #[test]
+    fn the_cache_stays_within_its_byte_bound() {
+        let cache = WireCache::new(64 * 1024);
+        let wire = response("www.example.");
+        let now = Instant::now();
+        for i in 0..10_000u32 {
+            let answer = WireAnswer::from_response(&wire, 0).unwrap();
+            let owner = format!("n{i}.example.");
+            let key = WireKeyRef {
+                name: &wire_name(&owner),
+                qtype: 1,
+                subnet: None,
+            };
+            cache.insert(key.to_key(), answer, now, Duration::from_secs(30));
+        }
+        assert!(
+            cache.weighted_bytes() <= 64 * 1024,
+            "{}",
+            cache.weighted_bytes()
+        );
+        assert!(cache.len() > 50);
+    }
+}
