@@ -420,3 +420,50 @@ async fn udp_and_tcp_share_the_port_and_several_addresses_bind() {
 fn bind_outside_a_runtime_is_an_error_not_a_panic() {
     assert!(bind(loopback_config()).is_err());
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_burst_of_cache_hits_is_answered_in_full_from_batched_reads() {
+    let resolver = Arc::new(
+        FakeResolver::new()
+            .with_a("fast.example.", RecordType::A, 1)
+            .with_wire_cache(),
+    );
+    let server = TestServer::start_shared(loopback_config(), Arc::clone(&resolver)).unwrap();
+    let client = UdpSocket::bind("127.0.0.1:0").await.unwrap();
+    client.connect(server.addr).await.unwrap();
+    let mut buffer = vec![0u8; 4096];
+    // The first answer is rendered by the full path and kept.
+    client
+        .send(&wire(&query(0, "fast.example.", RecordType::A)))
+        .await
+        .unwrap();
+    timeout(PATIENCE, client.recv(&mut buffer))
+        .await
+        .unwrap()
+        .unwrap();
+    // Then a burst, sent before any answer is read: the server reads several per call.
+    const BURST: u16 = 300;
+    for id in 1..=BURST {
+        client
+            .send(&wire(&query(id, "fast.example.", RecordType::A)))
+            .await
+            .unwrap();
+    }
+    let mut ids = std::collections::HashSet::new();
+    while ids.len() < usize::from(BURST) {
+        let len = timeout(PATIENCE, client.recv(&mut buffer))
+            .await
+            .expect("every query is answered")
+            .unwrap();
+        let response = Message::from_vec(&buffer[..len]).unwrap();
+        assert_eq!(response.answers.len(), 1);
+        ids.insert(response.metadata.id);
+    }
+    assert_eq!(
+        resolver.seen().len(),
+        1,
+        "the burst came from the answer cache"
+    );
+    assert_eq!(server.stats.snapshot().queries_udp, u64::from(BURST) + 1);
+    server.stop().await;
+}
