@@ -630,6 +630,12 @@ impl Config {
             allow: acl.allow,
             edns_udp_payload: server.edns_udp_payload,
             udp_max_inflight: server.udp_max_inflight,
+            // One receive loop per worker thread.
+            udp_sockets_per_address: if server.threads > 0 {
+                server.threads
+            } else {
+                std::thread::available_parallelism().map_or(1, usize::from)
+            },
             tcp_max_connections: server.tcp_max_connections,
             tcp_max_connections_per_client: server.tcp_max_connections_per_client,
             tcp_idle_timeout: server.tcp_idle_timeout,

@@ -72,6 +72,10 @@ pub struct ServerConfig {
     pub edns_udp_payload: u16,
     /// UDP queries being resolved at once. Default: [`DEFAULT_UDP_MAX_INFLIGHT`].
     pub udp_max_inflight: usize,
+    /// UDP sockets per listen address, bound with `SO_REUSEPORT` so the kernel spreads the
+    /// clients across them, each with its own receive loop (one per worker thread is the
+    /// natural choice). An address with port 0 always gets one. Default: 1.
+    pub udp_sockets_per_address: usize,
     /// Open TCP connections in total. Default: [`DEFAULT_TCP_MAX_CONNECTIONS`].
     pub tcp_max_connections: usize,
     /// Open TCP connections per client address. Default:
@@ -97,6 +101,7 @@ impl Default for ServerConfig {
             allow: default_allow(),
             edns_udp_payload: DEFAULT_EDNS_UDP_PAYLOAD,
             udp_max_inflight: DEFAULT_UDP_MAX_INFLIGHT,
+            udp_sockets_per_address: 1,
             tcp_max_connections: DEFAULT_TCP_MAX_CONNECTIONS,
             tcp_max_connections_per_client: DEFAULT_TCP_MAX_CONNECTIONS_PER_CLIENT,
             tcp_idle_timeout: DEFAULT_TCP_IDLE_TIMEOUT,

@@ -42,9 +42,15 @@ pub fn bind(config: ServerConfig) -> io::Result<BoundServer> {
     let mut udp = Vec::with_capacity(config.listen.len());
     let mut tcp = Vec::with_capacity(config.listen.len());
     for &addr in &config.listen {
-        let (udp_socket, tcp_listener) = bind_pair(addr)?;
-        udp.push(UdpSocket::from_std(udp_socket)?);
+        let (first, tcp_listener) = bind_pair(addr)?;
+        let bound = first.local_addr()?;
+        udp.push(UdpSocket::from_std(first)?);
         tcp.push(TcpListener::from_std(tcp_listener)?);
+        if addr.port() != 0 {
+            for _ in 1..config.udp_sockets_per_address {
+                udp.push(UdpSocket::from_std(udp_socket(bound)?)?);
+            }
+        }
     }
     Ok(BoundServer {
         config,
@@ -106,9 +112,9 @@ impl BoundServer {
     /// The addresses actually bound, one per listen address (UDP and TCP share it), with the
     /// real port where port 0 was asked for.
     pub fn local_addrs(&self) -> Vec<SocketAddr> {
-        self.udp
+        self.tcp
             .iter()
-            .filter_map(|socket| socket.local_addr().ok())
+            .filter_map(|listener| listener.local_addr().ok())
             .collect()
     }
 

@@ -467,3 +467,57 @@ async fn a_burst_of_cache_hits_is_answered_in_full_from_batched_reads() {
     assert_eq!(server.stats.snapshot().queries_udp, u64::from(BURST) + 1);
     server.stop().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn several_udp_sockets_share_a_fixed_port() {
+    // A port free for both transports right now (the test cannot use port 0: one socket only).
+    let probe = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = probe.local_addr().unwrap();
+    drop(probe);
+    let config = ServerConfig {
+        listen: vec![addr],
+        udp_sockets_per_address: 3,
+        ..ServerConfig::default()
+    };
+    let server = bind(config).unwrap();
+    assert_eq!(
+        server.local_addrs(),
+        vec![addr],
+        "one address, however many sockets"
+    );
+    // The kernel's table shows the three sockets on the port.
+    let table = std::fs::read_to_string("/proc/net/udp").unwrap();
+    let port = format!(":{:04X} ", addr.port());
+    let sockets = table
+        .lines()
+        .filter(|line| {
+            line.split_whitespace()
+                .nth(1)
+                .is_some_and(|l| format!("{l} ").ends_with(&port))
+        })
+        .count();
+    assert_eq!(sockets, 3, "{table}");
+    let stats = server.stats();
+    let (stop, stopped) = oneshot::channel::<()>();
+    let task = tokio::spawn(server.run(Arc::new(resolver()), async {
+        let _ = stopped.await;
+    }));
+    // Clients on many source ports land on the various sockets; every one is answered.
+    for id in 0..30u16 {
+        let client = UdpSocket::bind("127.0.0.1:0").await.unwrap();
+        client.connect(addr).await.unwrap();
+        client
+            .send(&wire(&query(id, "fast.example.", RecordType::A)))
+            .await
+            .unwrap();
+        let mut buffer = vec![0u8; 4096];
+        let len = timeout(PATIENCE, client.recv(&mut buffer))
+            .await
+            .expect("answered")
+            .unwrap();
+        assert_eq!(Message::from_vec(&buffer[..len]).unwrap().metadata.id, id);
+    }
+    assert_eq!(stats.snapshot().queries_udp, 30);
+    let _ = stop.send(());
+    timeout(PATIENCE, task).await.unwrap().unwrap();
+}
