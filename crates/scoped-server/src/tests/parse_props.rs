@@ -143,6 +143,22 @@ proptest! {
     fn pipeline_survives_random_bytes(bytes in prop::collection::vec(any::<u8>(), 0..300)) {
         check_pipeline(&bytes)?;
     }
+
+    /// The fast path's parser accepts only what the full one accepts, and reads it the same:
+    /// a query it takes can never be one the full path would have refused or read otherwise.
+    #[test]
+    fn fast_parser_accepts_only_what_the_full_parser_accepts(bytes in mutated_query()) {
+        if let Some(plain) = crate::fast::plain_query(&bytes) {
+            let full = parse_query(&bytes);
+            prop_assert!(full.is_ok(), "fast took what full refuses: {:?}", full.err());
+            let full = full.expect("checked");
+            let key = scoped_recursor::WireKeyRef { name: plain.name(), qtype: plain.qtype, subnet: None };
+            prop_assert_eq!(key.to_key(), scoped_recursor::WireKey::new(full.query.name(), full.query.query_type(), None));
+            prop_assert_eq!(plain.ecs, full.ecs);
+            prop_assert_eq!(plain.opt.map(|(payload, dnssec_ok)| (payload, dnssec_ok)),
+                full.edns.as_ref().map(|e| (e.max_payload(), e.flags().dnssec_ok)));
+        }
+    }
 }
 
 #[test]
