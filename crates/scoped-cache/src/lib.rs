@@ -655,7 +655,9 @@ fn record_weight(record: &Record) -> u32 {
 pub mod scoped;
 pub use scoped::{ScopedCache, ScopedCacheConfig, ScopedHit};
 pub mod wire;
-pub use wire::{WireAnswer, WireCache, WireError, WireKey, WireKeyRef, lowercase_wire};
+pub use wire::{
+    WireAnswer, WireCache, WireClients, WireError, WireKey, WireKeyRef, lowercase_wire,
+};
 
 #[cfg(test)]
 mod tests;

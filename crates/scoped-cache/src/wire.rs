@@ -6,7 +6,10 @@
 //! (the engine decides how long — short of the prefetch window, so that prefetch still sees the
 //! hits that matter) and dropped with every flush. Keys are the question name in lowercase wire
 //! form, the type, and the client subnet the front end decided (E19 is applied when the entry is
-//! made, by the engine's lookup; the entry then serves exactly that subnet).
+//! made, by the engine's lookup; the entry then serves exactly that subnet), or [`WireClients::
+//! Every`] for an answer the engine says is the same for every client (scope 0 and nothing
+//! tailored cached for the name), so that a resolver with ECS on does not render the same global
+//! answer once per client subnet.
 //!
 //! The body is the answer and authority sections after the question. Compression pointers in it
 //! point into the question (offset 12) or into the body itself, and a later query for the same
@@ -27,24 +30,41 @@ use tokio::time::Instant;
 /// own slot (quick_cache: a few words per entry).
 const ENTRY_OVERHEAD_BYTES: u64 = 160;
 
+/// Which clients a stored answer serves.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum WireClients {
+    /// Every client, whatever its subnet (the engine said the answer does not depend on it).
+    Every,
+    /// Queries for which no subnet was decided.
+    NoSubnet,
+    /// Queries whose decided subnet is exactly this.
+    Subnet(IpNet),
+}
+
+impl From<Option<IpNet>> for WireClients {
+    fn from(subnet: Option<IpNet>) -> Self {
+        subnet.map_or(Self::NoSubnet, Self::Subnet)
+    }
+}
+
 /// The key of a stored answer. See [`WireKeyRef`] for lookups without allocating.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct WireKey {
     name: Box<[u8]>,
     qtype: u16,
-    subnet: Option<IpNet>,
+    clients: WireClients,
 }
 
 /// A borrowed [`WireKey`]: the name in lowercase wire form (labels with their length octets,
-/// ending in the root label), the QTYPE and the decided client subnet.
+/// ending in the root label), the QTYPE and the clients served.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct WireKeyRef<'a> {
     /// The lowercase wire name.
     pub name: &'a [u8],
     /// The QTYPE.
     pub qtype: u16,
-    /// The client subnet decided for the query (`None`: no subnet).
-    pub subnet: Option<IpNet>,
+    /// The clients the answer serves.
+    pub clients: WireClients,
 }
 
 impl WireKeyRef<'_> {
@@ -53,7 +73,7 @@ impl WireKeyRef<'_> {
         WireKey {
             name: self.name.into(),
             qtype: self.qtype,
-            subnet: self.subnet,
+            clients: self.clients,
         }
     }
 }
@@ -69,18 +89,17 @@ impl Hash for WireKeyRef<'_> {
     fn hash<H: Hasher>(&self, state: &mut H) {
         self.name.hash(state);
         self.qtype.hash(state);
-        self.subnet.hash(state);
+        self.clients.hash(state);
     }
 }
 
 impl WireKey {
-    /// The key of a question for `name` (any case) and `qtype` from a client whose decided
-    /// subnet is `subnet`.
-    pub fn new(name: &Name, qtype: RecordType, subnet: Option<IpNet>) -> Self {
+    /// The key of a question for `name` (any case) and `qtype`, answered for `clients`.
+    pub fn new(name: &Name, qtype: RecordType, clients: WireClients) -> Self {
         Self {
             name: lowercase_wire(name).into_boxed_slice(),
             qtype: u16::from(qtype),
-            subnet,
+            clients,
         }
     }
 
@@ -88,7 +107,7 @@ impl WireKey {
         WireKeyRef {
             name: &self.name,
             qtype: self.qtype,
-            subnet: self.subnet,
+            clients: self.clients,
         }
     }
 
@@ -315,6 +334,18 @@ impl WireCache {
         (now < answer.until).then_some(answer)
     }
 
+    /// The answer for a query from `key.clients`: the one stored for exactly those clients,
+    /// else one stored for [`WireClients::Every`].
+    pub fn lookup(&self, key: &WireKeyRef<'_>, now: Instant) -> Option<Arc<WireAnswer>> {
+        self.get(key, now).or_else(|| {
+            let every = WireKeyRef {
+                clients: WireClients::Every,
+                ..*key
+            };
+            self.get(&every, now)
+        })
+    }
+
     /// Keep `answer` for `key`, answering for `lifetime` from `now`.
     pub fn insert(&self, key: WireKey, mut answer: WireAnswer, now: Instant, lifetime: Duration) {
         if lifetime.is_zero() {
@@ -408,7 +439,7 @@ mod tests {
         let key = WireKeyRef {
             name: &wire_name("www.example."),
             qtype: 1,
-            subnet: None,
+            clients: WireClients::NoSubnet,
         };
         cache.insert(
             key.to_key(),
@@ -439,7 +470,7 @@ mod tests {
         let key = WireKeyRef {
             name: &wire_name("www.example."),
             qtype: 1,
-            subnet: None,
+            clients: WireClients::NoSubnet,
         };
         let now = Instant::now();
         let answer = WireAnswer::from_response(&wire, 0).unwrap();
@@ -460,10 +491,10 @@ mod tests {
         let wire = response("www.example.");
         let name = wire_name("www.example.");
         let subnet: IpNet = "198.51.100.0/24".parse().unwrap();
-        let key = |qtype, subnet| WireKeyRef {
+        let key = |qtype, subnet: Option<IpNet>| WireKeyRef {
             name: &name,
             qtype,
-            subnet,
+            clients: subnet.into(),
         };
         let now = Instant::now();
         let keep = Duration::from_secs(30);
@@ -472,6 +503,36 @@ mod tests {
         assert_eq!(cache.get(&key(1, Some(subnet)), now).unwrap().scope, 24);
         assert!(cache.get(&key(1, None), now).is_none());
         assert!(cache.get(&key(28, Some(subnet)), now).is_none());
+    }
+
+    #[test]
+    fn an_answer_for_every_client_serves_any_subnet_unless_one_has_its_own() {
+        let cache = WireCache::new(1 << 20);
+        let wire = response("www.example.");
+        let name = wire_name("www.example.");
+        let now = Instant::now();
+        let keep = Duration::from_secs(30);
+        let key = |clients| WireKeyRef {
+            name: &name,
+            qtype: 1,
+            clients,
+        };
+        let every = WireAnswer::from_response(&wire, 0).unwrap();
+        cache.insert(key(WireClients::Every).to_key(), every, now, keep);
+        let tokyo = WireClients::Subnet("198.51.100.0/24".parse().unwrap());
+        let sf = WireClients::Subnet("203.0.113.0/24".parse().unwrap());
+        let own = WireAnswer::from_response(&wire, 24).unwrap();
+        cache.insert(key(tokyo).to_key(), own, now, keep);
+        assert_eq!(cache.lookup(&key(tokyo), now).unwrap().scope, 24);
+        assert_eq!(cache.lookup(&key(sf), now).unwrap().scope, 0);
+        assert_eq!(
+            cache
+                .lookup(&key(WireClients::NoSubnet), now)
+                .unwrap()
+                .scope,
+            0
+        );
+        assert!(cache.get(&key(sf), now).is_none(), "get is exact");
     }
 
     #[test]
@@ -489,7 +550,7 @@ mod tests {
             let key = WireKeyRef {
                 name: &wire_name(owner),
                 qtype: 1,
-                subnet: None,
+                clients: WireClients::NoSubnet,
             };
             cache.insert(key.to_key(), answer, now, Duration::from_secs(30));
         }
@@ -499,7 +560,7 @@ mod tests {
                     &WireKeyRef {
                         name: &wire_name(owner),
                         qtype: 1,
-                        subnet: None,
+                        clients: WireClients::NoSubnet,
                     },
                     now,
                 )
@@ -539,7 +600,7 @@ mod tests {
             let key = WireKeyRef {
                 name: &wire_name(&owner),
                 qtype: 1,
-                subnet: None,
+                clients: WireClients::NoSubnet,
             };
             cache.insert(key.to_key(), answer, now, Duration::from_secs(30));
         }

@@ -306,6 +306,14 @@ impl Recursor {
         }
     }
 
+    /// Drop the rendered answers of `name`: something tailored is being cached for it, so an
+    /// answer rendered as the same for every client may no longer be (E19).
+    fn forget_rendered(&self, name: &Name) {
+        if let Some(wire) = &self.inner.wire {
+            wire.flush(&lowercase_wire(name), false);
+        }
+    }
+
     /// The fast path's cache of rendered answers, if it is on.
     pub fn wire_cache(&self) -> Option<&WireCache> {
         self.inner.wire.as_ref()
@@ -361,6 +369,7 @@ impl Recursor {
         let refresh = Cell::new(false);
         if let Some(hit) = self.answer_from_cache(&question, subnet, now, Read::Hit, &refresh) {
             bump(&self.inner.stats.cache_hits);
+            let hit = self.mark_for_every_client(&question, hit);
             if refresh.get() {
                 self.prefetch(question, subnet);
             }
@@ -384,12 +393,13 @@ impl Recursor {
             bump(&self.inner.stats.stale_served_failed);
             return stale.clone();
         }
-        let (flight, joined) = self.flight(key, question, subnet, false);
+        let (flight, joined) = self.flight(key, question.clone(), subnet, false);
         if joined {
             bump(&self.inner.stats.deduplicated);
         }
         let Some(stale) = stale else {
-            return flight.await;
+            let resolution = flight.await;
+            return self.mark_for_every_client(&question, resolution);
         };
         let resolution = match self.inner.config.stale_client_timeout {
             Some(wait) => match tokio::time::timeout(wait, flight).await {
@@ -406,6 +416,23 @@ impl Recursor {
             bump(&self.inner.stats.stale_served_failed);
             return stale;
         }
+        self.mark_for_every_client(&question, resolution)
+    }
+
+    /// Sets [`Resolution::for_every_client`]: scope 0, fresh, no CNAME chain, and the tailored
+    /// cache holds nothing for the name — then no client subnet could get another answer (E19)
+    /// until something tailored is cached for it, which drops the name's rendered answers.
+    fn mark_for_every_client(&self, question: &Question, mut resolution: Resolution) -> Resolution {
+        let class = DNSClass::IN;
+        let scoped = &self.inner.scoped;
+        resolution.for_every_client = resolution.scope == 0
+            && !resolution.stale
+            && resolution.answers.iter().all(|r| {
+                r.record_type() != RecordType::CNAME || question.qtype == RecordType::CNAME
+            })
+            && !scoped.holds(&CacheKey::rrset(&question.name, question.qtype, class))
+            && !scoped.holds(&CacheKey::rrset(&question.name, RecordType::CNAME, class))
+            && !scoped.holds(&CacheKey::name_error(&question.name, class));
         resolution
     }
 
@@ -1154,6 +1181,7 @@ impl Recursor {
                 self.inner.cache.insert_rrset(records, trust, now);
             } else if let Some(first) = records.first() {
                 let key = CacheKey::rrset(&first.name, first.record_type(), first.dns_class);
+                self.forget_rendered(&first.name);
                 self.inner
                     .scoped
                     .insert(key, scope, CachedData::Rrset { records, trust }, now);
@@ -1175,6 +1203,7 @@ impl Recursor {
                     CachedData::NxDomain { soa },
                 ),
             };
+            self.forget_rendered(name);
             self.inner.scoped.insert(key, scope, data, now);
         };
         let trust_of = |aa: bool| {
@@ -1390,7 +1419,7 @@ impl Resolve for Recursor {
     }
 
     fn wire_answer(&self, key: &WireKeyRef<'_>) -> Option<Arc<WireAnswer>> {
-        let hit = self.inner.wire.as_ref()?.get(key, Instant::now())?;
+        let hit = self.inner.wire.as_ref()?.lookup(key, Instant::now())?;
         bump(&self.inner.stats.cache_hits);
         Some(hit)
     }
@@ -1448,6 +1477,7 @@ fn positive(mut links: Vec<Record>, records: Vec<Record>, scope: u8) -> Resoluti
         authorities: Vec::new(),
         from_cache: false,
         stale: false,
+        for_every_client: false,
         scope,
     }
 }
@@ -1459,6 +1489,7 @@ fn negative(rcode: ResponseCode, links: Vec<Record>, soa: Option<Record>, scope:
         authorities: soa.into_iter().collect(),
         from_cache: false,
         stale: false,
+        for_every_client: false,
         scope,
     }
 }

@@ -21,7 +21,7 @@ use futures::future::BoxFuture;
 use hickory_proto::op::ResponseCode;
 use hickory_proto::rr::{DNSClass, Name, Record, RecordType};
 use ipnet::IpNet;
-pub use scoped_cache::{WireAnswer, WireCache, WireKey, WireKeyRef};
+pub use scoped_cache::{WireAnswer, WireCache, WireClients, WireKey, WireKeyRef};
 
 pub use config::RecursorConfig;
 pub use engine::{EngineStats, Recursor, ResolveError};
@@ -80,6 +80,9 @@ pub struct Resolution {
     /// Whether it was served from expired data because resolution failed or was slow
     /// (serve-stale, RFC 8767): the front end may say so (RFC 8914 EDE 3, Stale Answer).
     pub stale: bool,
+    /// Whether the answer is the same for every client subnet: scope 0, no CNAME chain, and
+    /// nothing tailored cached for the name. The front end may then replay it to any client.
+    pub for_every_client: bool,
     /// The ECS SCOPE PREFIX-LENGTH of the data used (the longest over a CNAME chain, E18); 0
     /// when the answer is valid for every client. The front end echoes it (E23).
     pub scope: u8,
@@ -99,6 +102,7 @@ impl Resolution {
             authorities: Vec::new(),
             from_cache: false,
             stale: false,
+            for_every_client: false,
             scope: 0,
         }
     }

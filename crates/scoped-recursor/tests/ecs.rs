@@ -664,3 +664,66 @@ async fn e06_stale_tailored_answer_is_served_only_to_its_subnet() {
     let res = ask(&recursor, WWW_CDN, RecordType::A, SF).await;
     assert_eq!(res.rcode, ResponseCode::ServFail);
 }
+
+fn rendered_every(qname: &str) -> (scoped_recursor::WireKey, scoped_recursor::WireAnswer) {
+    use hickory_proto::op::{Message, MessageType, OpCode, Query};
+    let mut message = Message::new(1, MessageType::Response, OpCode::Query);
+    message.add_query(Query::query(name(qname), RecordType::A));
+    message.add_answer(hickory_proto::rr::Record::from_rdata(
+        name(qname),
+        300,
+        RData::A(hickory_proto::rr::rdata::A::new(192, 0, 2, 100)),
+    ));
+    let answer = scoped_recursor::WireAnswer::from_response(&message.to_vec().unwrap(), 0).unwrap();
+    let key = scoped_recursor::WireKey::new(
+        &name(qname),
+        RecordType::A,
+        scoped_recursor::WireClients::Every,
+    );
+    (key, answer)
+}
+
+#[tokio::test(start_paused = true)]
+async fn e19_only_an_untailored_answer_is_marked_the_same_for_every_client() {
+    let fixture = ecs_fixture();
+    let recursor = cdn_allowed(&fixture);
+    let tailored = ask(&recursor, WWW_CDN, RecordType::A, TOKYO).await;
+    assert_eq!(tailored.scope, 24);
+    assert!(!tailored.for_every_client);
+    // The same name without a subnet: scope 0, yet Tokyo has its own answer, so not for all.
+    let default = ask(&recursor, WWW_CDN, RecordType::A, None).await;
+    assert_eq!(default.scope, 0);
+    assert_eq!(addrs(&default), vec![DEFAULT_EDGE_V4]);
+    assert!(!default.for_every_client);
+    let global = ask(&recursor, STATIC_CDN, RecordType::A, TOKYO).await;
+    assert_eq!(global.scope, 0);
+    assert!(global.for_every_client, "scope 0, nothing tailored for it");
+    let hit = ask(&recursor, STATIC_CDN, RecordType::A, SF).await;
+    assert!(hit.from_cache && hit.for_every_client);
+    // A chain is never marked: a link may become tailored while its head's rendering lives.
+    let chain = ask(&recursor, WWW_SHOP, RecordType::A, TOKYO).await;
+    assert!(!chain.for_every_client);
+}
+
+#[tokio::test(start_paused = true)]
+async fn e19_caching_something_tailored_drops_the_names_answers_for_every_client() {
+    use scoped_recursor::Resolve;
+    let fixture = ecs_fixture();
+    let recursor = cdn_allowed(&fixture);
+    let (key, answer) = rendered_every(WWW_CDN);
+    recursor.keep_wire_answer(key, answer);
+    let wire_name = scoped_cache::lowercase_wire(&name(WWW_CDN));
+    let lookup = scoped_recursor::WireKeyRef {
+        name: &wire_name,
+        qtype: 1,
+        clients: TOKYO.into(),
+    };
+    assert!(
+        recursor.wire_answer(&lookup).is_some(),
+        "any subnet gets it"
+    );
+    // Tokyo's own answer arrives, tailored: the rendering for every client goes.
+    let res = ask(&recursor, WWW_CDN, RecordType::A, TOKYO).await;
+    assert_eq!(res.scope, 24);
+    assert!(recursor.wire_answer(&lookup).is_none());
+}

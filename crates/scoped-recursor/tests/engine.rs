@@ -1043,11 +1043,15 @@ async fn rendered_answers_are_kept_until_the_prefetch_window_and_flushed_with_th
     let key = WireKeyRef {
         name: &wire_name,
         qtype: 1,
-        subnet: None,
+        clients: scoped_recursor::WireClients::NoSubnet,
     };
     let keep = |ttl| {
         recursor.keep_wire_answer(
-            WireKey::new(&name("WWW.example.com."), RecordType::A, None),
+            WireKey::new(
+                &name("WWW.example.com."),
+                RecordType::A,
+                scoped_recursor::WireClients::NoSubnet,
+            ),
             rendered("www.example.com.", ttl),
         )
     };

@@ -68,7 +68,9 @@ use hickory_proto::serialize::binary::{BinDecodable, BinDecoder, DecodeError};
 use scoped_ecs::{
     Direction, Ecs, EcsError, OptRecord, SubnetDecision, SubnetPolicy, find_ecs, scan_opt,
 };
-use scoped_recursor::{Question, Resolve, ResolveRequest, WireAnswer, WireKey, WireKeyRef};
+use scoped_recursor::{
+    Question, Resolve, ResolveRequest, WireAnswer, WireClients, WireKey, WireKeyRef,
+};
 
 use crate::acl::Acl;
 use crate::config::{CLASSIC_UDP_PAYLOAD, ServerConfig};
@@ -397,7 +399,7 @@ impl Pipeline {
         let key = WireKeyRef {
             name: query.name(),
             qtype: query.qtype,
-            subnet: decision.subnet(),
+            clients: decision.subnet().into(),
         };
         let Some(answer) = self.resolver.wire_answer(&key) else {
             return false;
@@ -497,13 +499,13 @@ impl Pipeline {
                 resolution.rcode,
                 ResponseCode::NoError | ResponseCode::NXDomain
             );
-        let key = replayable.then(|| {
-            WireKey::new(
-                query.query.name(),
-                query.query.query_type(),
-                decision.subnet(),
-            )
-        });
+        let clients = if resolution.for_every_client {
+            WireClients::Every
+        } else {
+            decision.subnet().into()
+        };
+        let key =
+            replayable.then(|| WireKey::new(query.query.name(), query.query.query_type(), clients));
         let scope = resolution.scope;
 
         let mut response = self.response(

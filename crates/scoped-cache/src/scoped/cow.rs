@@ -515,6 +515,12 @@ impl ScopedCache {
         Some((ScopedHit { data, scope }, refresh))
     }
 
+    /// Whether anything is stored for `key` (live or not): for an answer to be the same for
+    /// every client, nothing tailored may exist for its name.
+    pub fn holds(&self, key: &CacheKey) -> bool {
+        self.entries.contains_key(key)
+    }
+
     /// Remove everything.
     pub fn clear(&self) {
         self.entries.invalidate_all();

@@ -816,3 +816,41 @@ fn e07_valid_client_ecs_is_parsed_query_ecs() {
     let plain = crate::parse_query(&wire(&query(18, NAME, RecordType::A))).expect("valid");
     assert_eq!(plain.ecs, None);
 }
+
+#[tokio::test]
+async fn e19_an_answer_for_every_client_is_replayed_to_any_subnet_a_tailored_one_only_to_its_own() {
+    let resolver = Arc::new(
+        FakeResolver::new()
+            .with_a(NAME, RecordType::A, 2)
+            .for_every_client(NAME, RecordType::A)
+            .with_a("cdn.example.com.", RecordType::A, 1)
+            .scoped("cdn.example.com.", RecordType::A, 24, false)
+            .with_wire_cache(),
+    );
+    let mut config = config(public_policy());
+    config.allow.push(net("203.0.113.0/24"));
+    let pipeline = Pipeline::new(&config, Arc::clone(&resolver) as _, Arc::default());
+    for name in [NAME, "cdn.example.com."] {
+        for client in [V4_CLIENT, "203.0.113.7:40000"] {
+            let message = query(1, name, RecordType::A);
+            pipeline
+                .handle(&wire(&message), addr(client), Transport::Udp)
+                .await
+                .expect("an answer");
+        }
+    }
+    let asked: Vec<_> = resolver
+        .seen()
+        .iter()
+        .map(|r| (r.question.name.to_ascii(), r.client_subnet))
+        .collect();
+    assert_eq!(
+        asked,
+        vec![
+            (NAME.to_string(), Some(net("198.51.100.0/24"))),
+            ("cdn.example.com.".to_string(), Some(net("198.51.100.0/24"))),
+            ("cdn.example.com.".to_string(), Some(net("203.0.113.0/24"))),
+        ],
+        "the global answer was replayed to the second subnet, the tailored one was not"
+    );
+}

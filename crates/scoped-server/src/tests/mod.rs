@@ -81,6 +81,14 @@ impl FakeResolver {
         self
     }
 
+    /// Marks the answer for `name`/`qtype` as the same for every client subnet.
+    pub(crate) fn for_every_client(mut self, name: &str, qtype: RecordType) -> Self {
+        if let Some(entry) = self.table.get_mut(&(name.to_ascii_lowercase(), qtype)) {
+            entry.0.for_every_client = true;
+        }
+        self
+    }
+
     /// Makes the answer for `name`/`qtype` arrive after `delay`.
     pub(crate) fn delayed(mut self, name: &str, qtype: RecordType, delay: Duration) -> Self {
         if let Some(entry) = self.table.get_mut(&(name.to_ascii_lowercase(), qtype)) {
@@ -136,7 +144,7 @@ impl Resolve for FakeResolver {
     }
 
     fn wire_answer(&self, key: &WireKeyRef<'_>) -> Option<Arc<WireAnswer>> {
-        self.wire.as_ref()?.get(key, tokio::time::Instant::now())
+        self.wire.as_ref()?.lookup(key, tokio::time::Instant::now())
     }
 
     fn keep_wire_answer(&self, key: WireKey, answer: WireAnswer) {

@@ -152,8 +152,8 @@ proptest! {
             let full = parse_query(&bytes);
             prop_assert!(full.is_ok(), "fast took what full refuses: {:?}", full.err());
             let full = full.expect("checked");
-            let key = scoped_recursor::WireKeyRef { name: plain.name(), qtype: plain.qtype, subnet: None };
-            prop_assert_eq!(key.to_key(), scoped_recursor::WireKey::new(full.query.name(), full.query.query_type(), None));
+            let key = scoped_recursor::WireKeyRef { name: plain.name(), qtype: plain.qtype, clients: scoped_recursor::WireClients::NoSubnet };
+            prop_assert_eq!(key.to_key(), scoped_recursor::WireKey::new(full.query.name(), full.query.query_type(), scoped_recursor::WireClients::NoSubnet));
             prop_assert_eq!(plain.ecs, full.ecs);
             prop_assert_eq!(plain.opt,
                 full.edns.as_ref().map(|e| (e.max_payload(), e.flags().dnssec_ok)));

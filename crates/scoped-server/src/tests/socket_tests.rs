@@ -442,7 +442,8 @@ async fn a_burst_of_cache_hits_is_answered_in_full_from_batched_reads() {
         .unwrap()
         .unwrap();
     // Then a burst, sent before any answer is read: the server reads several per call.
-    const BURST: u16 = 300;
+    // 100 answers fit the default socket buffers even if the client reads late.
+    const BURST: u16 = 100;
     for id in 1..=BURST {
         client
             .send(&wire(&query(id, "fast.example.", RecordType::A)))
