@@ -11,6 +11,7 @@ use std::time::Duration;
 use ipnet::IpNet;
 use scoped_cache::CacheConfig;
 use scoped_recursor::RecursorConfig;
+use scoped_recursor::qmin::QminMode;
 use scoped_server::ServerConfig;
 use serde::Deserialize;
 
@@ -163,6 +164,30 @@ pub struct RecursionSection {
     pub max_subquery_depth: u32,
     /// Upstream queries one client question may cause.
     pub max_upstream_queries: u32,
+    /// QNAME minimisation (RFC 9156): "relaxed" (default), "strict" or "off".
+    pub qname_minimisation: QnameMinimisation,
+}
+
+/// `[recursion] qname-minimisation`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum QnameMinimisation {
+    /// Minimise, falling back to the full name where servers mishandle minimised questions.
+    Relaxed,
+    /// Minimise and believe every answer (an NXDOMAIN for an ancestor ends the resolution).
+    Strict,
+    /// Send the full name to every server.
+    Off,
+}
+
+impl From<QnameMinimisation> for QminMode {
+    fn from(mode: QnameMinimisation) -> Self {
+        match mode {
+            QnameMinimisation::Relaxed => QminMode::Relaxed,
+            QnameMinimisation::Strict => QminMode::Strict,
+            QnameMinimisation::Off => QminMode::Off,
+        }
+    }
 }
 
 impl Default for RecursionSection {
@@ -181,6 +206,7 @@ impl Default for RecursionSection {
             max_cname_chain: d.max_cname_chain,
             max_subquery_depth: d.max_subquery_depth,
             max_upstream_queries: d.max_upstream_queries,
+            qname_minimisation: QnameMinimisation::Relaxed,
         }
     }
 }
@@ -623,6 +649,7 @@ impl Config {
         recursor.max_cname_chain = recursion.max_cname_chain;
         recursor.max_subquery_depth = recursion.max_subquery_depth;
         recursor.max_upstream_queries = recursion.max_upstream_queries;
+        recursor.qname_minimisation = recursion.qname_minimisation.into();
         recursor.ecs_allowlist = allowlist;
 
         let server_config = ServerConfig {
@@ -792,6 +819,26 @@ mod tests {
     }
 
     #[test]
+    fn shipped_local_privacy_profile_is_loopback_only_without_ecs_and_minimised() {
+        let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("resolver-local.toml");
+        let config = Config::load(&path).unwrap();
+        assert!(config.server.listen.iter().all(|a| a.ip().is_loopback()));
+        assert!(config.server.allow.iter().all(|n| n.addr().is_loopback()));
+        // A public client's address, or a subnet a stub asks for: nothing goes upstream.
+        let public: IpAddr = "8.8.8.8".parse().unwrap();
+        let asked = scoped_ecs::Ecs::for_query("8.8.8.0/24".parse().unwrap());
+        let policy = &config.server.ecs.policy;
+        assert_eq!(policy.decide(public, None).subnet(), None);
+        assert_eq!(policy.decide(public, Some(&asked)).subnet(), None);
+        assert_eq!(config.recursor.qname_minimisation, QminMode::Relaxed);
+        assert_eq!(config.log_level, "warn", "no query logging");
+        let control = config
+            .control
+            .expect("the control endpoint, for scoped ctl");
+        assert!(control.listen.iter().all(|a| a.ip().is_loopback()));
+    }
+
+    #[test]
     fn ipv6_upstream_takes_auto_true_or_false() {
         assert!(
             parse("[recursion]\nipv6 = true\n")
@@ -915,6 +962,26 @@ mod tests {
             .unwrap_err()
             .to_string();
         assert!(err.contains("cache.prefetch-percent"), "{err}");
+    }
+
+    #[test]
+    fn qname_minimisation_is_relaxed_by_default_and_can_be_strict_or_off() {
+        assert_eq!(
+            parse("").unwrap().recursor.qname_minimisation,
+            QminMode::Relaxed
+        );
+        for (word, mode) in [
+            ("strict", QminMode::Strict),
+            ("off", QminMode::Off),
+            ("relaxed", QminMode::Relaxed),
+        ] {
+            let text = format!("[recursion]\nqname-minimisation = \"{word}\"\n");
+            assert_eq!(parse(&text).unwrap().recursor.qname_minimisation, mode);
+        }
+        let err = parse("[recursion]\nqname-minimisation = \"lax\"\n")
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("line 2") && err.contains("lax"), "{err}");
     }
 
     #[test]

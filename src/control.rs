@@ -42,7 +42,7 @@ use prometheus_client::metrics::gauge::ConstGauge;
 use prometheus_client::registry::{Registry, Unit};
 use scoped_cache::scoped::ScopeLenHistogram;
 use scoped_recursor::transport::TransportCounters;
-use scoped_recursor::{EngineStats, Recursor};
+use scoped_recursor::{EcsSent, EngineStats, Recursor};
 use scoped_server::FrontendStats;
 use serde_json::{Value, json};
 use tokio::net::TcpListener;
@@ -514,6 +514,8 @@ pub struct Snapshot {
     pub tailored_by_scope_len: TailoredByScopeLen,
     /// Entries of the ECS allowlist in force.
     pub allowlist_entries: usize,
+    /// Per upstream server: the queries that carried a client subnet and the bits they held.
+    pub ecs_sent_by_server: Vec<(IpAddr, EcsSent)>,
     /// The file it is (re)loaded from, if any.
     pub allowlist_file: Option<PathBuf>,
     /// Resident memory of the process, where the OS tells it.
@@ -571,6 +573,7 @@ impl Snapshot {
                 TailoredByScopeLen { ipv4, ipv6 }
             },
             allowlist_entries: recursor.allowlist().len(),
+            ecs_sent_by_server: recursor.ecs_sent_by_server(),
             allowlist_file: resolver.allowlist_path.clone(),
             rss_bytes: resident_bytes(),
         }
@@ -614,6 +617,20 @@ impl Snapshot {
                 "tailored": tailored,
                 "answers": size(&self.answers),
             },
+            "ecs_sent_by_server": self
+                .ecs_sent_by_server
+                .iter()
+                .map(|(server, sent)| {
+                    (
+                        server.to_string(),
+                        json!({
+                            "queries": sent.queries,
+                            "bits": sent.bits,
+                            "max_bits": sent.max_bits,
+                        }),
+                    )
+                })
+                .collect::<serde_json::Map<_, _>>(),
             "ecs_allowlist": {
                 "file": self.allowlist_file.as_ref().map(|f| f.display().to_string()),
                 "entries": self.allowlist_entries,
@@ -709,6 +726,29 @@ impl Collector for Snapshot {
                 ConstGauge::new(*count).encode(family.encode_family(&labels)?)?;
             }
         }
+        for (name, help, value) in [
+            (
+                "ecs_sent_queries",
+                "Upstream queries that carried a client subnet, per server",
+                (|s: &EcsSent| s.queries) as fn(&EcsSent) -> u64,
+            ),
+            (
+                "ecs_sent_bits",
+                "Bits of client address sent in ECS options (SOURCE PREFIX-LENGTHs summed), per server",
+                |s: &EcsSent| s.bits,
+            ),
+        ] {
+            let mut family = encoder.encode_descriptor(
+                name,
+                help,
+                None,
+                ConstCounter::new(0u64).metric_type(),
+            )?;
+            for (server, sent) in &self.ecs_sent_by_server {
+                let labels = [("server", server.to_string())];
+                ConstCounter::new(value(sent)).encode(family.encode_family(&labels)?)?;
+            }
+        }
         gauge(
             &mut encoder,
             "ecs_allowlist_entries",
@@ -783,6 +823,7 @@ const ENGINE_COUNTERS: &[CounterField<EngineStats>] = counter_fields! {
     ecs_sent: "Upstream queries that carried an ECS option (allowlisted, E01)",
     ecs_withheld_not_allowlisted: "Upstream queries sent without the client subnet: server or zone not allowlisted (E01)",
     ecs_withheld_infrastructure: "Upstream queries sent without ECS: infrastructure lookups (E16)",
+    ecs_withheld_minimised: "Upstream queries sent without ECS: QNAME-minimised steps about an ancestor of the client's name (E16)",
     ecs_rejected_retries: "ECS queries answered REFUSED or FORMERR and retried without ECS (E13)",
     ecs_suspicious_reasks: "ECS-less replies from servers known to echo ECS, asked again (E12)",
     tailored_answers_cached: "Answers cached under a tailored scope (E14, E15, E20)",
@@ -1129,6 +1170,14 @@ mod tests {
                 ipv6: vec![(56, 1)],
             },
             allowlist_entries: 2,
+            ecs_sent_by_server: vec![(
+                IpAddr::V4(Ipv4Addr::new(192, 0, 2, 53)),
+                EcsSent {
+                    queries: 3,
+                    bits: 72,
+                    max_bits: 24,
+                },
+            )],
             allowlist_file: Some(PathBuf::from("allow.txt")),
             rss_bytes: Some(8192),
         }
@@ -1147,6 +1196,12 @@ mod tests {
         assert_eq!(json["caches"]["tailored"]["by_scope_len"]["ipv6"]["56"], 1);
         assert_eq!(json["ecs_allowlist"]["entries"], 2);
         assert_eq!(json["ecs_allowlist"]["file"], "allow.txt");
+        let audit = &json["ecs_sent_by_server"]["192.0.2.53"];
+        assert_eq!(
+            (audit["queries"].as_u64(), audit["bits"].as_u64()),
+            (Some(3), Some(72))
+        );
+        assert_eq!(audit["max_bits"], 24);
         assert_eq!(json["process"]["rss_bytes"], 8192);
     }
 
@@ -1164,6 +1219,8 @@ mod tests {
             "scoped_cache_tailored_by_scope_len{family=\"ipv4\",scope_len=\"24\"} 2\n",
             "scoped_cache_tailored_by_scope_len{family=\"ipv6\",scope_len=\"56\"} 1\n",
             "scoped_ecs_allowlist_entries 2\n",
+            "scoped_ecs_sent_queries_total{server=\"192.0.2.53\"} 3\n",
+            "scoped_ecs_sent_bits_total{server=\"192.0.2.53\"} 72\n",
             "scoped_uptime_seconds 7\n",
             "scoped_process_resident_memory_bytes 8192\n",
         ] {

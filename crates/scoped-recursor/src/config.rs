@@ -7,6 +7,7 @@ use scoped_cache::ScopedCacheConfig;
 use scoped_ecs::Allowlist;
 
 use crate::infra::InfraConfig;
+use crate::qmin::QminMode;
 
 use crate::root_hints::{RootHint, builtin_root_hints};
 
@@ -54,6 +55,8 @@ pub struct RecursorConfig {
     /// After a resolution with stale data failed, the same question is answered from the stale
     /// data without trying again for this long (RFC 8767 §5, failure recheck).
     pub stale_recheck: Duration,
+    /// QNAME minimisation (RFC 9156): relaxed by default.
+    pub qname_minimisation: QminMode,
     /// Memory bound of the fast path's cache of rendered answers, bytes; 0 turns it off.
     pub answer_cache_bytes: u64,
     /// Seed of the randomness in server selection (exploration, tie breaks); `None` seeds it
@@ -80,6 +83,7 @@ impl Default for RecursorConfig {
             stale_client_timeout: Some(Duration::from_millis(1800)),
             stale_recheck: Duration::from_secs(30),
             answer_cache_bytes: 64 * 1024 * 1024,
+            qname_minimisation: QminMode::Relaxed,
             selection_seed: None,
         }
     }

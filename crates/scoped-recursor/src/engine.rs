@@ -27,6 +27,7 @@ use tracing::{debug, trace};
 use crate::classify::{Classified, Delegation, NameServer, Step, addresses_of, classify};
 use crate::config::{EDNS_PAYLOAD, RecursorConfig};
 use crate::infra::{EcsCapability, InfraCache};
+use crate::qmin::{self, QminMode};
 use crate::transport::{Protocol, Transport, UpstreamQuery};
 use crate::{Question, Resolution, Resolve, ResolveRequest};
 
@@ -79,6 +80,9 @@ pub struct EngineStats {
     pub ecs_withheld_not_allowlisted: AtomicU64,
     /// Queries sent without ECS because they are infrastructure lookups (E16).
     pub ecs_withheld_infrastructure: AtomicU64,
+    /// Queries with a client subnet sent without ECS because they are QNAME-minimised steps
+    /// about an ancestor of the client's name (E16, RFC 9156).
+    pub ecs_withheld_minimised: AtomicU64,
     /// ECS queries answered REFUSED/FORMERR and retried without ECS (E13).
     pub ecs_rejected_retries: AtomicU64,
     /// ECS-less replies from servers known to echo ECS, asked again (E12).
@@ -122,6 +126,9 @@ struct Ctx {
     /// A refresh (prefetch): the client question's own links are asked upstream even though
     /// the cache still holds them.
     refresh: bool,
+    /// A QNAME-minimised step (RFC 9156): a question about an ancestor of the name being
+    /// resolved, never the client's own, so never with ECS (E16).
+    minimised: bool,
 }
 
 impl Ctx {
@@ -139,7 +146,16 @@ impl Ctx {
             client_question: false,
             trace: self.trace.clone(),
             refresh: false,
+            minimised: false,
         })
+    }
+
+    /// The context of one QNAME-minimised step of this (sub-)query.
+    fn minimised_step(&self) -> Ctx {
+        Ctx {
+            minimised: true,
+            ..self.clone()
+        }
     }
 
     /// Record one step of a traced resolution (indented by sub-query depth).
@@ -175,6 +191,50 @@ struct InflightKey {
 
 type SharedResolution = Shared<BoxFuture<'static, Resolution>>;
 
+/// Client-subnet information sent to one server.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct EcsSent {
+    /// Queries that carried an ECS option.
+    pub queries: u64,
+    /// Bits of client address they carried, in all (their SOURCE PREFIX-LENGTHs summed).
+    pub bits: u64,
+    /// The longest SOURCE PREFIX-LENGTH sent.
+    pub max_bits: u8,
+}
+
+/// The per-server ECS audit. Servers receive ECS only when allowlisted, so the table is as
+/// large as the allowlist's reach; past [`ECS_AUDIT_SERVERS`] servers, the rest are added up
+/// under the unspecified address.
+#[derive(Debug, Default)]
+struct EcsAudit {
+    servers: Mutex<HashMap<IpAddr, EcsSent>>,
+}
+
+/// Servers tracked one by one in the ECS audit.
+const ECS_AUDIT_SERVERS: usize = 10_000;
+
+impl EcsAudit {
+    fn record(&self, server: IpAddr, bits: u8) {
+        let mut servers = self.servers.lock().unwrap_or_else(|e| e.into_inner());
+        let key = if servers.len() >= ECS_AUDIT_SERVERS && !servers.contains_key(&server) {
+            IpAddr::V6(std::net::Ipv6Addr::UNSPECIFIED)
+        } else {
+            server
+        };
+        let entry = servers.entry(key).or_default();
+        entry.queries += 1;
+        entry.bits += u64::from(bits);
+        entry.max_bits = entry.max_bits.max(bits);
+    }
+
+    fn snapshot(&self) -> Vec<(IpAddr, EcsSent)> {
+        let servers = self.servers.lock().unwrap_or_else(|e| e.into_inner());
+        let mut list: Vec<_> = servers.iter().map(|(a, s)| (*a, *s)).collect();
+        list.sort_by_key(|(addr, _)| *addr);
+        list
+    }
+}
+
 /// How many recently failed questions are remembered for the stale recheck (RFC 8767 §5).
 const FAILED_RECENTLY_CAPACITY: u64 = 65_536;
 
@@ -189,6 +249,8 @@ struct Inner {
     allowlist: RwLock<Arc<Allowlist>>,
     transport: Arc<dyn Transport>,
     inflight: Mutex<HashMap<InflightKey, SharedResolution>>,
+    /// What client-subnet information went to which server.
+    ecs_audit: EcsAudit,
     /// Questions whose resolution failed recently, and until when their stale data is served
     /// without trying again (RFC 8767 §5). Bounded; reclaimed on moka's clock, read on tokio's.
     failed_recently: moka::sync::Cache<InflightKey, Instant>,
@@ -258,6 +320,7 @@ impl Recursor {
         let wire =
             (config.answer_cache_bytes > 0).then(|| WireCache::new(config.answer_cache_bytes));
         let inner = Inner {
+            ecs_audit: EcsAudit::default(),
             wire,
             failed_recently,
             config,
@@ -312,6 +375,13 @@ impl Recursor {
         if let Some(wire) = &self.inner.wire {
             wire.flush(&lowercase_wire(name), false);
         }
+    }
+
+    /// For each upstream server that was sent a client subnet: how many queries carried one and
+    /// how many bits of client address they held in all (SOURCE PREFIX-LENGTHs summed), sorted
+    /// by address — what left the resolver, for an operator's audit.
+    pub fn ecs_sent_by_server(&self) -> Vec<(IpAddr, EcsSent)> {
+        self.inner.ecs_audit.snapshot()
     }
 
     /// The fast path's cache of rendered answers, if it is on.
@@ -638,6 +708,7 @@ impl Recursor {
             client_question: true,
             trace,
             refresh,
+            minimised: false,
         };
         ctx.trace(|| match subnet {
             Some(net) => format!("{} {}, client subnet {net}", question.name, question.qtype),
@@ -758,36 +829,99 @@ impl Recursor {
     }
 
     /// Iterate for one name (no CNAME following beyond one response): from the closest known
-    /// delegation, through referrals, to a final step.
+    /// delegation, through referrals, to a final step. With QNAME minimisation (RFC 9156) each
+    /// zone is first asked only for the next label of the name (see `qmin.rs`); the name itself
+    /// is asked last, of the servers of its own zone.
     async fn query_name(
         &self,
         name: &Name,
         qtype: RecordType,
         ctx: &Ctx,
     ) -> Result<(Step, CacheScope), ResolveError> {
+        let mode = self.inner.config.qname_minimisation;
         let mut delegation = self.closest_delegation(name, ctx).await?;
         ctx.trace(|| format!("{name} {qtype}: closest known zone {}", delegation.zone));
-        for _ in 0..self.inner.config.max_referrals {
+        // The deepest name on the way known to exist: a zone cut, or a name that answered.
+        let mut known = delegation.zone.clone();
+        let mut steps = 0;
+        let mut minimise = mode != QminMode::Off;
+        for _ in 0..self.inner.config.max_referrals + qmin::MAX_MINIMISE_COUNT {
+            let ask = if minimise {
+                qmin::next_name(name, &known, steps)
+            } else {
+                name.clone()
+            };
+            if ask != *name {
+                steps += 1;
+                ctx.trace(|| format!("  minimised: {ask} A of the servers of {}", delegation.zone));
+                let step_ctx = ctx.minimised_step();
+                match self
+                    .ask_zone(&delegation, &ask, RecordType::A, &step_ctx)
+                    .await
+                {
+                    Ok(Outcome::Referral(next)) => {
+                        self.trace_referral(ctx, &next);
+                        known = next.zone.clone();
+                        delegation = next;
+                    }
+                    Ok(Outcome::Final(Step::Answer { .. } | Step::NoData { .. }, _)) => {
+                        // It exists, and no zone is cut there: one label further down.
+                        known = ask;
+                    }
+                    Ok(Outcome::Final(Step::Cname { .. }, _)) => {
+                        ctx.trace(|| format!("  {ask} is an alias: asking the full name"));
+                        minimise = false;
+                    }
+                    Ok(Outcome::Final(Step::NxDomain { soa, .. }, scope))
+                        if mode == QminMode::Strict =>
+                    {
+                        // RFC 8020: nothing exists below a name that does not exist.
+                        ctx.trace(|| format!("  {ask} does not exist, so neither does {name}"));
+                        let step = Step::NxDomain {
+                            links: Vec::new(),
+                            name: name.clone(),
+                            soa,
+                        };
+                        return Ok((step, scope));
+                    }
+                    Ok(Outcome::Final(Step::NxDomain { .. }, _)) => {
+                        // Some servers answer NXDOMAIN for empty non-terminals.
+                        ctx.trace(|| format!("  NXDOMAIN for {ask}: asking the full name"));
+                        minimise = false;
+                    }
+                    Err(ResolveError::AllServersFailed(_)) if mode == QminMode::Relaxed => {
+                        ctx.trace(|| format!("  no answer for {ask}: asking the full name"));
+                        minimise = false;
+                    }
+                    Err(error) => return Err(error),
+                }
+                continue;
+            }
             match self.ask_zone(&delegation, name, qtype, ctx).await? {
                 Outcome::Final(step, scope) => return Ok((step, scope)),
                 Outcome::Referral(next) => {
-                    ctx.trace(|| {
-                        let servers: Vec<String> = next
-                            .servers
-                            .iter()
-                            .map(|s| match s.addrs.as_slice() {
-                                [] => format!("{} (no glue)", s.name),
-                                addrs => format!("{} {addrs:?}", s.name),
-                            })
-                            .collect();
-                        format!("  referral to {}: {}", next.zone, servers.join(", "))
-                    });
+                    self.trace_referral(ctx, &next);
                     trace!(zone = %next.zone, "referral");
+                    known = next.zone.clone();
                     delegation = next;
                 }
             }
         }
         Err(ResolveError::TooManyReferrals)
+    }
+
+    fn trace_referral(&self, ctx: &Ctx, next: &Delegation) {
+        ctx.trace(|| {
+            let servers: Vec<String> = next
+                .servers
+                .iter()
+                .map(|s| match s.addrs.as_slice() {
+                    [] => format!("{} (no glue)", s.name),
+                    addrs => format!("{} {addrs:?}", s.name),
+                })
+                .collect();
+            format!("  referral to {}: {}", next.zone, servers.join(", "))
+        });
     }
 
     /// The deepest cached zone cut at or above `name`, or the root (primed on first need).
@@ -1064,7 +1198,15 @@ impl Recursor {
         // E01: ECS only to allowlisted servers/zones, and only for the client's own question
         // (never for infrastructure lookups, E16).
         let allowlisted = self.allowlist().allows(addr, zone).is_some();
-        let ecs = match (ctx.subnet, ctx.client_question, allowlisted) {
+        // Questions for infrastructure types (priming's `. NS` among them) are never the
+        // client's, whoever asked (E16).
+        let client_question = ctx.client_question && !is_infrastructure(qtype);
+        let ecs = match (ctx.subnet, client_question, allowlisted) {
+            // A minimised step asks about an ancestor, not the client's question (E16).
+            (Some(_), true, _) if ctx.minimised => {
+                bump(&self.inner.stats.ecs_withheld_minimised);
+                None
+            }
             (Some(subnet), true, true) => Some(Ecs::for_query(subnet)),
             (Some(_), true, false) => {
                 bump(&self.inner.stats.ecs_withheld_not_allowlisted);
@@ -1077,8 +1219,9 @@ impl Recursor {
             (None, true, _) => None,
         };
         ctx.trace(|| {
-            let why = match (ecs, ctx.subnet, ctx.client_question) {
+            let why = match (ecs, ctx.subnet, client_question) {
                 (Some(ecs), _, _) => format!("ECS {} (allowlisted)", ecs.prefix()),
+                (None, _, _) if ctx.minimised => "no ECS (minimised step)".into(),
                 (None, _, false) => "no ECS (infrastructure lookup)".into(),
                 (None, None, true) => "no ECS (no client subnet)".into(),
                 (None, Some(_), true) => format!("no ECS ({zone} / {addr} not on the allowlist)"),
@@ -1103,7 +1246,9 @@ impl Recursor {
             EcsExchange::Sent(sent, Some(returned)) => cache_scope(sent.prefix(), returned),
             // E12: no ECS in the reply means SCOPE 0. E13: the server does not do ECS.
             EcsExchange::Sent(_, None) | EcsExchange::Rejected => CacheScope::Global,
-            EcsExchange::NotSent => CacheScope::without_ecs(allowlisted && ctx.client_question),
+            EcsExchange::NotSent => {
+                CacheScope::without_ecs(allowlisted && client_question && !ctx.minimised)
+            }
         };
         let now = Instant::now();
         match classify(&response, zone, name, qtype) {
@@ -1153,7 +1298,12 @@ impl Recursor {
                     };
                     format!("  <- {addr}: {what}; {echoed}; cached {cached}")
                 });
-                self.cache_step(&step, &response, zone, qtype, scope, now);
+                // Relaxed minimisation does not trust an NXDOMAIN for an intermediate name (it
+                // may be an empty non-terminal a broken server denies): not cached, or RFC 8020
+                // would deny the whole subtree from the cache.
+                let keep_nxdomain =
+                    !(ctx.minimised && self.inner.config.qname_minimisation == QminMode::Relaxed);
+                self.cache_step(&step, &response, zone, qtype, scope, now, keep_nxdomain);
                 Ok(Some(Outcome::Final(step, scope)))
             }
         }
@@ -1163,6 +1313,7 @@ impl Recursor {
     /// a client subnet in the tailored cache under `scope` — only answer-section data (E16), each
     /// link under the response's scope (E18), negative answers too (E17), each at its own TTL
     /// (E22).
+    #[allow(clippy::too_many_arguments)]
     fn cache_step(
         &self,
         step: &Step,
@@ -1171,6 +1322,7 @@ impl Recursor {
         qtype: RecordType,
         scope: CacheScope,
         now: Instant,
+        keep_nxdomain: bool,
     ) {
         let tailored = scope != CacheScope::Global;
         if tailored {
@@ -1260,7 +1412,9 @@ impl Recursor {
                 for link in links {
                     store_rrset(vec![link.clone()], Trust::AuthoritativeAnswer);
                 }
-                if let Some(soa) = soa {
+                if let Some(soa) = soa
+                    && keep_nxdomain
+                {
                     store_negative(name, None, soa);
                 }
             }
@@ -1315,8 +1469,9 @@ impl Recursor {
             let message =
                 build_query(id, name, qtype, edns, ecs).map_err(|_| ExchangeError::Server)?;
             bump(&stats.upstream_queries);
-            if ecs.is_some() {
+            if let Some(sent) = &ecs {
                 bump(&stats.ecs_sent);
+                self.inner.ecs_audit.record(addr, sent.prefix().prefix_len());
             }
             trace!(%server, ?protocol, %name, %qtype, ?timeout, "upstream query");
             let query = UpstreamQuery {

@@ -11,6 +11,7 @@ pub mod classify;
 pub mod config;
 mod engine;
 pub mod infra;
+pub mod qmin;
 pub mod root_hints;
 pub mod transport;
 
@@ -24,7 +25,7 @@ use ipnet::IpNet;
 pub use scoped_cache::{WireAnswer, WireCache, WireClients, WireKey, WireKeyRef};
 
 pub use config::RecursorConfig;
-pub use engine::{EngineStats, Recursor, ResolveError};
+pub use engine::{EcsSent, EngineStats, Recursor, ResolveError};
 pub use root_hints::{RootHint, builtin_root_hints, parse_root_hints};
 pub use transport::{
     NetTransport, Protocol, Transport, TransportError, UpstreamQuery, reply_matches,

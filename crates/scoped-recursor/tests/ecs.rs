@@ -727,3 +727,50 @@ async fn e19_caching_something_tailored_drops_the_names_answers_for_every_client
     assert_eq!(res.scope, 24);
     assert!(recursor.wire_answer(&lookup).is_none());
 }
+
+#[tokio::test(start_paused = true)]
+async fn e16_priming_never_carries_the_client_subnet_even_to_an_allowlisted_root() {
+    let fixture = ecs_fixture();
+    // The root allowlisted: priming (`. NS`) happens during a Tokyo client's question.
+    let recursor = recursor_with(&fixture.internet, ".\n", |_| {});
+    ask(&recursor, WWW_CDN, RecordType::A, TOKYO).await;
+    let priming: Vec<_> = fixture
+        .internet
+        .ecs_sent_to(ECS_ROOT)
+        .into_iter()
+        .filter(|(qname, _)| qname.is_root())
+        .collect();
+    assert!(!priming.is_empty(), "the root was primed");
+    assert!(priming.iter().all(|(_, ecs)| ecs.is_none()), "{priming:?}");
+}
+
+#[tokio::test(start_paused = true)]
+async fn e02_the_audit_shows_how_many_subnet_bits_each_server_was_sent() {
+    let fixture = ecs_fixture();
+    let recursor = cdn_allowed(&fixture);
+    ask(&recursor, WWW_CDN, RecordType::A, TOKYO).await;
+    ask(&recursor, WWW_CDN, RecordType::AAAA, Some(TOKYO_V6)).await;
+    ask(&recursor, WWW_OTHER, RecordType::A, TOKYO).await; // not allowlisted: nothing sent
+    let audit = recursor.ecs_sent_by_server();
+    let queries: u64 = audit.iter().map(|(_, sent)| sent.queries).sum();
+    let bits: u64 = audit.iter().map(|(_, sent)| sent.bits).sum();
+    assert_eq!((queries, bits), (2, 24 + 56), "{audit:?}");
+    assert!(
+        audit.iter().all(|(addr, _)| [CDN_1, CDN_2].contains(addr)),
+        "{audit:?}"
+    );
+    assert_eq!(audit.iter().map(|(_, s)| s.max_bits).max(), Some(56));
+    // The audit agrees with what the CDN's servers actually received.
+    let received: usize = [CDN_1, CDN_2]
+        .iter()
+        .map(|&server| {
+            fixture
+                .internet
+                .ecs_sent_to(server)
+                .iter()
+                .filter(|(_, ecs)| ecs.is_some())
+                .count()
+        })
+        .sum();
+    assert_eq!(received as u64, queries);
+}

@@ -155,7 +155,9 @@ proptest! {
             let key = scoped_recursor::WireKeyRef { name: plain.name(), qtype: plain.qtype, clients: scoped_recursor::WireClients::NoSubnet };
             prop_assert_eq!(key.to_key(), scoped_recursor::WireKey::new(full.query.name(), full.query.query_type(), scoped_recursor::WireClients::NoSubnet));
             prop_assert_eq!(plain.ecs, full.ecs);
-            prop_assert_eq!(plain.opt,
+            // hickory reads a payload below 512 as 512 (RFC 6891 §6.2.5); the fast path clamps
+            // it the same way when it sizes the response.
+            prop_assert_eq!(plain.opt.map(|(payload, dnssec_ok)| (payload.max(512), dnssec_ok)),
                 full.edns.as_ref().map(|e| (e.max_payload(), e.flags().dnssec_ok)));
         }
     }

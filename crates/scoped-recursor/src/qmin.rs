@@ -1,0 +1,104 @@
+//! QNAME minimisation (RFC 9156): which name to ask a zone's servers next, and what an answer to
+//! a minimised question means. Pure: the engine's `query_name` drives it.
+//!
+//! From the deepest zone cut known for a name, each step asks for one more label (QTYPE A, RFC
+//! 9156 §3) until the full name is reached; only that last query is the client's own question
+//! (the only one that may carry ECS, E16). Very long names are not walked a label at a time:
+//! after [`MINIMISE_ONE_LAB`] single-label steps the remaining labels are spread over the steps
+//! left of [`MAX_MINIMISE_COUNT`] (RFC 9156 §2.3).
+
+use hickory_proto::rr::Name;
+
+/// How many minimised queries one name may cost at most (RFC 9156 §2.3 suggests 10).
+pub const MAX_MINIMISE_COUNT: u32 = 10;
+
+/// How many of them add a single label (RFC 9156 §2.3 suggests 4).
+pub const MINIMISE_ONE_LAB: u32 = 4;
+
+/// QNAME minimisation, as configured.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum QminMode {
+    /// Ask every server the full name (RFC 1034 behaviour).
+    Off,
+    /// Minimise, and fall back to the full name when a server mishandles a minimised question:
+    /// NXDOMAIN for what is only an empty non-terminal, an error, no usable answer (RFC 9156 §3).
+    #[default]
+    Relaxed,
+    /// Minimise and believe the answers: NXDOMAIN for an ancestor means the name does not exist
+    /// (RFC 8020); errors are errors.
+    Strict,
+}
+
+/// The name to ask next, when the deepest name known to exist on the way to `full` (a zone cut,
+/// or a name that answered a minimised question) is `known`, after `steps` minimised queries.
+/// Returns `full` itself when it is time to ask it.
+pub fn next_name(full: &Name, known: &Name, steps: u32) -> Name {
+    let total = full.num_labels();
+    let have = known.num_labels();
+    if !known.zone_of(full) || have >= total || steps >= MAX_MINIMISE_COUNT {
+        return full.clone();
+    }
+    let missing = u32::from(total - have);
+    let add = if steps < MINIMISE_ONE_LAB {
+        1
+    } else {
+        // Spread what is left over the steps left, so the last allowed step reaches the name.
+        missing.div_ceil(MAX_MINIMISE_COUNT - steps)
+    };
+    if add >= missing {
+        return full.clone();
+    }
+    // `full` minus its first (missing - add) labels.
+    full.trim_to((have as usize) + add as usize)
+}
+
+#[cfg(test)]
+mod tests {
+    use std::str::FromStr;
+
+    use super::*;
+
+    fn name(s: &str) -> Name {
+        Name::from_str(s).unwrap()
+    }
+
+    #[test]
+    fn one_label_at_a_time_from_the_known_cut() {
+        let full = name("a.b.c.example.com.");
+        assert_eq!(next_name(&full, &Name::root(), 0), name("com."));
+        assert_eq!(next_name(&full, &name("com."), 1), name("example.com."));
+        assert_eq!(next_name(&full, &name("example.com."), 2), name("c.example.com."));
+        assert_eq!(next_name(&full, &name("b.c.example.com."), 3), full);
+    }
+
+    #[test]
+    fn the_full_name_when_nothing_is_missing_or_known_is_not_above_it() {
+        let full = name("www.example.com.");
+        assert_eq!(next_name(&full, &full, 0), full);
+        assert_eq!(next_name(&full, &name("example.net."), 0), full);
+    }
+
+    #[test]
+    fn long_names_take_at_most_max_minimise_count_steps() {
+        let labels: Vec<String> = (0..40).map(|i| format!("l{i}")).collect();
+        let full = name(&format!("{}.example.", labels.join(".")));
+        let mut known = Name::root();
+        let mut steps = 0;
+        let mut sizes = Vec::new();
+        while known != full {
+            let next = next_name(&full, &known, steps);
+            sizes.push(next.num_labels() - known.num_labels());
+            known = next;
+            steps += 1;
+        }
+        assert!(steps <= MAX_MINIMISE_COUNT, "{steps} steps");
+        assert_eq!(&sizes[..4], &[1, 1, 1, 1], "one label at a time first");
+        assert!(sizes[4..].iter().all(|&s| s > 1), "{sizes:?}");
+    }
+
+    #[test]
+    fn past_the_step_limit_the_full_name_is_asked() {
+        let full = name("a.b.c.d.e.f.example.");
+        assert_eq!(next_name(&full, &Name::root(), MAX_MINIMISE_COUNT), full);
+    }
+}

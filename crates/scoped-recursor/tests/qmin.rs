@@ -1,0 +1,261 @@
+//! QNAME minimisation (RFC 9156) on the testkit internet: the exact questions each server hears,
+//! the fallbacks real zones need, and ECS only on the final query (E16).
+
+use std::net::{IpAddr, Ipv4Addr};
+
+use hickory_proto::op::ResponseCode;
+use hickory_proto::rr::{RData, RecordType};
+use ipnet::IpNet;
+use scoped_cache::{CacheConfig, RecordCache};
+use scoped_ecs::Allowlist;
+use scoped_recursor::qmin::{MAX_MINIMISE_COUNT, QminMode};
+use scoped_recursor::{Question, Recursor, RecursorConfig, Resolution, ResolveRequest};
+use scoped_testkit::standard::{EXAMPLE_COM_1, EXAMPLE_COM_2};
+use scoped_testkit::{Internet, ResponderAction, ecs_fixture, name, standard_internet};
+
+fn recursor(internet: &Internet, mode: QminMode) -> Recursor {
+    recursor_with(internet, mode, "")
+}
+
+fn recursor_with(internet: &Internet, mode: QminMode, allowlist: &str) -> Recursor {
+    let config = RecursorConfig {
+        selection_seed: Some(7),
+        qname_minimisation: mode,
+        ecs_allowlist: Allowlist::parse(allowlist).unwrap(),
+        ..internet.recursor_config()
+    };
+    Recursor::new(
+        config,
+        RecordCache::new(CacheConfig::default()),
+        internet.transport(),
+    )
+}
+
+async fn ask(recursor: &Recursor, qname: &str, subnet: Option<IpNet>) -> Resolution {
+    let request = ResolveRequest {
+        question: Question::new(name(qname), RecordType::A),
+        client: IpAddr::V4(Ipv4Addr::LOCALHOST),
+        client_subnet: subnet,
+    };
+    recursor.resolve_request(request).await
+}
+
+/// Every question the internet heard, in order, as "qname TYPE".
+fn heard(internet: &Internet) -> Vec<String> {
+    internet
+        .query_log()
+        .into_iter()
+        .map(|q| format!("{} {}", q.qname, q.qtype))
+        .collect()
+}
+
+fn a_record(resolution: &Resolution) -> Option<Ipv4Addr> {
+    resolution.answers.iter().find_map(|r| match r.data {
+        RData::A(a) => Some(a.0),
+        _ => None,
+    })
+}
+
+/// `a.b.ent.example.com.`: two empty non-terminals (`ent`, `b.ent`) below the zone cut.
+const DEEP: &str = "a.b.ent.example.com.";
+
+#[tokio::test(start_paused = true)]
+async fn each_server_hears_only_the_next_label_of_a_deep_name() {
+    let internet = standard_internet();
+    let recursor = recursor(&internet, QminMode::Relaxed);
+    let res = ask(&recursor, DEEP, None).await;
+    assert_eq!(a_record(&res), Some(Ipv4Addr::new(192, 0, 2, 11)));
+    assert_eq!(
+        heard(&internet),
+        [
+            ". NS",                   // priming
+            "com. A",                 // the root hears only the TLD
+            "example.com. A",         // com. only the next label: a referral
+            "ent.example.com. A",     // an empty non-terminal: NODATA, one label more
+            "b.ent.example.com. A",   // another one
+            "a.b.ent.example.com. A", // the name itself, last
+        ]
+    );
+}
+
+#[tokio::test(start_paused = true)]
+async fn with_minimisation_off_every_server_hears_the_full_name() {
+    let internet = standard_internet();
+    let recursor = recursor(&internet, QminMode::Off);
+    let res = ask(&recursor, DEEP, None).await;
+    assert_eq!(a_record(&res), Some(Ipv4Addr::new(192, 0, 2, 11)));
+    assert_eq!(
+        heard(&internet),
+        [
+            ". NS",
+            "a.b.ent.example.com. A",
+            "a.b.ent.example.com. A",
+            "a.b.ent.example.com. A",
+        ]
+    );
+}
+
+/// Makes both example.com servers deny empty non-terminals (NXDOMAIN instead of NODATA), as
+/// some broken servers do.
+fn deny_empty_non_terminals(internet: &Internet) {
+    for addr in [EXAMPLE_COM_1, EXAMPLE_COM_2] {
+        internet.expect_server(addr).set_responder(|query, info| {
+            let qname = query.queries[0].name().to_ascii();
+            if qname == "ent.example.com." || qname == "b.ent.example.com." {
+                let mut reply = info.zone_response(query);
+                reply.metadata.response_code = ResponseCode::NXDomain;
+                ResponderAction::Reply(reply)
+            } else {
+                ResponderAction::Continue
+            }
+        });
+    }
+}
+
+#[tokio::test(start_paused = true)]
+async fn relaxed_asks_the_full_name_after_an_nxdomain_for_an_empty_non_terminal() {
+    let internet = standard_internet();
+    deny_empty_non_terminals(&internet);
+    let recursor = recursor(&internet, QminMode::Relaxed);
+    let res = ask(&recursor, DEEP, None).await;
+    assert_eq!(res.rcode, ResponseCode::NoError);
+    assert_eq!(a_record(&res), Some(Ipv4Addr::new(192, 0, 2, 11)));
+    let heard = heard(&internet);
+    assert_eq!(
+        &heard[heard.len() - 2..],
+        ["ent.example.com. A", "a.b.ent.example.com. A"]
+    );
+    // The denial was not cached: RFC 8020 would otherwise deny the whole subtree.
+    let now = tokio::time::Instant::now();
+    let below = recursor
+        .cache()
+        .answer_step(&name(DEEP), RecordType::TXT, now);
+    assert!(below.is_none(), "{below:?}");
+}
+
+#[tokio::test(start_paused = true)]
+async fn strict_believes_an_nxdomain_for_an_intermediate_name() {
+    let internet = standard_internet();
+    deny_empty_non_terminals(&internet);
+    let recursor = recursor(&internet, QminMode::Strict);
+    let res = ask(&recursor, DEEP, None).await;
+    assert_eq!(res.rcode, ResponseCode::NXDomain);
+    assert_eq!(
+        res.authorities[0].record_type(),
+        RecordType::SOA,
+        "with the zone's SOA"
+    );
+    assert!(
+        !heard(&internet).contains(&format!("{DEEP} A")),
+        "the full name was never asked"
+    );
+}
+
+#[tokio::test(start_paused = true)]
+async fn relaxed_asks_the_full_name_when_an_intermediate_question_fails() {
+    let internet = standard_internet();
+    for addr in [EXAMPLE_COM_1, EXAMPLE_COM_2] {
+        internet.expect_server(addr).set_responder(|query, info| {
+            if query.queries[0].name().to_ascii() == "ent.example.com." {
+                let mut reply = info.zone_response(query);
+                reply.metadata.response_code = ResponseCode::ServFail;
+                reply.authorities.clear();
+                ResponderAction::Reply(reply)
+            } else {
+                ResponderAction::Continue
+            }
+        });
+    }
+    let res = ask(&recursor(&internet, QminMode::Relaxed), DEEP, None).await;
+    assert_eq!(a_record(&res), Some(Ipv4Addr::new(192, 0, 2, 11)));
+    // Strict takes the error as the answer.
+    internet.clear_query_log();
+    let res = ask(&recursor(&internet, QminMode::Strict), DEEP, None).await;
+    assert_eq!(res.rcode, ResponseCode::ServFail);
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_cname_met_at_an_intermediate_step_sends_the_full_name() {
+    let internet = standard_internet();
+    let recursor = recursor(&internet, QminMode::Relaxed);
+    // alias.example.com. is a CNAME; nothing can live below it.
+    let res = ask(&recursor, "x.alias.example.com.", None).await;
+    assert_eq!(res.rcode, ResponseCode::NXDomain);
+    let heard = heard(&internet);
+    assert_eq!(
+        &heard[heard.len() - 2..],
+        ["alias.example.com. A", "x.alias.example.com. A"]
+    );
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_very_long_name_costs_at_most_max_minimise_count_minimised_queries() {
+    let internet = standard_internet();
+    let recursor = recursor(&internet, QminMode::Relaxed);
+    // 30 labels below the wildcard *.wild.example.com.: every intermediate name answers.
+    let labels: Vec<String> = (0..30).map(|i| format!("l{i}")).collect();
+    let qname = format!("{}.wild.example.com.", labels.join("."));
+    let res = ask(&recursor, &qname, None).await;
+    assert_eq!(a_record(&res), Some(Ipv4Addr::new(192, 0, 2, 99)));
+    let minimised = heard(&internet)
+        .iter()
+        .filter(|q| !q.starts_with(". ") && **q != format!("{qname} A"))
+        .count();
+    assert!(
+        minimised <= MAX_MINIMISE_COUNT as usize,
+        "{minimised} minimised queries: {:?}",
+        heard(&internet)
+    );
+    assert!(heard(&internet).contains(&format!("{qname} A")));
+}
+
+#[tokio::test(start_paused = true)]
+async fn e16_only_the_final_query_carries_ecs_even_to_allowlisted_root_and_tld() {
+    use scoped_testkit::cdn::{ECS_ROOT, ECS_TLD, TOKYO_V4, WWW_CDN};
+    let fixture = ecs_fixture();
+    // Everything allowlisted, root and TLD included: still only the full name carries ECS.
+    let recursor = recursor_with(&fixture.internet, QminMode::Relaxed, ".\n");
+    let res = ask(&recursor, WWW_CDN, Some(TOKYO_V4)).await;
+    assert_eq!(res.scope, 24);
+    let with_ecs: Vec<String> = fixture
+        .internet
+        .queries_with_ecs()
+        .into_iter()
+        .map(|q| format!("{} {}", q.qname, q.qtype))
+        .collect();
+    assert_eq!(with_ecs, [format!("{WWW_CDN} A")]);
+    for server in [ECS_ROOT, ECS_TLD] {
+        assert!(
+            fixture
+                .internet
+                .ecs_sent_to(server)
+                .iter()
+                .all(|(_, ecs)| ecs.is_none()),
+            "{server} heard a subnet"
+        );
+    }
+    let withheld = recursor
+        .stats()
+        .ecs_withheld_minimised
+        .load(std::sync::atomic::Ordering::Relaxed);
+    assert_eq!(
+        withheld, 2,
+        "example. and cdn.example. were asked without it"
+    );
+}
+
+#[tokio::test(start_paused = true)]
+async fn e01_without_minimisation_an_allowlisted_root_hears_the_subnet() {
+    use scoped_testkit::cdn::{ECS_ROOT, TOKYO_V4, WWW_CDN};
+    let fixture = ecs_fixture();
+    let recursor = recursor_with(&fixture.internet, QminMode::Off, ".\n");
+    ask(&recursor, WWW_CDN, Some(TOKYO_V4)).await;
+    // The contrast that shows what minimisation saves: the full name and the /24 at the root.
+    assert!(
+        fixture
+            .internet
+            .ecs_sent_to(ECS_ROOT)
+            .iter()
+            .any(|(qname, ecs)| *qname == name(WWW_CDN) && ecs.is_some())
+    );
+}
