@@ -3,6 +3,7 @@
 
 mod ecs;
 mod lab;
+mod privacy;
 
 use std::net::Ipv4Addr;
 use std::time::Duration;
