@@ -5,12 +5,7 @@
 //! to a running resolver's control endpoint.
 #![forbid(unsafe_code)]
 
-mod config;
-mod control;
-mod ctl;
-mod demo;
-mod reload;
-mod trace;
+use scoped::{config, control, ctl, demo, recursor_on, reload, trace};
 
 use std::io::Write;
 use std::path::{Path, PathBuf};
@@ -19,12 +14,11 @@ use std::sync::Arc;
 use std::time::Instant;
 
 use clap::{Parser, Subcommand};
-use scoped_cache::RecordCache;
 use scoped_recursor::{NetTransport, Recursor};
 use tracing::{error, info};
 
-use crate::config::{Config, LogFormat};
-use crate::control::RunningResolver;
+use scoped::config::{Config, LogFormat};
+use scoped::control::RunningResolver;
 
 #[derive(Debug, Parser)]
 #[command(
@@ -251,20 +245,6 @@ async fn start_control(config: &Config) -> (Option<control::ControlEndpoint>, St
             (None, OFF.into())
         }
     }
-}
-
-/// The recursion engine a configuration describes, with real sockets upstream.
-fn build_recursor(config: &Config) -> Recursor {
-    recursor_on(
-        config,
-        Arc::new(NetTransport::new(&config.outgoing_addresses)),
-    )
-}
-
-/// The recursion engine a configuration describes, talking upstream through `transport`.
-fn recursor_on(config: &Config, transport: Arc<NetTransport>) -> Recursor {
-    let cache = RecordCache::new(config.cache.clone());
-    Recursor::new(config.recursor.clone(), cache, transport)
 }
 
 /// Re-read the ECS allowlist on every SIGHUP ([`reload::reload_allowlist`], as `POST /reload`
