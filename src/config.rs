@@ -981,7 +981,15 @@ mod tests {
         let err = parse("[recursion]\nqname-minimisation = \"lax\"\n")
             .unwrap_err()
             .to_string();
-        assert!(err.contains("line 2") && err.contains("lax"), "{err}");
+        // The message names the line, shows the key and the bad value, and lists the good ones.
+        for part in [
+            "line 2",
+            "qname-minimisation",
+            "lax",
+            "`relaxed`, `strict`, `off`",
+        ] {
+            assert!(err.contains(part), "{part:?} missing from {err}");
+        }
     }
 
     #[test]

@@ -27,7 +27,7 @@ use tracing::{debug, trace};
 use crate::classify::{Classified, Delegation, NameServer, Step, addresses_of, classify};
 use crate::config::{EDNS_PAYLOAD, RecursorConfig};
 use crate::infra::{EcsCapability, InfraCache};
-use crate::qmin::{self, QminMode};
+use crate::qmin::{self, Heard, Next, QminMode};
 use crate::transport::{Protocol, Transport, UpstreamQuery};
 use crate::{Question, Resolution, Resolve, ResolveRequest};
 
@@ -853,28 +853,54 @@ impl Recursor {
             };
             if ask != *name {
                 steps += 1;
+                // An answer or NODATA cached for it says it exists: no need to ask (RFC 9156
+                // §3). A cut there is almost always known (its NS came with the answer's path);
+                // if its NS expired first, the deeper question still gets the referral.
+                let cached = self
+                    .inner
+                    .cache
+                    .answer_step(&ask, RecordType::A, Instant::now());
+                if matches!(
+                    cached,
+                    Some(AnswerStep::Records(_) | AnswerStep::Negative(ResponseCode::NoError, _))
+                ) {
+                    ctx.trace(|| format!("  minimised: {ask} exists (cached): further down"));
+                    known = ask;
+                    continue;
+                }
                 ctx.trace(|| format!("  minimised: {ask} A of the servers of {}", delegation.zone));
                 let step_ctx = ctx.minimised_step();
-                match self
+                let outcome = match self
                     .ask_zone(&delegation, &ask, RecordType::A, &step_ctx)
                     .await
                 {
-                    Ok(Outcome::Referral(next)) => {
+                    Ok(outcome) => Ok(outcome),
+                    Err(ResolveError::AllServersFailed(zone)) => Err(zone),
+                    Err(budget) => return Err(budget),
+                };
+                let heard = match &outcome {
+                    Ok(Outcome::Referral(_)) => Heard::Referral,
+                    Ok(Outcome::Final(step, _)) => match step {
+                        Step::Cname { .. } => Heard::Alias,
+                        Step::Answer { links, .. } | Step::NxDomain { links, .. }
+                            if !links.is_empty() =>
+                        {
+                            Heard::Alias
+                        }
+                        Step::Answer { .. } | Step::NoData { .. } => Heard::Exists,
+                        Step::NxDomain { .. } => Heard::NxDomain,
+                    },
+                    Err(_) => Heard::Failed,
+                };
+                match (qmin::after(mode, heard), outcome) {
+                    (Next::Descend, Ok(Outcome::Referral(next))) => {
                         self.trace_referral(ctx, &next);
                         known = next.zone.clone();
                         delegation = next;
                     }
-                    Ok(Outcome::Final(Step::Answer { .. } | Step::NoData { .. }, _)) => {
-                        // It exists, and no zone is cut there: one label further down.
-                        known = ask;
-                    }
-                    Ok(Outcome::Final(Step::Cname { .. }, _)) => {
-                        ctx.trace(|| format!("  {ask} is an alias: asking the full name"));
-                        minimise = false;
-                    }
-                    Ok(Outcome::Final(Step::NxDomain { soa, .. }, scope))
-                        if mode == QminMode::Strict =>
-                    {
+                    // It exists, and no zone is cut there: further down, same servers.
+                    (Next::Deeper, _) => known = ask,
+                    (Next::NxDomain, Ok(Outcome::Final(Step::NxDomain { soa, .. }, scope))) => {
                         // RFC 8020: nothing exists below a name that does not exist.
                         ctx.trace(|| format!("  {ask} does not exist, so neither does {name}"));
                         let step = Step::NxDomain {
@@ -884,16 +910,20 @@ impl Recursor {
                         };
                         return Ok((step, scope));
                     }
-                    Ok(Outcome::Final(Step::NxDomain { .. }, _)) => {
-                        // Some servers answer NXDOMAIN for empty non-terminals.
-                        ctx.trace(|| format!("  NXDOMAIN for {ask}: asking the full name"));
+                    (Next::Fail, Err(zone)) => return Err(ResolveError::AllServersFailed(zone)),
+                    // Next::FullName (no other pairing comes out of `after`): asking the full
+                    // name of these servers is what an unminimised resolver would have done.
+                    _ => {
+                        ctx.trace(|| {
+                            let why = match heard {
+                                Heard::Alias => "is an alias",
+                                Heard::NxDomain => "NXDOMAIN (an empty non-terminal denied?)",
+                                _ => "no usable answer",
+                            };
+                            format!("  {ask}: {why}; asking the full name")
+                        });
                         minimise = false;
                     }
-                    Err(ResolveError::AllServersFailed(_)) if mode == QminMode::Relaxed => {
-                        ctx.trace(|| format!("  no answer for {ask}: asking the full name"));
-                        minimise = false;
-                    }
-                    Err(error) => return Err(error),
                 }
                 continue;
             }
@@ -1246,9 +1276,9 @@ impl Recursor {
             EcsExchange::Sent(sent, Some(returned)) => cache_scope(sent.prefix(), returned),
             // E12: no ECS in the reply means SCOPE 0. E13: the server does not do ECS.
             EcsExchange::Sent(_, None) | EcsExchange::Rejected => CacheScope::Global,
-            EcsExchange::NotSent => {
-                CacheScope::without_ecs(allowlisted && client_question && !ctx.minimised)
-            }
+            // A minimised step to an allowlisted server got the answer for clients without a
+            // subnet: it may serve only those (E20), not every client of a tailoring server.
+            EcsExchange::NotSent => CacheScope::without_ecs(allowlisted && client_question),
         };
         let now = Instant::now();
         match classify(&response, zone, name, qtype) {
@@ -1471,7 +1501,9 @@ impl Recursor {
             bump(&stats.upstream_queries);
             if let Some(sent) = &ecs {
                 bump(&stats.ecs_sent);
-                self.inner.ecs_audit.record(addr, sent.prefix().prefix_len());
+                self.inner
+                    .ecs_audit
+                    .record(addr, sent.prefix().prefix_len());
             }
             trace!(%server, ?protocol, %name, %qtype, ?timeout, "upstream query");
             let query = UpstreamQuery {

@@ -1,5 +1,6 @@
-//! QNAME minimisation (RFC 9156): which name to ask a zone's servers next, and what an answer to
-//! a minimised question means. Pure: the engine's `query_name` drives it.
+//! QNAME minimisation (RFC 9156): which name to ask a zone's servers next ([`next_name`]), and
+//! what the answer to a minimised question means for the walk ([`after`]). Pure: the engine's
+//! `query_name` drives it.
 //!
 //! From the deepest zone cut known for a name, each step asks for one more label (QTYPE A, RFC
 //! 9156 §3) until the full name is reached; only that last query is the client's own question
@@ -52,6 +53,51 @@ pub fn next_name(full: &Name, known: &Name, steps: u32) -> Name {
     full.trim_to((have as usize) + add as usize)
 }
 
+/// What the servers said to a minimised question, as far as the walk is concerned.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Heard {
+    /// A referral: a zone is cut at or above the asked name.
+    Referral,
+    /// An answer or NODATA without a CNAME: the name exists inside the zone, no cut there.
+    Exists,
+    /// A CNAME at the asked name (followed inside the response or not).
+    Alias,
+    /// NXDOMAIN for the asked name.
+    NxDomain,
+    /// No server gave a usable response (errors, timeouts, lame answers).
+    Failed,
+}
+
+/// What to do next after a minimised question (RFC 9156 §3).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Next {
+    /// Go on from the child zone of the referral.
+    Descend,
+    /// Add labels under the asked name and ask the same servers again.
+    Deeper,
+    /// Stop minimising: ask these servers the full name (relaxed fallbacks, and an alias, whose
+    /// answer for the full name only its own zone can give).
+    FullName,
+    /// The full name does not exist either (RFC 8020): the resolution ends with NXDOMAIN.
+    NxDomain,
+    /// The failure stands: the resolution fails.
+    Fail,
+}
+
+/// The next move after a minimised question got `heard`. Relaxed mode distrusts an NXDOMAIN for
+/// an intermediate name (some servers answer it for empty non-terminals) and gets around
+/// errors by asking the full name; strict mode believes the NXDOMAIN and keeps the error.
+pub fn after(mode: QminMode, heard: Heard) -> Next {
+    match (heard, mode) {
+        (Heard::Referral, _) => Next::Descend,
+        (Heard::Exists, _) => Next::Deeper,
+        (Heard::Alias, _) => Next::FullName,
+        (Heard::NxDomain, QminMode::Strict) => Next::NxDomain,
+        (Heard::Failed, QminMode::Strict) => Next::Fail,
+        (Heard::NxDomain | Heard::Failed, QminMode::Relaxed | QminMode::Off) => Next::FullName,
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use std::str::FromStr;
@@ -67,7 +113,10 @@ mod tests {
         let full = name("a.b.c.example.com.");
         assert_eq!(next_name(&full, &Name::root(), 0), name("com."));
         assert_eq!(next_name(&full, &name("com."), 1), name("example.com."));
-        assert_eq!(next_name(&full, &name("example.com."), 2), name("c.example.com."));
+        assert_eq!(
+            next_name(&full, &name("example.com."), 2),
+            name("c.example.com.")
+        );
         assert_eq!(next_name(&full, &name("b.c.example.com."), 3), full);
     }
 
@@ -94,6 +143,33 @@ mod tests {
         assert!(steps <= MAX_MINIMISE_COUNT, "{steps} steps");
         assert_eq!(&sizes[..4], &[1, 1, 1, 1], "one label at a time first");
         assert!(sizes[4..].iter().all(|&s| s > 1), "{sizes:?}");
+    }
+
+    #[test]
+    fn referrals_descend_and_existing_names_go_deeper_in_every_mode() {
+        for mode in [QminMode::Relaxed, QminMode::Strict] {
+            assert_eq!(after(mode, Heard::Referral), Next::Descend);
+            assert_eq!(after(mode, Heard::Exists), Next::Deeper);
+        }
+    }
+
+    #[test]
+    fn an_alias_on_the_way_sends_the_full_name_in_every_mode() {
+        for mode in [QminMode::Relaxed, QminMode::Strict] {
+            assert_eq!(after(mode, Heard::Alias), Next::FullName);
+        }
+    }
+
+    #[test]
+    fn relaxed_falls_back_to_the_full_name_after_nxdomain_or_failure() {
+        assert_eq!(after(QminMode::Relaxed, Heard::NxDomain), Next::FullName);
+        assert_eq!(after(QminMode::Relaxed, Heard::Failed), Next::FullName);
+    }
+
+    #[test]
+    fn strict_believes_nxdomain_and_keeps_failures() {
+        assert_eq!(after(QminMode::Strict, Heard::NxDomain), Next::NxDomain);
+        assert_eq!(after(QminMode::Strict, Heard::Failed), Next::Fail);
     }
 
     #[test]

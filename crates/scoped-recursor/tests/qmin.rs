@@ -79,6 +79,23 @@ async fn each_server_hears_only_the_next_label_of_a_deep_name() {
 }
 
 #[tokio::test(start_paused = true)]
+async fn names_known_to_exist_from_the_cache_are_not_asked_again() {
+    let internet = standard_internet();
+    let recursor = recursor(&internet, QminMode::Relaxed);
+    ask(&recursor, DEEP, None).await;
+    internet.clear_query_log();
+    // ent. and b.ent. answered NODATA a moment ago: the next question goes straight to the name.
+    let request = ResolveRequest {
+        question: Question::new(name(DEEP), RecordType::AAAA),
+        client: IpAddr::V4(Ipv4Addr::LOCALHOST),
+        client_subnet: None,
+    };
+    let res = recursor.resolve_request(request).await;
+    assert_eq!(res.rcode, ResponseCode::NoError);
+    assert_eq!(heard(&internet), [format!("{DEEP} AAAA")]);
+}
+
+#[tokio::test(start_paused = true)]
 async fn with_minimisation_off_every_server_hears_the_full_name() {
     let internet = standard_internet();
     let recursor = recursor(&internet, QminMode::Off);
@@ -99,16 +116,9 @@ async fn with_minimisation_off_every_server_hears_the_full_name() {
 /// some broken servers do.
 fn deny_empty_non_terminals(internet: &Internet) {
     for addr in [EXAMPLE_COM_1, EXAMPLE_COM_2] {
-        internet.expect_server(addr).set_responder(|query, info| {
-            let qname = query.queries[0].name().to_ascii();
-            if qname == "ent.example.com." || qname == "b.ent.example.com." {
-                let mut reply = info.zone_response(query);
-                reply.metadata.response_code = ResponseCode::NXDomain;
-                ResponderAction::Reply(reply)
-            } else {
-                ResponderAction::Continue
-            }
-        });
+        internet
+            .expect_server(addr)
+            .set_nxdomain_for_empty_non_terminals(true);
     }
 }
 
@@ -189,6 +199,57 @@ async fn a_cname_met_at_an_intermediate_step_sends_the_full_name() {
 }
 
 #[tokio::test(start_paused = true)]
+async fn an_alias_two_labels_up_sends_the_full_name_at_once() {
+    // `cross.example.com.` is a CNAME to another zone, `alias.example.com.` one inside the zone
+    // (the response follows it): either way the next question is the full name, not one more
+    // label below the alias.
+    for (qname, alias) in [
+        ("b.a.cross.example.com.", "cross.example.com. A"),
+        ("b.a.alias.example.com.", "alias.example.com. A"),
+    ] {
+        let internet = standard_internet();
+        let recursor = recursor(&internet, QminMode::Strict);
+        let res = ask(&recursor, qname, None).await;
+        assert_eq!(res.rcode, ResponseCode::NXDomain, "{qname}");
+        let heard = heard(&internet);
+        assert_eq!(
+            &heard[heard.len() - 2..],
+            [alias.to_string(), format!("{qname} A")],
+            "{heard:?}"
+        );
+    }
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_deep_name_takes_one_label_four_times_then_several() {
+    let internet = standard_internet();
+    let recursor = recursor(&internet, QminMode::Relaxed);
+    // 13 labels: ten below the wildcard *.wild.example.com., so every ancestor answers.
+    let qname = "l0.l1.l2.l3.l4.l5.l6.l7.l8.l9.wild.example.com.";
+    let res = ask(&recursor, qname, None).await;
+    assert_eq!(a_record(&res), Some(Ipv4Addr::new(192, 0, 2, 99)));
+    // RFC 9156 §2.3: the first MINIMISE_ONE_LAB (4) steps add one label each; the 9 labels left
+    // are spread over the 6 steps left of MAX_MINIMISE_COUNT (10): ceil(9/6) = 2, ceil(7/5) = 2,
+    // ceil(5/4) = 2, ceil(3/3) = 1, ceil(2/2) = 1, and the last label is the full name.
+    assert_eq!(
+        heard(&internet),
+        [
+            ". NS",
+            "com. A",
+            "example.com. A",
+            "wild.example.com. A",
+            "l9.wild.example.com. A",
+            "l7.l8.l9.wild.example.com. A",
+            "l5.l6.l7.l8.l9.wild.example.com. A",
+            "l3.l4.l5.l6.l7.l8.l9.wild.example.com. A",
+            "l2.l3.l4.l5.l6.l7.l8.l9.wild.example.com. A",
+            "l1.l2.l3.l4.l5.l6.l7.l8.l9.wild.example.com. A",
+            "l0.l1.l2.l3.l4.l5.l6.l7.l8.l9.wild.example.com. A",
+        ]
+    );
+}
+
+#[tokio::test(start_paused = true)]
 async fn a_very_long_name_costs_at_most_max_minimise_count_minimised_queries() {
     let internet = standard_internet();
     let recursor = recursor(&internet, QminMode::Relaxed);
@@ -258,4 +319,22 @@ async fn e01_without_minimisation_an_allowlisted_root_hears_the_subnet() {
             .iter()
             .any(|(qname, ecs)| *qname == name(WWW_CDN) && ecs.is_some())
     );
+}
+
+#[tokio::test(start_paused = true)]
+async fn e20_a_minimised_step_to_an_allowlisted_server_is_cached_for_subnetless_queries_only() {
+    use scoped_testkit::cdn::{DEFAULT_EDGE_V4, TOKYO_EDGE_V4, TOKYO_V4, WWW_CDN};
+    let fixture = ecs_fixture();
+    let recursor = recursor_with(&fixture.internet, QminMode::Relaxed, "cdn.example.\n");
+    // Below a tailored name: the CDN's servers are first asked `www.cdn.example. A` without a
+    // subnet (a minimised step) and give the answer for clients without ECS.
+    let below = format!("x.{WWW_CDN}");
+    ask(&recursor, &below, Some(TOKYO_V4)).await;
+    assert!(heard(&fixture.internet).contains(&format!("{WWW_CDN} A")));
+    // That answer is what a query without a subnet gets (E20) — never a Tokyo client's.
+    let tokyo = ask(&recursor, WWW_CDN, Some(TOKYO_V4)).await;
+    assert_eq!(a_record(&tokyo).map(IpAddr::V4), Some(TOKYO_EDGE_V4));
+    assert_eq!(tokyo.scope, 24);
+    let nobody = ask(&recursor, WWW_CDN, None).await;
+    assert_eq!(a_record(&nobody).map(IpAddr::V4), Some(DEFAULT_EDGE_V4));
 }

@@ -7,6 +7,7 @@ use hickory_proto::rr::RecordType;
 use ipnet::IpNet;
 use scoped_cache::{CacheConfig, RecordCache};
 use scoped_ecs::Allowlist;
+use scoped_recursor::qmin::QminMode;
 use scoped_recursor::{Question, Recursor, RecursorConfig, ResolveRequest};
 use scoped_testkit::cdn::TOKYO_V4;
 use scoped_testkit::{Internet, ecs_internet, name, standard_internet};
@@ -17,9 +18,20 @@ async fn trace(
     qname: &str,
     subnet: Option<IpNet>,
 ) -> Vec<String> {
+    trace_with(internet, allowlist, qname, subnet, QminMode::default()).await
+}
+
+async fn trace_with(
+    internet: &Internet,
+    allowlist: &str,
+    qname: &str,
+    subnet: Option<IpNet>,
+    qname_minimisation: QminMode,
+) -> Vec<String> {
     let config = RecursorConfig {
         selection_seed: Some(7),
         ecs_allowlist: Allowlist::parse(allowlist).unwrap(),
+        qname_minimisation,
         ..internet.recursor_config()
     };
     let recursor = Recursor::new(
@@ -98,6 +110,36 @@ async fn e24_trace_shows_where_ecs_went_and_why_line_by_line() {
         "  minimised: cdn.example. A of the servers of example.",
         "  servers of example. in order: 127.53.21.1 (srtt -, rto 376 ms, unknown)",
         "  -> 127.53.21.1: cdn.example. A, no ECS (minimised step)",
+        "  referral to cdn.example.: ns1.cdn.example. [127.53.22.1], ns2.cdn.example. [127.53.22.2]",
+        "  servers of cdn.example. in order: 127.53.22.2 (srtt -, rto 376 ms, unknown), 127.53.22.1 (never measured)",
+        "  -> 127.53.22.2: www.cdn.example. A, ECS 198.51.100.0/24 (allowlisted)",
+        "  <- 127.53.22.2: answer, 1 record(s) after 0 CNAME(s); SCOPE 24; cached under 198.51.100.0/24",
+    ];
+    assert_eq!(lines, expected);
+}
+
+#[tokio::test(start_paused = true)]
+async fn e24_trace_with_minimisation_off_asks_every_zone_the_full_name() {
+    let lines = trace_with(
+        &ecs_internet(),
+        "cdn.example.\n",
+        "www.cdn.example.",
+        Some(TOKYO_V4),
+        QminMode::Off,
+    )
+    .await;
+    let expected = [
+        "www.cdn.example. A, client subnet 198.51.100.0/24",
+        "  servers of . in order: 127.53.20.1 (srtt -, rto 376 ms, unknown)",
+        "  -> 127.53.20.1: . NS, no ECS (infrastructure lookup)",
+        "  <- 127.53.20.1: answer, 1 record(s) after 0 CNAME(s); no ECS; cached for every client",
+        "www.cdn.example. A: closest known zone .",
+        "  servers of . in order: 127.53.20.1 (srtt 0.0 ms, rto 50 ms, responsive)",
+        // No minimised steps: the client's question, withheld from the zones not allowlisted.
+        "  -> 127.53.20.1: www.cdn.example. A, no ECS (. / 127.53.20.1 not on the allowlist)",
+        "  referral to example.: ns1.nic.example. [127.53.21.1]",
+        "  servers of example. in order: 127.53.21.1 (srtt -, rto 376 ms, unknown)",
+        "  -> 127.53.21.1: www.cdn.example. A, no ECS (example. / 127.53.21.1 not on the allowlist)",
         "  referral to cdn.example.: ns1.cdn.example. [127.53.22.1], ns2.cdn.example. [127.53.22.2]",
         "  servers of cdn.example. in order: 127.53.22.2 (srtt -, rto 376 ms, unknown), 127.53.22.1 (never measured)",
         "  -> 127.53.22.2: www.cdn.example. A, ECS 198.51.100.0/24 (allowlisted)",

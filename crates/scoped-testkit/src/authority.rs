@@ -160,6 +160,13 @@ pub fn authoritative_response(zones: &[Arc<Zone>], query: &Message) -> Message {
     response
 }
 
+/// Is `qname` an empty non-terminal of the hosted zone closest to it: a name that exists only
+/// because names below it do (RFC 8020 §2: NOERROR/NODATA is the right answer for it)?
+pub fn is_empty_non_terminal(zones: &[Arc<Zone>], qname: &Name, qtype: RecordType) -> bool {
+    closest_zone(zones, qname, qtype)
+        .is_some_and(|zone| matches!(lookup(zone, qname, qtype), Lookup::EmptyNonTerminal))
+}
+
 /// An upward referral to the root: what a lame server that does not know the zone sends. AA
 /// clear, NOERROR, `roots` (NS name, optional address records) in authority and additional.
 pub fn upward_referral(query: &Message, roots: &[(Name, Vec<Record>)]) -> Message {

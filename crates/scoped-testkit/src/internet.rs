@@ -15,7 +15,8 @@ use scoped_recursor::Protocol;
 use tokio::time::Instant;
 
 use crate::authority::{
-    SERVER_UDP_PAYLOAD, authoritative_response, error_response, is_query, upward_referral,
+    SERVER_UDP_PAYLOAD, authoritative_response, error_response, is_empty_non_terminal, is_query,
+    upward_referral,
 };
 use crate::zone::{Zone, ZoneError};
 
@@ -25,8 +26,9 @@ pub const ROOT_HINTS_TTL: u32 = 3_600_000;
 /// How one server behaves; settable at runtime through [`ServerHandle`].
 ///
 /// The checks apply in this order: `dead`, `drop_next`, then a malformed query gets FORMERR,
-/// then `rcode`, then the custom responder, then `lame`, then the zone data; `truncate_udp` and
-/// the UDP size limit apply to whatever reply results.
+/// then `rcode`, then the custom responder, then `lame`, then the zone data (with
+/// `nxdomain_for_empty_non_terminals`); `truncate_udp` and the UDP size limit apply to whatever
+/// reply results.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct Behaviour {
     /// Simulated **round-trip** time: the reply reaches the querier `delay` after the query was
@@ -45,6 +47,9 @@ pub struct Behaviour {
     pub lame: bool,
     /// Over UDP, answer with TC=1 and no records; TCP gets the full answer.
     pub truncate_udp: bool,
+    /// Answer NXDOMAIN instead of NOERROR/NODATA for an empty non-terminal of its zones, as some
+    /// broken servers do (RFC 8020 §2, RFC 9156 §3): the case QNAME minimisation must survive.
+    pub nxdomain_for_empty_non_terminals: bool,
 }
 
 /// What a custom responder decides for one query.
@@ -588,7 +593,16 @@ impl Internet {
                     ResponderAction::Continue if behaviour.lame => {
                         upward_referral(&query, &self.inner.root_hints)
                     }
-                    ResponderAction::Continue => authoritative_response(&zones, &query),
+                    ResponderAction::Continue => {
+                        let mut response = authoritative_response(&zones, &query);
+                        if behaviour.nxdomain_for_empty_non_terminals
+                            && let [question] = query.queries.as_slice()
+                            && is_empty_non_terminal(&zones, question.name(), question.query_type())
+                        {
+                            response.metadata.response_code = ResponseCode::NXDomain;
+                        }
+                        response
+                    }
                 }
             }
         };
@@ -722,6 +736,11 @@ impl ServerHandle {
     /// Truncate every UDP answer.
     pub fn set_truncate_udp(&self, truncate: bool) {
         self.update(|b| b.truncate_udp = truncate);
+    }
+
+    /// Answer NXDOMAIN for empty non-terminals (a broken server), or NODATA again (`false`).
+    pub fn set_nxdomain_for_empty_non_terminals(&self, deny: bool) {
+        self.update(|b| b.nxdomain_for_empty_non_terminals = deny);
     }
 
     /// Install a custom responder, consulted before `lame` and the zone logic.

@@ -11,9 +11,10 @@
 //!    127.x.y.z address at one shared port, for end-to-end tests of the real binary
 //!    (see [`loopback`]).
 //!
-//! Each server's [`Behaviour`] (delay, dead, dropped queries, forced RCODE, lame, UDP truncation)
-//! and an optional custom [`Responder`] are settable at runtime through a [`ServerHandle`]. Every
-//! query any server receives is in the query log ([`Internet::query_log`]).
+//! Each server's [`Behaviour`] (delay, dead, dropped queries, forced RCODE, lame, UDP truncation,
+//! NXDOMAIN for empty non-terminals) and an optional custom [`Responder`] are settable at runtime
+//! through a [`ServerHandle`]. Every query any server receives is in the query log
+//! ([`Internet::query_log`]).
 //!
 //! [`standard_internet`] is a ready fixture; its map is in the [`standard`] module.
 //!
@@ -36,8 +37,8 @@ pub mod standard;
 pub mod zone;
 
 pub use authority::{
-    SERVER_UDP_PAYLOAD, authoritative_response, closest_zone, error_response, response_skeleton,
-    upward_referral,
+    SERVER_UDP_PAYLOAD, authoritative_response, closest_zone, error_response,
+    is_empty_non_terminal, response_skeleton, upward_referral,
 };
 pub use cdn::{EcsInternet, ecs_fixture, ecs_internet};
 pub use ecs::{Echo, EcsAuthority, EcsHandle, IntoPrefix, make_ecs_query};

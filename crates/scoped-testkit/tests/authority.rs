@@ -761,3 +761,35 @@ fn standard_internet_has_the_documented_servers() {
         ["back.example.net. CNAME www.example.com."]
     );
 }
+
+#[test]
+fn a_server_may_deny_empty_non_terminals_like_a_broken_one() {
+    let internet = standard_internet();
+    internet
+        .expect_server(EXAMPLE_COM_1)
+        .set_nxdomain_for_empty_non_terminals(true);
+    for qname in ["ent.example.com", "b.ent.example.com"] {
+        let reply = ask(&internet, EXAMPLE_COM_1, qname, RecordType::A);
+        assert_eq!(
+            reply.metadata.response_code,
+            ResponseCode::NXDomain,
+            "{qname}"
+        );
+        assert_eq!(soa_of(&reply), (3600, 60));
+    }
+    // Names that own records, and the other server, answer as before.
+    let leaf = ask(
+        &internet,
+        EXAMPLE_COM_1,
+        "a.b.ent.example.com",
+        RecordType::A,
+    );
+    assert_eq!(
+        rdata_strings(&leaf.answers),
+        ["a.b.ent.example.com. A 192.0.2.11"]
+    );
+    let nodata = ask(&internet, EXAMPLE_COM_1, "www.example.com", RecordType::MX);
+    assert_eq!(nodata.metadata.response_code, ResponseCode::NoError);
+    let other = ask(&internet, EXAMPLE_COM_2, "ent.example.com", RecordType::A);
+    assert_eq!(other.metadata.response_code, ResponseCode::NoError);
+}
