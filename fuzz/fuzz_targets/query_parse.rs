@@ -7,6 +7,9 @@ use libfuzzer_sys::fuzz_target;
 fuzz_target!(|wire: &[u8]| {
     if let Ok(query) = scoped_server::parse_query(wire) {
         assert_eq!(u16::from(query.query.query_class()), 1, "only IN passes");
-        assert!(query.edns.is_none_or(|edns| edns.version() == 0), "only EDNS 0 passes");
+        assert!(
+            query.edns.is_none_or(|edns| edns.version() == 0),
+            "only EDNS 0 passes"
+        );
     }
 });

@@ -25,7 +25,10 @@ struct FuzzedServers {
 }
 
 impl Transport for FuzzedServers {
-    fn exchange(&self, query: UpstreamQuery) -> BoxFuture<'static, Result<Vec<u8>, TransportError>> {
+    fn exchange(
+        &self,
+        query: UpstreamQuery,
+    ) -> BoxFuture<'static, Result<Vec<u8>, TransportError>> {
         let reply = reply_to(&query.message, &self.input);
         Box::pin(async move { Ok(reply) })
     }
@@ -34,7 +37,10 @@ impl Transport for FuzzedServers {
 fn reply_to(query: &[u8], input: &[u8]) -> Vec<u8> {
     let mut reply = Vec::with_capacity(query.len() + input.len());
     reply.extend_from_slice(&query[..2]);
-    let flags = [input.first().copied().unwrap_or(0x84) | 0x80, input.get(1).copied().unwrap_or(0)];
+    let flags = [
+        input.first().copied().unwrap_or(0x84) | 0x80,
+        input.get(1).copied().unwrap_or(0),
+    ];
     reply.extend_from_slice(&flags);
     reply.extend_from_slice(&[0, 1]);
     reply.extend_from_slice(input.get(2..8).unwrap_or(&[0; 6]));
@@ -65,7 +71,9 @@ fuzz_target!(|input: &[u8]| {
         selection_seed: Some(1),
         ..RecursorConfig::default()
     };
-    let transport = Arc::new(FuzzedServers { input: input.to_vec() });
+    let transport = Arc::new(FuzzedServers {
+        input: input.to_vec(),
+    });
     let recursor = Recursor::new(config, RecordCache::new(CacheConfig::default()), transport);
     let qname = Name::from_ascii("www.example.com.").unwrap();
     let request = ResolveRequest {
@@ -79,7 +87,10 @@ fuzz_target!(|input: &[u8]| {
         let mut owners = vec![qname.to_lowercase()];
         for record in &resolution.answers {
             let owner = record.name.to_lowercase();
-            assert!(owners.contains(&owner), "{owner} answers no name asked: {resolution:?}");
+            assert!(
+                owners.contains(&owner),
+                "{owner} answers no name asked: {resolution:?}"
+            );
             if let hickory_proto::rr::RData::CNAME(target) = &record.data {
                 owners.push(target.0.to_lowercase());
             }
