@@ -452,41 +452,51 @@ impl Recursor {
             qclass: question.qclass,
             subnet,
         };
-        let stale = self.stale_answer(&question, subnet, now);
-        if let Some(stale) = &stale
-            && self
-                .inner
-                .failed_recently
-                .get(&key)
-                .is_some_and(|until| now < until)
-        {
+        // Stale data is looked for only when it may be served: most misses resolve in time,
+        // and the walk through both caches is not free.
+        let recently_failed = self
+            .inner
+            .failed_recently
+            .get(&key)
+            .is_some_and(|until| now < until);
+        if recently_failed && let Some(stale) = self.stale_answer(&question, subnet, now) {
             bump(&self.inner.stats.stale_served_failed);
-            return stale.clone();
+            return stale;
         }
         let (flight, joined) = self.flight(key, question.clone(), subnet, false);
         if joined {
             bump(&self.inner.stats.deduplicated);
         }
-        let Some(stale) = stale else {
+        if !self.serves_stale() {
             let resolution = flight.await;
             return self.mark_for_every_client(&question, resolution);
-        };
+        }
         let resolution = match self.inner.config.stale_client_timeout {
-            Some(wait) => match tokio::time::timeout(wait, flight).await {
+            Some(wait) => match tokio::time::timeout(wait, flight.clone()).await {
                 Ok(resolution) => resolution,
                 Err(_) => {
-                    // The resolution goes on (it is spawned) and refreshes the cache.
-                    bump(&self.inner.stats.stale_served_slow);
-                    return stale;
+                    if let Some(stale) = self.stale_answer(&question, subnet, Instant::now()) {
+                        // The resolution goes on (it is spawned) and refreshes the cache.
+                        bump(&self.inner.stats.stale_served_slow);
+                        return stale;
+                    }
+                    flight.await
                 }
             },
             None => flight.await,
         };
-        if resolution.rcode == ResponseCode::ServFail {
+        if resolution.rcode == ResponseCode::ServFail
+            && let Some(stale) = self.stale_answer(&question, subnet, Instant::now())
+        {
             bump(&self.inner.stats.stale_served_failed);
             return stale;
         }
         self.mark_for_every_client(&question, resolution)
+    }
+
+    /// Whether the caches keep expired data to serve (RFC 8767).
+    fn serves_stale(&self) -> bool {
+        self.inner.cache.config().max_stale > 0 || self.inner.scoped.config().ttl.max_stale > 0
     }
 
     /// Sets [`Resolution::for_every_client`]: scope 0, fresh, no CNAME chain, and the tailored
@@ -574,8 +584,7 @@ impl Recursor {
         subnet: Option<IpNet>,
         now: Instant,
     ) -> Option<Resolution> {
-        if self.inner.cache.config().max_stale == 0 && self.inner.scoped.config().ttl.max_stale == 0
-        {
+        if !self.serves_stale() {
             return None;
         }
         let unused = Cell::new(false);
