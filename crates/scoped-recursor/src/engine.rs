@@ -28,7 +28,7 @@ use crate::classify::{Classified, Delegation, NameServer, Step, addresses_of, cl
 use crate::config::{EDNS_PAYLOAD, RecursorConfig};
 use crate::infra::{EcsCapability, InfraCache};
 use crate::qmin::{self, Heard, Next, QminMode};
-use crate::transport::{Protocol, Transport, UpstreamQuery};
+use crate::transport::{Protocol, Transport, TransportError, UpstreamQuery};
 use crate::{Question, Resolution, Resolve, ResolveRequest};
 
 /// Why a resolution stopped without an answer (all become SERVFAIL for the client).
@@ -1515,16 +1515,36 @@ impl Recursor {
                     .record(addr, sent.prefix().prefix_len());
             }
             trace!(%server, ?protocol, %name, %qtype, ?timeout, "upstream query");
+            // E12, CVE-2025-30192: unless the server is known not to echo, an ECS-less datagram
+            // is skipped like a forged one while the real reply is awaited (an allowlisted
+            // server is expected to echo; one that does not costs one timeout, then it is
+            // remembered as not echoing).
+            let require_ecs_echo = ecs.is_some()
+                && !reasked
+                && matches!(
+                    infra.ecs_capability(addr, started),
+                    EcsCapability::Echoes | EcsCapability::Unknown
+                );
             let query = UpstreamQuery {
                 server,
                 protocol,
                 message,
                 timeout,
+                require_ecs_echo,
             };
             let reply = match self.inner.transport.exchange(query).await {
                 Ok(reply) => reply,
                 Err(error) => {
                     bump(&stats.upstream_failures);
+                    if matches!(error, TransportError::EchoMissing(_)) && !reasked {
+                        // Only ECS-less replies came (E12): maybe the server does not (or no
+                        // longer) echo. Ask once more, taking an ECS-less reply this time; a
+                        // forger must first suppress the real reply to get that chance.
+                        infra.forget_ecs_echo(addr, Instant::now());
+                        bump(&stats.ecs_suspicious_reasks);
+                        reasked = true;
+                        continue;
+                    }
                     // Cut short by the question's deadline, a timeout says nothing of the server.
                     if timeout == rto && protocol == Protocol::Udp {
                         infra.record_timeout(addr, Instant::now());

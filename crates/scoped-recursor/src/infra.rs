@@ -682,6 +682,18 @@ impl InfraCache {
         })
     }
 
+    /// `addr` was required to echo ECS (it always had) and no echoing reply came in time: drop
+    /// the belief, so that a server that stopped echoing costs one timeout, not every query
+    /// until the belief expires. An ECS-less reply racing a real one is still refused while the
+    /// real one keeps arriving.
+    pub fn forget_ecs_echo(&self, addr: IpAddr, now: Instant) {
+        self.write(addr, now, |r| {
+            if r.ecs_capability(now) == EcsCapability::Echoes {
+                r.ecs = None;
+            }
+        });
+    }
+
     /// What `addr` did with an ECS query. A missing echo does not overwrite a believed
     /// [`EcsCapability::Echoes`] (E12: that reply is suspect, not the server's new habit);
     /// `Unknown` records nothing.

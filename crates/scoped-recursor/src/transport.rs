@@ -17,7 +17,7 @@ use std::time::Duration;
 use futures::future::BoxFuture;
 use hickory_proto::op::{Header, Query};
 use hickory_proto::serialize::binary::{BinDecodable, BinDecoder};
-use scoped_ecs::{Direction, ReplyEcs, check_reply_opt, message_ecs, scan_opt};
+use scoped_ecs::{Direction, ReplyEcs, check_reply_opt, find_ecs, message_ecs, scan_opt};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpSocket, UdpSocket};
 
@@ -41,6 +41,34 @@ pub struct UpstreamQuery {
     pub message: Vec<u8>,
     /// How long to wait for a matching reply.
     pub timeout: Duration,
+    /// The query carries ECS to a server known to echo it (E12): over UDP a reply without an
+    /// ECS option is skipped like a forged one (CVE-2025-30192: an off-path attacker floods
+    /// ECS-less answers, which any resolver that takes them as SCOPE 0 caches for everyone).
+    pub require_ecs_echo: bool,
+}
+
+impl UpstreamQuery {
+    /// Whether a UDP datagram is the reply to this query: [`reply_matches`], and, when
+    /// [`require_ecs_echo`](Self::require_ecs_echo) says so, an ECS option in an answer
+    /// (NOERROR or NXDOMAIN; errors need none).
+    pub fn accepts(&self, reply: &[u8]) -> bool {
+        reply_matches(&self.message, reply)
+            && (!self.require_ecs_echo || !carries_data(reply) || carries_ecs(reply))
+    }
+}
+
+/// Whether a reply's RCODE is NOERROR or NXDOMAIN: one whose content would be cached. An error
+/// (REFUSED, FORMERR to an ECS query: E13) often comes without the echo and poisons nothing.
+fn carries_data(reply: &[u8]) -> bool {
+    matches!(reply.get(3).map(|flags| flags & 0x0f), Some(0 | 3))
+}
+
+/// Whether a reply has an OPT record with an ECS option in it.
+fn carries_ecs(reply: &[u8]) -> bool {
+    matches!(
+        scan_opt(reply).map(|opt| opt.map(|o| find_ecs(o.rdata, Direction::Response))),
+        Ok(Some(Ok(Some(_))))
+    )
 }
 
 /// Why an upstream exchange produced no usable reply.
@@ -49,6 +77,10 @@ pub enum TransportError {
     /// No matching reply arrived within the timeout.
     #[error("timed out after {0:?}")]
     Timeout(Duration),
+    /// Within the timeout only replies without the required ECS echo arrived (E12): the
+    /// server may have stopped echoing, or someone is forging.
+    #[error("only replies without the ECS echo within {0:?}")]
+    EchoMissing(Duration),
     /// A socket operation failed (unreachable, refused, reset).
     #[error("network error: {0}")]
     Io(#[from] io::Error),
@@ -183,20 +215,22 @@ impl Transport for NetTransport {
         let counters = self.counters.clone();
         Box::pin(async move {
             let timeout = query.timeout;
-            let result = tokio::time::timeout(timeout, async {
-                match query.protocol {
-                    Protocol::Udp => udp_exchange(source, &query, &counters).await,
-                    Protocol::Tcp => tcp_exchange(source, &query).await,
+            let result = match query.protocol {
+                Protocol::Udp => {
+                    let deadline = tokio::time::Instant::now() + timeout;
+                    udp_exchange(source, &query, &counters, deadline).await
                 }
-            })
-            .await;
-            match result {
-                Ok(r) => r,
-                Err(_) => {
-                    counters.timeouts.fetch_add(1, Ordering::Relaxed);
-                    Err(TransportError::Timeout(timeout))
-                }
+                Protocol::Tcp => tokio::time::timeout(timeout, tcp_exchange(source, &query))
+                    .await
+                    .unwrap_or(Err(TransportError::Timeout(timeout))),
+            };
+            if matches!(
+                result,
+                Err(TransportError::Timeout(_) | TransportError::EchoMissing(_))
+            ) {
+                counters.timeouts.fetch_add(1, Ordering::Relaxed);
             }
+            result
         })
     }
 }
@@ -205,18 +239,25 @@ async fn udp_exchange(
     source: SocketAddr,
     query: &UpstreamQuery,
     counters: &TransportCounters,
+    deadline: tokio::time::Instant,
 ) -> Result<Vec<u8>, TransportError> {
     let socket = UdpSocket::bind(source).await?;
     // Connected: the kernel drops datagrams from any other address or port.
     socket.connect(query.server).await?;
     socket.send(&query.message).await?;
     let mut buf = vec![0u8; UDP_RECV_BUFFER];
+    let mut echo_missing = false;
     loop {
-        let n = socket.recv(&mut buf).await?;
-        if reply_matches(&query.message, &buf[..n]) {
+        let n = match tokio::time::timeout_at(deadline, socket.recv(&mut buf)).await {
+            Ok(received) => received?,
+            Err(_) if echo_missing => return Err(TransportError::EchoMissing(query.timeout)),
+            Err(_) => return Err(TransportError::Timeout(query.timeout)),
+        };
+        if query.accepts(&buf[..n]) {
             buf.truncate(n);
             return Ok(buf);
         }
+        echo_missing |= reply_matches(&query.message, &buf[..n]);
         counters.mismatched_replies.fetch_add(1, Ordering::Relaxed);
     }
 }
@@ -330,6 +371,39 @@ mod tests {
         );
     }
 
+    #[test]
+    fn e12_an_answer_without_the_echo_is_refused_when_the_echo_is_required() {
+        let q = with_ecs(&query_wire(7, "www.example.com."), "198.51.100.0", 24, 0);
+        let plain_reply = reply_to(&query_wire(7, "www.example.com."), 7, "www.example.com.");
+        let upstream = |require_ecs_echo| UpstreamQuery {
+            server: "192.0.2.53:53".parse().unwrap(),
+            protocol: Protocol::Udp,
+            message: q.clone(),
+            timeout: Duration::from_secs(1),
+            require_ecs_echo,
+        };
+        let echoed = with_ecs(&plain_reply, "198.51.100.0", 24, 24);
+        assert!(upstream(true).accepts(&echoed));
+        assert!(
+            !upstream(true).accepts(&plain_reply),
+            "CVE-2025-30192: no echo"
+        );
+        assert!(
+            upstream(false).accepts(&plain_reply),
+            "not required: SCOPE 0"
+        );
+        // An error needs no echo (E13: REFUSED to an ECS query often comes without it).
+        let mut refused = Message::from_vec(&plain_reply).unwrap();
+        refused.metadata.response_code = hickory_proto::op::ResponseCode::Refused;
+        assert!(upstream(true).accepts(&refused.to_vec().unwrap()));
+        let mut nxdomain = Message::from_vec(&plain_reply).unwrap();
+        nxdomain.metadata.response_code = hickory_proto::op::ResponseCode::NXDomain;
+        assert!(
+            !upstream(true).accepts(&nxdomain.to_vec().unwrap()),
+            "a denial is data too"
+        );
+    }
+
     #[tokio::test]
     async fn udp_ignores_forged_and_stray_replies_until_the_real_one() {
         let server = UdpSocket::bind("127.0.0.1:0").await.unwrap();
@@ -370,6 +444,7 @@ mod tests {
             protocol: Protocol::Udp,
             message: query_wire(0x4242, "www.example.com."),
             timeout: Duration::from_secs(5),
+            require_ecs_echo: false,
         };
         let reply = transport.exchange(query).await.unwrap();
         assert!(
@@ -411,6 +486,7 @@ mod tests {
                 protocol: Protocol::Udp,
                 message: query_wire(i, "www.example.com."),
                 timeout: Duration::from_secs(5),
+                require_ecs_echo: false,
             };
             transport.exchange(query).await.unwrap();
         }
@@ -431,6 +507,7 @@ mod tests {
             protocol: Protocol::Udp,
             message: query_wire(1, "www.example.com."),
             timeout: Duration::from_millis(100),
+            require_ecs_echo: false,
         };
         let err = transport.exchange(query).await.unwrap_err();
         assert!(matches!(err, TransportError::Timeout(_)), "{err}");
@@ -458,6 +535,7 @@ mod tests {
             protocol: Protocol::Tcp,
             message: query_wire(99, "www.example.com."),
             timeout: Duration::from_secs(5),
+            require_ecs_echo: false,
         };
         let reply = transport.exchange(query).await.unwrap();
         assert_eq!(Message::from_vec(&reply).unwrap().metadata.id, 99);
@@ -483,6 +561,7 @@ mod tests {
             protocol: Protocol::Tcp,
             message: query_wire(2, "www.example.com."),
             timeout: Duration::from_secs(5),
+            require_ecs_echo: false,
         };
         assert!(matches!(
             transport.exchange(query).await,

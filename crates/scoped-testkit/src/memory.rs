@@ -6,7 +6,7 @@
 //! - The server decides at once (the query is logged at the send instant); the reply arrives after
 //!   the server's round-trip [`delay`](crate::Behaviour::delay). When the delay is `>= t`, or the
 //!   server is dead or drops the query, the result is `Err(Timeout(t))` after exactly `t`.
-//! - UDP: the first reply that [`reply_matches`] is returned; non-matching (forged) replies are
+//! - UDP: the first reply the query [accepts](UpstreamQuery::accepts) is returned; non-matching (forged) replies are
 //!   skipped, and when none matches the exchange times out, like the real network transport.
 //!   TCP: the first reply is returned if it matches, else `Err(Framing(..))`.
 //! - The querier's source address is 127.0.0.1 (::1 for IPv6 servers) with a port counting up.
@@ -48,14 +48,18 @@ impl Internet {
         sleep(handled.delay).await;
         match query.protocol {
             Protocol::Udp => {
-                if let Some(reply) = handled
-                    .replies
-                    .into_iter()
-                    .find(|r| reply_matches(&query.message, r))
-                {
-                    return Ok(reply);
+                if let Some(reply) = handled.replies.iter().find(|r| query.accepts(r)) {
+                    return Ok(reply.clone());
                 }
                 sleep(timeout - handled.delay).await;
+                // Replies that matched but for the required ECS echo (E12).
+                if handled
+                    .replies
+                    .iter()
+                    .any(|r| reply_matches(&query.message, r))
+                {
+                    return Err(TransportError::EchoMissing(timeout));
+                }
                 Err(TransportError::Timeout(timeout))
             }
             Protocol::Tcp => {

@@ -101,6 +101,7 @@ async fn behaviours_apply_on_loopback() {
         protocol: Protocol::Udp,
         message: query.to_vec().unwrap(),
         timeout: WAIT,
+        require_ecs_echo: false,
     };
     let udp = Message::from_vec(&transport.exchange(upstream.clone()).await.unwrap()).unwrap();
     assert!(udp.metadata.truncation && udp.answers.is_empty());
@@ -121,6 +122,7 @@ async fn behaviours_apply_on_loopback() {
         protocol: Protocol::Tcp,
         message: failover.to_vec().unwrap(),
         timeout: Duration::from_millis(150),
+        require_ecs_echo: false,
     };
     assert!(matches!(
         transport.exchange(dead_tcp).await,

@@ -19,6 +19,7 @@ fn upstream(server: IpAddr, protocol: Protocol, query: &Message) -> UpstreamQuer
         protocol,
         message: query.to_vec().unwrap(),
         timeout: TIMEOUT,
+        require_ecs_echo: false,
     }
 }
 
@@ -257,6 +258,7 @@ async fn malformed_ecs_gets_formerr_with_the_question() {
         protocol: Protocol::Udp,
         message: wire,
         timeout: TIMEOUT,
+        require_ecs_echo: false,
     };
     let reply = Message::from_vec(&internet.exchange(q).await.unwrap()).unwrap();
     assert_eq!(reply.metadata.response_code, ResponseCode::FormErr);
