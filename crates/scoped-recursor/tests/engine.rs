@@ -1077,3 +1077,61 @@ async fn rendered_answers_are_kept_until_the_prefetch_window_and_flushed_with_th
     recursor.flush_all();
     assert!(recursor.wire_answer(&key).is_none());
 }
+
+#[tokio::test(start_paused = true)]
+async fn kaminsky_out_of_zone_ns_and_glue_in_the_authority_section_are_never_cached() {
+    use hickory_proto::rr::rdata::NS;
+    let internet = standard_internet();
+    // Every answer from example.com's servers carries a hijack of example.net. and of net.:
+    // NS records pointing at the attacker, and the attacker's address as glue.
+    for addr in [EXAMPLE_COM_1, EXAMPLE_COM_2] {
+        internet.expect_server(addr).set_responder(
+            |query: &Message, info: &scoped_testkit::QueryInfo<'_>| {
+                let mut reply = info.zone_response(query);
+                for zone in ["example.net.", "net."] {
+                    reply.authorities.push(Record::from_rdata(
+                        name(zone),
+                        86400,
+                        RData::NS(NS(name("ns.attacker.example."))),
+                    ));
+                }
+                reply.additionals.push(Record::from_rdata(
+                    name("ns.attacker.example."),
+                    86400,
+                    RData::A(A(Ipv4Addr::new(6, 6, 6, 6))),
+                ));
+                ResponderAction::Reply(reply)
+            },
+        );
+    }
+    let recursor = recursor(&internet);
+    let res = ask(&recursor, "www.example.com.", RecordType::A).await;
+    assert_eq!(a_records(&res), vec![Ipv4Addr::new(192, 0, 2, 10)]);
+    let now = Instant::now();
+    let cache = recursor.cache();
+    for zone in ["example.net.", "net."] {
+        if let Some(ns) = cache.rrset(&name(zone), RecordType::NS, scoped_cache::Trust::Glue, now) {
+            assert!(
+                ns.iter()
+                    .all(|r| r.data != RData::NS(NS(name("ns.attacker.example.")))),
+                "{zone}: {ns:?}"
+            );
+        }
+    }
+    assert!(
+        cache
+            .rrset(
+                &name("ns.attacker.example."),
+                RecordType::A,
+                scoped_cache::Trust::Glue,
+                now
+            )
+            .is_none(),
+        "the attacker's glue"
+    );
+    // example.net. still resolves through its real server.
+    internet.clear_query_log();
+    let res = ask(&recursor, "www.example.net.", RecordType::A).await;
+    assert_eq!(a_records(&res), vec![Ipv4Addr::new(192, 0, 2, 20)]);
+    assert!(internet.query_count(EXAMPLE_NET) > 0);
+}
