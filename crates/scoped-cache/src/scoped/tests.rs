@@ -901,3 +901,60 @@ async fn e06_a_tailored_hit_in_its_last_tenth_claims_one_refresh() {
     cache.insert(k.clone(), covering("192.0.2.0/24"), answer(100, 3), now);
     assert!(!cache.read(&k, a, now, Read::Hit).unwrap().1);
 }
+
+/// The ECS cache explosion (RFC 7871 §11.3, E21): a million distinct client /24s asking a few
+/// names, each answered with SCOPE 24, must not grow the cache past its bounds.
+#[tokio::test(start_paused = true)]
+async fn e21_a_million_client_subnets_keep_the_cache_within_its_bounds() {
+    const NAMES: u32 = 4;
+    const SUBNETS: u32 = 1_000_000;
+    let max_bytes = 8 * 1024 * 1024;
+    let cache = ScopedCache::new(ScopedCacheConfig {
+        max_bytes,
+        max_tailored_per_family: 100,
+        ..config()
+    });
+    let now = Instant::now();
+    let keys: Vec<CacheKey> = (0..NAMES).map(|n| key(&format!("n{n}.example."))).collect();
+    let answers: Vec<CachedData> = (0..NAMES)
+        .flat_map(|n| (0..=255u8).map(move |c| (n, c)))
+        .map(|(n, c)| answer_at(&format!("n{n}.example."), 300, c))
+        .collect();
+    for i in 0..SUBNETS {
+        let [_, a, b, c] = (i + (10 << 24)).to_be_bytes();
+        let n = i % NAMES;
+        // A distinct /24 for every i: a.b.c.0/24.
+        let net = IpNet::V4(ipnet::Ipv4Net::new(Ipv4Addr::new(a, b, c, 0), 24).unwrap());
+        let data = answers[(n * 256 + u32::from(c)) as usize].clone();
+        cache.insert(
+            keys[n as usize].clone(),
+            CacheScope::Covering(net),
+            data,
+            now,
+        );
+    }
+    cache.run_pending_tasks();
+    assert!(
+        cache.weighted_bytes() <= max_bytes,
+        "{} bytes",
+        cache.weighted_bytes()
+    );
+    assert!(
+        cache.entry_count() <= u64::from(NAMES) * 100,
+        "{} answers held",
+        cache.entry_count()
+    );
+    // The most recent subnets are the ones kept, and they still answer.
+    let last = SUBNETS - 1 + (10 << 24);
+    let [_, a, b, c] = last.to_be_bytes();
+    let owner = format!("n{}.example.", (SUBNETS - 1) % NAMES);
+    assert_eq!(
+        served(
+            &cache,
+            &key(&owner),
+            Some(&format!("{a}.{b}.{c}.0/24")),
+            now
+        ),
+        Some(c)
+    );
+}
