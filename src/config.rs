@@ -164,6 +164,10 @@ pub struct RecursionSection {
     pub max_subquery_depth: u32,
     /// Upstream queries one client question may cause.
     pub max_upstream_queries: u32,
+    /// Upstream queries in flight at once, all questions together.
+    pub max_outstanding_upstream: usize,
+    /// Records a reply from an authoritative server may hold.
+    pub max_records_per_reply: usize,
     /// QNAME minimisation (RFC 9156): "relaxed" (default), "strict" or "off".
     pub qname_minimisation: QnameMinimisation,
 }
@@ -206,6 +210,8 @@ impl Default for RecursionSection {
             max_cname_chain: d.max_cname_chain,
             max_subquery_depth: d.max_subquery_depth,
             max_upstream_queries: d.max_upstream_queries,
+            max_outstanding_upstream: d.max_outstanding_upstream,
+            max_records_per_reply: d.max_records_per_reply,
             qname_minimisation: QnameMinimisation::Relaxed,
         }
     }
@@ -567,6 +573,14 @@ impl Config {
                 "server.tcp-max-inflight-per-connection",
                 server.tcp_max_inflight_per_connection,
             ),
+            (
+                "recursion.max-outstanding-upstream",
+                recursion.max_outstanding_upstream,
+            ),
+            (
+                "recursion.max-records-per-reply",
+                recursion.max_records_per_reply,
+            ),
         ] {
             if value == 0 {
                 return Err(invalid(key, "must be at least 1".into()));
@@ -649,6 +663,8 @@ impl Config {
         recursor.max_cname_chain = recursion.max_cname_chain;
         recursor.max_subquery_depth = recursion.max_subquery_depth;
         recursor.max_upstream_queries = recursion.max_upstream_queries;
+        recursor.max_outstanding_upstream = recursion.max_outstanding_upstream;
+        recursor.max_records_per_reply = recursion.max_records_per_reply;
         recursor.qname_minimisation = recursion.qname_minimisation.into();
         recursor.ecs_allowlist = allowlist;
 
@@ -990,6 +1006,22 @@ mod tests {
         ] {
             assert!(err.contains(part), "{part:?} missing from {err}");
         }
+    }
+
+    #[test]
+    fn upstream_limits_have_safe_defaults_and_refuse_zero() {
+        let config = parse("").unwrap();
+        assert_eq!(config.recursor.max_outstanding_upstream, 2048);
+        assert_eq!(config.recursor.max_records_per_reply, 256);
+        let tuned =
+            parse("[recursion]\nmax-outstanding-upstream = 10\nmax-records-per-reply = 50\n")
+                .unwrap();
+        assert_eq!(tuned.recursor.max_outstanding_upstream, 10);
+        assert_eq!(tuned.recursor.max_records_per_reply, 50);
+        let err = parse("[recursion]\nmax-records-per-reply = 0\n")
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("recursion.max-records-per-reply"), "{err}");
     }
 
     #[test]

@@ -828,6 +828,8 @@ const ENGINE_COUNTERS: &[CounterField<EngineStats>] = counter_fields! {
     ecs_suspicious_reasks: "ECS-less replies from servers known to echo ECS, asked again (E12)",
     tailored_answers_cached: "Answers cached under a tailored scope (E14, E15, E20)",
     prefetches: "Cache hits in the last part of an entry's TTL that refreshed it in the background",
+    upstream_throttled: "Upstream queries that waited for a slot (max-outstanding-upstream reached)",
+    oversized_replies: "Upstream replies refused for holding more records than max-records-per-reply",
     stale_served_slow: "Answers served from stale data because resolution outlasted the client timer (RFC 8767)",
     stale_served_failed: "Answers served from stale data because resolution failed (RFC 8767)",
 };

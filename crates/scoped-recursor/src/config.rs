@@ -39,6 +39,12 @@ pub struct RecursorConfig {
     pub max_subquery_depth: u32,
     /// Upstream queries one client question may cause in total.
     pub max_upstream_queries: u32,
+    /// Upstream queries outstanding at once, all client questions together; a query beyond it
+    /// waits for a slot within its question's time budget.
+    pub max_outstanding_upstream: usize,
+    /// Records (all sections) a reply from an authoritative server may hold; a larger one is
+    /// refused like a malformed reply (bounded work per reply).
+    pub max_records_per_reply: usize,
     /// Servers and zones that may receive ECS (E01); empty: none. Replaceable at run time with
     /// `Recursor::set_allowlist`.
     pub ecs_allowlist: Allowlist,
@@ -77,6 +83,8 @@ impl Default for RecursorConfig {
             max_cname_chain: 12,
             max_subquery_depth: 6,
             max_upstream_queries: 64,
+            max_outstanding_upstream: 2048,
+            max_records_per_reply: 256,
             ecs_allowlist: Allowlist::empty(),
             scoped_cache: ScopedCacheConfig::default(),
             infra: InfraConfig::default(),

@@ -91,6 +91,10 @@ pub struct EngineStats {
     pub tailored_answers_cached: AtomicU64,
     /// Cache hits in the last part of an entry's TTL that refreshed it in the background.
     pub prefetches: AtomicU64,
+    /// Upstream queries that had to wait for a slot (`max-outstanding-upstream` reached).
+    pub upstream_throttled: AtomicU64,
+    /// Replies refused for holding more records than `max-records-per-reply`.
+    pub oversized_replies: AtomicU64,
     /// Answers served from stale data because the resolution took longer than the client
     /// timer (RFC 8767); the resolution went on in the background.
     pub stale_served_slow: AtomicU64,
@@ -251,6 +255,8 @@ struct Inner {
     inflight: Mutex<HashMap<InflightKey, SharedResolution>>,
     /// What client-subnet information went to which server.
     ecs_audit: EcsAudit,
+    /// Slots for upstream queries in flight (`max_outstanding_upstream`).
+    upstream_slots: tokio::sync::Semaphore,
     /// Questions whose resolution failed recently, and until when their stale data is served
     /// without trying again (RFC 8767 §5). Bounded; reclaimed on moka's clock, read on tokio's.
     failed_recently: moka::sync::Cache<InflightKey, Instant>,
@@ -320,6 +326,11 @@ impl Recursor {
         let wire =
             (config.answer_cache_bytes > 0).then(|| WireCache::new(config.answer_cache_bytes));
         let inner = Inner {
+            upstream_slots: tokio::sync::Semaphore::new(
+                config
+                    .max_outstanding_upstream
+                    .clamp(1, tokio::sync::Semaphore::MAX_PERMITS),
+            ),
             ecs_audit: EcsAudit::default(),
             wire,
             failed_recently,
@@ -1532,7 +1543,23 @@ impl Recursor {
                 timeout,
                 require_ecs_echo,
             };
-            let reply = match self.inner.transport.exchange(query).await {
+            // At most `max_outstanding_upstream` queries in flight, all questions together.
+            let permit = match self.inner.upstream_slots.try_acquire() {
+                Ok(permit) => permit,
+                Err(_) => {
+                    bump(&stats.upstream_throttled);
+                    let deadline = ctx.budget.deadline;
+                    match tokio::time::timeout_at(deadline, self.inner.upstream_slots.acquire())
+                        .await
+                    {
+                        Ok(Ok(permit)) => permit,
+                        _ => return Err(ExchangeError::Budget(ResolveError::Deadline)),
+                    }
+                }
+            };
+            let exchanged = self.inner.transport.exchange(query).await;
+            drop(permit);
+            let reply = match exchanged {
                 Ok(reply) => reply,
                 Err(error) => {
                     bump(&stats.upstream_failures);
@@ -1561,6 +1588,13 @@ impl Recursor {
                 debug!(%server, "malformed reply");
                 return Err(ExchangeError::Server);
             };
+            let records =
+                response.answers.len() + response.authorities.len() + response.additionals.len();
+            if records > self.inner.config.max_records_per_reply {
+                bump(&stats.oversized_replies);
+                debug!(%server, records, "reply with too many records");
+                return Err(ExchangeError::Server);
+            }
             if edns && response.edns.is_some() {
                 infra.record_edns_works(addr, Instant::now());
             }

@@ -1135,3 +1135,86 @@ async fn kaminsky_out_of_zone_ns_and_glue_in_the_authority_section_are_never_cac
     assert_eq!(a_records(&res), vec![Ipv4Addr::new(192, 0, 2, 20)]);
     assert!(internet.query_count(EXAMPLE_NET) > 0);
 }
+
+// ---- Work limits ----
+
+#[tokio::test(start_paused = true)]
+async fn a_reply_with_more_records_than_allowed_is_refused_and_the_next_server_asked() {
+    let internet = standard_internet();
+    // ns1.example.com. pads every answer with 300 A records; ns2 answers normally.
+    internet.expect_server(EXAMPLE_COM_1).set_responder(
+        |query: &Message, info: &scoped_testkit::QueryInfo<'_>| {
+            let mut reply = info.zone_response(query);
+            let owner = query.queries[0].name().clone();
+            for i in 0..300u32 {
+                let [_, _, c, d] = i.to_be_bytes();
+                reply.additionals.push(Record::from_rdata(
+                    owner.clone(),
+                    300,
+                    RData::A(A(Ipv4Addr::new(198, 18, c, d))),
+                ));
+            }
+            ResponderAction::Reply(reply)
+        },
+    );
+    let config = RecursorConfig {
+        max_records_per_reply: 100,
+        ..config_for(&internet)
+    };
+    let recursor = recursor_with(&internet, config);
+    for qname in [
+        "www.example.com.",
+        "alias.example.com.",
+        "a.b.ent.example.com.",
+    ] {
+        let res = ask(&recursor, qname, RecordType::A).await;
+        assert_eq!(res.rcode, ResponseCode::NoError, "{qname}");
+    }
+    assert!(
+        stat(&recursor, |s| &s.oversized_replies) > 0,
+        "ns1 was asked and refused"
+    );
+    assert!(internet.query_count(EXAMPLE_COM_2) > 0, "ns2 answered");
+}
+
+#[tokio::test(start_paused = true)]
+async fn upstream_queries_in_flight_are_bounded_across_questions() {
+    let internet = standard_internet();
+    for addr in internet.server_addrs() {
+        internet
+            .expect_server(addr)
+            .set_delay(Duration::from_millis(100));
+    }
+    let config = RecursorConfig {
+        max_outstanding_upstream: 2,
+        query_timeout: Duration::from_secs(30),
+        ..config_for(&internet)
+    };
+    let recursor = recursor_with(&internet, config);
+    // Prime and learn the delegations first, so each question below needs one query.
+    ask(&recursor, "www.example.com.", RecordType::A).await;
+    ask(&recursor, "www.example.net.", RecordType::A).await;
+    let names: Vec<String> = (0..8).map(|i| format!("n{i}.wild.example.com.")).collect();
+    internet.clear_query_log();
+    let tasks: Vec<_> = names
+        .iter()
+        .map(|qname| {
+            let recursor = recursor.clone();
+            let qname = qname.clone();
+            tokio::spawn(async move { ask(&recursor, &qname, RecordType::A).await })
+        })
+        .collect();
+    for task in tasks {
+        assert_eq!(task.await.unwrap().rcode, ResponseCode::NoError);
+    }
+    // Never more than two queries in flight: arrival times come in pairs 100 ms apart.
+    let log = internet.query_log();
+    for window in log.windows(3) {
+        assert!(
+            window[2].at - window[0].at >= Duration::from_millis(100),
+            "three queries within one round trip: {:?}",
+            window.iter().map(|q| q.at).collect::<Vec<_>>()
+        );
+    }
+    assert!(stat(&recursor, |s| &s.upstream_throttled) > 0);
+}
