@@ -522,3 +522,101 @@ async fn several_udp_sockets_share_a_fixed_port() {
     let _ = stop.send(());
     timeout(PATIENCE, task).await.unwrap().unwrap();
 }
+
+/// Resident memory of this process from /proc/self/status (kB → bytes).
+fn rss_bytes() -> u64 {
+    let status = std::fs::read_to_string("/proc/self/status").unwrap();
+    let kb: u64 = status
+        .lines()
+        .find_map(|l| l.strip_prefix("VmRSS:"))
+        .and_then(|v| v.split_whitespace().next())
+        .and_then(|v| v.parse().ok())
+        .unwrap();
+    kb * 1024
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn overload_drops_beyond_capacity_keeps_answering_hits_and_recovers() {
+    // A slow engine (300 ms per miss) and room for 16 resolutions at once.
+    let resolver = Arc::new(resolver().with_wire_cache());
+    let config = ServerConfig {
+        udp_max_inflight: 16,
+        ..loopback_config()
+    };
+    let server = TestServer::start_shared(config, Arc::clone(&resolver)).unwrap();
+    let client = UdpSocket::bind("127.0.0.1:0").await.unwrap();
+    client.connect(server.addr).await.unwrap();
+    let mut buffer = vec![0u8; 4096];
+    // The hit is rendered once.
+    client
+        .send(&wire(&query(1, "fast.example.", RecordType::A)))
+        .await
+        .unwrap();
+    timeout(PATIENCE, client.recv(&mut buffer))
+        .await
+        .unwrap()
+        .unwrap();
+    let rss_before = rss_bytes();
+    // 2,000 slow misses in 40 bursts of 50 (bounded in count and time), a hit between every
+    // hundred of them.
+    let mut hits_sent = 0u16;
+    for i in 0..2_000u16 {
+        client
+            .send(&wire(&query(1000 + i, "slow.example.", RecordType::A)))
+            .await
+            .unwrap();
+        if i % 100 == 0 {
+            client
+                .send(&wire(&query(i / 100 + 2, "fast.example.", RecordType::A)))
+                .await
+                .unwrap();
+            hits_sent += 1;
+        }
+        if i % 50 == 49 {
+            // Far more than 16 resolutions' worth per pause, but no kernel buffer overflow.
+            tokio::time::sleep(Duration::from_millis(2)).await;
+        }
+    }
+    // Read what comes back within a bounded time.
+    let mut slow_answered = 0u32;
+    let mut hits_answered = 0u16;
+    while let Ok(Ok(len)) = timeout(Duration::from_millis(800), client.recv(&mut buffer)).await {
+        let response = Message::from_vec(&buffer[..len]).unwrap();
+        if response.queries[0].name().to_ascii() == "fast.example." {
+            hits_answered += 1;
+        } else {
+            slow_answered += 1;
+        }
+    }
+    let stats = server.stats.snapshot();
+    assert!(stats.dropped_overload > 0, "beyond 16 in flight, dropped");
+    // What the kernel did not already drop from a full socket buffer was either resolved
+    // (at most 16 at a time) or dropped and counted.
+    assert!(
+        u64::from(slow_answered) + stats.dropped_overload >= 1_500,
+        "{slow_answered} answered, {} dropped",
+        stats.dropped_overload
+    );
+    assert!(
+        slow_answered <= 200,
+        "no unbounded queue: {slow_answered} answered"
+    );
+    assert!(
+        hits_answered >= hits_sent * 9 / 10,
+        "the cache hits kept being answered: {hits_answered} of {hits_sent}"
+    );
+    // Dropping, not queueing: memory barely moved.
+    let grown = rss_bytes().saturating_sub(rss_before);
+    assert!(grown < 64 << 20, "RSS grew by {grown} bytes");
+    // Load over: a new miss is resolved again.
+    client
+        .send(&wire(&query(9, "slow.example.", RecordType::A)))
+        .await
+        .unwrap();
+    let len = timeout(PATIENCE, client.recv(&mut buffer))
+        .await
+        .expect("recovered")
+        .unwrap();
+    assert_eq!(Message::from_vec(&buffer[..len]).unwrap().metadata.id, 9);
+    server.stop().await;
+}
