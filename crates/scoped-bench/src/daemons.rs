@@ -1,0 +1,220 @@
+//! Starting, probing and stopping the servers under test, and reading their CPU and memory.
+
+use std::fs::File;
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use anyhow::{Context, bail};
+use nix::sys::signal::{Signal, kill};
+use nix::unistd::Pid;
+use scoped_bench::load::{Load, Pace};
+use scoped_bench::{process, wire};
+
+/// A server process this run started; stopped (TERM, then KILL) when dropped.
+pub struct Daemon {
+    pub name: String,
+    pub addr: SocketAddr,
+    child: Child,
+    log: PathBuf,
+}
+
+impl Daemon {
+    /// Start `command` (stdout and stderr to `dir/NAME.out`) and wait until it answers
+    /// `probe_name` at `addr` (at most 20 s).
+    pub fn start(
+        name: &str,
+        addr: SocketAddr,
+        mut command: Command,
+        dir: &Path,
+        probe_name: &str,
+    ) -> anyhow::Result<Self> {
+        let log = dir.join(format!("{name}.out"));
+        let out = File::create(&log)?;
+        command
+            .stdin(Stdio::null())
+            .stdout(out.try_clone()?)
+            .stderr(out);
+        let child = command
+            .spawn()
+            .with_context(|| format!("starting {name}: {command:?}"))?;
+        let mut daemon = Self {
+            name: name.to_owned(),
+            addr,
+            child,
+            log,
+        };
+        daemon.wait_ready(probe_name)?;
+        Ok(daemon)
+    }
+
+    fn wait_ready(&mut self, probe_name: &str) -> anyhow::Result<()> {
+        let deadline = Instant::now() + Duration::from_secs(20);
+        let probe = Load {
+            target: self.addr,
+            queries: vec![wire::query(probe_name, wire::TYPE_A, false, None)],
+            pace: Pace::Closed { window: 1 },
+            duration: Duration::from_secs(1),
+            max_queries: 1,
+            timeout: Duration::from_secs(1),
+        };
+        while Instant::now() < deadline {
+            if let Some(status) = self.child.try_wait()? {
+                bail!(
+                    "{} exited ({status}) before answering; its output ({}):\n{}",
+                    self.name,
+                    self.log.display(),
+                    tail(&self.log)
+                );
+            }
+            if probe.run().is_ok_and(|o| o.answered == 1) {
+                return Ok(());
+            }
+            std::thread::sleep(Duration::from_millis(200));
+        }
+        bail!(
+            "{} did not answer {probe_name} at {} within 20 s; its output ({}):\n{}",
+            self.name,
+            self.addr,
+            self.log.display(),
+            tail(&self.log)
+        )
+    }
+
+    /// The process ID.
+    pub fn pid(&self) -> u32 {
+        self.child.id()
+    }
+
+    /// CPU time of the process and every descendant (nsd forks its servers).
+    pub fn cpu(&self) -> Duration {
+        tree(self.pid())
+            .into_iter()
+            .filter_map(|pid| process::cpu_time(pid).ok())
+            .sum()
+    }
+
+    /// Resident memory of the process (the resolvers are single processes).
+    pub fn rss(&self) -> u64 {
+        process::rss_bytes(self.pid()).unwrap_or(0)
+    }
+}
+
+impl Drop for Daemon {
+    fn drop(&mut self) {
+        let pid = Pid::from_raw(self.child.id() as i32);
+        let _ = kill(pid, Signal::SIGTERM);
+        let deadline = Instant::now() + Duration::from_secs(3);
+        while Instant::now() < deadline {
+            if matches!(self.child.try_wait(), Ok(Some(_))) {
+                return;
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// `pid` and all its descendants, from the parent links in `/proc/*/stat`.
+fn tree(pid: u32) -> Vec<u32> {
+    let mut parents: Vec<(u32, u32)> = Vec::new();
+    if let Ok(entries) = std::fs::read_dir("/proc") {
+        for entry in entries.flatten() {
+            let Some(child) = entry
+                .file_name()
+                .to_str()
+                .and_then(|s| s.parse::<u32>().ok())
+            else {
+                continue;
+            };
+            let Ok(stat) = std::fs::read_to_string(entry.path().join("stat")) else {
+                continue;
+            };
+            let ppid = stat
+                .rfind(')')
+                .and_then(|i| stat[i + 1..].split_whitespace().nth(1)?.parse().ok());
+            if let Some(ppid) = ppid {
+                parents.push((child, ppid));
+            }
+        }
+    }
+    let mut found = vec![pid];
+    let mut i = 0;
+    while i < found.len() {
+        let parent = found[i];
+        found.extend(
+            parents
+                .iter()
+                .filter(|&&(_, p)| p == parent)
+                .map(|&(c, _)| c),
+        );
+        i += 1;
+    }
+    found
+}
+
+/// The last lines of a log file.
+pub fn tail(path: &Path) -> String {
+    let text = std::fs::read_to_string(path).unwrap_or_default();
+    let lines: Vec<&str> = text.lines().collect();
+    lines[lines.len().saturating_sub(15)..].join("\n")
+}
+
+/// Whether a program is on the PATH (or at an absolute path).
+pub fn have(program: &str) -> bool {
+    std::env::var_os("PATH")
+        .map(|paths| std::env::split_paths(&paths).any(|dir| dir.join(program).is_file()))
+        .unwrap_or(false)
+        || Path::new("/usr/sbin").join(program).is_file()
+}
+
+/// Install the Debian packages whose programs are missing (as root, with apt-get).
+pub fn ensure_packages(install: bool) -> anyhow::Result<()> {
+    let wanted = [
+        ("unbound", "unbound"),
+        ("pdns_recursor", "pdns-recursor"),
+        ("nsd", "nsd"),
+        ("dnsperf", "dnsperf"),
+    ];
+    let missing: Vec<&str> = wanted
+        .iter()
+        .filter(|(program, _)| !have(program))
+        .map(|&(_, package)| package)
+        .collect();
+    if missing.is_empty() {
+        return Ok(());
+    }
+    if !install {
+        bail!("missing packages {missing:?} (and --no-install was given)");
+    }
+    eprintln!("bench: installing {} from Debian", missing.join(" "));
+    let apt = |args: &[&str]| -> anyhow::Result<bool> {
+        Ok(Command::new("apt-get")
+            .args(args)
+            .env("DEBIAN_FRONTEND", "noninteractive")
+            .status()
+            .context("running apt-get")?
+            .success())
+    };
+    let mut install_args = vec!["install", "-y", "-q", "--no-install-recommends"];
+    install_args.extend(&missing);
+    if !apt(&install_args)? && !(apt(&["update", "-q"])? && apt(&install_args)?) {
+        bail!("apt-get could not install {missing:?}");
+    }
+    // On a systemd machine the packages start their own daemons (nsd on every address's port
+    // 53): stop the ones just installed, so they neither hold our addresses nor run beside us.
+    if Path::new("/run/systemd/system").is_dir() {
+        let units: Vec<&str> = missing
+            .iter()
+            .filter(|p| **p != "dnsperf")
+            .copied()
+            .collect();
+        let _ = Command::new("systemctl")
+            .args(["disable", "--now"])
+            .args(&units)
+            .status();
+    }
+    Ok(())
+}

@@ -1,0 +1,254 @@
+//! The loopback DNS internet the resolvers iterate through, and the three resolvers' settings.
+//!
+//! Authoritatives (all on port 53, since Unbound and PowerDNS Recursor only ever query port 53):
+//!
+//! | address | server | zones |
+//! |---|---|---|
+//! | 127.54.0.1 | nsd | `.` |
+//! | 127.54.0.2 | nsd | `lab.` |
+//! | 127.54.0.3 | nsd | `bench.lab.`: `h0`…`h99` and `*.wild` |
+//! | 127.54.0.4 | testkit ECS authority | `cdn.lab.`: `t0`…, SCOPE 24 for every IPv4 subnet |
+//!
+//! (One nsd process listens on the first three; each address is only ever asked about its own
+//! zone, as on the internet.) Every TTL is a day, so nothing expires or is prefetched in a run.
+
+use std::fmt::Write as _;
+use std::net::{IpAddr, Ipv4Addr, SocketAddr};
+use std::path::Path;
+
+/// Where the root, TLD and leaf zones are served.
+pub const ROOT: Ipv4Addr = Ipv4Addr::new(127, 54, 0, 1);
+/// The `lab.` server.
+pub const TLD: Ipv4Addr = Ipv4Addr::new(127, 54, 0, 2);
+/// The `bench.lab.` server (plain hits and misses).
+pub const LEAF: Ipv4Addr = Ipv4Addr::new(127, 54, 0, 3);
+/// The ECS-aware `cdn.lab.` server.
+pub const CDN: Ipv4Addr = Ipv4Addr::new(127, 54, 0, 4);
+
+/// The resolvers' listening addresses.
+pub const SCOPED: Ipv4Addr = Ipv4Addr::new(127, 55, 0, 1);
+/// Unbound.
+pub const UNBOUND: Ipv4Addr = Ipv4Addr::new(127, 55, 0, 2);
+/// PowerDNS Recursor.
+pub const PDNS: Ipv4Addr = Ipv4Addr::new(127, 55, 0, 3);
+/// The batched limit responder.
+pub const LIMIT_BATCHED: Ipv4Addr = Ipv4Addr::new(127, 55, 0, 10);
+/// The plain limit responder.
+pub const LIMIT_PLAIN: Ipv4Addr = Ipv4Addr::new(127, 55, 0, 11);
+
+/// Names with an A record in `bench.lab.`.
+pub const HIT_NAMES: usize = 100;
+
+/// Port 53 at `ip`.
+pub fn at53(ip: Ipv4Addr) -> SocketAddr {
+    SocketAddr::new(IpAddr::V4(ip), 53)
+}
+
+/// The `i`th plain name.
+pub fn hit_name(i: usize) -> String {
+    format!("h{i}.bench.lab.")
+}
+
+/// The `i`th tailored name.
+pub fn cdn_name(i: usize) -> String {
+    format!("t{i}.cdn.lab.")
+}
+
+/// A name under the wildcard, unique for (`tag`, `i`).
+pub fn miss_name(tag: &str, i: usize) -> String {
+    format!("m{i}{tag}.wild.bench.lab.")
+}
+
+/// The `k`th public client /24 (11.0.0.0/8 onwards: routable, so every resolver passes it on).
+pub fn client_subnet(k: usize) -> Ipv4Addr {
+    let k = u32::try_from(k).expect("subnet index fits");
+    Ipv4Addr::from((11u32 << 24) + (k << 8))
+}
+
+const SOA_TIMES: &str = "1 3600 600 86400 3600";
+
+fn root_zone() -> String {
+    format!(
+        ". 86400 IN SOA a.root.lab. hostmaster.root.lab. {SOA_TIMES}\n\
+         . 86400 IN NS a.root.lab.\n\
+         a.root.lab. 86400 IN A {ROOT}\n\
+         lab. 86400 IN NS ns.nic.lab.\n\
+         ns.nic.lab. 86400 IN A {TLD}\n"
+    )
+}
+
+fn tld_zone() -> String {
+    format!(
+        "lab. 86400 IN SOA ns.nic.lab. hostmaster.nic.lab. {SOA_TIMES}\n\
+         lab. 86400 IN NS ns.nic.lab.\n\
+         ns.nic.lab. 86400 IN A {TLD}\n\
+         a.root.lab. 86400 IN A {ROOT}\n\
+         bench.lab. 86400 IN NS ns.bench.lab.\n\
+         ns.bench.lab. 86400 IN A {LEAF}\n\
+         cdn.lab. 86400 IN NS ns.cdn.lab.\n\
+         ns.cdn.lab. 86400 IN A {CDN}\n"
+    )
+}
+
+fn leaf_zone() -> String {
+    let mut zone = format!(
+        "bench.lab. 86400 IN SOA ns.bench.lab. hostmaster.bench.lab. {SOA_TIMES}\n\
+         bench.lab. 86400 IN NS ns.bench.lab.\n\
+         ns.bench.lab. 86400 IN A {LEAF}\n\
+         *.wild.bench.lab. 86400 IN A 192.0.2.200\n"
+    );
+    for i in 0..HIT_NAMES {
+        let _ = writeln!(zone, "{} 86400 IN A 192.0.2.{}", hit_name(i), 1 + i % 250);
+    }
+    zone
+}
+
+/// The `cdn.lab.` zone's own records (the tailored answers come from the ECS table).
+pub fn cdn_zone() -> String {
+    format!(
+        "cdn.lab. 86400 IN SOA ns.cdn.lab. hostmaster.cdn.lab. {SOA_TIMES}\n\
+         cdn.lab. 86400 IN NS ns.cdn.lab.\n\
+         ns.cdn.lab. 86400 IN A {CDN}\n"
+    )
+}
+
+/// The root hints every resolver is given.
+pub fn root_hints() -> String {
+    format!(". 3600000 NS a.root.lab.\na.root.lab. 3600000 A {ROOT}\n")
+}
+
+/// Write the nsd configuration and zone files into `dir`.
+///
+/// # Errors
+///
+/// When a file cannot be written.
+pub fn write_nsd(dir: &Path) -> std::io::Result<()> {
+    std::fs::write(dir.join("root.zone"), root_zone())?;
+    std::fs::write(dir.join("lab.zone"), tld_zone())?;
+    std::fs::write(dir.join("bench.lab.zone"), leaf_zone())?;
+    let d = dir.display();
+    let config = format!(
+        "server:\n\
+         \x20   ip-address: {ROOT}\n\
+         \x20   ip-address: {TLD}\n\
+         \x20   ip-address: {LEAF}\n\
+         \x20   port: 53\n\
+         \x20   server-count: 1\n\
+         \x20   username: \"\"\n\
+         \x20   chroot: \"\"\n\
+         \x20   zonesdir: \"{d}\"\n\
+         \x20   database: \"\"\n\
+         \x20   zonelistfile: \"{d}/nsd.zonelist\"\n\
+         \x20   xfrdfile: \"{d}/nsd.xfrd.state\"\n\
+         \x20   xfrdir: \"{d}\"\n\
+         \x20   pidfile: \"{d}/nsd.pid\"\n\
+         \x20   logfile: \"{d}/nsd.log\"\n\
+         \x20   verbosity: 0\n\
+         \x20   hide-version: yes\n\
+         \x20   rrl-ratelimit: 0\n\
+         remote-control:\n\
+         \x20   control-enable: no\n\
+         zone:\n\x20   name: \".\"\n\x20   zonefile: \"root.zone\"\n\
+         zone:\n\x20   name: \"lab.\"\n\x20   zonefile: \"lab.zone\"\n\
+         zone:\n\x20   name: \"bench.lab.\"\n\x20   zonefile: \"bench.lab.zone\"\n"
+    );
+    std::fs::write(dir.join("nsd.conf"), config)
+}
+
+/// scoped's configuration: one worker thread, the lab's root, ECS to `cdn.lab.` only, client
+/// subnets taken from the load generator's ECS options (it is a trusted front end).
+pub fn scoped_config() -> String {
+    format!(
+        "[server]\nlisten = [\"{SCOPED}:53\"]\nthreads = 1\n\n\
+         [recursion]\nroot-hints = \"root.hints\"\nallow-loopback-servers = true\n\n\
+         [ecs]\nallowlist = \"allowlist.txt\"\ntrusted-front-ends = [\"127.0.0.0/8\"]\n\n\
+         [control]\nlisten = [\"{SCOPED}:9953\"]\n\n\
+         [log]\nlevel = \"warn\"\n"
+    )
+}
+
+/// scoped's ECS allowlist.
+pub const SCOPED_ALLOWLIST: &str = "cdn.lab.\n";
+
+/// Unbound's configuration: one thread, no validator, subnetcache sending ECS to the CDN server
+/// only, caches large enough for the memory row, serve-expired and prefetch like scoped's
+/// defaults.
+pub fn unbound_config(dir: &Path) -> String {
+    let d = dir.display();
+    format!(
+        "server:\n\
+         \x20   interface: {UNBOUND}@53\n\
+         \x20   num-threads: 1\n\
+         \x20   so-reuseport: yes\n\
+         \x20   do-daemonize: no\n\
+         \x20   username: \"\"\n\
+         \x20   chroot: \"\"\n\
+         \x20   directory: \"{d}\"\n\
+         \x20   pidfile: \"{d}/unbound.pid\"\n\
+         \x20   use-syslog: no\n\
+         \x20   logfile: \"{d}/unbound.log\"\n\
+         \x20   verbosity: 0\n\
+         \x20   root-hints: \"{d}/root.hints\"\n\
+         \x20   do-not-query-localhost: no\n\
+         \x20   access-control: 127.0.0.0/8 allow\n\
+         \x20   module-config: \"subnetcache iterator\"\n\
+         \x20   send-client-subnet: {CDN}\n\
+         \x20   max-client-subnet-ipv4: 24\n\
+         \x20   max-client-subnet-ipv6: 56\n\
+         \x20   msg-cache-size: 256m\n\
+         \x20   rrset-cache-size: 256m\n\
+         \x20   prefetch: yes\n\
+         \x20   serve-expired: yes\n\
+         remote-control:\n\
+         \x20   control-enable: no\n"
+    )
+}
+
+/// PowerDNS Recursor's configuration (4.x `recursor.conf`): one worker thread, no DNSSEC
+/// processing, ECS to the CDN server only, incoming ECS options used, large caches.
+pub fn pdns_config(dir: &Path) -> String {
+    let d = dir.display();
+    format!(
+        "local-address={PDNS}\n\
+         local-port=53\n\
+         allow-from=127.0.0.0/8\n\
+         hint-file={d}/root.hints\n\
+         dont-query=\n\
+         threads=1\n\
+         pdns-distributes-queries=no\n\
+         reuseport=yes\n\
+         daemon=no\n\
+         write-pid=no\n\
+         socket-dir={d}\n\
+         dnssec=off\n\
+         quiet=yes\n\
+         loglevel=3\n\
+         disable-syslog=yes\n\
+         edns-subnet-allow-list={CDN}\n\
+         use-incoming-edns-subnet=yes\n\
+         ecs-ipv4-bits=24\n\
+         ecs-ipv6-bits=56\n\
+         max-cache-entries=2000000\n\
+         max-packetcache-entries=2000000\n"
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn client_subnets_are_distinct_public_slash_24s() {
+        assert_eq!(client_subnet(0), Ipv4Addr::new(11, 0, 0, 0));
+        assert_eq!(client_subnet(257), Ipv4Addr::new(11, 1, 1, 0));
+        assert_eq!(client_subnet(65_536), Ipv4Addr::new(12, 0, 0, 0));
+    }
+
+    #[test]
+    fn the_cdn_zone_parses_in_the_testkit() {
+        scoped_testkit::Zone::parse("cdn.lab.", &cdn_zone()).unwrap();
+        scoped_testkit::Zone::parse("bench.lab.", &leaf_zone()).unwrap();
+        scoped_testkit::Zone::parse("lab.", &tld_zone()).unwrap();
+        scoped_testkit::Zone::parse(".", &root_zone()).unwrap();
+    }
+}
