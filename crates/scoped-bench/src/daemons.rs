@@ -200,7 +200,9 @@ pub fn ensure_packages(install: bool) -> anyhow::Result<()> {
     };
     let mut install_args = vec!["install", "-y", "-q", "--no-install-recommends"];
     install_args.extend(&missing);
-    if !apt(&install_args)? && !(apt(&["update", "-q"])? && apt(&install_args)?) {
+    // A fresh machine may have no package lists yet: update once, then try again.
+    let installed = apt(&install_args)? || (apt(&["update", "-q"])? && apt(&install_args)?);
+    if !installed {
         bail!("apt-get could not install {missing:?}");
     }
     // On a systemd machine the packages start their own daemons (nsd on every address's port
