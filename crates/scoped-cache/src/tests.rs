@@ -88,6 +88,28 @@ async fn keys_are_case_insensitive() {
     );
 }
 
+/// Keys carry their own hash and compare it first: equal keys must hash alike (whatever the
+/// case), and a key must differ from one of another name, type or class, including names whose
+/// labels hold the same bytes split differently.
+#[test]
+fn keys_hash_alike_when_equal_and_differ_otherwise() {
+    use std::hash::{BuildHasher, BuildHasherDefault, DefaultHasher};
+    let hash = |key: &CacheKey| BuildHasherDefault::<DefaultHasher>::default().hash_one(key);
+    let upper = CacheKey::rrset(&name("WWW.Example."), RecordType::A, DNSClass::IN);
+    let lower = CacheKey::rrset(&name("www.example."), RecordType::A, DNSClass::IN);
+    assert_eq!(upper, lower);
+    assert_eq!(hash(&upper), hash(&lower));
+    for other in [
+        CacheKey::rrset(&name("www.example."), RecordType::AAAA, DNSClass::IN),
+        CacheKey::rrset(&name("www.example."), RecordType::A, DNSClass::CH),
+        CacheKey::name_error(&name("www.example."), DNSClass::IN),
+        CacheKey::rrset(&name("ww.wexample."), RecordType::A, DNSClass::IN),
+        CacheKey::rrset(&name("www.example.com."), RecordType::A, DNSClass::IN),
+    ] {
+        assert_ne!(lower, other, "{other:?}");
+    }
+}
+
 #[tokio::test(start_paused = true)]
 async fn rrset_ttl_is_the_smallest_and_clamped() {
     let cache = RecordCache::new(CacheConfig {

@@ -17,8 +17,8 @@ use hickory_proto::rr::{DNSClass, Name, Record, RecordType};
 use ipnet::IpNet;
 use rand::seq::SliceRandom;
 use scoped_cache::{
-    AnswerEnd, AnswerStep, CacheKey, CachedData, Read, RecordCache, ScopedCache, Trust, WireAnswer,
-    WireCache, WireKey, WireKeyRef, lowercase_wire,
+    AnswerEnd, AnswerStep, CacheKey, CachedData, KeyHasher, Read, RecordCache, ScopedCache, Trust,
+    WireAnswer, WireCache, WireKey, WireKeyRef, lowercase_wire,
 };
 use scoped_ecs::{Allowlist, CacheScope, Ecs, ReplyEcs, cache_scope, check_reply_opt, scan_opt};
 use tokio::time::Instant;
@@ -252,14 +252,14 @@ struct Inner {
     selection_rng: Mutex<rand::rngs::StdRng>,
     allowlist: RwLock<Arc<Allowlist>>,
     transport: Arc<dyn Transport>,
-    inflight: Mutex<HashMap<InflightKey, SharedResolution>>,
+    inflight: Mutex<HashMap<InflightKey, SharedResolution, KeyHasher>>,
     /// What client-subnet information went to which server.
     ecs_audit: EcsAudit,
     /// Slots for upstream queries in flight (`max_outstanding_upstream`).
     upstream_slots: tokio::sync::Semaphore,
     /// Questions whose resolution failed recently, and until when their stale data is served
     /// without trying again (RFC 8767 §5). Bounded; reclaimed on moka's clock, read on tokio's.
-    failed_recently: moka::sync::Cache<InflightKey, Instant>,
+    failed_recently: moka::sync::Cache<InflightKey, Instant, KeyHasher>,
     priming: tokio::sync::Mutex<()>,
     stats: EngineStats,
 }
@@ -322,7 +322,7 @@ impl Recursor {
         let failed_recently = moka::sync::Cache::builder()
             .max_capacity(FAILED_RECENTLY_CAPACITY)
             .time_to_live(config.stale_recheck)
-            .build();
+            .build_with_hasher(KeyHasher::default());
         let wire =
             (config.answer_cache_bytes > 0).then(|| WireCache::new(config.answer_cache_bytes));
         let inner = Inner {
@@ -341,7 +341,7 @@ impl Recursor {
             selection_rng,
             allowlist,
             transport,
-            inflight: Mutex::new(HashMap::new()),
+            inflight: Mutex::new(HashMap::default()),
             priming: tokio::sync::Mutex::new(()),
             stats: EngineStats::default(),
         };
@@ -1668,8 +1668,8 @@ impl Resolve for Recursor {
         Box::pin(async move { this.resolve_request(request).await })
     }
 
-    fn wire_answer(&self, key: &WireKeyRef<'_>) -> Option<Arc<WireAnswer>> {
-        let hit = self.inner.wire.as_ref()?.lookup(key, Instant::now())?;
+    fn wire_answer(&self, key: &WireKeyRef<'_>, now: Instant) -> Option<Arc<WireAnswer>> {
+        let hit = self.inner.wire.as_ref()?.lookup(key, now)?;
         bump(&self.inner.stats.cache_hits);
         Some(hit)
     }

@@ -117,9 +117,14 @@ pub trait Resolve: Send + Sync + 'static {
     fn resolve(&self, request: ResolveRequest) -> BoxFuture<'static, Resolution>;
 
     /// The fast path: a response body the front end rendered earlier for this (question, client
-    /// subnet), if it may still answer. Counted as a cache hit. The default has none.
-    fn wire_answer(&self, key: &WireKeyRef<'_>) -> Option<Arc<WireAnswer>> {
-        let _ = key;
+    /// subnet), if it may still answer at `now` (the front end reads the clock once per batch of
+    /// datagrams). Counted as a cache hit. The default has none.
+    fn wire_answer(
+        &self,
+        key: &WireKeyRef<'_>,
+        now: tokio::time::Instant,
+    ) -> Option<Arc<WireAnswer>> {
+        let _ = (key, now);
         None
     }
 

@@ -728,13 +728,19 @@ async fn e19_caching_something_tailored_drops_the_names_answers_for_every_client
         clients: TOKYO.into(),
     };
     assert!(
-        recursor.wire_answer(&lookup).is_some(),
+        recursor
+            .wire_answer(&lookup, tokio::time::Instant::now())
+            .is_some(),
         "any subnet gets it"
     );
     // Tokyo's own answer arrives, tailored: the rendering for every client goes.
     let res = ask(&recursor, WWW_CDN, RecordType::A, TOKYO).await;
     assert_eq!(res.scope, 24);
-    assert!(recursor.wire_answer(&lookup).is_none());
+    assert!(
+        recursor
+            .wire_answer(&lookup, tokio::time::Instant::now())
+            .is_none()
+    );
 }
 
 #[tokio::test(start_paused = true)]

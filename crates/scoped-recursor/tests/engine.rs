@@ -1056,7 +1056,11 @@ async fn rendered_answers_are_kept_until_the_prefetch_window_and_flushed_with_th
         )
     };
     keep(300);
-    assert!(recursor.wire_answer(&key).is_some());
+    assert!(
+        recursor
+            .wire_answer(&key, tokio::time::Instant::now())
+            .is_some()
+    );
     assert_eq!(
         stat(&recursor, |s| &s.cache_hits),
         1,
@@ -1064,18 +1068,32 @@ async fn rendered_answers_are_kept_until_the_prefetch_window_and_flushed_with_th
     );
     // 90% of 300 s, then the hits go to the engine, which prefetches.
     tokio::time::advance(Duration::from_secs(269)).await;
-    assert!(recursor.wire_answer(&key).is_some());
+    assert!(
+        recursor
+            .wire_answer(&key, tokio::time::Instant::now())
+            .is_some()
+    );
     tokio::time::advance(Duration::from_secs(1)).await;
-    assert!(recursor.wire_answer(&key).is_none());
+    assert!(
+        recursor
+            .wire_answer(&key, tokio::time::Instant::now())
+            .is_none()
+    );
     keep(300);
     recursor.flush(&name("example.com."), true);
     assert!(
-        recursor.wire_answer(&key).is_none(),
+        recursor
+            .wire_answer(&key, tokio::time::Instant::now())
+            .is_none(),
         "flushed with its subtree"
     );
     keep(300);
     recursor.flush_all();
-    assert!(recursor.wire_answer(&key).is_none());
+    assert!(
+        recursor
+            .wire_answer(&key, tokio::time::Instant::now())
+            .is_none()
+    );
 }
 
 #[tokio::test(start_paused = true)]

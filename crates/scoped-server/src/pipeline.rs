@@ -388,6 +388,19 @@ impl Pipeline {
         transport: Transport,
         out: &mut Vec<u8>,
     ) -> bool {
+        self.answer_fast_at(wire, client, transport, out, tokio::time::Instant::now())
+    }
+
+    /// [`answer_fast`](Self::answer_fast) with the clock already read: the UDP loop reads it
+    /// once per batch of datagrams (a clock read per query was a visible share of a hit's cost).
+    pub fn answer_fast_at(
+        &self,
+        wire: &[u8],
+        client: SocketAddr,
+        transport: Transport,
+        out: &mut Vec<u8>,
+        now: tokio::time::Instant,
+    ) -> bool {
         let Some(query) = fast::plain_query(wire) else {
             return false;
         };
@@ -401,7 +414,7 @@ impl Pipeline {
             qtype: query.qtype,
             clients: decision.subnet().into(),
         };
-        let Some(answer) = self.resolver.wire_answer(&key) else {
+        let Some(answer) = self.resolver.wire_answer(&key, now) else {
             return false;
         };
         let additional = u16::from(query.opt.is_some());
@@ -412,7 +425,7 @@ impl Pipeline {
             [1, answer.answers, answer.authorities, additional],
         );
         out.extend_from_slice(&wire[HEADER_LEN..query.question_end]);
-        if !answer.write_body(out, tokio::time::Instant::now()) {
+        if !answer.write_body(out, now) {
             out.clear();
             return false;
         }

@@ -113,6 +113,7 @@ async fn send(socket: &UdpSocket, response: &[u8], client: SocketAddr) {
 
 #[cfg(target_os = "linux")]
 mod batched {
+    use std::cell::RefCell;
     use std::io::{self, IoSlice, IoSliceMut};
     use std::net::{SocketAddr, SocketAddrV4, SocketAddrV6};
     use std::os::fd::AsRawFd;
@@ -134,31 +135,36 @@ mod batched {
             .map(|v6| SocketAddr::V6(SocketAddrV6::from(*v6)))
     }
 
+    thread_local! {
+        // The system calls' header arrays hold raw pointers (not `Send`), so they cannot live in
+        // the loop's future, which may move between worker threads. One set per thread,
+        // borrowed only within a system call, instead of allocating them for every batch.
+        static RECV_HEADERS: RefCell<MultiHeaders<SockaddrStorage>> =
+            RefCell::new(MultiHeaders::preallocate(BATCH, None));
+        static SEND_HEADERS: RefCell<MultiHeaders<SockaddrStorage>> =
+            RefCell::new(MultiHeaders::preallocate(BATCH, None));
+    }
+
     impl Loop {
         pub(super) async fn serve_batched(&mut self) {
             let fd = self.socket.as_raw_fd();
             // Pages of the buffers are touched only as far as datagrams fill them.
-            let mut buffers: Vec<Vec<u8>> = (0..BATCH).map(|_| vec![0u8; MAX_DATAGRAM]).collect();
-            let mut responses: Vec<Vec<u8>> = (0..BATCH)
-                .map(|_| Vec::with_capacity(FAST_RESPONSE_CAPACITY))
-                .collect();
+            let mut buffers: [Vec<u8>; BATCH] = std::array::from_fn(|_| vec![0u8; MAX_DATAGRAM]);
+            let mut responses: [Vec<u8>; BATCH] =
+                std::array::from_fn(|_| Vec::with_capacity(FAST_RESPONSE_CAPACITY));
             let mut received: Vec<(usize, Option<SockaddrStorage>, bool)> =
                 Vec::with_capacity(BATCH);
             let mut answers: Vec<(usize, SockaddrStorage)> = Vec::with_capacity(BATCH);
             loop {
                 received.clear();
-                let result =
-                    self.socket
-                        .async_io(Interest::READABLE, || {
-                            let mut slices: Vec<[IoSliceMut<'_>; 1]> =
-                                buffers.iter_mut().map(|b| [IoSliceMut::new(b)]).collect();
-                            // The headers hold raw pointers (not `Send`), so they live only
-                            // within this call.
-                            let mut headers =
-                                MultiHeaders::<SockaddrStorage>::preallocate(BATCH, None);
+                let result = self
+                    .socket
+                    .async_io(Interest::READABLE, || {
+                        RECV_HEADERS.with_borrow_mut(|headers| {
+                            let mut slices = buffers.each_mut().map(|b| [IoSliceMut::new(b)]);
                             let messages = recvmmsg(
                                 fd,
-                                &mut headers,
+                                headers,
                                 slices.iter_mut(),
                                 MsgFlags::MSG_DONTWAIT,
                                 None,
@@ -169,12 +175,15 @@ mod batched {
                             }));
                             Ok(())
                         })
-                        .await;
+                    })
+                    .await;
                 if let Err(error) = result {
                     tracing::debug!(%error, "UDP receive failed");
                     tokio::time::sleep(RECV_ERROR_BACKOFF).await;
                     continue;
                 }
+                // One clock read for the batch: its datagrams arrived together.
+                let now = tokio::time::Instant::now();
                 answers.clear();
                 for (i, &(len, address, truncated)) in received.iter().enumerate() {
                     let Some((client, address)) =
@@ -193,7 +202,7 @@ mod batched {
                     response.clear();
                     if self
                         .pipeline
-                        .answer_fast(query, client, Transport::Udp, response)
+                        .answer_fast_at(query, client, Transport::Udp, response, now)
                     {
                         answers.push((answers.len(), address));
                     } else {
@@ -210,30 +219,28 @@ mod batched {
         async fn send_answers(
             &self,
             fd: i32,
-            responses: &[Vec<u8>],
+            responses: &[Vec<u8>; BATCH],
             answers: &[(usize, SockaddrStorage)],
         ) {
             let sent = self
                 .socket
                 .try_io(Interest::WRITABLE, || {
-                    let slices: Vec<[IoSlice<'_>; 1]> = answers
-                        .iter()
-                        .map(|&(i, _)| [IoSlice::new(&responses[i])])
-                        .collect();
-                    let addresses: Vec<Option<SockaddrStorage>> =
-                        answers.iter().map(|&(_, a)| Some(a)).collect();
-                    let mut headers =
-                        MultiHeaders::<SockaddrStorage>::preallocate(answers.len(), None);
-                    let results = sendmmsg(
-                        fd,
-                        &mut headers,
-                        slices.iter(),
-                        &addresses,
-                        [] as [ControlMessage<'_>; 0],
-                        MsgFlags::MSG_DONTWAIT,
-                    )
-                    .map_err(io::Error::from)?;
-                    Ok(results.count())
+                    // Answers are written to `responses` in order, so answer i is response i.
+                    let slices = responses.each_ref().map(|r| [IoSlice::new(r)]);
+                    let addresses: [Option<SockaddrStorage>; BATCH] =
+                        std::array::from_fn(|i| answers.get(i).map(|&(_, a)| a));
+                    SEND_HEADERS.with_borrow_mut(|headers| {
+                        let results = sendmmsg(
+                            fd,
+                            headers,
+                            slices[..answers.len()].iter(),
+                            &addresses[..answers.len()],
+                            [] as [ControlMessage<'_>; 0],
+                            MsgFlags::MSG_DONTWAIT,
+                        )
+                        .map_err(io::Error::from)?;
+                        Ok(results.count())
+                    })
                 })
                 .unwrap_or(0);
             for &(i, address) in &answers[sent.min(answers.len())..] {

@@ -379,7 +379,7 @@ impl moka::Expiry<CacheKey, Arc<NameEntry>> for ReclaimWhenAllDead {
 /// The tailored answer cache (shape (b), copy-on-write per name). Cheap to clone (shared inside).
 #[derive(Clone)]
 pub struct ScopedCache {
-    entries: moka::sync::Cache<CacheKey, Arc<NameEntry>>,
+    entries: moka::sync::Cache<CacheKey, Arc<NameEntry>, crate::KeyHasher>,
     shared: Arc<Shared>,
 }
 
@@ -426,7 +426,7 @@ impl ScopedCache {
             .eviction_listener(move |_key, entry: Arc<NameEntry>, _cause| {
                 gone.fetch_sub(entry.answer_count(), Ordering::Relaxed);
             })
-            .build();
+            .build_with_hasher(crate::KeyHasher::default());
         Self {
             entries,
             shared: Arc::new(Shared {

@@ -144,8 +144,12 @@ impl Resolve for FakeResolver {
         })
     }
 
-    fn wire_answer(&self, key: &WireKeyRef<'_>) -> Option<Arc<WireAnswer>> {
-        self.wire.as_ref()?.lookup(key, tokio::time::Instant::now())
+    fn wire_answer(
+        &self,
+        key: &WireKeyRef<'_>,
+        now: tokio::time::Instant,
+    ) -> Option<Arc<WireAnswer>> {
+        self.wire.as_ref()?.lookup(key, now)
     }
 
     fn keep_wire_answer(&self, key: WireKey, answer: WireAnswer) {
