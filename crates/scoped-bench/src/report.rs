@@ -301,7 +301,7 @@ impl Report {
         }
         let _ = writeln!(
             md,
-            "- every load {} s, {} round(s) interleaved, medians shown; each resolver has one \
+            "- every load {} s, {} round(s) interleaved, medians shown (each column its own median); each resolver has one \
              worker thread; q/CPU-s = answers ÷ the server's own CPU time (user + system)\n",
             s.seconds, s.rounds
         );
