@@ -334,16 +334,20 @@ impl WireCache {
         (now < answer.until).then_some(answer)
     }
 
-    /// The answer for a query from `key.clients`: the one stored for exactly those clients,
-    /// else one stored for [`WireClients::Every`].
+    /// The answer for a query from `key.clients`: the one stored for exactly that subnet, else
+    /// one stored for [`WireClients::Every`] (E19: a covering /24 is longer than scope 0).
+    ///
+    /// A client without a subnet is served alike by an answer for every client and by one of
+    /// its own (no subnet is longer than another), so for it the answer for every client, the
+    /// common case (most names are not tailored), is tried first: one lookup per hit, not two.
     pub fn lookup(&self, key: &WireKeyRef<'_>, now: Instant) -> Option<Arc<WireAnswer>> {
-        self.get(key, now).or_else(|| {
-            let every = WireKeyRef {
-                clients: WireClients::Every,
-                ..*key
-            };
-            self.get(&every, now)
-        })
+        let (first, then) = match key.clients {
+            WireClients::NoSubnet => (WireClients::Every, WireClients::NoSubnet),
+            exact => (exact, WireClients::Every),
+        };
+        let with = |clients| WireKeyRef { clients, ..*key };
+        self.get(&with(first), now)
+            .or_else(|| self.get(&with(then), now))
     }
 
     /// Keep `answer` for `key`, answering for `lifetime` from `now`.
@@ -533,6 +537,32 @@ mod tests {
             0
         );
         assert!(cache.get(&key(sf), now).is_none(), "get is exact");
+    }
+
+    #[test]
+    fn a_client_without_subnet_gets_its_own_answer_when_none_is_for_every_client() {
+        let cache = WireCache::new(1 << 20);
+        let wire = response("www.example.");
+        let name = wire_name("www.example.");
+        let now = Instant::now();
+        let key = |clients| WireKeyRef {
+            name: &name,
+            qtype: 1,
+            clients,
+        };
+        let own = WireAnswer::from_response(&wire, 0).unwrap();
+        cache.insert(
+            key(WireClients::NoSubnet).to_key(),
+            own,
+            now,
+            Duration::from_secs(30),
+        );
+        assert!(cache.lookup(&key(WireClients::NoSubnet), now).is_some());
+        let tokyo = WireClients::Subnet("198.51.100.0/24".parse().unwrap());
+        assert!(
+            cache.lookup(&key(tokyo), now).is_none(),
+            "an answer for clients without a subnet serves no subnet"
+        );
     }
 
     #[test]

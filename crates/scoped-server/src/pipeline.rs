@@ -333,6 +333,14 @@ fn peek_question(wire: &[u8]) -> Option<Query> {
     Query::read(&mut decoder).ok()
 }
 
+/// The fast path's verdict on the last client it saw without an ECS option: whether the ACL
+/// lets it in and, if so, its subnet decision. A receive loop keeps one, because queries come
+/// in runs from one address (a load balancer in front, a busy stub) and, without an ECS option,
+/// both depend on the address alone; the ACL and the subnet policy never change under a
+/// running pipeline. A query with an ECS option is decided afresh and leaves the memo alone.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct ClientMemo(Option<(IpAddr, Option<SubnetDecision>)>);
+
 /// The request pipeline, shared by every listener.
 pub struct Pipeline {
     acl: Acl,
@@ -388,11 +396,20 @@ impl Pipeline {
         transport: Transport,
         out: &mut Vec<u8>,
     ) -> bool {
-        self.answer_fast_at(wire, client, transport, out, tokio::time::Instant::now())
+        let now = tokio::time::Instant::now();
+        self.answer_fast_at(
+            wire,
+            client,
+            transport,
+            out,
+            now,
+            &mut ClientMemo::default(),
+        )
     }
 
-    /// [`answer_fast`](Self::answer_fast) with the clock already read: the UDP loop reads it
-    /// once per batch of datagrams (a clock read per query was a visible share of a hit's cost).
+    /// [`answer_fast`](Self::answer_fast) with the clock already read and the loop's
+    /// [`ClientMemo`]: the UDP loop reads the clock once per batch of datagrams (a clock read
+    /// per query was a visible share of a hit's cost).
     pub fn answer_fast_at(
         &self,
         wire: &[u8],
@@ -400,15 +417,28 @@ impl Pipeline {
         transport: Transport,
         out: &mut Vec<u8>,
         now: tokio::time::Instant,
+        memo: &mut ClientMemo,
     ) -> bool {
         let Some(query) = fast::plain_query(wire) else {
             return false;
         };
         let client_ip = client.ip().to_canonical();
-        if !self.acl.allows(client_ip) {
+        let verdict = match (&query.ecs, memo.0) {
+            (None, Some((ip, verdict))) if ip == client_ip => verdict,
+            (ecs, _) => {
+                let verdict = self
+                    .acl
+                    .allows(client_ip)
+                    .then(|| self.subnet_policy.decide(client_ip, ecs.as_ref()));
+                if ecs.is_none() {
+                    memo.0 = Some((client_ip, verdict));
+                }
+                verdict
+            }
+        };
+        let Some(decision) = verdict else {
             return false;
-        }
-        let decision = self.subnet_policy.decide(client_ip, query.ecs.as_ref());
+        };
         let key = WireKeyRef {
             name: query.name(),
             qtype: query.qtype,

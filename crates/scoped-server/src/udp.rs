@@ -15,7 +15,7 @@ use tokio::net::UdpSocket;
 use tokio::sync::Semaphore;
 use tokio::task::JoinSet;
 
-use crate::pipeline::{Pipeline, Transport};
+use crate::pipeline::{ClientMemo, Pipeline, Transport};
 use crate::stats::FrontendStats;
 
 /// The largest datagram we read; anything longer would be cut by the kernel and then fail to
@@ -41,6 +41,7 @@ pub(crate) async fn serve(socket: Arc<UdpSocket>, pipeline: Arc<Pipeline>, max_i
         queries: JoinSet::new(),
         socket,
         pipeline,
+        memo: ClientMemo::default(),
     };
     #[cfg(target_os = "linux")]
     loop_state.serve_batched().await;
@@ -53,6 +54,8 @@ struct Loop {
     pipeline: Arc<Pipeline>,
     permits: Arc<Semaphore>,
     queries: JoinSet<()>,
+    /// The fast path's verdict on the last client without an ECS option.
+    memo: ClientMemo,
 }
 
 impl Loop {
@@ -200,10 +203,14 @@ mod batched {
                     }
                     let response = &mut responses[answers.len()];
                     response.clear();
-                    if self
-                        .pipeline
-                        .answer_fast_at(query, client, Transport::Udp, response, now)
-                    {
+                    if self.pipeline.answer_fast_at(
+                        query,
+                        client,
+                        Transport::Udp,
+                        response,
+                        now,
+                        &mut self.memo,
+                    ) {
                         answers.push((answers.len(), address));
                     } else {
                         self.spawn_full(query, client);

@@ -185,3 +185,48 @@ async fn replayed_ttls_count_down_and_the_entry_ends_with_its_lifetime() {
         "past its lifetime: resolved again"
     );
 }
+
+/// The UDP loop keeps the last client's ACL verdict and subnet decision (`ClientMemo`); a
+/// different address must be judged afresh: refused if the ACL says so, and looked up under its
+/// own subnet, never under the previous client's.
+#[tokio::test]
+async fn the_client_memo_never_lets_one_client_pass_as_another() {
+    let resolver = Arc::new(resolver());
+    let config = ServerConfig {
+        allow: vec![
+            "81.2.69.0/24".parse().unwrap(),
+            "203.0.113.0/24".parse().unwrap(),
+        ],
+        ..ServerConfig::default()
+    };
+    let pipeline = pipeline(Arc::clone(&resolver), &config);
+    let message = query(1, "www.example.com.", RecordType::A);
+    let at = |a, b, c, d| SocketAddr::new(IpAddr::V4(Ipv4Addr::new(a, b, c, d)), 5000);
+    let (insider, neighbour, other_subnet, outsider) = (
+        at(81, 2, 69, 142),
+        at(81, 2, 69, 7),
+        at(203, 0, 113, 9),
+        at(192, 0, 2, 1),
+    );
+    // Rendered for the insider's /24 (the fake resolver's answers are per subnet).
+    send(&pipeline, &message, insider, Transport::Udp).await;
+    let mut memo = crate::ClientMemo::default();
+    let mut fast = |from| {
+        let mut out = Vec::new();
+        let now = tokio::time::Instant::now();
+        pipeline.answer_fast_at(
+            &wire(&message),
+            from,
+            Transport::Udp,
+            &mut out,
+            now,
+            &mut memo,
+        )
+    };
+    assert!(fast(insider));
+    assert!(fast(neighbour), "same /24: the same rendering");
+    assert!(!fast(outsider), "outside the ACL: the full path refuses it");
+    assert!(fast(insider));
+    assert!(!fast(other_subnet), "its own /24 has no rendering yet");
+    assert!(fast(insider));
+}
