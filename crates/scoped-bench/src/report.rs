@@ -81,6 +81,31 @@ impl Memory {
     }
 }
 
+/// A ratio measured round by round: its median and every round's value.
+#[derive(Clone, Debug, Serialize)]
+pub struct Paired {
+    pub median: f64,
+    pub rounds: Vec<f64>,
+}
+
+impl Paired {
+    /// `1.38× (1.45, 1.38, 1.20)`.
+    fn times(&self) -> String {
+        let rounds: Vec<String> = self.rounds.iter().map(|r| format!("{r:.2}")).collect();
+        format!("{:.2}× ({})", self.median, rounds.join(", "))
+    }
+
+    /// `86% (83, 109, 88)`.
+    fn percent(&self) -> String {
+        let rounds: Vec<String> = self
+            .rounds
+            .iter()
+            .map(|r| format!("{:.0}", r * 100.0))
+            .collect();
+        format!("{:.0}% ({})", self.median * 100.0, rounds.join(", "))
+    }
+}
+
 /// Medians of one (scenario, server).
 #[derive(Clone, Debug, Default, Serialize)]
 pub struct Median {
@@ -149,11 +174,11 @@ fn machine() -> String {
 }
 
 /// "1.25×"
-fn ratio(a: f64, b: f64) -> String {
-    if a.is_nan() || b.is_nan() || b == 0.0 {
-        "–".into()
+fn times(r: f64) -> String {
+    if r.is_finite() {
+        format!("{r:.2}×")
     } else {
-        format!("{:.2}×", a / b)
+        "–".into()
     }
 }
 
@@ -234,6 +259,28 @@ impl Report {
         seen
     }
 
+    /// q/CPU-s of (`scenario_a`, `a`) ÷ that of (`scenario_b`, `b`), round by round (each pair
+    /// measured minutes apart, interleaved), and the median of those ratios. Pairing within a
+    /// round cancels the machine's drift between rounds, which the ratio of two medians does
+    /// not. NaN if no round has both.
+    pub fn paired(&self, (scenario_a, a): (&str, &str), (scenario_b, b): (&str, &str)) -> Paired {
+        let rate = |scenario: &str, target: &str, round: usize| {
+            self.samples.get(scenario).and_then(|v| {
+                v.iter()
+                    .find(|s| s.target == target && s.round == round)
+                    .map(Sample::q_per_cpu_second)
+            })
+        };
+        let rounds: Vec<f64> = (0..self.settings.rounds)
+            .filter_map(|r| Some(rate(scenario_a, a, r)? / rate(scenario_b, b, r)?))
+            .filter(|v| v.is_finite())
+            .collect();
+        Paired {
+            median: median(rounds.clone()),
+            rounds,
+        }
+    }
+
     /// The best peer's median q/CPU-s in `scenario` (neither scoped nor a limit row).
     fn best_peer(&self, scenario: &str, peers: &[&str]) -> Option<(String, f64)> {
         peers
@@ -244,39 +291,36 @@ impl Report {
             .max_by(|a, b| a.1.total_cmp(&b.1))
     }
 
-    /// The target checks of issue #7, as (target, measured, met).
+    /// The target checks of issue #7, as (target, measured, met): medians of per-round ratios
+    /// (see [`paired`](Self::paired)), each round's ratio in brackets.
     pub fn targets_met(&self, resolvers: &[&str]) -> Vec<(String, String, bool)> {
         let mut out = Vec::new();
-        let scoped_hits = self.median("hits", "scoped").q_per_cpu_second;
-        if let Some((peer, best)) = self.best_peer("hits", resolvers) {
-            let r = scoped_hits / best;
+        if let Some((peer, _)) = self.best_peer("hits", resolvers) {
+            let r = self.paired(("hits", "scoped"), ("hits", &peer));
             out.push((
                 "cache hits ≥ 1.25× the best peer's q/CPU-s".into(),
-                format!("{r:.2}× {peer}"),
-                r >= 1.25,
+                format!("{} {peer}", r.times()),
+                r.median >= 1.25,
             ));
         }
-        let limit = self.median("hits", "limit-batched").q_per_cpu_second;
-        let r = scoped_hits / limit;
+        let r = self.paired(("hits", "scoped"), ("hits", "limit-batched"));
         out.push((
             "cache hits ≥ 90% of the batched limit's q/CPU-s".into(),
-            format!("{:.0}%", r * 100.0),
-            r >= 0.9,
+            r.percent(),
+            r.median >= 0.9,
         ));
-        let plain = self.median("hits-generator", "scoped").q_per_cpu_second;
-        let tailored = self.median("tailored", "scoped").q_per_cpu_second;
-        let r = tailored / plain;
+        let r = self.paired(("tailored", "scoped"), ("hits-generator", "scoped"));
         out.push((
             "tailored hits ≥ 90% of plain hits (q/CPU-s)".into(),
-            format!("{:.0}%", r * 100.0),
-            r >= 0.9,
+            r.percent(),
+            r.median >= 0.9,
         ));
-        if let Some((peer, best)) = self.best_peer("misses", resolvers) {
-            let r = self.median("misses", "scoped").q_per_cpu_second / best;
+        if let Some((peer, _)) = self.best_peer("misses", resolvers) {
+            let r = self.paired(("misses", "scoped"), ("misses", &peer));
             out.push((
                 "cache misses ≥ 2× the best peer's q/CPU-s".into(),
-                format!("{r:.2}× {peer}"),
-                r >= 2.0,
+                format!("{} {peer}", r.times()),
+                r.median >= 2.0,
             ));
         }
         if let Some(m) = self.memory.iter().find(|m| m.target == "scoped") {
@@ -301,11 +345,12 @@ impl Report {
         }
         let _ = writeln!(
             md,
-            "- every load {} s, {} round(s) interleaved, medians shown (each column its own median); each resolver has one \
+            "- every load {} s, {} round(s) interleaved, medians shown (each column its own median; ratios are medians of the per-round ratios, which cancel drift between rounds); each resolver has one \
              worker thread; q/CPU-s = answers ÷ the server's own CPU time (user + system)\n",
             s.seconds, s.rounds
         );
-        let scoped_of = |scenario: &str| self.median(scenario, "scoped").q_per_cpu_second;
+        let scoped_over =
+            |scenario: &str, t: &str| self.paired((scenario, "scoped"), (scenario, t)).median;
 
         let _ = writeln!(
             md,
@@ -314,7 +359,7 @@ impl Report {
         );
         let _ = writeln!(
             md,
-            "| server | q/s | CPU-s | q/CPU-s | lost / errors | scoped ÷ this (q/CPU-s) |"
+            "| server | q/s | CPU-s | q/CPU-s | lost / errors | scoped ÷ this (q/CPU-s, per round) |"
         );
         let _ = writeln!(md, "|---|---:|---:|---:|---:|---:|");
         for t in self.targets("hits") {
@@ -327,7 +372,7 @@ impl Report {
                 num(m.q_per_cpu_second),
                 num(m.lost),
                 num(m.errors),
-                ratio(scoped_of("hits"), m.q_per_cpu_second)
+                times(scoped_over("hits", &t))
             );
         }
 
@@ -339,7 +384,7 @@ impl Report {
         );
         let _ = writeln!(
             md,
-            "| resolver | plain q/s | plain q/CPU-s | tailored q/s | tailored q/CPU-s | tailored ÷ plain |"
+            "| resolver | plain q/s | plain q/CPU-s | tailored q/s | tailored q/CPU-s | tailored ÷ plain (per round) |"
         );
         let _ = writeln!(md, "|---|---:|---:|---:|---:|---:|");
         for t in self.targets("tailored") {
@@ -352,7 +397,7 @@ impl Report {
                 num(p.q_per_cpu_second),
                 num(m.qps),
                 num(m.q_per_cpu_second),
-                100.0 * m.q_per_cpu_second / p.q_per_cpu_second
+                100.0 * self.paired(("tailored", &t), ("hits-generator", &t)).median
             );
         }
 
@@ -362,7 +407,7 @@ impl Report {
         );
         let _ = writeln!(
             md,
-            "| resolver | q/s | CPU-s | q/CPU-s | lost / errors | scoped ÷ this |"
+            "| resolver | q/s | CPU-s | q/CPU-s | lost / errors | scoped ÷ this (per round) |"
         );
         let _ = writeln!(md, "|---|---:|---:|---:|---:|---:|");
         for t in self.targets("misses") {
@@ -375,7 +420,7 @@ impl Report {
                 num(m.q_per_cpu_second),
                 num(m.lost),
                 num(m.errors),
-                ratio(scoped_of("misses"), m.q_per_cpu_second)
+                times(scoped_over("misses", &t))
             );
         }
 
@@ -483,11 +528,68 @@ mod tests {
         assert!(median(vec![f64::NAN]).is_nan());
     }
 
+    fn sample(target: &str, round: usize, answered: u64, cpu_seconds: f64) -> Sample {
+        Sample {
+            target: target.to_owned(),
+            round,
+            answered,
+            errors: 0,
+            lost: 0,
+            qps: answered as f64,
+            cpu_seconds,
+            mean_us: f64::NAN,
+            p50_us: f64::NAN,
+            p99_us: f64::NAN,
+        }
+    }
+
+    /// Ratios are taken within a round, then the median: a machine that slows down between
+    /// rounds slows both servers of a round alike, and a round missing one side is left out.
+    #[test]
+    fn paired_ratios_are_per_round_medians() {
+        let mut report = Report {
+            settings: Settings {
+                seconds: 1.0,
+                rounds: 4,
+                entries: 0,
+                fixed_rate: 0,
+                dnsperf_outstanding: 0,
+                dnsperf_clients: 0,
+                generator_window: 0,
+                tailored_names: 0,
+                tailored_subnets: 0,
+            },
+            date: String::new(),
+            machine: String::new(),
+            versions: BTreeMap::new(),
+            samples: BTreeMap::new(),
+            memory: Vec::new(),
+        };
+        // The machine halves its speed every round; scoped is 0.8× the limit throughout,
+        // 0.4× in round 2; round 3 has no limit sample.
+        for (round, (scoped, limit)) in [(800, 1000), (400, 500), (100, 250)]
+            .into_iter()
+            .enumerate()
+        {
+            report.add("hits", sample("scoped", round, scoped, 1.0));
+            report.add("hits", sample("limit-batched", round, limit, 1.0));
+        }
+        report.add("hits", sample("scoped", 3, 50, 1.0));
+        let r = report.paired(("hits", "scoped"), ("hits", "limit-batched"));
+        assert_eq!(r.rounds, vec![0.8, 0.8, 0.4]);
+        assert_eq!(r.median, 0.8);
+        assert_eq!(r.percent(), "80% (80, 80, 40)");
+        // No samples of that server: no ratio, not a made-up one.
+        let none = report.paired(("hits", "scoped"), ("hits", "unbound"));
+        assert!(none.median.is_nan() && none.rounds.is_empty());
+    }
+
     #[test]
     fn numbers_get_thousands_separators() {
         assert_eq!(num(1_234_567.4), "1,234,567");
         assert_eq!(num(999.0), "999");
         assert_eq!(num(f64::NAN), "–");
-        assert_eq!(ratio(3.0, 2.0), "1.50×");
+        assert_eq!(times(1.5), "1.50×");
+        assert_eq!(times(f64::NAN), "–");
     }
 }
