@@ -3,6 +3,9 @@
 
 use std::net::Ipv4Addr;
 
+use ipnet::Ipv4Net;
+use scoped_ecs::Ecs;
+
 /// QTYPE A.
 pub const TYPE_A: u16 = 1;
 
@@ -31,24 +34,18 @@ pub fn query(name: &str, qtype: u16, edns: bool, subnet: Option<(Ipv4Addr, u8)>)
     wire.extend_from_slice(&qtype.to_be_bytes());
     wire.extend_from_slice(&1u16.to_be_bytes());
     if arcount == 1 {
-        let mut option = Vec::new();
-        if let Some((addr, len)) = subnet {
-            assert!(len <= 32, "IPv4 prefix length {len}");
-            let bytes = usize::from(len).div_ceil(8);
-            let masked = u32::from(addr) & u32::MAX.checked_shl(32 - u32::from(len)).unwrap_or(0);
-            option.extend_from_slice(&8u16.to_be_bytes());
-            option.extend_from_slice(&((4 + bytes) as u16).to_be_bytes());
-            option.extend_from_slice(&1u16.to_be_bytes());
-            option.push(len);
-            option.push(0);
-            option.extend_from_slice(&masked.to_be_bytes()[..bytes]);
-        }
+        // The resolver's own codec writes the option (code, length, payload; truncated).
+        let option = subnet.map(|(addr, len)| {
+            let prefix = Ipv4Net::new(addr, len).expect("an IPv4 prefix length of at most 32");
+            Ecs::for_query(prefix.into()).option()
+        });
+        let option = option.as_deref().unwrap_or_default();
         wire.push(0);
         wire.extend_from_slice(&41u16.to_be_bytes());
         wire.extend_from_slice(&1232u16.to_be_bytes());
         wire.extend_from_slice(&[0, 0, 0, 0]);
         wire.extend_from_slice(&(option.len() as u16).to_be_bytes());
-        wire.extend_from_slice(&option);
+        wire.extend_from_slice(option);
     }
     wire
 }
