@@ -157,7 +157,8 @@ mod batched {
                 std::array::from_fn(|_| Vec::with_capacity(FAST_RESPONSE_CAPACITY));
             let mut received: Vec<(usize, Option<SockaddrStorage>, bool)> =
                 Vec::with_capacity(BATCH);
-            let mut answers: Vec<(usize, SockaddrStorage)> = Vec::with_capacity(BATCH);
+            // The clients of the fast answers: answer i is `responses[i]`.
+            let mut answers: Vec<SockaddrStorage> = Vec::with_capacity(BATCH);
             loop {
                 received.clear();
                 let result = self
@@ -211,7 +212,7 @@ mod batched {
                         now,
                         &mut self.memo,
                     ) {
-                        answers.push((answers.len(), address));
+                        answers.push(address);
                     } else {
                         self.spawn_full(query, client);
                     }
@@ -227,15 +228,14 @@ mod batched {
             &self,
             fd: i32,
             responses: &[Vec<u8>; BATCH],
-            answers: &[(usize, SockaddrStorage)],
+            answers: &[SockaddrStorage],
         ) {
             let sent = self
                 .socket
                 .try_io(Interest::WRITABLE, || {
-                    // Answers are written to `responses` in order, so answer i is response i.
                     let slices = responses.each_ref().map(|r| [IoSlice::new(r)]);
                     let addresses: [Option<SockaddrStorage>; BATCH] =
-                        std::array::from_fn(|i| answers.get(i).map(|&(_, a)| a));
+                        std::array::from_fn(|i| answers.get(i).copied());
                     SEND_HEADERS.with_borrow_mut(|headers| {
                         let results = sendmmsg(
                             fd,
@@ -250,9 +250,10 @@ mod batched {
                     })
                 })
                 .unwrap_or(0);
-            for &(i, address) in &answers[sent.min(answers.len())..] {
-                if let Some(client) = std_addr(&address) {
-                    send(&self.socket, &responses[i], client).await;
+            let sent = sent.min(answers.len());
+            for (address, response) in answers[sent..].iter().zip(&responses[sent..]) {
+                if let Some(client) = std_addr(address) {
+                    send(&self.socket, response, client).await;
                 } else {
                     FrontendStats::bump(&self.pipeline.stats().dropped_overload);
                 }
