@@ -334,6 +334,29 @@ impl Report {
         out
     }
 
+    /// A dnsperf scenario's table: medians per server and scoped ÷ that server, per round.
+    fn rate_table(&self, md: &mut String, scenario: &str, title: &str, first_column: &str) {
+        let _ = writeln!(md, "### {title}\n");
+        let _ = writeln!(
+            md,
+            "| {first_column} | q/s | CPU-s | q/CPU-s | lost / errors | scoped ÷ this (q/CPU-s, per round) |"
+        );
+        let _ = writeln!(md, "|---|---:|---:|---:|---:|---:|");
+        for t in self.targets(scenario) {
+            let m = self.median(scenario, &t);
+            let _ = writeln!(
+                md,
+                "| {t} | {} | {:.2} | {} | {} / {} | {} |",
+                num(m.qps),
+                m.cpu_seconds,
+                num(m.q_per_cpu_second),
+                num(m.lost),
+                num(m.errors),
+                times(self.paired((scenario, "scoped"), (scenario, &t)).median)
+            );
+        }
+    }
+
     /// The markdown table and the JSON document.
     pub fn render(&self, resolvers: &[&str]) -> (String, String) {
         let s = &self.settings;
@@ -349,32 +372,11 @@ impl Report {
              worker thread; q/CPU-s = answers ÷ the server's own CPU time (user + system)\n",
             s.seconds, s.rounds
         );
-        let scoped_over =
-            |scenario: &str, t: &str| self.paired((scenario, "scoped"), (scenario, t)).median;
-
-        let _ = writeln!(
-            md,
-            "### Cache hits (dnsperf, {} clients, {} outstanding, 100 names)\n",
+        let title = format!(
+            "Cache hits (dnsperf, {} clients, {} outstanding, 100 names)",
             s.dnsperf_clients, s.dnsperf_outstanding
         );
-        let _ = writeln!(
-            md,
-            "| server | q/s | CPU-s | q/CPU-s | lost / errors | scoped ÷ this (q/CPU-s, per round) |"
-        );
-        let _ = writeln!(md, "|---|---:|---:|---:|---:|---:|");
-        for t in self.targets("hits") {
-            let m = self.median("hits", &t);
-            let _ = writeln!(
-                md,
-                "| {t} | {} | {:.2} | {} | {} / {} | {} |",
-                num(m.qps),
-                m.cpu_seconds,
-                num(m.q_per_cpu_second),
-                num(m.lost),
-                num(m.errors),
-                times(scoped_over("hits", &t))
-            );
-        }
+        self.rate_table(&mut md, "hits", &title, "server");
 
         let _ = writeln!(
             md,
@@ -401,28 +403,9 @@ impl Report {
             );
         }
 
-        let _ = writeln!(
-            md,
-            "\n### Cache misses (dnsperf, unique names under a wildcard, 100 outstanding)\n"
-        );
-        let _ = writeln!(
-            md,
-            "| resolver | q/s | CPU-s | q/CPU-s | lost / errors | scoped ÷ this (per round) |"
-        );
-        let _ = writeln!(md, "|---|---:|---:|---:|---:|---:|");
-        for t in self.targets("misses") {
-            let m = self.median("misses", &t);
-            let _ = writeln!(
-                md,
-                "| {t} | {} | {:.2} | {} | {} / {} | {} |",
-                num(m.qps),
-                m.cpu_seconds,
-                num(m.q_per_cpu_second),
-                num(m.lost),
-                num(m.errors),
-                times(scoped_over("misses", &t))
-            );
-        }
+        let title = "Cache misses (dnsperf, unique names under a wildcard, 100 outstanding)";
+        md.push('\n');
+        self.rate_table(&mut md, "misses", title, "resolver");
 
         let _ = writeln!(
             md,
