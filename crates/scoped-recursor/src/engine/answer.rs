@@ -1,0 +1,138 @@
+//! Answers from the caches: link by link through a CNAME chain, the entry tailored to the
+//! client's subnet winning over the untailored one (E19), the scope the longest of the links
+//! used (E18).
+
+use std::cell::Cell;
+
+use hickory_proto::op::ResponseCode;
+use hickory_proto::rr::{DNSClass, Name, Record, RecordType};
+use ipnet::IpNet;
+use scoped_cache::{AnswerEnd, AnswerStep, CacheKey, Read};
+use tokio::time::Instant;
+
+use super::Recursor;
+use crate::{Question, Resolution};
+
+impl Recursor {
+    pub(super) fn answer_from_cache(
+        &self,
+        question: &Question,
+        subnet: Option<IpNet>,
+        now: Instant,
+        read: Read,
+        refresh: &Cell<bool>,
+    ) -> Option<Resolution> {
+        let max_links = self.inner.config.max_cname_chain;
+        let (cached, scope) = self.cached_answer(
+            &question.name,
+            question.qtype,
+            subnet,
+            max_links,
+            now,
+            read,
+            refresh,
+        )?;
+        let resolution = match cached.end {
+            AnswerEnd::Records(records) => positive(cached.links, records, scope),
+            AnswerEnd::Negative { rcode, soa } => negative(rcode, cached.links, Some(soa), scope),
+            AnswerEnd::Continue(_) => return None,
+        };
+        Some(Resolution {
+            from_cache: true,
+            ..resolution
+        })
+    }
+
+    /// Assemble an answer from both caches, link by link: for each name the entry tailored to
+    /// `subnet` wins over the untailored one (E19: any covering prefix is longer than 0), and the
+    /// answer's scope is the longest of the links used (E18). `None` when nothing is known
+    /// about `name` itself. `refresh` is set when a link claimed its prefetch (`Read::Hit`).
+    #[allow(clippy::too_many_arguments)]
+    pub(super) fn cached_answer(
+        &self,
+        name: &Name,
+        qtype: RecordType,
+        subnet: Option<IpNet>,
+        max_links: usize,
+        now: Instant,
+        read: Read,
+        refresh: &Cell<bool>,
+    ) -> Option<(scoped_cache::CachedAnswer, u8)> {
+        scoped_cache::follow_chain(name, max_links, |link| {
+            let (step, scope, claimed) = self.cached_step(link, qtype, subnet, now, read)?;
+            if claimed {
+                refresh.set(true);
+            }
+            Some((step, scope))
+        })
+    }
+
+    /// One link from the tailored cache (for `subnet`), else from the untailored one, and
+    /// whether the read claimed the entry's refresh. Keys are built only as the lookups need
+    /// them, RRset first (as in `RecordCache::step`): a hit costs one lookup per cache.
+    pub(super) fn cached_step(
+        &self,
+        name: &Name,
+        qtype: RecordType,
+        subnet: Option<IpNet>,
+        now: Instant,
+        read: Read,
+    ) -> Option<(AnswerStep, u8, bool)> {
+        let class = DNSClass::IN;
+        let tailored = |key: CacheKey| {
+            let (hit, claimed) = self.inner.scoped.read(&key, subnet, now, read)?;
+            let scope = hit.scope.scope_len();
+            AnswerStep::from_data(hit.data, qtype).map(|step| (step, scope, claimed))
+        };
+        tailored(CacheKey::rrset(name, qtype, class))
+            .or_else(|| tailored(CacheKey::name_error(name, class)))
+            .or_else(|| {
+                (qtype != RecordType::CNAME)
+                    .then(|| tailored(CacheKey::rrset(name, RecordType::CNAME, class)))
+                    .flatten()
+            })
+            .or_else(|| {
+                self.inner
+                    .cache
+                    .step(name, qtype, now, read)
+                    .map(|(step, claimed)| (step, 0, claimed))
+            })
+    }
+}
+
+pub(super) fn positive(mut links: Vec<Record>, records: Vec<Record>, scope: u8) -> Resolution {
+    links.extend(records);
+    Resolution {
+        rcode: ResponseCode::NoError,
+        answers: links,
+        authorities: Vec::new(),
+        from_cache: false,
+        stale: false,
+        for_every_client: false,
+        scope,
+    }
+}
+
+pub(super) fn negative(
+    rcode: ResponseCode,
+    links: Vec<Record>,
+    soa: Option<Record>,
+    scope: u8,
+) -> Resolution {
+    Resolution {
+        rcode,
+        answers: links,
+        authorities: soa.into_iter().collect(),
+        from_cache: false,
+        stale: false,
+        for_every_client: false,
+        scope,
+    }
+}
+
+pub(super) fn clamp(mut records: Vec<Record>, max_ttl: u32) -> Vec<Record> {
+    for record in &mut records {
+        record.ttl = record.ttl.min(max_ttl);
+    }
+    records
+}

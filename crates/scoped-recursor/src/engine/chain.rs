@@ -1,0 +1,163 @@
+//! One resolution of a client question: the budget, the CNAME chain (from the caches where it
+//! can, else by iteration), and the negative answer's SOA.
+
+use std::cell::Cell;
+use std::sync::atomic::AtomicU32;
+use std::sync::{Arc, Mutex};
+
+use futures::future::BoxFuture;
+use hickory_proto::op::ResponseCode;
+use hickory_proto::rr::{Name, Record, RecordType};
+use ipnet::IpNet;
+use scoped_cache::{AnswerEnd, Read};
+use tokio::time::Instant;
+use tracing::debug;
+
+use super::answer::{clamp, negative, positive};
+use super::ctx::{Budget, Ctx};
+use super::stats::bump;
+use super::{Recursor, ResolveError};
+use crate::classify::Step;
+use crate::{Question, Resolution};
+
+impl Recursor {
+    pub(super) async fn resolve_with_trace(
+        &self,
+        question: Question,
+        subnet: Option<IpNet>,
+        trace: Option<Arc<Mutex<Vec<String>>>>,
+        refresh: bool,
+    ) -> Resolution {
+        let config = &self.inner.config;
+        let budget = Arc::new(Budget {
+            deadline: Instant::now() + config.query_timeout,
+            upstream_left: AtomicU32::new(config.max_upstream_queries),
+        });
+        let ctx = Ctx {
+            budget,
+            depth: 0,
+            stack: vec![(question.name.to_lowercase(), question.qtype)],
+            subnet,
+            client_question: true,
+            trace,
+            refresh,
+            minimised: false,
+        };
+        ctx.trace(|| match subnet {
+            Some(net) => format!("{} {}, client subnet {net}", question.name, question.qtype),
+            None => format!("{} {}, no client subnet", question.name, question.qtype),
+        });
+        let deadline = ctx.budget.deadline;
+        let work = self.resolve_chain(question.name.clone(), question.qtype, &ctx);
+        let result = match tokio::time::timeout_at(deadline, work).await {
+            Ok(result) => result,
+            Err(_) => Err(ResolveError::Deadline),
+        };
+        match result {
+            Ok(resolution) => resolution,
+            Err(error) => {
+                ctx.trace(|| format!("SERVFAIL: {error}"));
+                debug!(name = %question.name, qtype = %question.qtype, %error, "SERVFAIL");
+                bump(&self.inner.stats.servfail);
+                Resolution::servfail()
+            }
+        }
+    }
+
+    /// Resolve (`name`, `qtype`) following CNAMEs, from the caches where it can. The scope of
+    /// the result is the longest of the links used (E18).
+    pub(super) fn resolve_chain<'a>(
+        &'a self,
+        name: Name,
+        qtype: RecordType,
+        ctx: &'a Ctx,
+    ) -> BoxFuture<'a, Result<Resolution, ResolveError>> {
+        Box::pin(async move {
+            let max_links = self.inner.config.max_cname_chain;
+            let max_ttl = self.inner.cache.config().max_ttl;
+            let mut links: Vec<Record> = Vec::new();
+            let mut scope = 0u8;
+            let mut current = name;
+            loop {
+                if links.len() > max_links {
+                    return Err(ResolveError::CnameChain);
+                }
+                let now = Instant::now();
+                let left = max_links - links.len();
+                let unused = Cell::new(false);
+                // A refresh asks the question's own links again (the cache still has them).
+                if let Some((cached, s)) = (!ctx.refresh)
+                    .then(|| {
+                        let read = Read::Live;
+                        self.cached_answer(&current, qtype, ctx.subnet, left, now, read, &unused)
+                    })
+                    .flatten()
+                {
+                    ctx.trace(|| format!("{current} {qtype}: from the cache (scope {s})"));
+                    links.extend(cached.links);
+                    scope = scope.max(s);
+                    match cached.end {
+                        AnswerEnd::Records(records) => return Ok(positive(links, records, scope)),
+                        AnswerEnd::Negative { rcode, soa } => {
+                            return Ok(negative(rcode, links, Some(soa), scope));
+                        }
+                        AnswerEnd::Continue(next) => current = next,
+                    }
+                    if links.len() > max_links {
+                        return Err(ResolveError::CnameChain);
+                    }
+                }
+                let (step, step_scope) = self.query_name(&current, qtype, ctx).await?;
+                scope = scope.max(step_scope.scope_len());
+                match step {
+                    Step::Answer {
+                        links: more,
+                        records,
+                        ..
+                    } => {
+                        links.extend(more);
+                        return Ok(positive(
+                            clamp(links, max_ttl),
+                            clamp(records, max_ttl),
+                            scope,
+                        ));
+                    }
+                    Step::Cname {
+                        links: more, next, ..
+                    } => {
+                        links.extend(more);
+                        if links.iter().any(|l| l.name == next) {
+                            return Err(ResolveError::CnameChain);
+                        }
+                        current = next;
+                    }
+                    Step::NxDomain {
+                        links: more, soa, ..
+                    } => {
+                        links.extend(more);
+                        let soa = soa.map(|s| self.negative_soa(*s));
+                        let links = clamp(links, max_ttl);
+                        return Ok(negative(ResponseCode::NXDomain, links, soa, scope));
+                    }
+                    Step::NoData { soa, .. } => {
+                        let soa = soa.map(|s| self.negative_soa(*s));
+                        return Ok(negative(
+                            ResponseCode::NoError,
+                            clamp(links, max_ttl),
+                            soa,
+                            scope,
+                        ));
+                    }
+                }
+            }
+        })
+    }
+
+    /// The SOA as it goes into a negative response: TTL = the negative TTL (RFC 2308 §3).
+    pub(super) fn negative_soa(&self, mut soa: Record) -> Record {
+        if let Some(ttl) = scoped_cache::negative_ttl(&soa) {
+            soa.ttl = ttl.min(self.inner.cache.config().max_negative_ttl);
+        }
+        soa
+    }
+}

@@ -1,0 +1,165 @@
+//! Step 1, the client's request: answer from the caches, or join or start the one resolution of
+//! this (question, subnet) in flight (de-duplication), with serve-stale around it.
+
+use std::cell::Cell;
+
+use futures::FutureExt;
+use futures::future::{BoxFuture, Shared};
+use hickory_proto::op::ResponseCode;
+use hickory_proto::rr::{DNSClass, Name, RecordType};
+use ipnet::IpNet;
+use scoped_cache::{CacheKey, Read};
+use tokio::time::Instant;
+
+use super::Recursor;
+use super::stats::bump;
+use crate::{Question, Resolution, ResolveRequest};
+
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+pub(super) struct InflightKey {
+    pub(super) name: Name,
+    pub(super) qtype: RecordType,
+    pub(super) qclass: DNSClass,
+    pub(super) subnet: Option<IpNet>,
+}
+
+pub(super) type SharedResolution = Shared<BoxFuture<'static, Resolution>>;
+
+impl Recursor {
+    /// Resolve one client question: from the cache if possible, else by iteration, sharing the
+    /// work with identical questions in flight. Always returns within the configured budget.
+    ///
+    /// A cache hit in the last part of its entry's TTL also starts a background refresh, once
+    /// per entry (prefetch), with the client's subnet at full length (E06). On a miss with stale
+    /// data in the cache (RFC 8767) the client waits at most `stale_client_timeout`, and gets
+    /// the stale data if the resolution is slower or fails.
+    pub async fn resolve_request(&self, request: ResolveRequest) -> Resolution {
+        let question = request.question;
+        if question.qclass != DNSClass::IN {
+            return Resolution::error(ResponseCode::Refused);
+        }
+        let subnet = request.client_subnet;
+        let now = Instant::now();
+        let refresh = Cell::new(false);
+        if let Some(hit) = self.answer_from_cache(&question, subnet, now, Read::Hit, &refresh) {
+            bump(&self.inner.stats.cache_hits);
+            let hit = self.mark_for_every_client(&question, hit);
+            if refresh.get() {
+                self.prefetch(question, subnet);
+            }
+            return hit;
+        }
+        bump(&self.inner.stats.cache_misses);
+        let key = InflightKey {
+            name: question.name.to_lowercase(),
+            qtype: question.qtype,
+            qclass: question.qclass,
+            subnet,
+        };
+        // Stale data is looked for only when it may be served: most misses resolve in time,
+        // and the walk through both caches is not free.
+        let recently_failed = self
+            .inner
+            .failed_recently
+            .get(&key)
+            .is_some_and(|until| now < until);
+        if recently_failed && let Some(stale) = self.stale_answer(&question, subnet, now) {
+            bump(&self.inner.stats.stale_served_failed);
+            return stale;
+        }
+        let (flight, joined) = self.flight(key, question.clone(), subnet, false);
+        if joined {
+            bump(&self.inner.stats.deduplicated);
+        }
+        if !self.serves_stale() {
+            let resolution = flight.await;
+            return self.mark_for_every_client(&question, resolution);
+        }
+        let resolution = match self.inner.config.stale_client_timeout {
+            Some(wait) => match tokio::time::timeout(wait, flight.clone()).await {
+                Ok(resolution) => resolution,
+                Err(_) => {
+                    if let Some(stale) = self.stale_answer(&question, subnet, Instant::now()) {
+                        // The resolution goes on (it is spawned) and refreshes the cache.
+                        bump(&self.inner.stats.stale_served_slow);
+                        return stale;
+                    }
+                    flight.await
+                }
+            },
+            None => flight.await,
+        };
+        if resolution.rcode == ResponseCode::ServFail
+            && let Some(stale) = self.stale_answer(&question, subnet, Instant::now())
+        {
+            bump(&self.inner.stats.stale_served_failed);
+            return stale;
+        }
+        self.mark_for_every_client(&question, resolution)
+    }
+
+    /// Sets [`Resolution::for_every_client`]: scope 0, fresh, no CNAME chain, and the tailored
+    /// cache holds nothing for the name — then no client subnet could get another answer (E19)
+    /// until something tailored is cached for it, which drops the name's rendered answers.
+    pub(super) fn mark_for_every_client(
+        &self,
+        question: &Question,
+        mut resolution: Resolution,
+    ) -> Resolution {
+        let class = DNSClass::IN;
+        let scoped = &self.inner.scoped;
+        resolution.for_every_client = resolution.scope == 0
+            && !resolution.stale
+            && resolution.answers.iter().all(|r| {
+                r.record_type() != RecordType::CNAME || question.qtype == RecordType::CNAME
+            })
+            && !scoped.holds(&CacheKey::rrset(&question.name, question.qtype, class))
+            && !scoped.holds(&CacheKey::rrset(&question.name, RecordType::CNAME, class))
+            && !scoped.holds(&CacheKey::name_error(&question.name, class));
+        resolution
+    }
+
+    /// The resolution of `key` in flight, joined (`true`) or started: spawned, so that a client
+    /// that goes away does not cancel work others wait for. A failure is remembered for the
+    /// stale recheck time.
+    pub(super) fn flight(
+        &self,
+        key: InflightKey,
+        question: Question,
+        subnet: Option<IpNet>,
+        refresh: bool,
+    ) -> (SharedResolution, bool) {
+        let mut inflight = self
+            .inner
+            .inflight
+            .lock()
+            .unwrap_or_else(|e| e.into_inner());
+        if let Some(running) = inflight.get(&key) {
+            return (running.clone(), true);
+        }
+        let this = self.clone();
+        let task_key = key.clone();
+        let task = tokio::spawn(async move {
+            let resolution = this
+                .resolve_with_trace(question, subnet, None, refresh)
+                .await;
+            if resolution.rcode == ResponseCode::ServFail {
+                let until = Instant::now() + this.inner.config.stale_recheck;
+                this.inner.failed_recently.insert(task_key.clone(), until);
+            } else {
+                this.inner.failed_recently.invalidate(&task_key);
+            }
+            this.inner
+                .inflight
+                .lock()
+                .unwrap_or_else(|e| e.into_inner())
+                .remove(&task_key);
+            resolution
+        });
+        let shared = async move { task.await.unwrap_or_else(|_| Resolution::servfail()) }
+            .boxed()
+            .shared();
+        inflight.insert(key, shared.clone());
+        (shared, false)
+    }
+}

@@ -1,0 +1,158 @@
+//! Which servers of a zone to ask, in which order: policy (who may be queried at all), SRTT
+//! order with exploration (`infra.rs`), and the addresses of glueless nameservers.
+
+use std::net::IpAddr;
+
+use hickory_proto::rr::{Name, RecordType};
+use rand::seq::SliceRandom;
+use scoped_cache::Trust;
+use tokio::time::Instant;
+use tracing::debug;
+
+use super::ctx::Ctx;
+use super::iterate::Outcome;
+use super::stats::bump;
+use super::{Recursor, ResolveError};
+use crate::classify::{Delegation, NameServer, addresses_of};
+
+impl Recursor {
+    /// Ask the servers of `delegation`, one after another, until one gives a usable response.
+    pub(super) async fn ask_zone(
+        &self,
+        delegation: &Delegation,
+        name: &Name,
+        qtype: RecordType,
+        ctx: &Ctx,
+    ) -> Result<Outcome, ResolveError> {
+        let mut tried: Vec<IpAddr> = Vec::new();
+        let known: Vec<IpAddr> = delegation
+            .servers
+            .iter()
+            .flat_map(|s| s.addrs.iter().copied())
+            .collect();
+        // Fastest expected first, with a little exploration (see infra.rs and
+        // docs/server-selection.md); addresses refused by policy are never ordered at all.
+        let order = self.selection_order(&known);
+        ctx.trace(|| {
+            format!(
+                "  servers of {} in order: {}",
+                delegation.zone,
+                self.describe_servers(&order)
+            )
+        });
+        for addr in order {
+            if let Some(outcome) = self
+                .try_server(addr, &delegation.zone, name, qtype, ctx, &mut tried)
+                .await?
+            {
+                return Ok(outcome);
+            }
+        }
+        // Glueless (or all known addresses failed): resolve the other nameservers' addresses.
+        let mut unresolved: Vec<&NameServer> = delegation
+            .servers
+            .iter()
+            .filter(|s| s.addrs.is_empty())
+            .collect();
+        unresolved.shuffle(&mut rand::rng());
+        for server in unresolved {
+            let addrs = self.nameserver_addresses(&server.name, ctx).await?;
+            for addr in self.selection_order(&addrs) {
+                if let Some(outcome) = self
+                    .try_server(addr, &delegation.zone, name, qtype, ctx, &mut tried)
+                    .await?
+                {
+                    return Ok(outcome);
+                }
+            }
+        }
+        Err(ResolveError::AllServersFailed(delegation.zone.clone()))
+    }
+
+    /// Addresses of a nameserver: from the cache (glue included), else by a sub-query. IPv4
+    /// first; IPv6 only when IPv4 gave nothing and IPv6 is enabled.
+    pub(super) async fn nameserver_addresses(
+        &self,
+        ns: &Name,
+        ctx: &Ctx,
+    ) -> Result<Vec<IpAddr>, ResolveError> {
+        let config = &self.inner.config;
+        let families: &[RecordType] = if config.ipv6_upstream {
+            &[RecordType::A, RecordType::AAAA]
+        } else {
+            &[RecordType::A]
+        };
+        for &rtype in families {
+            if let Some(records) = self
+                .inner
+                .cache
+                .rrset(ns, rtype, Trust::Glue, Instant::now())
+            {
+                let addrs = addresses_of(ns, &records);
+                if !addrs.is_empty() {
+                    return Ok(addrs);
+                }
+            }
+            ctx.trace(|| format!("  nameserver {ns} has no known address: resolving {ns} {rtype}"));
+            let Some(child) = ctx.child(&ns.to_lowercase(), rtype, config.max_subquery_depth)
+            else {
+                debug!(%ns, "sub-query skipped: loop or depth limit");
+                continue;
+            };
+            match self.resolve_chain(ns.clone(), rtype, &child).await {
+                Ok(resolution) => {
+                    let addrs: Vec<IpAddr> = resolution
+                        .answers
+                        .iter()
+                        .filter(|r| r.record_type() == rtype)
+                        .flat_map(|r| addresses_of(&r.name, std::slice::from_ref(r)))
+                        .collect();
+                    if !addrs.is_empty() {
+                        return Ok(addrs);
+                    }
+                }
+                Err(e @ (ResolveError::Deadline | ResolveError::QueryBudget)) => return Err(e),
+                Err(e) => debug!(%ns, error = %e, "nameserver address lookup failed"),
+            }
+        }
+        Ok(Vec::new())
+    }
+
+    /// The order in which to try `addrs` for one query: those policy allows, by expected RTT.
+    pub(super) fn selection_order(&self, addrs: &[IpAddr]) -> Vec<IpAddr> {
+        let allowed: Vec<IpAddr> = addrs
+            .iter()
+            .copied()
+            .filter(|addr| {
+                let ok = self.may_query(*addr);
+                if !ok {
+                    bump(&self.inner.stats.servers_skipped);
+                    debug!(%addr, "nameserver address not queried (policy)");
+                }
+                ok
+            })
+            .collect();
+        let mut rng = self
+            .inner
+            .selection_rng
+            .lock()
+            .unwrap_or_else(|e| e.into_inner());
+        self.inner.infra.order(&allowed, Instant::now(), &mut *rng)
+    }
+
+    /// May we send queries to `addr`?
+    pub(super) fn may_query(&self, addr: IpAddr) -> bool {
+        let config = &self.inner.config;
+        let addr = addr.to_canonical();
+        if addr.is_ipv6() && !config.ipv6_upstream {
+            return false;
+        }
+        if (addr.is_loopback() || addr.is_unspecified()) && !config.allow_loopback_servers {
+            return false;
+        }
+        if addr.is_multicast() || addr == IpAddr::from([255, 255, 255, 255]) {
+            return false;
+        }
+        !config.do_not_query.iter().any(|net| net.contains(&addr))
+    }
+}

@@ -1,0 +1,156 @@
+//! Storing what a reply taught: untailored data in the record cache, tailored answers in the
+//! tailored cache under their scope (E14–E22), and dropping rendered answers that a tailored
+//! entry makes wrong.
+
+use hickory_proto::op::Message;
+use hickory_proto::rr::{DNSClass, Name, Record, RecordType};
+use scoped_cache::{CacheKey, CachedData, Trust, lowercase_wire};
+use scoped_ecs::CacheScope;
+use tokio::time::Instant;
+
+use super::Recursor;
+use super::stats::bump;
+use crate::classify::Step;
+
+impl Recursor {
+    /// Drop the rendered answers of `name`: something tailored is being cached for it, so an
+    /// answer rendered as the same for every client may no longer be (E19).
+    pub(super) fn forget_rendered(&self, name: &Name) {
+        if let Some(wire) = &self.inner.wire {
+            wire.flush(&lowercase_wire(name), false);
+        }
+    }
+
+    /// Store what a response taught: untailored data in the record cache, an answer tailored to
+    /// a client subnet in the tailored cache under `scope` — only answer-section data (E16), each
+    /// link under the response's scope (E18), negative answers too (E17), each at its own TTL
+    /// (E22).
+    #[allow(clippy::too_many_arguments)]
+    pub(super) fn cache_step(
+        &self,
+        step: &Step,
+        response: &Message,
+        zone: &Name,
+        qtype: RecordType,
+        scope: CacheScope,
+        now: Instant,
+        keep_nxdomain: bool,
+    ) {
+        let tailored = scope != CacheScope::Global;
+        if tailored {
+            bump(&self.inner.stats.tailored_answers_cached);
+        }
+        let store_rrset = |records: Vec<Record>, trust: Trust| {
+            if !tailored {
+                self.inner.cache.insert_rrset(records, trust, now);
+            } else if let Some(first) = records.first() {
+                let key = CacheKey::rrset(&first.name, first.record_type(), first.dns_class);
+                self.forget_rendered(&first.name);
+                self.inner
+                    .scoped
+                    .insert(key, scope, CachedData::Rrset { records, trust }, now);
+            }
+        };
+        let store_negative = |name: &Name, rtype: Option<RecordType>, soa: &Record| {
+            let soa = soa.clone();
+            if !tailored {
+                self.inner.cache.insert_negative(name, rtype, soa, now);
+                return;
+            }
+            let (key, data) = match rtype {
+                Some(rtype) => (
+                    CacheKey::rrset(name, rtype, DNSClass::IN),
+                    CachedData::NoData { soa },
+                ),
+                None => (
+                    CacheKey::name_error(name, DNSClass::IN),
+                    CachedData::NxDomain { soa },
+                ),
+            };
+            self.forget_rendered(name);
+            self.inner.scoped.insert(key, scope, data, now);
+        };
+        let trust_of = |aa: bool| {
+            if aa {
+                Trust::AuthoritativeAnswer
+            } else {
+                Trust::Answer
+            }
+        };
+        match step {
+            Step::Answer {
+                links,
+                records,
+                authoritative,
+            } => {
+                for link in links {
+                    store_rrset(vec![link.clone()], trust_of(*authoritative));
+                }
+                if qtype != RecordType::ANY {
+                    store_rrset(records.clone(), trust_of(*authoritative));
+                }
+                if qtype == RecordType::NS {
+                    // Addresses of the NS targets (priming, NS queries): glue-grade, in
+                    // bailiwick. NS answers are never tailored (is_infrastructure).
+                    let targets: Vec<Name> = records
+                        .iter()
+                        .filter_map(|r| match &r.data {
+                            hickory_proto::rr::RData::NS(t) => Some(t.0.clone()),
+                            _ => None,
+                        })
+                        .collect();
+                    let glue = response
+                        .additionals
+                        .iter()
+                        .filter(|r| matches!(r.record_type(), RecordType::A | RecordType::AAAA))
+                        .filter(|r| zone.zone_of(&r.name) && targets.contains(&r.name))
+                        .cloned()
+                        .collect();
+                    for rrset in group_rrsets(glue) {
+                        self.inner.cache.insert_rrset(rrset, Trust::Glue, now);
+                    }
+                }
+            }
+            Step::Cname {
+                links,
+                authoritative,
+                ..
+            } => {
+                for link in links {
+                    store_rrset(vec![link.clone()], trust_of(*authoritative));
+                }
+            }
+            Step::NxDomain { links, name, soa } => {
+                for link in links {
+                    store_rrset(vec![link.clone()], Trust::AuthoritativeAnswer);
+                }
+                if let Some(soa) = soa
+                    && keep_nxdomain
+                {
+                    store_negative(name, None, soa);
+                }
+            }
+            Step::NoData { name, soa } => {
+                if let Some(soa) = soa {
+                    store_negative(name, Some(qtype), soa);
+                }
+            }
+        }
+    }
+}
+
+/// Split records into RRsets (same owner, type, class), keeping order of first appearance.
+pub(super) fn group_rrsets(records: Vec<Record>) -> Vec<Vec<Record>> {
+    let mut sets: Vec<Vec<Record>> = Vec::new();
+    for record in records {
+        match sets.iter_mut().find(|set| {
+            set[0].name == record.name
+                && set[0].record_type() == record.record_type()
+                && set[0].dns_class == record.dns_class
+        }) {
+            Some(set) => set.push(record),
+            None => sets.push(vec![record]),
+        }
+    }
+    sets
+}
