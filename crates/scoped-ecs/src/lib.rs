@@ -10,7 +10,7 @@
 //! | --- | --- | --- |
 //! | Is this ECS option / OPT / message well formed? (E04, E07) | front end, engine | [`Ecs::parse`], [`find_ecs`], [`scan_opt`], [`message_ecs`] |
 //! | Which subnet does this query carry? (E03, E05, E08–E10) | front end, once per query | [`SubnetPolicy::decide`] → [`SubnetDecision`] |
-//! | May this server see ECS? (E01) | engine, per upstream query | [`Allowlist::allows`] |
+//! | May this server see ECS? (E01, E16) | engine, per upstream query | [`Allowlist::allows`], then [`UpstreamEcs::decide`] → [`UpstreamEcs`] |
 //! | What goes on the wire? (E02, E04) | engine | [`Ecs::for_query`], [`Ecs::payload`], [`Ecs::option`] |
 //! | Is this reply's ECS ours? (E11, E12) | engine | [`check_reply`], [`check_reply_opt`] |
 //! | Under which prefix is the answer cached, and whom does it serve? (E14, E15, E18–E20) | engine, cache | [`cache_scope`], [`CacheScope::serves`], [`CacheScope::narrowest`] |
@@ -39,6 +39,7 @@ mod message;
 mod option;
 mod policy;
 mod scope;
+mod upstream;
 
 pub use allowlist::{AllowReason, Allowlist, AllowlistError, AllowlistErrorKind};
 pub use error::EcsError;
@@ -49,6 +50,7 @@ pub use policy::{
     PolicyError, SubnetDecision, SubnetPolicy,
 };
 pub use scope::{CacheScope, MismatchReason, ReplyEcs, cache_scope, check_reply, check_reply_opt};
+pub use upstream::{EcsWithheld, QueryPurpose, UpstreamEcs};
 
 use std::net::IpAddr;
 

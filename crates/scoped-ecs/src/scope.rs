@@ -129,6 +129,18 @@ pub fn cache_scope(sent: IpNet, scope: u8) -> CacheScope {
     }
 }
 
+/// How `scoped trace` and the logs say whom a cached answer serves.
+impl std::fmt::Display for CacheScope {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Self::Global => f.write_str("for every client"),
+            Self::SourceZeroOnly => f.write_str("for queries without a subnet only"),
+            Self::Covering(net) => write!(f, "under {net}"),
+            Self::ExactSource(net) => write!(f, "for exactly {net}"),
+        }
+    }
+}
+
 impl CacheScope {
     /// How to cache an answer obtained without sending ECS. From a server that may receive ECS
     /// (allowlisted, E01) it was tailored to nobody in particular and serves only other queries
@@ -222,6 +234,23 @@ mod tests {
 
     fn sent() -> Ecs {
         Ecs::for_query(net("192.0.2.0/24"))
+    }
+
+    #[test]
+    fn e24_a_cache_scope_says_whom_it_serves() {
+        assert_eq!(CacheScope::Global.to_string(), "for every client");
+        assert_eq!(
+            CacheScope::SourceZeroOnly.to_string(),
+            "for queries without a subnet only"
+        );
+        assert_eq!(
+            cache_scope(net("192.0.2.0/24"), 16).to_string(),
+            "under 192.0.0.0/16"
+        );
+        assert_eq!(
+            cache_scope(net("192.0.2.0/24"), 28).to_string(),
+            "for exactly 192.0.2.0/24"
+        );
     }
 
     fn reply(prefix: &str, scope: u8) -> Ecs {

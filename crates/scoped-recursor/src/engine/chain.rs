@@ -14,7 +14,7 @@ use tokio::time::Instant;
 use tracing::debug;
 
 use super::answer::{clamp, negative, positive};
-use super::ctx::{Budget, Ctx};
+use super::ctx::{Budget, Ctx, Role};
 use super::stats::bump;
 use super::{Recursor, ResolveError};
 use crate::classify::Step;
@@ -26,7 +26,7 @@ impl Recursor {
         question: Question,
         subnet: Option<IpNet>,
         trace: Option<Arc<Mutex<Vec<String>>>>,
-        refresh: bool,
+        role: Role,
     ) -> Resolution {
         let config = &self.inner.config;
         let budget = Arc::new(Budget {
@@ -38,10 +38,8 @@ impl Recursor {
             depth: 0,
             stack: vec![(question.name.to_lowercase(), question.qtype)],
             subnet,
-            client_question: true,
+            role,
             trace,
-            refresh,
-            minimised: false,
         };
         ctx.trace(|| match subnet {
             Some(net) => format!("{} {}, client subnet {net}", question.name, question.qtype),
@@ -86,7 +84,7 @@ impl Recursor {
                 let left = max_links - links.len();
                 let unused = Cell::new(false);
                 // A refresh asks the question's own links again (the cache still has them).
-                if let Some((cached, s)) = (!ctx.refresh)
+                if let Some((cached, s)) = (ctx.role != Role::Prefetch)
                     .then(|| {
                         let read = Read::Live;
                         self.cached_answer(&current, qtype, ctx.subnet, left, now, read, &unused)

@@ -27,16 +27,39 @@ pub(super) struct Ctx {
     pub(super) stack: Vec<(Name, RecordType)>,
     /// The client subnet of the question, or `None` (no address may go upstream).
     pub(super) subnet: Option<IpNet>,
-    /// False for sub-queries (nameserver addresses): infrastructure, never tailored (E16).
-    pub(super) client_question: bool,
+    /// Whose question this is.
+    pub(super) role: Role,
     /// Where `scoped trace` collects the steps, if tracing.
     pub(super) trace: Option<Arc<Mutex<Vec<String>>>>,
-    /// A refresh (prefetch): the client question's own links are asked upstream even though
-    /// the cache still holds them.
-    pub(super) refresh: bool,
-    /// A QNAME-minimised step (RFC 9156): a question about an ancestor of the name being
-    /// resolved, never the client's own, so never with ECS (E16).
-    pub(super) minimised: bool,
+}
+
+/// Whose question a (sub-)query resolves.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(super) enum Role {
+    /// A client's question, or a link of its CNAME chain.
+    Client,
+    /// A client's question refreshed in the background (prefetch): its own links are asked
+    /// upstream even though the cache still holds them.
+    Prefetch,
+    /// The address of a nameserver: infrastructure, never tailored (E16).
+    NameServer,
+}
+
+/// What one upstream question asks, in the QNAME-minimisation walk (RFC 9156).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(super) enum Asking {
+    /// The name being resolved.
+    FullName,
+    /// An ancestor of it, one label at a time: never the client's own question, so never with
+    /// ECS (E16).
+    MinimisedStep,
+}
+
+impl Role {
+    /// Whether the question is a client's (asked for it, or refreshed for it).
+    pub(super) fn is_client(self) -> bool {
+        matches!(self, Self::Client | Self::Prefetch)
+    }
 }
 
 impl Ctx {
@@ -51,19 +74,9 @@ impl Ctx {
             depth: self.depth + 1,
             stack,
             subnet: None,
-            client_question: false,
+            role: Role::NameServer,
             trace: self.trace.clone(),
-            refresh: false,
-            minimised: false,
         })
-    }
-
-    /// The context of one QNAME-minimised step of this (sub-)query.
-    pub(super) fn minimised_step(&self) -> Ctx {
-        Ctx {
-            minimised: true,
-            ..self.clone()
-        }
     }
 
     /// Record one step of a traced resolution (indented by sub-query depth).

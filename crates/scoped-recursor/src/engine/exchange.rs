@@ -1,21 +1,22 @@
-//! One question to one server, with its retries: UDP, TCP on truncation, without ECS when the
-//! server rejects it (E13), again when an echoing server's reply lacks the echo (E12), without
-//! EDNS for a server that predates it.
+//! One question to one server, with its retries: the async driver of the sans-IO
+//! [`ExchangePlan`] (`plan.rs`), which decides every retry. Here only the sending, the waiting,
+//! the budget, the upstream slots and the bookkeeping in the infrastructure cache.
 
 use std::net::{IpAddr, SocketAddr};
 
-use hickory_proto::op::{Edns, Message, MessageType, OpCode, Query, ResponseCode};
+use hickory_proto::op::{Edns, Message, MessageType, OpCode, Query};
 use hickory_proto::rr::{Name, RecordType};
-use scoped_ecs::{Ecs, ReplyEcs, check_reply_opt, scan_opt};
+use scoped_ecs::{Ecs, check_reply_opt, scan_opt};
 use tokio::time::Instant;
 use tracing::{debug, trace};
 
-use super::ask::EcsExchange;
 use super::ctx::Ctx;
+use super::plan::{
+    EcsExchange, ExchangePlan, Learned, Next, ReplyFacts, Try, TryReason, TryResult,
+};
 use super::stats::bump;
 use super::{Recursor, ResolveError};
 use crate::config::EDNS_PAYLOAD;
-use crate::infra::EcsCapability;
 use crate::transport::{Protocol, TransportError, UpstreamQuery};
 
 /// Why one exchange with one server produced nothing usable.
@@ -27,189 +28,181 @@ pub(super) enum ExchangeError {
 }
 
 impl Recursor {
-    /// One question to one server: UDP first, TCP when truncated (keeping ECS, E06), once more
-    /// without ECS if the server rejects it (E13) or, once, if a server known to echo ECS
-    /// answers without it (E12: suspicious), without EDNS if it predates EDNS. Each try waits
-    /// the server's RTO and feeds its SRTT or its penalty; each spends from the question's
-    /// budget. Returns the response and what became of ECS.
+    /// One question to one server, driving its [`ExchangePlan`]: each try the plan asks for is
+    /// sent and awaited here, and what came back goes to the plan, which says what next. Each
+    /// try waits the server's RTO, feeds its SRTT or its penalty, and spends from the
+    /// question's budget. Returns the response and what became of ECS.
     pub(super) async fn exchange(
         &self,
         addr: IpAddr,
         name: &Name,
         qtype: RecordType,
         ctx: &Ctx,
-        mut ecs: Option<Ecs>,
+        ecs: Option<Ecs>,
     ) -> Result<(Message, EcsExchange), ExchangeError> {
+        let infra = &self.inner.infra;
+        let now = Instant::now();
+        let mut plan = ExchangePlan::new(
+            ecs,
+            infra.edns_broken(addr, now),
+            infra.ecs_capability(addr, now),
+        );
+        let mut attempt = plan.start();
+        loop {
+            self.count_try(attempt.reason);
+            let (result, response) = self.send_try(addr, name, qtype, ctx, attempt).await?;
+            let (next, learned) = plan.next(result);
+            self.learn(addr, learned);
+            match (next, response) {
+                (Next::Send(again), _) => attempt = again,
+                (Next::Done(outcome), Some(response)) => return Ok((response, outcome)),
+                (Next::Done(_), None) => return Err(ExchangeError::Server),
+                (Next::Fail(failure), _) => {
+                    debug!(%addr, %name, ?failure, "no usable reply from this server");
+                    return Err(ExchangeError::Server);
+                }
+            }
+        }
+    }
+
+    /// One try: the query on the wire, a slot among the upstream queries in flight, the wait,
+    /// and the reply read into what the plan decides on (and the message itself).
+    async fn send_try(
+        &self,
+        addr: IpAddr,
+        name: &Name,
+        qtype: RecordType,
+        ctx: &Ctx,
+        attempt: Try,
+    ) -> Result<(TryResult, Option<Message>), ExchangeError> {
         let config = &self.inner.config;
         let stats = &self.inner.stats;
         let infra = &self.inner.infra;
         let server = SocketAddr::new(addr, config.upstream_port);
-        let mut protocol = Protocol::Udp;
-        let mut edns = !infra.edns_broken(addr, Instant::now());
-        // E13 memory: a server that rejected ECS recently is not sent it again for a while.
-        let mut rejected =
-            ecs.is_some() && infra.ecs_capability(addr, Instant::now()) == EcsCapability::Rejects;
-        if rejected || !edns {
-            ecs = None;
+        ctx.spend_query().map_err(ExchangeError::Budget)?;
+        let started = Instant::now();
+        let remaining = ctx.budget.deadline.saturating_duration_since(started);
+        // TCP pays for the connection setup too; its time and failures are not the server's RTT
+        // (a TCP-only problem must not demote the address for every name).
+        let rto = match attempt.protocol {
+            Protocol::Udp => infra.rto(addr, started),
+            Protocol::Tcp => infra.rto(addr, started) * 2,
+        };
+        let timeout = rto.min(remaining);
+        let id: u16 = rand::random();
+        let message = build_query(id, name, qtype, attempt.edns, attempt.ecs)
+            .map_err(|_| ExchangeError::Server)?;
+        bump(&stats.upstream_queries);
+        if let Some(sent) = &attempt.ecs {
+            bump(&stats.ecs_sent);
+            self.inner
+                .ecs_audit
+                .record(addr, sent.prefix().prefix_len());
         }
-        let mut reasked = false;
-        // UDP, then at most one TCP retry, one retry without ECS, one re-ask (E12) and one
-        // retry without EDNS.
-        for _attempt in 0..5 {
-            ctx.spend_query().map_err(ExchangeError::Budget)?;
-            let started = Instant::now();
-            let remaining = ctx.budget.deadline.saturating_duration_since(started);
-            // TCP pays for the connection setup too; its time and failures are not the
-            // server's RTT (a TCP-only problem must not demote the address for every name).
-            let rto = match protocol {
-                Protocol::Udp => infra.rto(addr, started),
-                Protocol::Tcp => infra.rto(addr, started) * 2,
-            };
-            let timeout = rto.min(remaining);
-            let id: u16 = rand::random();
-            let message =
-                build_query(id, name, qtype, edns, ecs).map_err(|_| ExchangeError::Server)?;
-            bump(&stats.upstream_queries);
-            if let Some(sent) = &ecs {
-                bump(&stats.ecs_sent);
-                self.inner
-                    .ecs_audit
-                    .record(addr, sent.prefix().prefix_len());
-            }
-            trace!(%server, ?protocol, %name, %qtype, ?timeout, "upstream query");
-            // E12, CVE-2025-30192: unless the server is known not to echo, an ECS-less datagram
-            // is skipped like a forged one while the real reply is awaited (an allowlisted
-            // server is expected to echo; one that does not costs one timeout, then it is
-            // remembered as not echoing).
-            let require_ecs_echo = ecs.is_some()
-                && !reasked
-                && matches!(
-                    infra.ecs_capability(addr, started),
-                    EcsCapability::Echoes | EcsCapability::Unknown
-                );
-            let query = UpstreamQuery {
-                server,
-                protocol,
-                message,
-                timeout,
-                require_ecs_echo,
-            };
-            // At most `max_outstanding_upstream` queries in flight, all questions together.
-            let permit = match self.inner.upstream_slots.try_acquire() {
-                Ok(permit) => permit,
-                Err(_) => {
-                    bump(&stats.upstream_throttled);
-                    let deadline = ctx.budget.deadline;
-                    match tokio::time::timeout_at(deadline, self.inner.upstream_slots.acquire())
-                        .await
-                    {
-                        Ok(Ok(permit)) => permit,
-                        _ => return Err(ExchangeError::Budget(ResolveError::Deadline)),
-                    }
+        trace!(%server, protocol = ?attempt.protocol, %name, %qtype, ?timeout, "upstream query");
+        let query = UpstreamQuery {
+            server,
+            protocol: attempt.protocol,
+            message,
+            timeout,
+            require_ecs_echo: attempt.require_echo,
+        };
+        let permit = self.upstream_slot(ctx).await?;
+        let exchanged = self.inner.transport.exchange(query).await;
+        drop(permit);
+        let reply = match exchanged {
+            Ok(reply) => reply,
+            Err(error) => {
+                bump(&stats.upstream_failures);
+                debug!(%server, %name, %error, "upstream exchange failed");
+                let echo_missing = matches!(error, TransportError::EchoMissing(_));
+                // Cut short by the question's deadline, a timeout says nothing of the server;
+                // an echo-less reply is not a timeout the first time (the plan asks again).
+                let reasks = echo_missing && attempt.reason != TryReason::EchoMissing;
+                if timeout == rto && attempt.protocol == Protocol::Udp && !reasks {
+                    infra.record_timeout(addr, Instant::now());
                 }
-            };
-            let exchanged = self.inner.transport.exchange(query).await;
-            drop(permit);
-            let reply = match exchanged {
-                Ok(reply) => reply,
-                Err(error) => {
-                    bump(&stats.upstream_failures);
-                    if matches!(error, TransportError::EchoMissing(_)) && !reasked {
-                        // Only ECS-less replies came (E12): maybe the server does not (or no
-                        // longer) echo. Ask once more, taking an ECS-less reply this time; a
-                        // forger must first suppress the real reply to get that chance.
-                        infra.forget_ecs_echo(addr, Instant::now());
-                        bump(&stats.ecs_suspicious_reasks);
-                        reasked = true;
-                        continue;
-                    }
-                    // Cut short by the question's deadline, a timeout says nothing of the server.
-                    if timeout == rto && protocol == Protocol::Udp {
-                        infra.record_timeout(addr, Instant::now());
-                    }
-                    debug!(%server, %name, %error, "upstream exchange failed");
-                    return Err(ExchangeError::Server);
-                }
-            };
-            if protocol == Protocol::Udp {
-                infra.record_rtt(addr, started.elapsed(), Instant::now());
+                let result = if echo_missing {
+                    TryResult::OnlyEcholess
+                } else {
+                    TryResult::NoReply
+                };
+                return Ok((result, None));
             }
-            let Ok(response) = Message::from_vec(&reply) else {
-                bump(&stats.malformed_replies);
-                debug!(%server, "malformed reply");
-                return Err(ExchangeError::Server);
-            };
-            let records =
-                response.answers.len() + response.authorities.len() + response.additionals.len();
-            if records > self.inner.config.max_records_per_reply {
-                bump(&stats.oversized_replies);
-                debug!(%server, records, "reply with too many records");
-                return Err(ExchangeError::Server);
-            }
-            if edns && response.edns.is_some() {
-                infra.record_edns_works(addr, Instant::now());
-            }
-            if response.metadata.truncation && protocol == Protocol::Udp {
-                bump(&stats.tcp_retries);
-                protocol = Protocol::Tcp;
-                continue;
-            }
-            let rcode = response.metadata.response_code;
-            if ecs.is_some() && matches!(rcode, ResponseCode::Refused | ResponseCode::FormErr) {
-                // E13: some servers reject queries carrying ECS; ask once more without it and
-                // remember not to send it ECS for a while.
-                bump(&stats.ecs_rejected_retries);
-                infra.record_ecs(addr, EcsCapability::Rejects, Instant::now());
-                debug!(%server, %name, %rcode, "ECS query rejected; retrying without ECS");
-                ecs = None;
-                rejected = true;
-                continue;
-            }
-            if edns
-                && response.edns.is_none()
-                && matches!(rcode, ResponseCode::FormErr | ResponseCode::NotImp)
-            {
-                // A server that predates EDNS (RFC 6891 §7): ask again plainly, and remember.
-                infra.record_edns_broken(addr, Instant::now());
-                edns = false;
-                ecs = None;
-                continue;
-            }
-            let outcome = match &ecs {
-                None if rejected => EcsExchange::Rejected,
-                None => EcsExchange::NotSent,
-                // The transport already dropped mismatching replies (E11); check again here
-                // because a TCP reply is not filtered the same way.
-                Some(sent) => {
-                    match scan_opt(&reply).map(|opt| check_reply_opt(sent, opt.map(|o| o.rdata))) {
-                        Ok(ReplyEcs::Matches { scope }) => {
-                            infra.record_ecs(addr, EcsCapability::Echoes, Instant::now());
-                            EcsExchange::Sent(*sent, Some(scope))
-                        }
-                        Ok(ReplyEcs::Absent) => {
-                            let echoes =
-                                infra.ecs_capability(addr, Instant::now()) == EcsCapability::Echoes;
-                            if echoes && !reasked {
-                                // E12: this server always echoed; an ECS-less reply may be forged.
-                                bump(&stats.ecs_suspicious_reasks);
-                                debug!(%server, %name, "reply without ECS from a server that echoes; asking again");
-                                reasked = true;
-                                continue;
-                            }
-                            infra.record_ecs(addr, EcsCapability::NoEcho, Instant::now());
-                            EcsExchange::Sent(*sent, None)
-                        }
-                        Ok(ReplyEcs::Mismatch(reason)) => {
-                            debug!(%server, ?reason, "reply ECS does not match the query (E11)");
-                            return Err(ExchangeError::Server);
-                        }
-                        Err(_) => return Err(ExchangeError::Server),
-                    }
-                }
-            };
-            return Ok((response, outcome));
+        };
+        if attempt.protocol == Protocol::Udp {
+            infra.record_rtt(addr, started.elapsed(), Instant::now());
         }
-        Err(ExchangeError::Server)
+        let Ok(response) = Message::from_vec(&reply) else {
+            bump(&stats.malformed_replies);
+            debug!(%server, "malformed reply");
+            return Ok((TryResult::NoReply, None));
+        };
+        let records =
+            response.answers.len() + response.authorities.len() + response.additionals.len();
+        if records > config.max_records_per_reply {
+            bump(&stats.oversized_replies);
+            debug!(%server, records, "reply with too many records");
+            return Ok((TryResult::NoReply, None));
+        }
+        // The transport already dropped mismatching replies (E11); the check is made again here
+        // because a TCP reply is not filtered the same way.
+        let ecs = attempt.ecs.and_then(|sent| {
+            scan_opt(&reply)
+                .ok()
+                .map(|opt| check_reply_opt(&sent, opt.map(|o| o.rdata)))
+        });
+        let facts = ReplyFacts {
+            truncated: response.metadata.truncation,
+            rcode: response.metadata.response_code,
+            has_opt: response.edns.is_some(),
+            ecs,
+        };
+        Ok((TryResult::Reply(facts), Some(response)))
+    }
+
+    /// At most `max_outstanding_upstream` queries in flight, all questions together.
+    async fn upstream_slot(
+        &self,
+        ctx: &Ctx,
+    ) -> Result<tokio::sync::SemaphorePermit<'_>, ExchangeError> {
+        let slots = &self.inner.upstream_slots;
+        if let Ok(permit) = slots.try_acquire() {
+            return Ok(permit);
+        }
+        bump(&self.inner.stats.upstream_throttled);
+        match tokio::time::timeout_at(ctx.budget.deadline, slots.acquire()).await {
+            Ok(Ok(permit)) => Ok(permit),
+            _ => Err(ExchangeError::Budget(ResolveError::Deadline)),
+        }
+    }
+
+    /// Each retry has its counter.
+    fn count_try(&self, reason: TryReason) {
+        let stats = &self.inner.stats;
+        match reason {
+            TryReason::First | TryReason::EdnsUnsupported => {}
+            TryReason::Truncated => bump(&stats.tcp_retries),
+            TryReason::EcsRejected => bump(&stats.ecs_rejected_retries),
+            TryReason::EchoMissing => bump(&stats.ecs_suspicious_reasks),
+        }
+    }
+
+    /// What a try taught about the server goes into the infrastructure cache.
+    fn learn(&self, addr: IpAddr, learned: Learned) {
+        let infra = &self.inner.infra;
+        let now = Instant::now();
+        match learned.edns {
+            Some(true) => infra.record_edns_works(addr, now),
+            Some(false) => infra.record_edns_broken(addr, now),
+            None => {}
+        }
+        if learned.forget_echo {
+            infra.forget_ecs_echo(addr, now);
+        }
+        if let Some(capability) = learned.ecs {
+            infra.record_ecs(addr, capability, now);
+        }
     }
 }
 

@@ -8,7 +8,7 @@ use scoped_ecs::CacheScope;
 use tokio::time::Instant;
 use tracing::{debug, trace};
 
-use super::ctx::Ctx;
+use super::ctx::{Asking, Ctx};
 use super::{Recursor, ResolveError};
 use crate::classify::{Delegation, NameServer, Step, addresses_of};
 use crate::qmin::{self, Heard, Next, QminMode};
@@ -61,9 +61,8 @@ impl Recursor {
                     continue;
                 }
                 ctx.trace(|| format!("  minimised: {ask} A of the servers of {}", delegation.zone));
-                let step_ctx = ctx.minimised_step();
                 let outcome = match self
-                    .ask_zone(&delegation, &ask, RecordType::A, &step_ctx)
+                    .ask_zone(&delegation, &ask, RecordType::A, ctx, Asking::MinimisedStep)
                     .await
                 {
                     Ok(outcome) => Ok(outcome),
@@ -119,7 +118,10 @@ impl Recursor {
                 }
                 continue;
             }
-            match self.ask_zone(&delegation, name, qtype, ctx).await? {
+            match self
+                .ask_zone(&delegation, name, qtype, ctx, Asking::FullName)
+                .await?
+            {
                 Outcome::Final(step, scope) => return Ok((step, scope)),
                 Outcome::Referral(next) => {
                     self.trace_referral(ctx, &next);
@@ -216,7 +218,10 @@ impl Recursor {
             servers,
         };
         debug!("priming the root");
-        match self.ask_zone(&hints, &root, RecordType::NS, ctx).await {
+        match self
+            .ask_zone(&hints, &root, RecordType::NS, ctx, Asking::FullName)
+            .await
+        {
             Ok(Outcome::Final(Step::Answer { .. }, _)) => Ok(self
                 .cached_delegation(&root, Instant::now())
                 .unwrap_or(hints)),

@@ -14,7 +14,7 @@
 //! | iterate | `iterate.rs` | closest zone cut, priming, referrals, QNAME minimisation |
 //! | select | `select.rs` | which servers, in which order; glueless nameserver addresses |
 //! | ask | `ask.rs` | one server: the upstream ECS decision, the reply classified |
-//! | exchange | `exchange.rs` | the retries with one server |
+//! | exchange | `exchange.rs` + `plan.rs` | the retries with one server: a sans-IO plan, driven |
 //! | store | `store.rs` | the reply into the caches, under its scope |
 //! | refresh | `refresh.rs` | prefetch; stale answers (RFC 8767) |
 //! | trace | `trace.rs` | `scoped trace`: every decision written down |
@@ -27,6 +27,7 @@ mod chain;
 mod ctx;
 mod exchange;
 mod iterate;
+mod plan;
 mod refresh;
 mod request;
 mod select;

@@ -8,6 +8,7 @@ use scoped_cache::Read;
 use tokio::time::Instant;
 
 use super::Recursor;
+use super::ctx::Role;
 use super::request::InflightKey;
 use super::stats::bump;
 use crate::{Question, Resolution};
@@ -28,7 +29,7 @@ impl Recursor {
             qclass: question.qclass,
             subnet,
         };
-        let (_, joined) = self.flight(key, question, subnet, true);
+        let (_, joined) = self.flight(key, question, subnet, Role::Prefetch);
         if !joined {
             bump(&self.inner.stats.prefetches);
         }

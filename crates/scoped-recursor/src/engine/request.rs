@@ -12,6 +12,7 @@ use scoped_cache::{CacheKey, Read};
 use tokio::time::Instant;
 
 use super::Recursor;
+use super::ctx::Role;
 use super::stats::bump;
 use crate::{Question, Resolution, ResolveRequest};
 
@@ -67,7 +68,7 @@ impl Recursor {
             bump(&self.inner.stats.stale_served_failed);
             return stale;
         }
-        let (flight, joined) = self.flight(key, question.clone(), subnet, false);
+        let (flight, joined) = self.flight(key, question.clone(), subnet, Role::Client);
         if joined {
             bump(&self.inner.stats.deduplicated);
         }
@@ -127,7 +128,7 @@ impl Recursor {
         key: InflightKey,
         question: Question,
         subnet: Option<IpNet>,
-        refresh: bool,
+        role: Role,
     ) -> (SharedResolution, bool) {
         let mut inflight = self
             .inner
@@ -140,9 +141,7 @@ impl Recursor {
         let this = self.clone();
         let task_key = key.clone();
         let task = tokio::spawn(async move {
-            let resolution = this
-                .resolve_with_trace(question, subnet, None, refresh)
-                .await;
+            let resolution = this.resolve_with_trace(question, subnet, None, role).await;
             if resolution.rcode == ResponseCode::ServFail {
                 let until = Instant::now() + this.inner.config.stale_recheck;
                 this.inner.failed_recently.insert(task_key.clone(), until);

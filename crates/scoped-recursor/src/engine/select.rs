@@ -9,7 +9,7 @@ use scoped_cache::Trust;
 use tokio::time::Instant;
 use tracing::debug;
 
-use super::ctx::Ctx;
+use super::ctx::{Asking, Ctx};
 use super::iterate::Outcome;
 use super::stats::bump;
 use super::{Recursor, ResolveError};
@@ -23,6 +23,7 @@ impl Recursor {
         name: &Name,
         qtype: RecordType,
         ctx: &Ctx,
+        asking: Asking,
     ) -> Result<Outcome, ResolveError> {
         let mut tried: Vec<IpAddr> = Vec::new();
         let known: Vec<IpAddr> = delegation
@@ -42,7 +43,7 @@ impl Recursor {
         });
         for addr in order {
             if let Some(outcome) = self
-                .try_server(addr, &delegation.zone, name, qtype, ctx, &mut tried)
+                .try_server(addr, &delegation.zone, name, qtype, ctx, asking, &mut tried)
                 .await?
             {
                 return Ok(outcome);
@@ -59,7 +60,7 @@ impl Recursor {
             let addrs = self.nameserver_addresses(&server.name, ctx).await?;
             for addr in self.selection_order(&addrs) {
                 if let Some(outcome) = self
-                    .try_server(addr, &delegation.zone, name, qtype, ctx, &mut tried)
+                    .try_server(addr, &delegation.zone, name, qtype, ctx, asking, &mut tried)
                     .await?
                 {
                     return Ok(outcome);

@@ -8,7 +8,7 @@ use hickory_proto::rr::DNSClass;
 use tokio::time::Instant;
 
 use super::Recursor;
-use super::ctx::Ctx;
+use super::ctx::{Ctx, Role};
 use crate::classify::Delegation;
 use crate::{Resolution, ResolveRequest};
 
@@ -21,8 +21,13 @@ impl Recursor {
         let lines = Arc::new(Mutex::new(Vec::new()));
         let question = request.question;
         let resolution = if question.qclass == DNSClass::IN {
-            self.resolve_with_trace(question, request.client_subnet, Some(lines.clone()), false)
-                .await
+            self.resolve_with_trace(
+                question,
+                request.client_subnet,
+                Some(lines.clone()),
+                Role::Client,
+            )
+            .await
         } else {
             Resolution::error(ResponseCode::Refused)
         };
