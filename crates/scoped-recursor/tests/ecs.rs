@@ -2,54 +2,34 @@
 //! how replies are checked, and how answers are cached by scope. The testkit's CDN fixture runs
 //! in memory on tokio's paused clock; each test is named after the rule it checks.
 
-use std::net::{IpAddr, Ipv4Addr};
+use std::net::IpAddr;
 use std::time::Duration;
 
 use hickory_proto::op::ResponseCode;
 use hickory_proto::rr::{RData, RecordType};
 use ipnet::IpNet;
-use scoped_cache::{CacheConfig, RecordCache, Trust};
+use scoped_cache::Trust;
 use scoped_ecs::Allowlist;
-use scoped_recursor::{Protocol, Question, Recursor, RecursorConfig, Resolution, ResolveRequest};
+use scoped_recursor::{Protocol, Recursor, RecursorConfig, Resolution};
 use scoped_testkit::cdn::*;
+use scoped_testkit::engine::{ask_from, recursor_with};
 use scoped_testkit::{Echo, EcsInternet, Internet, ecs_fixture, name};
 
 const TOKYO: Option<IpNet> = Some(TOKYO_V4);
 const SF: Option<IpNet> = Some(SF_V4);
 
-fn recursor_with(
-    internet: &Internet,
-    allowlist: &str,
-    tweak: impl FnOnce(&mut RecursorConfig),
-) -> Recursor {
-    let mut config = RecursorConfig {
+/// An engine sending ECS to the zones and servers `allowlist` names. Unlike the shared
+/// `config_for`, no selection seed: the order of a zone's servers is random, as it always was here.
+fn with_allowlist(internet: &Internet, allowlist: &str) -> Recursor {
+    let config = RecursorConfig {
         ecs_allowlist: Allowlist::parse(allowlist).unwrap(),
         ..internet.recursor_config()
     };
-    tweak(&mut config);
-    Recursor::new(
-        config,
-        RecordCache::new(CacheConfig::default()),
-        internet.transport(),
-    )
+    recursor_with(internet, config)
 }
 
 fn cdn_allowed(fixture: &EcsInternet) -> Recursor {
-    recursor_with(&fixture.internet, "cdn.example.", |_| {})
-}
-
-async fn ask(
-    recursor: &Recursor,
-    qname: &str,
-    qtype: RecordType,
-    subnet: Option<IpNet>,
-) -> Resolution {
-    let request = ResolveRequest {
-        question: Question::new(name(qname), qtype),
-        client: IpAddr::V4(Ipv4Addr::LOCALHOST),
-        client_subnet: subnet,
-    };
-    recursor.resolve_request(request).await
+    with_allowlist(&fixture.internet, "cdn.example.")
 }
 
 fn addrs(resolution: &Resolution) -> Vec<IpAddr> {
@@ -71,8 +51,8 @@ fn net(text: &str) -> Option<IpNet> {
 #[tokio::test(start_paused = true)]
 async fn e01_empty_allowlist_sends_no_ecs() {
     let fixture = ecs_fixture();
-    let recursor = recursor_with(&fixture.internet, "", |_| {});
-    let res = ask(&recursor, WWW_CDN, RecordType::A, TOKYO).await;
+    let recursor = with_allowlist(&fixture.internet, "");
+    let res = ask_from(&recursor, WWW_CDN, RecordType::A, TOKYO).await;
     assert_eq!(addrs(&res), vec![DEFAULT_EDGE_V4], "the CDN saw no subnet");
     assert!(fixture.internet.queries_with_ecs().is_empty());
     assert_eq!(res.scope, 0);
@@ -82,9 +62,9 @@ async fn e01_empty_allowlist_sends_no_ecs() {
 async fn e01_ecs_only_to_the_allowlisted_zone_never_root_or_tld() {
     let fixture = ecs_fixture();
     let recursor = cdn_allowed(&fixture);
-    let res = ask(&recursor, WWW_CDN, RecordType::A, TOKYO).await;
+    let res = ask_from(&recursor, WWW_CDN, RecordType::A, TOKYO).await;
     assert_eq!(addrs(&res), vec![TOKYO_EDGE_V4]);
-    let res = ask(&recursor, "www.other.example.", RecordType::A, TOKYO).await;
+    let res = ask_from(&recursor, "www.other.example.", RecordType::A, TOKYO).await;
     assert_eq!(
         addrs(&res),
         vec![OTHER_DEFAULT_V4],
@@ -105,14 +85,14 @@ async fn e01_ecs_only_to_the_allowlisted_zone_never_root_or_tld() {
 #[tokio::test(start_paused = true)]
 async fn e01_allowlist_by_server_address() {
     let fixture = ecs_fixture();
-    let recursor = recursor_with(&fixture.internet, &format!("{CDN_1}\n"), |_| {});
+    let recursor = with_allowlist(&fixture.internet, &format!("{CDN_1}\n"));
     // Each CDN server in turn is the only one alive, so both are asked.
     for (alive, dead) in [(CDN_1, CDN_2), (CDN_2, CDN_1)] {
         fixture.internet.expect_server(alive).set_dead(false);
         fixture.internet.expect_server(dead).set_dead(true);
         recursor.scoped_cache().clear();
         recursor.cache().clear();
-        let res = ask(&recursor, WWW_CDN, RecordType::A, TOKYO).await;
+        let res = ask_from(&recursor, WWW_CDN, RecordType::A, TOKYO).await;
         let expected = if alive == CDN_1 {
             TOKYO_EDGE_V4
         } else {
@@ -137,7 +117,7 @@ async fn e01_allowlist_by_server_address() {
 async fn e02_e04_sent_option_is_the_truncated_subnet_with_scope_zero() {
     let fixture = ecs_fixture();
     let recursor = cdn_allowed(&fixture);
-    ask(&recursor, WWW_CDN, RecordType::A, TOKYO).await;
+    ask_from(&recursor, WWW_CDN, RecordType::A, TOKYO).await;
     let sent = fixture.internet.queries_with_ecs();
     assert_eq!(sent.len(), 1);
     let ecs = sent[0].ecs().unwrap();
@@ -152,7 +132,7 @@ async fn e02_e04_sent_option_is_the_truncated_subnet_with_scope_zero() {
 async fn e02_ipv6_subnet_is_sent_as_56() {
     let fixture = ecs_fixture();
     let recursor = cdn_allowed(&fixture);
-    let res = ask(&recursor, WWW_CDN, RecordType::AAAA, Some(TOKYO_V6)).await;
+    let res = ask_from(&recursor, WWW_CDN, RecordType::AAAA, Some(TOKYO_V6)).await;
     assert_eq!(addrs(&res), vec![TOKYO_EDGE_V6]);
     assert_eq!(res.scope, 56);
     let ecs = fixture.internet.queries_with_ecs()[0].ecs().unwrap();
@@ -163,14 +143,14 @@ async fn e02_ipv6_subnet_is_sent_as_56() {
 async fn e14_answer_is_shared_by_clients_inside_its_scope_only() {
     let fixture = ecs_fixture();
     let recursor = cdn_allowed(&fixture);
-    let tokyo = ask(&recursor, WWW_CDN, RecordType::A, TOKYO).await;
+    let tokyo = ask_from(&recursor, WWW_CDN, RecordType::A, TOKYO).await;
     assert_eq!((addrs(&tokyo), tokyo.scope), (vec![TOKYO_EDGE_V4], 24));
     let sent = fixture.internet.total_queries();
-    let again = ask(&recursor, WWW_CDN, RecordType::A, TOKYO).await;
+    let again = ask_from(&recursor, WWW_CDN, RecordType::A, TOKYO).await;
     assert!(again.from_cache);
     assert_eq!((addrs(&again), again.scope), (vec![TOKYO_EDGE_V4], 24));
     assert_eq!(fixture.internet.total_queries(), sent);
-    let sf = ask(&recursor, WWW_CDN, RecordType::A, SF).await;
+    let sf = ask_from(&recursor, WWW_CDN, RecordType::A, SF).await;
     assert!(!sf.from_cache, "Tokyo's answer never serves San Francisco");
     assert_eq!(addrs(&sf), vec![SF_EDGE_V4]);
 }
@@ -179,10 +159,10 @@ async fn e14_answer_is_shared_by_clients_inside_its_scope_only() {
 async fn e14_shorter_scope_covers_other_24s() {
     let fixture = ecs_fixture();
     let recursor = cdn_allowed(&fixture);
-    let first = ask(&recursor, WIDE_CDN, RecordType::A, TOKYO).await;
+    let first = ask_from(&recursor, WIDE_CDN, RecordType::A, TOKYO).await;
     assert_eq!((addrs(&first), first.scope), (vec![TOKYO_EDGE_V4], 16));
     // 198.51.7.0/24 lies inside the cached 198.51.0.0/16.
-    let neighbour = ask(&recursor, WIDE_CDN, RecordType::A, net("198.51.7.0/24")).await;
+    let neighbour = ask_from(&recursor, WIDE_CDN, RecordType::A, net("198.51.7.0/24")).await;
     assert!(neighbour.from_cache);
     assert_eq!(
         (addrs(&neighbour), neighbour.scope),
@@ -194,19 +174,19 @@ async fn e14_shorter_scope_covers_other_24s() {
 async fn e15_scope_longer_than_source() {
     let fixture = ecs_fixture();
     let recursor = cdn_allowed(&fixture);
-    let res = ask(&recursor, NARROW_CDN, RecordType::A, TOKYO).await;
+    let res = ask_from(&recursor, NARROW_CDN, RecordType::A, TOKYO).await;
     assert_eq!(
         addrs(&res),
         vec![TOKYO_EDGE_V4],
         "the triggering client gets the answer"
     );
-    let again = ask(&recursor, NARROW_CDN, RecordType::A, TOKYO).await;
+    let again = ask_from(&recursor, NARROW_CDN, RecordType::A, TOKYO).await;
     assert!(again.from_cache, "cached under the SOURCE bits");
     assert_eq!(
         again.scope, 24,
         "usable at exactly the source length, echoed capped at it"
     );
-    let shorter = ask(&recursor, NARROW_CDN, RecordType::A, net("198.51.0.0/16")).await;
+    let shorter = ask_from(&recursor, NARROW_CDN, RecordType::A, net("198.51.0.0/16")).await;
     assert!(!shorter.from_cache, "not for another source length");
 }
 
@@ -216,11 +196,11 @@ async fn e19_longest_covering_prefix_wins() {
     let recursor = cdn_allowed(&fixture);
     // 198.51.7.0/24 is not Tokyo: the default edge, cached for all of 198.51.0.0/16.
     fixture.both_cdn(|h| h.set_scope(WWW_CDN, 16));
-    let wide = ask(&recursor, WWW_CDN, RecordType::A, net("198.51.7.0/24")).await;
+    let wide = ask_from(&recursor, WWW_CDN, RecordType::A, net("198.51.7.0/24")).await;
     assert_eq!((addrs(&wide), wide.scope), (vec![DEFAULT_EDGE_V4], 16));
     // Tokyo's /24 is inside that /16, but a /24 entry for it is longer.
     fixture.both_cdn(|h| h.set_scope(WWW_CDN, 24));
-    let covered = ask(&recursor, WWW_CDN, RecordType::A, TOKYO).await;
+    let covered = ask_from(&recursor, WWW_CDN, RecordType::A, TOKYO).await;
     assert!(
         covered.from_cache,
         "the /16 entry covers Tokyo while no longer one exists"
@@ -236,13 +216,13 @@ async fn e19_tailored_24_beats_a_covering_16() {
     let fixture = ecs_fixture();
     let recursor = cdn_allowed(&fixture);
     // First Tokyo's /24 (Tokyo edge), then a /16 answer for a neighbour (default edge).
-    let tokyo = ask(&recursor, WWW_CDN, RecordType::A, TOKYO).await;
+    let tokyo = ask_from(&recursor, WWW_CDN, RecordType::A, TOKYO).await;
     assert_eq!(addrs(&tokyo), vec![TOKYO_EDGE_V4]);
     fixture.both_cdn(|h| h.set_scope(WWW_CDN, 16));
-    let wide = ask(&recursor, WWW_CDN, RecordType::A, net("198.51.7.0/24")).await;
+    let wide = ask_from(&recursor, WWW_CDN, RecordType::A, net("198.51.7.0/24")).await;
     assert_eq!((addrs(&wide), wide.scope), (vec![DEFAULT_EDGE_V4], 16));
     // Both cover Tokyo; the /24 is longer.
-    let again = ask(&recursor, WWW_CDN, RecordType::A, TOKYO).await;
+    let again = ask_from(&recursor, WWW_CDN, RecordType::A, TOKYO).await;
     assert!(again.from_cache);
     assert_eq!((addrs(&again), again.scope), (vec![TOKYO_EDGE_V4], 24));
 }
@@ -251,11 +231,11 @@ async fn e19_tailored_24_beats_a_covering_16() {
 async fn e20_scope_zero_serves_everyone() {
     let fixture = ecs_fixture();
     let recursor = cdn_allowed(&fixture);
-    let tokyo = ask(&recursor, STATIC_CDN, RecordType::A, TOKYO).await;
+    let tokyo = ask_from(&recursor, STATIC_CDN, RecordType::A, TOKYO).await;
     assert_eq!((addrs(&tokyo), tokyo.scope), (vec![STATIC_V4], 0));
-    let sf = ask(&recursor, STATIC_CDN, RecordType::A, SF).await;
+    let sf = ask_from(&recursor, STATIC_CDN, RecordType::A, SF).await;
     assert!(sf.from_cache);
-    let none = ask(&recursor, STATIC_CDN, RecordType::A, None).await;
+    let none = ask_from(&recursor, STATIC_CDN, RecordType::A, None).await;
     assert!(none.from_cache);
 }
 
@@ -263,19 +243,19 @@ async fn e20_scope_zero_serves_everyone() {
 async fn e20_e09_answer_for_a_query_without_subnet_serves_only_such_queries() {
     let fixture = ecs_fixture();
     let recursor = cdn_allowed(&fixture);
-    let none = ask(&recursor, WWW_CDN, RecordType::A, None).await;
+    let none = ask_from(&recursor, WWW_CDN, RecordType::A, None).await;
     assert_eq!(addrs(&none), vec![DEFAULT_EDGE_V4]);
     assert!(
         fixture.internet.queries_with_ecs().is_empty(),
         "no address upstream"
     );
-    let tokyo = ask(&recursor, WWW_CDN, RecordType::A, TOKYO).await;
+    let tokyo = ask_from(&recursor, WWW_CDN, RecordType::A, TOKYO).await;
     assert!(
         !tokyo.from_cache,
         "the no-subnet answer does not serve Tokyo"
     );
     assert_eq!(addrs(&tokyo), vec![TOKYO_EDGE_V4]);
-    let none_again = ask(&recursor, WWW_CDN, RecordType::A, None).await;
+    let none_again = ask_from(&recursor, WWW_CDN, RecordType::A, None).await;
     assert!(none_again.from_cache);
     assert_eq!(
         addrs(&none_again),
@@ -289,9 +269,9 @@ async fn e12_reply_without_ecs_is_scope_zero() {
     let fixture = ecs_fixture();
     fixture.both_cdn(|h| h.set_echo(Echo::Omit));
     let recursor = cdn_allowed(&fixture);
-    let tokyo = ask(&recursor, WWW_CDN, RecordType::A, TOKYO).await;
+    let tokyo = ask_from(&recursor, WWW_CDN, RecordType::A, TOKYO).await;
     assert_eq!(tokyo.scope, 0);
-    let sf = ask(&recursor, WWW_CDN, RecordType::A, SF).await;
+    let sf = ask_from(&recursor, WWW_CDN, RecordType::A, SF).await;
     assert!(sf.from_cache, "a reply without ECS is valid for everyone");
 }
 
@@ -303,7 +283,7 @@ async fn e11_reply_with_mismatched_ecs_is_discarded() {
         let recursor = cdn_allowed(&fixture);
         for _ in 0..4 {
             recursor.scoped_cache().clear();
-            let res = ask(&recursor, WWW_CDN, RecordType::A, TOKYO).await;
+            let res = ask_from(&recursor, WWW_CDN, RecordType::A, TOKYO).await;
             assert_eq!(
                 addrs(&res),
                 vec![TOKYO_EDGE_V4],
@@ -313,7 +293,7 @@ async fn e11_reply_with_mismatched_ecs_is_discarded() {
         // Both servers bad: nothing acceptable arrives.
         fixture.cdn2.set_echo(echo);
         recursor.scoped_cache().clear();
-        let res = ask(&recursor, WWW_CDN, RecordType::A, TOKYO).await;
+        let res = ask_from(&recursor, WWW_CDN, RecordType::A, TOKYO).await;
         assert_eq!(res.rcode, ResponseCode::ServFail, "{echo:?}");
         assert!(
             recursor
@@ -337,7 +317,7 @@ async fn e13_refused_to_ecs_is_retried_without_ecs() {
     let fixture = ecs_fixture();
     fixture.both_cdn(|h| h.set_reject_ecs(Some(ResponseCode::Refused)));
     let recursor = cdn_allowed(&fixture);
-    let res = ask(&recursor, WWW_CDN, RecordType::A, TOKYO).await;
+    let res = ask_from(&recursor, WWW_CDN, RecordType::A, TOKYO).await;
     assert_eq!(res.rcode, ResponseCode::NoError);
     assert_eq!((addrs(&res), res.scope), (vec![DEFAULT_EDGE_V4], 0));
     let to_cdn: Vec<bool> = fixture
@@ -353,7 +333,11 @@ async fn e13_refused_to_ecs_is_retried_without_ecs() {
         "one ECS query, then one plain retry"
     );
     // The server ignores subnets, so its answer is cached for everyone.
-    assert!(ask(&recursor, WWW_CDN, RecordType::A, SF).await.from_cache);
+    assert!(
+        ask_from(&recursor, WWW_CDN, RecordType::A, SF)
+            .await
+            .from_cache
+    );
 }
 
 #[tokio::test(start_paused = true)]
@@ -361,7 +345,7 @@ async fn e13_formerr_to_ecs_is_retried_without_ecs() {
     let fixture = ecs_fixture();
     fixture.both_cdn(|h| h.set_reject_ecs(Some(ResponseCode::FormErr)));
     let recursor = cdn_allowed(&fixture);
-    let res = ask(&recursor, WWW_CDN, RecordType::A, TOKYO).await;
+    let res = ask_from(&recursor, WWW_CDN, RecordType::A, TOKYO).await;
     assert_eq!(addrs(&res), vec![DEFAULT_EDGE_V4]);
 }
 
@@ -369,7 +353,7 @@ async fn e13_formerr_to_ecs_is_retried_without_ecs() {
 async fn e16_delegations_and_nameserver_lookups_are_never_tailored() {
     let fixture = ecs_fixture();
     let recursor = cdn_allowed(&fixture);
-    ask(&recursor, WWW_CDN, RecordType::A, TOKYO).await;
+    ask_from(&recursor, WWW_CDN, RecordType::A, TOKYO).await;
     let now = tokio::time::Instant::now();
     assert!(
         recursor
@@ -379,10 +363,10 @@ async fn e16_delegations_and_nameserver_lookups_are_never_tailored() {
     );
     // An NS question for the CDN zone, even with a subnet and an allowlisted server, is cached
     // for everyone.
-    let ns = ask(&recursor, "cdn.example.", RecordType::NS, TOKYO).await;
+    let ns = ask_from(&recursor, "cdn.example.", RecordType::NS, TOKYO).await;
     assert_eq!(ns.scope, 0);
     assert!(
-        ask(&recursor, "cdn.example.", RecordType::NS, SF)
+        ask_from(&recursor, "cdn.example.", RecordType::NS, SF)
             .await
             .from_cache
     );
@@ -392,13 +376,13 @@ async fn e16_delegations_and_nameserver_lookups_are_never_tailored() {
 async fn e17_a_subnets_negative_answer_never_hides_anothers_positive() {
     let fixture = ecs_fixture();
     let recursor = cdn_allowed(&fixture);
-    let sf = ask(&recursor, JP_ONLY_CDN, RecordType::A, SF).await;
+    let sf = ask_from(&recursor, JP_ONLY_CDN, RecordType::A, SF).await;
     assert_eq!(sf.rcode, ResponseCode::NXDomain);
     assert_eq!(sf.scope, 24);
-    let tokyo = ask(&recursor, JP_ONLY_CDN, RecordType::A, TOKYO).await;
+    let tokyo = ask_from(&recursor, JP_ONLY_CDN, RecordType::A, TOKYO).await;
     assert_eq!(tokyo.rcode, ResponseCode::NoError);
     assert_eq!(addrs(&tokyo), vec![TOKYO_EDGE_V4]);
-    let sf_again = ask(&recursor, JP_ONLY_CDN, RecordType::A, SF).await;
+    let sf_again = ask_from(&recursor, JP_ONLY_CDN, RecordType::A, SF).await;
     assert!(sf_again.from_cache);
     assert_eq!(sf_again.rcode, ResponseCode::NXDomain);
 }
@@ -408,20 +392,20 @@ async fn e18_chain_scope_is_the_longest_link() {
     let fixture = ecs_fixture();
     let recursor = cdn_allowed(&fixture);
     // Tailored CNAME into an untailored zone.
-    let tokyo = ask(&recursor, MAP_CDN, RecordType::A, TOKYO).await;
+    let tokyo = ask_from(&recursor, MAP_CDN, RecordType::A, TOKYO).await;
     assert_eq!((addrs(&tokyo), tokyo.scope), (vec![TOKYO_EDGE_V4], 24));
-    let sf = ask(&recursor, MAP_CDN, RecordType::A, SF).await;
+    let sf = ask_from(&recursor, MAP_CDN, RecordType::A, SF).await;
     assert!(!sf.from_cache, "the tailored link is not San Francisco's");
     assert_eq!(addrs(&sf), vec![SF_EDGE_V4]);
     // Untailored CNAME into the CDN: the untailored link never makes the answer global.
-    let shop_tokyo = ask(&recursor, "www.shop.example.", RecordType::A, TOKYO).await;
+    let shop_tokyo = ask_from(&recursor, "www.shop.example.", RecordType::A, TOKYO).await;
     assert_eq!(
         (addrs(&shop_tokyo), shop_tokyo.scope),
         (vec![TOKYO_EDGE_V4], 24)
     );
-    let shop_sf = ask(&recursor, "www.shop.example.", RecordType::A, SF).await;
+    let shop_sf = ask_from(&recursor, "www.shop.example.", RecordType::A, SF).await;
     assert_eq!((addrs(&shop_sf), shop_sf.scope), (vec![SF_EDGE_V4], 24));
-    let shop_tokyo_again = ask(&recursor, "www.shop.example.", RecordType::A, TOKYO).await;
+    let shop_tokyo_again = ask_from(&recursor, "www.shop.example.", RecordType::A, TOKYO).await;
     assert!(shop_tokyo_again.from_cache);
     assert_eq!(
         (addrs(&shop_tokyo_again), shop_tokyo_again.scope),
@@ -433,14 +417,14 @@ async fn e18_chain_scope_is_the_longest_link() {
 async fn e22_tailored_entry_expires_at_its_own_ttl() {
     let fixture = ecs_fixture();
     let recursor = cdn_allowed(&fixture);
-    ask(&recursor, WWW_CDN, RecordType::A, TOKYO).await;
+    ask_from(&recursor, WWW_CDN, RecordType::A, TOKYO).await;
     tokio::time::advance(Duration::from_secs(299)).await;
-    let cached = ask(&recursor, WWW_CDN, RecordType::A, TOKYO).await;
+    let cached = ask_from(&recursor, WWW_CDN, RecordType::A, TOKYO).await;
     assert!(cached.from_cache);
     assert_eq!(cached.answers[0].ttl, 1);
     tokio::time::advance(Duration::from_secs(2)).await;
     assert!(
-        !ask(&recursor, WWW_CDN, RecordType::A, TOKYO)
+        !ask_from(&recursor, WWW_CDN, RecordType::A, TOKYO)
             .await
             .from_cache
     );
@@ -453,7 +437,7 @@ async fn e06_tcp_retry_after_truncation_keeps_the_subnet() {
         fixture.internet.expect_server(addr).set_truncate_udp(true);
     }
     let recursor = cdn_allowed(&fixture);
-    let res = ask(&recursor, WWW_CDN, RecordType::A, TOKYO).await;
+    let res = ask_from(&recursor, WWW_CDN, RecordType::A, TOKYO).await;
     assert_eq!(addrs(&res), vec![TOKYO_EDGE_V4]);
     let to_cdn: Vec<_> = fixture
         .internet
@@ -479,9 +463,12 @@ async fn inflight_deduplication_never_gives_one_subnet_anothers_answer() {
         .into_iter()
         .map(|subnet| {
             let recursor = recursor.clone();
-            tokio::spawn(
-                async move { (subnet, ask(&recursor, WWW_CDN, RecordType::A, subnet).await) },
-            )
+            tokio::spawn(async move {
+                (
+                    subnet,
+                    ask_from(&recursor, WWW_CDN, RecordType::A, subnet).await,
+                )
+            })
         })
         .collect();
     for task in tasks {
@@ -503,17 +490,17 @@ async fn inflight_deduplication_never_gives_one_subnet_anothers_answer() {
 #[tokio::test(start_paused = true)]
 async fn allowlist_reload_takes_effect_and_keeps_the_cache() {
     let fixture = ecs_fixture();
-    let recursor = recursor_with(&fixture.internet, "", |_| {});
-    ask(&recursor, STATIC_CDN, RecordType::A, TOKYO).await;
+    let recursor = with_allowlist(&fixture.internet, "");
+    ask_from(&recursor, STATIC_CDN, RecordType::A, TOKYO).await;
     assert!(fixture.internet.queries_with_ecs().is_empty());
     recursor.set_allowlist(Allowlist::parse("cdn.example.\n").unwrap());
     assert!(
-        ask(&recursor, STATIC_CDN, RecordType::A, TOKYO)
+        ask_from(&recursor, STATIC_CDN, RecordType::A, TOKYO)
             .await
             .from_cache,
         "cache kept"
     );
-    let res = ask(&recursor, WWW_CDN, RecordType::A, TOKYO).await;
+    let res = ask_from(&recursor, WWW_CDN, RecordType::A, TOKYO).await;
     assert_eq!(addrs(&res), vec![TOKYO_EDGE_V4]);
     assert_eq!(fixture.internet.queries_with_ecs().len(), 1);
 }
@@ -527,14 +514,14 @@ async fn e12_missing_echo_from_a_server_that_echoes_is_asked_again_once() {
         fixture.internet.expect_server(alive).set_dead(false);
         fixture.internet.expect_server(dead).set_dead(true);
         recursor.scoped_cache().clear();
-        ask(&recursor, WWW_CDN, RecordType::A, TOKYO).await;
+        ask_from(&recursor, WWW_CDN, RecordType::A, TOKYO).await;
     }
     fixture.internet.expect_server(CDN_1).set_dead(false);
     // Now the echo goes missing (a forged or broken reply): asked again once, then accepted as
     // SCOPE 0 (E12) — not forever, and not as a tailored answer.
     fixture.both_cdn(|h| h.set_echo(Echo::Omit));
     fixture.internet.clear_query_log();
-    let res = ask(&recursor, WIDE_CDN, RecordType::A, SF).await;
+    let res = ask_from(&recursor, WIDE_CDN, RecordType::A, SF).await;
     assert_eq!(res.rcode, ResponseCode::NoError);
     assert_eq!(res.scope, 0);
     let asked: Vec<_> = fixture
@@ -569,10 +556,10 @@ async fn e12_missing_echo_from_a_server_that_echoes_is_asked_again_once() {
             .filter(|q| q.qname == name(qname) && q.server.ip() == CDN_1)
             .count()
     };
-    let res = ask(&recursor, WIDE_CDN, RecordType::A, SF).await;
+    let res = ask_from(&recursor, WIDE_CDN, RecordType::A, SF).await;
     assert_eq!((res.rcode, res.scope), (ResponseCode::NoError, 0));
     assert_eq!(count(WIDE_CDN), 2, "one wait for the echo, one re-ask");
-    ask(&recursor, NARROW_CDN, RecordType::A, SF).await;
+    ask_from(&recursor, NARROW_CDN, RecordType::A, SF).await;
     assert_eq!(count(NARROW_CDN), 1, "remembered as not echoing");
 }
 
@@ -581,7 +568,7 @@ async fn e13_a_server_that_rejected_ecs_is_sent_none_for_a_while() {
     let fixture = ecs_fixture();
     fixture.both_cdn(|h| h.set_reject_ecs(Some(ResponseCode::Refused)));
     let recursor = cdn_allowed(&fixture);
-    ask(&recursor, WWW_CDN, RecordType::A, TOKYO).await;
+    ask_from(&recursor, WWW_CDN, RecordType::A, TOKYO).await;
     let rejecting: Vec<IpAddr> = fixture
         .internet
         .query_log()
@@ -596,7 +583,7 @@ async fn e13_a_server_that_rejected_ecs_is_sent_none_for_a_while() {
     fixture.internet.clear_query_log();
     for qname in [WIDE_CDN, NARROW_CDN, MAP_CDN] {
         recursor.scoped_cache().clear();
-        ask(&recursor, qname, RecordType::A, SF).await;
+        ask_from(&recursor, qname, RecordType::A, SF).await;
     }
     let asked = fixture.internet.queries_to(rejecting[0]);
     assert!(
@@ -612,14 +599,14 @@ async fn e13_a_server_that_rejected_ecs_is_sent_none_for_a_while() {
 async fn flush_removes_tailored_answers_too() {
     let fixture = ecs_fixture();
     let recursor = cdn_allowed(&fixture);
-    ask(&recursor, WWW_CDN, RecordType::A, TOKYO).await;
+    ask_from(&recursor, WWW_CDN, RecordType::A, TOKYO).await;
     assert!(
-        ask(&recursor, WWW_CDN, RecordType::A, TOKYO)
+        ask_from(&recursor, WWW_CDN, RecordType::A, TOKYO)
             .await
             .from_cache
     );
     recursor.flush(&name("cdn.example."), true);
-    let again = ask(&recursor, WWW_CDN, RecordType::A, TOKYO).await;
+    let again = ask_from(&recursor, WWW_CDN, RecordType::A, TOKYO).await;
     assert!(!again.from_cache);
     assert_eq!(addrs(&again), vec![TOKYO_EDGE_V4]);
 }
@@ -629,13 +616,13 @@ async fn e06_prefetch_of_a_tailored_entry_sends_the_client_subnet_at_full_length
     let fixture = ecs_fixture();
     let recursor = cdn_allowed(&fixture);
     // wide.cdn.example. answers with SCOPE 16: cached for 198.51.0.0/16.
-    let res = ask(&recursor, WIDE_CDN, RecordType::A, TOKYO).await;
+    let res = ask_from(&recursor, WIDE_CDN, RecordType::A, TOKYO).await;
     assert_eq!(res.scope, 16);
     tokio::time::advance(Duration::from_secs(280)).await;
     fixture.internet.clear_query_log();
     // Another /24 inside that /16 hits it in its last tenth.
     let neighbour = net("198.51.7.0/24");
-    let res = ask(&recursor, WIDE_CDN, RecordType::A, neighbour).await;
+    let res = ask_from(&recursor, WIDE_CDN, RecordType::A, neighbour).await;
     assert!(res.from_cache);
     tokio::time::sleep(Duration::from_millis(100)).await;
     let sent: Vec<_> = fixture
@@ -658,19 +645,19 @@ async fn e06_stale_tailored_answer_is_served_only_to_its_subnet() {
     let fixture = ecs_fixture();
     let recursor = cdn_allowed(&fixture);
     assert_eq!(
-        addrs(&ask(&recursor, WWW_CDN, RecordType::A, TOKYO).await),
+        addrs(&ask_from(&recursor, WWW_CDN, RecordType::A, TOKYO).await),
         vec![TOKYO_EDGE_V4]
     );
     tokio::time::advance(Duration::from_secs(301)).await;
     for addr in [CDN_1, CDN_2] {
         fixture.internet.expect_server(addr).set_dead(true);
     }
-    let res = ask(&recursor, WWW_CDN, RecordType::A, TOKYO).await;
+    let res = ask_from(&recursor, WWW_CDN, RecordType::A, TOKYO).await;
     assert!(res.stale);
     assert_eq!(addrs(&res), vec![TOKYO_EDGE_V4]);
     assert_eq!(res.scope, 24);
     // San Francisco never gets Tokyo's stale answer.
-    let res = ask(&recursor, WWW_CDN, RecordType::A, SF).await;
+    let res = ask_from(&recursor, WWW_CDN, RecordType::A, SF).await;
     assert_eq!(res.rcode, ResponseCode::ServFail);
 }
 
@@ -696,21 +683,21 @@ fn rendered_every(qname: &str) -> (scoped_recursor::WireKey, scoped_recursor::Wi
 async fn e19_only_an_untailored_answer_is_marked_the_same_for_every_client() {
     let fixture = ecs_fixture();
     let recursor = cdn_allowed(&fixture);
-    let tailored = ask(&recursor, WWW_CDN, RecordType::A, TOKYO).await;
+    let tailored = ask_from(&recursor, WWW_CDN, RecordType::A, TOKYO).await;
     assert_eq!(tailored.scope, 24);
     assert!(!tailored.for_every_client);
     // The same name without a subnet: scope 0, yet Tokyo has its own answer, so not for all.
-    let default = ask(&recursor, WWW_CDN, RecordType::A, None).await;
+    let default = ask_from(&recursor, WWW_CDN, RecordType::A, None).await;
     assert_eq!(default.scope, 0);
     assert_eq!(addrs(&default), vec![DEFAULT_EDGE_V4]);
     assert!(!default.for_every_client);
-    let global = ask(&recursor, STATIC_CDN, RecordType::A, TOKYO).await;
+    let global = ask_from(&recursor, STATIC_CDN, RecordType::A, TOKYO).await;
     assert_eq!(global.scope, 0);
     assert!(global.for_every_client, "scope 0, nothing tailored for it");
-    let hit = ask(&recursor, STATIC_CDN, RecordType::A, SF).await;
+    let hit = ask_from(&recursor, STATIC_CDN, RecordType::A, SF).await;
     assert!(hit.from_cache && hit.for_every_client);
     // A chain is never marked: a link may become tailored while its head's rendering lives.
-    let chain = ask(&recursor, WWW_SHOP, RecordType::A, TOKYO).await;
+    let chain = ask_from(&recursor, WWW_SHOP, RecordType::A, TOKYO).await;
     assert!(!chain.for_every_client);
 }
 
@@ -734,7 +721,7 @@ async fn e19_caching_something_tailored_drops_the_names_answers_for_every_client
         "any subnet gets it"
     );
     // Tokyo's own answer arrives, tailored: the rendering for every client goes.
-    let res = ask(&recursor, WWW_CDN, RecordType::A, TOKYO).await;
+    let res = ask_from(&recursor, WWW_CDN, RecordType::A, TOKYO).await;
     assert_eq!(res.scope, 24);
     assert!(
         recursor
@@ -747,8 +734,8 @@ async fn e19_caching_something_tailored_drops_the_names_answers_for_every_client
 async fn e16_priming_never_carries_the_client_subnet_even_to_an_allowlisted_root() {
     let fixture = ecs_fixture();
     // The root allowlisted: priming (`. NS`) happens during a Tokyo client's question.
-    let recursor = recursor_with(&fixture.internet, ".\n", |_| {});
-    ask(&recursor, WWW_CDN, RecordType::A, TOKYO).await;
+    let recursor = with_allowlist(&fixture.internet, ".\n");
+    ask_from(&recursor, WWW_CDN, RecordType::A, TOKYO).await;
     let priming: Vec<_> = fixture
         .internet
         .ecs_sent_to(ECS_ROOT)
@@ -763,9 +750,9 @@ async fn e16_priming_never_carries_the_client_subnet_even_to_an_allowlisted_root
 async fn e02_the_audit_shows_how_many_subnet_bits_each_server_was_sent() {
     let fixture = ecs_fixture();
     let recursor = cdn_allowed(&fixture);
-    ask(&recursor, WWW_CDN, RecordType::A, TOKYO).await;
-    ask(&recursor, WWW_CDN, RecordType::AAAA, Some(TOKYO_V6)).await;
-    ask(&recursor, WWW_OTHER, RecordType::A, TOKYO).await; // not allowlisted: nothing sent
+    ask_from(&recursor, WWW_CDN, RecordType::A, TOKYO).await;
+    ask_from(&recursor, WWW_CDN, RecordType::AAAA, Some(TOKYO_V6)).await;
+    ask_from(&recursor, WWW_OTHER, RecordType::A, TOKYO).await; // not allowlisted: nothing sent
     let audit = recursor.ecs_sent_by_server();
     let queries: u64 = audit.iter().map(|(_, sent)| sent.queries).sum();
     let bits: u64 = audit.iter().map(|(_, sent)| sent.bits).sum();

@@ -10,37 +10,15 @@ use hickory_proto::op::Message;
 use hickory_proto::rr::rdata::A;
 use hickory_proto::rr::rdata::opt::{ClientSubnet, EdnsCode, EdnsOption};
 use hickory_proto::rr::{DNSClass, RData, Record, RecordType};
-use ipnet::IpNet;
-use scoped_cache::{CacheConfig, CacheKey, RecordCache};
+use scoped_cache::CacheKey;
 use scoped_ecs::Allowlist;
-use scoped_recursor::{Question, Recursor, Resolution, ResolveRequest};
+use scoped_recursor::{Recursor, RecursorConfig};
 use scoped_testkit::cdn::*;
+use scoped_testkit::engine::{ask_from, recursor_with};
 use scoped_testkit::{EcsHandle, EcsInternet, ResponderAction, ecs_fixture, name};
 
 const FORGED: Ipv4Addr = Ipv4Addr::new(6, 6, 6, 6);
 const FLOOD: u16 = 40;
-
-fn recursor(fixture: &EcsInternet) -> Recursor {
-    let config = scoped_recursor::RecursorConfig {
-        ecs_allowlist: Allowlist::parse("cdn.example.\n").unwrap(),
-        selection_seed: Some(3),
-        ..fixture.internet.recursor_config()
-    };
-    Recursor::new(
-        config,
-        RecordCache::new(CacheConfig::default()),
-        fixture.internet.transport(),
-    )
-}
-
-async fn ask(recursor: &Recursor, qname: &str, subnet: Option<IpNet>) -> Resolution {
-    let request = ResolveRequest {
-        question: Question::new(name(qname), RecordType::A),
-        client: IpAddr::V4(Ipv4Addr::LOCALHOST),
-        client_subnet: subnet,
-    };
-    recursor.resolve_request(request).await
-}
 
 /// `real` with its answer replaced by the forger's address.
 fn forged_from(real: &Message) -> Message {
@@ -122,14 +100,21 @@ async fn e11_e12_a_flood_of_forged_replies_is_neither_served_nor_cached() {
     let fixture = ecs_fixture();
     flood(&fixture, CDN_1, &fixture.cdn1);
     flood(&fixture, CDN_2, &fixture.cdn2);
-    let recursor = recursor(&fixture);
+    let recursor = recursor_with(
+        &fixture.internet,
+        RecursorConfig {
+            ecs_allowlist: Allowlist::parse("cdn.example.\n").unwrap(),
+            selection_seed: Some(3),
+            ..fixture.internet.recursor_config()
+        },
+    );
     for (qname, subnet, expected) in [
         (WWW_CDN, Some(TOKYO_V4), TOKYO_EDGE_V4),
         (WWW_CDN, Some(SF_V4), SF_EDGE_V4),
         (WIDE_CDN, Some(TOKYO_V4), TOKYO_EDGE_V4),
         (STATIC_CDN, Some(SF_V4), STATIC_V4),
     ] {
-        let res = ask(&recursor, qname, subnet).await;
+        let res = ask_from(&recursor, qname, RecordType::A, subnet).await;
         assert!(!holds_forgery(&res.answers), "{qname} {subnet:?}: {res:?}");
         let got: Vec<IpAddr> = res
             .answers
@@ -143,6 +128,6 @@ async fn e11_e12_a_flood_of_forged_replies_is_neither_served_nor_cached() {
         assert_caches_clean(&recursor, qname);
     }
     // The same questions again, from the caches: still the real answers.
-    let res = ask(&recursor, WWW_CDN, Some(TOKYO_V4)).await;
+    let res = ask_from(&recursor, WWW_CDN, RecordType::A, Some(TOKYO_V4)).await;
     assert!(res.from_cache && !holds_forgery(&res.answers));
 }

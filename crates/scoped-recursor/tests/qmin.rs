@@ -4,40 +4,27 @@
 use std::net::{IpAddr, Ipv4Addr};
 
 use hickory_proto::op::ResponseCode;
-use hickory_proto::rr::{RData, RecordType};
-use ipnet::IpNet;
-use scoped_cache::{CacheConfig, RecordCache};
+use hickory_proto::rr::RecordType;
 use scoped_ecs::Allowlist;
 use scoped_recursor::qmin::{MAX_MINIMISE_COUNT, QminMode};
-use scoped_recursor::{Question, Recursor, RecursorConfig, Resolution, ResolveRequest};
+use scoped_recursor::{Recursor, RecursorConfig, Resolution};
+use scoped_testkit::engine::{a_records, ask, ask_from, config_for, recursor_with};
 use scoped_testkit::standard::{EXAMPLE_COM_1, EXAMPLE_COM_2};
 use scoped_testkit::{Internet, ResponderAction, ecs_fixture, name, standard_internet};
 
-fn recursor(internet: &Internet, mode: QminMode) -> Recursor {
-    recursor_with(internet, mode, "")
+/// The shared engine fixture (`config_for`: seed 7) with QNAME minimisation `mode`.
+fn with_qmin(internet: &Internet, mode: QminMode) -> Recursor {
+    with_qmin_and_allowlist(internet, mode, "")
 }
 
-fn recursor_with(internet: &Internet, mode: QminMode, allowlist: &str) -> Recursor {
+/// [`with_qmin`], sending ECS to the zones and servers `allowlist` names.
+fn with_qmin_and_allowlist(internet: &Internet, mode: QminMode, allowlist: &str) -> Recursor {
     let config = RecursorConfig {
-        selection_seed: Some(7),
         qname_minimisation: mode,
         ecs_allowlist: Allowlist::parse(allowlist).unwrap(),
-        ..internet.recursor_config()
+        ..config_for(internet)
     };
-    Recursor::new(
-        config,
-        RecordCache::new(CacheConfig::default()),
-        internet.transport(),
-    )
-}
-
-async fn ask(recursor: &Recursor, qname: &str, subnet: Option<IpNet>) -> Resolution {
-    let request = ResolveRequest {
-        question: Question::new(name(qname), RecordType::A),
-        client: IpAddr::V4(Ipv4Addr::LOCALHOST),
-        client_subnet: subnet,
-    };
-    recursor.resolve_request(request).await
+    recursor_with(internet, config)
 }
 
 /// Every question the internet heard, in order, as "qname TYPE".
@@ -49,11 +36,9 @@ fn heard(internet: &Internet) -> Vec<String> {
         .collect()
 }
 
+/// The first A record's address in the answer section.
 fn a_record(resolution: &Resolution) -> Option<Ipv4Addr> {
-    resolution.answers.iter().find_map(|r| match r.data {
-        RData::A(a) => Some(a.0),
-        _ => None,
-    })
+    a_records(resolution).first().copied()
 }
 
 /// `a.b.ent.example.com.`: two empty non-terminals (`ent`, `b.ent`) below the zone cut.
@@ -62,8 +47,8 @@ const DEEP: &str = "a.b.ent.example.com.";
 #[tokio::test(start_paused = true)]
 async fn each_server_hears_only_the_next_label_of_a_deep_name() {
     let internet = standard_internet();
-    let recursor = recursor(&internet, QminMode::Relaxed);
-    let res = ask(&recursor, DEEP, None).await;
+    let recursor = with_qmin(&internet, QminMode::Relaxed);
+    let res = ask(&recursor, DEEP, RecordType::A).await;
     assert_eq!(a_record(&res), Some(Ipv4Addr::new(192, 0, 2, 11)));
     assert_eq!(
         heard(&internet),
@@ -81,16 +66,11 @@ async fn each_server_hears_only_the_next_label_of_a_deep_name() {
 #[tokio::test(start_paused = true)]
 async fn names_known_to_exist_from_the_cache_are_not_asked_again() {
     let internet = standard_internet();
-    let recursor = recursor(&internet, QminMode::Relaxed);
-    ask(&recursor, DEEP, None).await;
+    let recursor = with_qmin(&internet, QminMode::Relaxed);
+    ask(&recursor, DEEP, RecordType::A).await;
     internet.clear_query_log();
     // ent. and b.ent. answered NODATA a moment ago: the next question goes straight to the name.
-    let request = ResolveRequest {
-        question: Question::new(name(DEEP), RecordType::AAAA),
-        client: IpAddr::V4(Ipv4Addr::LOCALHOST),
-        client_subnet: None,
-    };
-    let res = recursor.resolve_request(request).await;
+    let res = ask(&recursor, DEEP, RecordType::AAAA).await;
     assert_eq!(res.rcode, ResponseCode::NoError);
     assert_eq!(heard(&internet), [format!("{DEEP} AAAA")]);
 }
@@ -98,8 +78,8 @@ async fn names_known_to_exist_from_the_cache_are_not_asked_again() {
 #[tokio::test(start_paused = true)]
 async fn with_minimisation_off_every_server_hears_the_full_name() {
     let internet = standard_internet();
-    let recursor = recursor(&internet, QminMode::Off);
-    let res = ask(&recursor, DEEP, None).await;
+    let recursor = with_qmin(&internet, QminMode::Off);
+    let res = ask(&recursor, DEEP, RecordType::A).await;
     assert_eq!(a_record(&res), Some(Ipv4Addr::new(192, 0, 2, 11)));
     assert_eq!(
         heard(&internet),
@@ -126,8 +106,8 @@ fn deny_empty_non_terminals(internet: &Internet) {
 async fn relaxed_asks_the_full_name_after_an_nxdomain_for_an_empty_non_terminal() {
     let internet = standard_internet();
     deny_empty_non_terminals(&internet);
-    let recursor = recursor(&internet, QminMode::Relaxed);
-    let res = ask(&recursor, DEEP, None).await;
+    let recursor = with_qmin(&internet, QminMode::Relaxed);
+    let res = ask(&recursor, DEEP, RecordType::A).await;
     assert_eq!(res.rcode, ResponseCode::NoError);
     assert_eq!(a_record(&res), Some(Ipv4Addr::new(192, 0, 2, 11)));
     let heard = heard(&internet);
@@ -147,8 +127,8 @@ async fn relaxed_asks_the_full_name_after_an_nxdomain_for_an_empty_non_terminal(
 async fn strict_believes_an_nxdomain_for_an_intermediate_name() {
     let internet = standard_internet();
     deny_empty_non_terminals(&internet);
-    let recursor = recursor(&internet, QminMode::Strict);
-    let res = ask(&recursor, DEEP, None).await;
+    let recursor = with_qmin(&internet, QminMode::Strict);
+    let res = ask(&recursor, DEEP, RecordType::A).await;
     assert_eq!(res.rcode, ResponseCode::NXDomain);
     assert_eq!(
         res.authorities[0].record_type(),
@@ -176,20 +156,25 @@ async fn relaxed_asks_the_full_name_when_an_intermediate_question_fails() {
             }
         });
     }
-    let res = ask(&recursor(&internet, QminMode::Relaxed), DEEP, None).await;
+    let res = ask(
+        &with_qmin(&internet, QminMode::Relaxed),
+        DEEP,
+        RecordType::A,
+    )
+    .await;
     assert_eq!(a_record(&res), Some(Ipv4Addr::new(192, 0, 2, 11)));
     // Strict takes the error as the answer.
     internet.clear_query_log();
-    let res = ask(&recursor(&internet, QminMode::Strict), DEEP, None).await;
+    let res = ask(&with_qmin(&internet, QminMode::Strict), DEEP, RecordType::A).await;
     assert_eq!(res.rcode, ResponseCode::ServFail);
 }
 
 #[tokio::test(start_paused = true)]
 async fn a_cname_met_at_an_intermediate_step_sends_the_full_name() {
     let internet = standard_internet();
-    let recursor = recursor(&internet, QminMode::Relaxed);
+    let recursor = with_qmin(&internet, QminMode::Relaxed);
     // alias.example.com. is a CNAME; nothing can live below it.
-    let res = ask(&recursor, "x.alias.example.com.", None).await;
+    let res = ask(&recursor, "x.alias.example.com.", RecordType::A).await;
     assert_eq!(res.rcode, ResponseCode::NXDomain);
     let heard = heard(&internet);
     assert_eq!(
@@ -208,8 +193,8 @@ async fn an_alias_two_labels_up_sends_the_full_name_at_once() {
         ("b.a.alias.example.com.", "alias.example.com. A"),
     ] {
         let internet = standard_internet();
-        let recursor = recursor(&internet, QminMode::Strict);
-        let res = ask(&recursor, qname, None).await;
+        let recursor = with_qmin(&internet, QminMode::Strict);
+        let res = ask(&recursor, qname, RecordType::A).await;
         assert_eq!(res.rcode, ResponseCode::NXDomain, "{qname}");
         let heard = heard(&internet);
         assert_eq!(
@@ -223,10 +208,10 @@ async fn an_alias_two_labels_up_sends_the_full_name_at_once() {
 #[tokio::test(start_paused = true)]
 async fn a_deep_name_takes_one_label_four_times_then_several() {
     let internet = standard_internet();
-    let recursor = recursor(&internet, QminMode::Relaxed);
+    let recursor = with_qmin(&internet, QminMode::Relaxed);
     // 13 labels: ten below the wildcard *.wild.example.com., so every ancestor answers.
     let qname = "l0.l1.l2.l3.l4.l5.l6.l7.l8.l9.wild.example.com.";
-    let res = ask(&recursor, qname, None).await;
+    let res = ask(&recursor, qname, RecordType::A).await;
     assert_eq!(a_record(&res), Some(Ipv4Addr::new(192, 0, 2, 99)));
     // RFC 9156 §2.3: the first MINIMISE_ONE_LAB (4) steps add one label each; the 9 labels left
     // are spread over the 6 steps left of MAX_MINIMISE_COUNT (10): ceil(9/6) = 2, ceil(7/5) = 2,
@@ -252,11 +237,11 @@ async fn a_deep_name_takes_one_label_four_times_then_several() {
 #[tokio::test(start_paused = true)]
 async fn a_very_long_name_costs_at_most_max_minimise_count_minimised_queries() {
     let internet = standard_internet();
-    let recursor = recursor(&internet, QminMode::Relaxed);
+    let recursor = with_qmin(&internet, QminMode::Relaxed);
     // 30 labels below the wildcard *.wild.example.com.: every intermediate name answers.
     let labels: Vec<String> = (0..30).map(|i| format!("l{i}")).collect();
     let qname = format!("{}.wild.example.com.", labels.join("."));
-    let res = ask(&recursor, &qname, None).await;
+    let res = ask(&recursor, &qname, RecordType::A).await;
     assert_eq!(a_record(&res), Some(Ipv4Addr::new(192, 0, 2, 99)));
     let minimised = heard(&internet)
         .iter()
@@ -275,8 +260,8 @@ async fn e16_only_the_final_query_carries_ecs_even_to_allowlisted_root_and_tld()
     use scoped_testkit::cdn::{ECS_ROOT, ECS_TLD, TOKYO_V4, WWW_CDN};
     let fixture = ecs_fixture();
     // Everything allowlisted, root and TLD included: still only the full name carries ECS.
-    let recursor = recursor_with(&fixture.internet, QminMode::Relaxed, ".\n");
-    let res = ask(&recursor, WWW_CDN, Some(TOKYO_V4)).await;
+    let recursor = with_qmin_and_allowlist(&fixture.internet, QminMode::Relaxed, ".\n");
+    let res = ask_from(&recursor, WWW_CDN, RecordType::A, Some(TOKYO_V4)).await;
     assert_eq!(res.scope, 24);
     let with_ecs: Vec<String> = fixture
         .internet
@@ -309,8 +294,8 @@ async fn e16_only_the_final_query_carries_ecs_even_to_allowlisted_root_and_tld()
 async fn e01_without_minimisation_an_allowlisted_root_hears_the_subnet() {
     use scoped_testkit::cdn::{ECS_ROOT, TOKYO_V4, WWW_CDN};
     let fixture = ecs_fixture();
-    let recursor = recursor_with(&fixture.internet, QminMode::Off, ".\n");
-    ask(&recursor, WWW_CDN, Some(TOKYO_V4)).await;
+    let recursor = with_qmin_and_allowlist(&fixture.internet, QminMode::Off, ".\n");
+    ask_from(&recursor, WWW_CDN, RecordType::A, Some(TOKYO_V4)).await;
     // The contrast that shows what minimisation saves: the full name and the /24 at the root.
     assert!(
         fixture
@@ -325,16 +310,16 @@ async fn e01_without_minimisation_an_allowlisted_root_hears_the_subnet() {
 async fn e20_a_minimised_step_to_an_allowlisted_server_is_cached_for_subnetless_queries_only() {
     use scoped_testkit::cdn::{DEFAULT_EDGE_V4, TOKYO_EDGE_V4, TOKYO_V4, WWW_CDN};
     let fixture = ecs_fixture();
-    let recursor = recursor_with(&fixture.internet, QminMode::Relaxed, "cdn.example.\n");
+    let recursor = with_qmin_and_allowlist(&fixture.internet, QminMode::Relaxed, "cdn.example.\n");
     // Below a tailored name: the CDN's servers are first asked `www.cdn.example. A` without a
     // subnet (a minimised step) and give the answer for clients without ECS.
     let below = format!("x.{WWW_CDN}");
-    ask(&recursor, &below, Some(TOKYO_V4)).await;
+    ask_from(&recursor, &below, RecordType::A, Some(TOKYO_V4)).await;
     assert!(heard(&fixture.internet).contains(&format!("{WWW_CDN} A")));
     // That answer is what a query without a subnet gets (E20) — never a Tokyo client's.
-    let tokyo = ask(&recursor, WWW_CDN, Some(TOKYO_V4)).await;
+    let tokyo = ask_from(&recursor, WWW_CDN, RecordType::A, Some(TOKYO_V4)).await;
     assert_eq!(a_record(&tokyo).map(IpAddr::V4), Some(TOKYO_EDGE_V4));
     assert_eq!(tokyo.scope, 24);
-    let nobody = ask(&recursor, WWW_CDN, None).await;
+    let nobody = ask(&recursor, WWW_CDN, RecordType::A).await;
     assert_eq!(a_record(&nobody).map(IpAddr::V4), Some(DEFAULT_EDGE_V4));
 }

@@ -1,14 +1,13 @@
 //! Nameserver selection by SRTT, end to end through the engine on virtual time: a zone with four
 //! nameservers 5, 20, 50 and 100 ms away, unique names so every question goes to them.
 
-use std::net::{IpAddr, Ipv4Addr};
+use std::net::IpAddr;
 use std::time::Duration;
 
 use hickory_proto::op::ResponseCode;
 use hickory_proto::rr::RecordType;
-use scoped_cache::{CacheConfig, RecordCache};
 use scoped_recursor::infra::ServerState;
-use scoped_recursor::{Question, Recursor, RecursorConfig, Resolution, ResolveRequest};
+use scoped_testkit::engine::{ask, recursor_with_seed};
 use scoped_testkit::multi::{MULTI_SERVERS, four_nameservers};
 use scoped_testkit::{Internet, ResponderAction, name};
 use tokio::time::Instant;
@@ -35,27 +34,6 @@ fn seed() -> u64 {
         .unwrap_or(7)
 }
 
-pub fn recursor(internet: &Internet) -> Recursor {
-    let config = RecursorConfig {
-        selection_seed: Some(seed()),
-        ..internet.recursor_config()
-    };
-    Recursor::new(
-        config,
-        RecordCache::new(CacheConfig::default()),
-        internet.transport(),
-    )
-}
-
-async fn ask(recursor: &Recursor, qname: &str) -> Resolution {
-    let request = ResolveRequest {
-        question: Question::new(name(qname), RecordType::A),
-        client: IpAddr::V4(Ipv4Addr::LOCALHOST),
-        client_subnet: None,
-    };
-    recursor.resolve_request(request).await
-}
-
 /// Queries for `multi.test.` names each server received since the log was cleared.
 fn queries_per_server(internet: &Internet) -> [usize; 4] {
     let mut counts = [0; 4];
@@ -72,14 +50,16 @@ fn queries_per_server(internet: &Internet) -> [usize; 4] {
 #[tokio::test(start_paused = true)]
 async fn fastest_server_gets_at_least_95_percent_and_the_others_are_probed() {
     let internet = multi_internet();
-    let recursor = recursor(&internet);
+    let recursor = recursor_with_seed(&internet, seed());
     for i in 0..50 {
-        ask(&recursor, &format!("warm{i}.multi.test.")).await;
+        ask(&recursor, &format!("warm{i}.multi.test."), RecordType::A).await;
     }
     internet.clear_query_log();
     for i in 0..1000 {
         assert_eq!(
-            ask(&recursor, &format!("n{i}.multi.test.")).await.rcode,
+            ask(&recursor, &format!("n{i}.multi.test."), RecordType::A)
+                .await
+                .rcode,
             ResponseCode::NoError
         );
     }
@@ -95,9 +75,9 @@ async fn fastest_server_gets_at_least_95_percent_and_the_others_are_probed() {
 #[tokio::test(start_paused = true)]
 async fn dead_fastest_costs_at_most_one_timeout_per_query_then_traffic_moves_and_returns() {
     let internet = multi_internet();
-    let recursor = recursor(&internet);
+    let recursor = recursor_with_seed(&internet, seed());
     for i in 0..100 {
-        ask(&recursor, &format!("warm{i}.multi.test.")).await;
+        ask(&recursor, &format!("warm{i}.multi.test."), RecordType::A).await;
     }
     let fastest = internet.expect_server(FASTEST);
     fastest.set_dead(true);
@@ -106,7 +86,7 @@ async fn dead_fastest_costs_at_most_one_timeout_per_query_then_traffic_moves_and
     for i in 0..300 {
         let before = internet.queries_to(FASTEST).len();
         let start = Instant::now();
-        let res = ask(&recursor, &format!("dead{i}.multi.test.")).await;
+        let res = ask(&recursor, &format!("dead{i}.multi.test."), RecordType::A).await;
         assert_eq!(res.rcode, ResponseCode::NoError);
         slowest = slowest.max(start.elapsed());
         assert!(
@@ -139,7 +119,7 @@ async fn dead_fastest_costs_at_most_one_timeout_per_query_then_traffic_moves_and
     let mut back_at = None;
     for i in 0..5000 {
         internet.clear_query_log();
-        ask(&recursor, &format!("back{i}.multi.test.")).await;
+        ask(&recursor, &format!("back{i}.multi.test."), RecordType::A).await;
         if internet.queries_to(FASTEST).iter().any(|q| q.answered) {
             back_at = Some(revived.elapsed());
             break;
@@ -153,7 +133,7 @@ async fn dead_fastest_costs_at_most_one_timeout_per_query_then_traffic_moves_and
     );
     internet.clear_query_log();
     for i in 0..200 {
-        ask(&recursor, &format!("after{i}.multi.test.")).await;
+        ask(&recursor, &format!("after{i}.multi.test."), RecordType::A).await;
     }
     let counts = queries_per_server(&internet);
     assert!(
@@ -165,15 +145,15 @@ async fn dead_fastest_costs_at_most_one_timeout_per_query_then_traffic_moves_and
 #[tokio::test(start_paused = true)]
 async fn all_servers_dead_is_servfail_within_the_budget_and_recovers() {
     let internet = multi_internet();
-    let recursor = recursor(&internet);
-    ask(&recursor, "warm.multi.test.").await;
+    let recursor = recursor_with_seed(&internet, seed());
+    ask(&recursor, "warm.multi.test.", RecordType::A).await;
     for (addr, _) in SERVERS {
         internet.expect_server(addr).set_dead(true);
     }
     let budget = recursor.config().query_timeout;
     for i in 0..5 {
         let start = Instant::now();
-        let res = ask(&recursor, &format!("dead{i}.multi.test.")).await;
+        let res = ask(&recursor, &format!("dead{i}.multi.test."), RecordType::A).await;
         assert_eq!(res.rcode, ResponseCode::ServFail);
         assert!(
             start.elapsed() <= budget,
@@ -185,7 +165,7 @@ async fn all_servers_dead_is_servfail_within_the_budget_and_recovers() {
         internet.expect_server(addr).set_dead(false);
     }
     tokio::time::advance(Duration::from_secs(31)).await;
-    let res = ask(&recursor, "alive.multi.test.").await;
+    let res = ask(&recursor, "alive.multi.test.", RecordType::A).await;
     assert_eq!(
         res.rcode,
         ResponseCode::NoError,
@@ -211,20 +191,22 @@ async fn one_unanswerable_name_does_not_poison_the_zone() {
             },
         );
     }
-    let recursor = recursor(&internet);
+    let recursor = recursor_with_seed(&internet, seed());
     for i in 0..20 {
-        ask(&recursor, &format!("warm{i}.multi.test.")).await;
+        ask(&recursor, &format!("warm{i}.multi.test."), RecordType::A).await;
     }
     for _ in 0..5 {
         assert_eq!(
-            ask(&recursor, "black.hole.multi.test.").await.rcode,
+            ask(&recursor, "black.hole.multi.test.", RecordType::A)
+                .await
+                .rcode,
             ResponseCode::ServFail
         );
     }
     // Other names of the zone still resolve, without paying a timeout.
     for i in 0..20 {
         let start = Instant::now();
-        let res = ask(&recursor, &format!("ok{i}.multi.test.")).await;
+        let res = ask(&recursor, &format!("ok{i}.multi.test."), RecordType::A).await;
         assert_eq!(res.rcode, ResponseCode::NoError);
         assert!(
             start.elapsed() < Duration::from_millis(150),
@@ -237,9 +219,9 @@ async fn one_unanswerable_name_does_not_poison_the_zone() {
 #[tokio::test(start_paused = true)]
 async fn unknown_servers_get_a_bounded_head_start_only() {
     let internet = multi_internet();
-    let recursor = recursor(&internet);
+    let recursor = recursor_with_seed(&internet, seed());
     for i in 0..200 {
-        ask(&recursor, &format!("n{i}.multi.test.")).await;
+        ask(&recursor, &format!("n{i}.multi.test."), RecordType::A).await;
     }
     let counts = queries_per_server(&internet);
     // Each server is measured early on, then the fastest takes over: the slow ones never

@@ -5,11 +5,11 @@ use std::net::{IpAddr, Ipv4Addr};
 use hickory_proto::op::ResponseCode;
 use hickory_proto::rr::RecordType;
 use ipnet::IpNet;
-use scoped_cache::{CacheConfig, RecordCache};
 use scoped_ecs::Allowlist;
 use scoped_recursor::qmin::QminMode;
-use scoped_recursor::{Question, Recursor, RecursorConfig, ResolveRequest};
+use scoped_recursor::{Question, RecursorConfig, ResolveRequest};
 use scoped_testkit::cdn::TOKYO_V4;
+use scoped_testkit::engine::{config_for, recursor_with};
 use scoped_testkit::{Internet, ecs_internet, name, standard_internet};
 
 async fn trace(
@@ -29,16 +29,11 @@ async fn trace_with(
     qname_minimisation: QminMode,
 ) -> Vec<String> {
     let config = RecursorConfig {
-        selection_seed: Some(7),
         ecs_allowlist: Allowlist::parse(allowlist).unwrap(),
         qname_minimisation,
-        ..internet.recursor_config()
+        ..config_for(internet)
     };
-    let recursor = Recursor::new(
-        config,
-        RecordCache::new(CacheConfig::default()),
-        internet.transport(),
-    );
+    let recursor = recursor_with(internet, config);
     let request = ResolveRequest {
         question: Question::new(name(qname), RecordType::A),
         client: IpAddr::V4(Ipv4Addr::LOCALHOST),

@@ -16,7 +16,9 @@
 //! through a [`ServerHandle`]. Every query any server receives is in the query log
 //! ([`Internet::query_log`]).
 //!
-//! [`standard_internet`] is a ready fixture; its map is in the [`standard`] module.
+//! [`standard_internet`] is a ready fixture; its map is in the [`standard`] module. The [`engine`]
+//! module has the engine tests' shared helpers: a [`scoped_recursor::Recursor`] on an internet,
+//! asking it a question, reading the answer.
 //!
 //! For EDNS Client Subnet (RFC 7871), [`EcsAuthority`] is an ECS-aware authoritative installed
 //! as a server's responder (tailored answers per client prefix, configurable SCOPE, broken echoes,
@@ -29,6 +31,7 @@
 pub mod authority;
 pub mod cdn;
 pub mod ecs;
+pub mod engine;
 mod internet;
 pub mod loopback;
 pub mod memory;

@@ -1,0 +1,32 @@
+//! Engine tests: the real recursion engine against the testkit's simulated internet, in memory,
+//! on tokio's paused clock (timeouts and TTLs are exact and cost no real time).
+//!
+//! One test binary, one module per feature. The helpers every engine test uses (a recursor on an
+//! internet, asking it, reading the answer) are `scoped_testkit::engine`; the few only these
+//! modules share are here.
+
+mod cname;
+mod dedup;
+mod failover;
+mod hardening;
+mod iteration;
+mod negative;
+mod prefetch;
+mod record_cache;
+mod serve_stale;
+mod wire_cache;
+
+use std::net::Ipv4Addr;
+
+use scoped_recursor::Recursor;
+
+/// The address of www.example.com. in the standard internet.
+const WWW: Ipv4Addr = Ipv4Addr::new(192, 0, 2, 10);
+
+/// The engine counter `counter` picks from `recursor`'s stats, now.
+fn stat(
+    recursor: &Recursor,
+    counter: fn(&scoped_recursor::EngineStats) -> &std::sync::atomic::AtomicU64,
+) -> u64 {
+    counter(recursor.stats()).load(std::sync::atomic::Ordering::Relaxed)
+}
