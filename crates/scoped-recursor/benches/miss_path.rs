@@ -156,7 +156,12 @@ fn misses(c: &mut Criterion) {
     let cases = [
         ("miss_qmin_relaxed", QminMode::Relaxed, "", None),
         ("miss_qmin_off", QminMode::Off, "", None),
-        ("miss_ecs_scope24", QminMode::Relaxed, "bench.\n", Some(subnet)),
+        (
+            "miss_ecs_scope24",
+            QminMode::Relaxed,
+            "bench.\n",
+            Some(subnet),
+        ),
     ];
     for (label, qmin, allowlist, subnet) in cases {
         let (recursor, transport) = recursor(qmin, allowlist);

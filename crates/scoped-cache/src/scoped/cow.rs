@@ -515,6 +515,13 @@ impl ScopedCache {
         Some((ScopedHit { data, scope }, refresh))
     }
 
+    /// Whether the cache holds no answer at all. Never wrong when it says so: an answer is
+    /// counted when it is put, and uncounted only once moka has let it go. Lookups skip the
+    /// cache while it is empty (a resolver whose clients never bring a subnet).
+    pub fn is_empty(&self) -> bool {
+        self.shared.answers.load(Ordering::Relaxed) == 0
+    }
+
     /// Whether anything is stored for `key` (live or not): for an answer to be the same for
     /// every client, nothing tailored may exist for its name.
     pub fn holds(&self, key: &CacheKey) -> bool {

@@ -958,3 +958,23 @@ async fn e21_a_million_client_subnets_keep_the_cache_within_its_bounds() {
         Some(c)
     );
 }
+
+#[test]
+fn is_empty_until_an_answer_is_put_and_again_once_moka_lets_it_go() {
+    let cache = ScopedCache::new(ScopedCacheConfig::default());
+    let now = Instant::now();
+    assert!(cache.is_empty());
+    cache.insert(
+        key("www.example.com."),
+        CacheScope::Covering(net("192.0.2.0/24")),
+        answer(60, 1),
+        now,
+    );
+    assert!(
+        !cache.is_empty(),
+        "lookups must not skip a cache holding an answer"
+    );
+    cache.clear();
+    cache.run_pending_tasks();
+    assert!(cache.is_empty());
+}

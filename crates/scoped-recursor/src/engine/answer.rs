@@ -13,6 +13,26 @@ use tokio::time::Instant;
 use super::Recursor;
 use crate::{Question, Resolution};
 
+/// What the caches hold for a client question.
+pub(super) enum FromCache {
+    /// The whole answer.
+    Answer(Resolution),
+    /// The start of a CNAME chain, not its end.
+    Partial,
+    /// Nothing at all about the name: the resolution need not look again.
+    Nothing,
+}
+
+impl FromCache {
+    /// The answer, if the caches hold all of it.
+    pub(super) fn answer(self) -> Option<Resolution> {
+        match self {
+            Self::Answer(resolution) => Some(resolution),
+            Self::Partial | Self::Nothing => None,
+        }
+    }
+}
+
 impl Recursor {
     pub(super) fn answer_from_cache(
         &self,
@@ -21,9 +41,9 @@ impl Recursor {
         now: Instant,
         read: Read,
         refresh: &Cell<bool>,
-    ) -> Option<Resolution> {
+    ) -> FromCache {
         let max_links = self.inner.config.max_cname_chain;
-        let (cached, scope) = self.cached_answer(
+        let Some((cached, scope)) = self.cached_answer(
             &question.name,
             question.qtype,
             subnet,
@@ -31,13 +51,15 @@ impl Recursor {
             now,
             read,
             refresh,
-        )?;
+        ) else {
+            return FromCache::Nothing;
+        };
         let resolution = match cached.end {
             AnswerEnd::Records(records) => positive(cached.links, records, scope),
             AnswerEnd::Negative { rcode, soa } => negative(rcode, cached.links, Some(soa), scope),
-            AnswerEnd::Continue(_) => return None,
+            AnswerEnd::Continue(_) => return FromCache::Partial,
         };
-        Some(Resolution {
+        FromCache::Answer(Resolution {
             from_cache: true,
             ..resolution
         })
@@ -84,10 +106,14 @@ impl Recursor {
             let scope = hit.scope.scope_len();
             AnswerStep::from_data(hit.data, qtype).map(|step| (step, scope, claimed))
         };
-        tailored(CacheKey::rrset(name, qtype, class))
-            .or_else(|| tailored(CacheKey::name_error(name, class)))
+        // Most resolvers' clients bring no subnet: then the tailored cache stays empty.
+        let any_tailored = !self.inner.scoped.is_empty();
+        any_tailored
+            .then(|| tailored(CacheKey::rrset(name, qtype, class)))
+            .flatten()
+            .or_else(|| any_tailored.then(|| tailored(CacheKey::name_error(name, class)))?)
             .or_else(|| {
-                (qtype != RecordType::CNAME)
+                (any_tailored && qtype != RecordType::CNAME)
                     .then(|| tailored(CacheKey::rrset(name, RecordType::CNAME, class)))
                     .flatten()
             })

@@ -14,7 +14,7 @@ use tokio::time::Instant;
 use tracing::debug;
 
 use super::answer::{clamp, negative, positive};
-use super::ctx::{Budget, Ctx, Role};
+use super::ctx::{Budget, Ctx, Lookup, Role};
 use super::stats::bump;
 use super::{Recursor, ResolveError};
 use crate::classify::Step;
@@ -27,6 +27,7 @@ impl Recursor {
         subnet: Option<IpNet>,
         trace: Option<Arc<Mutex<Vec<String>>>>,
         role: Role,
+        lookup: Lookup,
     ) -> Resolution {
         let config = &self.inner.config;
         let budget = Arc::new(Budget {
@@ -46,7 +47,7 @@ impl Recursor {
             None => format!("{} {}, no client subnet", question.name, question.qtype),
         });
         let deadline = ctx.budget.deadline;
-        let work = self.resolve_chain(question.name.clone(), question.qtype, &ctx);
+        let work = self.resolve_chain(question.name.clone(), question.qtype, &ctx, lookup);
         let result = match tokio::time::timeout_at(deadline, work).await {
             Ok(result) => result,
             Err(_) => Err(ResolveError::Deadline),
@@ -69,6 +70,7 @@ impl Recursor {
         name: Name,
         qtype: RecordType,
         ctx: &'a Ctx,
+        mut lookup: Lookup,
     ) -> BoxFuture<'a, Result<Resolution, ResolveError>> {
         Box::pin(async move {
             let max_links = self.inner.config.max_cname_chain;
@@ -84,7 +86,9 @@ impl Recursor {
                 let left = max_links - links.len();
                 let unused = Cell::new(false);
                 // A refresh asks the question's own links again (the cache still has them).
-                if let Some((cached, s)) = (ctx.role != Role::Prefetch)
+                let look = ctx.role != Role::Prefetch && lookup == Lookup::Again;
+                lookup = Lookup::Again;
+                if let Some((cached, s)) = look
                     .then(|| {
                         let read = Read::Live;
                         self.cached_answer(&current, qtype, ctx.subnet, left, now, read, &unused)

@@ -55,6 +55,15 @@ pub(super) enum Asking {
     MinimisedStep,
 }
 
+/// Whether the caches were just looked at for the question's own name.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(super) enum Lookup {
+    /// They were, and held nothing about it: the resolution goes straight to iteration.
+    Done,
+    /// Look (again).
+    Again,
+}
+
 impl Role {
     /// Whether the question is a client's (asked for it, or refreshed for it).
     pub(super) fn is_client(self) -> bool {

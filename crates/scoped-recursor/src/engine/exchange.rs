@@ -4,8 +4,8 @@
 
 use std::net::{IpAddr, SocketAddr};
 
-use hickory_proto::op::{Edns, Message, MessageType, OpCode, Query};
-use hickory_proto::rr::{Name, RecordType};
+use hickory_proto::op::Message;
+use hickory_proto::rr::{DNSClass, Name, RecordType};
 use scoped_ecs::{Ecs, check_reply_opt, scan_opt};
 use tokio::time::Instant;
 use tracing::{debug, trace};
@@ -90,8 +90,7 @@ impl Recursor {
         };
         let timeout = rto.min(remaining);
         let id: u16 = rand::random();
-        let message = build_query(id, name, qtype, attempt.edns, attempt.ecs)
-            .map_err(|_| ExchangeError::Server)?;
+        let message = build_query(id, name, qtype, attempt.edns, attempt.ecs);
         bump(&stats.upstream_queries);
         if let Some(sent) = &attempt.ecs {
             bump(&stats.ecs_sent);
@@ -207,25 +206,110 @@ impl Recursor {
 }
 
 /// The wire form of an iterative query: RD clear, EDNS0 with our payload size, DO clear, and
-/// the ECS option when one is to be sent (always masked, SCOPE 0: E02, E04).
+/// the ECS option when one is to be sent (always masked, SCOPE 0: E02, E04). Written straight
+/// into bytes (a dozen copies) rather than through a `Message`, which costs microseconds on
+/// every upstream query; `build_query_matches_hickory` pins it to hickory's encoding.
 pub(super) fn build_query(
     id: u16,
     name: &Name,
     qtype: RecordType,
     edns: bool,
     ecs: Option<Ecs>,
-) -> Result<Vec<u8>, hickory_proto::ProtoError> {
-    let mut msg = Message::new(id, MessageType::Query, OpCode::Query);
-    msg.metadata.recursion_desired = false;
-    msg.add_query(Query::query(name.clone(), qtype));
-    if edns {
-        let mut opt = Edns::new();
-        opt.set_max_payload(EDNS_PAYLOAD);
-        opt.set_version(0);
-        if let Some(ecs) = ecs {
-            opt.options_mut().insert(ecs.to_edns_option());
-        }
-        msg.set_edns(opt);
+) -> Vec<u8> {
+    let ecs = ecs.filter(|_| edns).map(|ecs| ecs.option());
+    let option_len = ecs.as_ref().map_or(0, |o| o.as_slice().len());
+    let mut wire = Vec::with_capacity(12 + 255 + 4 + 11 + option_len);
+    wire.extend_from_slice(&id.to_be_bytes());
+    // QR=0, OPCODE=QUERY, AA=TC=RD=0; RA=Z=AD=CD=0, RCODE=0.
+    wire.extend_from_slice(&[0, 0]);
+    wire.extend_from_slice(&[0, 1, 0, 0, 0, 0, 0, u8::from(edns)]);
+    for label in name.iter() {
+        // A `Name` holds labels of at most 63 octets (RFC 1035 §2.3.4).
+        wire.push(label.len() as u8);
+        wire.extend_from_slice(label);
     }
-    msg.to_vec()
+    wire.push(0);
+    wire.extend_from_slice(&u16::from(qtype).to_be_bytes());
+    wire.extend_from_slice(&u16::from(DNSClass::IN).to_be_bytes());
+    if edns {
+        // OPT (RFC 6891 §6.1.2): root owner, TYPE 41, CLASS = payload, TTL = extended RCODE 0,
+        // version 0, DO clear.
+        wire.extend_from_slice(&[0, 0, 41]);
+        wire.extend_from_slice(&EDNS_PAYLOAD.to_be_bytes());
+        wire.extend_from_slice(&[0, 0, 0, 0]);
+        wire.extend_from_slice(&(option_len as u16).to_be_bytes());
+        if let Some(option) = &ecs {
+            wire.extend_from_slice(option.as_slice());
+        }
+    }
+    wire
+}
+
+#[cfg(test)]
+mod tests {
+    use hickory_proto::op::{Edns, Message, MessageType, OpCode, Query};
+
+    use super::*;
+
+    /// What hickory writes for the same query.
+    fn hickory(id: u16, name: &Name, qtype: RecordType, edns: bool, ecs: Option<Ecs>) -> Vec<u8> {
+        let mut msg = Message::new(id, MessageType::Query, OpCode::Query);
+        msg.metadata.recursion_desired = false;
+        msg.add_query(Query::query(name.clone(), qtype));
+        if edns {
+            let mut opt = Edns::new();
+            opt.set_max_payload(EDNS_PAYLOAD);
+            opt.set_version(0);
+            if let Some(ecs) = ecs {
+                opt.options_mut().insert(ecs.to_edns_option());
+            }
+            msg.set_edns(opt);
+        }
+        msg.to_vec().expect("hickory encodes it")
+    }
+
+    #[test]
+    fn build_query_matches_hickory() {
+        let v4 = Ecs::for_query("198.51.100.0/24".parse().unwrap());
+        let v6 = Ecs::for_query("2001:db8:ab00::/40".parse().unwrap());
+        let names = [
+            "www.Example.COM.",
+            ".",
+            "a.b.c.d.e.f.g.",
+            "xn--bcher-kva.example.",
+        ];
+        for text in names {
+            let name = Name::from_ascii(text).unwrap();
+            for (qtype, edns, ecs) in [
+                (RecordType::A, true, Some(v4)),
+                (RecordType::AAAA, true, Some(v6)),
+                (RecordType::NS, true, None),
+                (RecordType::TXT, false, None),
+                (RecordType::A, false, Some(v4)),
+            ] {
+                let ours = build_query(0xbeef, &name, qtype, edns, ecs);
+                let theirs = hickory(0xbeef, &name, qtype, edns, ecs.filter(|_| edns));
+                assert_eq!(ours, theirs, "{text} {qtype} edns={edns} ecs={ecs:?}");
+            }
+        }
+    }
+
+    #[test]
+    fn build_query_parses_back_as_asked() {
+        let name = Name::from_ascii("Mixed.Case.example.").unwrap();
+        let ecs = Ecs::for_query("192.0.2.0/24".parse().unwrap());
+        let wire = build_query(7, &name, RecordType::MX, true, Some(ecs));
+        let msg = Message::from_vec(&wire).unwrap();
+        assert_eq!(msg.metadata.id, 7);
+        assert!(!msg.metadata.recursion_desired);
+        assert_eq!(msg.queries[0].name().to_ascii(), "Mixed.Case.example.");
+        assert_eq!(msg.queries[0].query_type(), RecordType::MX);
+        let edns = msg.edns.expect("an OPT");
+        assert_eq!(edns.max_payload(), EDNS_PAYLOAD);
+        assert!(!edns.flags().dnssec_ok);
+        assert_eq!(
+            scoped_ecs::message_ecs(&wire, scoped_ecs::Direction::Query).unwrap(),
+            Some(ecs)
+        );
+    }
 }

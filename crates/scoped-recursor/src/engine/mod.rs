@@ -96,6 +96,9 @@ struct Inner {
     /// Questions whose resolution failed recently, and until when their stale data is served
     /// without trying again (RFC 8767 §5). Bounded; reclaimed on moka's clock, read on tokio's.
     failed_recently: moka::sync::Cache<InflightKey, Instant, KeyHasher>,
+    /// Whether anything was ever put in `failed_recently`: until then, a miss need not look in
+    /// it and a success need not remove itself from it.
+    failed_ever: std::sync::atomic::AtomicBool,
     priming: tokio::sync::Mutex<()>,
     stats: EngineStats,
 }
@@ -144,6 +147,7 @@ impl Recursor {
             ecs_audit: EcsAudit::default(),
             wire,
             failed_recently,
+            failed_ever: std::sync::atomic::AtomicBool::new(false),
             config,
             cache,
             scoped,

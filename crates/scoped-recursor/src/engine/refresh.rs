@@ -8,7 +8,7 @@ use scoped_cache::Read;
 use tokio::time::Instant;
 
 use super::Recursor;
-use super::ctx::Role;
+use super::ctx::{Lookup, Role};
 use super::request::InflightKey;
 use super::stats::bump;
 use crate::{Question, Resolution};
@@ -29,7 +29,7 @@ impl Recursor {
             qclass: question.qclass,
             subnet,
         };
-        let (_, joined) = self.flight(key, question, subnet, Role::Prefetch);
+        let (_, joined) = self.flight(key, question, subnet, Role::Prefetch, Lookup::Again);
         if !joined {
             bump(&self.inner.stats.prefetches);
         }
@@ -47,7 +47,9 @@ impl Recursor {
             return None;
         }
         let unused = Cell::new(false);
-        let answer = self.answer_from_cache(question, subnet, now, Read::Stale, &unused)?;
+        let answer = self
+            .answer_from_cache(question, subnet, now, Read::Stale, &unused)
+            .answer()?;
         Some(Resolution {
             stale: true,
             ..answer

@@ -2,6 +2,7 @@
 //! this (question, subnet) in flight (de-duplication), with serve-stale around it.
 
 use std::cell::Cell;
+use std::sync::atomic::Ordering;
 
 use futures::FutureExt;
 use futures::future::{BoxFuture, Shared};
@@ -12,7 +13,8 @@ use scoped_cache::{CacheKey, Read};
 use tokio::time::Instant;
 
 use super::Recursor;
-use super::ctx::Role;
+use super::answer::FromCache;
+use super::ctx::{Lookup, Role};
 use super::stats::bump;
 use crate::{Question, Resolution, ResolveRequest};
 
@@ -42,14 +44,19 @@ impl Recursor {
         let subnet = request.client_subnet;
         let now = Instant::now();
         let refresh = Cell::new(false);
-        if let Some(hit) = self.answer_from_cache(&question, subnet, now, Read::Hit, &refresh) {
-            bump(&self.inner.stats.cache_hits);
-            let hit = self.mark_for_every_client(&question, hit);
-            if refresh.get() {
-                self.prefetch(question, subnet);
+        let cached = match self.answer_from_cache(&question, subnet, now, Read::Hit, &refresh) {
+            FromCache::Answer(hit) => {
+                bump(&self.inner.stats.cache_hits);
+                let hit = self.mark_for_every_client(&question, hit);
+                if refresh.get() {
+                    self.prefetch(question, subnet);
+                }
+                return hit;
             }
-            return hit;
-        }
+            FromCache::Partial => Lookup::Again,
+            // The resolution that starts now need not walk the caches for this name again.
+            FromCache::Nothing => Lookup::Done,
+        };
         bump(&self.inner.stats.cache_misses);
         let key = InflightKey {
             name: question.name.to_lowercase(),
@@ -59,16 +66,17 @@ impl Recursor {
         };
         // Stale data is looked for only when it may be served: most misses resolve in time,
         // and the walk through both caches is not free.
-        let recently_failed = self
-            .inner
-            .failed_recently
-            .get(&key)
-            .is_some_and(|until| now < until);
+        let recently_failed = self.inner.failed_ever.load(Ordering::Relaxed)
+            && self
+                .inner
+                .failed_recently
+                .get(&key)
+                .is_some_and(|until| now < until);
         if recently_failed && let Some(stale) = self.stale_answer(&question, subnet, now) {
             bump(&self.inner.stats.stale_served_failed);
             return stale;
         }
-        let (flight, joined) = self.flight(key, question.clone(), subnet, Role::Client);
+        let (flight, joined) = self.flight(key, question.clone(), subnet, Role::Client, cached);
         if joined {
             bump(&self.inner.stats.deduplicated);
         }
@@ -114,9 +122,10 @@ impl Recursor {
             && resolution.answers.iter().all(|r| {
                 r.record_type() != RecordType::CNAME || question.qtype == RecordType::CNAME
             })
-            && !scoped.holds(&CacheKey::rrset(&question.name, question.qtype, class))
-            && !scoped.holds(&CacheKey::rrset(&question.name, RecordType::CNAME, class))
-            && !scoped.holds(&CacheKey::name_error(&question.name, class));
+            && (scoped.is_empty()
+                || !scoped.holds(&CacheKey::rrset(&question.name, question.qtype, class))
+                    && !scoped.holds(&CacheKey::rrset(&question.name, RecordType::CNAME, class))
+                    && !scoped.holds(&CacheKey::name_error(&question.name, class)));
         resolution
     }
 
@@ -129,6 +138,7 @@ impl Recursor {
         question: Question,
         subnet: Option<IpNet>,
         role: Role,
+        lookup: Lookup,
     ) -> (SharedResolution, bool) {
         let mut inflight = self
             .inner
@@ -141,11 +151,14 @@ impl Recursor {
         let this = self.clone();
         let task_key = key.clone();
         let task = tokio::spawn(async move {
-            let resolution = this.resolve_with_trace(question, subnet, None, role).await;
+            let resolution = this
+                .resolve_with_trace(question, subnet, None, role, lookup)
+                .await;
             if resolution.rcode == ResponseCode::ServFail {
                 let until = Instant::now() + this.inner.config.stale_recheck;
+                this.inner.failed_ever.store(true, Ordering::Relaxed);
                 this.inner.failed_recently.insert(task_key.clone(), until);
-            } else {
+            } else if this.inner.failed_ever.load(Ordering::Relaxed) {
                 this.inner.failed_recently.invalidate(&task_key);
             }
             this.inner

@@ -9,7 +9,7 @@ use scoped_cache::Trust;
 use tokio::time::Instant;
 use tracing::debug;
 
-use super::ctx::{Asking, Ctx};
+use super::ctx::{Asking, Ctx, Lookup};
 use super::iterate::Outcome;
 use super::stats::bump;
 use super::{Recursor, ResolveError};
@@ -100,7 +100,10 @@ impl Recursor {
                 debug!(%ns, "sub-query skipped: loop or depth limit");
                 continue;
             };
-            match self.resolve_chain(ns.clone(), rtype, &child).await {
+            match self
+                .resolve_chain(ns.clone(), rtype, &child, Lookup::Again)
+                .await
+            {
                 Ok(resolution) => {
                     let addrs: Vec<IpAddr> = resolution
                         .answers

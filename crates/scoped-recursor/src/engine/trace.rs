@@ -8,7 +8,7 @@ use hickory_proto::rr::DNSClass;
 use tokio::time::Instant;
 
 use super::Recursor;
-use super::ctx::{Ctx, Role};
+use super::ctx::{Ctx, Lookup, Role};
 use crate::classify::Delegation;
 use crate::{Resolution, ResolveRequest};
 
@@ -26,6 +26,7 @@ impl Recursor {
                 request.client_subnet,
                 Some(lines.clone()),
                 Role::Client,
+                Lookup::Again,
             )
             .await
         } else {
