@@ -208,6 +208,10 @@ impl Report {
             "pdns-recursor",
             first_line("pdns_recursor", &["--version"], "PowerDNS Recursor"),
         );
+        versions.insert(
+            "knot-resolver",
+            first_line("kresd", &["--version"], "Knot Resolver"),
+        );
         versions.insert("nsd", first_line("nsd", &["-v"], "NSD version"));
         versions.insert("dnsperf", first_line("dnsperf", &["-h"], "Version"));
         versions.insert(
