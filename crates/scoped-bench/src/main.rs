@@ -519,6 +519,11 @@ fn bench(cli: Cli) -> anyhow::Result<()> {
     }
 
     let mut report = Report::new(&settings, &dir);
+    for name in names.iter().filter(|n| !world::speaks_ecs(n)) {
+        for scenario in ["tailored", "memory"] {
+            report.left_out(scenario, name, "no ECS support");
+        }
+    }
 
     // Warm every resolver: the plain names, the tailored pairs, the wildcard's parent.
     for r in &resolvers {

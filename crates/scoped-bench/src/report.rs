@@ -127,6 +127,8 @@ pub struct Report {
     versions: BTreeMap<&'static str, String>,
     samples: BTreeMap<&'static str, Vec<Sample>>,
     pub memory: Vec<Memory>,
+    /// Per scenario, the servers that do not take part in it, and why (shown as "n/a").
+    left_out: BTreeMap<&'static str, Vec<(String, String)>>,
 }
 
 fn median(mut values: Vec<f64>) -> f64 {
@@ -182,6 +184,15 @@ fn times(r: f64) -> String {
     }
 }
 
+/// "93%"
+fn percent(r: f64) -> String {
+    if r.is_finite() {
+        format!("{:.0}%", r * 100.0)
+    } else {
+        "–".into()
+    }
+}
+
 fn num(v: f64) -> String {
     if v.is_nan() {
         "–".into()
@@ -225,6 +236,29 @@ impl Report {
             versions,
             samples: BTreeMap::new(),
             memory: Vec::new(),
+            left_out: BTreeMap::new(),
+        }
+    }
+
+    /// Record that `target` does not take part in `scenario` (`memory` for the memory row), and
+    /// why: its cells show "n/a" instead of numbers or dashes.
+    pub fn left_out(&mut self, scenario: &'static str, target: &str, why: &str) {
+        self.left_out
+            .entry(scenario)
+            .or_default()
+            .push((target.to_owned(), why.to_owned()));
+    }
+
+    fn is_left_out(&self, scenario: &str, target: &str) -> bool {
+        self.left_out
+            .get(scenario)
+            .is_some_and(|v| v.iter().any(|(t, _)| t == target))
+    }
+
+    /// The "n/a" footnote under a table, if anything was left out of `scenario`.
+    fn left_out_note(&self, md: &mut String, scenario: &str) {
+        for (target, why) in self.left_out.get(scenario).into_iter().flatten() {
+            let _ = writeln!(md, "\nn/a: {target} does not take part ({why}).");
         }
     }
 
@@ -393,19 +427,34 @@ impl Report {
             "| resolver | plain q/s | plain q/CPU-s | tailored q/s | tailored q/CPU-s | tailored ÷ plain (per round) |"
         );
         let _ = writeln!(md, "|---|---:|---:|---:|---:|---:|");
+        let mut rows = self.targets("hits-generator");
         for t in self.targets("tailored") {
+            if !rows.contains(&t) {
+                rows.push(t);
+            }
+        }
+        for t in rows {
             let p = self.median("hits-generator", &t);
-            let m = self.median("tailored", &t);
+            let tailored = if self.is_left_out("tailored", &t) {
+                "n/a | n/a | n/a".to_owned()
+            } else {
+                let m = self.median("tailored", &t);
+                let r = self.paired(("tailored", &t), ("hits-generator", &t)).median;
+                format!(
+                    "{} | {} | {}",
+                    num(m.qps),
+                    num(m.q_per_cpu_second),
+                    percent(r)
+                )
+            };
             let _ = writeln!(
                 md,
-                "| {t} | {} | {} | {} | {} | {:.0}% |",
+                "| {t} | {} | {} | {tailored} |",
                 num(p.qps),
                 num(p.q_per_cpu_second),
-                num(m.qps),
-                num(m.q_per_cpu_second),
-                100.0 * self.paired(("tailored", &t), ("hits-generator", &t)).median
             );
         }
+        self.left_out_note(&mut md, "tailored");
 
         let title = "Cache misses (dnsperf, unique names under a wildcard, 100 outstanding)";
         md.push('\n');
@@ -458,6 +507,10 @@ impl Report {
                 m.replayed
             );
         }
+        for (target, _) in self.left_out.get("memory").into_iter().flatten() {
+            let _ = writeln!(md, "| {target} | n/a | n/a | n/a | n/a | n/a |");
+        }
+        self.left_out_note(&mut md, "memory");
 
         let targets = self.targets_met(resolvers);
         let _ = writeln!(md, "\n### Targets (issue #7)\n");
@@ -494,6 +547,12 @@ impl Report {
                 "replayed": m.replayed,
                 "reasked_upstream": m.reasked_upstream,
             })).collect::<Vec<_>>(),
+            "left_out": self.left_out.iter().map(|(scenario, v)| {
+                let v: Vec<_> = v.iter().map(|(target, why)| serde_json::json!({
+                    "target": target, "why": why,
+                })).collect();
+                (scenario.to_string(), serde_json::Value::from(v))
+            }).collect::<serde_json::Map<_, _>>(),
             "targets": targets.iter().map(|(t, m, met)| serde_json::json!({
                 "target": t, "measured": m, "met": met,
             })).collect::<Vec<_>>(),
@@ -530,14 +589,12 @@ mod tests {
         }
     }
 
-    /// Ratios are taken within a round, then the median: a machine that slows down between
-    /// rounds slows both servers of a round alike, and a round missing one side is left out.
-    #[test]
-    fn paired_ratios_are_per_round_medians() {
-        let mut report = Report {
+    /// A report of `rounds` rounds with nothing in it (no version probes).
+    fn empty(rounds: usize) -> Report {
+        Report {
             settings: Settings {
                 seconds: 1.0,
-                rounds: 4,
+                rounds,
                 entries: 0,
                 fixed_rate: 0,
                 dnsperf_outstanding: 0,
@@ -551,7 +608,25 @@ mod tests {
             versions: BTreeMap::new(),
             samples: BTreeMap::new(),
             memory: Vec::new(),
-        };
+            left_out: BTreeMap::new(),
+        }
+    }
+
+    /// The markdown table under the heading that starts with `heading`: its header and rows.
+    fn table<'a>(md: &'a str, heading: &str) -> Vec<&'a str> {
+        md.split("\n### ")
+            .find(|section| section.starts_with(heading))
+            .unwrap_or_else(|| panic!("no section {heading} in\n{md}"))
+            .lines()
+            .filter(|l| l.starts_with('|') && !l.starts_with("|---"))
+            .collect()
+    }
+
+    /// Ratios are taken within a round, then the median: a machine that slows down between
+    /// rounds slows both servers of a round alike, and a round missing one side is left out.
+    #[test]
+    fn paired_ratios_are_per_round_medians() {
+        let mut report = empty(4);
         // The machine halves its speed every round; scoped is 0.8× the limit throughout,
         // 0.4× in round 2; round 3 has no limit sample.
         for (round, (scoped, limit)) in [(800, 1000), (400, 500), (100, 250)]
@@ -571,6 +646,56 @@ mod tests {
         assert!(none.median.is_nan() && none.rounds.is_empty());
     }
 
+    /// A peer without ECS runs the plain rows and shows "n/a" in the ECS-only ones: not a
+    /// zero, not a dash, not a missing row.
+    #[test]
+    fn a_peer_left_out_of_the_ecs_rows_shows_n_a_there_and_numbers_elsewhere() {
+        let mut report = empty(1);
+        for (target, answered) in [("scoped", 900), ("knot", 300)] {
+            report.add("hits", sample(target, 0, answered, 1.0));
+            report.add("hits-generator", sample(target, 0, answered, 1.0));
+            report.add("misses", sample(target, 0, answered / 100, 1.0));
+            report.add("latency", sample(target, 0, answered, 1.0));
+        }
+        report.add("tailored", sample("scoped", 0, 850, 1.0));
+        report.memory.push(Memory {
+            target: "scoped".into(),
+            entries: 1000,
+            rss_before: 1_000_000,
+            rss_after: 1_150_000,
+            replayed: 11,
+            reasked_upstream: 0,
+        });
+        report.left_out("tailored", "knot", "no ECS support");
+        report.left_out("memory", "knot", "no ECS support");
+        let (md, json) = report.render(&["scoped", "knot"]);
+
+        let hits = table(&md, "Cache hits");
+        assert_eq!(hits[2], "| knot | 300 | 1.00 | 300 | 0 / 0 | 3.00× |");
+        let misses = table(&md, "Cache misses");
+        assert_eq!(misses[2], "| knot | 3 | 1.00 | 3 | 0 / 0 | 3.00× |");
+        let generator = table(&md, "Plain and tailored");
+        assert_eq!(generator[1], "| scoped | 900 | 900 | 850 | 850 | 94% |");
+        assert_eq!(generator[2], "| knot | 300 | 300 | n/a | n/a | n/a |");
+        let memory = table(&md, "Memory per tailored entry");
+        assert_eq!(memory[1], "| scoped | 1,000 | 1.0 | 1.1 | 150 | 0 of 11 |");
+        assert_eq!(memory[2], "| knot | n/a | n/a | n/a | n/a | n/a |");
+        assert_eq!(
+            md.matches("n/a: knot does not take part (no ECS support).")
+                .count(),
+            2
+        );
+        // (The targets table still says "NaN%" for the limit, which this report lacks.)
+        let tables = md.split("\n### Targets").next().unwrap_or_default();
+        assert!(!tables.contains("NaN"), "{md}");
+        assert_eq!(table(&md, "Latency")[2].split('|').nth(1), Some(" knot "));
+
+        let json: serde_json::Value = serde_json::from_str(&json).unwrap();
+        assert_eq!(json["left_out"]["tailored"][0]["target"], "knot");
+        assert!(json["medians"]["tailored"].get("knot").is_none());
+        assert!(json["medians"]["misses"].get("knot").is_some());
+    }
+
     #[test]
     fn numbers_get_thousands_separators() {
         assert_eq!(num(1_234_567.4), "1,234,567");
@@ -578,5 +703,7 @@ mod tests {
         assert_eq!(num(f64::NAN), "–");
         assert_eq!(times(1.5), "1.50×");
         assert_eq!(times(f64::NAN), "–");
+        assert_eq!(percent(0.934), "93%");
+        assert_eq!(percent(f64::NAN), "–");
     }
 }
