@@ -89,14 +89,25 @@ pub struct Paired {
 }
 
 impl Paired {
+    /// Whether the median reaches `threshold`; `None` when no round measured both sides.
+    fn at_least(&self, threshold: f64) -> Met {
+        (!self.rounds.is_empty()).then_some(self.median >= threshold)
+    }
+
     /// `1.38× (1.45, 1.38, 1.20)`.
     fn times(&self) -> String {
+        if self.rounds.is_empty() {
+            return "not measured".into();
+        }
         let rounds: Vec<String> = self.rounds.iter().map(|r| format!("{r:.2}")).collect();
         format!("{:.2}× ({})", self.median, rounds.join(", "))
     }
 
     /// `86% (83, 109, 88)`.
     fn percent(&self) -> String {
+        if self.rounds.is_empty() {
+            return "not measured".into();
+        }
         let rounds: Vec<String> = self
             .rounds
             .iter()
@@ -130,6 +141,9 @@ pub struct Report {
     /// Per scenario, the servers that do not take part in it, and why (shown as "n/a").
     left_out: BTreeMap<&'static str, Vec<(String, String)>>,
 }
+
+/// A target's verdict: `None` when a server it compares against was not run.
+pub type Met = Option<bool>;
 
 fn median(mut values: Vec<f64>) -> f64 {
     values.retain(|v| !v.is_nan());
@@ -329,47 +343,79 @@ impl Report {
             .max_by(|a, b| a.1.total_cmp(&b.1))
     }
 
-    /// The target checks of issue #7, as (target, measured, met): medians of per-round ratios
-    /// (see [`paired`](Self::paired)), each round's ratio in brackets.
-    pub fn targets_met(&self, resolvers: &[&str]) -> Vec<(String, String, bool)> {
-        let mut out = Vec::new();
+    /// The target checks of issues #7 and #13, as (target, measured, met): medians of per-round
+    /// ratios (see [`paired`](Self::paired)), each round's ratio in brackets.
+    pub fn targets_met(&self, resolvers: &[&str]) -> Vec<(String, String, Met)> {
+        let mut out: Vec<(String, String, Met)> = Vec::new();
         if let Some((peer, _)) = self.best_peer("hits", resolvers) {
             let r = self.paired(("hits", "scoped"), ("hits", &peer));
             out.push((
                 "cache hits ≥ 1.25× the best peer's q/CPU-s".into(),
                 format!("{} {peer}", r.times()),
-                r.median >= 1.25,
+                r.at_least(1.25),
             ));
         }
         let r = self.paired(("hits", "scoped"), ("hits", "limit-batched"));
         out.push((
             "cache hits ≥ 90% of the batched limit's q/CPU-s".into(),
             r.percent(),
-            r.median >= 0.9,
+            r.at_least(0.9),
         ));
         let r = self.paired(("tailored", "scoped"), ("hits-generator", "scoped"));
         out.push((
             "tailored hits ≥ 90% of plain hits (q/CPU-s)".into(),
             r.percent(),
-            r.median >= 0.9,
+            r.at_least(0.9),
         ));
         if let Some((peer, _)) = self.best_peer("misses", resolvers) {
             let r = self.paired(("misses", "scoped"), ("misses", &peer));
             out.push((
                 "cache misses ≥ 2× the best peer's q/CPU-s".into(),
                 format!("{} {peer}", r.times()),
-                r.median >= 2.0,
+                r.at_least(2.0),
             ));
         }
+        out.push(self.miss_target());
         if let Some(m) = self.memory.iter().find(|m| m.target == "scoped") {
             let b = m.bytes_per_entry();
             out.push((
                 "≤ 300 B of RSS per tailored entry".into(),
                 format!("{b:.0} B"),
-                b <= 300.0,
+                Some(b <= 300.0),
             ));
         }
         out
+    }
+
+    /// Issue #13's miss target: scoped ≥ 1.25× Unbound and ≥ 1.0× Knot Resolver (q/CPU-s,
+    /// medians of per-round ratios). Missed if either part is missed; otherwise undecided
+    /// while a peer was not run.
+    fn miss_target(&self) -> (String, String, Met) {
+        let mut measured = Vec::new();
+        let mut verdicts = Vec::new();
+        for (peer, label, at_least) in
+            [("unbound", "Unbound", 1.25), ("knot", "Knot Resolver", 1.0)]
+        {
+            let r = self.paired(("misses", "scoped"), ("misses", peer));
+            measured.push(if r.rounds.is_empty() {
+                format!("{label} not run")
+            } else {
+                format!("{} {label}", r.times())
+            });
+            verdicts.push(r.at_least(at_least));
+        }
+        let met = if verdicts.contains(&Some(false)) {
+            Some(false)
+        } else if verdicts.contains(&None) {
+            None
+        } else {
+            Some(true)
+        };
+        (
+            "cache misses ≥ 1.25× Unbound's and ≥ 1.0× Knot Resolver's q/CPU-s".into(),
+            measured.join("; "),
+            met,
+        )
     }
 
     /// A dnsperf scenario's table: medians per server and scoped ÷ that server, per round.
@@ -513,15 +559,16 @@ impl Report {
         self.left_out_note(&mut md, "memory");
 
         let targets = self.targets_met(resolvers);
-        let _ = writeln!(md, "\n### Targets (issue #7)\n");
+        let _ = writeln!(md, "\n### Targets (issues #7 and #13)\n");
         let _ = writeln!(md, "| target | measured | met |");
         let _ = writeln!(md, "|---|---:|---|");
         for (target, measured, met) in &targets {
-            let _ = writeln!(
-                md,
-                "| {target} | {measured} | {} |",
-                if *met { "yes" } else { "no" }
-            );
+            let met = match met {
+                Some(true) => "yes",
+                Some(false) => "no",
+                None => "not measured",
+            };
+            let _ = writeln!(md, "| {target} | {measured} | {met} |");
         }
 
         let mut medians: BTreeMap<&str, BTreeMap<String, Median>> = BTreeMap::new();
@@ -685,15 +732,66 @@ mod tests {
                 .count(),
             2
         );
-        // (The targets table still says "NaN%" for the limit, which this report lacks.)
-        let tables = md.split("\n### Targets").next().unwrap_or_default();
-        assert!(!tables.contains("NaN"), "{md}");
+        assert!(!md.contains("NaN"), "{md}");
         assert_eq!(table(&md, "Latency")[2].split('|').nth(1), Some(" knot "));
 
         let json: serde_json::Value = serde_json::from_str(&json).unwrap();
         assert_eq!(json["left_out"]["tailored"][0]["target"], "knot");
         assert!(json["medians"]["tailored"].get("knot").is_none());
         assert!(json["medians"]["misses"].get("knot").is_some());
+    }
+
+    /// Issue #13's miss target needs both peers; without one of them it is not decided.
+    #[test]
+    fn the_miss_target_compares_with_unbound_and_knot() {
+        let mut report = empty(3);
+        // scoped ÷ unbound: 1.3, 1.2, 1.4; scoped ÷ knot: 1.1, 0.9, 1.05.
+        for (round, (scoped, unbound, knot)) in [(130, 100, 118), (120, 100, 133), (140, 100, 133)]
+            .into_iter()
+            .enumerate()
+        {
+            report.add("misses", sample("scoped", round, scoped, 1.0));
+            report.add("misses", sample("unbound", round, unbound, 1.0));
+            report.add("misses", sample("knot", round, knot, 1.0));
+        }
+        let (target, measured, met) = report.miss_target();
+        assert!(target.contains("1.25× Unbound") && target.contains("1.0× Knot"));
+        assert_eq!(
+            measured,
+            "1.30× (1.30, 1.20, 1.40) Unbound; 1.05× (1.10, 0.90, 1.05) Knot Resolver"
+        );
+        assert_eq!(met, Some(true));
+        let targets = report.targets_met(&["scoped", "unbound", "knot"]);
+        assert!(targets.iter().any(|t| t.0 == target && t.2 == Some(true)));
+
+        // Knot slightly ahead in two rounds of three: the median ratio is below 1.
+        let mut behind = empty(3);
+        for (round, (scoped, unbound, knot)) in [(130, 100, 118), (120, 100, 133), (140, 100, 150)]
+            .into_iter()
+            .enumerate()
+        {
+            behind.add("misses", sample("scoped", round, scoped, 1.0));
+            behind.add("misses", sample("unbound", round, unbound, 1.0));
+            behind.add("misses", sample("knot", round, knot, 1.0));
+        }
+        assert_eq!(behind.miss_target().2, Some(false));
+
+        let mut no_knot = empty(1);
+        no_knot.add("misses", sample("scoped", 0, 200, 1.0));
+        no_knot.add("misses", sample("unbound", 0, 100, 1.0));
+        let (_, measured, met) = no_knot.miss_target();
+        assert_eq!(measured, "2.00× (2.00) Unbound; Knot Resolver not run");
+        assert_eq!(met, None);
+        // A part that fails decides the whole, measured or not.
+        let mut slow = empty(1);
+        slow.add("misses", sample("scoped", 0, 100, 1.0));
+        slow.add("misses", sample("unbound", 0, 100, 1.0));
+        assert_eq!(slow.miss_target().2, Some(false));
+        let (md, _) = no_knot.render(&["scoped", "unbound"]);
+        assert!(
+            md.contains("Unbound; Knot Resolver not run | not measured |"),
+            "{md}"
+        );
     }
 
     #[test]
