@@ -303,8 +303,10 @@ pub fn knot_config(dir: &Path, cache_dir: &Path) -> String {
          trust_anchors.remove('.')\n\
          modules.unload('validate')\n\
          -- kresd skips nameservers on loopback and private addresses unless a query carries\n\
-         -- ALLOW_LOCAL; every nameserver of the lab is on 127.54.0.0/24.\n\
-         policy.add(policy.all(policy.FLAGS('ALLOW_LOCAL')))\n\
+         -- ALLOW_LOCAL; every nameserver of the lab is on 127.54.0.0/24. Set as a default of\n\
+         -- every request: a policy rule setting it runs Lua for each query, which made a\n\
+         -- cache hit cost kresd ~1.6x the CPU in this lab.\n\
+         option('ALLOW_LOCAL', true)\n\
          cache.open({KNOT_CACHE_MIB} * MB, {cache})\n"
     )
 }
@@ -335,7 +337,7 @@ mod tests {
                 "_hint_root_file('/r/run-1/root.hints')",
                 "trust_anchors.remove('.')",
                 "modules.unload('validate')",
-                "policy.add(policy.all(policy.FLAGS('ALLOW_LOCAL')))",
+                "option('ALLOW_LOCAL', true)",
                 "cache.open(512 * MB, 'lmdb:///dev/shm/c')",
             ]
         );
