@@ -250,7 +250,7 @@ pub fn pdns_config(dir: &Path) -> String {
 pub const KNOT_CACHE_MIB: u32 = 512;
 
 /// Where Knot Resolver's LMDB cache goes: on tmpfs when there is one (`shm`, normally
-/// `/dev/shm`), as the others' caches are in memory and kresd's documentation advises tmpfs;
+/// `/dev/shm`), in memory like the other resolvers' caches rather than in a file on disk;
 /// otherwise in the run's directory. Named after the run so a leftover is recognisable.
 pub fn knot_cache_dir(run_dir: &Path, shm: Option<&Path>) -> PathBuf {
     match shm {
