@@ -239,7 +239,12 @@ fn build_scoped() -> anyhow::Result<PathBuf> {
     )
 }
 
-fn start_resolver(name: &str, dir: &Path, scoped: &Path) -> anyhow::Result<Daemon> {
+fn start_resolver(
+    name: &str,
+    dir: &Path,
+    scoped: &Path,
+    knot_cache: &Path,
+) -> anyhow::Result<Daemon> {
     let (addr, command) = match name {
         "scoped" => {
             let mut c = Command::new(scoped);
@@ -266,14 +271,13 @@ fn start_resolver(name: &str, dir: &Path, scoped: &Path) -> anyhow::Result<Daemo
                 .arg(dir.join("kresd.conf"))
                 .args(["-n", "-q"])
                 .arg(rundir);
-            let cache = knot_cache(dir);
             return Daemon::start_with_scratch(
                 name,
                 at53(world::KNOT),
                 c,
                 dir,
                 &hit_name(0),
-                Some(cache),
+                Some(knot_cache.to_owned()),
             );
         }
         other => bail!("unknown resolver {other}"),
@@ -281,10 +285,15 @@ fn start_resolver(name: &str, dir: &Path, scoped: &Path) -> anyhow::Result<Daemo
     Daemon::start(name, addr, command, dir, &hit_name(0))
 }
 
-/// Where this run's Knot Resolver keeps its cache (see [`world::knot_cache_dir`]).
+/// Where this run's Knot Resolver keeps its cache (see [`world::knot_cache_dir`]): `/dev/shm`
+/// when it has room for the whole file, which kresd allocates at start (a container's is often
+/// only 64 MiB), else the run's directory.
 fn knot_cache(dir: &Path) -> PathBuf {
     let shm = Path::new("/dev/shm");
-    world::knot_cache_dir(dir, shm.is_dir().then_some(shm))
+    let need = f64::from(world::KNOT_CACHE_MIB + 64) * 1_048_576.0;
+    let room = nix::sys::statvfs::statvfs(shm)
+        .is_ok_and(|s| s.blocks_available() as f64 * s.fragment_size() as f64 >= need);
+    world::knot_cache_dir(dir, room.then_some(shm))
 }
 
 fn warm(target: SocketAddr, queries: Vec<Vec<u8>>, what: &str) -> anyhow::Result<()> {
@@ -467,9 +476,10 @@ fn bench(cli: Cli) -> anyhow::Result<()> {
     std::fs::write(dir.join("allowlist.txt"), world::SCOPED_ALLOWLIST)?;
     std::fs::write(dir.join("unbound.conf"), world::unbound_config(&dir))?;
     std::fs::write(dir.join("recursor.conf"), world::pdns_config(&dir))?;
+    let knot_cache = knot_cache(&dir);
     std::fs::write(
         dir.join("kresd.conf"),
-        world::knot_config(&dir, &knot_cache(&dir)),
+        world::knot_config(&dir, &knot_cache),
     )?;
 
     progress(
@@ -495,7 +505,7 @@ fn bench(cli: Cli) -> anyhow::Result<()> {
     let mut resolvers: Vec<Daemon> = Vec::new();
     for name in &names {
         progress(&format!("starting {name}"));
-        resolvers.push(start_resolver(name, &dir, &scoped_bin)?);
+        resolvers.push(start_resolver(name, &dir, &scoped_bin, &knot_cache)?);
     }
     let exe = std::env::current_exe()?;
     let mut limits: Vec<Daemon> = Vec::new();
@@ -666,7 +676,7 @@ fn bench(cli: Cli) -> anyhow::Result<()> {
         ));
         // Stop the old process before its replacement binds the same address.
         resolvers.remove(slot);
-        let daemon = start_resolver(&name, &dir, &scoped_bin)?;
+        let daemon = start_resolver(&name, &dir, &scoped_bin, &knot_cache)?;
         warm(
             daemon.addr,
             vec![wire::query(&cdn_name(SPARE_NAME), wire::TYPE_A, true, None)],
