@@ -18,6 +18,18 @@ pub struct Daemon {
     pub addr: SocketAddr,
     child: Child,
     log: PathBuf,
+    /// Removed once the process is gone (a field, so it is dropped after `Drop::drop` ran).
+    _scratch: Option<Scratch>,
+}
+
+/// A directory a daemon works in outside the run's directory (kresd's cache on tmpfs); removed
+/// when dropped.
+struct Scratch(PathBuf);
+
+impl Drop for Scratch {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
 }
 
 impl Daemon {
@@ -26,10 +38,31 @@ impl Daemon {
     pub fn start(
         name: &str,
         addr: SocketAddr,
-        mut command: Command,
+        command: Command,
         dir: &Path,
         probe_name: &str,
     ) -> anyhow::Result<Self> {
+        Self::start_with_scratch(name, addr, command, dir, probe_name, None)
+    }
+
+    /// [`start`](Self::start), and remove `scratch` (created here) once the process is gone,
+    /// also when it fails to start.
+    pub fn start_with_scratch(
+        name: &str,
+        addr: SocketAddr,
+        mut command: Command,
+        dir: &Path,
+        probe_name: &str,
+        scratch: Option<PathBuf>,
+    ) -> anyhow::Result<Self> {
+        let scratch = match scratch {
+            Some(path) => {
+                std::fs::create_dir_all(&path)
+                    .with_context(|| format!("creating {}", path.display()))?;
+                Some(Scratch(path))
+            }
+            None => None,
+        };
         let log = dir.join(format!("{name}.out"));
         let out = File::create(&log)?;
         command
@@ -44,6 +77,7 @@ impl Daemon {
             addr,
             child,
             log,
+            _scratch: scratch,
         };
         daemon.wait_ready(probe_name)?;
         Ok(daemon)
@@ -170,19 +204,46 @@ pub fn have(program: &str) -> bool {
         || Path::new("/usr/sbin").join(program).is_file()
 }
 
-/// Install the Debian packages whose programs are missing (as root, with apt-get).
-pub fn ensure_packages(install: bool) -> anyhow::Result<()> {
-    let wanted = [
-        ("unbound", "unbound"),
-        ("pdns_recursor", "pdns-recursor"),
-        ("nsd", "nsd"),
-        ("dnsperf", "dnsperf"),
-    ];
-    let missing: Vec<&str> = wanted
+/// What the harness runs, by program: the program, its Debian package, the peer that needs
+/// it (`None`: every run does) and the systemd units the package enables and starts.
+const PACKAGES: [(&str, &str, Option<&str>, &[&str]); 5] = [
+    ("unbound", "unbound", Some("unbound"), &["unbound.service"]),
+    (
+        "pdns_recursor",
+        "pdns-recursor",
+        Some("pdns"),
+        &["pdns-recursor.service"],
+    ),
+    // kresd.target pulls in the kresd@N instances and the cache garbage collector.
+    (
+        "kresd",
+        "knot-resolver",
+        Some("knot"),
+        &["kresd.target", "kresd@1.service", "kres-cache-gc.service"],
+    ),
+    ("nsd", "nsd", None, &["nsd.service"]),
+    ("dnsperf", "dnsperf", None, &[]),
+];
+
+/// The packages (with their systemd units) to install: those whose program is missing
+/// (`have`), leaving out the peers in `skip`.
+fn missing_packages(
+    skip: &[String],
+    have: impl Fn(&str) -> bool,
+) -> Vec<(&'static str, &'static [&'static str])> {
+    PACKAGES
         .iter()
-        .filter(|(program, _)| !have(program))
-        .map(|&(_, package)| package)
-        .collect();
+        .filter(|(_, _, peer, _)| peer.is_none_or(|p| !skip.iter().any(|s| s == p)))
+        .filter(|(program, ..)| !have(program))
+        .map(|&(_, package, _, units)| (package, units))
+        .collect()
+}
+
+/// Install the Debian packages whose programs are missing (as root, with apt-get), except
+/// those only the peers in `skip` need.
+pub fn ensure_packages(install: bool, skip: &[String]) -> anyhow::Result<()> {
+    let wanted = missing_packages(skip, have);
+    let missing: Vec<&str> = wanted.iter().map(|(package, _)| *package).collect();
     if missing.is_empty() {
         return Ok(());
     }
@@ -207,16 +268,52 @@ pub fn ensure_packages(install: bool) -> anyhow::Result<()> {
     }
     // On a systemd machine the packages start their own daemons (nsd on every address's port
     // 53): stop the ones just installed, so they neither hold our addresses nor run beside us.
+    // One systemctl per package: a unit it does not know must not keep the others running.
     if Path::new("/run/systemd/system").is_dir() {
-        let units: Vec<&str> = missing
-            .iter()
-            .filter(|p| **p != "dnsperf")
-            .copied()
-            .collect();
-        let _ = Command::new("systemctl")
-            .args(["disable", "--now"])
-            .args(&units)
-            .status();
+        for (_, units) in wanted.iter().filter(|(_, units)| !units.is_empty()) {
+            let _ = Command::new("systemctl")
+                .args(["disable", "--now"])
+                .args(*units)
+                .status();
+        }
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_skipped_peer_needs_no_package_and_the_rest_are_installed_when_missing() {
+        let nothing = |_: &str| false;
+        let all: Vec<&str> = missing_packages(&[], nothing)
+            .into_iter()
+            .map(|(p, _)| p)
+            .collect();
+        assert_eq!(
+            all,
+            [
+                "unbound",
+                "pdns-recursor",
+                "knot-resolver",
+                "nsd",
+                "dnsperf"
+            ]
+        );
+        let skip = ["knot".to_owned(), "pdns".to_owned()];
+        let some: Vec<&str> = missing_packages(&skip, |p| p == "nsd")
+            .into_iter()
+            .map(|(p, _)| p)
+            .collect();
+        assert_eq!(some, ["unbound", "dnsperf"]);
+        let knot = missing_packages(&[], |p| p != "kresd");
+        assert_eq!(
+            knot,
+            [(
+                "knot-resolver",
+                &["kresd.target", "kresd@1.service", "kres-cache-gc.service"][..]
+            )]
+        );
+    }
 }

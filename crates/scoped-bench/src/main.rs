@@ -1,11 +1,11 @@
-//! `scoped-bench`: scoped, Unbound and PowerDNS Recursor side by side on one loopback DNS
-//! internet, measured in one run, interleaved. docs/benchmarks.md explains the scenarios, the
-//! settings and how to read the table; `scoped-bench --help` lists the knobs.
+//! `scoped-bench`: scoped, Unbound, PowerDNS Recursor and Knot Resolver side by side on one
+//! loopback DNS internet, measured in one run, interleaved. docs/benchmarks.md explains the
+//! scenarios, the settings and how to read the table; `scoped-bench --help` lists the knobs.
 //!
 //! Needs root (every authoritative and resolver listens on port 53 of its own 127.x address:
-//! Unbound and PowerDNS only query port 53) and installs unbound, pdns-recursor, nsd and dnsperf
-//! from Debian when they are missing. All traffic stays on loopback; every load is bounded in
-//! time and count.
+//! Unbound and PowerDNS only query port 53) and installs unbound, pdns-recursor, knot-resolver,
+//! nsd and dnsperf from Debian when they are missing. All traffic stays on loopback; every load
+//! is bounded in time and count.
 #![forbid(unsafe_code)]
 
 mod daemons;
@@ -34,7 +34,7 @@ use crate::world::{at53, cdn_name, client_subnet, hit_name, miss_name};
 #[derive(Parser, Debug)]
 #[command(
     version,
-    about = "Benchmark scoped against Unbound and PowerDNS Recursor on loopback"
+    about = "Benchmark scoped against Unbound, PowerDNS Recursor and Knot Resolver on loopback"
 )]
 struct Cli {
     #[command(subcommand)]
@@ -60,7 +60,7 @@ struct Cli {
     /// Do not apt-get install missing peers and tools; fail instead.
     #[arg(long)]
     no_install: bool,
-    /// Peers to leave out: unbound, pdns (comma-separated).
+    /// Peers to leave out: unbound, pdns, knot (comma-separated).
     #[arg(long, value_delimiter = ',')]
     skip: Vec<String>,
     /// The scoped binary to measure (default: build this checkout's with cargo, release).
@@ -239,7 +239,12 @@ fn build_scoped() -> anyhow::Result<PathBuf> {
     )
 }
 
-fn start_resolver(name: &str, dir: &Path, scoped: &Path) -> anyhow::Result<Daemon> {
+fn start_resolver(
+    name: &str,
+    dir: &Path,
+    scoped: &Path,
+    knot_cache: &Path,
+) -> anyhow::Result<Daemon> {
     let (addr, command) = match name {
         "scoped" => {
             let mut c = Command::new(scoped);
@@ -256,9 +261,39 @@ fn start_resolver(name: &str, dir: &Path, scoped: &Path) -> anyhow::Result<Daemo
             c.arg(format!("--config-dir={}", dir.display()));
             (at53(world::PDNS), c)
         }
+        "knot" => {
+            // One process: kresd is single-threaded, so this is the others' one worker thread.
+            // The last argument is its working directory (control socket).
+            let rundir = dir.join("kresd");
+            std::fs::create_dir_all(&rundir)?;
+            let mut c = Command::new("kresd");
+            c.arg("-c")
+                .arg(dir.join("kresd.conf"))
+                .args(["-n", "-q"])
+                .arg(rundir);
+            return Daemon::start_with_scratch(
+                name,
+                at53(world::KNOT),
+                c,
+                dir,
+                &hit_name(0),
+                Some(knot_cache.to_owned()),
+            );
+        }
         other => bail!("unknown resolver {other}"),
     };
     Daemon::start(name, addr, command, dir, &hit_name(0))
+}
+
+/// Where this run's Knot Resolver keeps its cache (see [`world::knot_cache_dir`]): `/dev/shm`
+/// when it has room for the whole file, which kresd allocates at start (a container's is often
+/// only 64 MiB), else the run's directory.
+fn knot_cache(dir: &Path) -> PathBuf {
+    let shm = Path::new("/dev/shm");
+    let need = f64::from(world::KNOT_CACHE_MIB + 64) * 1_048_576.0;
+    let room = nix::sys::statvfs::statvfs(shm)
+        .is_ok_and(|s| s.blocks_available() as f64 * s.fragment_size() as f64 >= need);
+    world::knot_cache_dir(dir, room.then_some(shm))
 }
 
 fn warm(target: SocketAddr, queries: Vec<Vec<u8>>, what: &str) -> anyhow::Result<()> {
@@ -416,7 +451,17 @@ fn bench(cli: Cli) -> anyhow::Result<()> {
              PowerDNS Recursor only ever query port 53)"
         );
     }
-    ensure_packages(!cli.no_install)?;
+    if let Some(unknown) = cli
+        .skip
+        .iter()
+        .find(|s| !world::RESOLVERS.contains(&s.as_str()))
+    {
+        bail!(
+            "--skip {unknown}: the resolvers are {}",
+            world::RESOLVERS.join(", ")
+        );
+    }
+    ensure_packages(!cli.no_install, &cli.skip)?;
     let scoped_bin = match &cli.scoped {
         Some(path) => path.clone(),
         None => build_scoped()?,
@@ -431,6 +476,11 @@ fn bench(cli: Cli) -> anyhow::Result<()> {
     std::fs::write(dir.join("allowlist.txt"), world::SCOPED_ALLOWLIST)?;
     std::fs::write(dir.join("unbound.conf"), world::unbound_config(&dir))?;
     std::fs::write(dir.join("recursor.conf"), world::pdns_config(&dir))?;
+    let knot_cache = knot_cache(&dir);
+    std::fs::write(
+        dir.join("kresd.conf"),
+        world::knot_config(&dir, &knot_cache),
+    )?;
 
     progress(
         "starting the authoritatives: nsd on 127.54.0.1-3, the testkit's ECS server on 127.54.0.4",
@@ -448,14 +498,14 @@ fn bench(cli: Cli) -> anyhow::Result<()> {
         .block_on(internet.serve_on_loopback_at(53))
         .context("serving the ECS authority on 127.54.0.4:53")?;
 
-    let names: Vec<&str> = ["scoped", "unbound", "pdns"]
+    let names: Vec<&str> = world::RESOLVERS
         .into_iter()
         .filter(|n| !cli.skip.iter().any(|s| s == n))
         .collect();
     let mut resolvers: Vec<Daemon> = Vec::new();
     for name in &names {
         progress(&format!("starting {name}"));
-        resolvers.push(start_resolver(name, &dir, &scoped_bin)?);
+        resolvers.push(start_resolver(name, &dir, &scoped_bin, &knot_cache)?);
     }
     let exe = std::env::current_exe()?;
     let mut limits: Vec<Daemon> = Vec::new();
@@ -479,16 +529,23 @@ fn bench(cli: Cli) -> anyhow::Result<()> {
     }
 
     let mut report = Report::new(&settings, &dir);
+    for name in names.iter().filter(|n| !world::speaks_ecs(n)) {
+        for scenario in ["tailored", "memory"] {
+            report.left_out(scenario, name, "no ECS support");
+        }
+    }
 
     // Warm every resolver: the plain names, the tailored pairs, the wildcard's parent.
     for r in &resolvers {
         progress(&format!("warming {}", r.name));
         warm(r.addr, plain_queries(false), "the plain names")?;
-        warm(
-            r.addr,
-            tailored_queries(settings.tailored_names, settings.tailored_subnets),
-            "the tailored pairs",
-        )?;
+        if world::speaks_ecs(&r.name) {
+            warm(
+                r.addr,
+                tailored_queries(settings.tailored_names, settings.tailored_subnets),
+                "the tailored pairs",
+            )?;
+        }
         warm(
             r.addr,
             vec![wire::query(
@@ -536,6 +593,9 @@ fn bench(cli: Cli) -> anyhow::Result<()> {
             let sample = sample_from(&r.name, round, &outcome, cpu);
             say("plain hits, generator", &sample);
             report.add("hits-generator", sample);
+            if !world::speaks_ecs(&r.name) {
+                continue;
+            }
             let queries = tailored_queries(settings.tailored_names, settings.tailored_subnets);
             let (outcome, cpu) = measure_load(r, &closed(r.addr, queries, &settings))?;
             let sample = sample_from(&r.name, round, &outcome, cpu);
@@ -607,13 +667,16 @@ fn bench(cli: Cli) -> anyhow::Result<()> {
         .collect();
     for slot in 0..resolvers.len() {
         let name = resolvers[slot].name.clone();
+        if !world::speaks_ecs(&name) {
+            continue;
+        }
         progress(&format!(
             "memory: restarting {name} and filling {} tailored entries",
             fill.len()
         ));
         // Stop the old process before its replacement binds the same address.
         resolvers.remove(slot);
-        let daemon = start_resolver(&name, &dir, &scoped_bin)?;
+        let daemon = start_resolver(&name, &dir, &scoped_bin, &knot_cache)?;
         warm(
             daemon.addr,
             vec![wire::query(&cdn_name(SPARE_NAME), wire::TYPE_A, true, None)],

@@ -89,14 +89,25 @@ pub struct Paired {
 }
 
 impl Paired {
+    /// Whether the median reaches `threshold`; `None` when no round measured both sides.
+    fn at_least(&self, threshold: f64) -> Met {
+        (!self.rounds.is_empty()).then_some(self.median >= threshold)
+    }
+
     /// `1.38× (1.45, 1.38, 1.20)`.
     fn times(&self) -> String {
+        if self.rounds.is_empty() {
+            return "not measured".into();
+        }
         let rounds: Vec<String> = self.rounds.iter().map(|r| format!("{r:.2}")).collect();
         format!("{:.2}× ({})", self.median, rounds.join(", "))
     }
 
     /// `86% (83, 109, 88)`.
     fn percent(&self) -> String {
+        if self.rounds.is_empty() {
+            return "not measured".into();
+        }
         let rounds: Vec<String> = self
             .rounds
             .iter()
@@ -127,7 +138,12 @@ pub struct Report {
     versions: BTreeMap<&'static str, String>,
     samples: BTreeMap<&'static str, Vec<Sample>>,
     pub memory: Vec<Memory>,
+    /// Per scenario, the servers that do not take part in it, and why (shown as "n/a").
+    left_out: BTreeMap<&'static str, Vec<(String, String)>>,
 }
+
+/// A target's verdict: `None` when a server it compares against was not run.
+pub type Met = Option<bool>;
 
 fn median(mut values: Vec<f64>) -> f64 {
     values.retain(|v| !v.is_nan());
@@ -182,6 +198,15 @@ fn times(r: f64) -> String {
     }
 }
 
+/// "93%"
+fn percent(r: f64) -> String {
+    if r.is_finite() {
+        format!("{:.0}%", r * 100.0)
+    } else {
+        "–".into()
+    }
+}
+
 fn num(v: f64) -> String {
     if v.is_nan() {
         "–".into()
@@ -208,6 +233,10 @@ impl Report {
             "pdns-recursor",
             first_line("pdns_recursor", &["--version"], "PowerDNS Recursor"),
         );
+        versions.insert(
+            "knot-resolver",
+            first_line("kresd", &["--version"], "Knot Resolver"),
+        );
         versions.insert("nsd", first_line("nsd", &["-v"], "NSD version"));
         versions.insert("dnsperf", first_line("dnsperf", &["-h"], "Version"));
         versions.insert(
@@ -221,6 +250,29 @@ impl Report {
             versions,
             samples: BTreeMap::new(),
             memory: Vec::new(),
+            left_out: BTreeMap::new(),
+        }
+    }
+
+    /// Record that `target` does not take part in `scenario` (`memory` for the memory row), and
+    /// why: its cells show "n/a" instead of numbers or dashes.
+    pub fn left_out(&mut self, scenario: &'static str, target: &str, why: &str) {
+        self.left_out
+            .entry(scenario)
+            .or_default()
+            .push((target.to_owned(), why.to_owned()));
+    }
+
+    fn is_left_out(&self, scenario: &str, target: &str) -> bool {
+        self.left_out
+            .get(scenario)
+            .is_some_and(|v| v.iter().any(|(t, _)| t == target))
+    }
+
+    /// The "n/a" footnote under a table, if anything was left out of `scenario`.
+    fn left_out_note(&self, md: &mut String, scenario: &str) {
+        for (target, why) in self.left_out.get(scenario).into_iter().flatten() {
+            let _ = writeln!(md, "\nn/a: {target} does not take part ({why}).");
         }
     }
 
@@ -291,47 +343,79 @@ impl Report {
             .max_by(|a, b| a.1.total_cmp(&b.1))
     }
 
-    /// The target checks of issue #7, as (target, measured, met): medians of per-round ratios
-    /// (see [`paired`](Self::paired)), each round's ratio in brackets.
-    pub fn targets_met(&self, resolvers: &[&str]) -> Vec<(String, String, bool)> {
-        let mut out = Vec::new();
+    /// The target checks of issues #7 and #13, as (target, measured, met): medians of per-round
+    /// ratios (see [`paired`](Self::paired)), each round's ratio in brackets.
+    pub fn targets_met(&self, resolvers: &[&str]) -> Vec<(String, String, Met)> {
+        let mut out: Vec<(String, String, Met)> = Vec::new();
         if let Some((peer, _)) = self.best_peer("hits", resolvers) {
             let r = self.paired(("hits", "scoped"), ("hits", &peer));
             out.push((
                 "cache hits ≥ 1.25× the best peer's q/CPU-s".into(),
                 format!("{} {peer}", r.times()),
-                r.median >= 1.25,
+                r.at_least(1.25),
             ));
         }
         let r = self.paired(("hits", "scoped"), ("hits", "limit-batched"));
         out.push((
             "cache hits ≥ 90% of the batched limit's q/CPU-s".into(),
             r.percent(),
-            r.median >= 0.9,
+            r.at_least(0.9),
         ));
         let r = self.paired(("tailored", "scoped"), ("hits-generator", "scoped"));
         out.push((
             "tailored hits ≥ 90% of plain hits (q/CPU-s)".into(),
             r.percent(),
-            r.median >= 0.9,
+            r.at_least(0.9),
         ));
         if let Some((peer, _)) = self.best_peer("misses", resolvers) {
             let r = self.paired(("misses", "scoped"), ("misses", &peer));
             out.push((
                 "cache misses ≥ 2× the best peer's q/CPU-s".into(),
                 format!("{} {peer}", r.times()),
-                r.median >= 2.0,
+                r.at_least(2.0),
             ));
         }
+        out.push(self.miss_target());
         if let Some(m) = self.memory.iter().find(|m| m.target == "scoped") {
             let b = m.bytes_per_entry();
             out.push((
                 "≤ 300 B of RSS per tailored entry".into(),
                 format!("{b:.0} B"),
-                b <= 300.0,
+                Some(b <= 300.0),
             ));
         }
         out
+    }
+
+    /// Issue #13's miss target: scoped ≥ 1.25× Unbound and ≥ 1.0× Knot Resolver (q/CPU-s,
+    /// medians of per-round ratios). Missed if either part is missed; otherwise undecided
+    /// while a peer was not run.
+    fn miss_target(&self) -> (String, String, Met) {
+        let mut measured = Vec::new();
+        let mut verdicts = Vec::new();
+        for (peer, label, at_least) in
+            [("unbound", "Unbound", 1.25), ("knot", "Knot Resolver", 1.0)]
+        {
+            let r = self.paired(("misses", "scoped"), ("misses", peer));
+            measured.push(if r.rounds.is_empty() {
+                format!("{label} not run")
+            } else {
+                format!("{} {label}", r.times())
+            });
+            verdicts.push(r.at_least(at_least));
+        }
+        let met = if verdicts.contains(&Some(false)) {
+            Some(false)
+        } else if verdicts.contains(&None) {
+            None
+        } else {
+            Some(true)
+        };
+        (
+            "cache misses ≥ 1.25× Unbound's and ≥ 1.0× Knot Resolver's q/CPU-s".into(),
+            measured.join("; "),
+            met,
+        )
     }
 
     /// A dnsperf scenario's table: medians per server and scoped ÷ that server, per round.
@@ -389,19 +473,34 @@ impl Report {
             "| resolver | plain q/s | plain q/CPU-s | tailored q/s | tailored q/CPU-s | tailored ÷ plain (per round) |"
         );
         let _ = writeln!(md, "|---|---:|---:|---:|---:|---:|");
+        let mut rows = self.targets("hits-generator");
         for t in self.targets("tailored") {
+            if !rows.contains(&t) {
+                rows.push(t);
+            }
+        }
+        for t in rows {
             let p = self.median("hits-generator", &t);
-            let m = self.median("tailored", &t);
+            let tailored = if self.is_left_out("tailored", &t) {
+                "n/a | n/a | n/a".to_owned()
+            } else {
+                let m = self.median("tailored", &t);
+                let r = self.paired(("tailored", &t), ("hits-generator", &t)).median;
+                format!(
+                    "{} | {} | {}",
+                    num(m.qps),
+                    num(m.q_per_cpu_second),
+                    percent(r)
+                )
+            };
             let _ = writeln!(
                 md,
-                "| {t} | {} | {} | {} | {} | {:.0}% |",
+                "| {t} | {} | {} | {tailored} |",
                 num(p.qps),
                 num(p.q_per_cpu_second),
-                num(m.qps),
-                num(m.q_per_cpu_second),
-                100.0 * self.paired(("tailored", &t), ("hits-generator", &t)).median
             );
         }
+        self.left_out_note(&mut md, "tailored");
 
         let title = "Cache misses (dnsperf, unique names under a wildcard, 100 outstanding)";
         md.push('\n');
@@ -454,17 +553,22 @@ impl Report {
                 m.replayed
             );
         }
+        for (target, _) in self.left_out.get("memory").into_iter().flatten() {
+            let _ = writeln!(md, "| {target} | n/a | n/a | n/a | n/a | n/a |");
+        }
+        self.left_out_note(&mut md, "memory");
 
         let targets = self.targets_met(resolvers);
-        let _ = writeln!(md, "\n### Targets (issue #7)\n");
+        let _ = writeln!(md, "\n### Targets (issues #7 and #13)\n");
         let _ = writeln!(md, "| target | measured | met |");
         let _ = writeln!(md, "|---|---:|---|");
         for (target, measured, met) in &targets {
-            let _ = writeln!(
-                md,
-                "| {target} | {measured} | {} |",
-                if *met { "yes" } else { "no" }
-            );
+            let met = match met {
+                Some(true) => "yes",
+                Some(false) => "no",
+                None => "not measured",
+            };
+            let _ = writeln!(md, "| {target} | {measured} | {met} |");
         }
 
         let mut medians: BTreeMap<&str, BTreeMap<String, Median>> = BTreeMap::new();
@@ -490,6 +594,12 @@ impl Report {
                 "replayed": m.replayed,
                 "reasked_upstream": m.reasked_upstream,
             })).collect::<Vec<_>>(),
+            "left_out": self.left_out.iter().map(|(scenario, v)| {
+                let v: Vec<_> = v.iter().map(|(target, why)| serde_json::json!({
+                    "target": target, "why": why,
+                })).collect();
+                (scenario.to_string(), serde_json::Value::from(v))
+            }).collect::<serde_json::Map<_, _>>(),
             "targets": targets.iter().map(|(t, m, met)| serde_json::json!({
                 "target": t, "measured": m, "met": met,
             })).collect::<Vec<_>>(),
@@ -526,14 +636,12 @@ mod tests {
         }
     }
 
-    /// Ratios are taken within a round, then the median: a machine that slows down between
-    /// rounds slows both servers of a round alike, and a round missing one side is left out.
-    #[test]
-    fn paired_ratios_are_per_round_medians() {
-        let mut report = Report {
+    /// A report of `rounds` rounds with nothing in it (no version probes).
+    fn empty(rounds: usize) -> Report {
+        Report {
             settings: Settings {
                 seconds: 1.0,
-                rounds: 4,
+                rounds,
                 entries: 0,
                 fixed_rate: 0,
                 dnsperf_outstanding: 0,
@@ -547,7 +655,25 @@ mod tests {
             versions: BTreeMap::new(),
             samples: BTreeMap::new(),
             memory: Vec::new(),
-        };
+            left_out: BTreeMap::new(),
+        }
+    }
+
+    /// The markdown table under the heading that starts with `heading`: its header and rows.
+    fn table<'a>(md: &'a str, heading: &str) -> Vec<&'a str> {
+        md.split("\n### ")
+            .find(|section| section.starts_with(heading))
+            .unwrap_or_else(|| panic!("no section {heading} in\n{md}"))
+            .lines()
+            .filter(|l| l.starts_with('|') && !l.starts_with("|---"))
+            .collect()
+    }
+
+    /// Ratios are taken within a round, then the median: a machine that slows down between
+    /// rounds slows both servers of a round alike, and a round missing one side is left out.
+    #[test]
+    fn paired_ratios_are_per_round_medians() {
+        let mut report = empty(4);
         // The machine halves its speed every round; scoped is 0.8× the limit throughout,
         // 0.4× in round 2; round 3 has no limit sample.
         for (round, (scoped, limit)) in [(800, 1000), (400, 500), (100, 250)]
@@ -567,6 +693,107 @@ mod tests {
         assert!(none.median.is_nan() && none.rounds.is_empty());
     }
 
+    /// A peer without ECS runs the plain rows and shows "n/a" in the ECS-only ones: not a
+    /// zero, not a dash, not a missing row.
+    #[test]
+    fn a_peer_left_out_of_the_ecs_rows_shows_n_a_there_and_numbers_elsewhere() {
+        let mut report = empty(1);
+        for (target, answered) in [("scoped", 900), ("knot", 300)] {
+            report.add("hits", sample(target, 0, answered, 1.0));
+            report.add("hits-generator", sample(target, 0, answered, 1.0));
+            report.add("misses", sample(target, 0, answered / 100, 1.0));
+            report.add("latency", sample(target, 0, answered, 1.0));
+        }
+        report.add("tailored", sample("scoped", 0, 850, 1.0));
+        report.memory.push(Memory {
+            target: "scoped".into(),
+            entries: 1000,
+            rss_before: 1_000_000,
+            rss_after: 1_150_000,
+            replayed: 11,
+            reasked_upstream: 0,
+        });
+        report.left_out("tailored", "knot", "no ECS support");
+        report.left_out("memory", "knot", "no ECS support");
+        let (md, json) = report.render(&["scoped", "knot"]);
+
+        let hits = table(&md, "Cache hits");
+        assert_eq!(hits[2], "| knot | 300 | 1.00 | 300 | 0 / 0 | 3.00× |");
+        let misses = table(&md, "Cache misses");
+        assert_eq!(misses[2], "| knot | 3 | 1.00 | 3 | 0 / 0 | 3.00× |");
+        let generator = table(&md, "Plain and tailored");
+        assert_eq!(generator[1], "| scoped | 900 | 900 | 850 | 850 | 94% |");
+        assert_eq!(generator[2], "| knot | 300 | 300 | n/a | n/a | n/a |");
+        let memory = table(&md, "Memory per tailored entry");
+        assert_eq!(memory[1], "| scoped | 1,000 | 1.0 | 1.1 | 150 | 0 of 11 |");
+        assert_eq!(memory[2], "| knot | n/a | n/a | n/a | n/a | n/a |");
+        assert_eq!(
+            md.matches("n/a: knot does not take part (no ECS support).")
+                .count(),
+            2
+        );
+        assert!(!md.contains("NaN"), "{md}");
+        assert_eq!(table(&md, "Latency")[2].split('|').nth(1), Some(" knot "));
+
+        let json: serde_json::Value = serde_json::from_str(&json).unwrap();
+        assert_eq!(json["left_out"]["tailored"][0]["target"], "knot");
+        assert!(json["medians"]["tailored"].get("knot").is_none());
+        assert!(json["medians"]["misses"].get("knot").is_some());
+    }
+
+    /// Issue #13's miss target needs both peers; without one of them it is not decided.
+    #[test]
+    fn the_miss_target_compares_with_unbound_and_knot() {
+        let mut report = empty(3);
+        // scoped ÷ unbound: 1.3, 1.2, 1.4; scoped ÷ knot: 1.1, 0.9, 1.05.
+        for (round, (scoped, unbound, knot)) in [(130, 100, 118), (120, 100, 133), (140, 100, 133)]
+            .into_iter()
+            .enumerate()
+        {
+            report.add("misses", sample("scoped", round, scoped, 1.0));
+            report.add("misses", sample("unbound", round, unbound, 1.0));
+            report.add("misses", sample("knot", round, knot, 1.0));
+        }
+        let (target, measured, met) = report.miss_target();
+        assert!(target.contains("1.25× Unbound") && target.contains("1.0× Knot"));
+        assert_eq!(
+            measured,
+            "1.30× (1.30, 1.20, 1.40) Unbound; 1.05× (1.10, 0.90, 1.05) Knot Resolver"
+        );
+        assert_eq!(met, Some(true));
+        let targets = report.targets_met(&["scoped", "unbound", "knot"]);
+        assert!(targets.iter().any(|t| t.0 == target && t.2 == Some(true)));
+
+        // Knot slightly ahead in two rounds of three: the median ratio is below 1.
+        let mut behind = empty(3);
+        for (round, (scoped, unbound, knot)) in [(130, 100, 118), (120, 100, 133), (140, 100, 150)]
+            .into_iter()
+            .enumerate()
+        {
+            behind.add("misses", sample("scoped", round, scoped, 1.0));
+            behind.add("misses", sample("unbound", round, unbound, 1.0));
+            behind.add("misses", sample("knot", round, knot, 1.0));
+        }
+        assert_eq!(behind.miss_target().2, Some(false));
+
+        let mut no_knot = empty(1);
+        no_knot.add("misses", sample("scoped", 0, 200, 1.0));
+        no_knot.add("misses", sample("unbound", 0, 100, 1.0));
+        let (_, measured, met) = no_knot.miss_target();
+        assert_eq!(measured, "2.00× (2.00) Unbound; Knot Resolver not run");
+        assert_eq!(met, None);
+        // A part that fails decides the whole, measured or not.
+        let mut slow = empty(1);
+        slow.add("misses", sample("scoped", 0, 100, 1.0));
+        slow.add("misses", sample("unbound", 0, 100, 1.0));
+        assert_eq!(slow.miss_target().2, Some(false));
+        let (md, _) = no_knot.render(&["scoped", "unbound"]);
+        assert!(
+            md.contains("Unbound; Knot Resolver not run | not measured |"),
+            "{md}"
+        );
+    }
+
     #[test]
     fn numbers_get_thousands_separators() {
         assert_eq!(num(1_234_567.4), "1,234,567");
@@ -574,5 +801,7 @@ mod tests {
         assert_eq!(num(f64::NAN), "–");
         assert_eq!(times(1.5), "1.50×");
         assert_eq!(times(f64::NAN), "–");
+        assert_eq!(percent(0.934), "93%");
+        assert_eq!(percent(f64::NAN), "–");
     }
 }

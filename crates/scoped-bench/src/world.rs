@@ -1,4 +1,4 @@
-//! The loopback DNS internet the resolvers iterate through, and the three resolvers' settings.
+//! The loopback DNS internet the resolvers iterate through, and the four resolvers' settings.
 //!
 //! Authoritatives (all on port 53, since Unbound and PowerDNS Recursor only ever query port 53):
 //!
@@ -14,7 +14,7 @@
 
 use std::fmt::Write as _;
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 /// Where the root, TLD and leaf zones are served.
 pub const ROOT: Ipv4Addr = Ipv4Addr::new(127, 54, 0, 1);
@@ -31,10 +31,22 @@ pub const SCOPED: Ipv4Addr = Ipv4Addr::new(127, 55, 0, 1);
 pub const UNBOUND: Ipv4Addr = Ipv4Addr::new(127, 55, 0, 2);
 /// PowerDNS Recursor.
 pub const PDNS: Ipv4Addr = Ipv4Addr::new(127, 55, 0, 3);
+/// Knot Resolver.
+pub const KNOT: Ipv4Addr = Ipv4Addr::new(127, 55, 0, 4);
 /// The batched limit responder.
 pub const LIMIT_BATCHED: Ipv4Addr = Ipv4Addr::new(127, 55, 0, 10);
 /// The plain limit responder.
 pub const LIMIT_PLAIN: Ipv4Addr = Ipv4Addr::new(127, 55, 0, 11);
+
+/// Every resolver the harness can run, in the order it runs them (`--skip` takes these names).
+pub const RESOLVERS: [&str; 4] = ["scoped", "unbound", "pdns", "knot"];
+
+/// Whether `resolver` takes part in the ECS scenarios (tailored hits, memory per tailored
+/// entry). Knot Resolver 5 neither sends ECS upstream nor keeps answers per client subnet, so
+/// measuring it there would measure something else.
+pub fn speaks_ecs(resolver: &str) -> bool {
+    resolver != "knot"
+}
 
 /// Names with an A record in `bench.lab.`.
 pub const HIT_NAMES: usize = 100;
@@ -233,6 +245,72 @@ pub fn pdns_config(dir: &Path) -> String {
     )
 }
 
+/// Knot Resolver's cache size, MiB: Unbound's two caches together (`msg-cache-size` and
+/// `rrset-cache-size`, 256m each). kresd allocates the whole file up front.
+pub const KNOT_CACHE_MIB: u32 = 512;
+
+/// Where Knot Resolver's LMDB cache goes: on tmpfs when there is one (`shm`, normally
+/// `/dev/shm`), in memory like the other resolvers' caches rather than in a file on disk;
+/// otherwise in the run's directory. Named after the run so a leftover is recognisable.
+pub fn knot_cache_dir(run_dir: &Path, shm: Option<&Path>) -> PathBuf {
+    match shm {
+        Some(shm) => {
+            let run = run_dir
+                .file_name()
+                .map_or_else(|| "run".into(), |n| n.to_string_lossy());
+            shm.join(format!("scoped-bench-{run}-kresd-cache"))
+        }
+        None => run_dir.join("kresd-cache"),
+    }
+}
+
+/// `s` as a Lua string literal (single-quoted, backslash escapes).
+fn lua_string(s: &str) -> String {
+    let mut out = String::with_capacity(s.len() + 2);
+    out.push('\'');
+    for c in s.chars() {
+        match c {
+            '\\' => out.push_str("\\\\"),
+            '\'' => out.push_str("\\'"),
+            '\n' => out.push_str("\\n"),
+            '\r' => out.push_str("\\r"),
+            '\0' => out.push_str("\\0"),
+            c => out.push(c),
+        }
+    }
+    out.push('\'');
+    out
+}
+
+/// Knot Resolver's configuration (5.x Lua, `kresd -c kresd.conf -n -q RUNDIR`): one process,
+/// UDP and TCP on port 53, the lab's root hints, no DNSSEC validation, loopback nameservers
+/// allowed, a 512 MiB cache in `cache_dir`. QNAME minimisation stays at its default (on), as it
+/// does in Unbound and PowerDNS Recursor. No ECS: kresd 5 has none.
+pub fn knot_config(dir: &Path, cache_dir: &Path) -> String {
+    let hints = lua_string(&dir.join("root.hints").to_string_lossy());
+    let cache = lua_string(&format!("lmdb://{}", cache_dir.display()));
+    format!(
+        "-- Written by scoped-bench; see docs/benchmarks.md.\n\
+         log_level('warning')\n\
+         -- kind 'dns' is UDP and TCP.\n\
+         net.listen('{KNOT}', 53, {{ kind = 'dns' }})\n\
+         -- The lab's root instead of the built-in hints; this is what kresd's own postconfig.lua\n\
+         -- calls for the default file. The 'hints' module would do it too, but would also sit in\n\
+         -- every query's path, where the other resolvers have nothing like it.\n\
+         _hint_root_file({hints})\n\
+         -- No validation, as in the other resolvers (the lab is unsigned): no trust anchor, and\n\
+         -- no validator layer, like Unbound's module-config without \"validator\".\n\
+         trust_anchors.remove('.')\n\
+         modules.unload('validate')\n\
+         -- kresd skips nameservers on loopback and private addresses unless a query carries\n\
+         -- ALLOW_LOCAL; every nameserver of the lab is on 127.54.0.0/24. Set as a default of\n\
+         -- every request: a policy rule setting it runs Lua for each query, which made a\n\
+         -- cache hit cost kresd ~1.6x the CPU in this lab.\n\
+         option('ALLOW_LOCAL', true)\n\
+         cache.open({KNOT_CACHE_MIB} * MB, {cache})\n"
+    )
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -242,6 +320,54 @@ mod tests {
         assert_eq!(client_subnet(0), Ipv4Addr::new(11, 0, 0, 0));
         assert_eq!(client_subnet(257), Ipv4Addr::new(11, 1, 1, 0));
         assert_eq!(client_subnet(65_536), Ipv4Addr::new(12, 0, 0, 0));
+    }
+
+    #[test]
+    fn knot_config_listens_on_its_address_with_the_labs_root_and_no_validation() {
+        let config = knot_config(Path::new("/r/run-1"), Path::new("/dev/shm/c"));
+        let lines: Vec<&str> = config
+            .lines()
+            .filter(|l| !l.trim_start().starts_with("--"))
+            .collect();
+        assert_eq!(
+            lines,
+            [
+                "log_level('warning')",
+                "net.listen('127.55.0.4', 53, { kind = 'dns' })",
+                "_hint_root_file('/r/run-1/root.hints')",
+                "trust_anchors.remove('.')",
+                "modules.unload('validate')",
+                "option('ALLOW_LOCAL', true)",
+                "cache.open(512 * MB, 'lmdb:///dev/shm/c')",
+            ]
+        );
+    }
+
+    #[test]
+    fn paths_are_quoted_for_lua() {
+        assert_eq!(lua_string("/a/b"), "'/a/b'");
+        assert_eq!(lua_string("/it's\\x"), "'/it\\'s\\\\x'");
+        let config = knot_config(Path::new("/o'dd"), Path::new("/c"));
+        assert!(config.contains("_hint_root_file('/o\\'dd/root.hints')"));
+    }
+
+    #[test]
+    fn knot_cache_goes_to_tmpfs_when_there_is_one() {
+        let run = Path::new("/w/target/scoped-bench/run-17");
+        assert_eq!(
+            knot_cache_dir(run, Some(Path::new("/dev/shm"))),
+            Path::new("/dev/shm/scoped-bench-run-17-kresd-cache")
+        );
+        assert_eq!(
+            knot_cache_dir(run, None),
+            Path::new("/w/target/scoped-bench/run-17/kresd-cache")
+        );
+    }
+
+    #[test]
+    fn only_knot_is_left_out_of_the_ecs_scenarios() {
+        let ecs: Vec<&str> = RESOLVERS.into_iter().filter(|r| speaks_ecs(r)).collect();
+        assert_eq!(ecs, ["scoped", "unbound", "pdns"]);
     }
 
     #[test]
