@@ -241,9 +241,7 @@ async fn udp_exchange(
     counters: &TransportCounters,
     deadline: tokio::time::Instant,
 ) -> Result<Vec<u8>, TransportError> {
-    let socket = UdpSocket::bind(source).await?;
-    // Connected: the kernel drops datagrams from any other address or port.
-    socket.connect(query.server).await?;
+    let socket = connected_udp(source, query.server)?;
     socket.send(&query.message).await?;
     let mut buf = vec![0u8; UDP_RECV_BUFFER];
     let mut echo_missing = false;
@@ -260,6 +258,24 @@ async fn udp_exchange(
         echo_missing |= reply_matches(&query.message, &buf[..n]);
         counters.mismatched_replies.fetch_add(1, Ordering::Relaxed);
     }
+}
+
+/// A non-blocking UDP socket connected to `server` (the kernel then drops datagrams from any
+/// other address or port), on a random ephemeral port (RFC 5452 §9.2). Without a configured
+/// source address, `connect` picks the port itself (Linux chooses it at random in the ephemeral
+/// range as `bind` to port 0 does), which saves the `bind` system call on every query.
+fn connected_udp(source: SocketAddr, server: SocketAddr) -> io::Result<UdpSocket> {
+    use socket2::{Domain, Socket, Type};
+    let socket = Socket::new(
+        Domain::for_address(server),
+        Type::DGRAM.nonblocking().cloexec(),
+        Some(socket2::Protocol::UDP),
+    )?;
+    if !source.ip().is_unspecified() {
+        socket.bind(&source.into())?;
+    }
+    socket.connect(&server.into())?;
+    UdpSocket::from_std(socket.into())
 }
 
 async fn tcp_exchange(
