@@ -323,3 +323,72 @@ async fn e20_a_minimised_step_to_an_allowlisted_server_is_cached_for_subnetless_
     let nobody = ask(&recursor, WWW_CDN, RecordType::A).await;
     assert_eq!(a_record(&nobody).map(IpAddr::V4), Some(DEFAULT_EDGE_V4));
 }
+
+/// Issue 20: a minimised step answered by the zone (NODATA for an empty non-terminal) says no
+/// zone is cut there, for every client: five fresh names from five subnets under it cost one
+/// step and five full names, not five of each; once the step's negative TTL (60 s) has run
+/// out, the step is asked again, once.
+#[tokio::test(start_paused = true)]
+async fn a_minimised_step_is_asked_once_per_ttl_not_once_per_name_and_subnet() {
+    use scoped_testkit::cdn::{TOKYO_V4, WWW_CDN};
+    let fixture = ecs_fixture();
+    for cdn in [&fixture.cdn1, &fixture.cdn2] {
+        cdn.update(|a| {
+            a.untailored_scope(24);
+        });
+    }
+    let recursor = with_qmin_and_allowlist(&fixture.internet, QminMode::Relaxed, "cdn.example.\n");
+    ask_from(&recursor, WWW_CDN, RecordType::A, Some(TOKYO_V4)).await;
+    fixture.internet.clear_query_log();
+    let subnet = |i: u8| Some(format!("198.18.{i}.0/24").parse().unwrap());
+    for i in 1..=5u8 {
+        let qname = format!("n{i}.scope24.cdn.example.");
+        let res = ask_from(&recursor, &qname, RecordType::A, subnet(i)).await;
+        assert_eq!(res.rcode, ResponseCode::NoError, "{qname}");
+        assert_eq!(
+            res.scope, 24,
+            "{qname}: the full name was asked with the subnet"
+        );
+    }
+    let steps = |internet: &Internet| {
+        heard(internet)
+            .iter()
+            .filter(|q| *q == "scope24.cdn.example. A")
+            .count()
+    };
+    assert_eq!(
+        steps(&fixture.internet),
+        1,
+        "{:?}",
+        heard(&fixture.internet)
+    );
+    assert_eq!(
+        fixture.internet.total_queries(),
+        6,
+        "{:?}",
+        heard(&fixture.internet)
+    );
+    assert_eq!(fixture.internet.queries_with_ecs().len(), 5);
+
+    tokio::time::sleep(std::time::Duration::from_secs(61)).await;
+    ask_from(
+        &recursor,
+        "n6.scope24.cdn.example.",
+        RecordType::A,
+        subnet(6),
+    )
+    .await;
+    ask_from(
+        &recursor,
+        "n7.scope24.cdn.example.",
+        RecordType::A,
+        subnet(7),
+    )
+    .await;
+    assert_eq!(
+        steps(&fixture.internet),
+        2,
+        "{:?}",
+        heard(&fixture.internet)
+    );
+}

@@ -43,6 +43,10 @@
 //! | `static.cdn.example.` | A 192.0.2.50 (untailored)  | same                         | same                         | 0           |
 //! | `alias.cdn.example.`  | CNAME `www` (untailored link, chased in-zone) + www's tailored answer | idem | idem | 24 / 56 |
 //!
+//! `*.scope24.cdn.example.`: a wildcard, A 192.0.2.24 for everyone from the zone (its SCOPE is
+//! the servers' untailored scope: 0 unless a test sets it); `scope24.cdn.example.` itself is an
+//! empty non-terminal (NODATA), for QNAME-minimisation walks over many fresh names.
+//!
 //! `other.example.`: `www.other.example.` A 192.0.2.182 for Tokyo (v4 and v6 prefixes),
 //! A 192.0.2.101 for San Francisco, A 192.0.2.200 for others (zone), scope 24 / 56.
 //!
@@ -197,6 +201,7 @@ narrow  300   IN AAAA  2001:db8:ed9e::100
 map     300   IN CNAME any.pop.example.
 static  300   IN A     192.0.2.50
 alias   300   IN CNAME www
+*.scope24 300 IN A   192.0.2.24
 ";
 
 const OTHER_ZONE: &str = "

@@ -2,8 +2,8 @@
 //! through referrals to a final step, with QNAME minimisation (RFC 9156, `qmin.rs`).
 
 use hickory_proto::op::ResponseCode;
-use hickory_proto::rr::{Name, RecordType};
-use scoped_cache::{AnswerStep, Trust};
+use hickory_proto::rr::{DNSClass, Name, RecordType};
+use scoped_cache::{AnswerStep, CacheKey, Trust};
 use scoped_ecs::CacheScope;
 use tokio::time::Instant;
 use tracing::{debug, trace};
@@ -13,10 +13,53 @@ use super::{Recursor, ResolveError};
 use crate::classify::{Delegation, NameServer, Step, addresses_of};
 use crate::qmin::{self, Heard, Next, QminMode};
 
+/// What a minimised step heard (`qmin.rs` decides what follows).
+fn heard_of(outcome: &Result<Outcome, Name>) -> Heard {
+    match outcome {
+        Ok(Outcome::Referral(_)) => Heard::Referral,
+        Ok(Outcome::Final(step, _)) => match step {
+            Step::Cname { .. } => Heard::Alias,
+            Step::Answer { links, .. } | Step::NxDomain { links, .. } if !links.is_empty() => {
+                Heard::Alias
+            }
+            Step::Answer { .. } | Step::NoData { .. } => Heard::Exists,
+            Step::NxDomain { .. } => Heard::NxDomain,
+        },
+        Err(_) => Heard::Failed,
+    }
+}
+
 /// Outcome of asking one zone's servers.
 pub(super) enum Outcome {
     Final(Step, CacheScope),
     Referral(Delegation),
+}
+
+/// Where the walk down to one name stands.
+struct Walk {
+    /// The servers being asked: the deepest zone cut reached.
+    delegation: Delegation,
+    /// The deepest name on the way known to exist: a zone cut, or a name that answered.
+    known: Name,
+    /// Minimised steps taken.
+    steps: u32,
+    /// Still minimising (a relaxed fallback or an alias stops it).
+    minimise: bool,
+}
+
+impl Walk {
+    fn descend(&mut self, next: Delegation) {
+        self.known = next.zone.clone();
+        self.delegation = next;
+    }
+}
+
+/// What one minimised step settled.
+enum StepEnd {
+    /// Go on walking.
+    Walk,
+    /// The name does not exist (RFC 8020): the resolution's answer.
+    Final(Step, CacheScope),
 }
 
 impl Recursor {
@@ -30,108 +73,161 @@ impl Recursor {
         qtype: RecordType,
         ctx: &Ctx,
     ) -> Result<(Step, CacheScope), ResolveError> {
-        let mode = self.inner.config.qname_minimisation;
-        let mut delegation = self.closest_delegation(name, ctx).await?;
+        let delegation = self.closest_delegation(name, ctx).await?;
         ctx.trace(|| format!("{name} {qtype}: closest known zone {}", delegation.zone));
-        // The deepest name on the way known to exist: a zone cut, or a name that answered.
-        let mut known = delegation.zone.clone();
-        let mut steps = 0;
-        let mut minimise = mode != QminMode::Off;
+        let mut walk = Walk {
+            known: delegation.zone.clone(),
+            delegation,
+            steps: 0,
+            minimise: self.inner.config.qname_minimisation != QminMode::Off,
+        };
         for _ in 0..self.inner.config.max_referrals + qmin::MAX_MINIMISE_COUNT {
-            let ask = if minimise {
-                qmin::next_name(name, &known, steps)
+            let ask = if walk.minimise {
+                qmin::next_name(name, &walk.known, walk.steps)
             } else {
                 name.clone()
             };
             if ask != *name {
-                steps += 1;
-                // An answer or NODATA cached for it says it exists: no need to ask (RFC 9156
-                // §3). A cut there is almost always known (its NS came with the answer's path);
-                // if its NS expired first, the deeper question still gets the referral.
-                let cached = self
-                    .inner
-                    .cache
-                    .answer_step(&ask, RecordType::A, Instant::now());
-                if matches!(
-                    cached,
-                    Some(AnswerStep::Records(_) | AnswerStep::Negative(ResponseCode::NoError, _))
-                ) {
-                    ctx.trace(|| format!("  minimised: {ask} exists (cached): further down"));
-                    known = ask;
-                    continue;
+                match self.minimised_step(&mut walk, name, ask, ctx).await? {
+                    StepEnd::Walk => continue,
+                    StepEnd::Final(step, scope) => return Ok((step, scope)),
                 }
-                ctx.trace(|| format!("  minimised: {ask} A of the servers of {}", delegation.zone));
-                let outcome = match self
-                    .ask_zone(&delegation, &ask, RecordType::A, ctx, Asking::MinimisedStep)
-                    .await
-                {
-                    Ok(outcome) => Ok(outcome),
-                    Err(ResolveError::AllServersFailed(zone)) => Err(zone),
-                    Err(budget) => return Err(budget),
-                };
-                let heard = match &outcome {
-                    Ok(Outcome::Referral(_)) => Heard::Referral,
-                    Ok(Outcome::Final(step, _)) => match step {
-                        Step::Cname { .. } => Heard::Alias,
-                        Step::Answer { links, .. } | Step::NxDomain { links, .. }
-                            if !links.is_empty() =>
-                        {
-                            Heard::Alias
-                        }
-                        Step::Answer { .. } | Step::NoData { .. } => Heard::Exists,
-                        Step::NxDomain { .. } => Heard::NxDomain,
-                    },
-                    Err(_) => Heard::Failed,
-                };
-                match (qmin::after(mode, heard), outcome) {
-                    (Next::Descend, Ok(Outcome::Referral(next))) => {
-                        self.trace_referral(ctx, &next);
-                        known = next.zone.clone();
-                        delegation = next;
-                    }
-                    // It exists, and no zone is cut there: further down, same servers.
-                    (Next::Deeper, _) => known = ask,
-                    (Next::NxDomain, Ok(Outcome::Final(Step::NxDomain { soa, .. }, scope))) => {
-                        // RFC 8020: nothing exists below a name that does not exist.
-                        ctx.trace(|| format!("  {ask} does not exist, so neither does {name}"));
-                        let step = Step::NxDomain {
-                            links: Vec::new(),
-                            name: name.clone(),
-                            soa,
-                        };
-                        return Ok((step, scope));
-                    }
-                    (Next::Fail, Err(zone)) => return Err(ResolveError::AllServersFailed(zone)),
-                    // Next::FullName (no other pairing comes out of `after`): asking the full
-                    // name of these servers is what an unminimised resolver would have done.
-                    _ => {
-                        ctx.trace(|| {
-                            let why = match heard {
-                                Heard::Alias => "is an alias",
-                                Heard::NxDomain => "NXDOMAIN (an empty non-terminal denied?)",
-                                _ => "no usable answer",
-                            };
-                            format!("  {ask}: {why}; asking the full name")
-                        });
-                        minimise = false;
-                    }
-                }
-                continue;
             }
             match self
-                .ask_zone(&delegation, name, qtype, ctx, Asking::FullName)
+                .ask_zone(&walk.delegation, name, qtype, ctx, Asking::FullName)
                 .await?
             {
                 Outcome::Final(step, scope) => return Ok((step, scope)),
                 Outcome::Referral(next) => {
                     self.trace_referral(ctx, &next);
                     trace!(zone = %next.zone, "referral");
-                    known = next.zone.clone();
-                    delegation = next;
+                    walk.descend(next);
                 }
             }
         }
         Err(ResolveError::TooManyReferrals)
+    }
+
+    /// One QNAME-minimised step: `ask` (an ancestor of `name`) of the walk's servers, unless it
+    /// is already known to exist with no zone cut at it.
+    async fn minimised_step(
+        &self,
+        walk: &mut Walk,
+        name: &Name,
+        ask: Name,
+        ctx: &Ctx,
+    ) -> Result<StepEnd, ResolveError> {
+        walk.steps += 1;
+        if self.known_inside_zone(&ask) {
+            ctx.trace(|| format!("  minimised: {ask} exists (known, no zone cut): further down"));
+            walk.known = ask;
+            return Ok(StepEnd::Walk);
+        }
+        let zone = walk.delegation.zone.clone();
+        ctx.trace(|| format!("  minimised: {ask} A of the servers of {zone}"));
+        let outcome = match self
+            .ask_zone(
+                &walk.delegation,
+                &ask,
+                RecordType::A,
+                ctx,
+                Asking::MinimisedStep,
+            )
+            .await
+        {
+            Ok(outcome) => Ok(outcome),
+            Err(ResolveError::AllServersFailed(zone)) => Err(zone),
+            Err(budget) => return Err(budget),
+        };
+        let heard = heard_of(&outcome);
+        match (
+            qmin::after(self.inner.config.qname_minimisation, heard),
+            outcome,
+        ) {
+            (Next::Descend, Ok(Outcome::Referral(next))) => {
+                self.trace_referral(ctx, &next);
+                walk.descend(next);
+            }
+            // It exists, and no zone is cut there: further down, same servers; and so for every
+            // name below it while that is known, whatever client asks (issue 20).
+            (Next::Deeper, outcome) => {
+                if let Ok(Outcome::Final(step, _)) = &outcome {
+                    self.remember_inside_zone(&ask, step);
+                }
+                walk.known = ask;
+            }
+            (Next::NxDomain, Ok(Outcome::Final(Step::NxDomain { soa, .. }, scope))) => {
+                // RFC 8020: nothing exists below a name that does not exist.
+                ctx.trace(|| format!("  {ask} does not exist, so neither does {name}"));
+                let step = Step::NxDomain {
+                    links: Vec::new(),
+                    name: name.clone(),
+                    soa,
+                };
+                return Ok(StepEnd::Final(step, scope));
+            }
+            (Next::Fail, Err(zone)) => return Err(ResolveError::AllServersFailed(zone)),
+            // Next::FullName (no other pairing comes out of `after`): asking the full name of
+            // these servers is what an unminimised resolver would have done.
+            _ => {
+                ctx.trace(|| {
+                    let why = match heard {
+                        Heard::Alias => "is an alias",
+                        Heard::NxDomain => "NXDOMAIN (an empty non-terminal denied?)",
+                        _ => "no usable answer",
+                    };
+                    format!("  {ask}: {why}; asking the full name")
+                });
+                walk.minimise = false;
+            }
+        }
+        Ok(StepEnd::Walk)
+    }
+
+    /// Whether `name` is known to exist inside the zone above it, with no cut at it: learnt
+    /// from a minimised step, or an answer or NODATA for it in the record cache (RFC 9156 §3).
+    /// A cut there is almost always known (its NS came with the answer's path); if its NS
+    /// expired first, the deeper question still gets the referral.
+    fn known_inside_zone(&self, name: &Name) -> bool {
+        let now = Instant::now();
+        let key = CacheKey::rrset(name, RecordType::NS, DNSClass::IN);
+        if self
+            .inner
+            .no_cuts
+            .get(&key)
+            .is_some_and(|until| now < until)
+        {
+            return true;
+        }
+        matches!(
+            self.inner.cache.answer_step(name, RecordType::A, now),
+            Some(AnswerStep::Records(_) | AnswerStep::Negative(ResponseCode::NoError, _))
+        )
+    }
+
+    /// Remember that the zone's servers answered for `name` (an answer or NODATA, not a
+    /// referral): no zone is cut there, for as long as what they said lives — the answer's
+    /// TTL, or the negative TTL of NODATA (RFC 2308 §5). Kept apart from the answer itself,
+    /// which may be cached for clients without a subnet only (E20): this is delegation
+    /// knowledge, the same for every client.
+    fn remember_inside_zone(&self, name: &Name, step: &Step) {
+        let config = self.inner.cache.config();
+        let ttl = match step {
+            Step::Answer { records, .. } => records.iter().map(|r| r.ttl).min(),
+            Step::NoData { soa: Some(soa), .. } => {
+                scoped_cache::negative_ttl(soa).map(|ttl| ttl.min(config.max_negative_ttl))
+            }
+            _ => None,
+        };
+        let Some(ttl) = ttl
+            .map(|ttl| ttl.min(config.max_ttl))
+            .filter(|&ttl| ttl > 0)
+        else {
+            return;
+        };
+        let until = Instant::now() + std::time::Duration::from_secs(u64::from(ttl));
+        let key = CacheKey::rrset(name, RecordType::NS, DNSClass::IN);
+        self.inner.no_cuts.insert(key, until);
     }
 
     /// The deepest cached zone cut at or above `name`, or the root (primed on first need).

@@ -42,7 +42,8 @@ use std::sync::{Arc, Mutex, RwLock};
 use futures::future::BoxFuture;
 use hickory_proto::rr::Name;
 use scoped_cache::{
-    KeyHasher, RecordCache, ScopedCache, WireAnswer, WireCache, WireKey, WireKeyRef, lowercase_wire,
+    CacheKey, KeyHasher, RecordCache, ScopedCache, WireAnswer, WireCache, WireKey, WireKeyRef,
+    lowercase_wire,
 };
 use scoped_ecs::Allowlist;
 use tokio::time::Instant;
@@ -75,6 +76,9 @@ pub enum ResolveError {
     CnameChain,
 }
 
+/// How many names known to have no zone cut are remembered.
+const NO_CUTS_CAPACITY: u64 = 100_000;
+
 /// How many recently failed questions are remembered for the stale recheck (RFC 8767 §5).
 const FAILED_RECENTLY_CAPACITY: u64 = 65_536;
 
@@ -96,6 +100,10 @@ struct Inner {
     /// Questions whose resolution failed recently, and until when their stale data is served
     /// without trying again (RFC 8767 §5). Bounded; reclaimed on moka's clock, read on tokio's.
     failed_recently: moka::sync::Cache<InflightKey, Instant, KeyHasher>,
+    /// Names known to exist with no zone cut at them, until when (learnt from minimised steps:
+    /// `iterate.rs`). Keyed as the NS question at the name. Bounded; reclaimed on moka's clock,
+    /// read on tokio's.
+    no_cuts: moka::sync::Cache<CacheKey, Instant, KeyHasher>,
     /// Whether anything was ever put in `failed_recently`: until then, a miss need not look in
     /// it and a success need not remove itself from it.
     failed_ever: std::sync::atomic::AtomicBool,
@@ -136,6 +144,12 @@ impl Recursor {
             .max_capacity(FAILED_RECENTLY_CAPACITY)
             .time_to_live(config.stale_recheck)
             .build_with_hasher(KeyHasher::default());
+        let no_cuts = moka::sync::Cache::builder()
+            .max_capacity(NO_CUTS_CAPACITY)
+            .time_to_live(std::time::Duration::from_secs(u64::from(
+                cache.config().max_ttl,
+            )))
+            .build_with_hasher(KeyHasher::default());
         let wire =
             (config.answer_cache_bytes > 0).then(|| WireCache::new(config.answer_cache_bytes));
         let inner = Inner {
@@ -147,6 +161,7 @@ impl Recursor {
             ecs_audit: EcsAudit::default(),
             wire,
             failed_recently,
+            no_cuts,
             failed_ever: std::sync::atomic::AtomicBool::new(false),
             config,
             cache,
@@ -179,6 +194,8 @@ impl Recursor {
     /// names go too; the server-selection table is kept.
     pub fn flush(&self, name: &Name, subtree: bool) {
         self.inner.cache.flush(name, subtree);
+        // Relearnt at the first walk through: cheaper than finding what lies below `name`.
+        self.inner.no_cuts.invalidate_all();
         self.inner.scoped.flush(name, subtree);
         if let Some(wire) = &self.inner.wire {
             wire.flush(&lowercase_wire(name), subtree);
@@ -188,6 +205,7 @@ impl Recursor {
     /// Empty both caches (the server-selection table is kept).
     pub fn flush_all(&self) {
         self.inner.cache.clear();
+        self.inner.no_cuts.invalidate_all();
         self.inner.scoped.clear();
         if let Some(wire) = &self.inner.wire {
             wire.clear();
