@@ -30,6 +30,8 @@ use hickory_proto::serialize::binary::BinEncodable;
 use moka::policy::EvictionPolicy;
 use tokio::time::Instant;
 
+use crate::presence::Presence;
+
 /// moka's own bookkeeping per entry, measured at ~300–440 bytes (api-notes.md B4).
 const ENTRY_OVERHEAD_BYTES: u32 = 400;
 /// Fixed cost we charge per stored record on top of its wire length (the `Record` struct).
@@ -228,6 +230,15 @@ impl CacheKey {
         }
     }
 
+    /// Whether `presence` counts keys of this kind: NXDOMAIN, CNAME and NS (the zone-cut walk
+    /// asks for NS at every ancestor; few names have one).
+    fn is_filtered(&self) -> bool {
+        matches!(
+            self.rtype,
+            None | Some(RecordType::CNAME) | Some(RecordType::NS)
+        )
+    }
+
     /// The key of an NXDOMAIN for the name.
     pub fn name_error(name: &Name, class: DNSClass) -> Self {
         Self::new(name, None, class)
@@ -338,6 +349,9 @@ pub struct CachedAnswer {
 pub struct RecordCache {
     entries: moka::sync::Cache<CacheKey, Arc<CacheEntry>, KeyHasher>,
     config: Arc<CacheConfig>,
+    /// Which NXDOMAIN, CNAME and NS keys may be cached (`presence.rs`): a miss asks for them at
+    /// several names, and nearly all of them are absent.
+    presence: Arc<Presence>,
 }
 
 impl std::fmt::Debug for RecordCache {
@@ -380,6 +394,8 @@ impl moka::Expiry<CacheKey, Arc<CacheEntry>> for ReclaimAfterStale {
 impl RecordCache {
     /// An empty cache with these limits.
     pub fn new(config: CacheConfig) -> Self {
+        let presence = Arc::new(Presence::for_cache(config.max_bytes));
+        let listener = presence.clone();
         let entries = moka::sync::Cache::builder()
             .max_capacity(config.max_bytes)
             .weigher(|key: &CacheKey, entry: &Arc<CacheEntry>| {
@@ -393,10 +409,18 @@ impl RecordCache {
             .eviction_policy(EvictionPolicy::lru())
             // For `flush` of a name or a subtree.
             .support_invalidation_closures()
+            // Every value put in leaves through here once (replaced, expired, evicted,
+            // invalidated): the other half of `presence`'s count.
+            .eviction_listener(move |key: Arc<CacheKey>, _, _| {
+                if key.is_filtered() {
+                    listener.remove(key.hash);
+                }
+            })
             .build_with_hasher(KeyHasher::default());
         Self {
             entries,
             config: Arc::new(config),
+            presence,
         }
     }
 
@@ -405,16 +429,33 @@ impl RecordCache {
         &self.config
     }
 
+    /// The entry under `key`, live or not; a key of a filtered kind that the filter says is
+    /// absent costs no table lookup.
+    fn lookup(&self, key: &CacheKey) -> Option<Arc<CacheEntry>> {
+        if key.is_filtered() && !self.presence.may_hold(key.hash) {
+            return None;
+        }
+        self.entries.get(key)
+    }
+
+    /// Put `entry` under `key`, counting it in `presence` when its kind is filtered.
+    fn put(&self, key: CacheKey, entry: CacheEntry) {
+        if key.is_filtered() {
+            self.presence.add(key.hash);
+        }
+        self.entries.insert(key, Arc::new(entry));
+    }
+
     /// The live entry under `key` at `now`, if any.
     pub fn get(&self, key: &CacheKey, now: Instant) -> Option<Arc<CacheEntry>> {
-        let entry = self.entries.get(key)?;
+        let entry = self.lookup(key)?;
         entry.remaining(now).is_some().then_some(entry)
     }
 
     /// The data under `key` as `read` sees it at `now` (TTLs set), and whether this read
     /// claimed its refresh.
     fn read(&self, key: &CacheKey, now: Instant, read: Read) -> Option<(CachedData, bool)> {
-        let entry = self.entries.get(key)?;
+        let entry = self.lookup(key)?;
         let (ttl, refresh) = read_ttl(
             entry.expires,
             entry.ttl,
@@ -457,8 +498,7 @@ impl RecordCache {
         }
         let weight = records.iter().map(record_weight).sum::<u32>() + ENTRY_OVERHEAD_BYTES;
         let data = CachedData::Rrset { records, trust };
-        self.entries
-            .insert(key, Arc::new(CacheEntry::new(data, now, ttl, weight)));
+        self.put(key, CacheEntry::new(data, now, ttl, weight));
     }
 
     /// Store a negative answer for `name` (NXDOMAIN when `rtype` is `None`, else NODATA for
@@ -486,8 +526,7 @@ impl RecordCache {
             Some(_) => CachedData::NoData { soa },
             None => CachedData::NxDomain { soa },
         };
-        self.entries
-            .insert(key, Arc::new(CacheEntry::new(data, now, ttl, weight)));
+        self.put(key, CacheEntry::new(data, now, ttl, weight));
     }
 
     /// Assemble the answer to (`name`, `qtype`) from client-grade data, following cached CNAME
@@ -697,6 +736,7 @@ fn record_weight(record: &Record) -> u32 {
         .saturating_add(RECORD_OVERHEAD_BYTES)
 }
 
+mod presence;
 pub mod scoped;
 pub use scoped::{ScopedCache, ScopedCacheConfig, ScopedHit};
 pub mod wire;

@@ -609,3 +609,32 @@ async fn prefetch_percent_zero_never_claims() {
         .unwrap();
     assert!(!refresh);
 }
+
+#[test]
+fn presence_counts_nxdomain_and_cname_keys_in_and_out() {
+    let cache = cache();
+    let now = Instant::now();
+    let nx = CacheKey::name_error(&name("nope.example."), DNSClass::IN);
+    let alias = CacheKey::rrset(&name("www.example."), RecordType::CNAME, DNSClass::IN);
+    assert!(!cache.presence.may_hold(nx.hash) && !cache.presence.may_hold(alias.hash));
+    cache.insert_negative(&name("nope.example."), None, soa("example.", 3600, 60), now);
+    cache.insert_rrset(
+        vec![cname("www.example.", 300, "web.example.")],
+        Trust::Answer,
+        now,
+    );
+    // Replacing an entry counts the new one in and (through moka's listener) the old one out.
+    cache.insert_negative(&name("nope.example."), None, soa("example.", 3600, 60), now);
+    cache.run_pending_tasks();
+    assert!(cache.presence.may_hold(nx.hash) && cache.presence.may_hold(alias.hash));
+    assert!(matches!(
+        cache.answer_step(&name("a.nope.example."), RecordType::A, now),
+        Some(AnswerStep::Negative(ResponseCode::NXDomain, _))
+    ));
+    cache.flush(&name("example."), true);
+    cache.run_pending_tasks();
+    assert!(
+        !cache.presence.may_hold(nx.hash) && !cache.presence.may_hold(alias.hash),
+        "every entry counted in was counted out"
+    );
+}
