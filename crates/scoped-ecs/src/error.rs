@@ -1,6 +1,6 @@
 //! The one error type of the ECS codec and the raw message scan.
 
-use crate::option::Family;
+use crate::family::Family;
 
 /// Why an ECS option, an OPT RDATA or a message around it is malformed.
 ///

@@ -35,6 +35,7 @@
 
 mod allowlist;
 mod error;
+mod family;
 mod message;
 mod option;
 mod policy;
@@ -42,8 +43,9 @@ mod scope;
 
 pub use allowlist::{AllowReason, Allowlist, AllowlistError, AllowlistErrorKind};
 pub use error::EcsError;
+pub use family::Family;
 pub use message::{OptRecord, message_ecs, scan_opt};
-pub use option::{Direction, ECS_OPTION_CODE, Ecs, EcsWire, Family, find_ecs};
+pub use option::{Direction, ECS_OPTION_CODE, Ecs, EcsWire, find_ecs};
 pub use policy::{
     DEFAULT_NON_ROUTABLE, DEFAULT_V4_MAX_SOURCE, DEFAULT_V6_MAX_SOURCE, NoSubnetReason,
     PolicyError, SubnetDecision, SubnetPolicy,
