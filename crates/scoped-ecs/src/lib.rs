@@ -23,6 +23,10 @@
 //! cache key — is already truncated (E02). The raw parsers never panic and never loop: every step
 //! consumes input, and DNS name compression pointers are checked, not followed.
 //!
+//! The raw message layout they read (header, counts, names, the fixed part of a record) is in
+//! [`wire`], at the bottom of the workspace so that the front end's fast path and the answer
+//! cache read messages with the same guards.
+//!
 //! # A query with no subnet
 //!
 //! A query whose [`SubnetDecision`] is [`SubnetDecision::Withheld`] (private client, SOURCE-0
@@ -40,6 +44,7 @@ mod message;
 mod option;
 mod policy;
 mod scope;
+pub mod wire;
 
 pub use allowlist::{AllowReason, Allowlist, AllowlistError, AllowlistErrorKind};
 pub use error::EcsError;
