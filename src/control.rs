@@ -49,7 +49,7 @@ use tokio::net::TcpListener;
 use tokio::sync::Semaphore;
 use tracing::{debug, info, warn};
 
-use crate::reload::{ReloadError, reload_allowlist};
+use crate::reload::{ReloadError, ReloadTrigger, reload_allowlist};
 
 /// Where the control endpoint listens unless `[control] listen` says otherwise.
 pub const DEFAULT_LISTEN: SocketAddr = SocketAddr::new(IpAddr::V4(Ipv4Addr::LOCALHOST), 8953);
@@ -75,6 +75,50 @@ const OPENMETRICS_CONTENT_TYPE: &str = "application/openmetrics-text; version=1.
 pub struct ControlConfig {
     /// Addresses to listen on.
     pub listen: Vec<SocketAddr>,
+}
+
+impl ControlConfig {
+    /// The endpoint on `listen`: at least one address, and only loopback ones unless
+    /// `allow_remote`, since the endpoint has no authentication.
+    pub fn new(listen: Vec<SocketAddr>, allow_remote: bool) -> Result<Self, ControlConfigError> {
+        if listen.is_empty() {
+            return Err(ControlConfigError::NoListenAddress);
+        }
+        if !allow_remote
+            && let Some(&addr) = listen
+                .iter()
+                .find(|addr| !addr.ip().to_canonical().is_loopback())
+        {
+            return Err(ControlConfigError::RemoteWithoutAllowRemote { addr });
+        }
+        Ok(Self { listen })
+    }
+}
+
+/// What the control endpoint refuses in its configuration.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum ControlConfigError {
+    /// `listen` is empty.
+    #[error("at least one address is needed (to turn the endpoint off: control.enabled = false)")]
+    NoListenAddress,
+    /// A `listen` address is not loopback and `allow-remote` is not set.
+    #[error(
+        "{addr} is not a loopback address; the control endpoint has no authentication, so \
+         listening beyond this host needs control.allow-remote = true"
+    )]
+    RemoteWithoutAllowRemote {
+        /// The first such address.
+        addr: SocketAddr,
+    },
+}
+
+impl ControlConfigError {
+    /// The configuration key at fault.
+    pub const fn key(&self) -> &'static str {
+        match self {
+            Self::NoListenAddress | Self::RemoteWithoutAllowRemote { .. } => "control.listen",
+        }
+    }
 }
 
 /// What the control endpoint can do. Adding an operation: a variant here, its method and path
@@ -302,14 +346,14 @@ async fn respond(
         }
         Endpoint::Stats => match snapshot(resolver).await {
             Ok(snapshot) => json_response(StatusCode::OK, &snapshot.to_json()),
-            Err(problem) => error_response(StatusCode::INTERNAL_SERVER_ERROR, &problem),
+            Err(problem) => error_response(StatusCode::INTERNAL_SERVER_ERROR, &problem.to_string()),
         },
         Endpoint::Metrics => match snapshot(resolver)
             .await
             .and_then(Snapshot::into_openmetrics)
         {
             Ok(text) => body_response(StatusCode::OK, OPENMETRICS_CONTENT_TYPE, text),
-            Err(problem) => error_response(StatusCode::INTERNAL_SERVER_ERROR, &problem),
+            Err(problem) => error_response(StatusCode::INTERNAL_SERVER_ERROR, &problem.to_string()),
         },
         Endpoint::Reload => reload(resolver).await,
         Endpoint::Flush => flush(resolver, request.uri().query().unwrap_or("")),
@@ -398,7 +442,7 @@ async fn reload(resolver: &Arc<RunningResolver>) -> Response<Full<Bytes>> {
         reload_allowlist(
             &resolver.recursor,
             resolver.allowlist_path.as_deref(),
-            "control endpoint",
+            ReloadTrigger::Control,
         )
     })
     .await;
@@ -426,11 +470,22 @@ async fn reload(resolver: &Arc<RunningResolver>) -> Response<Full<Bytes>> {
 
 /// Takes a [`Snapshot`] off the runtime's worker threads: counting tailored entries per scope
 /// walks the whole tailored cache.
-async fn snapshot(resolver: &Arc<RunningResolver>) -> Result<Snapshot, String> {
+async fn snapshot(resolver: &Arc<RunningResolver>) -> Result<Snapshot, StatsError> {
     let resolver = Arc::clone(resolver);
     tokio::task::spawn_blocking(move || Snapshot::take(&resolver))
         .await
-        .map_err(|e| format!("statistics failed: {e}"))
+        .map_err(StatsError::Snapshot)
+}
+
+/// Why `/stats` or `/metrics` could not answer (500).
+#[derive(Debug, thiserror::Error)]
+pub enum StatsError {
+    /// The task reading the counters and cache sizes did not finish (it panicked).
+    #[error("statistics failed: {0}")]
+    Snapshot(#[source] tokio::task::JoinError),
+    /// The OpenMetrics text could not be written.
+    #[error("encoding the metrics failed: {0}")]
+    Encode(#[source] std::fmt::Error),
 }
 
 fn body_response(
@@ -631,12 +686,12 @@ impl Snapshot {
     }
 
     /// The `/metrics` document: OpenMetrics text, every name prefixed `scoped_`.
-    pub fn into_openmetrics(self) -> Result<String, String> {
+    pub fn into_openmetrics(self) -> Result<String, StatsError> {
         let mut registry = Registry::with_prefix("scoped");
         registry.register_collector(Box::new(self));
         let mut text = String::new();
         prometheus_client::encoding::text::encode(&mut text, &registry)
-            .map_err(|e| format!("encoding the metrics failed: {e}"))?;
+            .map_err(StatsError::Encode)?;
         Ok(text)
     }
 }
