@@ -9,9 +9,10 @@
 //! | `POST /reload` | re-read the ECS allowlist file, as SIGHUP does ([`reload_allowlist`]) |
 //!
 //! The endpoint has no authentication, so it listens on loopback only unless the operator sets
-//! `[control] allow-remote = true` (checked in `config.rs`). A browser on the same host could
-//! still be made to send a request to it: requests that change state refuse an `Origin` header,
-//! which every browser sends on cross-site POSTs and `scoped ctl`, curl and Prometheus never do.
+//! `[control] allow-remote = true` (checked by [`ControlConfig::new`]). A browser on the same
+//! host could still be made to send a request to it: requests that change state refuse an
+//! `Origin` header, which every browser sends on cross-site POSTs and `scoped ctl`, curl and
+//! Prometheus never do.
 //!
 //! Both `/stats` and `/metrics` render one [`Snapshot`], so they always report the same counters
 //! under the same names: `frontend.queries_udp` in JSON is `scoped_frontend_queries_udp_total`

@@ -74,11 +74,11 @@ frontend_counters! {
     formerr_ecs_host_bits_set: "FORMERR (E07): ECS ADDRESS bits set past SOURCE",
     formerr_ecs_duplicate: "FORMERR (E07): more than one ECS option",
     formerr_opt_option_overrun: "FORMERR: an EDNS option runs past the end of the OPT record",
-    /// Where hickory did not.
+    /// Counted only where hickory's parse did not already fail.
     formerr_message_truncated: "FORMERR: the raw scan found the message truncated",
-    /// Where hickory did not.
+    /// Counted only where hickory's parse did not already fail.
     formerr_name_bad_label: "FORMERR: the raw scan met a reserved label type",
-    /// Not pointing backwards past the header.
+    /// A pointer must point strictly backwards, past the header.
     formerr_name_bad_pointer: "FORMERR: the raw scan met a compression pointer not pointing backwards",
     formerr_name_too_long: "FORMERR: the raw scan met a name longer than 255 octets",
     formerr_opt_owner_not_root: "FORMERR: the OPT record's owner is not the root",
@@ -90,16 +90,16 @@ frontend_counters! {
     notimp_opcode: "NOTIMP: the opcode was not QUERY",
     notimp_qtype: "NOTIMP: the question asked for AXFR, IXFR, MAILA or MAILB",
     ecs_tailored: "Queries resolved with a client subnet (E24)",
-    /// A part of `ecs_tailored`.
+    /// Also counted in `ecs_tailored`.
     ecs_trusted_front_end: "Queries whose client subnet came from a trusted front end's ECS option (E08)",
     ecs_withheld_disabled: "Queries resolved without a client subnet: ECS off, or length 0 for this client",
-    /// The client, or the address a trusted front end stated.
+    /// The client's address, or the address a trusted front end stated for it.
     ecs_withheld_private_client: "Queries resolved without a client subnet: non-routable client (E05)",
     ecs_withheld_client_opted_out: "Queries resolved without a client subnet: the client's ECS had SOURCE 0 (E09)",
-    /// Of the other family than the client's packets.
+    /// The option's family differs from that of the client's packets.
     ecs_withheld_client_ecs_other_family: "Queries resolved without a client subnet: untrusted client's ECS of the other family (E08)",
     ecs_echoed: "Responses that echoed an ECS option to the client (E23)",
-    /// Sent as header + question.
+    /// Sent as header and question only.
     truncated: "Responses too large for the client's UDP size, sent with TC=1",
     encode_errors: "Responses that failed to serialise (answered SERVFAIL instead)",
     tcp_accepted: "TCP connections accepted",
