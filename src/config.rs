@@ -15,7 +15,8 @@ use scoped_recursor::qmin::QminMode;
 use scoped_server::ServerConfig;
 use serde::Deserialize;
 
-use crate::control::ControlConfig;
+use crate::allowlist::{AllowlistFileError, load_allowlist};
+use crate::control::{ControlConfig, ControlConfigError};
 
 /// What can be wrong with a configuration.
 #[derive(Debug, thiserror::Error)]
@@ -45,6 +46,22 @@ pub enum ConfigError {
         key: &'static str,
         /// What is wrong.
         problem: String,
+    },
+    /// `ecs.allowlist` names a file that cannot be read or has a bad line.
+    #[error("{path}: key `ecs.allowlist`: {source}")]
+    Allowlist {
+        /// The configuration file.
+        path: PathBuf,
+        /// The allowlist file and what is wrong with it.
+        source: AllowlistFileError,
+    },
+    /// `[control]` asks for an endpoint the control endpoint refuses.
+    #[error("{path}: key `{key}`: {source}", key = .source.key())]
+    Control {
+        /// The configuration file.
+        path: PathBuf,
+        /// What is wrong (its key is [`ControlConfigError::key`]).
+        source: ControlConfigError,
     },
 }
 
@@ -621,15 +638,25 @@ impl Config {
         if let Err(e) = tracing_subscriber::EnvFilter::try_new(&log.level) {
             return Err(invalid("log.level", e.to_string()));
         }
-        let control = control_config(control).map_err(|(key, problem)| invalid(key, problem))?;
+        // Validated even when disabled, so turning it on later cannot reveal a mistake already
+        // in the file.
+        let control_config =
+            ControlConfig::new(control.listen, control.allow_remote).map_err(|source| {
+                ConfigError::Control {
+                    path: path.to_owned(),
+                    source,
+                }
+            })?;
+        let control = control.enabled.then_some(control_config);
 
         let base = path.parent().unwrap_or(Path::new("."));
         let policy = subnet_policy(&ecs).map_err(|(key, problem)| invalid(key, problem))?;
         let allowlist_path = ecs.allowlist.as_ref().map(|p| base.join(p));
         let allowlist = match &allowlist_path {
-            Some(file) => {
-                load_allowlist(file).map_err(|problem| invalid("ecs.allowlist", problem))?
-            }
+            Some(file) => load_allowlist(file).map_err(|source| ConfigError::Allowlist {
+                path: path.to_owned(),
+                source,
+            })?,
             None => scoped_ecs::Allowlist::empty(),
         };
         if ecs.max_tailored_per_name == 0 {
@@ -729,43 +756,6 @@ impl Config {
             control,
         })
     }
-}
-
-/// Read and parse an allowlist file; the error names the file and line.
-pub fn load_allowlist(file: &Path) -> Result<scoped_ecs::Allowlist, String> {
-    let text = std::fs::read_to_string(file).map_err(|e| format!("{}: {e}", file.display()))?;
-    scoped_ecs::Allowlist::parse(&text).map_err(|e| format!("{}: {e}", file.display()))
-}
-
-/// The control endpoint of `[control]`; an error names the key. Validated even when disabled, so
-/// turning it on later cannot reveal a mistake already in the file.
-fn control_config(
-    control: ControlSection,
-) -> Result<Option<ControlConfig>, (&'static str, String)> {
-    if control.listen.is_empty() {
-        return Err((
-            "control.listen",
-            "at least one address is needed (to turn the endpoint off: control.enabled = false)"
-                .into(),
-        ));
-    }
-    if !control.allow_remote
-        && let Some(remote) = control
-            .listen
-            .iter()
-            .find(|addr| !addr.ip().to_canonical().is_loopback())
-    {
-        return Err((
-            "control.listen",
-            format!(
-                "{remote} is not a loopback address; the control endpoint has no \
-                 authentication, so listening beyond this host needs control.allow-remote = true"
-            ),
-        ));
-    }
-    Ok(control.enabled.then_some(ControlConfig {
-        listen: control.listen,
-    }))
 }
 
 /// The client-subnet policy of `[ecs]`; an error names the key.
@@ -1042,6 +1032,22 @@ mod tests {
             text.contains("ecs.allowlist") && text.contains("line 3"),
             "{text}"
         );
+        assert_eq!(
+            text,
+            format!(
+                "{}: key `ecs.allowlist`: {}: line 3: \"192.0.2.0/33\": prefix length 33 is \
+                 longer than 32",
+                dir.join("r.toml").display(),
+                dir.join("allow.txt").display()
+            )
+        );
+        assert!(matches!(
+            err,
+            ConfigError::Allowlist {
+                source: AllowlistFileError::Invalid { ref source, .. },
+                ..
+            } if source.kind == scoped_ecs::AllowlistErrorKind::PrefixTooLong { len: 33, max: 32 }
+        ));
         std::fs::write(dir.join("allow.txt"), "cdn.example.\n192.0.2.0/24\n").unwrap();
         let config =
             Config::parse("[ecs]\nallowlist = \"allow.txt\"\n", &dir.join("r.toml")).unwrap();
@@ -1101,10 +1107,20 @@ mod tests {
         }
         // Refused even while disabled: enabling it later must not be the moment the mistake
         // shows.
-        let err = parse("[control]\nenabled = false\nlisten = [\"0.0.0.0:8953\"]\n")
-            .unwrap_err()
-            .to_string();
-        assert!(err.contains("control.listen"), "{err}");
+        let err = parse("[control]\nenabled = false\nlisten = [\"0.0.0.0:8953\"]\n").unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            "test.toml: key `control.listen`: 0.0.0.0:8953 is not a loopback address; the control \
+             endpoint has no authentication, so listening beyond this host needs \
+             control.allow-remote = true"
+        );
+        assert!(matches!(
+            err,
+            ConfigError::Control {
+                source: ControlConfigError::RemoteWithoutAllowRemote { addr },
+                ..
+            } if addr == "0.0.0.0:8953".parse().unwrap()
+        ));
     }
 
     #[test]
@@ -1126,8 +1142,19 @@ mod tests {
             err.contains("control.listen") && err.contains("line 3"),
             "{err}"
         );
-        let err = parse("[control]\nlisten = []\n").unwrap_err().to_string();
-        assert!(err.contains("control.listen"), "{err}");
+        let err = parse("[control]\nlisten = []\n").unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            "test.toml: key `control.listen`: at least one address is needed (to turn the endpoint \
+             off: control.enabled = false)"
+        );
+        assert!(matches!(
+            err,
+            ConfigError::Control {
+                source: ControlConfigError::NoListenAddress,
+                ..
+            }
+        ));
         let err = parse("[control]\nallow_remote = true\n")
             .unwrap_err()
             .to_string();

@@ -3,6 +3,7 @@
 //! targets (`fuzz/`) drive the configuration parser through it.
 #![forbid(unsafe_code)]
 
+pub mod allowlist;
 pub mod config;
 pub mod control;
 pub mod ctl;

@@ -267,7 +267,8 @@ async fn reload_on_sighup(recursor: Recursor, path: Option<PathBuf>) {
         };
         while hangups.recv().await.is_some() {
             // The outcome is logged by reload_allowlist; nobody else is waiting for it.
-            let _ = reload::reload_allowlist(&recursor, path.as_deref(), "SIGHUP");
+            let _ =
+                reload::reload_allowlist(&recursor, path.as_deref(), reload::ReloadTrigger::Signal);
         }
     }
     #[cfg(not(unix))]

@@ -24,6 +24,7 @@ use std::time::Duration;
 
 use hickory_proto::rr::{Name, RecordType};
 use ipnet::IpNet;
+use scoped_ecs::wire::{self, Counts, HEADER_LEN, MAX_NAME_LEN, QUESTION_FIXED_LEN, TYPE_OPT};
 use tokio::time::Instant;
 
 /// What an entry costs beyond its body and TTL table: the key's name, the `Arc`, the cache's
@@ -142,7 +143,7 @@ impl quick_cache::Equivalent<WireKey> for WireKeyRef<'_> {
 
 /// `name` in lowercase wire form (uncompressed labels, then the root label), as keys hold it.
 pub fn lowercase_wire(name: &Name) -> Vec<u8> {
-    let mut out = Vec::with_capacity(MAX_WIRE_NAME);
+    let mut out = Vec::with_capacity(MAX_NAME_LEN);
     for label in name.iter() {
         out.push(label.len() as u8);
         out.extend(label.iter().map(u8::to_ascii_lowercase));
@@ -150,9 +151,6 @@ pub fn lowercase_wire(name: &Name) -> Vec<u8> {
     out.push(0);
     out
 }
-
-/// The longest name in wire form (RFC 1035 §3.1).
-const MAX_WIRE_NAME: usize = 255;
 
 /// Why a rendered response cannot be kept.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -189,35 +187,35 @@ impl WireAnswer {
     /// The body of `response` (a whole rendered response to one question, not truncated, with
     /// nothing in its additional section but an OPT), for data of ECS `scope`.
     pub fn from_response(response: &[u8], scope: u8) -> Result<Self, WireError> {
-        let header = response.get(..12).ok_or(WireError::Truncated)?;
-        let count = |i: usize| u16::from_be_bytes([header[i], header[i + 1]]);
-        let (qd, an, ns, ar) = (count(4), count(6), count(8), count(10));
-        if qd != 1 || header[2] & 0x02 != 0 {
+        let header = wire::header(response).ok_or(WireError::Truncated)?;
+        let Counts {
+            questions,
+            answers,
+            authorities,
+            additionals,
+        } = Counts::of(header);
+        if questions != 1 || header[2] & 0x02 != 0 {
             return Err(WireError::NotAnAnswer);
         }
-        let mut pos = skip_name(response, 12)? + 4;
+        let mut pos = skip_name(response, HEADER_LEN)? + QUESTION_FIXED_LEN;
         let start = pos;
-        let mut ttls = Vec::with_capacity(usize::from(an) + usize::from(ns));
-        for _ in 0..u32::from(an) + u32::from(ns) {
+        let mut ttls = Vec::with_capacity(usize::from(answers) + usize::from(authorities));
+        for _ in 0..u32::from(answers) + u32::from(authorities) {
             pos = skip_name(response, pos)?;
-            let fixed = response.get(pos..pos + 10).ok_or(WireError::Truncated)?;
-            let ttl = u32::from_be_bytes([fixed[4], fixed[5], fixed[6], fixed[7]]);
-            let rdlength = usize::from(u16::from_be_bytes([fixed[8], fixed[9]]));
+            let fixed = wire::rr_fixed(response, pos).ok_or(WireError::Truncated)?;
+            // The TTL's offset in the body: after TYPE and CLASS.
             let offset = u16::try_from(pos + 4 - start).map_err(|_| WireError::Truncated)?;
-            ttls.push((offset, ttl));
-            pos += 10 + rdlength;
-            if pos > response.len() {
-                return Err(WireError::Truncated);
-            }
+            ttls.push((offset, fixed.ttl_secs()));
+            pos = fixed.end(response, pos).ok_or(WireError::Truncated)?;
         }
         // Only the OPT may follow (minimal responses); it is rebuilt per client.
-        if ar > 1 {
+        if additionals > 1 {
             return Err(WireError::Additional);
         }
-        if ar == 1 {
+        if additionals == 1 {
             let end = skip_name(response, pos)?;
             let rtype = response.get(end..end + 2).ok_or(WireError::Truncated)?;
-            if rtype != [0, 41] {
+            if rtype != TYPE_OPT.to_be_bytes() {
                 return Err(WireError::Additional);
             }
         }
@@ -225,8 +223,8 @@ impl WireAnswer {
         Ok(Self {
             rcode: header[3] & 0x0f,
             scope,
-            answers: an,
-            authorities: ns,
+            answers,
+            authorities,
             body: response[start..pos].into(),
             ttls: ttls.into_boxed_slice(),
             stored: now,
@@ -271,20 +269,13 @@ impl WireAnswer {
     }
 }
 
-/// Past the name at `pos`: its end (after the root label or a compression pointer).
-fn skip_name(msg: &[u8], mut pos: usize) -> Result<usize, WireError> {
-    loop {
-        let len = *msg.get(pos).ok_or(WireError::Truncated)?;
-        match len {
-            0 => return Ok(pos + 1),
-            l if l & 0xc0 == 0xc0 => {
-                msg.get(pos + 1).ok_or(WireError::Truncated)?;
-                return Ok(pos + 2);
-            }
-            l if l & 0xc0 == 0 => pos += 1 + usize::from(l),
-            _ => return Err(WireError::Truncated),
-        }
-    }
+/// Past the name at `pos`: its end (after the root label or a compression pointer). The response
+/// is our own rendering, so any malformed name (which [`wire::skip_name`] refuses) is a bug
+/// upstream of the cache; it is not kept.
+fn skip_name(msg: &[u8], pos: usize) -> Result<usize, WireError> {
+    wire::skip_name(msg, pos)
+        .map(|name| name.end)
+        .map_err(|_| WireError::Truncated)
 }
 
 #[derive(Clone)]
@@ -430,7 +421,7 @@ mod tests {
     }
 
     fn question_end(msg: &[u8]) -> usize {
-        skip_name(msg, 12).unwrap() + 4
+        skip_name(msg, HEADER_LEN).unwrap() + QUESTION_FIXED_LEN
     }
 
     #[tokio::test(start_paused = true)]

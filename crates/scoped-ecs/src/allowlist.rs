@@ -52,8 +52,10 @@ pub enum AllowlistErrorKind {
         /// The truncated prefix, offered as the likely intent.
         network: IpNet,
     },
-    /// Not a valid domain name.
+    /// Not a valid domain name: hickory's reason (a label over 63 octets, a name over 255…).
     BadZone(String),
+    /// A name with an empty label (`cdn..example`).
+    EmptyLabel,
     /// An all-digit last label: a mistyped address rather than a zone.
     NumericZone,
     /// A `*` label: zone entries already cover every name below them.
@@ -77,6 +79,7 @@ impl fmt::Display for AllowlistErrorKind {
                 )
             }
             Self::BadZone(why) => write!(f, "not a valid zone name: {why}"),
+            Self::EmptyLabel => f.write_str("not a valid zone name: empty label"),
             Self::NumericZone => f.write_str(
                 "not an IP address, and not a zone (a zone's last label is never all digits)",
             ),
@@ -220,7 +223,7 @@ fn parse_entry(entry: &str) -> Result<Entry, AllowlistErrorKind> {
     let name = Name::from_ascii(entry).map_err(|e| BadZone(e.to_string()))?;
     let labels: Vec<&[u8]> = name.iter().collect();
     if labels.iter().any(|label| label.is_empty()) {
-        return Err(BadZone("empty label".to_owned()));
+        return Err(EmptyLabel);
     }
     if labels.contains(&&b"*"[..]) {
         return Err(Wildcard);
@@ -518,10 +521,25 @@ mod tests {
 
     #[test]
     fn error_empty_label() {
-        assert!(matches!(
-            kind("cdn..example"),
-            AllowlistErrorKind::BadZone(_)
-        ));
+        let kind = kind("cdn..example");
+        assert!(
+            matches!(
+                kind,
+                AllowlistErrorKind::BadZone(_) | AllowlistErrorKind::EmptyLabel
+            ),
+            "{kind:?}"
+        );
+        assert!(kind.to_string().starts_with("not a valid zone name: "));
+    }
+
+    #[test]
+    fn error_label_too_long_keeps_the_reason() {
+        let long = format!("{}.example", "a".repeat(64));
+        let kind = kind(&long);
+        assert!(
+            matches!(&kind, AllowlistErrorKind::BadZone(why) if !why.is_empty()),
+            "{kind:?}"
+        );
     }
 
     #[test]

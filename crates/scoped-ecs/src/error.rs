@@ -1,6 +1,7 @@
 //! The one error type of the ECS codec and the raw message scan.
 
-use crate::option::Family;
+use crate::family::Family;
+use crate::wire::NameError;
 
 /// Why an ECS option, an OPT RDATA or a message around it is malformed.
 ///
@@ -96,6 +97,17 @@ impl std::fmt::Display for EcsError {
 }
 
 impl std::error::Error for EcsError {}
+
+impl From<NameError> for EcsError {
+    fn from(error: NameError) -> Self {
+        match error {
+            NameError::Truncated => Self::MessageTruncated,
+            NameError::BadLabel => Self::BadLabel,
+            NameError::BadPointer => Self::BadPointer,
+            NameError::TooLong => Self::NameTooLong,
+        }
+    }
+}
 
 impl EcsError {
     /// A short, stable, snake_case name for metrics labels and logs.

@@ -23,6 +23,10 @@
 //! cache key — is already truncated (E02). The raw parsers never panic and never loop: every step
 //! consumes input, and DNS name compression pointers are checked, not followed.
 //!
+//! The raw message layout they read (header, counts, names, the fixed part of a record) is in
+//! [`wire`], at the bottom of the workspace so that the front end's fast path and the answer
+//! cache read messages with the same guards.
+//!
 //! # A query with no subnet
 //!
 //! A query whose [`SubnetDecision`] is [`SubnetDecision::Withheld`] (private client, SOURCE-0
@@ -35,16 +39,19 @@
 
 mod allowlist;
 mod error;
+mod family;
 mod message;
 mod option;
 mod policy;
 mod scope;
 mod upstream;
+pub mod wire;
 
 pub use allowlist::{AllowReason, Allowlist, AllowlistError, AllowlistErrorKind};
 pub use error::EcsError;
+pub use family::Family;
 pub use message::{OptRecord, message_ecs, scan_opt};
-pub use option::{Direction, ECS_OPTION_CODE, Ecs, EcsWire, Family, find_ecs};
+pub use option::{Direction, ECS_OPTION_CODE, Ecs, EcsWire, find_ecs};
 pub use policy::{
     DEFAULT_NON_ROUTABLE, DEFAULT_V4_MAX_SOURCE, DEFAULT_V6_MAX_SOURCE, NoSubnetReason,
     PolicyError, SubnetDecision, SubnetPolicy,

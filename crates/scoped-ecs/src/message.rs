@@ -4,21 +4,15 @@
 //! B1). The front end reads the header with hickory (for the ID), then asks [`message_ecs`] for the
 //! client's option or the exact reason to answer FORMERR.
 //!
-//! The walk skips names without following compression pointers, so it cannot loop; it only checks
-//! that each pointer points strictly backwards past the header. Every record consumes at least
-//! 11 octets and every bound is checked, so any input — huge counts, truncation, garbage — ends in
-//! `Ok` or an [`EcsError`] after at most one pass over the bytes.
+//! The walk skips names without following compression pointers ([`wire::skip_name`]), so it
+//! cannot loop; it only checks that each pointer points strictly backwards past the header. Every
+//! record consumes at least 11 octets and every bound is checked, so any input — huge counts,
+//! truncation, garbage — ends in `Ok` or an [`EcsError`] after at most one pass over the bytes.
 
 use crate::error::EcsError;
 use crate::option::{Direction, Ecs, find_ecs};
+use crate::wire::{self, Counts, HEADER_LEN, QUESTION_FIXED_LEN, TYPE_OPT, skip_name};
 
-const HEADER_LEN: usize = 12;
-/// TYPE + CLASS.
-const QUESTION_FIXED: usize = 4;
-/// TYPE + CLASS + TTL + RDLENGTH.
-const RR_FIXED: usize = 10;
-const TYPE_OPT: u16 = 41;
-const MAX_NAME_LEN: usize = 255;
 /// The DO bit in the OPT record's flags (RFC 3225).
 const FLAG_DO: u16 = 0x8000;
 
@@ -44,31 +38,34 @@ pub struct OptRecord<'a> {
 /// Returns `Ok(None)` for a well-formed message without OPT. Bytes after the last counted record
 /// are ignored. OPT records in the answer or authority section are not looked for.
 pub fn scan_opt(msg: &[u8]) -> Result<Option<OptRecord<'_>>, EcsError> {
-    let header = msg.get(..HEADER_LEN).ok_or(EcsError::MessageTruncated)?;
-    let count = |i: usize| u16::from_be_bytes([header[i], header[i + 1]]);
-    let (qd, an, ns, ar) = (count(4), count(6), count(8), count(10));
+    let header = wire::header(msg).ok_or(EcsError::MessageTruncated)?;
+    let Counts {
+        questions,
+        answers,
+        authorities,
+        additionals,
+    } = Counts::of(header);
 
     let mut pos = HEADER_LEN;
-    for _ in 0..qd {
-        pos = skip_name(msg, pos)?.0;
-        pos = advance(msg, pos, QUESTION_FIXED)?;
+    for _ in 0..questions {
+        pos = skip_name(msg, pos)?.end;
+        pos = advance(msg, pos, QUESTION_FIXED_LEN)?;
     }
-    for _ in 0..u32::from(an) + u32::from(ns) {
-        pos = skip_name(msg, pos)?.0;
-        let rr = fixed(msg, pos)?;
-        pos = advance(msg, pos, RR_FIXED + usize::from(rr.rdlength))?;
+    for _ in 0..u32::from(answers) + u32::from(authorities) {
+        pos = skip_name(msg, pos)?.end;
+        pos = record_end(msg, pos)?;
     }
     let mut found = None;
-    for _ in 0..ar {
-        let (after_name, owner_is_root) = skip_name(msg, pos)?;
-        let rr = fixed(msg, after_name)?;
-        let rdata_offset = after_name + RR_FIXED;
-        let end = advance(msg, after_name, RR_FIXED + usize::from(rr.rdlength))?;
+    for _ in 0..additionals {
+        let owner = skip_name(msg, pos)?;
+        let rr = wire::rr_fixed(msg, owner.end).ok_or(EcsError::MessageTruncated)?;
+        let rdata_offset = owner.end + wire::RR_FIXED_LEN;
+        let end = rr.end(msg, owner.end).ok_or(EcsError::MessageTruncated)?;
         if rr.rtype == TYPE_OPT {
             if found.is_some() {
                 return Err(EcsError::DuplicateOpt);
             }
-            if !owner_is_root {
+            if !owner.is_root {
                 return Err(EcsError::OptOwnerNotRoot);
             }
             let [ext_rcode, version, f0, f1] = rr.ttl;
@@ -96,24 +93,11 @@ pub fn message_ecs(msg: &[u8], direction: Direction) -> Result<Option<Ecs>, EcsE
     }
 }
 
-/// The fixed part of a resource record.
-struct RrFixed {
-    rtype: u16,
-    class: u16,
-    ttl: [u8; 4],
-    rdlength: u16,
-}
-
-fn fixed(msg: &[u8], pos: usize) -> Result<RrFixed, EcsError> {
-    let b = msg
-        .get(pos..pos + RR_FIXED)
-        .ok_or(EcsError::MessageTruncated)?;
-    Ok(RrFixed {
-        rtype: u16::from_be_bytes([b[0], b[1]]),
-        class: u16::from_be_bytes([b[2], b[3]]),
-        ttl: [b[4], b[5], b[6], b[7]],
-        rdlength: u16::from_be_bytes([b[8], b[9]]),
-    })
+/// Where the record whose owner name ends at `pos` ends, if the message holds all of it.
+fn record_end(msg: &[u8], pos: usize) -> Result<usize, EcsError> {
+    wire::rr_fixed(msg, pos)
+        .and_then(|rr| rr.end(msg, pos))
+        .ok_or(EcsError::MessageTruncated)
 }
 
 /// `pos + n` if the message has that many octets, else [`EcsError::MessageTruncated`].
@@ -123,36 +107,6 @@ fn advance(msg: &[u8], pos: usize, n: usize) -> Result<usize, EcsError> {
         return Err(EcsError::MessageTruncated);
     }
     Ok(end)
-}
-
-/// Skip the name at `start`: returns the position after it and whether it is the root name
-/// (a single zero octet). A compression pointer ends the name and is not followed.
-fn skip_name(msg: &[u8], start: usize) -> Result<(usize, bool), EcsError> {
-    let mut pos = start;
-    // Octets of the name written inline, counting the final zero octet.
-    let mut inline_len = 1;
-    loop {
-        let len = *msg.get(pos).ok_or(EcsError::MessageTruncated)?;
-        match len & 0xC0 {
-            0x00 if len == 0 => return Ok((pos + 1, pos == start)),
-            0x00 => {
-                inline_len += 1 + usize::from(len);
-                if inline_len > MAX_NAME_LEN {
-                    return Err(EcsError::NameTooLong);
-                }
-                pos += 1 + usize::from(len);
-            }
-            0xC0 => {
-                let low = *msg.get(pos + 1).ok_or(EcsError::MessageTruncated)?;
-                let target = usize::from(u16::from_be_bytes([len & 0x3F, low]));
-                if target < HEADER_LEN || target >= start {
-                    return Err(EcsError::BadPointer);
-                }
-                return Ok((pos + 2, false));
-            }
-            _ => return Err(EcsError::BadLabel),
-        }
-    }
 }
 
 #[cfg(test)]

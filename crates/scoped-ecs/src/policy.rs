@@ -23,7 +23,8 @@ use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 use ipnet::{IpNet, Ipv4Net, Ipv6Net};
 use prefix_trie::joint::JointPrefixMap;
 
-use crate::option::{Ecs, Family};
+use crate::family::Family;
+use crate::option::Ecs;
 use crate::{canonical_addr, canonical_net};
 
 /// Default longest IPv4 SOURCE sent and cached (E02; RFC 7871 §11.1 recommends 24).

@@ -10,7 +10,8 @@
 use ipnet::IpNet;
 
 use crate::error::EcsError;
-use crate::option::{Direction, Ecs, Family, find_ecs};
+use crate::family::Family;
+use crate::option::{Direction, Ecs, find_ecs};
 
 /// Why a reply's ECS option is not the answer to our query's (E11).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]

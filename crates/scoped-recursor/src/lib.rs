@@ -9,6 +9,7 @@
 
 pub mod classify;
 pub mod config;
+pub mod counters;
 mod engine;
 pub mod infra;
 pub mod qmin;

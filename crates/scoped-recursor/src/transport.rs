@@ -11,7 +11,6 @@
 use std::io;
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
 use std::sync::Arc;
-use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
 use futures::future::BoxFuture;
@@ -20,6 +19,8 @@ use hickory_proto::serialize::binary::{BinDecodable, BinDecoder};
 use scoped_ecs::{Direction, ReplyEcs, check_reply_opt, find_ecs, message_ecs, scan_opt};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpSocket, UdpSocket};
+
+use crate::counters::bump;
 
 /// Which transport protocol an upstream query uses.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
@@ -139,13 +140,12 @@ fn ecs_matches(query: &[u8], reply: &[u8]) -> bool {
     }
 }
 
-/// Counters of what the network transport threw away.
-#[derive(Debug, Default)]
-pub struct TransportCounters {
-    /// UDP datagrams that did not match the outstanding query (wrong ID or question).
-    pub mismatched_replies: AtomicU64,
-    /// Exchanges that ended in a timeout.
-    pub timeouts: AtomicU64,
+crate::counters! {
+    /// Counters of what the network transport threw away.
+    pub struct TransportCounters {
+        mismatched_replies: "Upstream UDP datagrams that did not match the outstanding query (wrong ID or question)",
+        timeouts: "Upstream exchanges that ended in a timeout",
+    }
 }
 
 /// Largest reply we accept over UDP. We advertise 1232 (EDNS0 buffer, DNS flag day 2020) but
@@ -228,7 +228,7 @@ impl Transport for NetTransport {
                 result,
                 Err(TransportError::Timeout(_) | TransportError::EchoMissing(_))
             ) {
-                counters.timeouts.fetch_add(1, Ordering::Relaxed);
+                bump(&counters.timeouts);
             }
             result
         })
@@ -256,7 +256,7 @@ async fn udp_exchange(
             return Ok(buf);
         }
         echo_missing |= reply_matches(&query.message, &buf[..n]);
-        counters.mismatched_replies.fetch_add(1, Ordering::Relaxed);
+        bump(&counters.mismatched_replies);
     }
 }
 
@@ -310,6 +310,7 @@ async fn tcp_exchange(
 #[cfg(test)]
 mod tests {
     use std::collections::HashSet;
+    use std::sync::atomic::Ordering;
 
     use hickory_proto::op::{Message, MessageType, OpCode, Query};
     use hickory_proto::rr::{Name, RecordType};

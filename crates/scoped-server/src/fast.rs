@@ -9,13 +9,11 @@
 //! large for the client (the full path truncates it). So the fast path decides nothing the full
 //! path would decide differently; `tests/fast_path_tests.rs` checks the two give the same bytes.
 
+use scoped_ecs::wire::{
+    Counts, HEADER_LEN, MAX_LABEL_LEN, MAX_NAME_LEN, QUESTION_FIXED_LEN, TYPE_OPT,
+};
 use scoped_ecs::{Direction, Ecs, find_ecs, scan_opt};
 
-use crate::pipeline::HEADER_LEN;
-
-/// The longest name in wire form (RFC 1035 §3.1).
-const MAX_NAME: usize = 255;
-const TYPE_OPT: u16 = 41;
 const CLASS_IN: u16 = 1;
 
 /// A query the fast path may answer, read from its bytes.
@@ -23,7 +21,7 @@ pub(crate) struct PlainQuery {
     /// Where the question ends.
     pub question_end: usize,
     /// The name, lowercase, in wire form: `name[..name_len]`.
-    pub name: [u8; MAX_NAME],
+    pub name: [u8; MAX_NAME_LEN],
     pub name_len: usize,
     pub qtype: u16,
     /// The client's OPT: its UDP payload size and DO bit.
@@ -43,21 +41,26 @@ impl PlainQuery {
 /// version 0 (with a valid ECS option, if any) in the additional section, and nothing after it.
 /// `None` sends it down the full path.
 pub(crate) fn plain_query(wire: &[u8]) -> Option<PlainQuery> {
-    let header = wire.get(..HEADER_LEN)?;
+    let header = scoped_ecs::wire::header(wire)?;
     // QR, OPCODE, AA, TC clear (RD may be set); Z and RCODE clear (AD and CD may be set).
     if header[2] & 0xfe != 0 || header[3] & 0x4f != 0 {
         return None;
     }
-    let count = |i: usize| u16::from_be_bytes([header[i], header[i + 1]]);
-    if count(4) != 1 || count(6) != 0 || count(8) != 0 || count(10) > 1 {
+    let counts = Counts::of(header);
+    if counts.questions != 1
+        || counts.answers != 0
+        || counts.authorities != 0
+        || counts.additionals > 1
+    {
         return None;
     }
-    let mut name = [0u8; MAX_NAME];
+    let mut name = [0u8; MAX_NAME_LEN];
     let mut pos = HEADER_LEN;
     let mut name_len = 0;
     loop {
+        // A compression pointer or a reserved label type is longer than any label: not plain.
         let len = usize::from(*wire.get(pos)?);
-        if len > 63 || name_len + len + 1 > MAX_NAME {
+        if len > MAX_LABEL_LEN || name_len + len + 1 > MAX_NAME_LEN {
             return None;
         }
         let label = wire.get(pos..pos + 1 + len)?;
@@ -70,14 +73,14 @@ pub(crate) fn plain_query(wire: &[u8]) -> Option<PlainQuery> {
             break;
         }
     }
-    let fixed = wire.get(pos..pos + 4)?;
+    let fixed = wire.get(pos..pos + QUESTION_FIXED_LEN)?;
     let qtype = u16::from_be_bytes([fixed[0], fixed[1]]);
     let qclass = u16::from_be_bytes([fixed[2], fixed[3]]);
     if qclass != CLASS_IN || !ordinary_type(qtype) {
         return None;
     }
-    let question_end = pos + 4;
-    let (opt, ecs) = if count(10) == 1 {
+    let question_end = pos + QUESTION_FIXED_LEN;
+    let (opt, ecs) = if counts.additionals == 1 {
         let opt = scan_opt(wire).ok()??;
         if opt.version != 0 || opt.rdata_offset + opt.rdata.len() != wire.len() {
             return None;

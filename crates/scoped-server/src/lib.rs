@@ -38,8 +38,8 @@ pub use config::{
     DEFAULT_UDP_MAX_INFLIGHT, EcsFrontEnd, ServerConfig, default_allow,
 };
 pub use pipeline::{
-    ClientMemo, DropReason, ErrorReason, HEADER_LEN, ParsedQuery, Pipeline, Rejection,
-    ReplyContext, TCP_MAX_MESSAGE, Transport, parse_query,
+    ClientMemo, DropReason, ErrorReason, ParsedQuery, Pipeline, Rejection, ReplyContext,
+    TCP_MAX_MESSAGE, Transport, parse_query,
 };
 pub use server::{BoundServer, bind};
 pub use stats::{FrontendStats, StatsSnapshot};

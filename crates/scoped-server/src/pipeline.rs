@@ -65,6 +65,7 @@ use hickory_proto::op::{
 use hickory_proto::rr::rdata::opt::EdnsOption;
 use hickory_proto::rr::{DNSClass, RecordType};
 use hickory_proto::serialize::binary::{BinDecodable, BinDecoder, DecodeError};
+use scoped_ecs::wire::HEADER_LEN;
 use scoped_ecs::{
     Direction, Ecs, EcsError, OptRecord, SubnetDecision, SubnetPolicy, find_ecs, scan_opt,
 };
@@ -76,9 +77,6 @@ use crate::acl::Acl;
 use crate::config::{CLASSIC_UDP_PAYLOAD, ServerConfig};
 use crate::fast;
 use crate::stats::FrontendStats;
-
-/// The length of a DNS header (RFC 1035 §4.1.1).
-pub const HEADER_LEN: usize = 12;
 
 /// The largest message a TCP frame can carry (2-byte length prefix, RFC 1035 §4.2.2).
 pub const TCP_MAX_MESSAGE: usize = u16::MAX as usize;

@@ -1,26 +1,29 @@
 //! Front-end counters: lock-free atomics bumped on the query path, read as a [`StatsSnapshot`].
 //!
-//! Every counter is monotonic and counted with `Relaxed` ordering: they are statistics, not
-//! synchronisation. [`StatsSnapshot::iter`] gives stable `(name, value)` pairs for `scoped ctl
-//! stats`.
+//! Each counter is declared once below, with the help text `scoped ctl stats` and `metrics`
+//! export (through [`Counters`](scoped_recursor::counters::Counters)). Every counter is monotonic
+//! and counted with `Relaxed` ordering: they are statistics, not synchronisation.
 
 use std::sync::atomic::{AtomicU64, Ordering};
 
 use hickory_proto::op::ResponseCode;
 use scoped_ecs::{EcsError, NoSubnetReason, SubnetDecision};
 
-macro_rules! counters {
-    ($($(#[doc = $doc:expr])* $name:ident,)*) => {
-        /// The front end's live counters, shared by every listener and the pipeline.
-        #[derive(Debug, Default)]
-        pub struct FrontendStats {
-            $($(#[doc = $doc])* pub $name: AtomicU64,)*
+/// [`FrontendStats`] (through `scoped_recursor::counters!`) and its [`StatsSnapshot`], from one
+/// list of `field: "help"`.
+macro_rules! frontend_counters {
+    ($($(#[doc = $note:literal])* $name:ident: $help:literal,)*) => {
+        scoped_recursor::counters! {
+            /// The front end's live counters, shared by every listener and the pipeline.
+            pub struct FrontendStats {
+                $($(#[doc = $note])* $name: $help,)*
+            }
         }
 
         /// A point-in-time copy of [`FrontendStats`].
         #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
         pub struct StatsSnapshot {
-            $($(#[doc = $doc])* pub $name: u64,)*
+            $(#[doc = $help] pub $name: u64,)*
         }
 
         impl FrontendStats {
@@ -39,119 +42,77 @@ macro_rules! counters {
     };
 }
 
-counters! {
-    /// UDP datagrams that entered the pipeline (overload drops are counted only in
-    /// `dropped_overload`).
-    queries_udp,
-    /// TCP messages that entered the pipeline.
-    queries_tcp,
-    /// Responses sent with NOERROR.
-    responses_noerror,
-    /// Responses sent with FORMERR.
-    responses_formerr,
-    /// Responses sent with SERVFAIL.
-    responses_servfail,
-    /// Responses sent with NXDOMAIN.
-    responses_nxdomain,
-    /// Responses sent with NOTIMP.
-    responses_notimp,
-    /// Responses sent with REFUSED.
-    responses_refused,
-    /// Responses sent with BADVERS.
-    responses_badvers,
-    /// Responses sent with any other rcode.
-    responses_other,
-    /// Messages dropped because they were shorter than a DNS header.
-    dropped_short,
-    /// Messages dropped because they had QR set (a response sent to us).
-    dropped_response,
-    /// UDP datagrams dropped because `udp_max_inflight` queries were already being resolved.
-    dropped_overload,
-    /// FORMERR: the message did not parse.
-    formerr_malformed,
-    /// FORMERR: QDCOUNT was not 1.
-    formerr_question_count,
-    /// FORMERR: the question asked for a meta type (OPT, TSIG, TKEY, unassigned 128–248).
-    formerr_meta_qtype,
-    /// FORMERR: the strict raw check of the OPT record and its ECS option failed (E07). The
-    /// `formerr_<reason>` counters below break it down by [`EcsError::reason`].
-    formerr_ecs,
-    /// FORMERR (E07): an ECS option shorter than its 4 fixed octets.
-    formerr_ecs_truncated,
-    /// FORMERR (E07): ECS FAMILY neither 1 nor 2.
-    formerr_ecs_unknown_family,
-    /// FORMERR (E07): ECS SOURCE longer than 32 / 128.
-    formerr_ecs_source_too_long,
-    /// FORMERR (E07): ECS SCOPE longer than the address (responses only; never fires on queries).
-    formerr_ecs_scope_too_long,
-    /// FORMERR (E07): ECS SCOPE not 0 in a query.
-    formerr_ecs_nonzero_scope_in_query,
-    /// FORMERR (E07): ECS option length not 4 + ceil(SOURCE/8).
-    formerr_ecs_bad_length,
-    /// FORMERR (E07): ECS ADDRESS bits set past SOURCE.
-    formerr_ecs_host_bits_set,
-    /// FORMERR (E07): more than one ECS option.
-    formerr_ecs_duplicate,
-    /// FORMERR: an EDNS option runs past the end of the OPT record.
-    formerr_opt_option_overrun,
-    /// FORMERR: the raw scan found the message truncated where hickory did not.
-    formerr_message_truncated,
-    /// FORMERR: the raw scan met a reserved label type where hickory did not.
-    formerr_name_bad_label,
-    /// FORMERR: the raw scan met a compression pointer not pointing backwards past the header.
-    formerr_name_bad_pointer,
-    /// FORMERR: the raw scan met a name longer than 255 octets.
-    formerr_name_too_long,
-    /// FORMERR: the OPT record's owner is not the root.
-    formerr_opt_owner_not_root,
-    /// FORMERR: more than one OPT record, found by the raw scan.
-    formerr_opt_duplicate,
-    /// REFUSED: the client is outside the ACL.
-    refused_acl,
-    /// REFUSED: the question's class was not IN.
-    refused_class,
-    /// BADVERS: the client's EDNS version was above 0.
-    badvers,
-    /// NOTIMP: the opcode was not QUERY.
-    notimp_opcode,
-    /// NOTIMP: the question asked for AXFR, IXFR, MAILA or MAILB.
-    notimp_qtype,
-    /// Queries resolved with a client subnet (E24).
-    ecs_tailored,
-    /// ... of which the subnet came from a trusted front end's ECS option (E08).
-    ecs_trusted_front_end,
-    /// Queries resolved without a client subnet: ECS off, or a length of 0 for this client.
-    ecs_withheld_disabled,
-    /// Queries resolved without a client subnet: the client (or the address a trusted front end
-    /// stated) is non-routable (E05).
-    ecs_withheld_private_client,
-    /// Queries resolved without a client subnet: the client's ECS had SOURCE 0 (E09).
-    ecs_withheld_client_opted_out,
-    /// Queries resolved without a client subnet: an untrusted client's ECS was of the other
-    /// family than its packets (E08).
-    ecs_withheld_client_ecs_other_family,
-    /// Responses that carried an ECS option echoed to the client (E23).
-    ecs_echoed,
-    /// Responses too large for the client's UDP size, sent as header + question with TC=1.
-    truncated,
-    /// Responses that failed to serialise (answered SERVFAIL instead).
-    encode_errors,
-    /// TCP connections accepted.
-    tcp_accepted,
-    /// TCP connections closed at once because `tcp_max_connections` were open.
-    tcp_rejected_server_full,
-    /// TCP connections closed at once because the client had `tcp_max_connections_per_client`.
-    tcp_rejected_per_client,
-    /// TCP connections closed after the idle timeout.
-    tcp_idle_timeouts,
-    /// TCP connections closed because a started message did not arrive within the read timeout.
-    tcp_read_timeouts,
+frontend_counters! {
+    /// Overload drops are counted only in `dropped_overload`.
+    queries_udp: "UDP queries that entered the pipeline (overload drops excluded)",
+    queries_tcp: "TCP messages that entered the pipeline",
+    responses_noerror: "Responses sent with NOERROR",
+    responses_formerr: "Responses sent with FORMERR",
+    responses_servfail: "Responses sent with SERVFAIL",
+    responses_nxdomain: "Responses sent with NXDOMAIN",
+    responses_notimp: "Responses sent with NOTIMP",
+    responses_refused: "Responses sent with REFUSED",
+    responses_badvers: "Responses sent with BADVERS",
+    responses_other: "Responses sent with any other rcode",
+    dropped_short: "Messages dropped: shorter than a DNS header",
+    dropped_response: "Messages dropped: QR set (a response sent to us)",
+    dropped_overload: "UDP datagrams dropped: udp-max-inflight queries already being resolved",
+    formerr_malformed: "FORMERR: the message did not parse",
+    formerr_question_count: "FORMERR: QDCOUNT was not 1",
+    /// Meta types: OPT, TSIG, TKEY, unassigned 128–248.
+    formerr_meta_qtype: "FORMERR: the question asked for a meta type (OPT, TSIG, TKEY, 128-248)",
+    /// The `formerr_<reason>` counters below break it down by [`EcsError::reason`]
+    /// ([`FrontendStats::ecs_formerr_reason`]).
+    formerr_ecs: "FORMERR: the strict check of the OPT record and its ECS option failed (E07), all reasons",
+    formerr_ecs_truncated: "FORMERR (E07): ECS option shorter than its 4 fixed octets",
+    formerr_ecs_unknown_family: "FORMERR (E07): ECS FAMILY neither 1 nor 2",
+    formerr_ecs_source_too_long: "FORMERR (E07): ECS SOURCE longer than 32 / 128",
+    /// Responses only: never fires on queries.
+    formerr_ecs_scope_too_long: "FORMERR (E07): ECS SCOPE longer than the address",
+    formerr_ecs_nonzero_scope_in_query: "FORMERR (E07): ECS SCOPE not 0 in a query",
+    formerr_ecs_bad_length: "FORMERR (E07): ECS option length not 4 + ceil(SOURCE/8)",
+    formerr_ecs_host_bits_set: "FORMERR (E07): ECS ADDRESS bits set past SOURCE",
+    formerr_ecs_duplicate: "FORMERR (E07): more than one ECS option",
+    formerr_opt_option_overrun: "FORMERR: an EDNS option runs past the end of the OPT record",
+    /// Counted only where hickory's parse did not already fail.
+    formerr_message_truncated: "FORMERR: the raw scan found the message truncated",
+    /// Counted only where hickory's parse did not already fail.
+    formerr_name_bad_label: "FORMERR: the raw scan met a reserved label type",
+    /// A pointer must point strictly backwards, past the header.
+    formerr_name_bad_pointer: "FORMERR: the raw scan met a compression pointer not pointing backwards",
+    formerr_name_too_long: "FORMERR: the raw scan met a name longer than 255 octets",
+    formerr_opt_owner_not_root: "FORMERR: the OPT record's owner is not the root",
+    /// Found by the raw scan.
+    formerr_opt_duplicate: "FORMERR: more than one OPT record",
+    refused_acl: "REFUSED: the client is outside the ACL",
+    refused_class: "REFUSED: the question's class was not IN",
+    badvers: "BADVERS: the client's EDNS version was above 0",
+    notimp_opcode: "NOTIMP: the opcode was not QUERY",
+    notimp_qtype: "NOTIMP: the question asked for AXFR, IXFR, MAILA or MAILB",
+    ecs_tailored: "Queries resolved with a client subnet (E24)",
+    /// Also counted in `ecs_tailored`.
+    ecs_trusted_front_end: "Queries whose client subnet came from a trusted front end's ECS option (E08)",
+    ecs_withheld_disabled: "Queries resolved without a client subnet: ECS off, or length 0 for this client",
+    /// The client's address, or the address a trusted front end stated for it.
+    ecs_withheld_private_client: "Queries resolved without a client subnet: non-routable client (E05)",
+    ecs_withheld_client_opted_out: "Queries resolved without a client subnet: the client's ECS had SOURCE 0 (E09)",
+    /// The option's family differs from that of the client's packets.
+    ecs_withheld_client_ecs_other_family: "Queries resolved without a client subnet: untrusted client's ECS of the other family (E08)",
+    ecs_echoed: "Responses that echoed an ECS option to the client (E23)",
+    /// Sent as header and question only.
+    truncated: "Responses too large for the client's UDP size, sent with TC=1",
+    encode_errors: "Responses that failed to serialise (answered SERVFAIL instead)",
+    tcp_accepted: "TCP connections accepted",
+    tcp_rejected_server_full: "TCP connections closed at once: tcp-max-connections open",
+    tcp_rejected_per_client: "TCP connections closed at once: the client had tcp-max-connections-per-client",
+    tcp_idle_timeouts: "TCP connections closed after the idle timeout",
+    tcp_read_timeouts: "TCP connections closed: a started message did not arrive within the read timeout",
 }
 
 impl FrontendStats {
     /// Counts one more of `counter`.
     pub(crate) fn bump(counter: &AtomicU64) {
-        counter.fetch_add(1, Ordering::Relaxed);
+        scoped_recursor::counters::bump(counter);
     }
 
     /// Counts a FORMERR for a bad OPT / ECS option: the total and the reason's counter.
@@ -219,7 +180,20 @@ impl FrontendStats {
 
 #[cfg(test)]
 mod tests {
+    use scoped_recursor::counters::Counters;
+
     use super::*;
+
+    #[test]
+    fn the_snapshot_has_the_exported_counters_in_their_order() {
+        let exported: Vec<&str> = FrontendStats::COUNTERS.iter().map(|c| c.name).collect();
+        let snapshot: Vec<&str> = FrontendStats::default()
+            .snapshot()
+            .iter()
+            .map(|(name, _)| name)
+            .collect();
+        assert_eq!(exported, snapshot);
+    }
 
     #[test]
     fn snapshot_reads_counters_by_name() {

@@ -1,65 +1,44 @@
-//! What the engine counts, and the per-server audit of client-subnet bits that left it.
+//! What the engine counts (declared once with [`counters!`](crate::counters!): name and help
+//! text, exported as they are by `scoped ctl stats` and `metrics`), and the per-server audit of
+//! client-subnet bits that left it.
 
 use std::collections::HashMap;
 use std::net::IpAddr;
 use std::sync::Mutex;
-use std::sync::atomic::{AtomicU64, Ordering};
 
-/// What the engine has counted since start.
-#[derive(Debug, Default)]
-pub struct EngineStats {
-    /// Client questions answered entirely from the cache.
-    pub cache_hits: AtomicU64,
-    /// Client questions that needed upstream work.
-    pub cache_misses: AtomicU64,
-    /// Client questions that joined a resolution already in flight.
-    pub deduplicated: AtomicU64,
-    /// Queries sent to authoritative servers (all protocols).
-    pub upstream_queries: AtomicU64,
-    /// Upstream queries retried over TCP after a truncated UDP reply.
-    pub tcp_retries: AtomicU64,
-    /// Upstream exchanges that timed out or failed at the socket level.
-    pub upstream_failures: AtomicU64,
-    /// Replies that could not be parsed.
-    pub malformed_replies: AtomicU64,
-    /// Replies that were lame, errors, or out of bailiwick.
-    pub lame_replies: AtomicU64,
-    /// Nameserver addresses skipped by policy (do-not-query, loopback, IPv6 off).
-    pub servers_skipped: AtomicU64,
-    /// Resolutions that ended in SERVFAIL.
-    pub servfail: AtomicU64,
-    /// Upstream queries that carried an ECS option (E01 allowed it).
-    pub ecs_sent: AtomicU64,
-    /// Queries with a client subnet sent without ECS: the server/zone is not allowlisted (E01).
-    pub ecs_withheld_not_allowlisted: AtomicU64,
-    /// Queries sent without ECS because they are infrastructure lookups (E16).
-    pub ecs_withheld_infrastructure: AtomicU64,
-    /// Queries with a client subnet sent without ECS because they are QNAME-minimised steps
-    /// about an ancestor of the client's name (E16, RFC 9156).
-    pub ecs_withheld_minimised: AtomicU64,
-    /// ECS queries answered REFUSED/FORMERR and retried without ECS (E13).
-    pub ecs_rejected_retries: AtomicU64,
-    /// ECS-less replies from servers known to echo ECS, asked again (E12).
-    pub ecs_suspicious_reasks: AtomicU64,
-    /// Answers cached under a tailored scope (E14, E15, E20).
-    pub tailored_answers_cached: AtomicU64,
-    /// Cache hits in the last part of an entry's TTL that refreshed it in the background.
-    pub prefetches: AtomicU64,
-    /// Upstream queries that had to wait for a slot (`max-outstanding-upstream` reached).
-    pub upstream_throttled: AtomicU64,
-    /// Replies refused for holding more records than `max-records-per-reply`.
-    pub oversized_replies: AtomicU64,
-    /// Answers served from stale data because the resolution took longer than the client
-    /// timer (RFC 8767); the resolution went on in the background.
-    pub stale_served_slow: AtomicU64,
-    /// Answers served from stale data because the resolution failed, or failed less than the
-    /// recheck time ago (RFC 8767).
-    pub stale_served_failed: AtomicU64,
+crate::counters! {
+    /// What the engine has counted since start.
+    pub struct EngineStats {
+        cache_hits: "Client questions answered entirely from the cache",
+        cache_misses: "Client questions that needed upstream work",
+        deduplicated: "Client questions that joined a resolution already in flight",
+        upstream_queries: "Queries sent to authoritative servers, all protocols",
+        tcp_retries: "Upstream queries retried over TCP after a truncated UDP reply",
+        upstream_failures: "Upstream exchanges that timed out or failed at the socket level",
+        malformed_replies: "Upstream replies that could not be parsed",
+        lame_replies: "Upstream replies that were lame, errors, or out of bailiwick",
+        servers_skipped: "Nameserver addresses skipped by policy (do-not-query, loopback, IPv6 off)",
+        servfail: "Resolutions that ended in SERVFAIL",
+        ecs_sent: "Upstream queries that carried an ECS option (allowlisted, E01)",
+        /// Counted only for queries that had a client subnet to send.
+        ecs_withheld_not_allowlisted: "Upstream queries sent without the client subnet: server or zone not allowlisted (E01)",
+        ecs_withheld_infrastructure: "Upstream queries sent without ECS: infrastructure lookups (E16)",
+        /// Counted only for queries that had a client subnet to send (RFC 9156 minimisation).
+        ecs_withheld_minimised: "Upstream queries sent without ECS: QNAME-minimised steps about an ancestor of the client's name (E16)",
+        ecs_rejected_retries: "ECS queries answered REFUSED or FORMERR and retried without ECS (E13)",
+        ecs_suspicious_reasks: "ECS-less replies from servers known to echo ECS, asked again (E12)",
+        tailored_answers_cached: "Answers cached under a tailored scope (E14, E15, E20)",
+        prefetches: "Cache hits in the last part of an entry's TTL that refreshed it in the background",
+        upstream_throttled: "Upstream queries that waited for a slot (max-outstanding-upstream reached)",
+        oversized_replies: "Upstream replies refused for holding more records than max-records-per-reply",
+        /// The resolution went on in the background.
+        stale_served_slow: "Answers served from stale data because resolution outlasted the client timer (RFC 8767)",
+        /// Also when it failed less than the recheck time ago.
+        stale_served_failed: "Answers served from stale data because resolution failed (RFC 8767)",
+    }
 }
 
-pub(super) fn bump(counter: &AtomicU64) {
-    counter.fetch_add(1, Ordering::Relaxed);
-}
+pub(super) use crate::counters::bump;
 
 /// Client-subnet information sent to one server.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
