@@ -243,19 +243,20 @@ async fn udp_exchange(
 ) -> Result<Vec<u8>, TransportError> {
     let socket = connected_udp(source, query.server)?;
     socket.send(&query.message).await?;
-    let mut buf = vec![0u8; UDP_RECV_BUFFER];
+    // Received into spare capacity: a 4 KiB buffer zeroed for every query showed in profiles.
+    let mut buf = Vec::with_capacity(UDP_RECV_BUFFER);
     let mut echo_missing = false;
     loop {
-        let n = match tokio::time::timeout_at(deadline, socket.recv(&mut buf)).await {
+        buf.clear();
+        match tokio::time::timeout_at(deadline, socket.recv_buf(&mut buf)).await {
             Ok(received) => received?,
             Err(_) if echo_missing => return Err(TransportError::EchoMissing(query.timeout)),
             Err(_) => return Err(TransportError::Timeout(query.timeout)),
         };
-        if query.accepts(&buf[..n]) {
-            buf.truncate(n);
+        if query.accepts(&buf) {
             return Ok(buf);
         }
-        echo_missing |= reply_matches(&query.message, &buf[..n]);
+        echo_missing |= reply_matches(&query.message, &buf);
         bump(&counters.mismatched_replies);
     }
 }
