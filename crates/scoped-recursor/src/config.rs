@@ -27,6 +27,10 @@ pub struct RecursorConfig {
     /// Allow nameserver addresses in 127/8, ::1 and the unspecified addresses (off by default,
     /// like Unbound's do-not-query-localhost): for tests, labs and a local authoritative.
     pub allow_loopback_servers: bool,
+    /// Query IPv4 nameserver addresses. Off on an IPv6-only host (Unbound's `do-ip4: no`):
+    /// IPv4 addresses are skipped like those refused by `do_not_query`, and glueless
+    /// nameservers are looked up by AAAA only.
+    pub ipv4_upstream: bool,
     /// Query IPv6 nameserver addresses.
     pub ipv6_upstream: bool,
     /// Overall time budget for one client question, sub-queries included.
@@ -77,6 +81,7 @@ impl Default for RecursorConfig {
             upstream_port: 53,
             do_not_query: Vec::new(),
             allow_loopback_servers: false,
+            ipv4_upstream: true,
             ipv6_upstream: true,
             query_timeout: Duration::from_secs(4),
             max_referrals: 24,

@@ -50,10 +50,12 @@ impl Recursor {
             }
         }
         // Glueless (or all known addresses failed): resolve the other nameservers' addresses.
+        // A server known only in a family that is off (A glue alone, IPv4 off) counts as
+        // glueless: its addresses in the other family may be found.
         let mut unresolved: Vec<&NameServer> = delegation
             .servers
             .iter()
-            .filter(|s| s.addrs.is_empty())
+            .filter(|s| !s.addrs.iter().any(|addr| self.family_enabled(*addr)))
             .collect();
         unresolved.shuffle(&mut rand::rng());
         for server in unresolved {
@@ -70,18 +72,19 @@ impl Recursor {
         Err(ResolveError::AllServersFailed(delegation.zone.clone()))
     }
 
-    /// Addresses of a nameserver: from the cache (glue included), else by a sub-query. IPv4
-    /// first; IPv6 only when IPv4 gave nothing and IPv6 is enabled.
+    /// Addresses of a nameserver: from the cache (glue included), else by a sub-query, only in
+    /// the families enabled. IPv4 first; IPv6 when IPv4 gave nothing or is off.
     pub(super) async fn nameserver_addresses(
         &self,
         ns: &Name,
         ctx: &Ctx,
     ) -> Result<Vec<IpAddr>, ResolveError> {
         let config = &self.inner.config;
-        let families: &[RecordType] = if config.ipv6_upstream {
-            &[RecordType::A, RecordType::AAAA]
-        } else {
-            &[RecordType::A]
+        let families: &[RecordType] = match (config.ipv4_upstream, config.ipv6_upstream) {
+            (true, true) => &[RecordType::A, RecordType::AAAA],
+            (true, false) => &[RecordType::A],
+            (false, true) => &[RecordType::AAAA],
+            (false, false) => &[],
         };
         for &rtype in families {
             if let Some(records) = self
@@ -144,13 +147,22 @@ impl Recursor {
         self.inner.infra.order(&allowed, Instant::now(), &mut *rng)
     }
 
+    /// Is `addr`'s family (IPv4, IPv6) one we query?
+    fn family_enabled(&self, addr: IpAddr) -> bool {
+        let config = &self.inner.config;
+        match addr.to_canonical() {
+            IpAddr::V4(_) => config.ipv4_upstream,
+            IpAddr::V6(_) => config.ipv6_upstream,
+        }
+    }
+
     /// May we send queries to `addr`?
     pub(super) fn may_query(&self, addr: IpAddr) -> bool {
         let config = &self.inner.config;
-        let addr = addr.to_canonical();
-        if addr.is_ipv6() && !config.ipv6_upstream {
+        if !self.family_enabled(addr) {
             return false;
         }
+        let addr = addr.to_canonical();
         if (addr.is_loopback() || addr.is_unspecified()) && !config.allow_loopback_servers {
             return false;
         }

@@ -5,6 +5,7 @@
 //! internet, asking it, reading the answer) are `scoped_testkit::engine`; the few only these
 //! modules share are here.
 
+mod address_family;
 mod cname;
 mod dedup;
 mod failover;
