@@ -187,7 +187,12 @@ async fn both_families_on_use_both() {
     // tests above see the policy, not an accident of the server order.
     let internet = dual_stack_internet();
     let recursor = recursor_for(&internet, true, true);
-    for qname in ["www.dual.", "www.glueless.", "www.only-a.", "www.only-aaaa."] {
+    for qname in [
+        "www.dual.",
+        "www.glueless.",
+        "www.only-a.",
+        "www.only-aaaa.",
+    ] {
         let res = ask(&recursor, qname, RecordType::A).await;
         assert_eq!(res.rcode, ResponseCode::NoError, "{qname}");
     }
