@@ -161,6 +161,9 @@ pub struct RecursionSection {
     /// Allow querying nameservers on loopback/unspecified addresses (tests, labs, a local
     /// authoritative). Off by default.
     pub allow_loopback_servers: bool,
+    /// Query IPv4 nameserver addresses (default true); false on an IPv6-only host, like
+    /// Unbound's `do-ip4: no`.
+    pub ipv4: bool,
     /// Query IPv6 nameserver addresses: `"auto"` (when this machine has an IPv6 route),
     /// `true` or `false`.
     pub ipv6: Ipv6Upstream,
@@ -219,6 +222,7 @@ impl Default for RecursionSection {
             outgoing_addresses: Vec::new(),
             do_not_query: d.do_not_query,
             allow_loopback_servers: d.allow_loopback_servers,
+            ipv4: d.ipv4_upstream,
             ipv6: Ipv6Upstream::Auto,
             upstream_port: d.upstream_port,
             query_timeout: d.query_timeout,
@@ -625,15 +629,32 @@ impl Config {
         if recursion.upstream_port == 0 {
             return Err(invalid("recursion.upstream-port", "must not be 0".into()));
         }
+        let ipv4 = recursion.ipv4;
         let ipv6 = recursion.ipv6.enabled(&recursion.outgoing_addresses);
-        if !ipv6
-            && recursion.outgoing_addresses.iter().all(|a| a.is_ipv6())
-            && !recursion.outgoing_addresses.is_empty()
-        {
+        // How the IPv6 key came to be off, for the messages below.
+        let ipv6_off = match recursion.ipv6 {
+            Ipv6Upstream::Auto => "recursion.ipv6 is \"auto\" and this machine has no IPv6 route",
+            _ => "recursion.ipv6 is false",
+        };
+        if !ipv4 && !ipv6 {
             return Err(invalid(
-                "recursion.outgoing-addresses",
-                "only IPv6 addresses given but recursion.ipv6 is false".into(),
+                "recursion.ipv4",
+                format!("recursion.ipv4 is false and {ipv6_off}: no nameserver could be asked"),
             ));
+        }
+        if !recursion.outgoing_addresses.is_empty() {
+            if !ipv6 && recursion.outgoing_addresses.iter().all(|a| a.is_ipv6()) {
+                return Err(invalid(
+                    "recursion.outgoing-addresses",
+                    format!("only IPv6 addresses given but {ipv6_off}"),
+                ));
+            }
+            if !ipv4 && recursion.outgoing_addresses.iter().all(|a| a.is_ipv4()) {
+                return Err(invalid(
+                    "recursion.outgoing-addresses",
+                    "only IPv4 addresses given but recursion.ipv4 is false".into(),
+                ));
+            }
         }
         if let Err(e) = tracing_subscriber::EnvFilter::try_new(&log.level) {
             return Err(invalid("log.level", e.to_string()));
@@ -673,10 +694,29 @@ impl Config {
                 .map_err(|e| invalid("recursion.root-hints", format!("{}: {e}", full.display())))?;
             recursor.root_hints = scoped_recursor::parse_root_hints(&text)
                 .map_err(|e| invalid("recursion.root-hints", format!("{}: {e}", full.display())))?;
+            let usable = |addr: IpAddr| match addr.to_canonical() {
+                IpAddr::V4(_) => ipv4,
+                IpAddr::V6(_) => ipv6,
+            };
+            if !recursor.root_hints.iter().any(|hint| usable(hint.addr)) {
+                let (family, off) = if ipv4 {
+                    ("IPv4", ipv6_off)
+                } else {
+                    ("IPv6", "recursion.ipv4 is false")
+                };
+                return Err(invalid(
+                    "recursion.root-hints",
+                    format!(
+                        "{}: no {family} address among the hints, and {off}",
+                        full.display()
+                    ),
+                ));
+            }
         }
         recursor.upstream_port = recursion.upstream_port;
         recursor.do_not_query = recursion.do_not_query;
         recursor.allow_loopback_servers = recursion.allow_loopback_servers;
+        recursor.ipv4_upstream = ipv4;
         recursor.ipv6_upstream = ipv6;
         recursor.query_timeout = recursion.query_timeout;
         // The longest wait for one server is the ceiling of its adaptive RTO.
@@ -867,6 +907,107 @@ mod tests {
             .unwrap_err()
             .to_string();
         assert!(err.contains("line 2") && err.contains("auto"), "{err}");
+    }
+
+    /// Whether this machine has a route to the IPv6 internet (what `ipv6 = "auto"` finds).
+    fn has_ipv6_route() -> bool {
+        std::net::UdpSocket::bind("[::]:0")
+            .and_then(|s| s.connect(IPV6_ROUTE_PROBE))
+            .is_ok()
+    }
+
+    #[test]
+    fn ipv4_upstream_is_on_by_default_and_can_be_turned_off() {
+        assert!(parse("").unwrap().recursor.ipv4_upstream);
+        assert!(
+            parse("[recursion]\nipv4 = true\n")
+                .unwrap()
+                .recursor
+                .ipv4_upstream
+        );
+        let config = parse("[recursion]\nipv4 = false\nipv6 = true\n").unwrap();
+        assert!(!config.recursor.ipv4_upstream);
+        assert!(config.recursor.ipv6_upstream);
+        let err = parse("[recursion]\nipv4 = \"auto\"\n")
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("line 2") && err.contains("bool"), "{err}");
+    }
+
+    #[test]
+    fn ipv4_and_ipv6_both_off_is_refused_naming_both_keys() {
+        let err = parse("[recursion]\nipv4 = false\nipv6 = false\n")
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.contains("recursion.ipv4 is false") && err.contains("recursion.ipv6 is false"),
+            "{err}"
+        );
+        // "auto" without an IPv6 route is off too, and the message says why.
+        match parse("[recursion]\nipv4 = false\n") {
+            Ok(config) => {
+                assert!(has_ipv6_route());
+                assert!(config.recursor.ipv6_upstream && !config.recursor.ipv4_upstream);
+            }
+            Err(err) => {
+                assert!(!has_ipv6_route());
+                assert!(err.to_string().contains("no IPv6 route"), "{err}");
+            }
+        }
+    }
+
+    #[test]
+    fn ipv4_off_refuses_only_ipv4_outgoing_addresses() {
+        let err =
+            parse("[recursion]\nipv4 = false\nipv6 = true\noutgoing-addresses = [\"192.0.2.1\"]\n")
+                .unwrap_err()
+                .to_string();
+        assert!(
+            err.contains("recursion.outgoing-addresses") && err.contains("recursion.ipv4"),
+            "{err}"
+        );
+        parse("[recursion]\nipv4 = false\nipv6 = true\noutgoing-addresses = [\"2001:db8::1\"]\n")
+            .unwrap();
+    }
+
+    #[test]
+    fn root_hints_need_an_address_in_a_family_that_is_on() {
+        let dir = std::env::temp_dir().join(format!("scoped-config-family-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let config_path = dir.join("resolver.toml");
+        std::fs::write(
+            dir.join("v4"),
+            ". NS a.root.test.\na.root.test. A 192.0.2.53\n",
+        )
+        .unwrap();
+        std::fs::write(
+            dir.join("v6"),
+            ". NS a.root.test.\na.root.test. AAAA 2001:db8::53\n",
+        )
+        .unwrap();
+        let with = |extra: &str| {
+            Config::parse(&format!("[recursion]\n{extra}\n"), &config_path)
+                .map(|c| c.recursor.root_hints.len())
+                .map_err(|e| e.to_string())
+        };
+        let err = with("root-hints = \"v4\"\nipv4 = false\nipv6 = true").unwrap_err();
+        assert!(
+            err.contains("recursion.root-hints")
+                && err.contains("no IPv6 address")
+                && err.contains("recursion.ipv4 is false"),
+            "{err}"
+        );
+        let err = with("root-hints = \"v6\"\nipv6 = false").unwrap_err();
+        assert!(
+            err.contains("no IPv4 address") && err.contains("recursion.ipv6 is false"),
+            "{err}"
+        );
+        assert_eq!(
+            with("root-hints = \"v6\"\nipv4 = false\nipv6 = true"),
+            Ok(1)
+        );
+        assert_eq!(with("root-hints = \"v4\"\nipv6 = false"), Ok(1));
+        std::fs::remove_dir_all(&dir).ok();
     }
 
     #[test]
