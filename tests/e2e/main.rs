@@ -2,6 +2,7 @@
 //! authoritative servers on 127.53.x.y (see `lab.rs`), queried over UDP and TCP as dig would.
 
 mod ecs;
+mod hints;
 mod lab;
 mod privacy;
 
