@@ -17,7 +17,7 @@ crate::counters! {
         upstream_failures: "Upstream exchanges that timed out or failed at the socket level",
         malformed_replies: "Upstream replies that could not be parsed",
         lame_replies: "Upstream replies that were lame, errors, or out of bailiwick",
-        servers_skipped: "Nameserver addresses skipped by policy (do-not-query, loopback, IPv6 off)",
+        servers_skipped: "Nameserver addresses skipped by policy (do-not-query, loopback, IPv4 or IPv6 off)",
         servfail: "Resolutions that ended in SERVFAIL",
         ecs_sent: "Upstream queries that carried an ECS option (allowlisted, E01)",
         /// Counted only for queries that had a client subnet to send.
