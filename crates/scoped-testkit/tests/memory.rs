@@ -318,3 +318,36 @@ async fn referrals_lead_from_the_root_to_the_answer() {
     }
     panic!("no answer after 5 referrals");
 }
+
+#[tokio::test(start_paused = true)]
+async fn servers_sharing_a_queue_answer_one_query_at_a_time() {
+    let internet = standard_internet();
+    let queue = scoped_testkit::ServiceQueue::new(Duration::from_millis(10));
+    for addr in [EXAMPLE_COM_1, EXAMPLE_COM_2] {
+        let server = internet.expect_server(addr);
+        server.set_delay(Duration::from_millis(1));
+        server.set_queue(Some(queue.clone()));
+    }
+    let query = make_query(5, "www.example.com", RecordType::A, None);
+    let (a, b, c) = tokio::join!(
+        exchange(&internet, EXAMPLE_COM_1, Protocol::Udp, &query),
+        exchange(&internet, EXAMPLE_COM_2, Protocol::Udp, &query),
+        exchange(&internet, EXAMPLE_COM_1, Protocol::Udp, &query),
+    );
+    let elapsed = [a.1, b.1, c.1].map(|d| d.as_millis());
+    assert_eq!(
+        elapsed,
+        [11, 21, 31],
+        "the round trip plus the queue ahead and its own turn"
+    );
+    assert_eq!(queue.served(), 3);
+    assert_eq!(queue.max_depth(), 3);
+    // A query that times out is still worked through: the next one waits behind it.
+    let short = UpstreamQuery {
+        timeout: Duration::from_millis(5),
+        ..upstream(EXAMPLE_COM_1, Protocol::Udp, &query)
+    };
+    assert!(internet.exchange(short).await.is_err());
+    let (_, elapsed) = exchange(&internet, EXAMPLE_COM_2, Protocol::Udp, &query).await;
+    assert_eq!(elapsed, Duration::from_millis(16));
+}
