@@ -105,6 +105,7 @@ impl Recursor {
             message,
             timeout,
             require_ecs_echo: attempt.require_echo,
+            echo_timeout: None,
         };
         let permit = self.upstream_slot(ctx).await?;
         let exchanged = self.inner.transport.exchange(query).await;
