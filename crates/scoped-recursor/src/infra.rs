@@ -56,11 +56,12 @@ use std::collections::HashMap;
 use std::fmt;
 use std::hash::{BuildHasher, RandomState};
 use std::net::IpAddr;
-use std::sync::{Mutex, MutexGuard, PoisonError};
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::time::Duration;
 
 use rand::Rng;
 use rand::seq::SliceRandom;
+use tokio::sync::Notify;
 use tokio::time::Instant;
 
 /// Per-try timeout of a server never measured: Unbound's `UNKNOWN_SERVER_NICENESS`. Long enough
@@ -94,6 +95,19 @@ pub const DEFAULT_EXPLORE_SHARE: f64 = 0.03;
 pub const DEFAULT_MAX_ENTRIES: usize = 10_000;
 /// How long an EDNS or ECS capability observation is believed.
 pub const DEFAULT_CAPABILITY_TTL: Duration = Duration::from_secs(15 * 60);
+
+/// A try stays open for a late reply this many of its RTOs (at least `initial_rto`, at most
+/// `max_rto`): the RTO only decides when the next server may be asked as well.
+pub const DEFAULT_HARD_TIMEOUT_FACTOR: u32 = 4;
+/// Queries one address may have unanswered at once; a further query goes to another server of
+/// the zone, or waits for one of them to end.
+pub const DEFAULT_MAX_IN_FLIGHT: u32 = 128;
+/// Retries (a further server asked for the same question) allowed as a share of first tries.
+pub const DEFAULT_RETRY_SHARE: f64 = 0.1;
+/// Retries allowed per window whatever the share, so a quiet resolver can still fail over early.
+pub const DEFAULT_RETRY_FLOOR: u32 = 10;
+/// The sliding window over which retries and first tries are counted.
+pub const DEFAULT_RETRY_WINDOW: Duration = Duration::from_secs(10);
 
 /// Largest explore share accepted: above it the "best" server would no longer carry most queries.
 pub const MAX_EXPLORE_SHARE: f64 = 0.5;
@@ -140,6 +154,16 @@ pub struct InfraConfig {
     pub max_entries: usize,
     /// How long an EDNS or ECS capability observation is believed.
     pub capability_ttl: Duration,
+    /// A try waits this many RTOs for a late reply (between `initial_rto` and `max_rto`).
+    pub hard_timeout_factor: u32,
+    /// Unanswered queries one address may have at once.
+    pub max_in_flight: u32,
+    /// Retries allowed as a share (0 to 1) of the first tries in the window.
+    pub retry_share: f64,
+    /// Retries allowed in any window besides the share.
+    pub retry_floor: u32,
+    /// The sliding window of the retry budget.
+    pub retry_window: Duration,
 }
 
 impl Default for InfraConfig {
@@ -156,6 +180,11 @@ impl Default for InfraConfig {
             explore_share: DEFAULT_EXPLORE_SHARE,
             max_entries: DEFAULT_MAX_ENTRIES,
             capability_ttl: DEFAULT_CAPABILITY_TTL,
+            hard_timeout_factor: DEFAULT_HARD_TIMEOUT_FACTOR,
+            max_in_flight: DEFAULT_MAX_IN_FLIGHT,
+            retry_share: DEFAULT_RETRY_SHARE,
+            retry_floor: DEFAULT_RETRY_FLOOR,
+            retry_window: DEFAULT_RETRY_WINDOW,
         }
     }
 }
@@ -185,6 +214,17 @@ pub enum InfraConfigError {
     /// `idle_expiry` must be positive.
     #[error("idle_expiry must be positive")]
     NoIdleExpiry,
+    /// `hard_timeout_factor` and `max_in_flight` must be at least 1.
+    #[error("hard_timeout_factor and max_in_flight must be at least 1")]
+    NoLateWait,
+    /// `retry_share` must be within 0 and 1, and `retry_window` positive.
+    #[error("retry budget out of range: share {share}, window {window:?}")]
+    RetryBudget {
+        /// The configured `retry_share`.
+        share: f64,
+        /// The configured `retry_window`.
+        window: Duration,
+    },
 }
 
 impl InfraConfig {
@@ -211,6 +251,15 @@ impl InfraConfig {
         }
         if self.idle_expiry.is_zero() {
             return Err(InfraConfigError::NoIdleExpiry);
+        }
+        if self.hard_timeout_factor == 0 || self.max_in_flight == 0 {
+            return Err(InfraConfigError::NoLateWait);
+        }
+        if !(0.0..=1.0).contains(&self.retry_share) || self.retry_window.is_zero() {
+            return Err(InfraConfigError::RetryBudget {
+                share: self.retry_share,
+                window: self.retry_window,
+            });
         }
         Ok(())
     }
@@ -290,6 +339,11 @@ pub struct InfraEntry {
     pub edns_broken: bool,
     /// What it does with ECS (for now).
     pub ecs: EcsCapability,
+    /// Queries sent to it and not ended yet (answered, timed out or abandoned).
+    pub in_flight: u32,
+    /// How long its oldest query past its RTO has waited, if one has (a slow server, not a
+    /// dead one, until it answers or the query's hard timeout passes).
+    pub overdue: Option<Duration>,
 }
 
 /// What is known about one address.
@@ -308,6 +362,13 @@ struct ServerRecord {
     last_used: Instant,
     edns_broken_until: Option<Instant>,
     ecs: Option<(EcsCapability, Instant)>,
+    /// Queries sent and not ended.
+    in_flight: u32,
+    /// When the oldest query still unanswered past its RTO was sent (since the last answer or
+    /// timeout): the server has shown at least `now - overdue_since` of delay.
+    overdue_since: Option<Instant>,
+    /// Where queries wait for room when it has `max_in_flight` in flight (made on first use).
+    room: Option<Arc<Notify>>,
 }
 
 impl ServerRecord {
@@ -324,6 +385,9 @@ impl ServerRecord {
             last_used: now,
             edns_broken_until: None,
             ecs: None,
+            in_flight: 0,
+            overdue_since: None,
+            room: None,
         }
     }
 
@@ -361,24 +425,40 @@ impl ServerRecord {
         self.last_sample = Some(now);
     }
 
-    /// RFC 6298 §2: SRTT + max(G, K·RTTVAR) (or the initial RTO), clamped, then doubled per
-    /// timeout in a row (§5.5), clamped again.
-    fn rto(&self, config: &InfraConfig) -> Duration {
-        let base = match self.srtt_us {
+    /// RFC 6298 §2: SRTT + max(G, K·RTTVAR) (or the initial RTO), at least 1.5 × the delay an
+    /// overdue query is showing, clamped, then doubled per timeout in a row (§5.5), clamped
+    /// again.
+    fn rto(&self, config: &InfraConfig, now: Instant) -> Duration {
+        let measured = match self.srtt_us {
             None => config.initial_rto,
             Some(srtt) => {
                 let margin = (RTTVAR_K * self.rttvar_us).max(srtt / MIN_MARGIN_DIVISOR);
                 Duration::from_micros(srtt.saturating_add(margin))
             }
-        }
-        .clamp(config.min_rto, config.max_rto);
+        };
+        let shown = self.shown_delay(now);
+        let base = measured
+            .max(shown.saturating_add(shown / MIN_MARGIN_DIVISOR as u32))
+            .clamp(config.min_rto, config.max_rto);
         let shift = self.consecutive_timeouts.min(MAX_BACKOFF_SHIFT);
         base.saturating_mul(1 << shift).min(config.max_rto)
     }
 
+    /// The delay an overdue query has shown so far (zero when none is overdue): a lower bound
+    /// on what the server takes now, queueing included.
+    fn shown_delay(&self, now: Instant) -> Duration {
+        self.overdue_since
+            .map_or(Duration::ZERO, |since| now.saturating_duration_since(since))
+    }
+
     /// The expected RTT used for ranking: the SRTT, decayed toward `decay_target` with age when
-    /// slower than it.
+    /// slower than it, and never below the delay an overdue query is showing.
     fn expected_rtt_ms(&self, now: Instant, config: &InfraConfig) -> f64 {
+        self.measured_rtt_ms(now, config)
+            .max(ms(self.shown_delay(now)))
+    }
+
+    fn measured_rtt_ms(&self, now: Instant, config: &InfraConfig) -> f64 {
         let Some(srtt) = self.srtt_us else {
             return ms(config.unknown_rtt);
         };
@@ -414,6 +494,8 @@ enum Tier {
     Ready,
     /// Unmeasured, head start given, first exchange still out.
     Pending,
+    /// Answering (or unmeasured), but with `max_in_flight` queries unanswered.
+    Busy,
     /// Timing out, below the hold-off threshold.
     TimingOut,
     /// Held off.
@@ -448,6 +530,7 @@ pub struct InfraCache {
     shards: Box<[Shard]>,
     per_shard: usize,
     hasher: RandomState,
+    retries: Mutex<RetryBudget>,
 }
 
 impl Default for InfraCache {
@@ -470,11 +553,17 @@ impl InfraCache {
         let shards = (0..shard_count)
             .map(|_| Mutex::new(HashMap::new()))
             .collect();
+        let retries = Mutex::new(RetryBudget::new(
+            config.retry_share,
+            config.retry_floor,
+            config.retry_window,
+        ));
         Self {
             config,
             shards,
             per_shard,
             hasher: RandomState::new(),
+            retries,
         }
     }
 
@@ -483,11 +572,82 @@ impl InfraCache {
         &self.config
     }
 
-    /// The per-try timeout for a query to `addr` now (backoff included).
+    /// The per-try timeout for a query to `addr` now (backoff included): when no reply has come
+    /// by then, the next server may be asked too (the *soft* timeout).
     pub fn rto(&self, addr: IpAddr, now: Instant) -> Duration {
         self.read(addr, now, |record| {
-            record.map_or(self.config.initial_rto, |r| r.rto(&self.config))
+            record.map_or(self.config.initial_rto, |r| r.rto(&self.config, now))
         })
+    }
+
+    /// How long a query to `addr` sent now stays open for its reply (the *hard* timeout):
+    /// `hard_timeout_factor` RTOs, at least `initial_rto` and the RTO, at most `max_rto`. Only a
+    /// query unanswered this long counts as a timeout.
+    pub fn hard_timeout(&self, addr: IpAddr, now: Instant) -> Duration {
+        let config = &self.config;
+        let rto = self.rto(addr, now);
+        rto.saturating_mul(config.hard_timeout_factor)
+            .clamp(config.initial_rto, config.max_rto)
+            .max(rto)
+    }
+
+    /// A query to `addr` is sent: one more in flight.
+    pub fn begin_query(&self, addr: IpAddr, now: Instant) {
+        self.write(addr, now, |r| r.in_flight = r.in_flight.saturating_add(1));
+    }
+
+    /// A query to `addr` ended (answered, timed out, or abandoned). When the address had
+    /// `max_in_flight` queries in flight and a query waits for room there, this is where to wake
+    /// one (`notify_one`). When none is left in flight, no query is overdue any more.
+    pub fn end_query(&self, addr: IpAddr, now: Instant) -> Option<Arc<Notify>> {
+        let max = self.config.max_in_flight;
+        self.write(addr, now, |r| {
+            let was_full = r.in_flight >= max;
+            r.in_flight = r.in_flight.saturating_sub(1);
+            if r.in_flight == 0 {
+                r.overdue_since = None;
+            }
+            r.room.clone().filter(|_| was_full)
+        })
+    }
+
+    /// Where to wait for room at `addr` (woken, one waiter at a time, as its queries end).
+    pub fn room(&self, addr: IpAddr, now: Instant) -> Arc<Notify> {
+        self.write(addr, now, |r| {
+            r.room.get_or_insert_with(Default::default).clone()
+        })
+    }
+
+    /// Whether `addr` has `max_in_flight` queries unanswered: a new query should go elsewhere or
+    /// wait.
+    pub fn is_busy(&self, addr: IpAddr, now: Instant) -> bool {
+        let max = self.config.max_in_flight;
+        self.read(addr, now, |r| r.is_some_and(|r| r.in_flight >= max))
+    }
+
+    /// A query to `addr` sent at `sent` is still unanswered at its RTO. Not a failure: the
+    /// server is slow for now, and ranks and times out by the delay it shows, until it answers
+    /// or the query's hard timeout passes.
+    pub fn record_overdue(&self, addr: IpAddr, sent: Instant, now: Instant) {
+        self.write(addr, now, |r| {
+            r.overdue_since = Some(r.overdue_since.map_or(sent, |since| since.min(sent)));
+        });
+    }
+
+    /// One first try of a question to a zone, for the retry budget.
+    pub fn count_first_try(&self, now: Instant) {
+        lock_budget(&self.retries).first_try(now);
+    }
+
+    /// Whether one more retry fits the budget now; if so, it is counted.
+    pub fn allow_retry(&self, now: Instant) -> bool {
+        lock_budget(&self.retries).try_retry(now)
+    }
+
+    /// A retry that is sent whatever the budget (the question has nothing else left to wait on),
+    /// counted all the same.
+    pub fn count_forced_retry(&self, now: Instant) {
+        lock_budget(&self.retries).forced_retry(now);
     }
 
     /// How `addr` is doing now.
@@ -497,25 +657,30 @@ impl InfraCache {
         })
     }
 
-    /// `addr` answered after `rtt`: a sample for its SRTT; its timeouts and backoff are wiped.
+    /// `addr` answered after `rtt`: a sample for its SRTT; its timeouts, backoff and overdue
+    /// mark are wiped. A late reply (after its RTO) is such a sample too, at its full delay: the
+    /// server is slow, not dead.
     pub fn record_rtt(&self, addr: IpAddr, rtt: Duration, now: Instant) {
         self.write(addr, now, |record| {
             record.sample(rtt, now);
             record.consecutive_timeouts = 0;
             record.probe_at = None;
             record.pending_until = None;
+            record.overdue_since = None;
             record.queries += 1;
         });
     }
 
-    /// A query to `addr` got no answer within its RTO (or failed at the socket): its RTO backs
-    /// off, it ranks behind every answering server, and after enough in a row it is held off.
+    /// A query to `addr` got no answer within its hard timeout (or failed at the socket): its
+    /// RTO backs off, it ranks behind every answering server, and after enough in a row it is
+    /// held off.
     pub fn record_timeout(&self, addr: IpAddr, now: Instant) {
         let hold_off = self.config.hold_off;
         self.write(addr, now, |record| {
             record.consecutive_timeouts = record.consecutive_timeouts.saturating_add(1);
             record.probe_at = Some(now + hold_off);
             record.pending_until = None;
+            record.overdue_since = None;
             record.queries += 1;
             record.timeouts += 1;
         });
@@ -562,14 +727,14 @@ impl InfraCache {
                 return;
             }
         }
-        // Exploration: a random server that is not held off; one never measured if there is
-        // one, as it is the one we know least about.
+        // Exploration: a random server that is neither held off nor busy; one never measured if
+        // there is one, as it is the one we know least about.
         let unmeasured = candidates[1..].iter().filter(|c| c.head_start).count();
         let wanted = |c: &Candidate| {
             if unmeasured > 0 {
                 c.head_start
             } else {
-                c.tier != Tier::HeldOff
+                !matches!(c.tier, Tier::HeldOff | Tier::Busy)
             }
         };
         let pool = candidates[1..].iter().filter(|c| wanted(c)).count();
@@ -610,8 +775,8 @@ impl InfraCache {
                 };
             };
             let probe_due = r.probe_at.is_some_and(|t| t <= now);
-            let backed_off = ms(r.rto(config));
-            let (tier, score, head_start) = match r.state(config) {
+            let backed_off = ms(r.rto(config, now));
+            let (mut tier, score, mut head_start) = match r.state(config) {
                 ServerState::HeldOff => (Tier::HeldOff, backed_off, false),
                 ServerState::TimingOut => (Tier::TimingOut, backed_off, false),
                 ServerState::Responsive => (Tier::Ready, r.expected_rtt_ms(now, config), false),
@@ -620,6 +785,10 @@ impl InfraCache {
                 }
                 ServerState::Unknown => (Tier::Ready, ms(config.unknown_rtt), true),
             };
+            if r.in_flight >= config.max_in_flight && tier < Tier::Busy {
+                tier = Tier::Busy;
+                head_start = false;
+            }
             Candidate {
                 addr,
                 tier,
@@ -717,18 +886,24 @@ impl InfraCache {
         for shard in &self.shards {
             let map = lock(shard);
             entries.extend(map.iter().filter(|(_, r)| !r.expired(now, config)).map(
-                |(&addr, r)| InfraEntry {
-                    addr,
-                    srtt: r.srtt_us.map(Duration::from_micros),
-                    rttvar: r.srtt_us.map(|_| Duration::from_micros(r.rttvar_us)),
-                    rto: r.rto(config),
-                    state: r.state(config),
-                    consecutive_timeouts: r.consecutive_timeouts,
-                    queries: r.queries,
-                    timeouts: r.timeouts,
-                    last_used: now.saturating_duration_since(r.last_used),
-                    edns_broken: r.edns_broken_until.is_some_and(|t| now < t),
-                    ecs: r.ecs_capability(now),
+                |(&addr, r)| {
+                    InfraEntry {
+                        addr,
+                        srtt: r.srtt_us.map(Duration::from_micros),
+                        rttvar: r.srtt_us.map(|_| Duration::from_micros(r.rttvar_us)),
+                        rto: r.rto(config, now),
+                        state: r.state(config),
+                        consecutive_timeouts: r.consecutive_timeouts,
+                        queries: r.queries,
+                        timeouts: r.timeouts,
+                        last_used: now.saturating_duration_since(r.last_used),
+                        edns_broken: r.edns_broken_until.is_some_and(|t| now < t),
+                        ecs: r.ecs_capability(now),
+                        in_flight: r.in_flight,
+                        overdue: r
+                            .overdue_since
+                            .map(|since| now.saturating_duration_since(since)),
+                    }
                 },
             ));
         }
@@ -787,6 +962,101 @@ impl InfraCache {
 
 fn sort_by_rank(candidates: &mut [Candidate]) {
     candidates.sort_by(|a, b| a.tier.cmp(&b.tier).then(a.score.total_cmp(&b.score)));
+}
+
+fn lock_budget(budget: &Mutex<RetryBudget>) -> MutexGuard<'_, RetryBudget> {
+    budget.lock().unwrap_or_else(PoisonError::into_inner)
+}
+
+/// First tries and retries counted in one window.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+struct Tries {
+    firsts: u64,
+    retries: u64,
+}
+
+/// The retry budget: retries (a further server asked for the same question, while or after an
+/// earlier try) stay within `share` of the first tries, plus `floor`, over a sliding `window`,
+/// counted across all questions. Beyond it a question waits on the tries it has open instead of
+/// adding one, as TCP holds back when its window is full; a question with no try left open may
+/// always fail over.
+///
+/// The window slides by weighting the previous fixed window by the part of it still inside the
+/// sliding one (the count a rate limiter of fixed windows would need two of): two pairs of
+/// counters, exact when the rate is steady, never off by more than one window's worth of skew.
+#[derive(Clone, Debug)]
+pub struct RetryBudget {
+    share: f64,
+    floor: u32,
+    window: Duration,
+    /// Start of the current fixed window (set at the first count).
+    start: Option<Instant>,
+    current: Tries,
+    previous: Tries,
+}
+
+impl RetryBudget {
+    /// A budget of `share` of first tries plus `floor` retries per `window`.
+    pub fn new(share: f64, floor: u32, window: Duration) -> Self {
+        Self {
+            share,
+            floor,
+            window,
+            start: None,
+            current: Tries::default(),
+            previous: Tries::default(),
+        }
+    }
+
+    fn roll(&mut self, now: Instant) -> f64 {
+        let start = *self.start.get_or_insert(now);
+        let mut age = now.saturating_duration_since(start);
+        if age >= self.window {
+            if age < self.window * 2 {
+                self.previous = self.current;
+                self.start = Some(start + self.window);
+                age -= self.window;
+            } else {
+                self.previous = Tries::default();
+                self.start = Some(now);
+                age = Duration::ZERO;
+            }
+            self.current = Tries::default();
+        }
+        // The share of the previous window still inside the sliding one.
+        1.0 - age.as_secs_f64() / self.window.as_secs_f64()
+    }
+
+    /// First tries and retries in the sliding window ending now.
+    pub fn counts(&mut self, now: Instant) -> (f64, f64) {
+        let weight = self.roll(now);
+        (
+            self.previous.firsts as f64 * weight + self.current.firsts as f64,
+            self.previous.retries as f64 * weight + self.current.retries as f64,
+        )
+    }
+
+    /// A first try was sent.
+    pub fn first_try(&mut self, now: Instant) {
+        self.roll(now);
+        self.current.firsts += 1;
+    }
+
+    /// One more retry, if the window has room for it (then it is counted).
+    pub fn try_retry(&mut self, now: Instant) -> bool {
+        let (firsts, retries) = self.counts(now);
+        let allowed = retries + 1.0 <= self.share * firsts + f64::from(self.floor);
+        if allowed {
+            self.current.retries += 1;
+        }
+        allowed
+    }
+
+    /// A retry sent whatever the budget.
+    pub fn forced_retry(&mut self, now: Instant) {
+        self.roll(now);
+        self.current.retries += 1;
+    }
 }
 
 /// The records are plain numbers, consistent after every statement: a panic elsewhere while

@@ -18,6 +18,7 @@ use crate::authority::{
     SERVER_UDP_PAYLOAD, authoritative_response, error_response, is_empty_non_terminal, is_query,
     upward_referral,
 };
+use crate::queue::ServiceQueue;
 use crate::zone::{Zone, ZoneError};
 
 /// The TTL used for root hints (named.root uses 3600000).
@@ -263,6 +264,7 @@ impl InternetBuilder {
                 zones: RwLock::new(hosted),
                 behaviour: Mutex::new(behaviour.clone()),
                 responder: Mutex::new(None),
+                queue: Mutex::new(None),
             });
             if servers.insert(*addr, state).is_some() {
                 return Err(BuildError::DuplicateServer(*addr));
@@ -330,6 +332,8 @@ pub(crate) struct ServerState {
     zones: RwLock<Vec<Arc<Zone>>>,
     behaviour: Mutex<Behaviour>,
     responder: Mutex<Option<Responder>>,
+    /// The process's queue, when it answers one query at a time.
+    queue: Mutex<Option<ServiceQueue>>,
 }
 
 /// Lock a mutex, ignoring poisoning (a panicking test thread must not cascade).
@@ -512,7 +516,12 @@ impl Internet {
         protocol: Protocol,
     ) -> Handled {
         let now = Instant::now();
-        let handled = self.decide(state, server, wire, source, protocol, now);
+        let mut handled = self.decide(state, server, wire, source, protocol, now);
+        if !handled.replies.is_empty()
+            && let Some(queue) = lock(&state.queue).as_ref()
+        {
+            handled.delay += queue.admit(now);
+        }
         let (qname, qtype) = read_question(wire);
         lock(&self.inner.log).push(QueryLogEntry {
             at: now,
@@ -754,6 +763,18 @@ impl ServerHandle {
     /// Remove the custom responder.
     pub fn clear_responder(&self) {
         *lock(&self.state.responder) = None;
+    }
+
+    /// Make the server answer through `queue` (one query at a time, so its latency grows with
+    /// its queue; see [`ServiceQueue`]), or without one (`None`). Several servers given the same
+    /// queue are one process.
+    pub fn set_queue(&self, queue: Option<ServiceQueue>) {
+        *lock(&self.state.queue) = queue;
+    }
+
+    /// The server's queue, if it has one.
+    pub fn queue(&self) -> Option<ServiceQueue> {
+        lock(&self.state.queue).clone()
     }
 
     /// The zones the server hosts.

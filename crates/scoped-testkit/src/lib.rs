@@ -14,7 +14,8 @@
 //! Each server's [`Behaviour`] (delay, dead, dropped queries, forced RCODE, lame, UDP truncation,
 //! NXDOMAIN for empty non-terminals) and an optional custom [`Responder`] are settable at runtime
 //! through a [`ServerHandle`]. Every query any server receives is in the query log
-//! ([`Internet::query_log`]).
+//! ([`Internet::query_log`]). A server can also answer through a [`ServiceQueue`], one query at a
+//! time, so that its latency grows with its load (an authoritative under load; see [`queue`]).
 //!
 //! [`standard_internet`] is a ready fixture; its map is in the [`standard`] module. The [`engine`]
 //! module has the engine tests' shared helpers: a [`scoped_recursor::Recursor`] on an internet,
@@ -36,6 +37,7 @@ mod internet;
 pub mod loopback;
 pub mod memory;
 pub mod multi;
+pub mod queue;
 pub mod standard;
 pub mod zone;
 
@@ -50,6 +52,7 @@ pub use internet::{
     Responder, ResponderAction, ServerHandle,
 };
 pub use loopback::LoopbackInternet;
+pub use queue::ServiceQueue;
 pub use standard::{standard_builder, standard_internet};
 pub use zone::{Zone, ZoneError};
 

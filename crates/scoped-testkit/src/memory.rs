@@ -8,6 +8,8 @@
 //!   server is dead or drops the query, the result is `Err(Timeout(t))` after exactly `t`.
 //! - UDP: the first reply the query [accepts](UpstreamQuery::accepts) is returned; non-matching (forged) replies are
 //!   skipped, and when none matches the exchange times out, like the real network transport.
+//!   When only replies without a required ECS echo came, it ends with `EchoMissing` at the
+//!   query's `echo_timeout` (or when they arrive, if later), else at its timeout.
 //!   TCP: the first reply is returned if it matches, else `Err(Framing(..))`.
 //! - The querier's source address is 127.0.0.1 (::1 for IPv6 servers) with a port counting up.
 //!
@@ -19,7 +21,7 @@ use std::sync::Arc;
 
 use futures::future::BoxFuture;
 use scoped_recursor::{Protocol, Transport, TransportError, UpstreamQuery, reply_matches};
-use tokio::time::sleep;
+use tokio::time::{Instant, sleep, sleep_until};
 
 use crate::internet::Internet;
 
@@ -31,6 +33,8 @@ impl Internet {
 
     async fn exchange_in_memory(self, query: UpstreamQuery) -> Result<Vec<u8>, TransportError> {
         let timeout = query.timeout;
+        let start = Instant::now();
+        let deadline = start + timeout;
         let server = query.server;
         let state = match self.inner.servers.get(&server.ip()) {
             Some(state) if server.port() == self.inner.port => state.clone(),
@@ -51,15 +55,20 @@ impl Internet {
                 if let Some(reply) = handled.replies.iter().find(|r| query.accepts(r)) {
                     return Ok(reply.clone());
                 }
-                sleep(timeout - handled.delay).await;
-                // Replies that matched but for the required ECS echo (E12).
+                // Replies that matched but for the required ECS echo (E12): the exchange ends
+                // at the echo timeout (or at once, if that has passed), else at the timeout.
                 if handled
                     .replies
                     .iter()
                     .any(|r| reply_matches(&query.message, r))
                 {
+                    let until = query
+                        .echo_timeout
+                        .map_or(deadline, |echo| (start + echo).min(deadline));
+                    sleep_until(until).await;
                     return Err(TransportError::EchoMissing(timeout));
                 }
+                sleep_until(deadline).await;
                 Err(TransportError::Timeout(timeout))
             }
             Protocol::Tcp => {

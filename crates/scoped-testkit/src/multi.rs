@@ -2,11 +2,16 @@
 //! benchmarks: `.` (127.53.0.1) → `test.` (127.53.1.9) → `multi.test.` served by
 //! ns1–ns4.multi.test. at 127.53.50.1–4, whose wildcard answers any `*.multi.test.` A query
 //! (192.0.2.1, TTL 300), so unique names always reach them.
+//!
+//! [`one_loaded_process`] makes the four addresses one ECS-aware process that answers one query
+//! at a time ([`ServiceQueue`]): the authoritative under load of the retry-budget tests.
 
 use std::net::{IpAddr, Ipv4Addr};
 use std::time::Duration;
 
+use crate::ecs::EcsAuthority;
 use crate::internet::Internet;
+use crate::queue::ServiceQueue;
 
 /// The four nameservers of `multi.test.`, in the order of the delays given to
 /// [`four_nameservers`].
@@ -62,4 +67,23 @@ pub fn four_nameservers(delays: [Duration; 4]) -> Internet {
         internet.expect_server(*addr).set_delay(delay);
     }
     internet
+}
+
+/// The internet of this module with its four nameservers `rtt` away as **one process** behind
+/// four addresses, working through its queries one at a time at `service` each (one shared
+/// [`ServiceQueue`], returned): idle it answers in `rtt + service`, loaded its latency grows
+/// with its queue, and asking another of its addresses adds to the same queue. It is ECS-aware
+/// (an [`EcsAuthority`] on each address) and answers `*.multi.test.` with SCOPE 24, so every
+/// client /24 is a cache miss of its own.
+pub fn one_loaded_process(rtt: Duration, service: Duration) -> (Internet, ServiceQueue) {
+    let internet = four_nameservers([rtt; 4]);
+    let queue = ServiceQueue::new(service);
+    for addr in MULTI_SERVERS {
+        let server = internet.expect_server(addr);
+        let mut authority = EcsAuthority::new();
+        authority.untailored_scope(24);
+        authority.install(&server);
+        server.set_queue(Some(queue.clone()));
+    }
+    (internet, queue)
 }

@@ -102,6 +102,7 @@ async fn behaviours_apply_on_loopback() {
         message: query.to_vec().unwrap(),
         timeout: WAIT,
         require_ecs_echo: false,
+        echo_timeout: None,
     };
     let udp = Message::from_vec(&transport.exchange(upstream.clone()).await.unwrap()).unwrap();
     assert!(udp.metadata.truncation && udp.answers.is_empty());
@@ -123,6 +124,7 @@ async fn behaviours_apply_on_loopback() {
         message: failover.to_vec().unwrap(),
         timeout: Duration::from_millis(150),
         require_ecs_echo: false,
+        echo_timeout: None,
     };
     assert!(matches!(
         transport.exchange(dead_tcp).await,

@@ -20,6 +20,7 @@ fn upstream(server: IpAddr, protocol: Protocol, query: &Message) -> UpstreamQuer
         message: query.to_vec().unwrap(),
         timeout: TIMEOUT,
         require_ecs_echo: false,
+        echo_timeout: None,
     }
 }
 
@@ -259,6 +260,7 @@ async fn malformed_ecs_gets_formerr_with_the_question() {
         message: wire,
         timeout: TIMEOUT,
         require_ecs_echo: false,
+        echo_timeout: None,
     };
     let reply = Message::from_vec(&internet.exchange(q).await.unwrap()).unwrap();
     assert_eq!(reply.metadata.response_code, ResponseCode::FormErr);
@@ -317,4 +319,74 @@ async fn referrals_lead_from_the_root_to_the_answer() {
             .expect("glue");
     }
     panic!("no answer after 5 referrals");
+}
+
+#[tokio::test(start_paused = true)]
+async fn echo_less_replies_end_the_exchange_at_the_echo_timeout() {
+    let internet = standard_internet();
+    // The zone logic never echoes ECS: to an ECS query whose echo is required, every reply is
+    // echo-less.
+    let query = scoped_testkit::make_ecs_query(3, "www.example.com", RecordType::A, "192.0.2.0/24");
+    let ask = |echo_timeout, delay_ms| {
+        let internet = internet.clone();
+        let query = query.clone();
+        async move {
+            internet
+                .expect_server(EXAMPLE_COM_1)
+                .set_delay(Duration::from_millis(delay_ms));
+            let upstream = UpstreamQuery {
+                require_ecs_echo: true,
+                echo_timeout,
+                ..upstream(EXAMPLE_COM_1, Protocol::Udp, &query)
+            };
+            let start = Instant::now();
+            let result = internet.exchange(upstream).await;
+            assert!(
+                matches!(result, Err(TransportError::EchoMissing(_))),
+                "{result:?}"
+            );
+            start.elapsed()
+        }
+    };
+    let echo = Some(Duration::from_millis(100));
+    assert_eq!(ask(echo, 10).await, Duration::from_millis(100));
+    assert_eq!(ask(None, 10).await, TIMEOUT, "without one, at the timeout");
+    assert_eq!(
+        ask(echo, 300).await,
+        Duration::from_millis(300),
+        "past the echo timeout: when the echo-less reply comes"
+    );
+}
+
+#[tokio::test(start_paused = true)]
+async fn servers_sharing_a_queue_answer_one_query_at_a_time() {
+    let internet = standard_internet();
+    let queue = scoped_testkit::ServiceQueue::new(Duration::from_millis(10));
+    for addr in [EXAMPLE_COM_1, EXAMPLE_COM_2] {
+        let server = internet.expect_server(addr);
+        server.set_delay(Duration::from_millis(1));
+        server.set_queue(Some(queue.clone()));
+    }
+    let query = make_query(5, "www.example.com", RecordType::A, None);
+    let (a, b, c) = tokio::join!(
+        exchange(&internet, EXAMPLE_COM_1, Protocol::Udp, &query),
+        exchange(&internet, EXAMPLE_COM_2, Protocol::Udp, &query),
+        exchange(&internet, EXAMPLE_COM_1, Protocol::Udp, &query),
+    );
+    let elapsed = [a.1, b.1, c.1].map(|d| d.as_millis());
+    assert_eq!(
+        elapsed,
+        [11, 21, 31],
+        "the round trip plus the queue ahead and its own turn"
+    );
+    assert_eq!(queue.served(), 3);
+    assert_eq!(queue.max_depth(), 3);
+    // A query that times out is still worked through: the next one waits behind it.
+    let short = UpstreamQuery {
+        timeout: Duration::from_millis(5),
+        ..upstream(EXAMPLE_COM_1, Protocol::Udp, &query)
+    };
+    assert!(internet.exchange(short).await.is_err());
+    let (_, elapsed) = exchange(&internet, EXAMPLE_COM_2, Protocol::Udp, &query).await;
+    assert_eq!(elapsed, Duration::from_millis(16));
 }

@@ -6,6 +6,7 @@ use std::net::IpAddr;
 use hickory_proto::rr::{Name, RecordType};
 use scoped_cache::Trust;
 use scoped_ecs::{CacheScope, EcsWithheld, QueryPurpose, UpstreamEcs, cache_scope};
+use tokio::sync::Notify;
 use tokio::time::Instant;
 use tracing::debug;
 
@@ -21,7 +22,8 @@ use crate::qmin::QminMode;
 
 impl Recursor {
     /// Query one server (already allowed by policy: `selection_order`) and interpret its
-    /// response. `Ok(None)`: this server failed, try the next.
+    /// response. `Ok(None)`: this server failed, try the next. `overdue` is woken when a try is
+    /// still unanswered at the server's RTO (`race.rs` may then ask the next server too).
     #[allow(clippy::too_many_arguments)]
     pub(super) async fn try_server(
         &self,
@@ -31,12 +33,8 @@ impl Recursor {
         qtype: RecordType,
         ctx: &Ctx,
         asking: Asking,
-        tried: &mut Vec<IpAddr>,
+        overdue: &Notify,
     ) -> Result<Option<Outcome>, ResolveError> {
-        if tried.contains(&addr) {
-            return Ok(None);
-        }
-        tried.push(addr);
         let decision = self.upstream_ecs(addr, zone, qtype, ctx, asking);
         ctx.trace(|| {
             let ecs = match decision {
@@ -48,18 +46,19 @@ impl Recursor {
             format!("  -> {addr}: {name} {qtype}, {ecs}")
         });
         let ecs = decision.option();
-        let (response, ecs_outcome) = match self.exchange(addr, name, qtype, ctx, ecs).await {
-            Ok(exchanged) => exchanged,
-            Err(ExchangeError::Server) => {
-                ctx.trace(|| {
-                    format!(
-                        "  <- {addr}: no usable reply (timeout, error or mismatch); next server"
-                    )
-                });
-                return Ok(None);
-            }
-            Err(ExchangeError::Budget(e)) => return Err(e),
-        };
+        let (response, ecs_outcome) =
+            match self.exchange(addr, name, qtype, ctx, ecs, overdue).await {
+                Ok(exchanged) => exchanged,
+                Err(ExchangeError::Server) => {
+                    ctx.trace(|| {
+                        format!(
+                            "  <- {addr}: no usable reply (timeout, error or mismatch); next server"
+                        )
+                    });
+                    return Ok(None);
+                }
+                Err(ExchangeError::Budget(e)) => return Err(e),
+            };
         let scope = match (ecs_outcome, decision) {
             // E16: infrastructure types are never tailored, whatever SCOPE came back.
             _ if is_infrastructure(qtype) => CacheScope::Global,

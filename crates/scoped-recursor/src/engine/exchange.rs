@@ -1,12 +1,20 @@
 //! One question to one server, with its retries: the async driver of the sans-IO
 //! [`ExchangePlan`] (`plan.rs`), which decides every retry. Here only the sending, the waiting,
 //! the budget, the upstream slots and the bookkeeping in the infrastructure cache.
+//!
+//! Each try has two timeouts. At the *soft* one (the server's RTO) the try is overdue: the
+//! caller (`race.rs`) is told, and may ask the next server too. The try stays open until its
+//! *hard* timeout (several RTOs, `InfraCache::hard_timeout`), in a task of its own, so a late
+//! reply is still taken if the question waits for it, and always feeds the server's SRTT as
+//! the slow answer it is. Only a try unanswered at its hard timeout is a timeout. The try keeps
+//! its own socket, ID and ECS check all along (the transport matches replies per query).
 
 use std::net::{IpAddr, SocketAddr};
 
 use hickory_proto::op::Message;
 use hickory_proto::rr::{DNSClass, Name, RecordType};
 use scoped_ecs::{Ecs, check_reply_opt, scan_opt};
+use tokio::sync::Notify;
 use tokio::time::Instant;
 use tracing::{debug, trace};
 
@@ -27,11 +35,51 @@ pub(super) enum ExchangeError {
     Budget(ResolveError),
 }
 
+/// One upstream query in flight: its upstream slot and its place in the server's in-flight
+/// count, both given back when it ends — here, or in the task that waits for a late reply.
+struct InFlight {
+    recursor: Recursor,
+    addr: IpAddr,
+}
+
+impl InFlight {
+    /// Takes over `slot` (given back on drop) and counts the query at `addr`.
+    fn begin(recursor: &Recursor, addr: IpAddr, slot: tokio::sync::SemaphorePermit<'_>) -> Self {
+        slot.forget();
+        recursor.inner.infra.begin_query(addr, Instant::now());
+        Self {
+            recursor: recursor.clone(),
+            addr,
+        }
+    }
+}
+
+impl Drop for InFlight {
+    fn drop(&mut self) {
+        let inner = &self.recursor.inner;
+        inner.upstream_slots.add_permits(1);
+        if let Some(room) = inner.infra.end_query(self.addr, Instant::now()) {
+            room.notify_one();
+        }
+    }
+}
+
+/// How one try ended, for the infrastructure cache.
+#[derive(Clone, Copy)]
+struct TryEnd {
+    addr: IpAddr,
+    attempt: Try,
+    started: Instant,
+    /// The hard timeout was the server's own, not cut short by the question's deadline.
+    full_wait: bool,
+}
+
 impl Recursor {
     /// One question to one server, driving its [`ExchangePlan`]: each try the plan asks for is
     /// sent and awaited here, and what came back goes to the plan, which says what next. Each
-    /// try waits the server's RTO, feeds its SRTT or its penalty, and spends from the
-    /// question's budget. Returns the response and what became of ECS.
+    /// try feeds the server's SRTT or its penalty, and spends from the question's budget; a try
+    /// still unanswered at the server's RTO wakes `overdue`. Returns the response and what
+    /// became of ECS.
     pub(super) async fn exchange(
         &self,
         addr: IpAddr,
@@ -39,6 +87,7 @@ impl Recursor {
         qtype: RecordType,
         ctx: &Ctx,
         ecs: Option<Ecs>,
+        overdue: &Notify,
     ) -> Result<(Message, EcsExchange), ExchangeError> {
         let infra = &self.inner.infra;
         let now = Instant::now();
@@ -50,7 +99,9 @@ impl Recursor {
         let mut attempt = plan.start();
         loop {
             self.count_try(attempt.reason);
-            let (result, response) = self.send_try(addr, name, qtype, ctx, attempt).await?;
+            let (result, response) = self
+                .send_try(addr, name, qtype, ctx, attempt, overdue)
+                .await?;
             let (next, learned) = plan.next(result);
             self.learn(addr, learned);
             match (next, response) {
@@ -65,8 +116,9 @@ impl Recursor {
         }
     }
 
-    /// One try: the query on the wire, a slot among the upstream queries in flight, the wait,
-    /// and the reply read into what the plan decides on (and the message itself).
+    /// One try: the query on the wire, a slot among the upstream queries in flight, the wait
+    /// (soft, then hard timeout), and the reply read into what the plan decides on (and the
+    /// message itself).
     async fn send_try(
         &self,
         addr: IpAddr,
@@ -74,23 +126,29 @@ impl Recursor {
         qtype: RecordType,
         ctx: &Ctx,
         attempt: Try,
+        overdue: &Notify,
     ) -> Result<(TryResult, Option<Message>), ExchangeError> {
         let config = &self.inner.config;
         let stats = &self.inner.stats;
         let infra = &self.inner.infra;
         let server = SocketAddr::new(addr, config.upstream_port);
         ctx.spend_query().map_err(ExchangeError::Budget)?;
+        let id: u16 = rand::random();
+        let message = build_query(id, name, qtype, attempt.edns, attempt.ecs);
+        let slot = self.upstream_slot(ctx).await?;
         let started = Instant::now();
         let remaining = ctx.budget.deadline.saturating_duration_since(started);
         // TCP pays for the connection setup too; its time and failures are not the server's RTT
         // (a TCP-only problem must not demote the address for every name).
-        let rto = match attempt.protocol {
-            Protocol::Udp => infra.rto(addr, started),
-            Protocol::Tcp => infra.rto(addr, started) * 2,
+        let (soft, hard) = match attempt.protocol {
+            Protocol::Udp => (infra.rto(addr, started), infra.hard_timeout(addr, started)),
+            Protocol::Tcp => (
+                infra.rto(addr, started) * 2,
+                infra.hard_timeout(addr, started) * 2,
+            ),
         };
-        let timeout = rto.min(remaining);
-        let id: u16 = rand::random();
-        let message = build_query(id, name, qtype, attempt.edns, attempt.ecs);
+        let timeout = hard.min(remaining);
+        let soft = soft.min(timeout);
         bump(&stats.upstream_queries);
         if let Some(sent) = &attempt.ecs {
             bump(&stats.ecs_sent);
@@ -98,30 +156,69 @@ impl Recursor {
                 .ecs_audit
                 .record(addr, sent.prefix().prefix_len());
         }
-        trace!(%server, protocol = ?attempt.protocol, %name, %qtype, ?timeout, "upstream query");
+        trace!(%server, protocol = ?attempt.protocol, %name, %qtype, ?soft, ?timeout, "upstream query");
         let query = UpstreamQuery {
             server,
             protocol: attempt.protocol,
             message,
             timeout,
             require_ecs_echo: attempt.require_echo,
+            // Only echo-less replies by the RTO: the plan re-asks then (E12), as before the
+            // late-reply window existed; a try that heard nothing waits on for a late reply.
+            echo_timeout: Some(soft),
         };
-        let permit = self.upstream_slot(ctx).await?;
-        let exchanged = self.inner.transport.exchange(query).await;
-        drop(permit);
+        let in_flight = InFlight::begin(self, addr, slot);
+        let mut exchanged = self.inner.transport.exchange(query);
+        let end = TryEnd {
+            addr,
+            attempt,
+            started,
+            full_wait: timeout == hard,
+        };
+        let early = if soft < timeout {
+            tokio::time::timeout(soft, &mut exchanged).await.ok()
+        } else {
+            Some((&mut exchanged).await)
+        };
+        let exchanged = match early {
+            Some(exchanged) => {
+                self.settle(end, &exchanged);
+                drop(in_flight);
+                exchanged
+            }
+            None => {
+                // Overdue, not failed: the next server may be asked, and this try stays open
+                // until its hard timeout in its own task, which feeds the infrastructure cache
+                // whether or not this question still waits for it.
+                bump(&stats.soft_timeouts);
+                if attempt.protocol == Protocol::Udp {
+                    infra.record_overdue(addr, started, Instant::now());
+                }
+                ctx.trace(|| {
+                    format!("  .. {addr}: no reply within {soft:?}; kept open until {timeout:?}")
+                });
+                overdue.notify_one();
+                let (tx, rx) = tokio::sync::oneshot::channel();
+                let this = self.clone();
+                tokio::spawn(async move {
+                    let exchanged = exchanged.await;
+                    this.settle(end, &exchanged);
+                    drop(in_flight);
+                    // The question may have its answer already: then only the SRTT learnt.
+                    let _ = tx.send(exchanged);
+                });
+                let exchanged = rx.await.unwrap_or(Err(TransportError::Timeout(timeout)));
+                if exchanged.is_ok() {
+                    bump(&stats.late_replies);
+                    ctx.trace(|| format!("  <- {addr}: late reply after {:?}", started.elapsed()));
+                }
+                exchanged
+            }
+        };
         let reply = match exchanged {
             Ok(reply) => reply,
             Err(error) => {
-                bump(&stats.upstream_failures);
-                debug!(%server, %name, %error, "upstream exchange failed");
-                let echo_missing = matches!(error, TransportError::EchoMissing(_));
-                // Cut short by the question's deadline, a timeout says nothing of the server;
-                // an echo-less reply is not a timeout the first time (the plan asks again).
-                let reasks = echo_missing && attempt.reason != TryReason::EchoMissing;
-                if timeout == rto && attempt.protocol == Protocol::Udp && !reasks {
-                    infra.record_timeout(addr, Instant::now());
-                }
-                let result = if echo_missing {
+                let result = if matches!(error, TransportError::EchoMissing(_)) {
                     TryResult::OnlyEcholess
                 } else {
                     TryResult::NoReply
@@ -129,9 +226,6 @@ impl Recursor {
                 return Ok((result, None));
             }
         };
-        if attempt.protocol == Protocol::Udp {
-            infra.record_rtt(addr, started.elapsed(), Instant::now());
-        }
         let Ok(response) = Message::from_vec(&reply) else {
             bump(&stats.malformed_replies);
             debug!(%server, "malformed reply");
@@ -158,6 +252,30 @@ impl Recursor {
             ecs,
         };
         Ok((TryResult::Reply(facts), Some(response)))
+    }
+
+    /// What the end of one try says about the server: a UDP reply is an RTT sample (a late one
+    /// too: the server is slow, not dead); a UDP try unanswered for its whole hard timeout is a
+    /// timeout.
+    fn settle(&self, end: TryEnd, exchanged: &Result<Vec<u8>, TransportError>) {
+        let infra = &self.inner.infra;
+        let now = Instant::now();
+        let udp = end.attempt.protocol == Protocol::Udp;
+        match exchanged {
+            Ok(_) if udp => infra.record_rtt(end.addr, now.duration_since(end.started), now),
+            Ok(_) => {}
+            Err(error) => {
+                bump(&self.inner.stats.upstream_failures);
+                debug!(addr = %end.addr, %error, "upstream exchange failed");
+                // Cut short by the question's deadline, a timeout says nothing of the server;
+                // an echo-less reply is not a timeout the first time (the plan asks again).
+                let echo_missing = matches!(error, TransportError::EchoMissing(_));
+                let reasks = echo_missing && end.attempt.reason != TryReason::EchoMissing;
+                if end.full_wait && udp && !reasks {
+                    infra.record_timeout(end.addr, now);
+                }
+            }
+        }
     }
 
     /// At most `max_outstanding_upstream` queries in flight, all questions together.

@@ -14,6 +14,7 @@
 //! | iterate | `iterate.rs` | closest zone cut, priming, referrals, QNAME minimisation |
 //! | select | `select.rs` | which servers, in which order; glueless nameserver addresses |
 //! | ask | `ask.rs` | one server: the upstream ECS decision, the reply classified |
+//! | race | `race.rs` | a zone's servers in turn, the next asked while a slow one stays open |
 //! | exchange | `exchange.rs` + `plan.rs` | the retries with one server: a sans-IO plan, driven |
 //! | store | `store.rs` | the reply into the caches, under its scope |
 //! | refresh | `refresh.rs` | prefetch; stale answers (RFC 8767) |
@@ -28,6 +29,7 @@ mod ctx;
 mod exchange;
 mod iterate;
 mod plan;
+mod race;
 mod refresh;
 mod request;
 mod select;

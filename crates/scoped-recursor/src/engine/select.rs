@@ -41,13 +41,19 @@ impl Recursor {
                 self.describe_servers(&order)
             )
         });
-        for addr in order {
-            if let Some(outcome) = self
-                .try_server(addr, &delegation.zone, name, qtype, ctx, asking, &mut tried)
-                .await?
-            {
-                return Ok(outcome);
-            }
+        if let Some(outcome) = self
+            .ask_in_turn(
+                &order,
+                &delegation.zone,
+                name,
+                qtype,
+                ctx,
+                asking,
+                &mut tried,
+            )
+            .await?
+        {
+            return Ok(outcome);
         }
         // Glueless (or all known addresses failed): resolve the other nameservers' addresses.
         // A server known only in a family that is off (A glue alone, IPv4 off) counts as
@@ -60,13 +66,20 @@ impl Recursor {
         unresolved.shuffle(&mut rand::rng());
         for server in unresolved {
             let addrs = self.nameserver_addresses(&server.name, ctx).await?;
-            for addr in self.selection_order(&addrs) {
-                if let Some(outcome) = self
-                    .try_server(addr, &delegation.zone, name, qtype, ctx, asking, &mut tried)
-                    .await?
-                {
-                    return Ok(outcome);
-                }
+            let order = self.selection_order(&addrs);
+            if let Some(outcome) = self
+                .ask_in_turn(
+                    &order,
+                    &delegation.zone,
+                    name,
+                    qtype,
+                    ctx,
+                    asking,
+                    &mut tried,
+                )
+                .await?
+            {
+                return Ok(outcome);
             }
         }
         Err(ResolveError::AllServersFailed(delegation.zone.clone()))

@@ -14,7 +14,15 @@ crate::counters! {
         deduplicated: "Client questions that joined a resolution already in flight",
         upstream_queries: "Queries sent to authoritative servers, all protocols",
         tcp_retries: "Upstream queries retried over TCP after a truncated UDP reply",
-        upstream_failures: "Upstream exchanges that timed out or failed at the socket level",
+        upstream_failures: "Upstream exchanges that timed out (unanswered until their hard timeout) or failed at the socket level",
+        /// The try stays open until its hard timeout; the next server may be asked meanwhile.
+        soft_timeouts: "Upstream queries still unanswered at their server's RTO (overdue, not failed)",
+        late_replies: "Replies that arrived after their query's RTO and were still taken: a slow server, not a dead one",
+        /// Counted against the retry budget, whether the earlier try was still open or had failed.
+        retries: "Upstream queries to a further server of a zone for the same question",
+        retry_budget_exhausted: "Overdue tries after which no further server was asked: retries were at their share of first tries, so the question waited on its open tries",
+        server_busy_spread: "Upstream queries sent to a server other than the preferred one because it had max-in-flight queries unanswered",
+        server_busy_waits: "Upstream queries that waited because every remaining server of the zone had max-in-flight queries unanswered",
         malformed_replies: "Upstream replies that could not be parsed",
         lame_replies: "Upstream replies that were lame, errors, or out of bailiwick",
         servers_skipped: "Nameserver addresses skipped by policy (do-not-query, loopback, IPv4 or IPv6 off)",

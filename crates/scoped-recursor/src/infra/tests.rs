@@ -939,3 +939,233 @@ fn infra_cache_is_send_and_sync() {
     fn shared<T: Send + Sync>() {}
     shared::<InfraCache>();
 }
+
+// --- Slow is not dead: overdue queries, late replies, the hard timeout ------------------------
+
+/// A server measured fast and steady: SRTT 1 ms, RTO at the 50 ms floor.
+fn idle_fast(cache: &InfraCache, addr: IpAddr, now: Instant) {
+    for _ in 0..20 {
+        cache.record_rtt(addr, millis(1), now);
+    }
+    assert_eq!(cache.rto(addr, now), millis(50));
+}
+
+#[test]
+fn an_overdue_query_is_not_a_timeout_but_raises_the_rto_with_the_delay_shown() {
+    let cache = InfraCache::default();
+    let t0 = Instant::now();
+    idle_fast(&cache, ip(1), t0);
+    cache.begin_query(ip(1), t0);
+    cache.record_overdue(ip(1), t0, t0 + millis(50));
+    let at = |ms| t0 + millis(ms);
+    let e = entry(&cache, ip(1), at(50));
+    assert_eq!(e.state, ServerState::Responsive, "slow is not dead");
+    assert_eq!((e.consecutive_timeouts, e.timeouts), (0, 0));
+    assert_eq!(e.overdue, Some(millis(50)));
+    // A query sent now waits 1.5 × the delay shown so far, like an SRTT that large.
+    assert_eq!(cache.rto(ip(1), at(50)), millis(75));
+    assert_eq!(cache.rto(ip(1), at(100)), millis(150));
+    assert_eq!(cache.rto(ip(1), at(2000)), millis(2000), "still clamped");
+}
+
+#[test]
+fn a_late_reply_is_an_rtt_sample_that_grows_the_rto() {
+    let cache = InfraCache::default();
+    let t0 = Instant::now();
+    idle_fast(&cache, ip(1), t0);
+    cache.begin_query(ip(1), t0);
+    cache.record_overdue(ip(1), t0, t0 + millis(50));
+    // The reply comes 120 ms after the query: past the 50 ms RTO, before the hard timeout.
+    let now = t0 + millis(120);
+    cache.record_rtt(ip(1), millis(120), now);
+    assert!(cache.end_query(ip(1), now).is_none());
+    let e = entry(&cache, ip(1), now);
+    assert_eq!(e.state, ServerState::Responsive);
+    assert_eq!((e.timeouts, e.overdue, e.in_flight), (0, None, 0));
+    // RTTVAR ≈ 3/4·0 + 1/4·119 ≈ 29.8 ms, SRTT ≈ 7/8·1 + 1/8·120 ≈ 15.9 ms: RTO ≈ 135 ms, now
+    // longer than the delay the server showed (it was 50 ms before the late reply).
+    assert!(e.rto > millis(120), "{:?}", e.rto);
+}
+
+#[test]
+fn an_overdue_server_ranks_by_the_delay_it_shows() {
+    let cache = table(no_explore());
+    let t0 = Instant::now();
+    let mut rng = rng();
+    idle_fast(&cache, ip(1), t0);
+    for _ in 0..20 {
+        cache.record_rtt(ip(2), millis(20), t0);
+    }
+    let addrs = [ip(1), ip(2)];
+    assert_eq!(cache.order(&addrs, t0, &mut rng)[0], ip(1));
+    cache.begin_query(ip(1), t0);
+    cache.record_overdue(ip(1), t0, t0 + millis(50));
+    // 50 ms of delay shown, against 20 ms expected from the other: it goes second, not last.
+    let order = cache.order(&addrs, t0 + millis(50), &mut rng);
+    assert_eq!(order, vec![ip(2), ip(1)]);
+    // The query ends (answered at last, or given up): the overdue mark goes with it.
+    cache.end_query(ip(1), t0 + millis(60));
+    assert_eq!(entry(&cache, ip(1), t0 + millis(60)).overdue, None);
+    assert_eq!(cache.order(&addrs, t0 + millis(60), &mut rng)[0], ip(1));
+}
+
+#[test]
+fn only_an_unanswered_hard_timeout_counts_as_a_timeout() {
+    let cache = InfraCache::default();
+    let t0 = Instant::now();
+    idle_fast(&cache, ip(1), t0);
+    cache.begin_query(ip(1), t0);
+    cache.record_overdue(ip(1), t0, t0 + millis(50));
+    let hard = t0 + cache.hard_timeout(ip(1), t0);
+    cache.record_timeout(ip(1), hard);
+    let e = entry(&cache, ip(1), hard);
+    assert_eq!(e.state, ServerState::TimingOut);
+    assert_eq!((e.timeouts, e.overdue), (1, None));
+}
+
+#[test]
+fn the_hard_timeout_is_several_rtos_between_initial_rto_and_max_rto() {
+    let cache = InfraCache::default();
+    let now = Instant::now();
+    // Unknown: 4 × 376 ms.
+    assert_eq!(cache.hard_timeout(ip(1), now), millis(1504));
+    // Measured fast: 4 × 50 ms is raised to the initial RTO.
+    idle_fast(&cache, ip(2), now);
+    assert_eq!(cache.hard_timeout(ip(2), now), millis(376));
+    // Measured at 100 ms (RTO 300 ms): 1.2 s.
+    cache.record_rtt(ip(3), millis(100), now);
+    assert_eq!(cache.hard_timeout(ip(3), now), millis(1200));
+    // Backed off to the ceiling: never past max_rto.
+    for _ in 0..3 {
+        cache.record_timeout(ip(3), now);
+    }
+    assert_eq!(cache.hard_timeout(ip(3), now), millis(2000));
+}
+
+// --- Per-server in-flight limit --------------------------------------------------------------
+
+#[test]
+fn a_server_at_its_in_flight_limit_goes_behind_the_others_and_is_not_explored() {
+    let cache = table(InfraConfig {
+        max_in_flight: 2,
+        explore_share: MAX_EXPLORE_SHARE,
+        ..InfraConfig::default()
+    });
+    let now = Instant::now();
+    let mut rng = rng();
+    idle_fast(&cache, ip(1), now);
+    for addr in [ip(2), ip(3)] {
+        for _ in 0..20 {
+            cache.record_rtt(addr, millis(30), now);
+        }
+    }
+    let addrs = [ip(1), ip(2), ip(3)];
+    cache.begin_query(ip(1), now);
+    assert!(!cache.is_busy(ip(1), now));
+    cache.begin_query(ip(1), now);
+    assert!(cache.is_busy(ip(1), now));
+    for _ in 0..200 {
+        let order = cache.order(&addrs, now, &mut rng);
+        assert_eq!(order[2], ip(1), "busy: last of the answering servers");
+    }
+    // A query ends: a waiter for room there is woken (when there is a place to wait).
+    assert!(cache.end_query(ip(1), now).is_none(), "nobody ever waited");
+    cache.begin_query(ip(1), now);
+    let room = cache.room(ip(1), now);
+    let woken = cache.end_query(ip(1), now).expect("it was full");
+    assert!(Arc::ptr_eq(&room, &woken));
+    assert!(!cache.is_busy(ip(1), now));
+    assert!(
+        cache.end_query(ip(1), now).is_none(),
+        "not full before: nothing to wake"
+    );
+}
+
+// --- The retry budget ------------------------------------------------------------------------
+
+#[test]
+fn retries_are_allowed_up_to_their_share_of_first_tries_plus_the_floor() {
+    let t0 = Instant::now();
+    let mut budget = RetryBudget::new(0.1, 0, millis(10_000));
+    assert!(!budget.try_retry(t0), "no first tries, no floor: nothing");
+    for _ in 0..100 {
+        budget.first_try(t0);
+    }
+    let allowed = (0..20).filter(|_| budget.try_retry(t0)).count();
+    assert_eq!(allowed, 10, "10 % of 100");
+    let mut budget = RetryBudget::new(0.1, 5, millis(10_000));
+    let allowed = (0..20).filter(|_| budget.try_retry(t0)).count();
+    assert_eq!(allowed, 5, "the floor alone");
+    // Forced retries are counted, and leave less for the others.
+    let mut budget = RetryBudget::new(0.1, 0, millis(10_000));
+    for _ in 0..100 {
+        budget.first_try(t0);
+    }
+    for _ in 0..8 {
+        budget.forced_retry(t0);
+    }
+    let allowed = (0..20).filter(|_| budget.try_retry(t0)).count();
+    assert_eq!(allowed, 2);
+}
+
+#[test]
+fn the_retry_window_slides() {
+    let t0 = Instant::now();
+    let window = millis(10_000);
+    let mut budget = RetryBudget::new(0.1, 0, window);
+    for _ in 0..100 {
+        budget.first_try(t0);
+    }
+    assert_eq!((0..20).filter(|_| budget.try_retry(t0)).count(), 10);
+    // Half a window later, half of the last window is still inside the sliding one: 50 first
+    // tries and 5 retries count; no room.
+    let half = t0 + window + window / 2;
+    assert_eq!(budget.counts(half), (50.0, 5.0));
+    assert!(!budget.try_retry(half));
+    // Fresh first tries make room again.
+    for _ in 0..50 {
+        budget.first_try(half);
+    }
+    assert_eq!((0..20).filter(|_| budget.try_retry(half)).count(), 5);
+    // Two windows of silence forget everything.
+    let later = half + window * 2;
+    assert_eq!(budget.counts(later), (0.0, 0.0));
+    assert!(!budget.try_retry(later));
+}
+
+#[test]
+fn the_table_keeps_one_retry_budget_for_every_server() {
+    let cache = table(InfraConfig {
+        retry_share: 0.5,
+        retry_floor: 0,
+        ..InfraConfig::default()
+    });
+    let now = Instant::now();
+    for _ in 0..4 {
+        cache.count_first_try(now);
+    }
+    cache.count_forced_retry(now);
+    assert!(cache.allow_retry(now));
+    assert!(!cache.allow_retry(now), "2 of 4 first tries");
+}
+
+#[test]
+fn retry_and_late_wait_settings_are_validated() {
+    let bad = |config: InfraConfig| InfraCache::new(config).is_err();
+    assert!(bad(InfraConfig {
+        hard_timeout_factor: 0,
+        ..InfraConfig::default()
+    }));
+    assert!(bad(InfraConfig {
+        max_in_flight: 0,
+        ..InfraConfig::default()
+    }));
+    assert!(bad(InfraConfig {
+        retry_share: 1.5,
+        ..InfraConfig::default()
+    }));
+    assert!(bad(InfraConfig {
+        retry_window: Duration::ZERO,
+        ..InfraConfig::default()
+    }));
+}
