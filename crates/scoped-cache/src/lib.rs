@@ -736,6 +736,7 @@ fn record_weight(record: &Record) -> u32 {
         .saturating_add(RECORD_OVERHEAD_BYTES)
 }
 
+pub mod dname;
 mod presence;
 pub mod scoped;
 pub use scoped::{ScopedCache, ScopedCacheConfig, ScopedHit};
