@@ -7,6 +7,7 @@
 
 mod cname;
 mod dedup;
+mod dname;
 mod failover;
 mod hardening;
 mod iteration;
