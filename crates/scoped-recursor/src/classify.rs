@@ -11,6 +11,18 @@
 //! synthesised from it. Each synthesised CNAME counts as one link against the chain limits, like a
 //! CNAME received. A DNAME that would make a name longer than 255 octets ends the answer with
 //! YXDOMAIN (RFC 6672 §2.2); a YXDOMAIN from a server without such a DNAME is an error rcode.
+//!
+//! **Records of a type other than asked** (an A record in the answer to an AAAA question) are
+//! never the answer, and nothing is cached from them. What the response then means is decided as
+//! if they were absent, with one difference: an answer section that held records, none of which
+//! answers the question (no RRset of the type at the name, no alias leading there), is what a
+//! server sends when it mishandles the type, so without a SOA it is not taken as an authoritative
+//! NODATA but as no usable answer from that server ([`LameReason::UnaskedData`]): the next server
+//! is asked, and only if none answers does the question fail. With the zone's SOA in authority it
+//! is a NODATA like any other (the server said so in the form RFC 2308 defines), cached with that
+//! SOA. Unbound does the same in two steps: its scrubber removes the RRsets of other types from
+//! the answer section, and the emptied reply is then a NODATA if it has a SOA, and otherwise
+//! thrown away in favour of another server.
 
 use std::net::IpAddr;
 
@@ -135,6 +147,9 @@ pub enum LameReason {
     UpwardReferral,
     /// Neither an answer, nor a usable referral, nor an authoritative negative answer.
     NoUsableData,
+    /// Records in the answer section, none of them for the question (another type at the name,
+    /// say), and no SOA: the server mishandles this question.
+    UnaskedData,
 }
 
 /// Classify `msg`, the response of a server for `zone` to the question (`qname`, `qtype`).
@@ -270,6 +285,9 @@ pub fn classify(msg: &Message, zone: &Name, qname: &Name, qtype: RecordType) -> 
     match referral(msg, zone, qname) {
         Some(Ok(referral)) => referral,
         Some(Err(reason)) if !authoritative => Classified::Lame(reason),
+        // Records that answer nothing asked (another type at the name): not a NODATA without
+        // the SOA that would say so; another server may answer.
+        _ if !msg.answers.is_empty() => Classified::Lame(LameReason::UnaskedData),
         _ if authoritative => nodata(None),
         _ => Classified::Lame(LameReason::NoUsableData),
     }
@@ -390,6 +408,14 @@ mod tests {
     }
     fn dname(owner: &str, target: &str) -> Record {
         scoped_cache::dname::dname_record(n(owner), 600, &n(target))
+    }
+    fn aaaa(owner: &str) -> Record {
+        let addr = std::net::Ipv6Addr::new(0x2001, 0xdb8, 0, 0, 0, 0, 0, 1);
+        Record::from_rdata(
+            n(owner),
+            300,
+            RData::AAAA(hickory_proto::rr::rdata::AAAA(addr)),
+        )
     }
     fn soa(owner: &str) -> Record {
         let data = SOA::new(n("ns.example."), n("h.example."), 1, 1, 1, 1, 60);
@@ -858,5 +884,71 @@ mod tests {
             panic!("{got:?}")
         };
         assert_eq!(scoped_cache::hops(&links), MAX_LINKS_IN_RESPONSE + 1);
+    }
+
+    #[test]
+    fn another_type_at_the_name_is_not_the_answer_and_not_a_nodata_without_soa() {
+        let mut msg = response(ResponseCode::NoError, true);
+        msg.answers.push(a("www.example.com.", 5));
+        let got = classify(
+            &msg,
+            &n("example.com."),
+            &n("www.example.com."),
+            RecordType::AAAA,
+        );
+        assert_eq!(got, Classified::Lame(LameReason::UnaskedData));
+    }
+
+    #[test]
+    fn another_type_at_the_name_with_the_zones_soa_is_a_nodata() {
+        let mut msg = response(ResponseCode::NoError, true);
+        msg.answers.push(a("www.example.com.", 5));
+        msg.authorities.push(soa("example.com."));
+        let got = classify(
+            &msg,
+            &n("example.com."),
+            &n("www.example.com."),
+            RecordType::AAAA,
+        );
+        let Classified::Final(Step::NoData {
+            links, soa, rcode, ..
+        }) = got
+        else {
+            panic!("{got:?}")
+        };
+        assert!(links.is_empty());
+        assert!(soa.is_some());
+        assert_eq!(rcode, ResponseCode::NoError);
+    }
+
+    #[test]
+    fn the_asked_type_beside_another_is_the_answer_alone() {
+        let mut msg = response(ResponseCode::NoError, true);
+        msg.answers.push(a("www.example.com.", 5));
+        msg.answers.push(aaaa("www.example.com."));
+        let got = classify(
+            &msg,
+            &n("example.com."),
+            &n("www.example.com."),
+            RecordType::AAAA,
+        );
+        let Classified::Final(Step::Answer { records, .. }) = got else {
+            panic!("{got:?}")
+        };
+        assert_eq!(records, vec![aaaa("www.example.com.")]);
+    }
+
+    #[test]
+    fn an_empty_authoritative_answer_is_still_a_nodata() {
+        let got = classify(
+            &response(ResponseCode::NoError, true),
+            &n("example.com."),
+            &n("www.example.com."),
+            RecordType::AAAA,
+        );
+        assert!(matches!(
+            got,
+            Classified::Final(Step::NoData { soa: None, .. })
+        ));
     }
 }

@@ -12,6 +12,7 @@ mod failover;
 mod hardening;
 mod iteration;
 mod negative;
+mod other_type;
 mod prefetch;
 mod record_cache;
 mod serve_stale;
