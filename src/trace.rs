@@ -104,7 +104,7 @@ pub fn run(config: Config, request: TraceRequest) -> ExitCode {
         }
         println!(";; {}, scope {}", resolution.rcode, resolution.scope);
         for record in resolution.answers.iter().chain(&resolution.authorities) {
-            println!("{record}");
+            println!("{}", scoped_cache::dname::present(record));
         }
         ExitCode::SUCCESS
     })

@@ -30,6 +30,7 @@ use hickory_proto::serialize::binary::BinEncodable;
 use moka::policy::EvictionPolicy;
 use tokio::time::Instant;
 
+use crate::dname::Substitution;
 use crate::presence::Presence;
 
 /// moka's own bookkeeping per entry, measured at ~300–440 bytes (api-notes.md B4).
@@ -230,12 +231,12 @@ impl CacheKey {
         }
     }
 
-    /// Whether `presence` counts keys of this kind: NXDOMAIN, CNAME and NS (the zone-cut walk
-    /// asks for NS at every ancestor; few names have one).
+    /// Whether `presence` counts keys of this kind: NXDOMAIN, CNAME, NS and DNAME (the zone-cut
+    /// walk asks for NS at every ancestor, and the DNAME walk for DNAME; few names have one).
     fn is_filtered(&self) -> bool {
         matches!(
             self.rtype,
-            None | Some(RecordType::CNAME) | Some(RecordType::NS)
+            None | Some(RecordType::CNAME) | Some(RecordType::NS) | Some(RecordType::DNAME)
         )
     }
 
@@ -331,14 +332,19 @@ pub enum AnswerEnd {
         /// The SOA for the authority section.
         soa: Record,
     },
-    /// The chain leads to this name, about which the cache knows nothing usable: resolve it.
+    /// The chain leads to this name, about which the cache knows nothing usable (or which it
+    /// already went through: a loop): resolve it.
     Continue(Name),
+    /// The DNAME that ends the links would make a name longer than 255 octets: YXDOMAIN (RFC
+    /// 6672 §2.2).
+    NameTooLong,
 }
 
 /// An answer (possibly partial) assembled from the cache for a client question.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct CachedAnswer {
-    /// CNAME records followed, in order.
+    /// The links followed, in order: CNAMEs, and each DNAME followed by the CNAME synthesised
+    /// from it.
     pub links: Vec<Record>,
     /// How the chain ended.
     pub end: AnswerEnd,
@@ -349,9 +355,11 @@ pub struct CachedAnswer {
 pub struct RecordCache {
     entries: moka::sync::Cache<CacheKey, Arc<CacheEntry>, KeyHasher>,
     config: Arc<CacheConfig>,
-    /// Which NXDOMAIN, CNAME and NS keys may be cached (`presence.rs`): a miss asks for them at
-    /// several names, and nearly all of them are absent.
+    /// Which NXDOMAIN, CNAME, NS and DNAME keys may be cached (`presence.rs`): a miss asks for
+    /// them at several names, and nearly all of them are absent.
     presence: Arc<Presence>,
+    /// Whether a DNAME was ever stored: until then a miss does not walk up the name for one.
+    dnames: Arc<AtomicBool>,
 }
 
 impl std::fmt::Debug for RecordCache {
@@ -421,6 +429,7 @@ impl RecordCache {
             entries,
             config: Arc::new(config),
             presence,
+            dnames: Arc::new(AtomicBool::new(false)),
         }
     }
 
@@ -497,6 +506,9 @@ impl RecordCache {
             return;
         }
         let weight = records.iter().map(record_weight).sum::<u32>() + ENTRY_OVERHEAD_BYTES;
+        if key.rtype == Some(RecordType::DNAME) && !self.dnames.load(Ordering::Relaxed) {
+            self.dnames.store(true, Ordering::Relaxed);
+        }
         let data = CachedData::Rrset { records, trust };
         self.put(key, CacheEntry::new(data, now, ttl, weight));
     }
@@ -530,7 +542,8 @@ impl RecordCache {
     }
 
     /// Assemble the answer to (`name`, `qtype`) from client-grade data, following cached CNAME
-    /// links (at most `max_links`). `None` when the cache knows nothing about `name` itself.
+    /// links and DNAMEs (at most `max_links` of them). `None` when the cache knows nothing about
+    /// `name` itself.
     pub fn answer(
         &self,
         name: &Name,
@@ -538,7 +551,7 @@ impl RecordCache {
         max_links: usize,
         now: Instant,
     ) -> Option<CachedAnswer> {
-        follow_chain(name, max_links, |link| {
+        follow_chain(name, qtype, max_links, |link| {
             self.answer_step(link, qtype, now).map(|step| (step, 0))
         })
         .map(|(answer, _)| answer)
@@ -546,7 +559,8 @@ impl RecordCache {
 
     /// One link of an answer for a client: the RRset (or NODATA) of `qtype`, else an NXDOMAIN
     /// for the name or any name above it (RFC 8020: nothing exists below a name that does not
-    /// exist), else a CNAME to follow — client-grade data only. The RRset is looked up first so
+    /// exist), else a CNAME to follow, else a DNAME at a name above it (RFC 6672 §3.4: the
+    /// CNAME is synthesised from it) — client-grade data only. The RRset is looked up first so
     /// a cache hit costs one lookup; ancestors are only visited on the way to a miss.
     pub fn answer_step(&self, name: &Name, qtype: RecordType, now: Instant) -> Option<AnswerStep> {
         self.step(name, qtype, now, Read::Live)
@@ -584,6 +598,30 @@ impl RecordCache {
             && !records.is_empty()
         {
             return Some((AnswerStep::Cname(records.swap_remove(0)), refresh));
+        }
+        self.dname_above(name, now, read)
+            .and_then(|(dname, refresh)| Some((AnswerStep::from_dname(name, dname)?, refresh)))
+    }
+
+    /// The client-grade DNAME at the closest ancestor of `name` that has one (the root
+    /// excepted), as `read` sees it, and whether the read claimed its refresh. Costs nothing
+    /// until a DNAME was ever stored, then one filter probe per ancestor.
+    pub fn dname_above(&self, name: &Name, now: Instant, read: Read) -> Option<(Record, bool)> {
+        if !self.dnames.load(Ordering::Relaxed) {
+            return None;
+        }
+        let mut owner = name.base_name();
+        while !owner.is_root() {
+            if let Some((CachedData::Rrset { mut records, trust }, refresh)) = self.read(
+                &CacheKey::rrset(&owner, RecordType::DNAME, DNSClass::IN),
+                now,
+                read,
+            ) && trust.answers_clients()
+                && !records.is_empty()
+            {
+                return Some((records.swap_remove(0), refresh));
+            }
+            owner = owner.base_name();
         }
         None
     }
@@ -656,9 +694,30 @@ pub enum AnswerStep {
     Negative(ResponseCode, Record),
     /// A CNAME to follow.
     Cname(Record),
+    /// A DNAME at an ancestor of the name (RFC 6672): the DNAME, and the CNAME synthesised from
+    /// it for the name — `None` when the name it makes would be longer than 255 octets.
+    Dname {
+        /// The DNAME record, as cached.
+        dname: Box<Record>,
+        /// The synthesised CNAME (TTL: the DNAME's), or `None`: YXDOMAIN.
+        cname: Option<Box<Record>>,
+    },
 }
 
 impl AnswerStep {
+    /// The step a cached DNAME (owned by an ancestor of `name`) makes for `name`: `None` when
+    /// it does not apply to `name` or is not a usable DNAME.
+    pub fn from_dname(name: &Name, dname: Record) -> Option<Self> {
+        let cname = match dname::substitute(name, &dname)? {
+            Substitution::Cname(cname) => Some(cname),
+            Substitution::TooLong => None,
+        };
+        Some(Self::Dname {
+            dname: Box::new(dname),
+            cname,
+        })
+    }
+
     /// The step a cached entry stands for, for a lookup of `rtype` (CNAME entries are links
     /// unless CNAME itself was asked for).
     pub fn from_data(data: CachedData, asked: RecordType) -> Option<Self> {
@@ -680,12 +739,33 @@ impl AnswerStep {
     }
 }
 
-/// Follow a CNAME chain from `name`, asking `step` for each link and the scope it was cached
-/// under, through at most `max_links` links. Returns the chain, how it ended, and the longest
-/// scope of the links used (E18). `None` when `step` knows nothing about `name` itself; a
-/// chain cut short ends in [`AnswerEnd::Continue`] at the name still to resolve.
+/// How many substitutions a chain of links makes: one per CNAME, received or synthesised from a
+/// DNAME (the DNAME itself is not counted again), against the limit `max_cname_chain`.
+pub fn hops(links: &[Record]) -> usize {
+    links
+        .iter()
+        .filter(|r| r.record_type() == RecordType::CNAME)
+        .count()
+}
+
+/// Whether following `links` has already been at `name`: a CNAME (received or synthesised) is
+/// owned by it. Going there again is a loop.
+pub fn revisits(links: &[Record], name: &Name) -> bool {
+    links
+        .iter()
+        .any(|r| r.record_type() == RecordType::CNAME && &r.name == name)
+}
+
+/// Follow a chain of CNAMEs and DNAMEs from `name` for a question of `qtype`, asking `step` for
+/// each link and the scope it was cached under, through at most `max_links` substitutions
+/// ([`hops`]). Returns the chain, how it ended, and the longest scope of the links used (E18).
+/// `None` when `step` knows nothing about `name` itself; a chain cut short (too long, a loop, or
+/// a name the cache knows nothing of) ends in [`AnswerEnd::Continue`] at the name still to
+/// resolve. A DNAME goes into the links followed by the CNAME synthesised from it, except for a
+/// CNAME question, whose answer that CNAME is (RFC 6672 §3.2).
 pub fn follow_chain(
     name: &Name,
+    qtype: RecordType,
     max_links: usize,
     mut step: impl FnMut(&Name) -> Option<(AnswerStep, u8)>,
 ) -> Option<(CachedAnswer, u8)> {
@@ -693,6 +773,7 @@ pub fn follow_chain(
     let mut scope = 0u8;
     let mut current = name.clone();
     loop {
+        let followed = hops(&links);
         let end = match step(&current) {
             Some((AnswerStep::Records(records), s)) => {
                 scope = scope.max(s);
@@ -702,14 +783,38 @@ pub fn follow_chain(
                 scope = scope.max(s);
                 AnswerEnd::Negative { rcode, soa }
             }
-            Some((AnswerStep::Cname(link), s)) if links.len() < max_links => {
+            Some((AnswerStep::Dname { dname, cname }, s)) if followed < max_links => {
+                scope = scope.max(s);
+                links.push(*dname);
+                match cname.map(|cname| *cname) {
+                    None => AnswerEnd::NameTooLong,
+                    Some(cname) if qtype == RecordType::CNAME => AnswerEnd::Records(vec![cname]),
+                    Some(cname) => {
+                        let RData::CNAME(target) = &cname.data else {
+                            return None;
+                        };
+                        current = target.0.clone();
+                        links.push(cname);
+                        if revisits(&links, &current) {
+                            AnswerEnd::Continue(current)
+                        } else {
+                            continue;
+                        }
+                    }
+                }
+            }
+            Some((AnswerStep::Cname(link), s)) if followed < max_links => {
                 let RData::CNAME(target) = &link.data else {
                     return None;
                 };
                 scope = scope.max(s);
                 current = target.0.clone();
                 links.push(link);
-                continue;
+                if revisits(&links, &current) {
+                    AnswerEnd::Continue(current)
+                } else {
+                    continue;
+                }
             }
             // Nothing known, or a chain too long for the cache to follow: the engine decides.
             Some(_) | None if links.is_empty() => return None,
@@ -736,6 +841,7 @@ fn record_weight(record: &Record) -> u32 {
         .saturating_add(RECORD_OVERHEAD_BYTES)
 }
 
+pub mod dname;
 mod presence;
 pub mod scoped;
 pub use scoped::{ScopedCache, ScopedCacheConfig, ScopedHit};

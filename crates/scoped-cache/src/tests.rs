@@ -363,7 +363,7 @@ async fn partial_chain_says_where_to_continue() {
 }
 
 #[tokio::test(start_paused = true)]
-async fn cname_loop_in_cache_is_bounded() {
+async fn cname_loop_in_cache_stops_where_it_comes_back() {
     let cache = cache();
     let now = Instant::now();
     cache.insert_rrset(
@@ -379,8 +379,114 @@ async fn cname_loop_in_cache_is_bounded() {
     let answer = cache
         .answer(&name("a.example."), RecordType::A, 8, now)
         .unwrap();
+    assert_eq!(answer.links.len(), 2);
+    assert_eq!(answer.end, AnswerEnd::Continue(name("a.example.")));
+    assert!(revisits(&answer.links, &name("a.example.")));
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_long_chain_in_cache_is_bounded() {
+    let cache = cache();
+    let now = Instant::now();
+    for i in 0..12 {
+        cache.insert_rrset(
+            vec![cname(
+                &format!("c{i}.example."),
+                300,
+                &format!("c{}.example.", i + 1),
+            )],
+            Trust::AuthoritativeAnswer,
+            now,
+        );
+    }
+    let answer = cache
+        .answer(&name("c0.example."), RecordType::A, 8, now)
+        .unwrap();
     assert_eq!(answer.links.len(), 8);
-    assert!(matches!(answer.end, AnswerEnd::Continue(_)));
+    assert_eq!(answer.end, AnswerEnd::Continue(name("c8.example.")));
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_cached_dname_synthesises_a_cname_for_names_below_it() {
+    let cache = cache();
+    let now = Instant::now();
+    let dname = dname::dname_record(name("old.example."), 300, &name("new.example."));
+    cache.insert_rrset(vec![dname.clone()], Trust::AuthoritativeAnswer, now);
+    cache.insert_rrset(
+        vec![a("www.new.example.", 600, 7)],
+        Trust::AuthoritativeAnswer,
+        now,
+    );
+    tokio::time::advance(Duration::from_secs(100)).await;
+    let now = Instant::now();
+    let answer = cache
+        .answer(&name("www.old.example."), RecordType::A, 8, now)
+        .unwrap();
+    assert_eq!(
+        answer
+            .links
+            .iter()
+            .map(|r| r.record_type())
+            .collect::<Vec<_>>(),
+        vec![RecordType::DNAME, RecordType::CNAME]
+    );
+    // The synthesised CNAME has what is left of the DNAME's TTL (RFC 6672 §3.4).
+    assert_eq!(answer.links[0].ttl, 200);
+    assert_eq!(
+        answer.links[1],
+        cname("www.old.example.", 200, "www.new.example.")
+    );
+    let AnswerEnd::Records(records) = answer.end else {
+        panic!("{:?}", answer.end)
+    };
+    assert_eq!(records[0].name, name("www.new.example."));
+    assert_eq!(hops(&answer.links), 1);
+    // The owner itself is not redirected: nothing is known about it.
+    assert_eq!(
+        cache.answer(&name("old.example."), RecordType::A, 8, now),
+        None
+    );
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_cname_question_below_a_dname_is_answered_by_the_synthesised_cname() {
+    let cache = cache();
+    let now = Instant::now();
+    let dname = dname::dname_record(name("old.example."), 300, &name("new.example."));
+    cache.insert_rrset(vec![dname], Trust::AuthoritativeAnswer, now);
+    let answer = cache
+        .answer(&name("www.old.example."), RecordType::CNAME, 8, now)
+        .unwrap();
+    assert_eq!(answer.links.len(), 1);
+    assert_eq!(
+        answer.end,
+        AnswerEnd::Records(vec![cname("www.old.example.", 300, "www.new.example.")])
+    );
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_dname_making_a_name_too_long_ends_the_chain() {
+    let cache = cache();
+    let now = Instant::now();
+    let long = format!("{}.{}.{}.", "a".repeat(63), "b".repeat(63), "c".repeat(63));
+    let dname = dname::dname_record(name("x.example."), 300, &name(&long));
+    cache.insert_rrset(vec![dname], Trust::AuthoritativeAnswer, now);
+    let question = name(&format!("{}.x.example.", "d".repeat(63)));
+    let answer = cache.answer(&question, RecordType::A, 8, now).unwrap();
+    assert_eq!(answer.end, AnswerEnd::NameTooLong);
+    assert_eq!(answer.links.len(), 1);
+}
+
+#[tokio::test(start_paused = true)]
+async fn glue_grade_dnames_do_not_answer() {
+    let cache = cache();
+    let now = Instant::now();
+    let dname = dname::dname_record(name("old.example."), 300, &name("new.example."));
+    cache.insert_rrset(vec![dname], Trust::Glue, now);
+    assert_eq!(
+        cache.answer(&name("www.old.example."), RecordType::A, 8, now),
+        None
+    );
 }
 
 #[tokio::test(start_paused = true)]
@@ -458,6 +564,7 @@ fn step_ttl(step: &AnswerStep) -> u32 {
         AnswerStep::Records(records) => records[0].ttl,
         AnswerStep::Negative(_, soa) => soa.ttl,
         AnswerStep::Cname(link) => link.ttl,
+        AnswerStep::Dname { dname, .. } => dname.ttl,
     }
 }
 

@@ -3,13 +3,36 @@
 //! Every record used is checked against the bailiwick of the zone whose server we asked
 //! (RFC 1034 §4.3.2, the Kaminsky lesson): a server for `example.com.` can tell us about names at
 //! or below `example.com.` and nothing else. Whatever fails the check is ignored, never cached.
+//!
+//! **Aliases.** The answer section is followed from the asked name through CNAMEs and DNAMEs
+//! (RFC 6672) as long as each link is in bailiwick. A DNAME owned by an ancestor of the name
+//! redirects it: the CNAME is synthesised here from the DNAME (`scoped_cache::dname`), whatever
+//! CNAME the server sent beside it, and both go into the links — the DNAME, then the CNAME
+//! synthesised from it. Each synthesised CNAME counts as one link against the chain limits, like a
+//! CNAME received. A DNAME that would make a name longer than 255 octets ends the answer with
+//! YXDOMAIN (RFC 6672 §2.2); a YXDOMAIN from a server without such a DNAME is an error rcode.
+//!
+//! **Records of a type other than asked** (an A record in the answer to an AAAA question) are
+//! never the answer, and nothing is cached from them. What the response then means is decided as
+//! if they were absent, with one difference: an answer section that held records, none of which
+//! answers the question (no RRset of the type at the name, no alias leading there), is what a
+//! server sends when it mishandles the type, so without a SOA it is not taken as an authoritative
+//! NODATA but as no usable answer from that server ([`LameReason::UnaskedData`]): the next server
+//! is asked, and only if none answers does the question fail. With the zone's SOA in authority it
+//! is a NODATA like any other (the server said so in the form RFC 2308 defines), cached with that
+//! SOA. Unbound does the same in two steps: its scrubber removes the RRsets of other types from
+//! the answer section, and the emptied reply is then a NODATA if it has a SOA, and otherwise
+//! thrown away in favour of another server.
 
 use std::net::IpAddr;
 
 use hickory_proto::op::{Message, ResponseCode};
 use hickory_proto::rr::{DNSClass, Name, RData, Record, RecordType};
+use scoped_cache::dname::{Substitution, substitute};
+use scoped_cache::revisits;
 
-/// CNAME links followed inside one response before we stop trusting it.
+/// CNAME links (received, or synthesised from a DNAME) followed inside one response before we
+/// stop trusting it.
 const MAX_LINKS_IN_RESPONSE: usize = 16;
 
 /// A zone cut and what we know about its nameservers.
@@ -35,7 +58,8 @@ pub struct NameServer {
 pub enum Step {
     /// Records of the asked type, after any in-zone CNAME links.
     Answer {
-        /// CNAME links followed within the response, in order.
+        /// Links followed within the response, in order: CNAMEs, and each DNAME followed by the
+        /// CNAME synthesised from it.
         links: Vec<Record>,
         /// The RRset asked for (owner: the last link's target, or the qname).
         records: Vec<Record>,
@@ -60,13 +84,40 @@ pub enum Step {
         /// The zone's SOA, if given and in bailiwick.
         soa: Option<Box<Record>>,
     },
-    /// The name exists but has no records of the asked type.
+    /// A negative answer other than NXDOMAIN: the name exists but has no records of the asked
+    /// type (NOERROR), or a DNAME would make it longer than 255 octets (YXDOMAIN, RFC 6672 §2.2).
     NoData {
+        /// The links that led to the name: empty for NOERROR (an alias whose target has no data
+        /// is a [`Step::Cname`], its target asked again), the CNAMEs and the DNAME for YXDOMAIN.
+        links: Vec<Record>,
         /// The name.
         name: Name,
         /// The zone's SOA, if given and in bailiwick.
         soa: Option<Box<Record>>,
+        /// NOERROR or YXDOMAIN.
+        rcode: ResponseCode,
     },
+}
+
+/// The links of a step worth caching: CNAMEs as received and DNAMEs, not the CNAMEs synthesised
+/// from a DNAME (each one follows its DNAME), which the cached DNAME synthesises again for any name
+/// below it (RFC 6672 §3.4).
+pub fn cacheable_links(links: &[Record]) -> impl Iterator<Item = &Record> {
+    links.iter().enumerate().filter_map(move |(i, link)| {
+        let synthesised = link.record_type() == RecordType::CNAME
+            && i > 0
+            && links[i - 1].record_type() == RecordType::DNAME;
+        (!synthesised).then_some(link)
+    })
+}
+
+/// Whether the answer `records` of a step after `links` were synthesised (a CNAME question below
+/// a DNAME): then the cached DNAME stands for them.
+pub fn synthesised_answer(links: &[Record], records: &[Record]) -> bool {
+    links
+        .last()
+        .is_some_and(|l| l.record_type() == RecordType::DNAME)
+        && records.iter().all(|r| r.record_type() == RecordType::CNAME)
 }
 
 /// How a response is to be used.
@@ -96,12 +147,18 @@ pub enum LameReason {
     UpwardReferral,
     /// Neither an answer, nor a usable referral, nor an authoritative negative answer.
     NoUsableData,
+    /// Records in the answer section, none of them for the question (another type at the name,
+    /// say), and no SOA: the server mishandles this question.
+    UnaskedData,
 }
 
 /// Classify `msg`, the response of a server for `zone` to the question (`qname`, `qtype`).
 pub fn classify(msg: &Message, zone: &Name, qname: &Name, qtype: RecordType) -> Classified {
     let rcode = msg.metadata.response_code;
-    if rcode != ResponseCode::NoError && rcode != ResponseCode::NXDomain {
+    if !matches!(
+        rcode,
+        ResponseCode::NoError | ResponseCode::NXDomain | ResponseCode::YXDomain
+    ) {
         return Classified::Lame(LameReason::Rcode(rcode));
     }
     if !zone.zone_of(qname) {
@@ -110,39 +167,60 @@ pub fn classify(msg: &Message, zone: &Name, qname: &Name, qtype: RecordType) -> 
     }
     let authoritative = msg.metadata.authoritative;
 
-    // Follow the answer section from the qname through CNAMEs that stay in bailiwick.
+    // Follow the answer section from the qname through CNAMEs and DNAMEs that stay in bailiwick.
     let mut links = Vec::new();
     let mut current = qname.clone();
     let mut records = Vec::new();
-    while links.len() <= MAX_LINKS_IN_RESPONSE && zone.zone_of(&current) {
+    let mut too_long = false;
+    while scoped_cache::hops(&links) <= MAX_LINKS_IN_RESPONSE && zone.zone_of(&current) {
         let at_current = |r: &&Record| r.name == current && r.dns_class == DNSClass::IN;
-        records = msg
-            .answers
-            .iter()
-            .filter(at_current)
-            .filter(|r| {
-                r.record_type() == qtype
-                    || (qtype == RecordType::ANY && r.record_type() != RecordType::RRSIG)
-            })
-            .cloned()
-            .collect();
-        if !records.is_empty() || qtype == RecordType::CNAME {
-            break;
-        }
-        let Some(link) = msg
-            .answers
-            .iter()
-            .filter(at_current)
-            .find(|r| r.record_type() == RecordType::CNAME)
-        else {
-            break;
+        // A DNAME above the name redirects it, whatever the server put at the name itself.
+        let link = match dname_above(msg, zone, &current) {
+            Some((dname, Substitution::TooLong)) => {
+                links.push(dname.clone());
+                too_long = true;
+                break;
+            }
+            Some((dname, Substitution::Cname(cname))) => {
+                links.push(dname.clone());
+                if qtype == RecordType::CNAME {
+                    // The synthesised CNAME is the answer (RFC 6672 §3.2).
+                    records = vec![*cname];
+                    break;
+                }
+                *cname
+            }
+            None => {
+                records = msg
+                    .answers
+                    .iter()
+                    .filter(at_current)
+                    .filter(|r| {
+                        r.record_type() == qtype
+                            || (qtype == RecordType::ANY && r.record_type() != RecordType::RRSIG)
+                    })
+                    .cloned()
+                    .collect();
+                if !records.is_empty() || qtype == RecordType::CNAME {
+                    break;
+                }
+                let Some(link) = msg
+                    .answers
+                    .iter()
+                    .filter(at_current)
+                    .find(|r| r.record_type() == RecordType::CNAME)
+                else {
+                    break;
+                };
+                link.clone()
+            }
         };
         let RData::CNAME(target) = &link.data else {
             break;
         };
         current = target.0.clone();
-        links.push(link.clone());
-        if links.iter().any(|l| l.name == current) {
+        links.push(link);
+        if revisits(&links, &current) {
             // A loop inside one response: use nothing of it.
             return Classified::Lame(LameReason::NoUsableData);
         }
@@ -153,6 +231,18 @@ pub fn classify(msg: &Message, zone: &Name, qname: &Name, qtype: RecordType) -> 
             records,
             authoritative,
         });
+    }
+    if too_long {
+        return Classified::Final(Step::NoData {
+            links,
+            name: current,
+            soa: None,
+            rcode: ResponseCode::YXDomain,
+        });
+    }
+    if rcode == ResponseCode::YXDomain {
+        // Only a DNAME we can check makes a name too long.
+        return Classified::Lame(LameReason::Rcode(rcode));
     }
 
     let soa = msg
@@ -181,18 +271,44 @@ pub fn classify(msg: &Message, zone: &Name, qname: &Name, qtype: RecordType) -> 
             authoritative,
         });
     }
+    let nodata = |soa| {
+        Classified::Final(Step::NoData {
+            links: Vec::new(),
+            name: current.clone(),
+            soa,
+            rcode: ResponseCode::NoError,
+        })
+    };
     if soa.is_some() {
-        return Classified::Final(Step::NoData { name: current, soa });
+        return nodata(soa);
     }
     match referral(msg, zone, qname) {
         Some(Ok(referral)) => referral,
         Some(Err(reason)) if !authoritative => Classified::Lame(reason),
-        _ if authoritative => Classified::Final(Step::NoData {
-            name: current,
-            soa: None,
-        }),
+        // Records that answer nothing asked (another type at the name): not a NODATA without
+        // the SOA that would say so; another server may answer.
+        _ if !msg.answers.is_empty() => Classified::Lame(LameReason::UnaskedData),
+        _ if authoritative => nodata(None),
         _ => Classified::Lame(LameReason::NoUsableData),
     }
+}
+
+/// The DNAME in the answer section that redirects `name` (owned by its closest ancestor that
+/// has one, inside `zone`), and what it does to `name`.
+fn dname_above<'m>(
+    msg: &'m Message,
+    zone: &Name,
+    name: &Name,
+) -> Option<(&'m Record, Substitution)> {
+    msg.answers
+        .iter()
+        .filter(|r| {
+            r.record_type() == RecordType::DNAME
+                && r.dns_class == DNSClass::IN
+                && zone.zone_of(&r.name)
+        })
+        .filter_map(|r| Some((r, substitute(name, r)?)))
+        .max_by_key(|(r, _)| r.name.num_labels())
 }
 
 /// The referral in `msg`, if its authority section holds NS records: `Ok` when it leads strictly
@@ -289,6 +405,17 @@ mod tests {
     }
     fn cname(owner: &str, target: &str) -> Record {
         Record::from_rdata(n(owner), 300, RData::CNAME(CNAME(n(target))))
+    }
+    fn dname(owner: &str, target: &str) -> Record {
+        scoped_cache::dname::dname_record(n(owner), 600, &n(target))
+    }
+    fn aaaa(owner: &str) -> Record {
+        let addr = std::net::Ipv6Addr::new(0x2001, 0xdb8, 0, 0, 0, 0, 0, 1);
+        Record::from_rdata(
+            n(owner),
+            300,
+            RData::AAAA(hickory_proto::rr::rdata::AAAA(addr)),
+        )
     }
     fn soa(owner: &str) -> Record {
         let data = SOA::new(n("ns.example."), n("h.example."), 1, 1, 1, 1, 60);
@@ -545,5 +672,283 @@ mod tests {
             RecordType::A,
         );
         assert_eq!(got, Classified::Lame(LameReason::NoUsableData));
+    }
+
+    #[test]
+    fn a_dname_is_followed_with_the_cname_synthesised_from_it() {
+        let mut msg = response(ResponseCode::NoError, true);
+        msg.answers
+            .push(dname("old.example.com.", "new.example.com."));
+        msg.answers
+            .push(cname("www.old.example.com.", "www.new.example.com."));
+        msg.answers.push(a("www.new.example.com.", 5));
+        let got = classify(
+            &msg,
+            &n("example.com."),
+            &n("www.old.example.com."),
+            RecordType::A,
+        );
+        let Classified::Final(Step::Answer { links, records, .. }) = got else {
+            panic!("{got:?}")
+        };
+        assert_eq!(links[0], dname("old.example.com.", "new.example.com."));
+        // Synthesised here, with the DNAME's TTL (the server's CNAME said 300).
+        let mut synthesised = cname("www.old.example.com.", "www.new.example.com.");
+        synthesised.ttl = 600;
+        assert_eq!(links[1], synthesised);
+        assert_eq!(records, vec![a("www.new.example.com.", 5)]);
+        assert_eq!(cacheable_links(&links).count(), 1, "the DNAME only");
+    }
+
+    #[test]
+    fn the_servers_cname_beside_a_dname_is_replaced_by_the_synthesised_one() {
+        let mut msg = response(ResponseCode::NoError, true);
+        msg.answers
+            .push(dname("old.example.com.", "new.example.com."));
+        // A CNAME that does not match the DNAME: ignored, and so is where it points.
+        msg.answers
+            .push(cname("www.old.example.com.", "evil.example.com."));
+        msg.answers.push(a("evil.example.com.", 66));
+        let got = classify(
+            &msg,
+            &n("example.com."),
+            &n("www.old.example.com."),
+            RecordType::A,
+        );
+        let Classified::Final(Step::Cname { links, next, .. }) = got else {
+            panic!("{got:?}")
+        };
+        assert_eq!(next, n("www.new.example.com."));
+        assert_eq!(links.len(), 2);
+    }
+
+    #[test]
+    fn a_dname_leading_out_of_the_zone_is_resolved_elsewhere() {
+        let mut msg = response(ResponseCode::NoError, true);
+        msg.answers.push(dname("old.example.com.", "example.net."));
+        msg.answers
+            .push(cname("www.old.example.com.", "www.example.net."));
+        // Not the example.com servers' to say.
+        msg.answers.push(a("www.example.net.", 66));
+        let got = classify(
+            &msg,
+            &n("example.com."),
+            &n("www.old.example.com."),
+            RecordType::A,
+        );
+        let Classified::Final(Step::Cname { links, next, .. }) = got else {
+            panic!("{got:?}")
+        };
+        assert_eq!(next, n("www.example.net."));
+        assert_eq!(
+            links.iter().map(Record::record_type).collect::<Vec<_>>(),
+            vec![RecordType::DNAME, RecordType::CNAME]
+        );
+    }
+
+    #[test]
+    fn a_dname_outside_the_servers_zone_is_ignored() {
+        let mut msg = response(ResponseCode::NoError, true);
+        msg.answers.push(dname("com.", "attacker.example."));
+        msg.answers.push(a("www.example.com.", 5));
+        let got = classify(
+            &msg,
+            &n("example.com."),
+            &n("www.example.com."),
+            RecordType::A,
+        );
+        let Classified::Final(Step::Answer { links, records, .. }) = got else {
+            panic!("{got:?}")
+        };
+        assert!(links.is_empty());
+        assert_eq!(records, vec![a("www.example.com.", 5)]);
+    }
+
+    #[test]
+    fn the_owner_of_a_dname_is_answered_as_itself() {
+        let mut msg = response(ResponseCode::NoError, true);
+        msg.answers
+            .push(dname("old.example.com.", "new.example.com."));
+        let got = classify(
+            &msg,
+            &n("example.com."),
+            &n("old.example.com."),
+            RecordType::DNAME,
+        );
+        let Classified::Final(Step::Answer { links, records, .. }) = got else {
+            panic!("{got:?}")
+        };
+        assert!(links.is_empty());
+        assert_eq!(records, vec![dname("old.example.com.", "new.example.com.")]);
+    }
+
+    #[test]
+    fn a_cname_question_below_a_dname_is_answered_by_the_synthesised_cname() {
+        let mut msg = response(ResponseCode::NoError, true);
+        msg.answers
+            .push(dname("old.example.com.", "new.example.com."));
+        msg.answers
+            .push(cname("www.old.example.com.", "www.new.example.com."));
+        let got = classify(
+            &msg,
+            &n("example.com."),
+            &n("www.old.example.com."),
+            RecordType::CNAME,
+        );
+        let Classified::Final(Step::Answer { links, records, .. }) = got else {
+            panic!("{got:?}")
+        };
+        assert_eq!(links.len(), 1);
+        assert_eq!(records.len(), 1);
+        assert!(synthesised_answer(&links, &records));
+    }
+
+    #[test]
+    fn a_dname_making_a_name_too_long_is_yxdomain() {
+        let long = format!(
+            "{}.{}.{}.example.net.",
+            "a".repeat(63),
+            "b".repeat(63),
+            "c".repeat(63)
+        );
+        let mut msg = response(ResponseCode::YXDomain, true);
+        msg.answers.push(dname("long.example.com.", &long));
+        let qname = n(&format!("{}.long.example.com.", "d".repeat(50)));
+        let got = classify(&msg, &n("example.com."), &qname, RecordType::A);
+        let Classified::Final(Step::NoData {
+            links, rcode, soa, ..
+        }) = got
+        else {
+            panic!("{got:?}")
+        };
+        assert_eq!(rcode, ResponseCode::YXDomain);
+        assert_eq!(links, vec![dname("long.example.com.", &long)]);
+        assert!(soa.is_none());
+    }
+
+    #[test]
+    fn yxdomain_without_a_dname_that_explains_it_is_an_error() {
+        let mut msg = response(ResponseCode::YXDomain, true);
+        msg.answers
+            .push(dname("old.example.com.", "new.example.com."));
+        let got = classify(
+            &msg,
+            &n("example.com."),
+            &n("www.old.example.com."),
+            RecordType::A,
+        );
+        // The DNAME leads to a short name: the rcode is the server's error.
+        assert_eq!(
+            got,
+            Classified::Lame(LameReason::Rcode(ResponseCode::YXDomain))
+        );
+        let msg = response(ResponseCode::YXDomain, true);
+        let got = classify(
+            &msg,
+            &n("example.com."),
+            &n("www.example.com."),
+            RecordType::A,
+        );
+        assert_eq!(
+            got,
+            Classified::Lame(LameReason::Rcode(ResponseCode::YXDomain))
+        );
+    }
+
+    #[test]
+    fn a_dname_loop_in_one_response_is_unusable() {
+        let mut msg = response(ResponseCode::NoError, true);
+        msg.answers.push(dname("a.example.com.", "b.example.com."));
+        msg.answers.push(dname("b.example.com.", "a.example.com."));
+        let got = classify(
+            &msg,
+            &n("example.com."),
+            &n("x.a.example.com."),
+            RecordType::A,
+        );
+        assert_eq!(got, Classified::Lame(LameReason::NoUsableData));
+    }
+
+    #[test]
+    fn a_dname_below_its_own_owner_stops_at_the_limit() {
+        let mut msg = response(ResponseCode::NoError, true);
+        msg.answers
+            .push(dname("grow.example.com.", "a.grow.example.com."));
+        let got = classify(
+            &msg,
+            &n("example.com."),
+            &n("x.grow.example.com."),
+            RecordType::A,
+        );
+        let Classified::Final(Step::Cname { links, .. }) = got else {
+            panic!("{got:?}")
+        };
+        assert_eq!(scoped_cache::hops(&links), MAX_LINKS_IN_RESPONSE + 1);
+    }
+
+    #[test]
+    fn another_type_at_the_name_is_not_the_answer_and_not_a_nodata_without_soa() {
+        let mut msg = response(ResponseCode::NoError, true);
+        msg.answers.push(a("www.example.com.", 5));
+        let got = classify(
+            &msg,
+            &n("example.com."),
+            &n("www.example.com."),
+            RecordType::AAAA,
+        );
+        assert_eq!(got, Classified::Lame(LameReason::UnaskedData));
+    }
+
+    #[test]
+    fn another_type_at_the_name_with_the_zones_soa_is_a_nodata() {
+        let mut msg = response(ResponseCode::NoError, true);
+        msg.answers.push(a("www.example.com.", 5));
+        msg.authorities.push(soa("example.com."));
+        let got = classify(
+            &msg,
+            &n("example.com."),
+            &n("www.example.com."),
+            RecordType::AAAA,
+        );
+        let Classified::Final(Step::NoData {
+            links, soa, rcode, ..
+        }) = got
+        else {
+            panic!("{got:?}")
+        };
+        assert!(links.is_empty());
+        assert!(soa.is_some());
+        assert_eq!(rcode, ResponseCode::NoError);
+    }
+
+    #[test]
+    fn the_asked_type_beside_another_is_the_answer_alone() {
+        let mut msg = response(ResponseCode::NoError, true);
+        msg.answers.push(a("www.example.com.", 5));
+        msg.answers.push(aaaa("www.example.com."));
+        let got = classify(
+            &msg,
+            &n("example.com."),
+            &n("www.example.com."),
+            RecordType::AAAA,
+        );
+        let Classified::Final(Step::Answer { records, .. }) = got else {
+            panic!("{got:?}")
+        };
+        assert_eq!(records, vec![aaaa("www.example.com.")]);
+    }
+
+    #[test]
+    fn an_empty_authoritative_answer_is_still_a_nodata() {
+        let got = classify(
+            &response(ResponseCode::NoError, true),
+            &n("example.com."),
+            &n("www.example.com."),
+            RecordType::AAAA,
+        );
+        assert!(matches!(
+            got,
+            Classified::Final(Step::NoData { soa: None, .. })
+        ));
     }
 }

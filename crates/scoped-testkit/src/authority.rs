@@ -5,6 +5,8 @@ use std::sync::Arc;
 use hickory_proto::op::{Edns, Message, MessageType, OpCode, ResponseCode};
 use hickory_proto::rr::{DNSClass, Name, RData, Record, RecordType};
 
+use scoped_cache::dname::{Substitution, substitute};
+
 use crate::zone::{Zone, label_count, ns_targets};
 
 /// The EDNS UDP payload size our authoritatives advertise (DNS flag day 2020).
@@ -69,6 +71,11 @@ pub fn closest_zone<'z>(
 /// - the name owns a CNAME (QTYPE not CNAME) → AA answer with the CNAME, followed as long as the
 ///   target stays inside this zone and outside its delegations; the RCODE is the one of the last
 ///   name of the chain (RFC 6604);
+/// - a DNAME owned by an ancestor of the name, inside this zone and above its delegations → AA
+///   answer with the DNAME, then the CNAME synthesised from it (the query name redirected, the
+///   DNAME's TTL), followed like a CNAME while the new name stays in this zone (RFC 6672 §3.2);
+///   for QTYPE CNAME the synthesised CNAME is the answer; a name made longer than 255 octets →
+///   YXDOMAIN with the DNAME (RFC 6672 §2.2). The owner itself is not redirected;
 /// - the name is absent but `*.<closest encloser>` exists → records synthesised with the query
 ///   name as owner (RFC 4592);
 /// - the name is absent → NXDOMAIN, AA, the zone SOA in authority; the name exists (or is an empty
@@ -146,6 +153,31 @@ pub fn authoritative_response(zones: &[Arc<Zone>], query: &Message) -> Message {
                     }
                 }
             }
+            Lookup::Dname(dname) => {
+                response.add_answer(dname.clone());
+                match substitute(&name, dname) {
+                    Some(Substitution::Cname(cname)) => {
+                        let target = match &cname.data {
+                            RData::CNAME(target) => target.0.clone(),
+                            _ => return response,
+                        };
+                        response.add_answer(*cname);
+                        if qtype == RecordType::CNAME
+                            || !zone.origin().zone_of(&target)
+                            || seen.contains(&target)
+                        {
+                            return response;
+                        }
+                        name = target;
+                    }
+                    Some(Substitution::TooLong) => {
+                        response.metadata.response_code = ResponseCode::YXDomain;
+                        return response;
+                    }
+                    // `lookup` only finds a DNAME that applies.
+                    None => return response,
+                }
+            }
             Lookup::EmptyNonTerminal => {
                 add_soa(&mut response, zone);
                 return response;
@@ -184,6 +216,8 @@ pub fn upward_referral(query: &Message, roots: &[(Name, Vec<Record>)]) -> Messag
 
 enum Lookup<'z> {
     Referral(Name),
+    /// A DNAME owned by an ancestor of the name redirects it.
+    Dname(&'z Record),
     Node {
         rrsets: &'z std::collections::BTreeMap<RecordType, Vec<Record>>,
         owner: Name,
@@ -195,12 +229,21 @@ enum Lookup<'z> {
 fn lookup<'z>(zone: &'z Zone, name: &Name, qtype: RecordType) -> Lookup<'z> {
     let apex = label_count(zone.origin());
     let total = label_count(name);
-    for n in apex + 1..=total {
+    // Down from the apex: the first zone cut or DNAME owner above the name decides.
+    for n in apex..=total {
         let candidate = name.trim_to(n);
-        if zone.rrset(&candidate, RecordType::NS).is_some()
+        if n > apex
+            && zone.rrset(&candidate, RecordType::NS).is_some()
             && !(n == total && qtype == RecordType::DS)
         {
             return Lookup::Referral(candidate);
+        }
+        if n < total
+            && let Some(dname) = zone
+                .rrset(&candidate, RecordType::DNAME)
+                .and_then(|r| r.first())
+        {
+            return Lookup::Dname(dname);
         }
     }
     if let Some(rrsets) = zone.node(name) {

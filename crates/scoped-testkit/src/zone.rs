@@ -63,9 +63,31 @@ pub struct Zone {
 impl Zone {
     /// Parse zone-file (RFC 1035 master file) text; relative names are relative to `origin`.
     /// The zone must have an SOA at its apex and only class-IN records at or below the origin.
+    ///
+    /// DNAME records (RFC 6672), which hickory's parser refuses, are read here: one per line,
+    /// `owner [ttl] [IN] DNAME target`, the owner written out (`@`, relative or absolute), the
+    /// TTL defaulting to the last `$TTL`. The line after a DNAME line must name its owner too.
     pub fn parse(origin: &str, text: &str) -> Result<Self, ZoneError> {
-        let origin_name = parse_name(origin)?;
-        let (parsed_origin, rrsets) = Parser::new(text, None, Some(origin_name.clone()))
+        let zone = Self::parse_records(parse_name(origin)?, text)?;
+        zone.check()?;
+        Ok(zone)
+    }
+
+    /// This zone with the records of zone-file `text` added (read as by [`parse`](Self::parse),
+    /// relative to this zone's origin; no SOA needed): lets a test add a name to a fixture, then
+    /// [`Internet::replace_zone`](crate::Internet::replace_zone).
+    pub fn with_records(&self, text: &str) -> Result<Self, ZoneError> {
+        let added = Self::parse_records(self.origin.clone(), text)?;
+        let mut zone = self.clone();
+        for record in added.records() {
+            zone.insert(record.clone())?;
+        }
+        Ok(zone)
+    }
+
+    fn parse_records(origin_name: Name, text: &str) -> Result<Self, ZoneError> {
+        let (text, dnames) = take_dnames(&origin_name, text)?;
+        let (parsed_origin, rrsets) = Parser::new(&text, None, Some(origin_name.clone()))
             .parse()
             .map_err(|e| ZoneError::Parse {
                 origin: origin_name.to_string(),
@@ -77,7 +99,9 @@ impl Zone {
                 zone.insert(record.clone())?;
             }
         }
-        zone.check()?;
+        for record in dnames {
+            zone.insert(record)?;
+        }
         Ok(zone)
     }
 
@@ -210,6 +234,68 @@ pub(crate) fn ns_targets(records: &[Record]) -> Vec<Name> {
 /// Number of labels including a leading `*` (hickory's `num_labels` does not count it).
 pub(crate) fn label_count(name: &Name) -> usize {
     name.iter().count()
+}
+
+/// The DNAME lines of zone-file `text` read into records, and the text without them (each
+/// replaced by an empty line, so hickory's line numbers still match).
+fn take_dnames(origin: &Name, text: &str) -> Result<(String, Vec<Record>), ZoneError> {
+    let error = |line: &str, why: &str| ZoneError::Parse {
+        origin: origin.to_string(),
+        reason: format!("{why}: {line:?}"),
+    };
+    let name = |token: &str, line: &str| -> Result<Name, ZoneError> {
+        if token == "@" {
+            return Ok(origin.clone());
+        }
+        let parsed = Name::from_ascii(token).map_err(|e| error(line, &e.to_string()))?;
+        if token.ends_with('.') {
+            Ok(parsed)
+        } else {
+            parsed
+                .append_domain(origin)
+                .map_err(|e| error(line, &e.to_string()))
+        }
+    };
+    let mut default_ttl = None;
+    let mut rest = String::with_capacity(text.len());
+    let mut dnames = Vec::new();
+    for line in text.lines() {
+        let content = line.split(';').next().unwrap_or_default();
+        let tokens: Vec<&str> = content.split_whitespace().collect();
+        if let [directive, ttl] = tokens.as_slice()
+            && directive.eq_ignore_ascii_case("$TTL")
+        {
+            default_ttl = ttl.parse::<u32>().ok();
+        }
+        let Some(at) = tokens.iter().position(|t| t.eq_ignore_ascii_case("DNAME")) else {
+            rest.push_str(line);
+            rest.push('\n');
+            continue;
+        };
+        if content.starts_with(char::is_whitespace) || at == 0 {
+            return Err(error(line, "a DNAME line must name its owner"));
+        }
+        let [owner, between @ .., _] = &tokens[..=at] else {
+            return Err(error(line, "a DNAME line must name its owner"));
+        };
+        let [target] = &tokens[at + 1..] else {
+            return Err(error(line, "a DNAME line ends with one target name"));
+        };
+        let mut ttl = default_ttl;
+        for token in between {
+            if let Ok(value) = token.parse::<u32>() {
+                ttl = Some(value);
+            } else if !token.eq_ignore_ascii_case("IN") {
+                return Err(error(line, "expected a TTL or IN before DNAME"));
+            }
+        }
+        let ttl = ttl.ok_or_else(|| error(line, "no TTL for the DNAME (and no $TTL)"))?;
+        let owner = name(owner, line)?;
+        let target = name(target, line)?;
+        dnames.push(scoped_cache::dname::dname_record(owner, ttl, &target));
+        rest.push('\n');
+    }
+    Ok((rest, dnames))
 }
 
 fn parse_name(origin: &str) -> Result<Name, ZoneError> {

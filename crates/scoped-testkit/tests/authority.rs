@@ -793,3 +793,129 @@ fn a_server_may_deny_empty_non_terminals_like_a_broken_one() {
     let other = ask(&internet, EXAMPLE_COM_2, "ent.example.com", RecordType::A);
     assert_eq!(other.metadata.response_code, ResponseCode::NoError);
 }
+
+/// The standard internet with `moved.example.com. DNAME example.net.`, `old.example.com. DNAME
+/// example.com.` and `long.example.com.` DNAME to a 205-octet name.
+fn with_dnames() -> Internet {
+    let internet = standard_internet();
+    let zone = internet
+        .expect_server(EXAMPLE_COM_1)
+        .zones()
+        .into_iter()
+        .find(|z| z.origin() == &name("example.com."))
+        .unwrap();
+    let long = format!(
+        "{}.{}.{}.example.net.",
+        "a".repeat(63),
+        "b".repeat(63),
+        "c".repeat(63)
+    );
+    let text =
+        format!("moved 300 IN DNAME example.net.\nold 300 DNAME @\n$TTL 600\nlong DNAME {long}\n");
+    assert_eq!(internet.replace_zone(zone.with_records(&text).unwrap()), 2);
+    internet
+}
+
+#[test]
+fn a_dname_redirects_the_names_below_it_with_a_synthesised_cname() {
+    let internet = with_dnames();
+    let reply = ask(
+        &internet,
+        EXAMPLE_COM_1,
+        "www.moved.example.com",
+        RecordType::A,
+    );
+    assert!(reply.metadata.authoritative);
+    assert_eq!(reply.metadata.response_code, ResponseCode::NoError);
+    let types: Vec<_> = reply.answers.iter().map(Record::record_type).collect();
+    assert_eq!(types, [RecordType::DNAME, RecordType::CNAME]);
+    assert_eq!(reply.answers[0].name, name("moved.example.com."));
+    assert_eq!(
+        scoped_cache::dname::dname_target(&reply.answers[0]),
+        Some(name("example.net."))
+    );
+    assert_eq!(
+        rdata_strings(&reply.answers[1..]),
+        ["www.moved.example.com. CNAME www.example.net."]
+    );
+    assert_eq!(reply.answers[1].ttl, 300, "the DNAME's TTL");
+}
+
+#[test]
+fn a_dname_into_its_own_zone_is_followed_to_the_data() {
+    let internet = with_dnames();
+    let reply = ask(
+        &internet,
+        EXAMPLE_COM_1,
+        "www.old.example.com",
+        RecordType::A,
+    );
+    assert_eq!(
+        rdata_strings(&reply.answers[1..]),
+        [
+            "www.old.example.com. CNAME www.example.com.",
+            "www.example.com. A 192.0.2.10"
+        ]
+    );
+    let missing = ask(
+        &internet,
+        EXAMPLE_COM_1,
+        "nope.old.example.com",
+        RecordType::A,
+    );
+    assert_eq!(missing.metadata.response_code, ResponseCode::NXDomain);
+    assert_eq!(missing.answers.len(), 2);
+    // A CNAME question gets the synthesised CNAME, not what it points to.
+    let cname = ask(
+        &internet,
+        EXAMPLE_COM_1,
+        "www.old.example.com",
+        RecordType::CNAME,
+    );
+    assert_eq!(cname.answers.len(), 2);
+}
+
+#[test]
+fn the_owner_of_a_dname_answers_for_itself() {
+    let internet = with_dnames();
+    let reply = ask(&internet, EXAMPLE_COM_1, "moved.example.com", RecordType::A);
+    assert_eq!(reply.metadata.response_code, ResponseCode::NoError);
+    assert!(reply.answers.is_empty());
+    let reply = ask(
+        &internet,
+        EXAMPLE_COM_1,
+        "moved.example.com",
+        RecordType::DNAME,
+    );
+    let types: Vec<_> = reply.answers.iter().map(Record::record_type).collect();
+    assert_eq!(types, [RecordType::DNAME]);
+}
+
+#[test]
+fn a_dname_making_a_name_too_long_is_yxdomain() {
+    let internet = with_dnames();
+    let qname = format!("{}.long.example.com", "d".repeat(50));
+    let reply = ask(&internet, EXAMPLE_COM_1, &qname, RecordType::A);
+    assert_eq!(reply.metadata.response_code, ResponseCode::YXDomain);
+    let types: Vec<_> = reply.answers.iter().map(Record::record_type).collect();
+    assert_eq!(types, [RecordType::DNAME]);
+    assert_eq!(reply.answers[0].ttl, 600, "from $TTL");
+}
+
+#[test]
+fn dname_lines_must_name_their_owner_and_one_target() {
+    let soa = "@ 60 IN SOA ns. h. 1 2 3 4 5\n@ 60 IN NS ns.\n";
+    for bad in [
+        "   60 IN DNAME elsewhere.",
+        "x 60 IN DNAME",
+        "x 60 IN DNAME a. b.",
+        "x DNAME elsewhere.",
+        "x 60 CH DNAME elsewhere.",
+    ] {
+        let text = format!("{soa}{bad}\n");
+        assert!(
+            matches!(Zone::parse("d.test", &text), Err(ZoneError::Parse { .. })),
+            "{bad:?}"
+        );
+    }
+}

@@ -1,13 +1,16 @@
-//! Answers from the caches: link by link through a CNAME chain, the entry tailored to the
-//! client's subnet winning over the untailored one (E19), the scope the longest of the links
-//! used (E18).
+//! Answers from the caches: link by link through a chain of CNAMEs and DNAMEs, the entry
+//! tailored to the client's subnet winning over the untailored one (E19), the scope the longest
+//! of the links used (E18). A DNAME is a link like a CNAME: cached under the scope of the answer
+//! it came in, and used for every name below its owner, each getting the CNAME synthesised from
+//! it (RFC 6672 §3.4).
 
 use std::cell::Cell;
+use std::sync::atomic::Ordering;
 
 use hickory_proto::op::ResponseCode;
 use hickory_proto::rr::{DNSClass, Name, Record, RecordType};
 use ipnet::IpNet;
-use scoped_cache::{AnswerEnd, AnswerStep, CacheKey, Read};
+use scoped_cache::{AnswerEnd, AnswerStep, CacheKey, CachedData, Read};
 use tokio::time::Instant;
 
 use super::Recursor;
@@ -57,6 +60,7 @@ impl Recursor {
         let resolution = match cached.end {
             AnswerEnd::Records(records) => positive(cached.links, records, scope),
             AnswerEnd::Negative { rcode, soa } => negative(rcode, cached.links, Some(soa), scope),
+            AnswerEnd::NameTooLong => too_long(cached.links, scope),
             AnswerEnd::Continue(_) => return FromCache::Partial,
         };
         FromCache::Answer(Resolution {
@@ -80,7 +84,7 @@ impl Recursor {
         read: Read,
         refresh: &Cell<bool>,
     ) -> Option<(scoped_cache::CachedAnswer, u8)> {
-        scoped_cache::follow_chain(name, max_links, |link| {
+        scoped_cache::follow_chain(name, qtype, max_links, |link| {
             let (step, scope, claimed) = self.cached_step(link, qtype, subnet, now, read)?;
             if claimed {
                 refresh.set(true);
@@ -91,7 +95,8 @@ impl Recursor {
 
     /// One link from the tailored cache (for `subnet`), else from the untailored one, and
     /// whether the read claimed the entry's refresh. Keys are built only as the lookups need
-    /// them, RRset first (as in `RecordCache::step`): a hit costs one lookup per cache.
+    /// them, RRset first (as in `RecordCache::step`): a hit costs one lookup per cache. A
+    /// tailored DNAME above the name is looked for only once one was ever cached.
     pub(super) fn cached_step(
         &self,
         name: &Name,
@@ -118,11 +123,40 @@ impl Recursor {
                     .flatten()
             })
             .or_else(|| {
+                (any_tailored && self.inner.tailored_dnames.load(Ordering::Relaxed))
+                    .then(|| self.tailored_dname_above(name, subnet, now, read))
+                    .flatten()
+            })
+            .or_else(|| {
                 self.inner
                     .cache
                     .step(name, qtype, now, read)
                     .map(|(step, claimed)| (step, 0, claimed))
             })
+    }
+
+    /// The DNAME tailored to `subnet` at the closest ancestor of `name` that has one, as the
+    /// step it makes for `name`, with its scope and whether the read claimed its refresh.
+    fn tailored_dname_above(
+        &self,
+        name: &Name,
+        subnet: Option<IpNet>,
+        now: Instant,
+        read: Read,
+    ) -> Option<(AnswerStep, u8, bool)> {
+        let mut owner = name.base_name();
+        while !owner.is_root() {
+            let key = CacheKey::rrset(&owner, RecordType::DNAME, DNSClass::IN);
+            if let Some((hit, claimed)) = self.inner.scoped.read(&key, subnet, now, read)
+                && let CachedData::Rrset { mut records, .. } = hit.data
+                && !records.is_empty()
+            {
+                let step = AnswerStep::from_dname(name, records.swap_remove(0))?;
+                return Some((step, hit.scope.scope_len(), claimed));
+            }
+            owner = owner.base_name();
+        }
+        None
     }
 }
 
@@ -154,6 +188,12 @@ pub(super) fn negative(
         for_every_client: false,
         scope,
     }
+}
+
+/// YXDOMAIN: the DNAME that ends `links` would make a name longer than 255 octets (RFC 6672
+/// §2.2). The links, the DNAME last, are the answer section.
+pub(super) fn too_long(links: Vec<Record>, scope: u8) -> Resolution {
+    negative(ResponseCode::YXDomain, links, None, scope)
 }
 
 pub(super) fn clamp(mut records: Vec<Record>, max_ttl: u32) -> Vec<Record> {

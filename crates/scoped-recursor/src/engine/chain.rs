@@ -1,5 +1,5 @@
-//! One resolution of a client question: the budget, the CNAME chain (from the caches where it
-//! can, else by iteration), and the negative answer's SOA.
+//! One resolution of a client question: the budget, the chain of CNAMEs and DNAMEs (from the
+//! caches where it can, else by iteration), and the negative answer's SOA.
 
 use std::cell::Cell;
 use std::sync::atomic::AtomicU32;
@@ -9,11 +9,11 @@ use futures::future::BoxFuture;
 use hickory_proto::op::ResponseCode;
 use hickory_proto::rr::{Name, Record, RecordType};
 use ipnet::IpNet;
-use scoped_cache::{AnswerEnd, Read};
+use scoped_cache::{AnswerEnd, Read, hops, revisits};
 use tokio::time::Instant;
 use tracing::debug;
 
-use super::answer::{clamp, negative, positive};
+use super::answer::{clamp, negative, positive, too_long};
 use super::ctx::{Budget, Ctx, Lookup, Role};
 use super::stats::bump;
 use super::{Recursor, ResolveError};
@@ -63,8 +63,10 @@ impl Recursor {
         }
     }
 
-    /// Resolve (`name`, `qtype`) following CNAMEs, from the caches where it can. The scope of
-    /// the result is the longest of the links used (E18).
+    /// Resolve (`name`, `qtype`) following CNAMEs and DNAMEs, from the caches where it can. The
+    /// scope of the result is the longest of the links used (E18). Every substitution, a CNAME
+    /// or a DNAME's, counts against `max_cname_chain`; coming back to a name already passed is a
+    /// loop, SERVFAIL at once.
     pub(super) fn resolve_chain<'a>(
         &'a self,
         name: Name,
@@ -79,11 +81,11 @@ impl Recursor {
             let mut scope = 0u8;
             let mut current = name;
             loop {
-                if links.len() > max_links {
+                if hops(&links) > max_links {
                     return Err(ResolveError::CnameChain);
                 }
                 let now = Instant::now();
-                let left = max_links - links.len();
+                let left = max_links - hops(&links);
                 let unused = Cell::new(false);
                 // A refresh asks the question's own links again (the cache still has them).
                 let look = ctx.role != Role::Prefetch && lookup == Lookup::Again;
@@ -103,52 +105,48 @@ impl Recursor {
                         AnswerEnd::Negative { rcode, soa } => {
                             return Ok(negative(rcode, links, Some(soa), scope));
                         }
+                        AnswerEnd::NameTooLong => return Ok(too_long(links, scope)),
                         AnswerEnd::Continue(next) => current = next,
                     }
-                    if links.len() > max_links {
+                    if hops(&links) > max_links || revisits(&links, &current) {
                         return Err(ResolveError::CnameChain);
                     }
                 }
                 let (step, step_scope) = self.query_name(&current, qtype, ctx).await?;
                 scope = scope.max(step_scope.scope_len());
+                // The links this response followed count too, whatever it ends with.
+                let more = match &step {
+                    Step::Answer { links, .. }
+                    | Step::Cname { links, .. }
+                    | Step::NxDomain { links, .. }
+                    | Step::NoData { links, .. } => links,
+                };
+                links.extend(more.iter().cloned());
+                if hops(&links) > max_links {
+                    return Err(ResolveError::CnameChain);
+                }
                 match step {
-                    Step::Answer {
-                        links: more,
-                        records,
-                        ..
-                    } => {
-                        links.extend(more);
+                    Step::Answer { records, .. } => {
                         return Ok(positive(
                             clamp(links, max_ttl),
                             clamp(records, max_ttl),
                             scope,
                         ));
                     }
-                    Step::Cname {
-                        links: more, next, ..
-                    } => {
-                        links.extend(more);
-                        if links.iter().any(|l| l.name == next) {
+                    Step::Cname { next, .. } => {
+                        if revisits(&links, &next) {
                             return Err(ResolveError::CnameChain);
                         }
                         current = next;
                     }
-                    Step::NxDomain {
-                        links: more, soa, ..
-                    } => {
-                        links.extend(more);
+                    Step::NxDomain { soa, .. } => {
                         let soa = soa.map(|s| self.negative_soa(*s));
                         let links = clamp(links, max_ttl);
                         return Ok(negative(ResponseCode::NXDomain, links, soa, scope));
                     }
-                    Step::NoData { soa, .. } => {
+                    Step::NoData { soa, rcode, .. } => {
                         let soa = soa.map(|s| self.negative_soa(*s));
-                        return Ok(negative(
-                            ResponseCode::NoError,
-                            clamp(links, max_ttl),
-                            soa,
-                            scope,
-                        ));
+                        return Ok(negative(rcode, clamp(links, max_ttl), soa, scope));
                     }
                 }
             }

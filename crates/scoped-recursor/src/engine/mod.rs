@@ -109,6 +109,9 @@ struct Inner {
     /// Whether anything was ever put in `failed_recently`: until then, a miss need not look in
     /// it and a success need not remove itself from it.
     failed_ever: std::sync::atomic::AtomicBool,
+    /// Whether a DNAME was ever cached tailored to a client subnet: until then a miss does not
+    /// walk up the name looking for one in the tailored cache.
+    tailored_dnames: std::sync::atomic::AtomicBool,
     priming: tokio::sync::Mutex<()>,
     stats: EngineStats,
 }
@@ -165,6 +168,7 @@ impl Recursor {
             failed_recently,
             no_cuts,
             failed_ever: std::sync::atomic::AtomicBool::new(false),
+            tailored_dnames: std::sync::atomic::AtomicBool::new(false),
             config,
             cache,
             scoped,

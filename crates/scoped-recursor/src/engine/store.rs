@@ -1,8 +1,11 @@
 //! Storing what a reply taught: untailored data in the record cache, tailored answers in the
 //! tailored cache under their scope (E14–E22), and dropping rendered answers that a tailored
-//! entry makes wrong.
+//! entry makes wrong. DNAMEs are stored as links are; the CNAMEs synthesised from them are not
+//! (the cached DNAME synthesises them again, RFC 6672 §3.4).
 
-use hickory_proto::op::Message;
+use std::sync::atomic::Ordering;
+
+use hickory_proto::op::{Message, ResponseCode};
 use hickory_proto::rr::{DNSClass, Name, Record, RecordType};
 use scoped_cache::{CacheKey, CachedData, Trust, lowercase_wire};
 use scoped_ecs::CacheScope;
@@ -10,14 +13,15 @@ use tokio::time::Instant;
 
 use super::Recursor;
 use super::stats::bump;
-use crate::classify::Step;
+use crate::classify::{Step, cacheable_links, synthesised_answer};
 
 impl Recursor {
-    /// Drop the rendered answers of `name`: something tailored is being cached for it, so an
-    /// answer rendered as the same for every client may no longer be (E19).
-    pub(super) fn forget_rendered(&self, name: &Name) {
+    /// Drop the rendered answers of `name` (with `below`, of every name under it too):
+    /// something tailored is being cached for it, so an answer rendered as the same for every
+    /// client may no longer be (E19).
+    pub(super) fn forget_rendered(&self, name: &Name, below: bool) {
         if let Some(wire) = &self.inner.wire {
-            wire.flush(&lowercase_wire(name), false);
+            wire.flush(&lowercase_wire(name), below);
         }
     }
 
@@ -45,7 +49,12 @@ impl Recursor {
                 self.inner.cache.insert_rrset(records, trust, now);
             } else if let Some(first) = records.first() {
                 let key = CacheKey::rrset(&first.name, first.record_type(), first.dns_class);
-                self.forget_rendered(&first.name);
+                // A DNAME answers for every name below its owner.
+                let dname = first.record_type() == RecordType::DNAME;
+                if dname {
+                    self.inner.tailored_dnames.store(true, Ordering::Relaxed);
+                }
+                self.forget_rendered(&first.name, dname);
                 self.inner
                     .scoped
                     .insert(key, scope, CachedData::Rrset { records, trust }, now);
@@ -67,7 +76,7 @@ impl Recursor {
                     CachedData::NxDomain { soa },
                 ),
             };
-            self.forget_rendered(name);
+            self.forget_rendered(name, false);
             self.inner.scoped.insert(key, scope, data, now);
         };
         let trust_of = |aa: bool| {
@@ -83,10 +92,10 @@ impl Recursor {
                 records,
                 authoritative,
             } => {
-                for link in links {
+                for link in cacheable_links(links) {
                     store_rrset(vec![link.clone()], trust_of(*authoritative));
                 }
-                if qtype != RecordType::ANY {
+                if qtype != RecordType::ANY && !synthesised_answer(links, records) {
                     store_rrset(records.clone(), trust_of(*authoritative));
                 }
                 if qtype == RecordType::NS {
@@ -116,12 +125,12 @@ impl Recursor {
                 authoritative,
                 ..
             } => {
-                for link in links {
+                for link in cacheable_links(links) {
                     store_rrset(vec![link.clone()], trust_of(*authoritative));
                 }
             }
             Step::NxDomain { links, name, soa } => {
-                for link in links {
+                for link in cacheable_links(links) {
                     store_rrset(vec![link.clone()], Trust::AuthoritativeAnswer);
                 }
                 if let Some(soa) = soa
@@ -130,8 +139,19 @@ impl Recursor {
                     store_negative(name, None, soa);
                 }
             }
-            Step::NoData { name, soa } => {
-                if let Some(soa) = soa {
+            Step::NoData {
+                links,
+                name,
+                soa,
+                rcode,
+            } => {
+                // YXDOMAIN is not cached as such: the DNAME that caused it is, and says it again.
+                for link in cacheable_links(links) {
+                    store_rrset(vec![link.clone()], Trust::AuthoritativeAnswer);
+                }
+                if let Some(soa) = soa
+                    && *rcode == ResponseCode::NoError
+                {
                     store_negative(name, Some(qtype), soa);
                 }
             }

@@ -8,10 +8,12 @@
 mod address_family;
 mod cname;
 mod dedup;
+mod dname;
 mod failover;
 mod hardening;
 mod iteration;
 mod negative;
+mod other_type;
 mod prefetch;
 mod record_cache;
 mod serve_stale;
