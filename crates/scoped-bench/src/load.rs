@@ -52,6 +52,8 @@ pub struct Outcome {
     pub answered: u64,
     /// Answers with RCODE NOERROR and at least one answer record.
     pub answered_with_data: u64,
+    /// Answers with RCODE SERVFAIL (counted in `answered` too).
+    pub servfail: u64,
     /// Queries without an answer within `timeout`.
     pub lost: u64,
     /// From the first send to the last answer.
@@ -202,6 +204,8 @@ impl Load {
                         outcome.answered += 1;
                         if wire::rcode(reply) == Some(0) && wire::answer_count(reply) > Some(0) {
                             outcome.answered_with_data += 1;
+                        } else if wire::rcode(reply) == Some(2) {
+                            outcome.servfail += 1;
                         }
                         outstanding -= 1;
                         free.push_back(id);

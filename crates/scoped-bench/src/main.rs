@@ -25,11 +25,11 @@ use clap::{Parser, Subcommand};
 use scoped_bench::load::{Load, Outcome, Pace};
 use scoped_bench::responder::{self, Mode};
 use scoped_bench::{dnsperf, wire};
-use scoped_testkit::{EcsAuthority, Internet, LoopbackInternet};
+use scoped_testkit::{EcsAuthority, Internet, LoopbackInternet, ServiceQueue};
 
 use crate::daemons::{Daemon, ensure_packages};
-use crate::report::{Memory, Report, Sample};
-use crate::world::{at53, cdn_name, client_subnet, hit_name, miss_name};
+use crate::report::{Loaded, Memory, Report, Sample};
+use crate::world::{at53, cdn_name, client_subnet, hit_name, loaded_name, miss_name};
 
 #[derive(Parser, Debug)]
 #[command(
@@ -60,7 +60,8 @@ struct Cli {
     /// Do not apt-get install missing peers and tools; fail instead.
     #[arg(long)]
     no_install: bool,
-    /// Peers to leave out: unbound, pdns, knot (comma-separated).
+    /// Peers to leave out: unbound, pdns, knot; or `loaded` to leave out the loaded-authoritative
+    /// scenario (comma-separated).
     #[arg(long, value_delimiter = ',')]
     skip: Vec<String>,
     /// The scoped binary to measure (default: build this checkout's with cargo, release).
@@ -405,13 +406,20 @@ fn write_names(path: &Path, names: impl Iterator<Item = String>) -> anyhow::Resu
     Ok(())
 }
 
-/// The ECS authority's world; `names` tailored names (`t0`…), plus [`SPARE_NAME`].
-fn ecs_world(names: usize) -> anyhow::Result<Internet> {
+/// The ECS authorities' world: `cdn.lab.` with `names` tailored names (`t0`…), plus
+/// [`SPARE_NAME`]; and `loaded.lab.` on four addresses, one process with one [`ServiceQueue`]
+/// (returned) of [`LOADED_SERVICE`] per query, `n0`… [`LOADED_NAMES`] and the spare.
+fn ecs_world(names: usize) -> anyhow::Result<(Internet, ServiceQueue)> {
     let cdn = IpAddr::V4(world::CDN);
-    let internet = Internet::builder()
+    let mut builder = Internet::builder();
+    builder
         .zone("cdn.lab.", &world::cdn_zone())
         .server(cdn, &["cdn.lab."])
-        .build()?;
+        .zone("loaded.lab.", &world::loaded_zone());
+    for ip in world::LOADED {
+        builder.server(IpAddr::V4(ip), &["loaded.lab."]);
+    }
+    let internet = builder.build()?;
     let mut authority = EcsAuthority::new();
     authority.ttl(86_400);
     // Each answers SCOPE 24 to every IPv4 subnet.
@@ -419,7 +427,168 @@ fn ecs_world(names: usize) -> anyhow::Result<Internet> {
         authority.default_answer(&cdn_name(i), &format!("A 192.0.2.{}", 1 + i % 250));
     }
     authority.install(&internet.expect_server(cdn));
-    Ok(internet)
+
+    let mut loaded = EcsAuthority::new();
+    loaded.ttl(86_400);
+    for i in (0..LOADED_NAMES).chain([SPARE_NAME]) {
+        loaded.default_answer(&loaded_name(i), &format!("A 192.0.2.{}", 1 + i % 250));
+    }
+    let queue = ServiceQueue::new(LOADED_SERVICE);
+    let handle = loaded.install(&internet.expect_server(IpAddr::V4(world::LOADED[0])));
+    for ip in world::LOADED {
+        let server = internet.expect_server(IpAddr::V4(ip));
+        handle.install(&server);
+        server.set_queue(Some(queue.clone()));
+    }
+    Ok((internet, queue))
+}
+
+/// Names of the loaded scenario (issue #20: 100 names × 1,000 client /24s).
+const LOADED_NAMES: usize = 100;
+/// Client /24s per name: 1,000, or 50 under `--quick`.
+const LOADED_SUBNETS: usize = 1_000;
+const LOADED_SUBNETS_QUICK: usize = 50;
+/// Queries in flight from the client.
+const LOADED_WINDOW: usize = 200;
+/// The loaded server's time per query: with ~200 queries queued, replies take ~50 ms.
+const LOADED_SERVICE: Duration = Duration::from_micros(250);
+/// Where the loaded scenario's client subnets start (clear of the other scenarios').
+const LOADED_SUBNET_BASE: usize = 1 << 20;
+
+/// `names` × `subnets` ECS misses under `loaded.lab.`, names varying fastest.
+fn loaded_queries(names: usize, subnets: usize) -> Vec<Vec<u8>> {
+    let mut queries = Vec::with_capacity(names * subnets);
+    for k in 0..subnets {
+        for i in 0..names {
+            let subnet = client_subnet(LOADED_SUBNET_BASE + i * subnets + k);
+            queries.push(wire::query(
+                &loaded_name(i),
+                wire::TYPE_A,
+                true,
+                Some((subnet, 24)),
+            ));
+        }
+    }
+    queries
+}
+
+/// scoped's counters from its control endpoint (`scoped ctl stats`): every integer in the
+/// JSON, by key (nested objects flattened; the first occurrence of a key wins).
+fn scoped_counters(scoped: &Path) -> Option<std::collections::BTreeMap<String, u64>> {
+    fn walk(v: &serde_json::Value, out: &mut std::collections::BTreeMap<String, u64>) {
+        if let Some(o) = v.as_object() {
+            for (k, v) in o {
+                if let Some(n) = v.as_u64() {
+                    out.entry(k.clone()).or_insert(n);
+                } else {
+                    walk(v, out);
+                }
+            }
+        }
+    }
+    let output = Command::new(scoped)
+        .args(["ctl", "--control"])
+        .arg(format!("{}:9953", world::SCOPED))
+        .arg("stats")
+        .output()
+        .ok()?;
+    if !output.status.success() {
+        return None;
+    }
+    let json: serde_json::Value = serde_json::from_slice(&output.stdout).ok()?;
+    let mut out = std::collections::BTreeMap::new();
+    walk(&json, &mut out);
+    Some(out)
+}
+
+/// Issue #20: a burst of ECS misses against one slow process behind four addresses.
+fn loaded_fill(
+    r: &Daemon,
+    internet: &Internet,
+    queue: &ServiceQueue,
+    scoped_bin: &Path,
+    queries: &[Vec<u8>],
+) -> anyhow::Result<Loaded> {
+    // The zone's delegation and servers known first: the misses are names under a known zone.
+    warm(
+        r.addr,
+        vec![wire::query(
+            &loaded_name(SPARE_NAME),
+            wire::TYPE_A,
+            true,
+            Some((client_subnet(LOADED_SUBNET_BASE - 1), 24)),
+        )],
+        "the loaded zone",
+    )?;
+    std::thread::sleep(Duration::from_millis(500));
+    let counters_before = (r.name == "scoped")
+        .then(|| scoped_counters(scoped_bin))
+        .flatten();
+    internet.clear_query_log();
+    queue.reset_stats();
+    let load = Load {
+        target: r.addr,
+        queries: queries.to_vec(),
+        pace: Pace::Closed {
+            window: LOADED_WINDOW,
+        },
+        duration: Duration::from_secs(600),
+        max_queries: queries.len() as u64,
+        // Long enough that a resolver's own give-up arrives as SERVFAIL rather than as a loss.
+        timeout: Duration::from_secs(10),
+    };
+    let (outcome, cpu) = measure_load(r, &load)?;
+    // Tries still open when the last answer came are part of the fill's cost.
+    std::thread::sleep(Duration::from_secs(1));
+    let log = internet.query_log();
+    let loaded: Vec<IpAddr> = world::LOADED.iter().map(|ip| IpAddr::V4(*ip)).collect();
+    let to_loaded = log
+        .iter()
+        .filter(|e| loaded.contains(&e.server.ip()))
+        .collect::<Vec<_>>();
+    let upstream_full = to_loaded
+        .iter()
+        .filter(|e| {
+            let q = e.qname.to_ascii().to_ascii_lowercase();
+            q.starts_with('n') && q.ends_with(".loaded.lab.") && q.matches('.').count() == 3
+        })
+        .count() as u64;
+    let mut counters = std::collections::BTreeMap::new();
+    if let (Some(before), Some(after)) = (
+        counters_before,
+        (r.name == "scoped")
+            .then(|| scoped_counters(scoped_bin))
+            .flatten(),
+    ) {
+        for key in [
+            "upstream_queries",
+            "retries",
+            "late_replies",
+            "retry_budget_exhausted",
+            "soft_timeouts",
+        ] {
+            if let (Some(b), Some(a)) = (before.get(key), after.get(key)) {
+                counters.insert(key.to_owned(), a.saturating_sub(*b));
+            }
+        }
+    }
+    internet.clear_query_log();
+    Ok(Loaded {
+        target: r.name.clone(),
+        misses: outcome.sent,
+        answered: outcome.answered_with_data,
+        servfail: outcome.servfail,
+        other_errors: outcome.answered - outcome.answered_with_data - outcome.servfail,
+        lost: outcome.lost,
+        upstream_full,
+        upstream_all: to_loaded.len() as u64,
+        cpu_seconds: cpu,
+        seconds: outcome.elapsed.as_secs_f64(),
+        p50_us: f64::from(outcome.quantile_us(0.5)),
+        p99_us: f64::from(outcome.quantile_us(0.99)),
+        server_max_wait_us: queue.max_wait().as_secs_f64() * 1e6,
+        counters,
+    })
 }
 
 /// A tailored name outside every query set: the memory row's warm-up asks it, so the filled
@@ -454,13 +623,19 @@ fn bench(cli: Cli) -> anyhow::Result<()> {
     if let Some(unknown) = cli
         .skip
         .iter()
-        .find(|s| !world::RESOLVERS.contains(&s.as_str()))
+        .find(|s| !world::RESOLVERS.contains(&s.as_str()) && s.as_str() != "loaded")
     {
         bail!(
-            "--skip {unknown}: the resolvers are {}",
+            "--skip {unknown}: the resolvers are {}; the skippable scenario is loaded",
             world::RESOLVERS.join(", ")
         );
     }
+    let run_loaded = !cli.skip.iter().any(|s| s == "loaded");
+    let loaded_subnets = if cli.quick {
+        LOADED_SUBNETS_QUICK
+    } else {
+        LOADED_SUBNETS
+    };
     ensure_packages(!cli.no_install, &cli.skip)?;
     let scoped_bin = match &cli.scoped {
         Some(path) => path.clone(),
@@ -483,7 +658,8 @@ fn bench(cli: Cli) -> anyhow::Result<()> {
     )?;
 
     progress(
-        "starting the authoritatives: nsd on 127.54.0.1-3, the testkit's ECS server on 127.54.0.4",
+        "starting the authoritatives: nsd on 127.54.0.1-3, the testkit's ECS servers on \
+         127.54.0.4 and (loaded, one queue) 127.54.0.5-8",
     );
     let mut nsd_command = Command::new("nsd");
     nsd_command.arg("-d").arg("-c").arg(dir.join("nsd.conf"));
@@ -493,10 +669,10 @@ fn bench(cli: Cli) -> anyhow::Result<()> {
         .enable_all()
         .build()?;
     let names_needed = settings.entries.div_ceil(SUBNETS_PER_NAME);
-    let internet = ecs_world(names_needed.max(settings.tailored_names))?;
+    let (internet, loaded_queue) = ecs_world(names_needed.max(settings.tailored_names))?;
     let lab: LoopbackInternet = runtime
         .block_on(internet.serve_on_loopback_at(53))
-        .context("serving the ECS authority on 127.54.0.4:53")?;
+        .context("serving the ECS authorities on 127.54.0.4-8:53")?;
 
     let names: Vec<&str> = world::RESOLVERS
         .into_iter()
@@ -523,14 +699,17 @@ fn bench(cli: Cli) -> anyhow::Result<()> {
         for d in resolvers.iter().chain(&limits).chain(std::iter::once(&nsd)) {
             progress(&format!("{} at {} (pid {})", d.name, d.addr, d.pid()));
         }
-        progress("ECS authority (cdn.lab.) at 127.54.0.4:53; Ctrl-C stops everything");
+        progress(
+            "ECS authorities: cdn.lab. at 127.54.0.4:53, loaded.lab. at 127.54.0.5-8:53; Ctrl-C \
+             stops everything",
+        );
         runtime.block_on(tokio::signal::ctrl_c())?;
         return Ok(());
     }
 
     let mut report = Report::new(&settings, &dir);
     for name in names.iter().filter(|n| !world::speaks_ecs(n)) {
-        for scenario in ["tailored", "memory"] {
+        for scenario in ["tailored", "memory", "loaded"] {
             report.left_out(scenario, name, "no ECS support");
         }
     }
@@ -657,6 +836,42 @@ fn bench(cli: Cli) -> anyhow::Result<()> {
                 sample.lost
             ));
             report.add("latency", sample);
+        }
+    }
+
+    // 7. The loaded authoritative (issue #20): ECS misses against one slow process behind four
+    // addresses, each ECS resolver in turn.
+    if run_loaded {
+        let queries = loaded_queries(LOADED_NAMES, loaded_subnets);
+        report.loaded_workload = Some((
+            LOADED_NAMES,
+            loaded_subnets,
+            LOADED_WINDOW,
+            LOADED_SERVICE.as_micros() as u64,
+        ));
+        for r in resolvers.iter().filter(|r| world::speaks_ecs(&r.name)) {
+            progress(&format!(
+                "[loaded] {}: {} ECS misses, {LOADED_WINDOW} in flight",
+                r.name,
+                queries.len()
+            ));
+            let l = loaded_fill(r, &internet, &loaded_queue, &scoped_bin, &queries)?;
+            progress(&format!(
+                "[loaded] {}: {} answered, {} SERVFAIL, {} other errors, {} lost; upstream {} for \
+                 the names ({:.3}/miss), {} in all; server max wait {:.1} ms; {:.2} CPU-s; {:?}",
+                l.target,
+                l.answered,
+                l.servfail,
+                l.other_errors,
+                l.lost,
+                l.upstream_full,
+                l.per_miss(),
+                l.upstream_all,
+                l.server_max_wait_us / 1000.0,
+                l.cpu_seconds,
+                l.counters
+            ));
+            report.loaded.push(l);
         }
     }
 

@@ -81,6 +81,45 @@ impl Memory {
     }
 }
 
+/// The loaded-authoritative row of one resolver (issue #20): a burst of ECS misses against one
+/// slow process behind four addresses.
+#[derive(Clone, Debug, Default, Serialize)]
+pub struct Loaded {
+    pub target: String,
+    /// Client queries sent (each a (name, /24) nobody asked before).
+    pub misses: u64,
+    /// Answered NOERROR with data.
+    pub answered: u64,
+    /// Answered SERVFAIL.
+    pub servfail: u64,
+    /// Answered with another error, or NOERROR without data.
+    pub other_errors: u64,
+    /// No answer within the client's timeout.
+    pub lost: u64,
+    /// Queries the loaded server received for the names asked (any type).
+    pub upstream_full: u64,
+    /// Queries the loaded server received in all during the fill.
+    pub upstream_all: u64,
+    /// Resolver CPU time (user + system) during the fill.
+    pub cpu_seconds: f64,
+    /// The fill's wall time, seconds.
+    pub seconds: f64,
+    /// Client round trips, microseconds.
+    pub p50_us: f64,
+    pub p99_us: f64,
+    /// The server's longest reply time (queue and service) during the fill, microseconds.
+    pub server_max_wait_us: f64,
+    /// scoped's engine counters over the fill (`scoped ctl stats`), when read.
+    pub counters: BTreeMap<String, u64>,
+}
+
+impl Loaded {
+    /// Upstream queries for the names asked, per miss asked.
+    pub fn per_miss(&self) -> f64 {
+        self.upstream_full as f64 / self.misses.max(1) as f64
+    }
+}
+
 /// A ratio measured round by round: its median and every round's value.
 #[derive(Clone, Debug, Serialize)]
 pub struct Paired {
@@ -138,6 +177,9 @@ pub struct Report {
     versions: BTreeMap<&'static str, String>,
     samples: BTreeMap<&'static str, Vec<Sample>>,
     pub memory: Vec<Memory>,
+    pub loaded: Vec<Loaded>,
+    /// The loaded scenario's workload, for the heading: (names, subnets, in flight, service µs).
+    pub loaded_workload: Option<(usize, usize, usize, u64)>,
     /// Per scenario, the servers that do not take part in it, and why (shown as "n/a").
     left_out: BTreeMap<&'static str, Vec<(String, String)>>,
 }
@@ -250,6 +292,8 @@ impl Report {
             versions,
             samples: BTreeMap::new(),
             memory: Vec::new(),
+            loaded: Vec::new(),
+            loaded_workload: None,
             left_out: BTreeMap::new(),
         }
     }
@@ -376,6 +420,9 @@ impl Report {
             ));
         }
         out.push(self.miss_target());
+        if let Some(t) = self.loaded_target() {
+            out.push(t);
+        }
         if let Some(m) = self.memory.iter().find(|m| m.target == "scoped") {
             let b = m.bytes_per_entry();
             out.push((
@@ -416,6 +463,94 @@ impl Report {
             measured.join("; "),
             met,
         )
+    }
+
+    /// Issue #20's target: scoped's loaded fill has no SERVFAIL and ≤ 1.05 upstream queries for
+    /// the names per miss; Unbound's figures beside it. `None` when the scenario did not run.
+    fn loaded_target(&self) -> Option<(String, String, Met)> {
+        if self.loaded.is_empty() {
+            return None;
+        }
+        let figures = |l: &Loaded| {
+            format!(
+                "{} SERVFAIL, {} lost, {:.3}/miss",
+                num(l.servfail as f64),
+                num(l.lost as f64),
+                l.per_miss()
+            )
+        };
+        let scoped = self.loaded.iter().find(|l| l.target == "scoped");
+        let mut measured = vec![match scoped {
+            Some(l) => format!("scoped {}", figures(l)),
+            None => "scoped not run".into(),
+        }];
+        if let Some(l) = self.loaded.iter().find(|l| l.target == "unbound") {
+            measured.push(format!("Unbound {}", figures(l)));
+        }
+        Some((
+            "loaded authoritative: 0 SERVFAIL and ≤ 1.05 upstream queries per miss".into(),
+            measured.join("; "),
+            scoped.map(|l| l.servfail == 0 && l.per_miss() <= 1.05),
+        ))
+    }
+
+    fn loaded_table(&self, md: &mut String) {
+        let Some((names, subnets, window, service_us)) = self.loaded_workload else {
+            return;
+        };
+        let _ = writeln!(
+            md,
+            "\n### Loaded authoritative ({names} names × {subnets} client /24s = {} ECS misses, \
+             {window} in flight; one process behind four addresses, {service_us} µs per query, \
+             replies wait their turn)\n",
+            num((names * subnets) as f64)
+        );
+        let _ = writeln!(
+            md,
+            "| resolver | answered | SERVFAIL | other errors / lost | upstream for the names (per miss) | upstream in all | server max wait ms | client p50 / p99 ms | CPU-s | scoped retries / late / budget exhausted / soft timeouts |"
+        );
+        let _ = writeln!(md, "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|");
+        for l in &self.loaded {
+            let counter = |k: &str| {
+                l.counters
+                    .get(k)
+                    .map_or_else(|| "–".to_owned(), |v| num(*v as f64))
+            };
+            let counters = if l.counters.is_empty() {
+                "–".to_owned()
+            } else {
+                format!(
+                    "{} / {} / {} / {}",
+                    counter("retries"),
+                    counter("late_replies"),
+                    counter("retry_budget_exhausted"),
+                    counter("soft_timeouts")
+                )
+            };
+            let _ = writeln!(
+                md,
+                "| {} | {} | {} | {} / {} | {} ({:.3}) | {} | {:.1} | {:.1} / {:.1} | {:.2} | {counters} |",
+                l.target,
+                num(l.answered as f64),
+                num(l.servfail as f64),
+                num(l.other_errors as f64),
+                num(l.lost as f64),
+                num(l.upstream_full as f64),
+                l.per_miss(),
+                num(l.upstream_all as f64),
+                l.server_max_wait_us / 1000.0,
+                l.p50_us / 1000.0,
+                l.p99_us / 1000.0,
+                l.cpu_seconds,
+            );
+        }
+        for (target, _) in self.left_out.get("loaded").into_iter().flatten() {
+            let _ = writeln!(
+                md,
+                "| {target} | n/a | n/a | n/a | n/a | n/a | n/a | n/a | n/a | n/a |"
+            );
+        }
+        self.left_out_note(md, "loaded");
     }
 
     /// A dnsperf scenario's table: medians per server and scoped ÷ that server, per round.
@@ -558,8 +693,10 @@ impl Report {
         }
         self.left_out_note(&mut md, "memory");
 
+        self.loaded_table(&mut md);
+
         let targets = self.targets_met(resolvers);
-        let _ = writeln!(md, "\n### Targets (issues #7 and #13)\n");
+        let _ = writeln!(md, "\n### Targets (issues #7, #13 and #20)\n");
         let _ = writeln!(md, "| target | measured | met |");
         let _ = writeln!(md, "|---|---:|---|");
         for (target, measured, met) in &targets {
@@ -594,6 +731,16 @@ impl Report {
                 "replayed": m.replayed,
                 "reasked_upstream": m.reasked_upstream,
             })).collect::<Vec<_>>(),
+            "loaded": self.loaded.iter().map(|l| {
+                let mut v = serde_json::to_value(l).unwrap_or_default();
+                if let Some(o) = v.as_object_mut() {
+                    o.insert("per_miss".into(), serde_json::json!(l.per_miss()));
+                }
+                v
+            }).collect::<Vec<_>>(),
+            "loaded_workload": self.loaded_workload.map(|(names, subnets, in_flight, service_us)| serde_json::json!({
+                "names": names, "subnets": subnets, "in_flight": in_flight, "service_us": service_us,
+            })),
             "left_out": self.left_out.iter().map(|(scenario, v)| {
                 let v: Vec<_> = v.iter().map(|(target, why)| serde_json::json!({
                     "target": target, "why": why,
@@ -655,6 +802,8 @@ mod tests {
             versions: BTreeMap::new(),
             samples: BTreeMap::new(),
             memory: Vec::new(),
+            loaded: Vec::new(),
+            loaded_workload: None,
             left_out: BTreeMap::new(),
         }
     }
@@ -792,6 +941,42 @@ mod tests {
             md.contains("Unbound; Knot Resolver not run | not measured |"),
             "{md}"
         );
+    }
+
+    #[test]
+    fn the_loaded_table_shows_each_ecs_resolver_and_the_target_judges_scoped() {
+        let mut report = empty(1);
+        report.loaded_workload = Some((100, 50, 200, 250));
+        let row = |target: &str, servfail: u64, upstream_full: u64| Loaded {
+            target: target.into(),
+            misses: 5_000,
+            answered: 5_000 - servfail,
+            servfail,
+            upstream_full,
+            upstream_all: upstream_full + 4,
+            ..Loaded::default()
+        };
+        let mut scoped = row("scoped", 0, 5_100);
+        scoped.counters.insert("retries".into(), 12);
+        report.loaded.push(scoped);
+        report.loaded.push(row("unbound", 3, 5_000));
+        report.left_out("loaded", "knot", "no ECS support");
+        let (md, json) = report.render(&["scoped", "unbound", "knot"]);
+        let rows = table(&md, "Loaded authoritative");
+        assert_eq!(rows.len(), 4, "{rows:?}");
+        assert!(rows[1].starts_with("| scoped | 5,000 | 0 | 0 / 0 | 5,100 (1.020) | 5,104 |"));
+        assert!(rows[1].ends_with("| 12 / – / – / – |"), "{}", rows[1]);
+        assert!(rows[2].starts_with("| unbound | 4,997 | 3 |"));
+        assert!(rows[3].starts_with("| knot | n/a |"));
+        let target = report.loaded_target().unwrap();
+        assert_eq!(target.2, Some(true));
+        assert!(target.1.contains("Unbound 3 SERVFAIL"), "{}", target.1);
+        let json: serde_json::Value = serde_json::from_str(&json).unwrap();
+        assert_eq!(json["loaded"][0]["per_miss"], 1.02);
+        assert_eq!(json["loaded_workload"]["service_us"], 250);
+
+        report.loaded[0].servfail = 1;
+        assert_eq!(report.loaded_target().unwrap().2, Some(false));
     }
 
     #[test]

@@ -8,6 +8,7 @@
 //! | 127.54.0.2 | nsd | `lab.` |
 //! | 127.54.0.3 | nsd | `bench.lab.`: `h0`…`h99` and `*.wild` |
 //! | 127.54.0.4 | testkit ECS authority | `cdn.lab.`: `t0`…, SCOPE 24 for every IPv4 subnet |
+//! | 127.54.0.5–8 | testkit ECS authority, one queue | `loaded.lab.`: `n0`…, SCOPE 24; one process behind four addresses whose latency grows with its queue |
 //!
 //! (One nsd process listens on the first three; each address is only ever asked about its own
 //! zone, as on the internet.) Every TTL is a day, so nothing expires or is prefetched in a run.
@@ -24,6 +25,15 @@ pub const TLD: Ipv4Addr = Ipv4Addr::new(127, 54, 0, 2);
 pub const LEAF: Ipv4Addr = Ipv4Addr::new(127, 54, 0, 3);
 /// The ECS-aware `cdn.lab.` server.
 pub const CDN: Ipv4Addr = Ipv4Addr::new(127, 54, 0, 4);
+
+/// The four addresses of the loaded `loaded.lab.` server: one process (one `ServiceQueue`), so
+/// asking "another server" of the zone adds to the same queue.
+pub const LOADED: [Ipv4Addr; 4] = [
+    Ipv4Addr::new(127, 54, 0, 5),
+    Ipv4Addr::new(127, 54, 0, 6),
+    Ipv4Addr::new(127, 54, 0, 7),
+    Ipv4Addr::new(127, 54, 0, 8),
+];
 
 /// The resolvers' listening addresses.
 pub const SCOPED: Ipv4Addr = Ipv4Addr::new(127, 55, 0, 1);
@@ -66,6 +76,11 @@ pub fn cdn_name(i: usize) -> String {
     format!("t{i}.cdn.lab.")
 }
 
+/// The `i`th name of the loaded authoritative.
+pub fn loaded_name(i: usize) -> String {
+    format!("n{i}.loaded.lab.")
+}
+
 /// A name under the wildcard, unique for (`tag`, `i`).
 pub fn miss_name(tag: &str, i: usize) -> String {
     format!("m{i}{tag}.wild.bench.lab.")
@@ -98,7 +113,27 @@ fn tld_zone() -> String {
          bench.lab. 86400 IN NS ns.bench.lab.\n\
          ns.bench.lab. 86400 IN A {LEAF}\n\
          cdn.lab. 86400 IN NS ns.cdn.lab.\n\
-         ns.cdn.lab. 86400 IN A {CDN}\n"
+         ns.cdn.lab. 86400 IN A {CDN}\n\
+         {}",
+        loaded_delegation()
+    )
+}
+
+/// `loaded.lab.`'s four NS and their addresses (the delegation in `lab.`, the apex in the zone).
+fn loaded_delegation() -> String {
+    let mut out = String::new();
+    for (k, ip) in LOADED.iter().enumerate() {
+        let _ = writeln!(out, "loaded.lab. 86400 IN NS ns{}.loaded.lab.", k + 1);
+        let _ = writeln!(out, "ns{}.loaded.lab. 86400 IN A {ip}", k + 1);
+    }
+    out
+}
+
+/// The `loaded.lab.` zone's own records (the answers come from the ECS table).
+pub fn loaded_zone() -> String {
+    format!(
+        "loaded.lab. 86400 IN SOA ns1.loaded.lab. hostmaster.loaded.lab. {SOA_TIMES}\n{}",
+        loaded_delegation()
     )
 }
 
@@ -180,7 +215,7 @@ pub fn scoped_config() -> String {
 }
 
 /// scoped's ECS allowlist.
-pub const SCOPED_ALLOWLIST: &str = "cdn.lab.\n";
+pub const SCOPED_ALLOWLIST: &str = "cdn.lab.\nloaded.lab.\n";
 
 /// Unbound's configuration: one thread, no validator, subnetcache sending ECS to the CDN server
 /// only, caches large enough for the memory row, serve-expired and prefetch like scoped's
@@ -205,6 +240,10 @@ pub fn unbound_config(dir: &Path) -> String {
          \x20   access-control: 127.0.0.0/8 allow\n\
          \x20   module-config: \"subnetcache iterator\"\n\
          \x20   send-client-subnet: {CDN}\n\
+         \x20   send-client-subnet: {}\n\
+         \x20   send-client-subnet: {}\n\
+         \x20   send-client-subnet: {}\n\
+         \x20   send-client-subnet: {}\n\
          \x20   max-client-subnet-ipv4: 24\n\
          \x20   max-client-subnet-ipv6: 56\n\
          \x20   msg-cache-size: 256m\n\
@@ -212,7 +251,8 @@ pub fn unbound_config(dir: &Path) -> String {
          \x20   prefetch: yes\n\
          \x20   serve-expired: yes\n\
          remote-control:\n\
-         \x20   control-enable: no\n"
+         \x20   control-enable: no\n",
+        LOADED[0], LOADED[1], LOADED[2], LOADED[3]
     )
 }
 
@@ -236,12 +276,13 @@ pub fn pdns_config(dir: &Path) -> String {
          quiet=yes\n\
          loglevel=3\n\
          disable-syslog=yes\n\
-         edns-subnet-allow-list={CDN}\n\
+         edns-subnet-allow-list={CDN},{},{},{},{}\n\
          use-incoming-edns-subnet=yes\n\
          ecs-ipv4-bits=24\n\
          ecs-ipv6-bits=56\n\
          max-cache-entries=2000000\n\
-         max-packetcache-entries=2000000\n"
+         max-packetcache-entries=2000000\n",
+        LOADED[0], LOADED[1], LOADED[2], LOADED[3]
     )
 }
 
@@ -323,6 +364,20 @@ mod tests {
     }
 
     #[test]
+    fn the_loaded_zone_is_delegated_to_four_addresses_and_every_ecs_peer_sends_ecs_there() {
+        let tld = tld_zone();
+        for (k, ip) in LOADED.iter().enumerate() {
+            assert!(tld.contains(&format!("loaded.lab. 86400 IN NS ns{}.loaded.lab.", k + 1)));
+            assert!(tld.contains(&format!("ns{}.loaded.lab. 86400 IN A {ip}", k + 1)));
+            assert!(unbound_config(Path::new("/r")).contains(&format!("send-client-subnet: {ip}")));
+        }
+        assert!(pdns_config(Path::new("/r")).contains(
+            "edns-subnet-allow-list=127.54.0.4,127.54.0.5,127.54.0.6,127.54.0.7,127.54.0.8\n"
+        ));
+        assert!(SCOPED_ALLOWLIST.lines().any(|l| l == "loaded.lab."));
+    }
+
+    #[test]
     fn knot_config_listens_on_its_address_with_the_labs_root_and_no_validation() {
         let config = knot_config(Path::new("/r/run-1"), Path::new("/dev/shm/c"));
         let lines: Vec<&str> = config
@@ -373,6 +428,7 @@ mod tests {
     #[test]
     fn the_cdn_zone_parses_in_the_testkit() {
         scoped_testkit::Zone::parse("cdn.lab.", &cdn_zone()).unwrap();
+        scoped_testkit::Zone::parse("loaded.lab.", &loaded_zone()).unwrap();
         scoped_testkit::Zone::parse("bench.lab.", &leaf_zone()).unwrap();
         scoped_testkit::Zone::parse("lab.", &tld_zone()).unwrap();
         scoped_testkit::Zone::parse(".", &root_zone()).unwrap();
