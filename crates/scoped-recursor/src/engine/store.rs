@@ -21,7 +21,12 @@ impl Recursor {
     /// client may no longer be (E19).
     pub(super) fn forget_rendered(&self, name: &Name, below: bool) {
         if let Some(wire) = &self.inner.wire {
-            wire.flush(&lowercase_wire(name), below);
+            if below {
+                // A tailored DNAME redirects every name under it: a scan, but a rare one.
+                wire.flush(&lowercase_wire(name), true);
+            } else {
+                wire.forget(&lowercase_wire(name));
+            }
         }
     }
 
