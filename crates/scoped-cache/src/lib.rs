@@ -33,7 +33,7 @@ use tokio::time::Instant;
 use crate::dname::Substitution;
 use crate::presence::Presence;
 
-/// moka's own bookkeeping per entry, measured at ~300–440 bytes (api-notes.md B4).
+/// moka's own bookkeeping per entry, measured at ~300–440 bytes.
 const ENTRY_OVERHEAD_BYTES: u32 = 400;
 /// Fixed cost we charge per stored record on top of its wire length (the `Record` struct).
 const RECORD_OVERHEAD_BYTES: u32 = 96;
@@ -412,7 +412,7 @@ impl RecordCache {
             .expire_after(ReclaimAfterStale {
                 max_stale: config.max_stale,
             })
-            // LRU, not TinyLFU: TinyLFU refuses new keys into a full cache (api-notes.md B4),
+            // LRU, not TinyLFU: TinyLFU refuses new keys into a full cache,
             // and a resolver must always be able to cache the answer it just fetched.
             .eviction_policy(EvictionPolicy::lru())
             // For `flush` of a name or a subtree.

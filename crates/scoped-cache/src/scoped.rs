@@ -1,5 +1,5 @@
 //! The tailored answer cache: answers from ECS-enabled servers, keyed by (name, type, class) and
-//! the scope they were returned for (RFC 7871 §7.3, rules E14–E22 of `shared/ecs-rfc7871.md`).
+//! the scope they were returned for (RFC 7871 §7.3, rules E14–E22, listed in docs/ecs.md).
 //!
 //! Infrastructure data (NS sets, glue, delegations) never comes here: it lives, untailored, in the
 //! [`RecordCache`](crate::RecordCache). This cache holds *answers* (RRsets and negative entries,
@@ -40,7 +40,7 @@ mod tests;
 
 pub use cow::ScopedCache;
 
-/// moka's own bookkeeping per entry: measured at ~300–440 bytes (api-notes.md B4).
+/// moka's own bookkeeping per entry: measured at ~300–440 bytes.
 pub const MOKA_ENTRY_OVERHEAD_BYTES: u32 = 350;
 /// The counts in front of an `Arc`'s value.
 pub(crate) const ARC_HEADER_BYTES: usize = 16;

@@ -2,7 +2,7 @@
 //!
 //! Every other part of the resolver asks this crate, and only this crate, about ECS. It does no
 //! I/O, keeps no clocks and holds no state beyond its configuration: each question is a function
-//! of its arguments, and every rule is named after `shared/ecs-rfc7871.md` (`E01` … `E24`).
+//! of its arguments, and every rule is named by its number in the list of docs/ecs.md (`E01` … `E24`).
 //!
 //! # The questions and where they are answered
 //!

@@ -1,7 +1,7 @@
 //! A raw, allocation-free walk of a DNS message to its OPT record (RFC 1035 §4, RFC 6891 §6).
 //!
-//! hickory-proto fails a whole message on a bad ECS option and accepts some bad ones (api-notes.md
-//! B1). The front end reads the header with hickory (for the ID), then asks [`message_ecs`] for the
+//! hickory-proto fails a whole message on a bad ECS option and accepts some bad ones (host bits
+//! past SOURCE, extra address octets). The front end reads the header with hickory (for the ID), then asks [`message_ecs`] for the
 //! client's option or the exact reason to answer FORMERR.
 //!
 //! The walk skips names without following compression pointers ([`wire::skip_name`]), so it

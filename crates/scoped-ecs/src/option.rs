@@ -8,7 +8,7 @@
 //! ```
 //!
 //! hickory-proto accepts host bits past SOURCE, extra ADDRESS octets and a non-zero SCOPE in
-//! queries, and its encoder does not mask the last partial octet (api-notes.md B1), so the bytes are
+//! queries, and its encoder does not mask the last partial octet (measured), so the bytes are
 //! checked and built here.
 
 use std::fmt;

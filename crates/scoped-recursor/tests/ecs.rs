@@ -1,4 +1,4 @@
-//! ECS in the engine (RFC 7871 as ../shared/ecs-rfc7871.md numbers it): what is sent upstream,
+//! ECS in the engine (RFC 7871, rules numbered as in docs/ecs.md): what is sent upstream,
 //! how replies are checked, and how answers are cached by scope. The testkit's CDN fixture runs
 //! in memory on tokio's paused clock; each test is named after the rule it checks.
 

@@ -418,7 +418,7 @@ impl ScopedCache {
                     .saturating_add(key.name.len() as u32)
             })
             .expire_after(ReclaimWhenAllDead)
-            // LRU, not TinyLFU: TinyLFU refuses new keys into a full cache (api-notes.md B4),
+            // LRU, not TinyLFU: TinyLFU refuses new keys into a full cache,
             // and the answer just fetched must always get in.
             .eviction_policy(EvictionPolicy::lru())
             // For `flush` of a name or a subtree.

@@ -1,6 +1,6 @@
 //! Behaviours are written against [`ScopedStore`] (they ran on both measured shapes) and
 //! instantiated for [`ScopedCache`]. Tests named `eNN_…` check rule ENN of
-//! `shared/ecs-rfc7871.md`.
+//! the project's ECS rule list (docs/ecs.md).
 
 use std::net::{Ipv4Addr, Ipv6Addr};
 use std::str::FromStr;

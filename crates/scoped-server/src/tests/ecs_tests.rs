@@ -1,4 +1,4 @@
-//! ECS in the pipeline, named after the rules of `shared/ecs-rfc7871.md`: strict validation (E07),
+//! ECS in the pipeline, named after the ECS rules listed in docs/ecs.md: strict validation (E07),
 //! the client-subnet decision (E02, E05, E08–E10, E24) and the echo (E23).
 //!
 //! "Public" clients are documentation addresses (198.51.100.7, 2001:db8:…) passed to
