@@ -19,7 +19,6 @@
 //! its refresh, once per stored entry.
 #![warn(missing_docs)]
 
-use std::hash::{BuildHasher, Hasher};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
@@ -30,7 +29,12 @@ use hickory_proto::serialize::binary::BinEncodable;
 use moka::policy::EvictionPolicy;
 use tokio::time::Instant;
 
-use crate::dname::Substitution;
+mod chain;
+mod key;
+
+pub use chain::{AnswerEnd, AnswerStep, CachedAnswer, follow_chain, hops, revisits};
+pub use key::{CacheKey, KeyHasher};
+
 use crate::presence::Presence;
 
 /// moka's own bookkeeping per entry, measured at ~300–440 bytes.
@@ -154,98 +158,6 @@ pub(crate) fn left_until(expires: Instant, now: Instant) -> Option<u32> {
     Some(secs.min(u64::from(u32::MAX)) as u32)
 }
 
-/// The hasher the caches' tables run over [`CacheKey`]s, which carry their own hash: hashing
-/// one `u64`, any fast hasher will do.
-pub type KeyHasher = foldhash::fast::RandomState;
-
-/// The key of a cache entry: lowercased owner name, and the type (`None` for an NXDOMAIN, which
-/// covers every type of the name).
-///
-/// The key carries a hash of itself, computed once when it is made. moka's table compares the
-/// looked-up key with the key of every bucket it probes, hash or not; comparing `Name`s label by
-/// label from the root (where names under one zone agree) made those probes ~12% of a cache
-/// miss's CPU (perf, docs/benchmarks.md). Equal hashes first turns nearly every wrong probe
-/// into one integer compare. The hash is seeded per process, so whoever picks the names cannot
-/// aim them at one bucket.
-#[derive(Clone, Debug)]
-pub struct CacheKey {
-    hash: u64,
-    name: Name,
-    rtype: Option<RecordType>,
-    class: DNSClass,
-}
-
-impl PartialEq for CacheKey {
-    fn eq(&self, other: &Self) -> bool {
-        self.hash == other.hash
-            && self.rtype == other.rtype
-            && self.class == other.class
-            && self.name == other.name
-    }
-}
-
-impl Eq for CacheKey {}
-
-impl std::hash::Hash for CacheKey {
-    fn hash<H: Hasher>(&self, state: &mut H) {
-        state.write_u64(self.hash);
-    }
-}
-
-/// The per-process seed of [`CacheKey`] hashes.
-static KEY_SEED: std::sync::LazyLock<foldhash::quality::RandomState> =
-    std::sync::LazyLock::new(foldhash::quality::RandomState::default);
-
-impl CacheKey {
-    fn new(name: &Name, rtype: Option<RecordType>, class: DNSClass) -> Self {
-        let name = name.to_lowercase();
-        let mut state = KEY_SEED.build_hasher();
-        // Whole labels (already lowercase) and their count: `Name`'s own `Hash` lowercases and
-        // hashes byte by byte.
-        for label in name.iter() {
-            state.write(label);
-        }
-        state.write_u8(name.num_labels());
-        state.write_u16(rtype.map_or(0, u16::from));
-        state.write_u16(u16::from(class));
-        Self {
-            hash: state.finish(),
-            name,
-            rtype,
-            class,
-        }
-    }
-
-    /// The key of an RRset (or of a NODATA for that type).
-    pub fn rrset(name: &Name, rtype: RecordType, class: DNSClass) -> Self {
-        Self::new(name, Some(rtype), class)
-    }
-
-    /// Whether this key is for `name` (already lowercased) or, with `subtree`, at or below it:
-    /// what a flush removes.
-    pub(crate) fn is_flushed_by(&self, name: &Name, subtree: bool) -> bool {
-        if subtree {
-            name.zone_of(&self.name)
-        } else {
-            &self.name == name
-        }
-    }
-
-    /// Whether `presence` counts keys of this kind: NXDOMAIN, CNAME, NS and DNAME (the zone-cut
-    /// walk asks for NS at every ancestor, and the DNAME walk for DNAME; few names have one).
-    fn is_filtered(&self) -> bool {
-        matches!(
-            self.rtype,
-            None | Some(RecordType::CNAME) | Some(RecordType::NS) | Some(RecordType::DNAME)
-        )
-    }
-
-    /// The key of an NXDOMAIN for the name.
-    pub fn name_error(name: &Name, class: DNSClass) -> Self {
-        Self::new(name, None, class)
-    }
-}
-
 /// What is stored under a key.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum CachedData {
@@ -318,36 +230,6 @@ impl CacheEntry {
             _ => Trust::AuthoritativeAnswer,
         }
     }
-}
-
-/// The end of an answer assembled from the cache.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub enum AnswerEnd {
-    /// The records asked for, at the end of the chain.
-    Records(Vec<Record>),
-    /// A negative answer for the last name of the chain.
-    Negative {
-        /// NXDOMAIN or NOERROR (NODATA).
-        rcode: ResponseCode,
-        /// The SOA for the authority section.
-        soa: Record,
-    },
-    /// The chain leads to this name, about which the cache knows nothing usable (or which it
-    /// already went through: a loop): resolve it.
-    Continue(Name),
-    /// The DNAME that ends the links would make a name longer than 255 octets: YXDOMAIN (RFC
-    /// 6672 §2.2).
-    NameTooLong,
-}
-
-/// An answer (possibly partial) assembled from the cache for a client question.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct CachedAnswer {
-    /// The links followed, in order: CNAMEs, and each DNAME followed by the CNAME synthesised
-    /// from it.
-    pub links: Vec<Record>,
-    /// How the chain ended.
-    pub end: AnswerEnd,
 }
 
 /// The record cache. Cheap to clone (shared inside).
@@ -682,145 +564,6 @@ impl RecordCache {
             self.config.max_ttl.max(self.config.min_ttl),
         );
         (ttl > 0).then_some(ttl)
-    }
-}
-
-/// One link of an answer found in a cache.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub enum AnswerStep {
-    /// The records asked for.
-    Records(Vec<Record>),
-    /// NXDOMAIN or NODATA (NOERROR), with the SOA for the authority section.
-    Negative(ResponseCode, Record),
-    /// A CNAME to follow.
-    Cname(Record),
-    /// A DNAME at an ancestor of the name (RFC 6672): the DNAME, and the CNAME synthesised from
-    /// it for the name — `None` when the name it makes would be longer than 255 octets.
-    Dname {
-        /// The DNAME record, as cached.
-        dname: Box<Record>,
-        /// The synthesised CNAME (TTL: the DNAME's), or `None`: YXDOMAIN.
-        cname: Option<Box<Record>>,
-    },
-}
-
-impl AnswerStep {
-    /// The step a cached DNAME (owned by an ancestor of `name`) makes for `name`: `None` when
-    /// it does not apply to `name` or is not a usable DNAME.
-    pub fn from_dname(name: &Name, dname: Record) -> Option<Self> {
-        let cname = match dname::substitute(name, &dname)? {
-            Substitution::Cname(cname) => Some(cname),
-            Substitution::TooLong => None,
-        };
-        Some(Self::Dname {
-            dname: Box::new(dname),
-            cname,
-        })
-    }
-
-    /// The step a cached entry stands for, for a lookup of `rtype` (CNAME entries are links
-    /// unless CNAME itself was asked for).
-    pub fn from_data(data: CachedData, asked: RecordType) -> Option<Self> {
-        match data {
-            CachedData::Rrset { mut records, .. } => {
-                let is_link = records
-                    .first()
-                    .is_some_and(|r| r.record_type() == RecordType::CNAME)
-                    && asked != RecordType::CNAME;
-                if is_link {
-                    Some(Self::Cname(records.swap_remove(0)))
-                } else {
-                    Some(Self::Records(records))
-                }
-            }
-            CachedData::NoData { soa } => Some(Self::Negative(ResponseCode::NoError, soa)),
-            CachedData::NxDomain { soa } => Some(Self::Negative(ResponseCode::NXDomain, soa)),
-        }
-    }
-}
-
-/// How many substitutions a chain of links makes: one per CNAME, received or synthesised from a
-/// DNAME (the DNAME itself is not counted again), against the limit `max_cname_chain`.
-pub fn hops(links: &[Record]) -> usize {
-    links
-        .iter()
-        .filter(|r| r.record_type() == RecordType::CNAME)
-        .count()
-}
-
-/// Whether following `links` has already been at `name`: a CNAME (received or synthesised) is
-/// owned by it. Going there again is a loop.
-pub fn revisits(links: &[Record], name: &Name) -> bool {
-    links
-        .iter()
-        .any(|r| r.record_type() == RecordType::CNAME && &r.name == name)
-}
-
-/// Follow a chain of CNAMEs and DNAMEs from `name` for a question of `qtype`, asking `step` for
-/// each link and the scope it was cached under, through at most `max_links` substitutions
-/// ([`hops`]). Returns the chain, how it ended, and the longest scope of the links used (E18).
-/// `None` when `step` knows nothing about `name` itself; a chain cut short (too long, a loop, or
-/// a name the cache knows nothing of) ends in [`AnswerEnd::Continue`] at the name still to
-/// resolve. A DNAME goes into the links followed by the CNAME synthesised from it, except for a
-/// CNAME question, whose answer that CNAME is (RFC 6672 §3.2).
-pub fn follow_chain(
-    name: &Name,
-    qtype: RecordType,
-    max_links: usize,
-    mut step: impl FnMut(&Name) -> Option<(AnswerStep, u8)>,
-) -> Option<(CachedAnswer, u8)> {
-    let mut links = Vec::new();
-    let mut scope = 0u8;
-    let mut current = name.clone();
-    loop {
-        let followed = hops(&links);
-        let end = match step(&current) {
-            Some((AnswerStep::Records(records), s)) => {
-                scope = scope.max(s);
-                AnswerEnd::Records(records)
-            }
-            Some((AnswerStep::Negative(rcode, soa), s)) => {
-                scope = scope.max(s);
-                AnswerEnd::Negative { rcode, soa }
-            }
-            Some((AnswerStep::Dname { dname, cname }, s)) if followed < max_links => {
-                scope = scope.max(s);
-                links.push(*dname);
-                match cname.map(|cname| *cname) {
-                    None => AnswerEnd::NameTooLong,
-                    Some(cname) if qtype == RecordType::CNAME => AnswerEnd::Records(vec![cname]),
-                    Some(cname) => {
-                        let RData::CNAME(target) = &cname.data else {
-                            return None;
-                        };
-                        current = target.0.clone();
-                        links.push(cname);
-                        if revisits(&links, &current) {
-                            AnswerEnd::Continue(current)
-                        } else {
-                            continue;
-                        }
-                    }
-                }
-            }
-            Some((AnswerStep::Cname(link), s)) if followed < max_links => {
-                let RData::CNAME(target) = &link.data else {
-                    return None;
-                };
-                scope = scope.max(s);
-                current = target.0.clone();
-                links.push(link);
-                if revisits(&links, &current) {
-                    AnswerEnd::Continue(current)
-                } else {
-                    continue;
-                }
-            }
-            // Nothing known, or a chain too long for the cache to follow: the engine decides.
-            Some(_) | None if links.is_empty() => return None,
-            Some(_) | None => AnswerEnd::Continue(current),
-        };
-        return Some((CachedAnswer { links, end }, scope));
     }
 }
 
