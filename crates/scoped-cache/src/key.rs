@@ -50,21 +50,75 @@ static KEY_SEED: std::sync::LazyLock<foldhash::quality::RandomState> =
 impl CacheKey {
     fn new(name: &Name, rtype: Option<RecordType>, class: DNSClass) -> Self {
         let name = name.to_lowercase();
-        let mut state = KEY_SEED.build_hasher();
-        // Whole labels (already lowercase) and their count: `Name`'s own `Hash` lowercases and
-        // hashes byte by byte.
-        for label in name.iter() {
-            state.write(label);
-        }
-        state.write_u8(name.num_labels());
-        state.write_u16(rtype.map_or(0, u16::from));
-        state.write_u16(u16::from(class));
         Self {
-            hash: state.finish(),
+            hash: Self::hash_of(name.iter(), name.num_labels(), rtype, class),
             name,
             rtype,
             class,
         }
+    }
+
+    /// The hash of the key whose owner has these `count` (lowercase) labels.
+    fn hash_of<'a>(
+        labels: impl Iterator<Item = &'a [u8]>,
+        count: u8,
+        rtype: Option<RecordType>,
+        class: DNSClass,
+    ) -> u64 {
+        let mut state = KEY_SEED.build_hasher();
+        // Whole labels (already lowercase) and their count: `Name`'s own `Hash` lowercases and
+        // hashes byte by byte.
+        for label in labels {
+            state.write(label);
+        }
+        state.write_u8(count);
+        state.write_u16(rtype.map_or(0, u16::from));
+        state.write_u16(u16::from(class));
+        state.finish()
+    }
+
+    /// The keys of kind `rtype` (class IN) of `name` and of each of its ancestors, deepest
+    /// first, the root left out (and `name` itself too with `below`), kept only where `keep`
+    /// says yes to the key's hash. The name is lowercased once and an ancestor's `Name` is
+    /// made only for a hash that is kept: a walk up a long name through the counting filter
+    /// builds nothing for the ancestors that surely hold nothing.
+    pub(crate) fn up_the_tree(
+        name: &Name,
+        rtype: Option<RecordType>,
+        below: bool,
+        mut keep: impl FnMut(u64) -> bool,
+    ) -> Vec<Self> {
+        let lower = name.to_lowercase();
+        let labels: Vec<&[u8]> = lower.iter().collect();
+        let total = labels.len();
+        let first = usize::from(below);
+        let mut keys = Vec::new();
+        for skip in first..total {
+            let count = total - skip;
+            let Ok(count_u8) = u8::try_from(count) else {
+                continue;
+            };
+            let hash = Self::hash_of(
+                labels[skip..].iter().copied(),
+                count_u8,
+                rtype,
+                DNSClass::IN,
+            );
+            if keep(hash) {
+                keys.push(Self {
+                    hash,
+                    name: lower.trim_to(count),
+                    rtype,
+                    class: DNSClass::IN,
+                });
+            }
+        }
+        keys
+    }
+
+    /// The owner name (lowercase).
+    pub fn name(&self) -> &Name {
+        &self.name
     }
 
     /// The key of an RRset (or of a NODATA for that type).
@@ -94,5 +148,41 @@ impl CacheKey {
     /// The key of an NXDOMAIN for the name.
     pub fn name_error(name: &Name, class: DNSClass) -> Self {
         Self::new(name, None, class)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn name(s: &str) -> Name {
+        Name::from_ascii(s).expect("a name")
+    }
+
+    #[test]
+    fn keys_up_the_tree_equal_the_keys_made_for_each_ancestor() {
+        let walked = CacheKey::up_the_tree(&name("WWW.Example.COM."), None, false, |_| true);
+        let made: Vec<CacheKey> = ["www.example.com.", "example.com.", "com."]
+            .into_iter()
+            .map(|n| CacheKey::name_error(&name(n), DNSClass::IN))
+            .collect();
+        assert_eq!(walked, made);
+        assert!(walked.iter().zip(&made).all(|(w, m)| w.hash == m.hash));
+        let below = CacheKey::up_the_tree(&name("a.b.c."), Some(RecordType::NS), true, |_| true);
+        let names: Vec<String> = below.iter().map(|k| k.name().to_string()).collect();
+        assert_eq!(names, ["b.c.", "c."]);
+    }
+
+    #[test]
+    fn keys_up_the_tree_keep_only_what_the_filter_keeps() {
+        let target = CacheKey::rrset(&name("example.com."), RecordType::NS, DNSClass::IN);
+        let walked = CacheKey::up_the_tree(
+            &name("x.y.example.com."),
+            Some(RecordType::NS),
+            false,
+            |h| h == target.hash,
+        );
+        assert_eq!(walked, [target]);
+        assert!(CacheKey::up_the_tree(&Name::root(), None, false, |_| true).is_empty());
     }
 }

@@ -492,18 +492,14 @@ impl RecordCache {
         if !self.dnames.load(Ordering::Relaxed) {
             return None;
         }
-        let mut owner = name.base_name();
-        while !owner.is_root() {
-            if let Some((CachedData::Rrset { mut records, trust }, refresh)) = self.read(
-                &CacheKey::rrset(&owner, RecordType::DNAME, DNSClass::IN),
-                now,
-                read,
-            ) && trust.answers_clients()
+        for key in self.maybe_held_up(name, Some(RecordType::DNAME), true) {
+            if let Some((CachedData::Rrset { mut records, trust }, refresh)) =
+                self.read(&key, now, read)
+                && trust.answers_clients()
                 && !records.is_empty()
             {
                 return Some((records.swap_remove(0), refresh));
             }
-            owner = owner.base_name();
         }
         None
     }
@@ -516,16 +512,28 @@ impl RecordCache {
         now: Instant,
         read: Read,
     ) -> Option<(AnswerStep, bool)> {
-        let mut current = name.clone();
-        while !current.is_root() {
-            if let Some((CachedData::NxDomain { soa }, refresh)) =
-                self.read(&CacheKey::name_error(&current, DNSClass::IN), now, read)
-            {
+        for key in self.maybe_held_up(name, None, false) {
+            if let Some((CachedData::NxDomain { soa }, refresh)) = self.read(&key, now, read) {
                 return Some((AnswerStep::Negative(ResponseCode::NXDomain, soa), refresh));
             }
-            current = current.base_name();
         }
         None
+    }
+
+    /// The keys of kind `rtype` (NXDOMAIN, CNAME, NS or DNAME: the kinds the counting filter
+    /// counts) at `name` and its ancestors, deepest first, the root left out (and `name` too
+    /// with `below`), that may be cached: the filter says the others surely are not.
+    fn maybe_held_up(&self, name: &Name, rtype: Option<RecordType>, below: bool) -> Vec<CacheKey> {
+        CacheKey::up_the_tree(name, rtype, below, |hash| self.presence.may_hold(hash))
+    }
+
+    /// `name` and its ancestors, deepest first, the root left out, that may hold a cached NS
+    /// set: the zone-cut walk reads only these (the others surely hold none).
+    pub fn maybe_zone_cuts(&self, name: &Name) -> Vec<Name> {
+        self.maybe_held_up(name, Some(RecordType::NS), false)
+            .into_iter()
+            .map(|key| key.name)
+            .collect()
     }
 
     /// Remove everything.

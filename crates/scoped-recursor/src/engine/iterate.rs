@@ -237,11 +237,7 @@ impl Recursor {
         ctx: &Ctx,
     ) -> Result<Delegation, ResolveError> {
         let now = Instant::now();
-        let mut ancestor = name.clone();
-        loop {
-            if ancestor.is_root() {
-                break;
-            }
+        for ancestor in self.inner.cache.maybe_zone_cuts(name) {
             if let Some(delegation) = self.cached_delegation(&ancestor, now) {
                 let reachable = delegation.servers.iter().any(|s| !s.addrs.is_empty())
                     || delegation
@@ -254,7 +250,6 @@ impl Recursor {
                     return Ok(delegation);
                 }
             }
-            ancestor = ancestor.base_name();
         }
         if let Some(root) = self.cached_delegation(&Name::root(), now) {
             return Ok(root);
