@@ -33,7 +33,7 @@ impl Recursor {
             .collect();
         // Fastest expected first, with a little exploration (see infra.rs and
         // docs/server-selection.md); addresses refused by policy are never ordered at all.
-        let order = self.selection_order(&known);
+        let order = self.without_lame(self.selection_order(&known), &delegation.zone, qtype, ctx);
         ctx.trace(|| {
             format!(
                 "  servers of {} in order: {}",
@@ -66,7 +66,8 @@ impl Recursor {
         unresolved.shuffle(&mut rand::rng());
         for server in unresolved {
             let addrs = self.nameserver_addresses(&server.name, ctx).await?;
-            let order = self.selection_order(&addrs);
+            let order =
+                self.without_lame(self.selection_order(&addrs), &delegation.zone, qtype, ctx);
             if let Some(outcome) = self
                 .ask_in_turn(
                     &order,

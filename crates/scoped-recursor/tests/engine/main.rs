@@ -8,10 +8,12 @@
 mod address_family;
 mod cname;
 mod dedup;
+mod delegation;
 mod dname;
 mod failover;
 mod hardening;
 mod iteration;
+mod lameness;
 mod negative;
 mod other_type;
 mod prefetch;
