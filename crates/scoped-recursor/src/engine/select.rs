@@ -111,12 +111,16 @@ impl Recursor {
                     return Ok(addrs);
                 }
             }
-            ctx.trace(|| format!("  nameserver {ns} has no known address: resolving {ns} {rtype}"));
-            let Some(child) = ctx.child(&ns.to_lowercase(), rtype, config.max_subquery_depth)
-            else {
+            let lower = ns.to_lowercase();
+            if ctx.lookup_failed(&lower, rtype) {
+                ctx.trace(|| format!("  nameserver {ns} {rtype}: not found before, not again"));
+                continue;
+            }
+            let Some(child) = ctx.child(&lower, rtype, config.max_subquery_depth) else {
                 debug!(%ns, "sub-query skipped: loop or depth limit");
                 continue;
             };
+            ctx.trace(|| format!("  nameserver {ns} has no known address: resolving {ns} {rtype}"));
             match self
                 .resolve_chain(ns.clone(), rtype, &child, Lookup::Again)
                 .await
@@ -135,6 +139,7 @@ impl Recursor {
                 Err(e @ (ResolveError::Deadline | ResolveError::QueryBudget)) => return Err(e),
                 Err(e) => debug!(%ns, error = %e, "nameserver address lookup failed"),
             }
+            ctx.note_failed_lookup(&lower, rtype);
         }
         Ok(Vec::new())
     }
