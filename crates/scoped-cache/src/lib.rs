@@ -51,6 +51,9 @@ pub enum Trust {
     Referral,
     /// Answer-section data from a response without the AA bit.
     Answer,
+    /// NS records from the authority section of an authoritative (AA) answer: the child's own
+    /// view of its delegation, which outranks the parent's referral and its glue.
+    Authority,
     /// Answer-section data from an authoritative (AA) response.
     AuthoritativeAnswer,
 }

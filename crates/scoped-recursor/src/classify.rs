@@ -12,6 +12,12 @@
 //! CNAME received. A DNAME that would make a name longer than 255 octets ends the answer with
 //! YXDOMAIN (RFC 6672 §2.2); a YXDOMAIN from a server without such a DNAME is an error rcode.
 //!
+//! **Authority.** Records that answer the question count only from a response with the AA bit:
+//! the zone's own servers set it, and records without it come from a cache or from a server
+//! that does not serve the zone (a lame delegation), so that server is passed over
+//! ([`LameReason::NotAuthoritative`]). A CNAME without AA still leads on to its target, as some
+//! large providers omit the bit on aliases.
+//!
 //! **Records of a type other than asked** (an A record in the answer to an AAAA question) are
 //! never the answer, and nothing is cached from them. What the response then means is decided as
 //! if they were absent, with one difference: an answer section that held records, none of which
@@ -150,6 +156,23 @@ pub enum LameReason {
     /// Records in the answer section, none of them for the question (another type at the name,
     /// say), and no SOA: the server mishandles this question.
     UnaskedData,
+    /// Records for the question without the AA bit: the server does not hold the zone.
+    NotAuthoritative,
+}
+
+impl LameReason {
+    /// Whether the reply shows the server lame for the question — it does not serve the zone, or
+    /// mishandles this type — rather than failing for the moment (SERVFAIL, FORMERR, NOTIMP):
+    /// worth remembering so the question does not wait on it again.
+    pub fn is_lame_delegation(self) -> bool {
+        match self {
+            Self::Rcode(rcode) => rcode == ResponseCode::Refused,
+            Self::UpwardReferral
+            | Self::NoUsableData
+            | Self::UnaskedData
+            | Self::NotAuthoritative => true,
+        }
+    }
 }
 
 /// Classify `msg`, the response of a server for `zone` to the question (`qname`, `qtype`).
@@ -226,6 +249,13 @@ pub fn classify(msg: &Message, zone: &Name, qname: &Name, qtype: RecordType) -> 
         }
     }
     if !records.is_empty() {
+        if !authoritative {
+            // The zone's own server sets AA for its data; without it the records come from a
+            // cache or a server that does not hold the zone (a lame delegation): not an answer,
+            // whatever they say. A CNAME alone still leads on (below), as some servers omit AA
+            // on aliases.
+            return Classified::Lame(LameReason::NotAuthoritative);
+        }
         return Classified::Final(Step::Answer {
             links,
             records,
@@ -369,6 +399,58 @@ fn referral(msg: &Message, zone: &Name, qname: &Name) -> Option<Result<Classifie
         ns_records,
         glue,
     }))
+}
+
+/// The child's own NS RRset, when an authoritative answer from a server of `zone` carries it in
+/// its authority section (servers without minimal responses do), with the addresses of its
+/// targets found in additional: `(ns_records, addresses)`. Only NOERROR answers with the AA bit
+/// count; the RRset must be owned at or below `zone` and at or above `qname` (the zone that
+/// answered), the addresses must lie inside `zone` (the same bailiwick rule as glue).
+pub fn authority_ns(
+    msg: &Message,
+    zone: &Name,
+    qname: &Name,
+) -> Option<(Vec<Record>, Vec<Record>)> {
+    if !msg.metadata.authoritative || msg.metadata.response_code != ResponseCode::NoError {
+        return None;
+    }
+    let in_bailiwick = |r: &&Record| {
+        r.record_type() == RecordType::NS
+            && r.dns_class == DNSClass::IN
+            && zone.zone_of(&r.name)
+            && r.name.zone_of(qname)
+    };
+    let owner = msg
+        .authorities
+        .iter()
+        .filter(in_bailiwick)
+        .map(|r| &r.name)
+        .max_by_key(|owner| owner.num_labels())?
+        .clone();
+    let ns_records: Vec<Record> = msg
+        .authorities
+        .iter()
+        .filter(in_bailiwick)
+        .filter(|r| r.name == owner)
+        .cloned()
+        .collect();
+    let targets: Vec<&Name> = ns_records
+        .iter()
+        .filter_map(|r| match &r.data {
+            RData::NS(target) => Some(&target.0),
+            _ => None,
+        })
+        .collect();
+    let addresses = msg
+        .additionals
+        .iter()
+        .filter(|r| matches!(r.record_type(), RecordType::A | RecordType::AAAA))
+        .filter(|r| {
+            r.dns_class == DNSClass::IN && zone.zone_of(&r.name) && targets.contains(&&r.name)
+        })
+        .cloned()
+        .collect();
+    Some((ns_records, addresses))
 }
 
 /// The addresses in `records` owned by `name`.

@@ -192,6 +192,38 @@ pub fn authoritative_response(zones: &[Arc<Zone>], query: &Message) -> Message {
     response
 }
 
+/// Add to a positive authoritative answer the NS RRset of the zone it came from (authority) and
+/// the addresses of its targets inside that zone (additional), as a server without minimal
+/// responses does. Referrals, negative answers and errors are left alone.
+pub fn add_apex_ns(zones: &[Arc<Zone>], response: &mut Message) {
+    if !response.metadata.authoritative
+        || response.metadata.response_code != ResponseCode::NoError
+        || response.answers.is_empty()
+        || !response.authorities.is_empty()
+    {
+        return;
+    }
+    let Some(question) = response.queries.first() else {
+        return;
+    };
+    let Some(zone) = closest_zone(zones, question.name(), question.query_type()) else {
+        return;
+    };
+    let ns = zone
+        .rrset(zone.origin(), RecordType::NS)
+        .unwrap_or_default();
+    response.add_authorities(ns.iter().cloned());
+    for address in ns_targets(ns)
+        .iter()
+        .filter(|target| zone.origin().zone_of(target))
+        .flat_map(|target| zone.addresses(target))
+    {
+        if !response.additionals.contains(&address) {
+            response.add_additional(address);
+        }
+    }
+}
+
 /// Is `qname` an empty non-terminal of the hosted zone closest to it: a name that exists only
 /// because names below it do (RFC 8020 §2: NOERROR/NODATA is the right answer for it)?
 pub fn is_empty_non_terminal(zones: &[Arc<Zone>], qname: &Name, qtype: RecordType) -> bool {

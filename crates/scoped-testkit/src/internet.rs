@@ -15,8 +15,8 @@ use scoped_recursor::Protocol;
 use tokio::time::Instant;
 
 use crate::authority::{
-    SERVER_UDP_PAYLOAD, authoritative_response, error_response, is_empty_non_terminal, is_query,
-    upward_referral,
+    SERVER_UDP_PAYLOAD, add_apex_ns, authoritative_response, error_response, is_empty_non_terminal,
+    is_query, upward_referral,
 };
 use crate::queue::ServiceQueue;
 use crate::zone::{Zone, ZoneError};
@@ -51,6 +51,10 @@ pub struct Behaviour {
     /// Answer NXDOMAIN instead of NOERROR/NODATA for an empty non-terminal of its zones, as some
     /// broken servers do (RFC 8020 §2, RFC 9156 §3): the case QNAME minimisation must survive.
     pub nxdomain_for_empty_non_terminals: bool,
+    /// Put the zone's own NS RRset in the authority section of every positive answer (and the
+    /// addresses of its in-zone targets in additional), as servers without minimal responses
+    /// do: how a resolver learns the child's view of the delegation (RFC 2181 §5.4.1).
+    pub authority_ns: bool,
 }
 
 /// What a custom responder decides for one query.
@@ -610,6 +614,9 @@ impl Internet {
                         {
                             response.metadata.response_code = ResponseCode::NXDomain;
                         }
+                        if behaviour.authority_ns {
+                            add_apex_ns(&zones, &mut response);
+                        }
                         response
                     }
                 }
@@ -735,6 +742,12 @@ impl ServerHandle {
     /// Answer every query with `rcode` (`None`: answer normally).
     pub fn set_rcode(&self, rcode: Option<ResponseCode>) {
         self.update(|b| b.rcode = rcode);
+    }
+
+    /// Put the zone's NS RRset in the authority section of answers (`Behaviour::authority_ns`),
+    /// or not.
+    pub fn set_authority_ns(&self, on: bool) {
+        self.update(|b| b.authority_ns = on);
     }
 
     /// Make the server lame (upward referral instead of its data).

@@ -919,3 +919,42 @@ fn dname_lines_must_name_their_owner_and_one_target() {
         );
     }
 }
+
+#[test]
+fn authority_ns_puts_the_zones_ns_set_beside_positive_answers_only() {
+    let internet = standard_internet();
+    internet.expect_server(EXAMPLE_COM_1).set_authority_ns(true);
+    let answer = ask(&internet, EXAMPLE_COM_1, "www.example.com.", RecordType::A);
+    assert!(answer.metadata.authoritative);
+    assert_eq!(
+        rdata_strings(&answer.authorities),
+        vec![
+            "example.com. NS ns1.example.com.",
+            "example.com. NS ns2.example.com."
+        ]
+    );
+    assert_eq!(
+        rdata_strings(&answer.additionals),
+        vec![
+            "ns1.example.com. A 127.53.2.1",
+            "ns2.example.com. A 127.53.2.2"
+        ]
+    );
+    // Negative answers keep their SOA alone, referrals their child's NS set.
+    let nx = ask(&internet, EXAMPLE_COM_1, "nx.example.com.", RecordType::A);
+    assert_eq!(nx.authorities.len(), 1);
+    assert_eq!(nx.authorities[0].record_type(), RecordType::SOA);
+    let referral = ask(
+        &internet,
+        EXAMPLE_COM_1,
+        "www.sub.example.com.",
+        RecordType::A,
+    );
+    assert_eq!(
+        rdata_strings(&referral.authorities),
+        vec!["sub.example.com. NS ns.sub.example.com."]
+    );
+    // Off by default.
+    let plain = ask(&internet, EXAMPLE_COM_2, "www.example.com.", RecordType::A);
+    assert!(plain.authorities.is_empty());
+}

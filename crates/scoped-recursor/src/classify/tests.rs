@@ -6,6 +6,8 @@ use hickory_proto::rr::rdata::{A, CNAME, NS, SOA};
 
 use super::*;
 
+mod authority;
+
 fn n(s: &str) -> Name {
     Name::from_str(s).unwrap()
 }

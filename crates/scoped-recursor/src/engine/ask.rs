@@ -76,6 +76,9 @@ impl Recursor {
             Classified::Lame(reason) => {
                 ctx.trace(|| format!("  <- {addr}: unusable ({reason:?}); next server"));
                 bump(&self.inner.stats.lame_replies);
+                if reason.is_lame_delegation() {
+                    self.inner.lame.remember(addr, zone, qtype, now);
+                }
                 debug!(%addr, %zone, %name, ?reason, "unusable response");
                 Ok(None)
             }
@@ -93,6 +96,7 @@ impl Recursor {
             }
             Classified::Final(step) => {
                 ctx.trace(|| trace_final(addr, &step, ecs_outcome, scope));
+                self.learn_zone_ns(&response, zone, name, now);
                 // Relaxed minimisation does not trust an NXDOMAIN for an intermediate name (it
                 // may be an empty non-terminal a broken server denies): not cached, or RFC 8020
                 // would deny the whole subtree from the cache.

@@ -2,7 +2,6 @@
 //! caches where it can, else by iteration), and the negative answer's SOA.
 
 use std::cell::Cell;
-use std::sync::atomic::AtomicU32;
 use std::sync::{Arc, Mutex};
 
 use futures::future::BoxFuture;
@@ -30,10 +29,10 @@ impl Recursor {
         lookup: Lookup,
     ) -> Resolution {
         let config = &self.inner.config;
-        let budget = Arc::new(Budget {
-            deadline: Instant::now() + config.query_timeout,
-            upstream_left: AtomicU32::new(config.max_upstream_queries),
-        });
+        let budget = Arc::new(Budget::new(
+            Instant::now() + config.query_timeout,
+            config.max_upstream_queries,
+        ));
         let ctx = Ctx {
             budget,
             depth: 0,

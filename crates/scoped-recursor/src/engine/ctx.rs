@@ -16,6 +16,22 @@ use super::ResolveError;
 pub(super) struct Budget {
     pub(super) deadline: Instant,
     pub(super) upstream_left: AtomicU32,
+    /// Nameserver addresses (name, type) this question already failed to find: not looked up
+    /// again by another of its sub-queries. Without it, nameservers that depend on each other
+    /// (a cycle of glueless delegations) are tried along every order of the cycle, work that
+    /// grows exponentially with the number of names even though the cache spares the queries.
+    pub(super) failed_lookups: Mutex<Vec<(Name, RecordType)>>,
+}
+
+impl Budget {
+    /// A budget of `upstream` queries until `deadline`.
+    pub(super) fn new(deadline: Instant, upstream: u32) -> Self {
+        Self {
+            deadline,
+            upstream_left: AtomicU32::new(upstream),
+            failed_lookups: Mutex::new(Vec::new()),
+        }
+    }
 }
 
 /// Per (sub-)query state: the shared budget, nesting depth and the questions being resolved on
@@ -97,6 +113,25 @@ impl Ctx {
                 .unwrap_or_else(|e| e.into_inner())
                 .push(format!("{indent}{}", line()));
         }
+    }
+
+    /// Whether this question already failed to find `name`'s `rtype` addresses.
+    pub(super) fn lookup_failed(&self, name: &Name, rtype: RecordType) -> bool {
+        self.budget
+            .failed_lookups
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .iter()
+            .any(|(n, t)| n == name && *t == rtype)
+    }
+
+    /// This question found no `rtype` address for nameserver `name`.
+    pub(super) fn note_failed_lookup(&self, name: &Name, rtype: RecordType) {
+        self.budget
+            .failed_lookups
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .push((name.clone(), rtype));
     }
 
     pub(super) fn spend_query(&self) -> Result<(), ResolveError> {

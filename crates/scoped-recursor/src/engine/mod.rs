@@ -13,6 +13,7 @@
 //! | chain | `chain.rs` | one resolution: budget, CNAME chain, negative SOA |
 //! | iterate | `iterate.rs` | closest zone cut, priming, referrals, QNAME minimisation |
 //! | select | `select.rs` | which servers, in which order; glueless nameserver addresses |
+//! | lame | `lame.rs` | servers lame for a (zone, type), passed over for a while |
 //! | ask | `ask.rs` | one server: the upstream ECS decision, the reply classified |
 //! | race | `race.rs` | a zone's servers in turn, the next asked while a slow one stays open |
 //! | exchange | `exchange.rs` + `plan.rs` | the retries with one server: a sans-IO plan, driven |
@@ -28,6 +29,7 @@ mod chain;
 mod ctx;
 mod exchange;
 mod iterate;
+mod lame;
 mod plan;
 mod race;
 mod refresh;
@@ -91,6 +93,8 @@ struct Inner {
     /// Rendered answers for the front end's fast path (derived from the two caches above).
     wire: Option<WireCache>,
     infra: InfraCache,
+    /// Servers lame for a (zone, type): not asked such questions again for a while.
+    lame: lame::LameServers,
     selection_rng: Mutex<rand::rngs::StdRng>,
     allowlist: RwLock<Arc<Allowlist>>,
     transport: Arc<dyn Transport>,
@@ -173,6 +177,7 @@ impl Recursor {
             cache,
             scoped,
             infra,
+            lame: lame::LameServers::default(),
             selection_rng,
             allowlist,
             transport,

@@ -33,7 +33,7 @@ impl Recursor {
             .collect();
         // Fastest expected first, with a little exploration (see infra.rs and
         // docs/server-selection.md); addresses refused by policy are never ordered at all.
-        let order = self.selection_order(&known);
+        let order = self.without_lame(self.selection_order(&known), &delegation.zone, qtype, ctx);
         ctx.trace(|| {
             format!(
                 "  servers of {} in order: {}",
@@ -66,7 +66,8 @@ impl Recursor {
         unresolved.shuffle(&mut rand::rng());
         for server in unresolved {
             let addrs = self.nameserver_addresses(&server.name, ctx).await?;
-            let order = self.selection_order(&addrs);
+            let order =
+                self.without_lame(self.selection_order(&addrs), &delegation.zone, qtype, ctx);
             if let Some(outcome) = self
                 .ask_in_turn(
                     &order,
@@ -110,12 +111,16 @@ impl Recursor {
                     return Ok(addrs);
                 }
             }
-            ctx.trace(|| format!("  nameserver {ns} has no known address: resolving {ns} {rtype}"));
-            let Some(child) = ctx.child(&ns.to_lowercase(), rtype, config.max_subquery_depth)
-            else {
+            let lower = ns.to_lowercase();
+            if ctx.lookup_failed(&lower, rtype) {
+                ctx.trace(|| format!("  nameserver {ns} {rtype}: not found before, not again"));
+                continue;
+            }
+            let Some(child) = ctx.child(&lower, rtype, config.max_subquery_depth) else {
                 debug!(%ns, "sub-query skipped: loop or depth limit");
                 continue;
             };
+            ctx.trace(|| format!("  nameserver {ns} has no known address: resolving {ns} {rtype}"));
             match self
                 .resolve_chain(ns.clone(), rtype, &child, Lookup::Again)
                 .await
@@ -134,6 +139,7 @@ impl Recursor {
                 Err(e @ (ResolveError::Deadline | ResolveError::QueryBudget)) => return Err(e),
                 Err(e) => debug!(%ns, error = %e, "nameserver address lookup failed"),
             }
+            ctx.note_failed_lookup(&lower, rtype);
         }
         Ok(Vec::new())
     }

@@ -164,6 +164,49 @@ impl Recursor {
     }
 }
 
+impl Recursor {
+    /// The zone's own NS set from the authority section of an authoritative answer (RFC 2181
+    /// §5.4.1: it outranks the parent's referral and glue, which it replaces for the later
+    /// questions), with the addresses of its targets given beside it (glue-grade).
+    ///
+    /// A live NS set already cached at this rank with the same targets is left as it is, its TTL
+    /// not renewed: otherwise a server that lost the zone but still answers from its old copy
+    /// would keep its delegation alive for ever by repeating it (the "ghost domain" problem);
+    /// the NS set must expire on its own TTL for the parent to be asked again.
+    pub(super) fn learn_zone_ns(&self, response: &Message, zone: &Name, name: &Name, now: Instant) {
+        let Some((ns_records, addresses)) = crate::classify::authority_ns(response, zone, name)
+        else {
+            return;
+        };
+        let cache = &self.inner.cache;
+        let Some(first) = ns_records.first() else {
+            return;
+        };
+        let targets = |records: &[Record]| {
+            let mut names: Vec<Name> = records
+                .iter()
+                .filter_map(|r| match &r.data {
+                    hickory_proto::rr::RData::NS(t) => Some(t.0.to_lowercase()),
+                    _ => None,
+                })
+                .collect();
+            names.sort();
+            names.dedup();
+            names
+        };
+        let same = cache
+            .rrset(&first.name, RecordType::NS, Trust::Authority, now)
+            .is_some_and(|cached| targets(&cached) == targets(&ns_records));
+        if same {
+            return;
+        }
+        cache.insert_rrset(ns_records, Trust::Authority, now);
+        for rrset in group_rrsets(addresses) {
+            cache.insert_rrset(rrset, Trust::Glue, now);
+        }
+    }
+}
+
 /// Split records into RRsets (same owner, type, class), keeping order of first appearance.
 pub(super) fn group_rrsets(records: Vec<Record>) -> Vec<Vec<Record>> {
     let mut sets: Vec<Vec<Record>> = Vec::new();

@@ -7,11 +7,14 @@
 
 mod address_family;
 mod cname;
+mod cycles;
 mod dedup;
+mod delegation;
 mod dname;
 mod failover;
 mod hardening;
 mod iteration;
+mod lameness;
 mod negative;
 mod other_type;
 mod prefetch;
