@@ -32,6 +32,6 @@ pub use verify::{Verified, verify_rrset};
 
 /// hickory-proto's DNSSEC types, re-exported so callers use the same version.
 pub use hickory_proto::dnssec::{
-    Algorithm, DigestType,
+    Algorithm, DigestType, Nsec3HashAlgorithm,
     rdata::{DNSKEY, DNSSECRData, DS, NSEC, NSEC3, RRSIG},
 };

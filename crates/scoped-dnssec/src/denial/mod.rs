@@ -78,6 +78,16 @@ pub fn prove_denial(
     }
 }
 
+/// The owner name of the NSEC3 record for `name` in `zone` (SHA-1, this salt and iteration
+/// count): the base32hex hash as the first label, then the zone. `None` if it cannot be formed.
+pub fn nsec3_owner(name: &Name, zone: &Name, salt: &[u8], iterations: u16) -> Option<Name> {
+    let hash = hickory_proto::dnssec::Nsec3HashAlgorithm::SHA1
+        .hash(salt, name, iterations)
+        .ok()?;
+    let label = data_encoding::BASE32_DNSSEC.encode(hash.as_ref());
+    Name::from_ascii(label).ok()?.append_domain(zone).ok()
+}
+
 /// The name one label longer than `ancestor` on the way to `name` (RFC 5155's "next closer").
 pub(crate) fn next_closer(ancestor: &Name, name: &Name) -> Name {
     name.trim_to(usize::from(ancestor.num_labels()) + 1)
