@@ -444,10 +444,14 @@ mod tests {
             key
         );
         let anchors = TrustAnchors::from_text(&text).unwrap();
-        let example = anchors.closest(&Name::from_ascii("www.example.").unwrap()).unwrap();
+        let example = anchors
+            .closest(&Name::from_ascii("www.example.").unwrap())
+            .unwrap();
         assert_eq!(example.zone, Name::from_ascii("example.").unwrap());
         assert_eq!(&example.keys[0], key);
-        let sub = anchors.closest(&Name::from_ascii("a.sub.example.").unwrap()).unwrap();
+        let sub = anchors
+            .closest(&Name::from_ascii("a.sub.example.").unwrap())
+            .unwrap();
         assert_eq!(sub.zone, Name::from_ascii("sub.example.").unwrap());
 
         let bad = format!("{text}example. IN DNSKEY 256 2 8 AwEAAQ==\n");
@@ -457,7 +461,12 @@ mod tests {
         let err = TrustAnchors::from_text("example. IN DNSKEY 257 3 8 !!!\n").unwrap_err();
         assert_eq!(err.line, 1, "{err}");
         let zsk = "example. IN DNSKEY 0 3 8 AwEAAQ==\n";
-        assert!(TrustAnchors::from_text(zsk).unwrap_err().problem.contains("zone flag"));
+        assert!(
+            TrustAnchors::from_text(zsk)
+                .unwrap_err()
+                .problem
+                .contains("zone flag")
+        );
         // A line after the emptied continuation lines is still numbered right.
         let err = TrustAnchors::from_text(&format!("{text}www IN A 192.0.2.1\n")).unwrap_err();
         assert_eq!(err.line, 5, "{err}");

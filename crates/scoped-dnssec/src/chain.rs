@@ -105,7 +105,10 @@ pub fn validate_zone_keys(
         .filter(|k| policy.supports_algorithm(k.algorithm()) && !k.revoke())
         .collect();
     if ds.is_empty() && anchors.is_empty() {
-        let digest_ok = trust.ds.iter().any(|d| policy.supports_digest(d.digest_type()));
+        let digest_ok = trust
+            .ds
+            .iter()
+            .any(|d| policy.supports_digest(d.digest_type()));
         let kind = if trust.ds.is_empty() || digest_ok {
             Kind::UnsupportedAlgorithm
         } else {
@@ -143,7 +146,11 @@ pub fn validate_zone_keys(
             None => Reason::new(Kind::DnskeyMissing, zone),
         });
     }
-    let rrset: Vec<Record> = dnskeys.iter().filter(|r| &r.name == zone).cloned().collect();
+    let rrset: Vec<Record> = dnskeys
+        .iter()
+        .filter(|r| &r.name == zone)
+        .cloned()
+        .collect();
     let mut failure: Option<Reason> = None;
     for (key, tag) in &candidates {
         match verify_rrset(&rrset, rrsigs, zone, std::slice::from_ref(key), now, policy) {

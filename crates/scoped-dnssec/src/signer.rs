@@ -9,7 +9,9 @@
 use std::collections::{BTreeMap, BTreeSet};
 
 use hickory_proto::dnssec::crypto::{EcdsaSigningKey, Ed25519SigningKey};
-use hickory_proto::dnssec::rdata::{DNSKEY, DNSSECRData, DS, NSEC, NSEC3, NSEC3PARAM, RRSIG, SigInput};
+use hickory_proto::dnssec::rdata::{
+    DNSKEY, DNSSECRData, DS, NSEC, NSEC3, NSEC3PARAM, RRSIG, SigInput,
+};
 use hickory_proto::dnssec::{
     Algorithm, DigestType, DnsSecResult, Nsec3HashAlgorithm, PublicKey, PublicKeyBuf, SigningKey,
     TBS,
@@ -34,7 +36,12 @@ pub struct Key {
 
 impl std::fmt::Debug for Key {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "Key({} tag {})", self.dnskey.public_key().algorithm(), self.tag)
+        write!(
+            f,
+            "Key({} tag {})",
+            self.dnskey.public_key().algorithm(),
+            self.tag
+        )
     }
 }
 
@@ -54,14 +61,19 @@ impl Key {
             other => return Err(SignError(format!("cannot generate {other} keys"))),
         };
         let public = private.to_public_key().map_err(err)?;
-        Ok(Self::from_parts(DNSKEY::new(true, ksk, false, public), private))
+        Ok(Self::from_parts(
+            DNSKEY::new(true, ksk, false, public),
+            private,
+        ))
     }
 
     /// A key of an algorithm number the validator does not support (e.g. 253, PRIVATEDNS, or 16,
     /// ED448): random-looking public key bytes and signatures that are never checked.
     pub fn unsupported(algorithm: u8, ksk: bool) -> Self {
         let algorithm = Algorithm::from_u8(algorithm);
-        let bytes: Vec<u8> = (0..57u8).map(|i| i.wrapping_mul(37) ^ algorithm_byte(algorithm)).collect();
+        let bytes: Vec<u8> = (0..57u8)
+            .map(|i| i.wrapping_mul(37) ^ algorithm_byte(algorithm))
+            .collect();
         let public = PublicKeyBuf::new(bytes, algorithm);
         let dnskey = DNSKEY::new(true, ksk, false, public);
         Self::from_parts(dnskey, Box::new(Opaque(algorithm)))
@@ -151,7 +163,9 @@ pub fn sign_rrset(
     key: &Key,
     validity: Validity,
 ) -> Result<Record, SignError> {
-    let first = rrset.first().ok_or_else(|| SignError("empty RRset".into()))?;
+    let first = rrset
+        .first()
+        .ok_or_else(|| SignError("empty RRset".into()))?;
     let input = SigInput {
         type_covered: first.record_type(),
         algorithm: key.dnskey.public_key().algorithm(),
@@ -269,7 +283,9 @@ pub fn sign_zone(
         })
         .ok_or_else(|| SignError(format!("zone {zone} has no SOA")))?;
     let keys = spec.ksks.iter().chain(&spec.zsks);
-    let dnskeys: Vec<Record> = keys.map(|k| dnskey_record(zone, spec.dnskey_ttl, k)).collect();
+    let dnskeys: Vec<Record> = keys
+        .map(|k| dnskey_record(zone, spec.dnskey_ttl, k))
+        .collect();
     rrsets.insert((zone.clone(), RecordType::DNSKEY), dnskeys);
     let cuts = delegations(zone, &rrsets);
     let denial = match &spec.denial {
@@ -280,7 +296,11 @@ pub fn sign_zone(
             opt_out,
         } => {
             let param = NSEC3PARAM::new(Nsec3HashAlgorithm::SHA1, false, *iterations, salt.clone());
-            let mut param = Record::from_rdata(zone.clone(), 0, RData::DNSSEC(DNSSECRData::NSEC3PARAM(param)));
+            let mut param = Record::from_rdata(
+                zone.clone(),
+                0,
+                RData::DNSSEC(DNSSECRData::NSEC3PARAM(param)),
+            );
             param.dns_class = DNSClass::IN;
             rrsets.insert((zone.clone(), RecordType::NSEC3PARAM), vec![param]);
             nsec3_chain(zone, &rrsets, &cuts, soa_min, salt, *iterations, *opt_out)?
@@ -311,7 +331,11 @@ pub fn sign_zone(
 fn is_dnssec(rtype: RecordType) -> bool {
     matches!(
         rtype,
-        RecordType::RRSIG | RecordType::NSEC | RecordType::NSEC3 | RecordType::NSEC3PARAM | RecordType::DNSKEY
+        RecordType::RRSIG
+            | RecordType::NSEC
+            | RecordType::NSEC3
+            | RecordType::NSEC3PARAM
+            | RecordType::DNSKEY
     )
 }
 
@@ -334,7 +358,11 @@ fn authoritative(owner: &Name, rtype: RecordType, cuts: &BTreeSet<Name>, zone: &
 
 /// The types at each authoritative name, as the NSEC/NSEC3 bitmap shows them (without the
 /// NSEC/NSEC3 type itself), glue and names below cuts left out.
-fn node_types(zone: &Name, rrsets: &Rrsets, cuts: &BTreeSet<Name>) -> BTreeMap<Name, Vec<RecordType>> {
+fn node_types(
+    zone: &Name,
+    rrsets: &Rrsets,
+    cuts: &BTreeSet<Name>,
+) -> BTreeMap<Name, Vec<RecordType>> {
     let mut nodes: BTreeMap<Name, Vec<RecordType>> = BTreeMap::new();
     for (owner, rtype) in rrsets.keys() {
         let below_cut = cuts.iter().any(|cut| cut != owner && cut.zone_of(owner));
@@ -365,7 +393,8 @@ fn nsec_chain(zone: &Name, rrsets: &Rrsets, cuts: &BTreeSet<Name>, ttl: u32) -> 
         let mut types = types.clone();
         types.extend([RecordType::NSEC, RecordType::RRSIG]);
         let nsec = NSEC::new(next, types);
-        let mut record = Record::from_rdata(owner.clone(), ttl, RData::DNSSEC(DNSSECRData::NSEC(nsec)));
+        let mut record =
+            Record::from_rdata(owner.clone(), ttl, RData::DNSSEC(DNSSECRData::NSEC(nsec)));
         record.dns_class = DNSClass::IN;
         out.push(record);
     }
@@ -397,16 +426,27 @@ fn nsec3_chain(
     }
     let mut hashed: Vec<(Vec<u8>, Vec<RecordType>)> = Vec::with_capacity(nodes.len());
     for (name, types) in nodes {
-        let hash = Nsec3HashAlgorithm::SHA1.hash(salt, &name, iterations).map_err(err)?;
+        let hash = Nsec3HashAlgorithm::SHA1
+            .hash(salt, &name, iterations)
+            .map_err(err)?;
         hashed.push((hash.as_ref().to_vec(), types));
     }
     hashed.sort();
     let mut out = Vec::with_capacity(hashed.len());
     for (i, (hash, types)) in hashed.iter().enumerate() {
         let next = hashed[(i + 1) % hashed.len()].0.clone();
-        let nsec3 = NSEC3::new(Nsec3HashAlgorithm::SHA1, opt_out, iterations, salt.to_vec(), next, types.clone());
+        let nsec3 = NSEC3::new(
+            Nsec3HashAlgorithm::SHA1,
+            opt_out,
+            iterations,
+            salt.to_vec(),
+            next,
+            types.clone(),
+        );
         let label = data_encoding::BASE32_DNSSEC.encode(hash);
-        let owner = Name::from_ascii(&label).and_then(|n| n.append_domain(zone)).map_err(err)?;
+        let owner = Name::from_ascii(&label)
+            .and_then(|n| n.append_domain(zone))
+            .map_err(err)?;
         let mut record = Record::from_rdata(owner, ttl, RData::DNSSEC(DNSSECRData::NSEC3(nsec3)));
         record.dns_class = DNSClass::IN;
         out.push(record);
@@ -430,7 +470,10 @@ pub fn corrupt_rrsigs(records: &mut [Record], owner: &Name, covered: RecordType)
         if let Some(byte) = sig.get_mut(middle) {
             *byte ^= 0x01;
         }
-        record.data = RData::DNSSEC(DNSSECRData::RRSIG(RRSIG::from_sig(rrsig.input().clone(), sig)));
+        record.data = RData::DNSSEC(DNSSECRData::RRSIG(RRSIG::from_sig(
+            rrsig.input().clone(),
+            sig,
+        )));
         count += 1;
     }
     count

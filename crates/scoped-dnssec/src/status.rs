@@ -244,7 +244,10 @@ mod tests {
             Kind::Nsec3Iterations,
             Kind::OptOut,
         ] {
-            assert!(matches!(kind.status(&zone), Security::Insecure(_)), "{kind:?}");
+            assert!(
+                matches!(kind.status(&zone), Security::Insecure(_)),
+                "{kind:?}"
+            );
         }
         assert!(Kind::SignatureExpired.status(&zone).is_bogus());
     }

@@ -109,8 +109,8 @@ pub fn verify_rrset(
                     .min()
                     .unwrap_or(0);
                 let labels = usize::from(input.num_labels);
-                let wildcard = (labels < usize::from(owner.num_labels()))
-                    .then(|| owner.trim_to(labels));
+                let wildcard =
+                    (labels < usize::from(owner.num_labels())).then(|| owner.trim_to(labels));
                 return Ok(Verified {
                     ttl,
                     key_tag: tag,

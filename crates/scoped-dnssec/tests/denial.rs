@@ -29,7 +29,13 @@ impl Signed {
         self.prove_with(qname, denied, &self.all(), &Policy::default())
     }
 
-    fn prove_with(&self, qname: &str, denied: Denied, records: &[Record], policy: &Policy) -> Security {
+    fn prove_with(
+        &self,
+        qname: &str,
+        denied: Denied,
+        records: &[Record],
+        policy: &Policy,
+    ) -> Security {
         prove_denial(&example(), &name(qname), &denied, records, policy)
     }
 }
@@ -59,10 +65,18 @@ fn insecure_kind(status: &Security) -> Option<Kind> {
 #[test]
 fn nsec_nxdomain_needs_the_name_and_the_wildcard_denied() {
     let zone = Signed::new(DenialChain::Nsec);
-    assert_eq!(zone.prove("nope.example.", Denied::NxDomain), Security::Secure);
+    assert_eq!(
+        zone.prove("nope.example.", Denied::NxDomain),
+        Security::Secure
+    );
     // Only the NSEC covering the name (mail → ns): the wildcard *.example. is not denied.
     let covering = denial_records(&zone.records, &zone.keys, &[name("mail.example.")]);
-    let status = zone.prove_with("nope.example.", Denied::NxDomain, &covering, &Policy::default());
+    let status = zone.prove_with(
+        "nope.example.",
+        Denied::NxDomain,
+        &covering,
+        &Policy::default(),
+    );
     assert_eq!(bogus_kind(&status), Some(Kind::NsecMissing));
     assert_eq!(status.ede(), Some(12));
     // No denial records at all.
@@ -78,30 +92,58 @@ fn nsec_nxdomain_needs_the_name_and_the_wildcard_denied() {
 #[test]
 fn nsec_nodata_checks_the_type_bitmap() {
     let zone = Signed::new(DenialChain::Nsec);
-    assert_eq!(zone.prove("www.example.", Denied::NoData(RecordType::AAAA)), Security::Secure);
+    assert_eq!(
+        zone.prove("www.example.", Denied::NoData(RecordType::AAAA)),
+        Security::Secure
+    );
     // The empty non-terminal above a.b.example.
-    assert_eq!(zone.prove("b.example.", Denied::NoData(RecordType::TXT)), Security::Secure);
+    assert_eq!(
+        zone.prove("b.example.", Denied::NoData(RecordType::TXT)),
+        Security::Secure
+    );
     // A wildcard that matches the name but lacks the type.
-    assert_eq!(zone.prove("foo.wild.example.", Denied::NoData(RecordType::AAAA)), Security::Secure);
+    assert_eq!(
+        zone.prove("foo.wild.example.", Denied::NoData(RecordType::AAAA)),
+        Security::Secure
+    );
     let refuted = [
         ("www.example.", RecordType::A, "the type is in the bitmap"),
         ("alias.example.", RecordType::A, "a CNAME is there"),
-        ("insecure.example.", RecordType::A, "the data is in the child"),
-        ("foo.wild.example.", RecordType::A, "the wildcard has the type"),
+        (
+            "insecure.example.",
+            RecordType::A,
+            "the data is in the child",
+        ),
+        (
+            "foo.wild.example.",
+            RecordType::A,
+            "the wildcard has the type",
+        ),
     ];
     for (qname, qtype, why) in refuted {
         let status = zone.prove(qname, Denied::NoData(qtype));
-        assert_eq!(bogus_kind(&status), Some(Kind::DenialInvalid), "{qname} {qtype}: {why}");
+        assert_eq!(
+            bogus_kind(&status),
+            Some(Kind::DenialInvalid),
+            "{qname} {qtype}: {why}"
+        );
         assert_eq!(status.ede(), Some(6));
     }
     let status = zone.prove("nope.example.", Denied::NoData(RecordType::A));
-    assert_eq!(bogus_kind(&status), Some(Kind::NsecMissing), "the name does not exist");
+    assert_eq!(
+        bogus_kind(&status),
+        Some(Kind::NsecMissing),
+        "the name does not exist"
+    );
 }
 
 #[test]
 fn nsec_proves_a_delegation_unsigned_and_refutes_a_signed_one() {
     let zone = Signed::new(DenialChain::Nsec);
-    assert_eq!(zone.prove("insecure.example.", Denied::NoData(RecordType::DS)), Security::Secure);
+    assert_eq!(
+        zone.prove("insecure.example.", Denied::NoData(RecordType::DS)),
+        Security::Secure
+    );
     let status = zone.prove("secure.example.", Denied::NoData(RecordType::DS));
     assert_eq!(bogus_kind(&status), Some(Kind::DenialInvalid));
 }
@@ -113,16 +155,31 @@ fn expanded(records: &[Record], qname: &str) -> (Vec<Record>, Vec<Record>) {
         r.name = owner.clone();
         r
     };
-    let data = rrset(records, "*.wild.example.", RecordType::A).into_iter().map(rename).collect();
-    let sigs = rrsigs(records, "*.wild.example.").into_iter().map(rename).collect();
+    let data = rrset(records, "*.wild.example.", RecordType::A)
+        .into_iter()
+        .map(rename)
+        .collect();
+    let sigs = rrsigs(records, "*.wild.example.")
+        .into_iter()
+        .map(rename)
+        .collect();
     (data, sigs)
 }
 
 fn wildcard_answer(zone: &Signed, qname: &str) -> Security {
     let (data, sigs) = expanded(&zone.records, qname);
-    let verified = verify_rrset(&data, &sigs, &zone.keys.zone, &zone.keys.keys, NOW, &Policy::default())
-        .expect("the expanded RRset verifies");
-    let closest_encloser = verified.wildcard.expect("labels < owner labels: a wildcard expansion");
+    let verified = verify_rrset(
+        &data,
+        &sigs,
+        &zone.keys.zone,
+        &zone.keys.keys,
+        NOW,
+        &Policy::default(),
+    )
+    .expect("the expanded RRset verifies");
+    let closest_encloser = verified
+        .wildcard
+        .expect("labels < owner labels: a wildcard expansion");
     assert_eq!(closest_encloser, name("wild.example."));
     zone.prove(qname, Denied::Wildcard { closest_encloser })
 }
@@ -131,17 +188,35 @@ fn wildcard_answer(zone: &Signed, qname: &str) -> Security {
 fn wildcard_expansion_is_proven_with_nsec_and_nsec3() {
     for chain in [DenialChain::Nsec, nsec3(0, false), nsec3(10, true)] {
         let zone = Signed::new(chain.clone());
-        assert_eq!(wildcard_answer(&zone, "foo.wild.example."), Security::Secure, "{chain:?}");
-        assert_eq!(wildcard_answer(&zone, "a.b.foo.wild.example."), Security::Secure, "{chain:?}");
+        assert_eq!(
+            wildcard_answer(&zone, "foo.wild.example."),
+            Security::Secure,
+            "{chain:?}"
+        );
+        assert_eq!(
+            wildcard_answer(&zone, "a.b.foo.wild.example."),
+            Security::Secure,
+            "{chain:?}"
+        );
         // A forged expansion for a name that exists: nothing proves it absent.
         let status = wildcard_answer(&zone, "real.wild.example.");
         assert!(status.is_bogus(), "{chain:?}: {status}");
         // Without the denial records the expansion is unproven.
         let (data, sigs) = expanded(&zone.records, "foo.wild.example.");
-        let verified = verify_rrset(&data, &sigs, &zone.keys.zone, &zone.keys.keys, NOW, &Policy::default()).unwrap();
+        let verified = verify_rrset(
+            &data,
+            &sigs,
+            &zone.keys.zone,
+            &zone.keys.keys,
+            NOW,
+            &Policy::default(),
+        )
+        .unwrap();
         let status = zone.prove_with(
             "foo.wild.example.",
-            Denied::Wildcard { closest_encloser: verified.wildcard.unwrap() },
+            Denied::Wildcard {
+                closest_encloser: verified.wildcard.unwrap(),
+            },
             &[],
             &Policy::default(),
         );
@@ -152,13 +227,31 @@ fn wildcard_expansion_is_proven_with_nsec_and_nsec3() {
 #[test]
 fn nsec3_nxdomain_and_nodata() {
     let zone = Signed::new(nsec3(5, false));
-    assert_eq!(zone.prove("nope.example.", Denied::NxDomain), Security::Secure);
-    assert_eq!(zone.prove("x.nope.example.", Denied::NxDomain), Security::Secure);
-    assert_eq!(zone.prove("www.example.", Denied::NoData(RecordType::AAAA)), Security::Secure);
-    assert_eq!(zone.prove("b.example.", Denied::NoData(RecordType::TXT)), Security::Secure);
-    assert_eq!(zone.prove("foo.wild.example.", Denied::NoData(RecordType::AAAA)), Security::Secure);
+    assert_eq!(
+        zone.prove("nope.example.", Denied::NxDomain),
+        Security::Secure
+    );
+    assert_eq!(
+        zone.prove("x.nope.example.", Denied::NxDomain),
+        Security::Secure
+    );
+    assert_eq!(
+        zone.prove("www.example.", Denied::NoData(RecordType::AAAA)),
+        Security::Secure
+    );
+    assert_eq!(
+        zone.prove("b.example.", Denied::NoData(RecordType::TXT)),
+        Security::Secure
+    );
+    assert_eq!(
+        zone.prove("foo.wild.example.", Denied::NoData(RecordType::AAAA)),
+        Security::Secure
+    );
     // Without opt-out the unsigned delegation has its own NSEC3: NS, no DS.
-    assert_eq!(zone.prove("insecure.example.", Denied::NoData(RecordType::DS)), Security::Secure);
+    assert_eq!(
+        zone.prove("insecure.example.", Denied::NoData(RecordType::DS)),
+        Security::Secure
+    );
     for (qname, denied) in [
         ("www.example.", Denied::NxDomain),
         ("nope.wild.example.", Denied::NxDomain),
@@ -167,7 +260,11 @@ fn nsec3_nxdomain_and_nodata() {
         ("secure.example.", Denied::NoData(RecordType::DS)),
     ] {
         let status = zone.prove(qname, denied.clone());
-        assert_eq!(bogus_kind(&status), Some(Kind::DenialInvalid), "{qname} {denied:?}");
+        assert_eq!(
+            bogus_kind(&status),
+            Some(Kind::DenialInvalid),
+            "{qname} {denied:?}"
+        );
     }
     let status = zone.prove("nope.example.", Denied::NoData(RecordType::A));
     assert_eq!(bogus_kind(&status), Some(Kind::NsecMissing));
@@ -176,7 +273,8 @@ fn nsec3_nxdomain_and_nodata() {
         .all()
         .into_iter()
         .filter(|r| {
-            let owner = scoped_dnssec::denial::nsec3_owner(&example(), &example(), &[0xab, 0xcd], 5);
+            let owner =
+                scoped_dnssec::denial::nsec3_owner(&example(), &example(), &[0xab, 0xcd], 5);
             Some(&r.name) == owner.as_ref()
         })
         .collect::<Vec<_>>();
@@ -198,26 +296,48 @@ fn nsec3_opt_out_makes_the_unsigned_delegation_insecure() {
     let status = zone.prove("nope.example.", Denied::NxDomain);
     assert_eq!(insecure_kind(&status), Some(Kind::OptOut));
     // Data proven absent at a name that is in the chain stays secure.
-    assert_eq!(zone.prove("www.example.", Denied::NoData(RecordType::AAAA)), Security::Secure);
+    assert_eq!(
+        zone.prove("www.example.", Denied::NoData(RecordType::AAAA)),
+        Security::Secure
+    );
 }
 
 #[test]
 fn nsec3_iterations_above_the_limit_are_insecure_with_ede_27() {
     let zone = Signed::new(nsec3(200, false));
     let status = zone.prove("nope.example.", Denied::NxDomain);
-    assert_eq!(insecure_kind(&status), Some(Kind::Nsec3Iterations), "{status}");
+    assert_eq!(
+        insecure_kind(&status),
+        Some(Kind::Nsec3Iterations),
+        "{status}"
+    );
     assert_eq!(status.ede(), Some(27));
-    let lenient = Policy { nsec3_max_iterations: 200, ..Policy::default() };
+    let lenient = Policy {
+        nsec3_max_iterations: 200,
+        ..Policy::default()
+    };
     let records = zone.all();
-    assert_eq!(zone.prove_with("nope.example.", Denied::NxDomain, &records, &lenient), Security::Secure);
+    assert_eq!(
+        zone.prove_with("nope.example.", Denied::NxDomain, &records, &lenient),
+        Security::Secure
+    );
     // At the default limit exactly, still validated.
     let zone = Signed::new(nsec3(150, false));
-    assert_eq!(zone.prove("nope.example.", Denied::NxDomain), Security::Secure);
+    assert_eq!(
+        zone.prove("nope.example.", Denied::NxDomain),
+        Security::Secure
+    );
 }
 
 #[test]
 fn denial_records_of_another_zone_are_ignored() {
     let zone = Signed::new(DenialChain::Nsec);
-    let status = prove_denial(&name("other."), &name("nope.other."), &Denied::NxDomain, &zone.all(), &Policy::default());
+    let status = prove_denial(
+        &name("other."),
+        &name("nope.other."),
+        &Denied::NxDomain,
+        &zone.all(),
+        &Policy::default(),
+    );
     assert_eq!(bogus_kind(&status), Some(Kind::NsecMissing));
 }

@@ -13,6 +13,7 @@ use crate::zone::{Zone, label_count};
 /// Add the DNSSEC records for `response`, the answer of `zone` to (`qname`, `qtype`).
 pub(crate) fn add_dnssec(response: &mut Message, zone: &Zone, qname: &Name) {
     let mut extra = Vec::new();
+    let mut authority = Vec::new();
     let mut last_name = qname.clone();
     for (owner, rtype) in rrsets(&response.answers) {
         if let RecordType::CNAME = rtype
@@ -39,12 +40,11 @@ pub(crate) fn add_dnssec(response: &mut Message, zone: &Zone, qname: &Name) {
                 r
             }));
             let next_closer = owner.trim_to(label_count(&ce) + 1);
-            extra.extend(covering(zone, &next_closer));
+            authority.extend(covering(zone, &next_closer));
         }
     }
     response.add_answers(extra);
 
-    let mut authority = Vec::new();
     let negative = response
         .authorities
         .iter()
@@ -224,7 +224,10 @@ impl<'z> Nsec3Chain<'z> {
 
     fn matching(&self, name: &Name) -> Option<&'z Record> {
         let hash = self.hash(name)?;
-        self.entries.iter().find(|(h, _)| *h == hash).map(|(_, r)| *r)
+        self.entries
+            .iter()
+            .find(|(h, _)| *h == hash)
+            .map(|(_, r)| *r)
     }
 
     fn covering(&self, name: &Name) -> Option<&'z Record> {

@@ -153,7 +153,11 @@ pub fn sign(zone: &Zone, signing: &Signing) -> Result<SignedZone, SignedError> {
             .unwrap_or_default(),
         DsMode::Stray => {
             let stray = Key::generate(Algorithm::ECDSAP256SHA256, true)?;
-            vec![ds_record(&origin, ttl, stray.ds(&origin, DigestType::SHA256)?)]
+            vec![ds_record(
+                &origin,
+                ttl,
+                stray.ds(&origin, DigestType::SHA256)?,
+            )]
         }
         DsMode::None => Vec::new(),
     };
@@ -174,6 +178,15 @@ pub struct SignedHierarchy {
     pub anchors: TrustAnchors,
     /// The same anchor as a trust-anchor file (`. 86400 IN DS …` lines).
     pub anchor_text: String,
+}
+
+impl SignedHierarchy {
+    /// Declare every zone in `builder` (servers still to be declared by origin).
+    pub fn add_to(&self, builder: &mut crate::InternetBuilder) {
+        for zone in &self.zones {
+            builder.add_zone(zone.clone());
+        }
+    }
 }
 
 /// Sign `zones` (each with its [`Signing`], or `None` to leave it unsigned) bottom-up: children

@@ -20,7 +20,9 @@ fn zones() -> Vec<Zone> {
 }
 
 fn records(zone: &Zone, owner: &Name, rtype: RecordType) -> Vec<Record> {
-    zone.rrset(owner, rtype).map(<[Record]>::to_vec).unwrap_or_default()
+    zone.rrset(owner, rtype)
+        .map(<[Record]>::to_vec)
+        .unwrap_or_default()
 }
 
 fn rrsigs(zone: &Zone, owner: &Name) -> Vec<Record> {
@@ -39,7 +41,14 @@ fn ds_of(records: &[Record]) -> Vec<DS> {
 
 fn keys(zone: &Zone, trust: Trust<'_>) -> ChainResult {
     let apex = zone.origin();
-    validate_zone_keys(apex, trust, &records(zone, apex, RecordType::DNSKEY), &rrsigs(zone, apex), NOW, &Policy::default())
+    validate_zone_keys(
+        apex,
+        trust,
+        &records(zone, apex, RecordType::DNSKEY),
+        &rrsigs(zone, apex),
+        NOW,
+        &Policy::default(),
+    )
 }
 
 /// Walk root → example → sub from the anchor: the keys of each zone, or the first failure.
@@ -53,10 +62,22 @@ fn walk(zones: &[Zone], anchor_ds: &[DS]) -> Result<Vec<ZoneKeys>, ChainResult> 
             return Err(result);
         };
         // The child's DS RRset in this zone, verified with this zone's keys.
-        if let Some(child) = ["example.", "sub.example."].iter().map(|c| name(c)).find(|c| c.base_name() == *zone.origin()) {
+        if let Some(child) = ["example.", "sub.example."]
+            .iter()
+            .map(|c| name(c))
+            .find(|c| c.base_name() == *zone.origin())
+        {
             let ds = records(zone, &child, RecordType::DS);
             if !ds.is_empty() {
-                verify_rrset(&ds, &rrsigs(zone, &child), &zone_keys.zone, &zone_keys.keys, NOW, &Policy::default()).expect("DS signed by the parent");
+                verify_rrset(
+                    &ds,
+                    &rrsigs(zone, &child),
+                    &zone_keys.zone,
+                    &zone_keys.keys,
+                    NOW,
+                    &Policy::default(),
+                )
+                .expect("DS signed by the parent");
             }
             trusted = ds_of(&ds);
         }
@@ -67,7 +88,11 @@ fn walk(zones: &[Zone], anchor_ds: &[DS]) -> Result<Vec<ZoneKeys>, ChainResult> 
 
 fn hierarchy(example: Signing) -> scoped_testkit::signed::SignedHierarchy {
     let mut zones = zones().into_iter();
-    let (root, ex, sub) = (zones.next().unwrap(), zones.next().unwrap(), zones.next().unwrap());
+    let (root, ex, sub) = (
+        zones.next().unwrap(),
+        zones.next().unwrap(),
+        zones.next().unwrap(),
+    );
     sign_hierarchy(vec![
         (root, Some(Signing::new(NOW))),
         (ex, Some(example)),
@@ -77,7 +102,11 @@ fn hierarchy(example: Signing) -> scoped_testkit::signed::SignedHierarchy {
 }
 
 fn anchor_ds(h: &scoped_testkit::signed::SignedHierarchy) -> Vec<DS> {
-    h.anchors.closest(&Name::root()).expect("root anchor").ds.clone()
+    h.anchors
+        .closest(&Name::root())
+        .expect("root anchor")
+        .ds
+        .clone()
 }
 
 #[test]
@@ -87,11 +116,27 @@ fn a_signed_hierarchy_validates_from_its_anchor() {
     assert!(h.anchor_text.contains(" DS "), "{}", h.anchor_text);
     let chain = walk(&h.zones, &anchor_ds(&h)).expect("secure all the way down");
     let sub = &chain[2];
-    let zone = h.zones.iter().find(|z| z.origin() == &name("sub.example.")).unwrap();
+    let zone = h
+        .zones
+        .iter()
+        .find(|z| z.origin() == &name("sub.example."))
+        .unwrap();
     let www = name("www.sub.example.");
-    verify_rrset(&records(zone, &www, RecordType::A), &rrsigs(zone, &www), &sub.zone, &sub.keys, NOW, &Policy::default()).unwrap();
+    verify_rrset(
+        &records(zone, &www, RecordType::A),
+        &rrsigs(zone, &www),
+        &sub.zone,
+        &sub.keys,
+        NOW,
+        &Policy::default(),
+    )
+    .unwrap();
     // Every RRSIG in the zone is by the zone itself.
-    assert!(zone.records().filter_map(rrsig_of).all(|s| s.input().signer_name == name("sub.example.")));
+    assert!(
+        zone.records()
+            .filter_map(rrsig_of)
+            .all(|s| s.input().signer_name == name("sub.example."))
+    );
 }
 
 #[test]
@@ -99,9 +144,27 @@ fn knobs_break_what_they_name() {
     let cases: Vec<(Signing, Kind)> = vec![
         (Signing::expired(NOW), Kind::SignatureExpired),
         (Signing::not_yet_valid(NOW), Kind::SignatureNotYetValid),
-        (Signing { ds: DsMode::Stray, ..Signing::new(NOW) }, Kind::DnskeyMissing),
-        (Signing { unsupported_algorithm: Some(253), ..Signing::new(NOW) }, Kind::UnsupportedAlgorithm),
-        (Signing { ds: DsMode::None, ..Signing::new(NOW) }, Kind::UnsignedDelegation),
+        (
+            Signing {
+                ds: DsMode::Stray,
+                ..Signing::new(NOW)
+            },
+            Kind::DnskeyMissing,
+        ),
+        (
+            Signing {
+                unsupported_algorithm: Some(253),
+                ..Signing::new(NOW)
+            },
+            Kind::UnsupportedAlgorithm,
+        ),
+        (
+            Signing {
+                ds: DsMode::None,
+                ..Signing::new(NOW)
+            },
+            Kind::UnsignedDelegation,
+        ),
     ];
     for (signing, kind) in cases {
         let h = hierarchy(signing);
@@ -120,16 +183,45 @@ fn knobs_break_what_they_name() {
 #[test]
 fn corrupt_and_ksk_roll_knobs() {
     let www = name("www.example.");
-    let h = hierarchy(Signing { corrupt: vec![(www.clone(), RecordType::A)], ..Signing::new(NOW) });
+    let h = hierarchy(Signing {
+        corrupt: vec![(www.clone(), RecordType::A)],
+        ..Signing::new(NOW)
+    });
     let chain = walk(&h.zones, &anchor_ds(&h)).expect("keys unaffected");
-    let zone = h.zones.iter().find(|z| z.origin() == &name("example.")).unwrap();
-    let err = verify_rrset(&records(zone, &www, RecordType::A), &rrsigs(zone, &www), &chain[1].zone, &chain[1].keys, NOW, &Policy::default()).unwrap_err();
+    let zone = h
+        .zones
+        .iter()
+        .find(|z| z.origin() == &name("example."))
+        .unwrap();
+    let err = verify_rrset(
+        &records(zone, &www, RecordType::A),
+        &rrsigs(zone, &www),
+        &chain[1].zone,
+        &chain[1].keys,
+        NOW,
+        &Policy::default(),
+    )
+    .unwrap_err();
     assert_eq!(err.kind, Kind::SignatureInvalid);
     let ns = name("ns.example.");
-    assert!(verify_rrset(&records(zone, &ns, RecordType::A), &rrsigs(zone, &ns), &chain[1].zone, &chain[1].keys, NOW, &Policy::default()).is_ok());
+    assert!(
+        verify_rrset(
+            &records(zone, &ns, RecordType::A),
+            &rrsigs(zone, &ns),
+            &chain[1].zone,
+            &chain[1].keys,
+            NOW,
+            &Policy::default()
+        )
+        .is_ok()
+    );
 
     for index in [0, 1] {
-        let h = hierarchy(Signing { ksk_roll: true, ds: DsMode::Ksk(index), ..Signing::new(NOW) });
+        let h = hierarchy(Signing {
+            ksk_roll: true,
+            ds: DsMode::Ksk(index),
+            ..Signing::new(NOW)
+        });
         let chain = walk(&h.zones, &anchor_ds(&h)).expect("either KSK's DS validates");
         assert_eq!(chain[1].keys.len(), 3);
     }

@@ -33,10 +33,10 @@ pub enum Denied {
 /// Check that `records` (the NSEC or NSEC3 records of `zone` from the answer's authority
 /// section, signatures already verified) prove `denied` for `qname`.
 ///
-/// - [`Security::Secure`]: proven.
-/// - [`Security::Insecure`]: NSEC3 iterations above `policy`'s limit (EDE 27; RFC 9276 §3.2),
+/// - [`Security::Secure`] when proven.
+/// - [`Security::Insecure`] for NSEC3 iterations above `policy`'s limit (EDE 27; RFC 9276 §3.2),
 ///   or the name lies in an opt-out span (NXDOMAIN, or DS absence of a delegation).
-/// - [`Security::Bogus`]: no NSEC/NSEC3 records, or not the right ones (EDE 12); records that
+/// - [`Security::Bogus`] for no NSEC/NSEC3 records, or not the right ones (EDE 12); records that
 ///   contradict the claim (EDE 6).
 ///
 /// NSEC records are used when there are any, NSEC3 otherwise.

@@ -8,7 +8,12 @@ use crate::status::Kind;
 
 type Nsec<'a> = (&'a Name, &'a NSEC);
 
-pub(super) fn prove(zone: &Name, qname: &Name, denied: &Denied, nsecs: &[Nsec<'_>]) -> Result<(), Kind> {
+pub(super) fn prove(
+    zone: &Name,
+    qname: &Name,
+    denied: &Denied,
+    nsecs: &[Nsec<'_>],
+) -> Result<(), Kind> {
     match denied {
         Denied::NxDomain => nxdomain(zone, qname, nsecs),
         Denied::NoData(qtype) => nodata(zone, qname, *qtype, nsecs),
@@ -119,7 +124,11 @@ fn closest_encloser(zone: &Name, qname: &Name, owner: &Name, next: &Name) -> Nam
         n
     };
     let (a, b) = (shared(owner), shared(next));
-    let ce = if a.num_labels() >= b.num_labels() { a } else { b };
+    let ce = if a.num_labels() >= b.num_labels() {
+        a
+    } else {
+        b
+    };
     if zone.zone_of(&ce) { ce } else { zone.clone() }
 }
 

@@ -34,7 +34,11 @@ impl Chain<'_> {
     /// The NSEC3 whose owner hash is the hash of `name`.
     fn matching(&self, name: &Name) -> Result<Option<&NSEC3>, Kind> {
         let hash = self.hash(name)?;
-        Ok(self.entries.iter().find(|e| e.hash == hash).map(|e| e.nsec3))
+        Ok(self
+            .entries
+            .iter()
+            .find(|e| e.hash == hash)
+            .map(|e| e.nsec3))
     }
 
     /// The NSEC3 whose span covers the hash of `name` (owner < hash < next, wrapping at the end
