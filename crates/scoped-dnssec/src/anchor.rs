@@ -14,6 +14,7 @@ use hickory_proto::rr::{DNSClass, Name, RData, Record};
 use hickory_proto::serialize::txt::{LexerError, ParseError, Parser};
 
 use crate::chain::Trust;
+use crate::status::{Kind, Reason, Security};
 
 /// The trust anchors of one zone.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -153,6 +154,22 @@ impl TrustAnchors {
             .iter()
             .filter(|a| a.zone.zone_of(name))
             .max_by_key(|a| a.zone.num_labels())
+    }
+
+    /// What the anchors alone say about `name`, before any record is fetched: insecure under a
+    /// negative trust anchor, indeterminate when no anchor covers it, `None` when it must be
+    /// validated from [`closest`](Self::closest).
+    pub fn presumed(&self, name: &Name) -> Option<Security> {
+        if let Some(negative) = self.negative_covering(name) {
+            return Some(Security::Insecure(Reason::new(
+                Kind::NegativeTrustAnchor,
+                negative,
+            )));
+        }
+        if self.closest(name).is_none() {
+            return Some(Security::Indeterminate);
+        }
+        None
     }
 
     /// The negative trust anchor at or above `name`, if any.
@@ -480,5 +497,29 @@ mod tests {
         assert!(anchors.negative_covering(&below).is_some());
         let beside = Name::from_ascii("fine.example.").unwrap();
         assert!(anchors.negative_covering(&beside).is_none());
+        let status = anchors.presumed(&below).unwrap();
+        assert_eq!(
+            status.to_string(),
+            "insecure: negative trust anchor (zone broken.example.)"
+        );
+        assert_eq!(anchors.presumed(&beside), None, "validated from the root");
+        assert_eq!(
+            TrustAnchors::empty().presumed(&beside),
+            Some(Security::Indeterminate)
+        );
+    }
+
+    #[test]
+    fn the_documented_anchor_file_parses() {
+        // The example in docs/dnssec.md (the DNSKEY is RFC 6605's P-256 example key).
+        let text = ". 86400 IN DS 20326 8 2 E06D44B80B8F1D39A95C0B0D7C65D08458E880409BBC683457104237C7F8EC8D\n\
+                    example.net. IN DNSKEY 257 3 13 ( GojIhhXUN/u4v54ZQqGSnyhWJwaubCvTmeexv7bR6edb\n\
+                    \x20                                  krSqQpF64cYbcB7wNcP+e+MAnLr+Wi9xMWyQLc8NAA== )\n";
+        let anchors = TrustAnchors::from_text(text).unwrap();
+        let net = anchors
+            .closest(&Name::from_ascii("www.example.net.").unwrap())
+            .unwrap();
+        assert_eq!(net.keys[0].public_key().public_bytes().len(), 64);
+        assert_eq!(net.keys[0].calculate_key_tag().unwrap(), 55648);
     }
 }
