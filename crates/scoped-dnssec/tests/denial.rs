@@ -146,6 +146,9 @@ fn nsec_proves_a_delegation_unsigned_and_refutes_a_signed_one() {
     );
     let status = zone.prove("secure.example.", Denied::NoData(RecordType::DS));
     assert_eq!(bogus_kind(&status), Some(Kind::DenialInvalid));
+    // The child's own apex NSEC (it has an SOA) cannot deny the DS: wrong side of the cut.
+    let status = zone.prove("example.", Denied::NoData(RecordType::DS));
+    assert_eq!(bogus_kind(&status), Some(Kind::DenialInvalid));
 }
 
 /// The A RRset of `*.wild.example.` as the server expands it for `qname`, with its RRSIGs.
