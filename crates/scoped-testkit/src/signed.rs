@@ -5,8 +5,8 @@
 //! algorithm, a KSK roll, NSEC3 with opt-out or many iterations, an unsigned delegation.
 //!
 //! What is here builds the signed zone data (DNSKEY, RRSIG, NSEC/NSEC3, DS) and the trust
-//! anchor. The authoritative responder serves the records it holds; sending RRSIGs with answers
-//! and NSEC/NSEC3 proofs with negative answers to DO queries is the next step (not done yet).
+//! anchor; the authoritative responder adds the DNSSEC records to answers for DO queries
+//! (`dnssec_answer.rs`).
 
 use hickory_proto::rr::{Name, Record, RecordType};
 use scoped_dnssec::signer::{
