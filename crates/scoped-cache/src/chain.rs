@@ -16,8 +16,9 @@ pub enum AnswerEnd {
     Negative {
         /// NXDOMAIN or NOERROR (NODATA).
         rcode: ResponseCode,
-        /// The SOA for the authority section.
-        soa: Record,
+        /// The SOA for the authority section (boxed: with hickory's DNSSEC feature a `Record`
+        /// is large, and this enum is returned by value on every cache lookup).
+        soa: Box<Record>,
     },
     /// The chain leads to this name, about which the cache knows nothing usable (or which it
     /// already went through: a loop): resolve it.
@@ -133,7 +134,10 @@ pub fn follow_chain(
             }
             Some((AnswerStep::Negative(rcode, soa), s)) => {
                 scope = scope.max(s);
-                AnswerEnd::Negative { rcode, soa }
+                AnswerEnd::Negative {
+                    rcode,
+                    soa: Box::new(soa),
+                }
             }
             Some((AnswerStep::Dname { dname, cname }, s)) if followed < max_links => {
                 scope = scope.max(s);

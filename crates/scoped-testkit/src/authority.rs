@@ -82,7 +82,24 @@ pub fn closest_zone<'z>(
 ///   non-terminal) without the type → NOERROR/NODATA, AA, SOA in authority. The SOA is sent with
 ///   its TTL as written in the zone (not clamped to MINIMUM), so the resolver's RFC 2308
 ///   `min(SOA TTL, MINIMUM)` is what gets tested.
+///
+/// For a query with the DO bit to a signed zone ([`Zone::is_signed`]), the DNSSEC records are
+/// added as an authoritative server does (RFC 4035 §3.1): RRSIGs with each RRset, the DS (or the
+/// NSEC/NSEC3 proving there is none) with a referral, NSEC/NSEC3 proofs with NXDOMAIN, NODATA
+/// and wildcard answers.
 pub fn authoritative_response(zones: &[Arc<Zone>], query: &Message) -> Message {
+    let mut response = plain_response(zones, query);
+    let dnssec_ok = query.edns.as_ref().is_some_and(|e| e.flags().dnssec_ok);
+    if let ([question], true) = (query.queries.as_slice(), dnssec_ok)
+        && let Some(zone) = closest_zone(zones, question.name(), question.query_type())
+        && zone.is_signed()
+    {
+        crate::dnssec_answer::add_dnssec(&mut response, zone, question.name());
+    }
+    response
+}
+
+fn plain_response(zones: &[Arc<Zone>], query: &Message) -> Message {
     let mut response = response_skeleton(query);
     if query.metadata.op_code != OpCode::Query {
         response.metadata.response_code = ResponseCode::NotImp;

@@ -31,6 +31,7 @@
 
 pub mod authority;
 pub mod cdn;
+mod dnssec_answer;
 pub mod ecs;
 pub mod engine;
 mod internet;
@@ -38,6 +39,7 @@ pub mod loopback;
 pub mod memory;
 pub mod multi;
 pub mod queue;
+pub mod signed;
 pub mod standard;
 pub mod zone;
 

@@ -204,6 +204,11 @@ impl Zone {
             .flat_map(|types| types.values().flatten())
     }
 
+    /// Is the zone signed (a DNSKEY RRset at the apex; see [`crate::signed`])?
+    pub fn is_signed(&self) -> bool {
+        self.rrset(&self.origin, RecordType::DNSKEY).is_some()
+    }
+
     /// The nameserver names of the apex NS RRset.
     pub fn apex_ns(&self) -> Vec<Name> {
         ns_targets(self.rrset(&self.origin, RecordType::NS).unwrap_or_default())

@@ -59,7 +59,7 @@ impl Recursor {
         };
         let resolution = match cached.end {
             AnswerEnd::Records(records) => positive(cached.links, records, scope),
-            AnswerEnd::Negative { rcode, soa } => negative(rcode, cached.links, Some(soa), scope),
+            AnswerEnd::Negative { rcode, soa } => negative(rcode, cached.links, Some(*soa), scope),
             AnswerEnd::NameTooLong => too_long(cached.links, scope),
             AnswerEnd::Continue(_) => return FromCache::Partial,
         };

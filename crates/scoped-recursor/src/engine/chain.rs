@@ -102,7 +102,7 @@ impl Recursor {
                     match cached.end {
                         AnswerEnd::Records(records) => return Ok(positive(links, records, scope)),
                         AnswerEnd::Negative { rcode, soa } => {
-                            return Ok(negative(rcode, links, Some(soa), scope));
+                            return Ok(negative(rcode, links, Some(*soa), scope));
                         }
                         AnswerEnd::NameTooLong => return Ok(too_long(links, scope)),
                         AnswerEnd::Continue(next) => current = next,
