@@ -300,6 +300,10 @@ pub struct WireCache {
     /// cache for the name, as `flush` does, cost milliseconds per tailored answer stored once
     /// the cache held a few hundred thousand answers.)
     generations: Arc<[AtomicU32]>,
+    /// The longest subnet prefix any answer was stored for, IPv4 and IPv6: while a tailored
+    /// entry's scope is at least this long, the rendered answers it can make wrong are known
+    /// exactly ([`WireCache::forget_for`]).
+    longest_subnet: Arc<[std::sync::atomic::AtomicU8; 2]>,
 }
 
 /// Buckets of [`WireCache::forget`]'s generations: a forgotten name retires the answers of the
@@ -314,6 +318,14 @@ fn generation_bucket(name: &[u8]) -> usize {
         hash = (hash ^ u32::from(byte)).wrapping_mul(0x0100_0193);
     }
     hash as usize & (GENERATION_BUCKETS - 1)
+}
+
+/// QTYPE ANY: its rendered answer holds every type of the name.
+const TYPE_ANY: u16 = 255;
+
+/// 0 for IPv4, 1 for IPv6.
+fn family_index(net: &IpNet) -> usize {
+    usize::from(matches!(net, IpNet::V6(_)))
 }
 
 impl std::fmt::Debug for WireCache {
@@ -340,6 +352,10 @@ impl WireCache {
         Self {
             entries: Arc::new(entries),
             generations: (0..GENERATION_BUCKETS).map(|_| AtomicU32::new(0)).collect(),
+            longest_subnet: Arc::new([
+                std::sync::atomic::AtomicU8::new(0),
+                std::sync::atomic::AtomicU8::new(0),
+            ]),
         }
     }
 
@@ -377,7 +393,45 @@ impl WireCache {
         answer.stored = now;
         answer.until = now + lifetime;
         answer.generation = self.generation(&key.name);
+        if let WireClients::Subnet(net) = key.clients {
+            self.longest_subnet[family_index(&net)].fetch_max(net.prefix_len(), Ordering::AcqRel);
+        }
         self.entries.insert(key, Arc::new(answer));
+    }
+
+    /// Drop the answers for (`name`, `qtype`) that an entry tailored to `clients` can make
+    /// wrong, when they are known exactly, and say whether they were; else the caller retires
+    /// the name with [`WireCache::forget`].
+    ///
+    /// They are known for an entry that serves one subnet at least as long as any subnet an
+    /// answer was stored for: it covers no stored subnet but its own (a longer one it would
+    /// cover does not exist; a shorter one it cannot serve, its scope being longer than that
+    /// query's source), so the answers it changes are the one for that subnet and the one for
+    /// every client. An entry for queries without a subnet changes that answer and the one for
+    /// every client. Removing just those, instead of retiring every answer of the name, keeps
+    /// the other subnets' answers of a name filled subnet by subnet, and leaves no retired
+    /// answer taking room until it is evicted.
+    pub fn forget_for(&self, name: &[u8], qtype: u16, clients: WireClients) -> bool {
+        let exact = match clients {
+            WireClients::Subnet(net) => {
+                net.prefix_len() >= self.longest_subnet[family_index(&net)].load(Ordering::Acquire)
+            }
+            WireClients::NoSubnet => true,
+            WireClients::Every => false,
+        };
+        if !exact {
+            return false;
+        }
+        for qtype in [qtype, TYPE_ANY] {
+            for clients in [WireClients::Every, clients] {
+                self.entries.remove(&WireKeyRef {
+                    name,
+                    qtype,
+                    clients,
+                });
+            }
+        }
+        true
     }
 
     /// Retire every answer stored so far for `name` (lowercase wire form), for every type and
@@ -576,6 +630,89 @@ mod tests {
         assert!(
             cache.get(&key(&www, 1, WireClients::Every), now).is_some(),
             "an answer stored after the forget serves"
+        );
+    }
+
+    #[test]
+    fn forget_for_a_full_length_subnet_drops_only_its_answer_and_the_one_for_every_client() {
+        let cache = WireCache::new(1 << 20);
+        let now = Instant::now();
+        let keep = Duration::from_secs(30);
+        let www = wire_name("www.example.");
+        let net = |s: &str| WireClients::Subnet(s.parse::<IpNet>().unwrap());
+        let key = |qtype, clients| WireKeyRef {
+            name: &www,
+            qtype,
+            clients,
+        };
+        let stored = [
+            (1, WireClients::Every),
+            (1, WireClients::NoSubnet),
+            (1, net("198.51.100.0/24")),
+            (1, net("198.51.101.0/24")),
+            (28, net("198.51.100.0/24")),
+        ];
+        for (qtype, clients) in stored {
+            let answer = WireAnswer::from_response(&response("www.example."), 0).unwrap();
+            cache.insert(key(qtype, clients).to_key(), answer, now, keep);
+        }
+        let before = cache.len();
+        assert!(cache.forget_for(&www, 1, net("198.51.100.0/24")));
+        let held = |qtype, clients| cache.get(&key(qtype, clients), now).is_some();
+        assert!(!held(1, WireClients::Every));
+        assert!(!held(1, net("198.51.100.0/24")));
+        assert!(
+            held(1, WireClients::NoSubnet),
+            "no subnet: not served by a tailored entry"
+        );
+        assert!(
+            held(1, net("198.51.101.0/24")),
+            "another subnet keeps its answer"
+        );
+        assert!(
+            held(28, net("198.51.100.0/24")),
+            "another type keeps its answer"
+        );
+        assert_eq!(cache.len(), before - 2, "removed, not left to be evicted");
+        // A scope shorter than a stored subnet covers subnets it cannot name one by one.
+        assert!(!cache.forget_for(&www, 1, net("198.51.0.0/16")));
+        assert!(held(1, net("198.51.101.0/24")));
+        // An entry for queries without a subnet: that answer and the one for every client.
+        assert!(cache.forget_for(&www, 1, WireClients::NoSubnet));
+        assert!(!held(1, WireClients::NoSubnet));
+        assert!(!cache.forget_for(&www, 1, WireClients::Every));
+    }
+
+    #[test]
+    fn forget_for_is_exact_only_up_to_the_longest_subnet_stored_per_family() {
+        let cache = WireCache::new(1 << 20);
+        let now = Instant::now();
+        let www = wire_name("www.example.");
+        let clients = WireClients::Subnet("2001:db8:0:100::/64".parse().unwrap());
+        let answer = WireAnswer::from_response(&response("www.example."), 0).unwrap();
+        let stored = WireKeyRef {
+            name: &www,
+            qtype: 28,
+            clients,
+        };
+        cache.insert(stored.to_key(), answer, now, Duration::from_secs(30));
+        let v6 = |s: &str| WireClients::Subnet(s.parse::<IpNet>().unwrap());
+        assert!(
+            !cache.forget_for(&www, 28, v6("2001:db8::/56")),
+            "a /64 is stored"
+        );
+        assert!(cache.forget_for(&www, 28, v6("2001:db8:0:200::/64")));
+        assert!(
+            cache.get(&stored, now).is_some(),
+            "a sibling /64 is untouched"
+        );
+        assert!(
+            cache.forget_for(
+                &www,
+                1,
+                WireClients::Subnet("192.0.2.0/24".parse().unwrap())
+            ),
+            "IPv4 has its own longest length"
         );
     }
 

@@ -776,3 +776,76 @@ async fn e02_the_audit_shows_how_many_subnet_bits_each_server_was_sent() {
         .sum();
     assert_eq!(received as u64, queries);
 }
+
+/// A rendered answer for `qname` A, as the front end would keep it.
+fn rendered(qname: &str) -> scoped_recursor::WireAnswer {
+    use hickory_proto::op::{Message, MessageType, OpCode, Query};
+    use hickory_proto::rr::Record;
+    let mut message = Message::new(1, MessageType::Response, OpCode::Query);
+    message.add_query(Query::query(name(qname), RecordType::A));
+    let a = RData::A(hickory_proto::rr::rdata::A(std::net::Ipv4Addr::new(
+        192, 0, 2, 1,
+    )));
+    message.add_answer(Record::from_rdata(name(qname), 300, a));
+    scoped_recursor::WireAnswer::from_response(&message.to_vec().unwrap(), 0).unwrap()
+}
+
+#[tokio::test(start_paused = true)]
+async fn e19_a_tailored_24_drops_only_the_rendered_answers_it_changes() {
+    use scoped_recursor::{Resolve, WireClients, WireKey, WireKeyRef};
+    let fixture = ecs_fixture();
+    let recursor = cdn_allowed(&fixture);
+    let wire_name = scoped_cache::lowercase_wire(&name(WWW_CDN));
+    let clients = |subnet: Option<IpNet>| subnet.map_or(WireClients::Every, WireClients::Subnet);
+    let keep = |subnet| {
+        let key = WireKey::new(&name(WWW_CDN), RecordType::A, clients(subnet));
+        recursor.keep_wire_answer(key, rendered(WWW_CDN));
+    };
+    let rendered_for = |subnet| {
+        let key = WireKeyRef {
+            name: &wire_name,
+            qtype: 1,
+            clients: clients(subnet),
+        };
+        // `lookup` falls back to the answer for every client: ask for the exact entry.
+        let held = recursor.wire_answer(&key, tokio::time::Instant::now());
+        held.is_some_and(|_| {
+            subnet.is_none() || {
+                let every = WireKeyRef {
+                    clients: WireClients::Every,
+                    ..key
+                };
+                recursor
+                    .wire_answer(&every, tokio::time::Instant::now())
+                    .is_none()
+            }
+        })
+    };
+    ask_from(&recursor, WWW_CDN, RecordType::A, TOKYO).await;
+    keep(TOKYO);
+    assert!(rendered_for(TOKYO));
+    // San Francisco's /24 is cached: Tokyo's rendered answer is still right and stays.
+    ask_from(&recursor, WWW_CDN, RecordType::A, SF).await;
+    assert!(rendered_for(TOKYO), "another /24 does not cover Tokyo");
+    // An answer rendered for every client is wrong once anything is tailored for the name.
+    keep(None);
+    keep(SF);
+    ask_from(&recursor, WWW_CDN, RecordType::A, net("198.51.9.0/24")).await;
+    let every = WireKeyRef {
+        name: &wire_name,
+        qtype: 1,
+        clients: WireClients::Every,
+    };
+    assert!(
+        recursor
+            .wire_answer(&every, tokio::time::Instant::now())
+            .is_none(),
+        "the answer for every client went"
+    );
+    assert!(rendered_for(SF) && rendered_for(TOKYO));
+    // A /16 covers /24s it cannot name one by one: every rendered answer of the name goes.
+    fixture.both_cdn(|h| h.set_scope(WWW_CDN, 16));
+    ask_from(&recursor, WWW_CDN, RecordType::A, net("198.51.7.0/24")).await;
+    assert!(!rendered_for(TOKYO), "the /16 covers Tokyo's /24");
+    assert!(!rendered_for(SF));
+}

@@ -7,7 +7,7 @@ use std::sync::atomic::Ordering;
 
 use hickory_proto::op::{Message, ResponseCode};
 use hickory_proto::rr::{DNSClass, Name, Record, RecordType};
-use scoped_cache::{CacheKey, CachedData, Trust, lowercase_wire};
+use scoped_cache::{CacheKey, CachedData, Trust, WireClients, lowercase_wire};
 use scoped_ecs::CacheScope;
 use tokio::time::Instant;
 
@@ -15,17 +15,42 @@ use super::Recursor;
 use super::stats::bump;
 use crate::classify::{Step, cacheable_links, synthesised_answer};
 
+/// Which rendered answers a tailored entry can make wrong (E19).
+pub(super) enum Touched {
+    /// Every name's at or below the owner: a DNAME.
+    Subtree,
+    /// Every type's of the owner: a CNAME or an NXDOMAIN.
+    Name,
+    /// The owner's of one type, under the entry's scope.
+    Type(RecordType, CacheScope),
+}
+
 impl Recursor {
-    /// Drop the rendered answers of `name` (with `below`, of every name under it too):
-    /// something tailored is being cached for it, so an answer rendered as the same for every
-    /// client may no longer be (E19).
-    pub(super) fn forget_rendered(&self, name: &Name, below: bool) {
-        if let Some(wire) = &self.inner.wire {
-            if below {
-                // A tailored DNAME redirects every name under it: a scan, but a rare one.
-                wire.flush(&lowercase_wire(name), true);
-            } else {
-                wire.forget(&lowercase_wire(name));
+    /// Drop the rendered answers that a tailored entry for `name` can make wrong: an answer
+    /// rendered as the same for every client, or for a subnet the entry now serves, may no
+    /// longer be (E19).
+    pub(super) fn forget_rendered(&self, name: &Name, touched: Touched) {
+        let Some(wire) = &self.inner.wire else {
+            return;
+        };
+        let wire_name = lowercase_wire(name);
+        match touched {
+            // A tailored DNAME redirects every name under it: a scan, but a rare one.
+            Touched::Subtree => wire.flush(&wire_name, true),
+            Touched::Name => wire.forget(&wire_name),
+            Touched::Type(rtype, scope) => {
+                let clients = match scope {
+                    CacheScope::Covering(net) | CacheScope::ExactSource(net) => {
+                        Some(WireClients::Subnet(net.trunc()))
+                    }
+                    CacheScope::SourceZeroOnly => Some(WireClients::NoSubnet),
+                    CacheScope::Global => None,
+                };
+                let exact = clients
+                    .is_some_and(|clients| wire.forget_for(&wire_name, u16::from(rtype), clients));
+                if !exact {
+                    wire.forget(&wire_name);
+                }
             }
         }
     }
@@ -55,11 +80,15 @@ impl Recursor {
             } else if let Some(first) = records.first() {
                 let key = CacheKey::rrset(&first.name, first.record_type(), first.dns_class);
                 // A DNAME answers for every name below its owner.
-                let dname = first.record_type() == RecordType::DNAME;
-                if dname {
-                    self.inner.tailored_dnames.store(true, Ordering::Relaxed);
-                }
-                self.forget_rendered(&first.name, dname);
+                let touched = match first.record_type() {
+                    RecordType::DNAME => {
+                        self.inner.tailored_dnames.store(true, Ordering::Relaxed);
+                        Touched::Subtree
+                    }
+                    RecordType::CNAME => Touched::Name,
+                    rtype => Touched::Type(rtype, scope),
+                };
+                self.forget_rendered(&first.name, touched);
                 self.inner
                     .scoped
                     .insert(key, scope, CachedData::Rrset { records, trust }, now);
@@ -81,7 +110,10 @@ impl Recursor {
                     CachedData::NxDomain { soa },
                 ),
             };
-            self.forget_rendered(name, false);
+            self.forget_rendered(
+                name,
+                rtype.map_or(Touched::Name, |rtype| Touched::Type(rtype, scope)),
+            );
             self.inner.scoped.insert(key, scope, data, now);
         };
         let trust_of = |aa: bool| {
