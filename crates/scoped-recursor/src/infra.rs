@@ -59,16 +59,16 @@ use std::net::IpAddr;
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::time::Duration;
 
-use rand::Rng;
-use rand::seq::SliceRandom;
 use tokio::sync::Notify;
 use tokio::time::Instant;
 
 mod budget;
 mod config;
+mod order;
 
 pub use budget::RetryBudget;
 pub use config::*;
+pub use order::{Measure, Selection};
 
 /// RFC 6298 §2: α = 1/8, β = 1/4, K = 4.
 const SRTT_WEIGHT: u64 = 8;
@@ -189,8 +189,17 @@ struct ServerRecord {
     /// When the oldest query still unanswered past its RTO was sent (since the last answer or
     /// timeout): the server has shown at least `now - overdue_since` of delay.
     overdue_since: Option<Instant>,
+    /// An overdue query found no reply at all from it since that query was sent: it may be
+    /// dead. It ranks with the servers timing out until it answers, times out or has nothing in
+    /// flight (cleared with `overdue_since`).
+    silent: bool,
+    /// When it was last measured off the client's path for exploration.
+    explored_at: Option<Instant>,
     /// Where queries wait for room when it has `max_in_flight` in flight (made on first use).
     room: Option<Arc<Notify>>,
+    /// Where tries to it wait, besides their own RTO, for it to be found silent (made on first
+    /// use).
+    silence: Option<Arc<Notify>>,
 }
 
 impl ServerRecord {
@@ -209,7 +218,10 @@ impl ServerRecord {
             ecs: None,
             in_flight: 0,
             overdue_since: None,
+            silent: false,
+            explored_at: None,
             room: None,
+            silence: None,
         }
     }
 
@@ -297,6 +309,21 @@ impl ServerRecord {
         unknown + (srtt - unknown) * remaining
     }
 
+    /// Fit for an exploration: measured (or timing out, not held off), nothing in flight (a
+    /// query out will measure it anyway, and a server with queries out may be loaded), and
+    /// neither answered nor explored within `explore_interval`.
+    fn explorable(&self, now: Instant, config: &InfraConfig) -> bool {
+        let stale = |t: Option<Instant>| {
+            t.is_none_or(|t| now.saturating_duration_since(t) >= config.explore_interval)
+        };
+        let known = self.srtt_us.is_some() || self.consecutive_timeouts > 0;
+        known
+            && self.consecutive_timeouts < config.hold_off_after_timeouts
+            && self.in_flight == 0
+            && stale(self.last_sample)
+            && stale(self.explored_at)
+    }
+
     fn ecs_capability(&self, now: Instant) -> EcsCapability {
         match self.ecs {
             Some((capability, until)) if now < until => capability,
@@ -307,39 +334,6 @@ impl ServerRecord {
 
 fn ms(d: Duration) -> f64 {
     d.as_secs_f64() * 1000.0
-}
-
-/// Where a server goes in one query's order.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
-enum Tier {
-    /// Responsive, or unmeasured with its head start available.
-    Ready,
-    /// Unmeasured, head start given, first exchange still out.
-    Pending,
-    /// Answering (or unmeasured), but with `max_in_flight` queries unanswered.
-    Busy,
-    /// Timing out, below the hold-off threshold.
-    TimingOut,
-    /// Held off.
-    HeldOff,
-}
-
-#[derive(Clone, Copy, Debug)]
-struct Candidate {
-    addr: IpAddr,
-    tier: Tier,
-    /// Expected RTT (Ready, Pending) or backed-off RTO (TimingOut, HeldOff), in ms.
-    score: f64,
-    probe_due: bool,
-    /// Unmeasured and not pending: putting it first gives it its head start.
-    head_start: bool,
-}
-
-/// What [`InfraCache::claim`] takes for a server put first.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-enum Claim {
-    Probe,
-    HeadStart,
 }
 
 type Shard = Mutex<HashMap<IpAddr, ServerRecord>>;
@@ -428,6 +422,7 @@ impl InfraCache {
             r.in_flight = r.in_flight.saturating_sub(1);
             if r.in_flight == 0 {
                 r.overdue_since = None;
+                r.silent = false;
             }
             r.room.clone().filter(|_| was_full)
         })
@@ -450,10 +445,31 @@ impl InfraCache {
     /// A query to `addr` sent at `sent` is still unanswered at its RTO. Not a failure: the
     /// server is slow for now, and ranks and times out by the delay it shows, until it answers
     /// or the query's hard timeout passes.
-    pub fn record_overdue(&self, addr: IpAddr, sent: Instant, now: Instant) {
+    ///
+    /// When nothing at all has come back from `addr` since `sent` (no reply to any query), the
+    /// server is *silent*: it may be dead, so it ranks with the servers timing out from now on
+    /// (new queries go elsewhere), and the other tries to it still short of their own RTO
+    /// should go overdue at once: the returned signal is where they wait
+    /// ([`InfraCache::silence`]), to be woken with `notify_waiters`. A loaded server keeps
+    /// answering older queries while a new one waits in its queue, so it is slow, not silent.
+    pub fn record_overdue(&self, addr: IpAddr, sent: Instant, now: Instant) -> Option<Arc<Notify>> {
         self.write(addr, now, |r| {
             r.overdue_since = Some(r.overdue_since.map_or(sent, |since| since.min(sent)));
-        });
+            let silent = r.last_sample.is_none_or(|t| t < sent);
+            if silent && !r.silent {
+                r.silent = true;
+                return r.silence.clone();
+            }
+            None
+        })
+    }
+
+    /// Where a try to `addr` waits, besides its RTO, for the server to be found silent by
+    /// another try ([`InfraCache::record_overdue`]). Take it before the try is sent.
+    pub fn silence(&self, addr: IpAddr, now: Instant) -> Arc<Notify> {
+        self.write(addr, now, |r| {
+            r.silence.get_or_insert_with(Default::default).clone()
+        })
     }
 
     /// One first try of a question to a zone, for the retry budget.
@@ -489,6 +505,7 @@ impl InfraCache {
             record.probe_at = None;
             record.pending_until = None;
             record.overdue_since = None;
+            record.silent = false;
             record.queries += 1;
         });
     }
@@ -503,147 +520,10 @@ impl InfraCache {
             record.probe_at = Some(now + hold_off);
             record.pending_until = None;
             record.overdue_since = None;
+            record.silent = false;
             record.queries += 1;
             record.timeouts += 1;
         });
-    }
-
-    /// The order in which to try `addrs` (the addresses of one zone's nameservers, already
-    /// filtered by policy) for one query. Every address appears once; held-off ones last.
-    ///
-    /// Putting a server first may commit to it: a due probe is re-armed for one `hold_off` later
-    /// and an unmeasured server's head start is marked pending. Call once per query, and try the
-    /// servers in this order.
-    pub fn order<R: Rng + ?Sized>(
-        &self,
-        addrs: &[IpAddr],
-        now: Instant,
-        rng: &mut R,
-    ) -> Vec<IpAddr> {
-        let mut candidates: Vec<Candidate> = Vec::with_capacity(addrs.len());
-        for &addr in addrs {
-            if candidates.iter().all(|c| c.addr != addr) {
-                candidates.push(self.candidate(addr, now));
-            }
-        }
-        // Shuffle first: the stable sort then breaks ties at random.
-        candidates.shuffle(rng);
-        sort_by_rank(&mut candidates);
-        self.choose_first(&mut candidates, now, rng);
-        candidates.into_iter().map(|c| c.addr).collect()
-    }
-
-    fn choose_first<R: Rng + ?Sized>(
-        &self,
-        candidates: &mut [Candidate],
-        now: Instant,
-        rng: &mut R,
-    ) {
-        if candidates.is_empty() {
-            return;
-        }
-        // A due probe first: at most one per server per hold-off period.
-        for i in 0..candidates.len() {
-            if candidates[i].probe_due && self.claim(candidates[i].addr, Claim::Probe, now) {
-                candidates[..=i].rotate_right(1);
-                return;
-            }
-        }
-        // Exploration: a random server that is neither held off nor busy; one never measured if
-        // there is one, as it is the one we know least about.
-        let unmeasured = candidates[1..].iter().filter(|c| c.head_start).count();
-        let wanted = |c: &Candidate| {
-            if unmeasured > 0 {
-                c.head_start
-            } else {
-                !matches!(c.tier, Tier::HeldOff | Tier::Busy)
-            }
-        };
-        let pool = candidates[1..].iter().filter(|c| wanted(c)).count();
-        if pool > 0 && rng.random_bool(self.config.explore_share) {
-            let k = rng.random_range(0..pool);
-            let i = (1..candidates.len())
-                .filter(|&i| wanted(&candidates[i]))
-                .nth(k)
-                .unwrap_or(0);
-            candidates[..=i].rotate_right(1);
-            if candidates[0].head_start {
-                self.claim(candidates[0].addr, Claim::HeadStart, now);
-            }
-            return;
-        }
-        // An unmeasured server in front takes its head start, unless a concurrent query just
-        // took it: then it is pending, ranks lower, and the next in line is considered.
-        for _ in 0..candidates.len() {
-            let front = candidates[0];
-            if !front.head_start || self.claim(front.addr, Claim::HeadStart, now) {
-                return;
-            }
-            candidates[0] = self.candidate(front.addr, now);
-            sort_by_rank(candidates);
-        }
-    }
-
-    fn candidate(&self, addr: IpAddr, now: Instant) -> Candidate {
-        let config = &self.config;
-        self.read(addr, now, |record| {
-            let Some(r) = record else {
-                return Candidate {
-                    addr,
-                    tier: Tier::Ready,
-                    score: ms(config.unknown_rtt),
-                    probe_due: false,
-                    head_start: true,
-                };
-            };
-            let probe_due = r.probe_at.is_some_and(|t| t <= now);
-            let backed_off = ms(r.rto(config, now));
-            let (mut tier, score, mut head_start) = match r.state(config) {
-                ServerState::HeldOff => (Tier::HeldOff, backed_off, false),
-                ServerState::TimingOut => (Tier::TimingOut, backed_off, false),
-                ServerState::Responsive => (Tier::Ready, r.expected_rtt_ms(now, config), false),
-                ServerState::Unknown if r.pending_until.is_some_and(|t| t > now) => {
-                    (Tier::Pending, ms(config.unknown_rtt), false)
-                }
-                ServerState::Unknown => (Tier::Ready, ms(config.unknown_rtt), true),
-            };
-            if r.in_flight >= config.max_in_flight && tier < Tier::Busy {
-                tier = Tier::Busy;
-                head_start = false;
-            }
-            Candidate {
-                addr,
-                tier,
-                score,
-                probe_due,
-                head_start,
-            }
-        })
-    }
-
-    /// Take a probe slot or a head start for `addr`, atomically; false if it is no longer
-    /// available (a concurrent query took it).
-    fn claim(&self, addr: IpAddr, claim: Claim, now: Instant) -> bool {
-        let config = &self.config;
-        self.write(addr, now, |r| match claim {
-            Claim::Probe => {
-                if r.consecutive_timeouts > 0 && r.probe_at.is_some_and(|t| t <= now) {
-                    r.probe_at = Some(now + config.hold_off);
-                    true
-                } else {
-                    false
-                }
-            }
-            Claim::HeadStart => {
-                let pending = r.pending_until.is_some_and(|t| t > now);
-                if r.state(config) == ServerState::Unknown && !pending {
-                    r.pending_until = Some(now + config.initial_rto);
-                    true
-                } else {
-                    false
-                }
-            }
-        })
     }
 
     /// Whether `addr` is known to reject EDNS: query it without an OPT record.
@@ -780,10 +660,6 @@ impl InfraCache {
         record.last_used = record.last_used.max(now);
         f(record)
     }
-}
-
-fn sort_by_rank(candidates: &mut [Candidate]) {
-    candidates.sort_by(|a, b| a.tier.cmp(&b.tier).then(a.score.total_cmp(&b.score)));
 }
 
 fn lock_budget(budget: &Mutex<RetryBudget>) -> MutexGuard<'_, RetryBudget> {

@@ -13,6 +13,7 @@
 //! | chain | `chain.rs` | one resolution: budget, CNAME chain, negative SOA |
 //! | iterate | `iterate.rs` | closest zone cut, priming, referrals, QNAME minimisation |
 //! | select | `select.rs` | which servers, in which order; glueless nameserver addresses |
+//! | probe | `probe.rs` | servers measured in the background, off the client's path |
 //! | ask | `ask.rs` | one server: the upstream ECS decision, the reply classified |
 //! | race | `race.rs` | a zone's servers in turn, the next asked while a slow one stays open |
 //! | exchange | `exchange.rs` + `plan.rs` | the retries with one server: a sans-IO plan, driven |
@@ -29,6 +30,7 @@ mod ctx;
 mod exchange;
 mod iterate;
 mod plan;
+mod probe;
 mod race;
 mod refresh;
 mod request;
