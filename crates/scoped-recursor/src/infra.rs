@@ -446,7 +446,7 @@ impl InfraCache {
     /// server is slow for now, and ranks and times out by the delay it shows, until it answers
     /// or the query's hard timeout passes.
     ///
-    /// When nothing at all has come back from `addr` since `sent` (no reply to any query), the
+    /// When nothing at all has come back from `addr` after `sent` (no reply to any query), the
     /// server is *silent*: it may be dead, so it ranks with the servers timing out from now on
     /// (new queries go elsewhere), and the other tries to it still short of their own RTO
     /// should go overdue at once: the returned signal is where they wait
@@ -455,7 +455,7 @@ impl InfraCache {
     pub fn record_overdue(&self, addr: IpAddr, sent: Instant, now: Instant) -> Option<Arc<Notify>> {
         self.write(addr, now, |r| {
             r.overdue_since = Some(r.overdue_since.map_or(sent, |since| since.min(sent)));
-            let silent = r.last_sample.is_none_or(|t| t < sent);
+            let silent = r.last_sample.is_none_or(|t| t <= sent);
             if silent && !r.silent {
                 r.silent = true;
                 return r.silence.clone();
