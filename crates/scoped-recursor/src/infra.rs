@@ -18,23 +18,27 @@
 //! A timeout doubles the RTO of the address (RFC 6298 §5.5), up to `max_rto`, and ranks it behind
 //! every server that still answers: it loses its place at once. After `hold_off_after_timeouts`
 //! timeouts in a row it is *held off*: ranked last and never explored. Held-off is not banned: once
-//! `hold_off` has passed since its last timeout, one query puts it first (a *probe*), and the next
-//! probe is due one `hold_off` later. One answer — to a probe, an exploration, or any query — wipes
-//! the timeouts and the backoff. When all of a zone's servers are held off, [`InfraCache::order`]
-//! still returns them all, so a name that times out everywhere cannot stop the others from being
-//! resolved (unbound#1074).
+//! `hold_off` has passed since its last timeout, one query's selection hands it out for a
+//! background probe, and the next probe is due one `hold_off` later. One answer — to a probe, an
+//! exploration, or any query — wipes the timeouts and the backoff. When all of a zone's servers
+//! are held off, the order still contains them all, so a name that times out everywhere cannot
+//! stop the others from being resolved (unbound#1074).
 //!
-//! # Choosing the order of one query's tries
-//! Servers are ranked by tier, then by expected RTT: responsive and unmeasured servers first
-//! (by SRTT; an unmeasured one counts as `unknown_rtt`, 0 by default: tried once, early), then an unmeasured
-//! server whose first query is still out, then servers timing out, then held-off ones. A due probe
-//! goes first. Otherwise a share `explore_share` of queries puts a random other (not held-off)
-//! server first — an unmeasured one if there is one — so a new server is measured and a server
-//! that got faster, or came back, is noticed.
+//! A query still unanswered at its RTO is *overdue*, not failed. If nothing at all has come back
+//! from its server since it was sent, the server is *silent*: it ranks with the servers timing
+//! out at once, and the other queries to it still short of their RTO are told to move on
+//! ([`InfraCache::record_overdue`]). A loaded server still answers older queries meanwhile: it
+//! is slow, not silent.
 //!
-//! An unmeasured server's head start is bounded (pdns#1066): when it is put first it is marked
-//! pending for `initial_rto`, and until it answers or times out no other query gives it the head
-//! start. One measurement later it competes on its SRTT like everyone else.
+//! # Choosing the order of one query's tries (`order.rs`)
+//! Servers are ranked by tier, then by expected RTT: responsive and unmeasured servers first,
+//! then an unmeasured server whose first query is still out, then busy servers, then servers
+//! timing out (or silent), then held-off ones. The client's first try goes to the best
+//! *measured* responsive server; what is still to learn is learnt by background queries the
+//! selection hands out beside the order ([`Selection::measure`]): a due probe, the unmeasured
+//! servers (each once per `initial_rto`, pdns#1066), and with probability `explore_share` one
+//! other server not measured for `explore_interval` and with nothing in flight. Only when no
+//! measured server answers does an unmeasured one take a client's first try.
 //!
 //! # Forgetting
 //! A record not used for `idle_expiry` is gone: the server is unknown again. Before that, an SRTT
@@ -65,10 +69,12 @@ use tokio::time::Instant;
 mod budget;
 mod config;
 mod order;
+mod record;
 
 pub use budget::RetryBudget;
 pub use config::*;
 pub use order::{Measure, Selection};
+use record::{ServerRecord, ms};
 
 /// RFC 6298 §2: α = 1/8, β = 1/4, K = 4.
 const SRTT_WEIGHT: u64 = 8;
@@ -166,174 +172,6 @@ pub struct InfraEntry {
     /// How long its oldest query past its RTO has waited, if one has (a slow server, not a
     /// dead one, until it answers or the query's hard timeout passes).
     pub overdue: Option<Duration>,
-}
-
-/// What is known about one address.
-#[derive(Clone, Debug)]
-struct ServerRecord {
-    srtt_us: Option<u64>,
-    rttvar_us: u64,
-    last_sample: Option<Instant>,
-    consecutive_timeouts: u32,
-    /// While timing out: when the next probe may be sent.
-    probe_at: Option<Instant>,
-    /// While unmeasured: its head start was given and its first exchange is still out.
-    pending_until: Option<Instant>,
-    queries: u64,
-    timeouts: u64,
-    last_used: Instant,
-    edns_broken_until: Option<Instant>,
-    ecs: Option<(EcsCapability, Instant)>,
-    /// Queries sent and not ended.
-    in_flight: u32,
-    /// When the oldest query still unanswered past its RTO was sent (since the last answer or
-    /// timeout): the server has shown at least `now - overdue_since` of delay.
-    overdue_since: Option<Instant>,
-    /// An overdue query found no reply at all from it since that query was sent: it may be
-    /// dead. It ranks with the servers timing out until it answers, times out or has nothing in
-    /// flight (cleared with `overdue_since`).
-    silent: bool,
-    /// When it was last measured off the client's path for exploration.
-    explored_at: Option<Instant>,
-    /// Where queries wait for room when it has `max_in_flight` in flight (made on first use).
-    room: Option<Arc<Notify>>,
-    /// Where tries to it wait, besides their own RTO, for it to be found silent (made on first
-    /// use).
-    silence: Option<Arc<Notify>>,
-}
-
-impl ServerRecord {
-    fn new(now: Instant) -> Self {
-        Self {
-            srtt_us: None,
-            rttvar_us: 0,
-            last_sample: None,
-            consecutive_timeouts: 0,
-            probe_at: None,
-            pending_until: None,
-            queries: 0,
-            timeouts: 0,
-            last_used: now,
-            edns_broken_until: None,
-            ecs: None,
-            in_flight: 0,
-            overdue_since: None,
-            silent: false,
-            explored_at: None,
-            room: None,
-            silence: None,
-        }
-    }
-
-    fn expired(&self, now: Instant, config: &InfraConfig) -> bool {
-        now.saturating_duration_since(self.last_used) >= config.idle_expiry
-    }
-
-    fn state(&self, config: &InfraConfig) -> ServerState {
-        if self.consecutive_timeouts >= config.hold_off_after_timeouts {
-            ServerState::HeldOff
-        } else if self.consecutive_timeouts > 0 {
-            ServerState::TimingOut
-        } else if self.srtt_us.is_some() {
-            ServerState::Responsive
-        } else {
-            ServerState::Unknown
-        }
-    }
-
-    /// RFC 6298 §2.2/§2.3, in microseconds.
-    fn sample(&mut self, rtt: Duration, now: Instant) {
-        let r = u64::try_from(rtt.as_micros()).unwrap_or(u64::MAX / SRTT_WEIGHT);
-        let r = r.min(u64::MAX / SRTT_WEIGHT);
-        match self.srtt_us {
-            None => {
-                self.srtt_us = Some(r);
-                self.rttvar_us = r / 2;
-            }
-            Some(srtt) => {
-                self.rttvar_us =
-                    ((RTTVAR_WEIGHT - 1) * self.rttvar_us + srtt.abs_diff(r)) / RTTVAR_WEIGHT;
-                self.srtt_us = Some(((SRTT_WEIGHT - 1) * srtt + r) / SRTT_WEIGHT);
-            }
-        }
-        self.last_sample = Some(now);
-    }
-
-    /// RFC 6298 §2: SRTT + max(G, K·RTTVAR) (or the initial RTO), at least 1.5 × the delay an
-    /// overdue query is showing, clamped, then doubled per timeout in a row (§5.5), clamped
-    /// again.
-    fn rto(&self, config: &InfraConfig, now: Instant) -> Duration {
-        let measured = match self.srtt_us {
-            None => config.initial_rto,
-            Some(srtt) => {
-                let margin = (RTTVAR_K * self.rttvar_us).max(srtt / MIN_MARGIN_DIVISOR);
-                Duration::from_micros(srtt.saturating_add(margin))
-            }
-        };
-        let shown = self.shown_delay(now);
-        let base = measured
-            .max(shown.saturating_add(shown / MIN_MARGIN_DIVISOR as u32))
-            .clamp(config.min_rto, config.max_rto);
-        let shift = self.consecutive_timeouts.min(MAX_BACKOFF_SHIFT);
-        base.saturating_mul(1 << shift).min(config.max_rto)
-    }
-
-    /// The delay an overdue query has shown so far (zero when none is overdue): a lower bound
-    /// on what the server takes now, queueing included.
-    fn shown_delay(&self, now: Instant) -> Duration {
-        self.overdue_since
-            .map_or(Duration::ZERO, |since| now.saturating_duration_since(since))
-    }
-
-    /// The expected RTT used for ranking: the SRTT, decayed toward `decay_target` with age when
-    /// slower than it, and never below the delay an overdue query is showing.
-    fn expected_rtt_ms(&self, now: Instant, config: &InfraConfig) -> f64 {
-        self.measured_rtt_ms(now, config)
-            .max(ms(self.shown_delay(now)))
-    }
-
-    fn measured_rtt_ms(&self, now: Instant, config: &InfraConfig) -> f64 {
-        let Some(srtt) = self.srtt_us else {
-            return ms(config.unknown_rtt);
-        };
-        let unknown = ms(config.decay_target);
-        let srtt = srtt as f64 / 1000.0;
-        if srtt <= unknown {
-            return srtt;
-        }
-        let age = self
-            .last_sample
-            .map_or(Duration::ZERO, |t| now.saturating_duration_since(t));
-        let half_life = config.idle_expiry.as_secs_f64() / DECAY_HALF_LIVES_PER_EXPIRY;
-        let remaining = 0.5f64.powf(age.as_secs_f64() / half_life);
-        unknown + (srtt - unknown) * remaining
-    }
-
-    /// Fit for an exploration: measured (or timing out, not held off), nothing in flight (a
-    /// query out will measure it anyway, and a server with queries out may be loaded), and
-    /// neither answered nor explored within `explore_interval`.
-    fn explorable(&self, now: Instant, config: &InfraConfig) -> bool {
-        let stale = |t: Option<Instant>| {
-            t.is_none_or(|t| now.saturating_duration_since(t) >= config.explore_interval)
-        };
-        let known = self.srtt_us.is_some() || self.consecutive_timeouts > 0;
-        known
-            && self.consecutive_timeouts < config.hold_off_after_timeouts
-            && self.in_flight == 0
-            && stale(self.last_sample)
-            && stale(self.explored_at)
-    }
-
-    fn ecs_capability(&self, now: Instant) -> EcsCapability {
-        match self.ecs {
-            Some((capability, until)) if now < until => capability,
-            _ => EcsCapability::Unknown,
-        }
-    }
-}
-
-fn ms(d: Duration) -> f64 {
-    d.as_secs_f64() * 1000.0
 }
 
 type Shard = Mutex<HashMap<IpAddr, ServerRecord>>;

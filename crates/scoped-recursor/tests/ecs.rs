@@ -81,12 +81,16 @@ async fn e01_background_measurements_carry_ecs_only_where_the_clients_try_would(
     assert_eq!(addrs(&res), vec![TOKYO_EDGE_V4]);
     ask_from(&recursor, "www.other.example.", RecordType::A, TOKYO).await;
     tokio::time::sleep(Duration::from_secs(2)).await;
-    let probes = recursor.stats().background_probes.load(std::sync::atomic::Ordering::Relaxed);
+    let probes = recursor
+        .stats()
+        .background_probes
+        .load(std::sync::atomic::Ordering::Relaxed);
     assert!(probes > 0, "something was measured in the background");
     let log = fixture.internet.query_log();
     for cdn in [CDN_1, CDN_2] {
         assert!(
-            log.iter().any(|q| q.server.ip() == cdn && q.qname == name(WWW_CDN)),
+            log.iter()
+                .any(|q| q.server.ip() == cdn && q.qname == name(WWW_CDN)),
             "{cdn} asked, by the client's try or by a measurement"
         );
     }

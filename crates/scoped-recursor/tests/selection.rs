@@ -438,3 +438,43 @@ async fn queries_in_flight_when_a_server_dies_stop_waiting_at_the_first_soft_tim
         .load(std::sync::atomic::Ordering::Relaxed);
     assert_eq!(released, 4);
 }
+
+#[tokio::test(start_paused = true)]
+async fn explorations_are_sent_only_within_the_retry_budget() {
+    for (label, floor) in [("budget", 10), ("no budget", 0)] {
+        let internet = multi_internet();
+        let config = scoped_recursor::RecursorConfig {
+            selection_seed: Some(seed()),
+            infra: scoped_recursor::infra::InfraConfig {
+                explore_share: 0.5,
+                retry_share: 0.0,
+                retry_floor: floor,
+                ..Default::default()
+            },
+            ..scoped_testkit::engine::config_for(&internet)
+        };
+        let recursor = scoped_testkit::engine::recursor_with(&internet, config);
+        let stat = |counter: fn(&scoped_recursor::EngineStats) -> &std::sync::atomic::AtomicU64| {
+            counter(recursor.stats()).load(std::sync::atomic::Ordering::Relaxed)
+        };
+        ask(&recursor, "warm.multi.test.", RecordType::A).await;
+        tokio::time::sleep(Duration::from_secs(2)).await;
+        // The never-measured servers were measured whatever the budget.
+        assert_eq!(stat(|s| &s.background_probes), 3, "{label}");
+        internet.clear_query_log();
+        for i in 0..40 {
+            ask(&recursor, &format!("x{i}.multi.test."), RecordType::A).await;
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+        let slower: usize = SERVERS[1..]
+            .iter()
+            .map(|(addr, _)| internet.queries_to(*addr).len())
+            .sum();
+        if floor > 0 {
+            assert!(slower > 0, "{label}: explored");
+        } else {
+            assert_eq!(slower, 0, "{label}: nothing explored");
+            assert!(stat(|s| &s.background_probes_skipped) > 0, "{label}");
+        }
+    }
+}

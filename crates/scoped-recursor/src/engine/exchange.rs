@@ -196,6 +196,9 @@ impl Recursor {
         };
         let early = if soft < timeout {
             tokio::select! {
+                // A reply (or the echo timeout, which is the RTO) due at the very instant of
+                // the RTO is taken first, as `tokio::time::timeout` did.
+                biased;
                 exchanged = &mut exchanged => Early::Done(exchanged),
                 () = tokio::time::sleep(soft) => Early::Overdue,
                 () = silenced, if udp => Early::Silenced,

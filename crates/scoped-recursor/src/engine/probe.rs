@@ -12,7 +12,11 @@
 //! It takes an upstream slot and counts in the server's in-flight queries like any other
 //! query, but never waits for a slot: with every slot taken it is not sent. It spends from the
 //! question's upstream budget, and only from its upper half: the work a question causes stays
-//! within its budget, and a measurement never takes a try the question needs.
+//! within its budget, and a measurement never takes a try the question needs. An exploration
+//! also counts as a retry in the retry budget (`InfraCache::allow_retry`): with retries at
+//! their share, nothing is explored, so measuring never adds to the load on a struggling
+//! authoritative. (A never-measured server is measured once per address, a server timing out
+//! once per hold-off: bounded already, and needed to find a server or give one back.)
 //!
 //! [`InfraCache::select`]: crate::infra::InfraCache::select
 
@@ -48,7 +52,13 @@ impl Recursor {
                 bump(&stats.background_probes_skipped);
                 continue;
             };
-            if !ctx.spend_spare_query(keep) {
+            // An exploration is an extra query to a server that answers, like a retry: within
+            // the retry budget only, so that measuring never adds to a storm. A never-measured
+            // server (once per address) and a due probe (once per hold-off) are bounded
+            // already.
+            let within_budget =
+                why != Measure::Explore || self.inner.infra.allow_retry(Instant::now());
+            if !within_budget || !ctx.spend_spare_query(keep) {
                 bump(&stats.background_probes_skipped);
                 continue;
             }
@@ -59,8 +69,7 @@ impl Recursor {
                 .ecs_decision(addr, zone, qtype, ctx, asking)
                 .option()
                 .filter(|_| {
-                    self.inner.infra.ecs_capability(addr, Instant::now())
-                        != EcsCapability::Rejects
+                    self.inner.infra.ecs_capability(addr, Instant::now()) != EcsCapability::Rejects
                 });
             if let Some(sent) = &ecs {
                 bump(&stats.ecs_sent);
