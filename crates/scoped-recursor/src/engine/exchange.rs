@@ -228,7 +228,7 @@ impl Recursor {
                 }
                 ctx.trace(|| match overdue_now {
                     Early::Silenced => format!(
-                        "  .. {addr}: silent since before this try ({waited:?} in); kept open until {timeout:?}"
+                        "  .. {addr}: found silent by an earlier try, {waited:?} in; kept open until {timeout:?}"
                     ),
                     _ => format!(
                         "  .. {addr}: no reply within {soft:?}; kept open until {timeout:?}"
