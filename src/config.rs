@@ -188,6 +188,9 @@ pub struct RecursionSection {
     pub max_outstanding_upstream: usize,
     /// Records a reply from an authoritative server may hold.
     pub max_records_per_reply: usize,
+    /// Nameservers measured in the background beside one query at most (never-measured ones,
+    /// explorations, probes of servers that stopped answering); 0: none.
+    pub background_measurements: usize,
     /// QNAME minimisation (RFC 9156): "relaxed" (default), "strict" or "off".
     pub qname_minimisation: QnameMinimisation,
 }
@@ -233,6 +236,7 @@ impl Default for RecursionSection {
             max_upstream_queries: d.max_upstream_queries,
             max_outstanding_upstream: d.max_outstanding_upstream,
             max_records_per_reply: d.max_records_per_reply,
+            background_measurements: d.infra.max_background_per_query,
             qname_minimisation: QnameMinimisation::Relaxed,
         }
     }
@@ -732,6 +736,7 @@ impl Config {
         recursor.max_upstream_queries = recursion.max_upstream_queries;
         recursor.max_outstanding_upstream = recursion.max_outstanding_upstream;
         recursor.max_records_per_reply = recursion.max_records_per_reply;
+        recursor.infra.max_background_per_query = recursion.background_measurements;
         recursor.qname_minimisation = recursion.qname_minimisation.into();
         recursor.ecs_allowlist = allowlist;
 

@@ -324,6 +324,14 @@ fn upstream_limits_have_safe_defaults_and_refuse_zero() {
 }
 
 #[test]
+fn background_measurements_default_to_three_and_can_be_turned_off() {
+    let config = parse("").unwrap();
+    assert_eq!(config.recursor.infra.max_background_per_query, 3);
+    let off = parse("[recursion]\nbackground-measurements = 0\n").unwrap();
+    assert_eq!(off.recursor.infra.max_background_per_query, 0);
+}
+
+#[test]
 fn e01_no_allowlist_key_means_no_ecs_anywhere() {
     let config = parse("").unwrap();
     assert!(config.recursor.ecs_allowlist.is_empty());

@@ -7,6 +7,15 @@
 //!
 //! Compared: scoped's SRTT selection, and the same engine without memory (a fresh engine per
 //! name: every server unknown, so the first pick is random — what a resolver without SRTT does).
+//! The shares are of the client's first tries (background measurements are not first tries);
+//! "to dead" counts every query the dead server received, background measurements included,
+//! and "waited" the client questions whose first try went to it.
+//!
+//! Then the lab scenario of issue 14, from a cold start, for several seeds: [`LAB_NAMES`] fresh
+//! names, the 5 ms server killed, [`LAB_NAMES`] more. Printed: the share of the client's first
+//! tries that went to the fastest while it lived, the client questions whose first try went to
+//! the dead server, the worst and mean wait after the kill, and the queries the 50 and 100 ms
+//! servers received (the measurements that keep them known).
 //!
 //! Then a loaded authoritative (`scoped_testkit::multi::one_loaded_process`): the four addresses
 //! are one ECS-aware process that works through its queries one at a time (0.1 ms away, 0.4 ms
@@ -64,9 +73,13 @@ async fn resolve(recursor: &Recursor, qname: &str) -> Duration {
 }
 
 struct Run {
+    /// The client's first tries per server.
     shares: [usize; 4],
     latencies: Vec<Duration>,
+    /// Every query the dead server received: client tries and background measurements.
     dead_queries: usize,
+    /// Client questions whose first try went to the dead server.
+    waited: usize,
 }
 
 impl Run {
@@ -83,7 +96,7 @@ impl Run {
             .map(|&n| format!("{:.1}%", 100.0 * n as f64 / total as f64))
             .collect();
         format!(
-            "| {label:<34} | {:>6} | {:>6} | {:>6} | {:>6} | {:>7.1} | {:>5} | {:>5} | {:>3} |",
+            "| {label:<34} | {:>6} | {:>6} | {:>6} | {:>6} | {:>7.1} | {:>5} | {:>5} | {:>7} | {:>6} |",
             shares[0],
             shares[1],
             shares[2],
@@ -91,7 +104,8 @@ impl Run {
             mean.as_secs_f64() * 1000.0,
             pct(0.5).as_millis(),
             pct(0.99).as_millis(),
-            self.dead_queries
+            self.dead_queries,
+            self.waited
         )
     }
 }
@@ -119,6 +133,7 @@ async fn run(memory: bool, kill_fastest: bool, seed: u64) -> Run {
     }
     internet.clear_query_log();
     let mut latencies = Vec::with_capacity(NAMES);
+    let mut first_tries = [0; 4];
     for i in 0..NAMES {
         let qname = format!("n{i}.multi.test.");
         let latency = if memory {
@@ -133,12 +148,19 @@ async fn run(memory: bool, kill_fastest: bool, seed: u64) -> Run {
             .await
         };
         latencies.push(latency);
+        if let Some(k) = first_try(&internet, &qname)
+            .and_then(|addr| MULTI_SERVERS.iter().position(|s| *s == addr))
+        {
+            first_tries[k] += 1;
+        }
     }
     let dead_queries = internet.queries_to(MULTI_SERVERS[0]).len() * usize::from(kill_fastest);
+    let waited = first_tries[0] * usize::from(kill_fastest);
     Run {
-        shares: shares(&internet),
+        shares: first_tries,
         latencies,
         dead_queries,
+        waited,
     }
 }
 
@@ -153,12 +175,12 @@ fn main() {
             "Server selection, {NAMES} unique names, servers at {DELAYS_MS:?} ms (virtual time)\n"
         );
         println!(
-            "| {:<34} | {:>6} | {:>6} | {:>6} | {:>6} | {:>7} | {:>5} | {:>5} | {:>3} |",
-            "run", "5 ms", "20 ms", "50 ms", "100 ms", "mean ms", "p50", "p99", "to dead"
+            "| {:<34} | {:>6} | {:>6} | {:>6} | {:>6} | {:>7} | {:>5} | {:>5} | {:>7} | {:>6} |",
+            "run", "5 ms", "20 ms", "50 ms", "100 ms", "mean ms", "p50", "p99", "to dead", "waited"
         );
         println!(
-            "|{:-<36}|{:->8}|{:->8}|{:->8}|{:->8}|{:->9}|{:->7}|{:->7}|{:->5}|",
-            "", "", "", "", "", "", "", "", ""
+            "|{:-<36}|{:->8}|{:->8}|{:->8}|{:->8}|{:->9}|{:->7}|{:->7}|{:->9}|{:->8}|",
+            "", "", "", "", "", "", "", "", "", ""
         );
         for (label, memory, kill) in [
             ("scoped SRTT, all alive", true, false),
@@ -169,6 +191,7 @@ fn main() {
             let result = run(memory, kill, 7).await;
             println!("{}", result.row(label));
         }
+        lab_table().await;
         println!(
             "\nA loaded authoritative: one process behind four addresses, 0.1 ms away, 0.4 ms \
              of work per query;\n{LOADED_NAMES} names × {LOADED_SUBNETS} client /24s, \
@@ -200,6 +223,97 @@ fn main() {
             println!("{}", loaded_run(infra).await.row(label));
         }
     });
+}
+
+const LAB_NAMES: usize = 100;
+const LAB_SEEDS: [u64; 6] = [7, 1, 2, 3, 4, 5];
+
+/// What one lab run measured.
+struct LabRun {
+    to_fastest: usize,
+    waited_on_dead: usize,
+    worst: Duration,
+    mean: Duration,
+    to_slow: usize,
+}
+
+/// The server the client's first try for `qname` went to: the first query for that name the
+/// zone's servers received.
+fn first_try(internet: &Internet, qname: &str) -> Option<IpAddr> {
+    let qname = name(qname);
+    internet
+        .query_log()
+        .into_iter()
+        .find(|q| q.qname == qname && MULTI_SERVERS.contains(&q.server.ip()))
+        .map(|q| q.server.ip())
+}
+
+/// From a cold start: [`LAB_NAMES`] fresh names, the 5 ms server killed, as many again.
+async fn lab_run(seed: u64) -> LabRun {
+    let internet = internet();
+    let recursor = recursor(&internet, seed);
+    let mut to_fastest = 0;
+    for i in 0..LAB_NAMES {
+        let qname = format!("a{i}.multi.test.");
+        resolve(&recursor, &qname).await;
+        to_fastest += usize::from(first_try(&internet, &qname) == Some(MULTI_SERVERS[0]));
+    }
+    internet.expect_server(MULTI_SERVERS[0]).set_dead(true);
+    let mut waited_on_dead = 0;
+    let mut waits = Vec::with_capacity(LAB_NAMES);
+    for i in 0..LAB_NAMES {
+        let qname = format!("b{i}.multi.test.");
+        waits.push(resolve(&recursor, &qname).await);
+        waited_on_dead += usize::from(first_try(&internet, &qname) == Some(MULTI_SERVERS[0]));
+    }
+    let to_slow = MULTI_SERVERS[2..]
+        .iter()
+        .map(|addr| {
+            internet
+                .queries_to(*addr)
+                .iter()
+                .filter(|q| q.qname.to_ascii().starts_with(['a', 'b']))
+                .count()
+        })
+        .sum();
+    LabRun {
+        to_fastest,
+        waited_on_dead,
+        worst: waits.iter().copied().max().unwrap_or_default(),
+        mean: waits.iter().sum::<Duration>() / LAB_NAMES as u32,
+        to_slow,
+    }
+}
+
+async fn lab_table() {
+    println!(
+        "\nThe lab: from a cold start, {LAB_NAMES} fresh names, the 5 ms server killed, \
+         {LAB_NAMES} more (virtual time)\n"
+    );
+    println!(
+        "| {:>4} | {:>22} | {:>17} | {:>15} | {:>14} | {:>20} |",
+        "seed",
+        "first tries to fastest",
+        "waited on dead",
+        "worst after kill",
+        "mean after kill",
+        "queries to 50/100 ms"
+    );
+    println!(
+        "|{:->6}|{:->24}|{:->19}|{:->17}|{:->16}|{:->22}|",
+        "", "", "", "", "", ""
+    );
+    for seed in LAB_SEEDS {
+        let run = lab_run(seed).await;
+        println!(
+            "| {seed:>4} | {:>21.1}% | {:>17} | {:>12} ms | {:>11.1} ms | {:>20} |",
+            100.0 * run.to_fastest as f64 / LAB_NAMES as f64,
+            run.waited_on_dead,
+            run.worst.as_millis(),
+            run.mean.as_secs_f64() * 1000.0,
+            run.to_slow
+        );
+    }
 }
 
 const LOADED_NAMES: usize = 100;

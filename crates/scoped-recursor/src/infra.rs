@@ -18,23 +18,27 @@
 //! A timeout doubles the RTO of the address (RFC 6298 §5.5), up to `max_rto`, and ranks it behind
 //! every server that still answers: it loses its place at once. After `hold_off_after_timeouts`
 //! timeouts in a row it is *held off*: ranked last and never explored. Held-off is not banned: once
-//! `hold_off` has passed since its last timeout, one query puts it first (a *probe*), and the next
-//! probe is due one `hold_off` later. One answer — to a probe, an exploration, or any query — wipes
-//! the timeouts and the backoff. When all of a zone's servers are held off, [`InfraCache::order`]
-//! still returns them all, so a name that times out everywhere cannot stop the others from being
-//! resolved (unbound#1074).
+//! `hold_off` has passed since its last timeout, one query's selection hands it out for a
+//! background probe, and the next probe is due one `hold_off` later. One answer — to a probe, an
+//! exploration, or any query — wipes the timeouts and the backoff. When all of a zone's servers
+//! are held off, the order still contains them all, so a name that times out everywhere cannot
+//! stop the others from being resolved (unbound#1074).
 //!
-//! # Choosing the order of one query's tries
-//! Servers are ranked by tier, then by expected RTT: responsive and unmeasured servers first
-//! (by SRTT; an unmeasured one counts as `unknown_rtt`, 0 by default: tried once, early), then an unmeasured
-//! server whose first query is still out, then servers timing out, then held-off ones. A due probe
-//! goes first. Otherwise a share `explore_share` of queries puts a random other (not held-off)
-//! server first — an unmeasured one if there is one — so a new server is measured and a server
-//! that got faster, or came back, is noticed.
+//! A query still unanswered at its RTO is *overdue*, not failed. If nothing at all has come back
+//! from its server since it was sent, the server is *silent*: it ranks with the servers timing
+//! out at once, and the other queries to it still short of their RTO are told to move on
+//! ([`InfraCache::record_overdue`]). A loaded server still answers older queries meanwhile: it
+//! is slow, not silent.
 //!
-//! An unmeasured server's head start is bounded (pdns#1066): when it is put first it is marked
-//! pending for `initial_rto`, and until it answers or times out no other query gives it the head
-//! start. One measurement later it competes on its SRTT like everyone else.
+//! # Choosing the order of one query's tries (`order.rs`)
+//! Servers are ranked by tier, then by expected RTT: responsive and unmeasured servers first,
+//! then an unmeasured server whose first query is still out, then busy servers, then servers
+//! timing out (or silent), then held-off ones. The client's first try goes to the best
+//! *measured* responsive server; what is still to learn is learnt by background queries the
+//! selection hands out beside the order ([`Selection::measure`]): a due probe, the unmeasured
+//! servers (each once per `initial_rto`, pdns#1066), and with probability `explore_share` one
+//! other server not measured for `explore_interval` and with nothing in flight. Only when no
+//! measured server answers does an unmeasured one take a client's first try.
 //!
 //! # Forgetting
 //! A record not used for `idle_expiry` is gone: the server is unknown again. Before that, an SRTT
@@ -59,16 +63,18 @@ use std::net::IpAddr;
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::time::Duration;
 
-use rand::Rng;
-use rand::seq::SliceRandom;
 use tokio::sync::Notify;
 use tokio::time::Instant;
 
 mod budget;
 mod config;
+mod order;
+mod record;
 
 pub use budget::RetryBudget;
 pub use config::*;
+pub use order::{Measure, Selection};
+use record::{ServerRecord, ms};
 
 /// RFC 6298 §2: α = 1/8, β = 1/4, K = 4.
 const SRTT_WEIGHT: u64 = 8;
@@ -168,180 +174,6 @@ pub struct InfraEntry {
     pub overdue: Option<Duration>,
 }
 
-/// What is known about one address.
-#[derive(Clone, Debug)]
-struct ServerRecord {
-    srtt_us: Option<u64>,
-    rttvar_us: u64,
-    last_sample: Option<Instant>,
-    consecutive_timeouts: u32,
-    /// While timing out: when the next probe may be sent.
-    probe_at: Option<Instant>,
-    /// While unmeasured: its head start was given and its first exchange is still out.
-    pending_until: Option<Instant>,
-    queries: u64,
-    timeouts: u64,
-    last_used: Instant,
-    edns_broken_until: Option<Instant>,
-    ecs: Option<(EcsCapability, Instant)>,
-    /// Queries sent and not ended.
-    in_flight: u32,
-    /// When the oldest query still unanswered past its RTO was sent (since the last answer or
-    /// timeout): the server has shown at least `now - overdue_since` of delay.
-    overdue_since: Option<Instant>,
-    /// Where queries wait for room when it has `max_in_flight` in flight (made on first use).
-    room: Option<Arc<Notify>>,
-}
-
-impl ServerRecord {
-    fn new(now: Instant) -> Self {
-        Self {
-            srtt_us: None,
-            rttvar_us: 0,
-            last_sample: None,
-            consecutive_timeouts: 0,
-            probe_at: None,
-            pending_until: None,
-            queries: 0,
-            timeouts: 0,
-            last_used: now,
-            edns_broken_until: None,
-            ecs: None,
-            in_flight: 0,
-            overdue_since: None,
-            room: None,
-        }
-    }
-
-    fn expired(&self, now: Instant, config: &InfraConfig) -> bool {
-        now.saturating_duration_since(self.last_used) >= config.idle_expiry
-    }
-
-    fn state(&self, config: &InfraConfig) -> ServerState {
-        if self.consecutive_timeouts >= config.hold_off_after_timeouts {
-            ServerState::HeldOff
-        } else if self.consecutive_timeouts > 0 {
-            ServerState::TimingOut
-        } else if self.srtt_us.is_some() {
-            ServerState::Responsive
-        } else {
-            ServerState::Unknown
-        }
-    }
-
-    /// RFC 6298 §2.2/§2.3, in microseconds.
-    fn sample(&mut self, rtt: Duration, now: Instant) {
-        let r = u64::try_from(rtt.as_micros()).unwrap_or(u64::MAX / SRTT_WEIGHT);
-        let r = r.min(u64::MAX / SRTT_WEIGHT);
-        match self.srtt_us {
-            None => {
-                self.srtt_us = Some(r);
-                self.rttvar_us = r / 2;
-            }
-            Some(srtt) => {
-                self.rttvar_us =
-                    ((RTTVAR_WEIGHT - 1) * self.rttvar_us + srtt.abs_diff(r)) / RTTVAR_WEIGHT;
-                self.srtt_us = Some(((SRTT_WEIGHT - 1) * srtt + r) / SRTT_WEIGHT);
-            }
-        }
-        self.last_sample = Some(now);
-    }
-
-    /// RFC 6298 §2: SRTT + max(G, K·RTTVAR) (or the initial RTO), at least 1.5 × the delay an
-    /// overdue query is showing, clamped, then doubled per timeout in a row (§5.5), clamped
-    /// again.
-    fn rto(&self, config: &InfraConfig, now: Instant) -> Duration {
-        let measured = match self.srtt_us {
-            None => config.initial_rto,
-            Some(srtt) => {
-                let margin = (RTTVAR_K * self.rttvar_us).max(srtt / MIN_MARGIN_DIVISOR);
-                Duration::from_micros(srtt.saturating_add(margin))
-            }
-        };
-        let shown = self.shown_delay(now);
-        let base = measured
-            .max(shown.saturating_add(shown / MIN_MARGIN_DIVISOR as u32))
-            .clamp(config.min_rto, config.max_rto);
-        let shift = self.consecutive_timeouts.min(MAX_BACKOFF_SHIFT);
-        base.saturating_mul(1 << shift).min(config.max_rto)
-    }
-
-    /// The delay an overdue query has shown so far (zero when none is overdue): a lower bound
-    /// on what the server takes now, queueing included.
-    fn shown_delay(&self, now: Instant) -> Duration {
-        self.overdue_since
-            .map_or(Duration::ZERO, |since| now.saturating_duration_since(since))
-    }
-
-    /// The expected RTT used for ranking: the SRTT, decayed toward `decay_target` with age when
-    /// slower than it, and never below the delay an overdue query is showing.
-    fn expected_rtt_ms(&self, now: Instant, config: &InfraConfig) -> f64 {
-        self.measured_rtt_ms(now, config)
-            .max(ms(self.shown_delay(now)))
-    }
-
-    fn measured_rtt_ms(&self, now: Instant, config: &InfraConfig) -> f64 {
-        let Some(srtt) = self.srtt_us else {
-            return ms(config.unknown_rtt);
-        };
-        let unknown = ms(config.decay_target);
-        let srtt = srtt as f64 / 1000.0;
-        if srtt <= unknown {
-            return srtt;
-        }
-        let age = self
-            .last_sample
-            .map_or(Duration::ZERO, |t| now.saturating_duration_since(t));
-        let half_life = config.idle_expiry.as_secs_f64() / DECAY_HALF_LIVES_PER_EXPIRY;
-        let remaining = 0.5f64.powf(age.as_secs_f64() / half_life);
-        unknown + (srtt - unknown) * remaining
-    }
-
-    fn ecs_capability(&self, now: Instant) -> EcsCapability {
-        match self.ecs {
-            Some((capability, until)) if now < until => capability,
-            _ => EcsCapability::Unknown,
-        }
-    }
-}
-
-fn ms(d: Duration) -> f64 {
-    d.as_secs_f64() * 1000.0
-}
-
-/// Where a server goes in one query's order.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
-enum Tier {
-    /// Responsive, or unmeasured with its head start available.
-    Ready,
-    /// Unmeasured, head start given, first exchange still out.
-    Pending,
-    /// Answering (or unmeasured), but with `max_in_flight` queries unanswered.
-    Busy,
-    /// Timing out, below the hold-off threshold.
-    TimingOut,
-    /// Held off.
-    HeldOff,
-}
-
-#[derive(Clone, Copy, Debug)]
-struct Candidate {
-    addr: IpAddr,
-    tier: Tier,
-    /// Expected RTT (Ready, Pending) or backed-off RTO (TimingOut, HeldOff), in ms.
-    score: f64,
-    probe_due: bool,
-    /// Unmeasured and not pending: putting it first gives it its head start.
-    head_start: bool,
-}
-
-/// What [`InfraCache::claim`] takes for a server put first.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-enum Claim {
-    Probe,
-    HeadStart,
-}
-
 type Shard = Mutex<HashMap<IpAddr, ServerRecord>>;
 
 /// The infrastructure cache: per nameserver address, SRTT, timeouts and capabilities; and the
@@ -428,6 +260,7 @@ impl InfraCache {
             r.in_flight = r.in_flight.saturating_sub(1);
             if r.in_flight == 0 {
                 r.overdue_since = None;
+                r.silent = false;
             }
             r.room.clone().filter(|_| was_full)
         })
@@ -450,10 +283,31 @@ impl InfraCache {
     /// A query to `addr` sent at `sent` is still unanswered at its RTO. Not a failure: the
     /// server is slow for now, and ranks and times out by the delay it shows, until it answers
     /// or the query's hard timeout passes.
-    pub fn record_overdue(&self, addr: IpAddr, sent: Instant, now: Instant) {
+    ///
+    /// When nothing at all has come back from `addr` after `sent` (no reply to any query), the
+    /// server is *silent*: it may be dead, so it ranks with the servers timing out from now on
+    /// (new queries go elsewhere), and the other tries to it still short of their own RTO
+    /// should go overdue at once: the returned signal is where they wait
+    /// ([`InfraCache::silence`]), to be woken with `notify_waiters`. A loaded server keeps
+    /// answering older queries while a new one waits in its queue, so it is slow, not silent.
+    pub fn record_overdue(&self, addr: IpAddr, sent: Instant, now: Instant) -> Option<Arc<Notify>> {
         self.write(addr, now, |r| {
             r.overdue_since = Some(r.overdue_since.map_or(sent, |since| since.min(sent)));
-        });
+            let silent = r.last_sample.is_none_or(|t| t <= sent);
+            if silent && !r.silent {
+                r.silent = true;
+                return r.silence.clone();
+            }
+            None
+        })
+    }
+
+    /// Where a try to `addr` waits, besides its RTO, for the server to be found silent by
+    /// another try ([`InfraCache::record_overdue`]). Take it before the try is sent.
+    pub fn silence(&self, addr: IpAddr, now: Instant) -> Arc<Notify> {
+        self.write(addr, now, |r| {
+            r.silence.get_or_insert_with(Default::default).clone()
+        })
     }
 
     /// One first try of a question to a zone, for the retry budget.
@@ -489,6 +343,7 @@ impl InfraCache {
             record.probe_at = None;
             record.pending_until = None;
             record.overdue_since = None;
+            record.silent = false;
             record.queries += 1;
         });
     }
@@ -503,147 +358,10 @@ impl InfraCache {
             record.probe_at = Some(now + hold_off);
             record.pending_until = None;
             record.overdue_since = None;
+            record.silent = false;
             record.queries += 1;
             record.timeouts += 1;
         });
-    }
-
-    /// The order in which to try `addrs` (the addresses of one zone's nameservers, already
-    /// filtered by policy) for one query. Every address appears once; held-off ones last.
-    ///
-    /// Putting a server first may commit to it: a due probe is re-armed for one `hold_off` later
-    /// and an unmeasured server's head start is marked pending. Call once per query, and try the
-    /// servers in this order.
-    pub fn order<R: Rng + ?Sized>(
-        &self,
-        addrs: &[IpAddr],
-        now: Instant,
-        rng: &mut R,
-    ) -> Vec<IpAddr> {
-        let mut candidates: Vec<Candidate> = Vec::with_capacity(addrs.len());
-        for &addr in addrs {
-            if candidates.iter().all(|c| c.addr != addr) {
-                candidates.push(self.candidate(addr, now));
-            }
-        }
-        // Shuffle first: the stable sort then breaks ties at random.
-        candidates.shuffle(rng);
-        sort_by_rank(&mut candidates);
-        self.choose_first(&mut candidates, now, rng);
-        candidates.into_iter().map(|c| c.addr).collect()
-    }
-
-    fn choose_first<R: Rng + ?Sized>(
-        &self,
-        candidates: &mut [Candidate],
-        now: Instant,
-        rng: &mut R,
-    ) {
-        if candidates.is_empty() {
-            return;
-        }
-        // A due probe first: at most one per server per hold-off period.
-        for i in 0..candidates.len() {
-            if candidates[i].probe_due && self.claim(candidates[i].addr, Claim::Probe, now) {
-                candidates[..=i].rotate_right(1);
-                return;
-            }
-        }
-        // Exploration: a random server that is neither held off nor busy; one never measured if
-        // there is one, as it is the one we know least about.
-        let unmeasured = candidates[1..].iter().filter(|c| c.head_start).count();
-        let wanted = |c: &Candidate| {
-            if unmeasured > 0 {
-                c.head_start
-            } else {
-                !matches!(c.tier, Tier::HeldOff | Tier::Busy)
-            }
-        };
-        let pool = candidates[1..].iter().filter(|c| wanted(c)).count();
-        if pool > 0 && rng.random_bool(self.config.explore_share) {
-            let k = rng.random_range(0..pool);
-            let i = (1..candidates.len())
-                .filter(|&i| wanted(&candidates[i]))
-                .nth(k)
-                .unwrap_or(0);
-            candidates[..=i].rotate_right(1);
-            if candidates[0].head_start {
-                self.claim(candidates[0].addr, Claim::HeadStart, now);
-            }
-            return;
-        }
-        // An unmeasured server in front takes its head start, unless a concurrent query just
-        // took it: then it is pending, ranks lower, and the next in line is considered.
-        for _ in 0..candidates.len() {
-            let front = candidates[0];
-            if !front.head_start || self.claim(front.addr, Claim::HeadStart, now) {
-                return;
-            }
-            candidates[0] = self.candidate(front.addr, now);
-            sort_by_rank(candidates);
-        }
-    }
-
-    fn candidate(&self, addr: IpAddr, now: Instant) -> Candidate {
-        let config = &self.config;
-        self.read(addr, now, |record| {
-            let Some(r) = record else {
-                return Candidate {
-                    addr,
-                    tier: Tier::Ready,
-                    score: ms(config.unknown_rtt),
-                    probe_due: false,
-                    head_start: true,
-                };
-            };
-            let probe_due = r.probe_at.is_some_and(|t| t <= now);
-            let backed_off = ms(r.rto(config, now));
-            let (mut tier, score, mut head_start) = match r.state(config) {
-                ServerState::HeldOff => (Tier::HeldOff, backed_off, false),
-                ServerState::TimingOut => (Tier::TimingOut, backed_off, false),
-                ServerState::Responsive => (Tier::Ready, r.expected_rtt_ms(now, config), false),
-                ServerState::Unknown if r.pending_until.is_some_and(|t| t > now) => {
-                    (Tier::Pending, ms(config.unknown_rtt), false)
-                }
-                ServerState::Unknown => (Tier::Ready, ms(config.unknown_rtt), true),
-            };
-            if r.in_flight >= config.max_in_flight && tier < Tier::Busy {
-                tier = Tier::Busy;
-                head_start = false;
-            }
-            Candidate {
-                addr,
-                tier,
-                score,
-                probe_due,
-                head_start,
-            }
-        })
-    }
-
-    /// Take a probe slot or a head start for `addr`, atomically; false if it is no longer
-    /// available (a concurrent query took it).
-    fn claim(&self, addr: IpAddr, claim: Claim, now: Instant) -> bool {
-        let config = &self.config;
-        self.write(addr, now, |r| match claim {
-            Claim::Probe => {
-                if r.consecutive_timeouts > 0 && r.probe_at.is_some_and(|t| t <= now) {
-                    r.probe_at = Some(now + config.hold_off);
-                    true
-                } else {
-                    false
-                }
-            }
-            Claim::HeadStart => {
-                let pending = r.pending_until.is_some_and(|t| t > now);
-                if r.state(config) == ServerState::Unknown && !pending {
-                    r.pending_until = Some(now + config.initial_rto);
-                    true
-                } else {
-                    false
-                }
-            }
-        })
     }
 
     /// Whether `addr` is known to reject EDNS: query it without an OPT record.
@@ -780,10 +498,6 @@ impl InfraCache {
         record.last_used = record.last_used.max(now);
         f(record)
     }
-}
-
-fn sort_by_rank(candidates: &mut [Candidate]) {
-    candidates.sort_by(|a, b| a.tier.cmp(&b.tier).then(a.score.total_cmp(&b.score)));
 }
 
 fn lock_budget(budget: &Mutex<RetryBudget>) -> MutexGuard<'_, RetryBudget> {

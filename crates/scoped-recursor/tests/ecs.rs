@@ -10,6 +10,7 @@ use hickory_proto::rr::{RData, RecordType};
 use ipnet::IpNet;
 use scoped_cache::Trust;
 use scoped_ecs::Allowlist;
+use scoped_recursor::infra::InfraConfig;
 use scoped_recursor::{Protocol, Recursor, RecursorConfig, Resolution};
 use scoped_testkit::cdn::*;
 use scoped_testkit::engine::{ask_from, recursor_with};
@@ -20,9 +21,18 @@ const SF: Option<IpNet> = Some(SF_V4);
 
 /// An engine sending ECS to the zones and servers `allowlist` names. Unlike the shared
 /// `config_for`, no selection seed: the order of a zone's servers is random, as it always was here.
+/// An engine with `allowlist`. These tests pin the exact exchanges of each question (which
+/// queries carry which subnet, how many re-asks), so the servers of the CDN zone are not also
+/// measured in the background (`max_background_per_query: 0`): that is selection's business,
+/// and [`e01_background_measurements_carry_ecs_only_where_the_clients_try_would`] checks its
+/// ECS.
 fn with_allowlist(internet: &Internet, allowlist: &str) -> Recursor {
     let config = RecursorConfig {
         ecs_allowlist: Allowlist::parse(allowlist).unwrap(),
+        infra: InfraConfig {
+            max_background_per_query: 0,
+            ..InfraConfig::default()
+        },
         ..internet.recursor_config()
     };
     recursor_with(internet, config)
@@ -56,6 +66,44 @@ async fn e01_empty_allowlist_sends_no_ecs() {
     assert_eq!(addrs(&res), vec![DEFAULT_EDGE_V4], "the CDN saw no subnet");
     assert!(fixture.internet.queries_with_ecs().is_empty());
     assert_eq!(res.scope, 0);
+}
+
+#[tokio::test(start_paused = true)]
+async fn e01_background_measurements_carry_ecs_only_where_the_clients_try_would() {
+    let fixture = ecs_fixture();
+    // The defaults: the CDN's second server is measured beside the client's first try.
+    let config = RecursorConfig {
+        ecs_allowlist: Allowlist::parse("cdn.example.").unwrap(),
+        ..fixture.internet.recursor_config()
+    };
+    let recursor = recursor_with(&fixture.internet, config);
+    let res = ask_from(&recursor, WWW_CDN, RecordType::A, TOKYO).await;
+    assert_eq!(addrs(&res), vec![TOKYO_EDGE_V4]);
+    ask_from(&recursor, "www.other.example.", RecordType::A, TOKYO).await;
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    let probes = recursor
+        .stats()
+        .background_probes
+        .load(std::sync::atomic::Ordering::Relaxed);
+    assert!(probes > 0, "something was measured in the background");
+    let log = fixture.internet.query_log();
+    for cdn in [CDN_1, CDN_2] {
+        assert!(
+            log.iter()
+                .any(|q| q.server.ip() == cdn && q.qname == name(WWW_CDN)),
+            "{cdn} asked, by the client's try or by a measurement"
+        );
+    }
+    for entry in log {
+        let to_cdn = [CDN_1, CDN_2].contains(&entry.server.ip());
+        assert_eq!(
+            entry.ecs().map(|e| e.prefix()),
+            to_cdn.then_some(TOKYO).flatten(),
+            "{} to {}",
+            entry.qname,
+            entry.server
+        );
+    }
 }
 
 #[tokio::test(start_paused = true)]

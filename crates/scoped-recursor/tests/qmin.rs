@@ -6,6 +6,7 @@ use std::net::{IpAddr, Ipv4Addr};
 use hickory_proto::op::ResponseCode;
 use hickory_proto::rr::RecordType;
 use scoped_ecs::Allowlist;
+use scoped_recursor::infra::InfraConfig;
 use scoped_recursor::qmin::{MAX_MINIMISE_COUNT, QminMode};
 use scoped_recursor::{Recursor, RecursorConfig, Resolution};
 use scoped_testkit::engine::{a_records, ask, ask_from, config_for, recursor_with};
@@ -17,11 +18,17 @@ fn with_qmin(internet: &Internet, mode: QminMode) -> Recursor {
     with_qmin_and_allowlist(internet, mode, "")
 }
 
-/// [`with_qmin`], sending ECS to the zones and servers `allowlist` names.
+/// [`with_qmin`], sending ECS to the zones and servers `allowlist` names. These tests pin the
+/// exact questions each server hears, so the servers of a zone are not also measured in the
+/// background (`max_background_per_query: 0`; that is selection's, tested in selection.rs).
 fn with_qmin_and_allowlist(internet: &Internet, mode: QminMode, allowlist: &str) -> Recursor {
     let config = RecursorConfig {
         qname_minimisation: mode,
         ecs_allowlist: Allowlist::parse(allowlist).unwrap(),
+        infra: InfraConfig {
+            max_background_per_query: 0,
+            ..InfraConfig::default()
+        },
         ..config_for(internet)
     };
     recursor_with(internet, config)

@@ -251,3 +251,230 @@ async fn unknown_servers_get_a_bounded_head_start_only() {
             .any(|e| e.addr == SECOND)
     );
 }
+
+// --- The lab scenario of issue 14: 4 servers at 5/20/50/100 ms, fresh names, the fastest killed
+
+/// The server the client's first try for `qname` went to: the first query for that name the
+/// zone's servers received (a background measurement for the same name is sent after it).
+fn first_try(internet: &Internet, qname: &str) -> Option<IpAddr> {
+    let qname = name(qname);
+    internet
+        .query_log()
+        .into_iter()
+        .find(|q| q.qname == qname && MULTI_SERVERS.contains(&q.server.ip()))
+        .map(|q| q.server.ip())
+}
+
+/// What one run of the lab scenario measured.
+#[derive(Debug)]
+struct Lab {
+    /// First tries to the fastest among the names asked with every server alive.
+    to_fastest: usize,
+    /// Client questions whose first try went to the dead server, after the kill.
+    waited_on_dead: usize,
+    /// The longest client question after the kill.
+    worst_after_kill: Duration,
+}
+
+/// From a cold start: `names` fresh names, the fastest killed, `names` more.
+async fn lab(internet: &Internet, recursor: &scoped_recursor::Recursor, names: usize) -> Lab {
+    let mut to_fastest = 0;
+    for i in 0..names {
+        let qname = format!("a{i}.multi.test.");
+        assert_eq!(
+            ask(recursor, &qname, RecordType::A).await.rcode,
+            ResponseCode::NoError
+        );
+        to_fastest += usize::from(first_try(internet, &qname) == Some(FASTEST));
+    }
+    internet.expect_server(FASTEST).set_dead(true);
+    let mut waited_on_dead = 0;
+    let mut worst_after_kill = Duration::ZERO;
+    for i in 0..names {
+        let qname = format!("b{i}.multi.test.");
+        let start = Instant::now();
+        let res = ask(recursor, &qname, RecordType::A).await;
+        assert_eq!(res.rcode, ResponseCode::NoError);
+        worst_after_kill = worst_after_kill.max(start.elapsed());
+        waited_on_dead += usize::from(first_try(internet, &qname) == Some(FASTEST));
+    }
+    Lab {
+        to_fastest,
+        waited_on_dead,
+        worst_after_kill,
+    }
+}
+
+#[tokio::test(start_paused = true)]
+async fn lab_fastest_takes_97_percent_one_query_waits_on_it_dead_and_none_longer_than_100_ms() {
+    for seed in [seed(), 1, 2, 3, 4, 5] {
+        let internet = multi_internet();
+        let recursor = recursor_with_seed(&internet, seed);
+        let lab = lab(&internet, &recursor, 200).await;
+        assert!(
+            lab.to_fastest * 100 >= 200 * 97,
+            "seed {seed}: first tries to the fastest {lab:?}"
+        );
+        assert!(lab.waited_on_dead <= 1, "seed {seed}: {lab:?}");
+        // One RTO of the dead server (the 50 ms floor), then the 20 ms server.
+        assert!(
+            lab.worst_after_kill <= Duration::from_millis(100),
+            "seed {seed}: {lab:?}"
+        );
+        // The slower servers are still measured, off the client's path.
+        let probes = recursor
+            .stats()
+            .background_probes
+            .load(std::sync::atomic::Ordering::Relaxed);
+        assert!(probes >= 3, "seed {seed}: {probes} background measurements");
+        for (addr, _) in &SERVERS[2..] {
+            assert!(
+                internet.queries_to(*addr).len() >= 2,
+                "seed {seed}: {addr} measured now and then"
+            );
+        }
+    }
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_dead_server_is_reprobed_in_the_background_and_gets_its_traffic_back_when_it_recovers() {
+    let internet = multi_internet();
+    let recursor = recursor_with_seed(&internet, seed());
+    lab(&internet, &recursor, 100).await;
+    // Client traffic, a question every 250 ms for 70 s: none of it waits on the dead server,
+    // which is probed in the background, one hold-off apart once held off.
+    internet.clear_query_log();
+    let hold_off = recursor.infra().config().hold_off;
+    for i in 0..280 {
+        let qname = format!("c{i}.multi.test.");
+        let start = Instant::now();
+        ask(&recursor, &qname, RecordType::A).await;
+        assert_ne!(first_try(&internet, &qname), Some(FASTEST), "{qname}");
+        assert!(start.elapsed() <= Duration::from_millis(25), "{qname}");
+        tokio::time::sleep(Duration::from_millis(250)).await;
+    }
+    let probes: Vec<Instant> = internet.queries_to(FASTEST).iter().map(|q| q.at).collect();
+    assert!(
+        (2..=6).contains(&probes.len()),
+        "re-probed in the background: {probes:?}"
+    );
+    assert_eq!(
+        recursor.infra().state(FASTEST, Instant::now()),
+        ServerState::HeldOff
+    );
+    // It recovers: within one hold-off (and the last probe's wait), a background probe is
+    // answered and the client's first tries go back to it.
+    internet.expect_server(FASTEST).set_dead(false);
+    let revived = Instant::now();
+    let mut back = None;
+    for i in 0..400 {
+        let qname = format!("d{i}.multi.test.");
+        ask(&recursor, &qname, RecordType::A).await;
+        if first_try(&internet, &qname) == Some(FASTEST) {
+            back = Some(revived.elapsed());
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(250)).await;
+    }
+    let back = back.expect("the recovered server gets traffic back");
+    let bound = hold_off + recursor.infra().config().max_rto + Duration::from_secs(1);
+    assert!(back <= bound, "back after {back:?}, bound {bound:?}");
+    let answered = internet
+        .queries_to(FASTEST)
+        .iter()
+        .filter(|q| q.answered)
+        .count();
+    assert!(answered >= 2, "a probe, then the client's tries");
+    for i in 0..50 {
+        let qname = format!("e{i}.multi.test.");
+        ask(&recursor, &qname, RecordType::A).await;
+        assert_eq!(first_try(&internet, &qname), Some(FASTEST), "{qname}");
+    }
+}
+
+#[tokio::test(start_paused = true)]
+async fn queries_in_flight_when_a_server_dies_stop_waiting_at_the_first_soft_timeout() {
+    let internet = multi_internet();
+    let recursor = recursor_with_seed(&internet, seed());
+    for i in 0..50 {
+        ask(&recursor, &format!("warm{i}.multi.test."), RecordType::A).await;
+    }
+    let rto = recursor.infra().rto(FASTEST, Instant::now());
+    assert_eq!(rto, Duration::from_millis(50));
+    internet.expect_server(FASTEST).set_dead(true);
+    internet.clear_query_log();
+    let killed = Instant::now();
+    // Five questions sent 10 ms apart, all before the first try's RTO: each goes to the dead
+    // server. Then one after it.
+    let mut tasks = Vec::new();
+    for k in 0..6u64 {
+        let recursor = recursor.clone();
+        let at = if k < 5 { k * 10 } else { 60 };
+        tasks.push(tokio::spawn(async move {
+            tokio::time::sleep(Duration::from_millis(at)).await;
+            let qname = format!("burst{k}.multi.test.");
+            let res = ask(&recursor, &qname, RecordType::A).await;
+            assert_eq!(res.rcode, ResponseCode::NoError);
+            (qname, Instant::now() - killed)
+        }));
+    }
+    for task in tasks {
+        let (qname, done) = task.await.expect("no panic");
+        let first = first_try(&internet, &qname);
+        if qname == "burst5.multi.test." {
+            // Sent after the first soft timeout: the dead server is passed over.
+            assert_eq!(first, Some(SECOND), "{qname}");
+            assert_eq!(done, Duration::from_millis(80), "{qname}");
+        } else {
+            // In flight when the first try found the server silent: every one of them moves
+            // on then, not at its own RTO.
+            assert_eq!(first, Some(FASTEST), "{qname}");
+            assert_eq!(done, rto + Duration::from_millis(20), "{qname}");
+        }
+    }
+    let released = recursor
+        .stats()
+        .silent_server_releases
+        .load(std::sync::atomic::Ordering::Relaxed);
+    assert_eq!(released, 4);
+}
+
+#[tokio::test(start_paused = true)]
+async fn explorations_are_sent_only_within_the_retry_budget() {
+    for (label, floor) in [("budget", 10), ("no budget", 0)] {
+        let internet = multi_internet();
+        let config = scoped_recursor::RecursorConfig {
+            selection_seed: Some(seed()),
+            infra: scoped_recursor::infra::InfraConfig {
+                explore_share: 0.5,
+                retry_share: 0.0,
+                retry_floor: floor,
+                ..Default::default()
+            },
+            ..scoped_testkit::engine::config_for(&internet)
+        };
+        let recursor = scoped_testkit::engine::recursor_with(&internet, config);
+        let stat = |counter: fn(&scoped_recursor::EngineStats) -> &std::sync::atomic::AtomicU64| {
+            counter(recursor.stats()).load(std::sync::atomic::Ordering::Relaxed)
+        };
+        ask(&recursor, "warm.multi.test.", RecordType::A).await;
+        tokio::time::sleep(Duration::from_secs(2)).await;
+        // The never-measured servers were measured whatever the budget.
+        assert_eq!(stat(|s| &s.background_probes), 3, "{label}");
+        internet.clear_query_log();
+        for i in 0..40 {
+            ask(&recursor, &format!("x{i}.multi.test."), RecordType::A).await;
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+        let slower: usize = SERVERS[1..]
+            .iter()
+            .map(|(addr, _)| internet.queries_to(*addr).len())
+            .sum();
+        if floor > 0 {
+            assert!(slower > 0, "{label}: explored");
+        } else {
+            assert_eq!(slower, 0, "{label}: nothing explored");
+            assert!(stat(|s| &s.background_probes_skipped) > 0, "{label}");
+        }
+    }
+}

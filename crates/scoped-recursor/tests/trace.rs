@@ -49,14 +49,15 @@ async fn e24_trace_of_a_glueless_delegation_line_by_line() {
     let lines = trace(&standard_internet(), "", "www.glueless.org.", None).await;
     let expected = [
         "www.glueless.org. A, no client subnet",
-        "  servers of . in order: 127.53.0.2 (srtt -, rto 376 ms, unknown), 127.53.0.1 (never measured)",
+        "  servers of . in order: 127.53.0.2 (srtt -, rto 376 ms, unknown), 127.53.0.1 (srtt -, rto 376 ms, unknown)",
+        "  measuring 127.53.0.1 in the background (Unmeasured)",
         "  -> 127.53.0.2: . NS, no ECS (infrastructure lookup)",
         "  <- 127.53.0.2: answer, 2 record(s) after 0 CNAME(s); no ECS; cached for every client",
         "www.glueless.org. A: closest known zone .",
         // QNAME minimisation: the root hears only "org.", org. only "glueless.org.".
         "  minimised: org. A of the servers of .",
-        "  servers of . in order: 127.53.0.1 (srtt -, rto 376 ms, unknown), 127.53.0.2 (srtt 0.0 ms, rto 50 ms, responsive)",
-        "  -> 127.53.0.1: org. A, no ECS (minimised step)",
+        "  servers of . in order: 127.53.0.2 (srtt 0.0 ms, rto 50 ms, responsive), 127.53.0.1 (srtt -, rto 376 ms, unknown)",
+        "  -> 127.53.0.2: org. A, no ECS (minimised step)",
         "  referral to org.: ns1.nic.org. [127.53.1.3]",
         "  minimised: glueless.org. A of the servers of org.",
         "  servers of org. in order: 127.53.1.3 (srtt -, rto 376 ms, unknown)",
@@ -66,7 +67,7 @@ async fn e24_trace_of_a_glueless_delegation_line_by_line() {
         "  nameserver ns.example.net. has no known address: resolving ns.example.net. A",
         "  ns.example.net. A: closest known zone .",
         "    minimised: net. A of the servers of .",
-        "    servers of . in order: 127.53.0.2 (srtt 0.0 ms, rto 50 ms, responsive), 127.53.0.1 (srtt 0.0 ms, rto 50 ms, responsive)",
+        "    servers of . in order: 127.53.0.2 (srtt 0.0 ms, rto 50 ms, responsive), 127.53.0.1 (srtt -, rto 376 ms, unknown)",
         "    -> 127.53.0.2: net. A, no ECS (infrastructure lookup)",
         "    referral to net.: ns1.nic.net. [127.53.1.2]",
         "    minimised: example.net. A of the servers of net.",
@@ -106,7 +107,8 @@ async fn e24_trace_shows_where_ecs_went_and_why_line_by_line() {
         "  servers of example. in order: 127.53.21.1 (srtt -, rto 376 ms, unknown)",
         "  -> 127.53.21.1: cdn.example. A, no ECS (minimised step)",
         "  referral to cdn.example.: ns1.cdn.example. [127.53.22.1], ns2.cdn.example. [127.53.22.2]",
-        "  servers of cdn.example. in order: 127.53.22.2 (srtt -, rto 376 ms, unknown), 127.53.22.1 (never measured)",
+        "  servers of cdn.example. in order: 127.53.22.2 (srtt -, rto 376 ms, unknown), 127.53.22.1 (srtt -, rto 376 ms, unknown)",
+        "  measuring 127.53.22.1 in the background (Unmeasured)",
         "  -> 127.53.22.2: www.cdn.example. A, ECS 198.51.100.0/24 (allowlisted)",
         "  <- 127.53.22.2: answer, 1 record(s) after 0 CNAME(s); SCOPE 24; cached under 198.51.100.0/24",
     ];
@@ -136,7 +138,8 @@ async fn e24_trace_with_minimisation_off_asks_every_zone_the_full_name() {
         "  servers of example. in order: 127.53.21.1 (srtt -, rto 376 ms, unknown)",
         "  -> 127.53.21.1: www.cdn.example. A, no ECS (example. / 127.53.21.1 not on the allowlist)",
         "  referral to cdn.example.: ns1.cdn.example. [127.53.22.1], ns2.cdn.example. [127.53.22.2]",
-        "  servers of cdn.example. in order: 127.53.22.2 (srtt -, rto 376 ms, unknown), 127.53.22.1 (never measured)",
+        "  servers of cdn.example. in order: 127.53.22.2 (srtt -, rto 376 ms, unknown), 127.53.22.1 (srtt -, rto 376 ms, unknown)",
+        "  measuring 127.53.22.1 in the background (Unmeasured)",
         "  -> 127.53.22.2: www.cdn.example. A, ECS 198.51.100.0/24 (allowlisted)",
         "  <- 127.53.22.2: answer, 1 record(s) after 0 CNAME(s); SCOPE 24; cached under 198.51.100.0/24",
     ];

@@ -21,7 +21,7 @@ use crate::classify::{Classified, Step, classify};
 use crate::qmin::QminMode;
 
 impl Recursor {
-    /// Query one server (already allowed by policy: `selection_order`) and interpret its
+    /// Query one server (already allowed by policy: `selection`) and interpret its
     /// response. `Ok(None)`: this server failed, try the next. `overdue` is woken when a try is
     /// still unanswered at the server's RTO (`race.rs` may then ask the next server too).
     #[allow(clippy::too_many_arguments)]
@@ -118,6 +118,30 @@ impl Recursor {
         ctx: &Ctx,
         asking: Asking,
     ) -> UpstreamEcs {
+        let decision = self.ecs_decision(addr, zone, qtype, ctx, asking);
+        let stats = &self.inner.stats;
+        match decision.withheld() {
+            Some(EcsWithheld::MinimisedStep { .. }) => bump(&stats.ecs_withheld_minimised),
+            Some(EcsWithheld::Infrastructure) => bump(&stats.ecs_withheld_infrastructure),
+            Some(EcsWithheld::NotAllowlisted) => bump(&stats.ecs_withheld_not_allowlisted),
+            // Nothing to withhold; ECS that is sent is counted per query sent (exchange.rs).
+            Some(EcsWithheld::NoClientSubnet { .. }) | None => {}
+        }
+        decision
+    }
+}
+
+impl Recursor {
+    /// E01, E16: whether a query to `addr` (a server of `zone`) for this question carries the
+    /// client subnet; nothing counted.
+    pub(super) fn ecs_decision(
+        &self,
+        addr: IpAddr,
+        zone: &Name,
+        qtype: RecordType,
+        ctx: &Ctx,
+        asking: Asking,
+    ) -> UpstreamEcs {
         // Questions for infrastructure types (priming's `. NS` among them) are never the
         // client's, whoever asked (E16).
         let purpose = if !ctx.role.is_client() || is_infrastructure(qtype) {
@@ -128,16 +152,7 @@ impl Recursor {
             QueryPurpose::ClientQuestion
         };
         let allowlisted = self.allowlist().allows(addr, zone).is_some();
-        let decision = UpstreamEcs::decide(ctx.subnet, purpose, allowlisted);
-        let stats = &self.inner.stats;
-        match decision.withheld() {
-            Some(EcsWithheld::MinimisedStep { .. }) => bump(&stats.ecs_withheld_minimised),
-            Some(EcsWithheld::Infrastructure) => bump(&stats.ecs_withheld_infrastructure),
-            Some(EcsWithheld::NotAllowlisted) => bump(&stats.ecs_withheld_not_allowlisted),
-            // Nothing to withhold; ECS that is sent is counted per query sent (exchange.rs).
-            Some(EcsWithheld::NoClientSubnet { .. }) | None => {}
-        }
-        decision
+        UpstreamEcs::decide(ctx.subnet, purpose, allowlisted)
     }
 }
 

@@ -134,6 +134,20 @@ impl Ctx {
             .push((name.clone(), rtype));
     }
 
+    /// Spend one upstream query on work the question does not wait for (a background
+    /// measurement), only while more than `keep` are left: it can never take the question's
+    /// own tries. False: not spent, do not send.
+    pub(super) fn spend_spare_query(&self, keep: u32) -> bool {
+        Instant::now() < self.budget.deadline
+            && self
+                .budget
+                .upstream_left
+                .fetch_update(Ordering::Relaxed, Ordering::Relaxed, |n| {
+                    (n > keep).then(|| n - 1)
+                })
+                .is_ok()
+    }
+
     pub(super) fn spend_query(&self) -> Result<(), ResolveError> {
         if Instant::now() >= self.budget.deadline {
             return Err(ResolveError::Deadline);

@@ -37,14 +37,18 @@ pub(super) enum ExchangeError {
 
 /// One upstream query in flight: its upstream slot and its place in the server's in-flight
 /// count, both given back when it ends — here, or in the task that waits for a late reply.
-struct InFlight {
+pub(super) struct InFlight {
     recursor: Recursor,
     addr: IpAddr,
 }
 
 impl InFlight {
     /// Takes over `slot` (given back on drop) and counts the query at `addr`.
-    fn begin(recursor: &Recursor, addr: IpAddr, slot: tokio::sync::SemaphorePermit<'_>) -> Self {
+    pub(super) fn begin(
+        recursor: &Recursor,
+        addr: IpAddr,
+        slot: tokio::sync::SemaphorePermit<'_>,
+    ) -> Self {
         slot.forget();
         recursor.inner.infra.begin_query(addr, Instant::now());
         Self {
@@ -62,6 +66,16 @@ impl Drop for InFlight {
             room.notify_one();
         }
     }
+}
+
+/// How the wait for a try's reply ended before its hard timeout.
+enum Early {
+    /// A reply or an error.
+    Done(Result<Vec<u8>, TransportError>),
+    /// Its RTO (the soft timeout) passed.
+    Overdue,
+    /// Another try found the server silent: overdue now.
+    Silenced,
 }
 
 /// How one try ended, for the infrastructure cache.
@@ -167,6 +181,11 @@ impl Recursor {
             // late-reply window existed; a try that heard nothing waits on for a late reply.
             echo_timeout: Some(soft),
         };
+        let udp = attempt.protocol == Protocol::Udp;
+        // Taken before the send: a try already out when another try finds the server silent
+        // goes overdue then, not at its own RTO.
+        let silence = infra.silence(addr, started);
+        let silenced = silence.notified();
         let in_flight = InFlight::begin(self, addr, slot);
         let mut exchanged = self.inner.transport.exchange(query);
         let end = TryEnd {
@@ -176,26 +195,44 @@ impl Recursor {
             full_wait: timeout == hard,
         };
         let early = if soft < timeout {
-            tokio::time::timeout(soft, &mut exchanged).await.ok()
+            tokio::select! {
+                // A reply (or the echo timeout, which is the RTO) due at the very instant of
+                // the RTO is taken first, as `tokio::time::timeout` did.
+                biased;
+                exchanged = &mut exchanged => Early::Done(exchanged),
+                () = tokio::time::sleep(soft) => Early::Overdue,
+                () = silenced, if udp => Early::Silenced,
+            }
         } else {
-            Some((&mut exchanged).await)
+            Early::Done((&mut exchanged).await)
         };
         let exchanged = match early {
-            Some(exchanged) => {
+            Early::Done(exchanged) => {
                 self.settle(end, &exchanged);
                 drop(in_flight);
                 exchanged
             }
-            None => {
+            overdue_now => {
                 // Overdue, not failed: the next server may be asked, and this try stays open
                 // until its hard timeout in its own task, which feeds the infrastructure cache
                 // whether or not this question still waits for it.
                 bump(&stats.soft_timeouts);
-                if attempt.protocol == Protocol::Udp {
-                    infra.record_overdue(addr, started, Instant::now());
+                let waited = started.elapsed();
+                if udp && let Some(silent) = infra.record_overdue(addr, started, Instant::now()) {
+                    // Nothing at all from the server since this try went out: the tries to it
+                    // still short of their RTO stop waiting on it alone.
+                    silent.notify_waiters();
                 }
-                ctx.trace(|| {
-                    format!("  .. {addr}: no reply within {soft:?}; kept open until {timeout:?}")
+                if matches!(overdue_now, Early::Silenced) {
+                    bump(&stats.silent_server_releases);
+                }
+                ctx.trace(|| match overdue_now {
+                    Early::Silenced => format!(
+                        "  .. {addr}: found silent by an earlier try, {waited:?} in; kept open until {timeout:?}"
+                    ),
+                    _ => format!(
+                        "  .. {addr}: no reply within {soft:?}; kept open until {timeout:?}"
+                    ),
                 });
                 overdue.notify_one();
                 let (tx, rx) = tokio::sync::oneshot::channel();

@@ -14,6 +14,7 @@
 //! | iterate | `iterate.rs` | closest zone cut, priming, referrals, QNAME minimisation |
 //! | select | `select.rs` | which servers, in which order; glueless nameserver addresses |
 //! | lame | `lame.rs` | servers lame for a (zone, type), passed over for a while |
+//! | probe | `probe.rs` | servers measured in the background, off the client's path |
 //! | ask | `ask.rs` | one server: the upstream ECS decision, the reply classified |
 //! | race | `race.rs` | a zone's servers in turn, the next asked while a slow one stays open |
 //! | exchange | `exchange.rs` + `plan.rs` | the retries with one server: a sans-IO plan, driven |
@@ -31,6 +32,7 @@ mod exchange;
 mod iterate;
 mod lame;
 mod plan;
+mod probe;
 mod race;
 mod refresh;
 mod request;

@@ -14,6 +14,7 @@ use super::iterate::Outcome;
 use super::stats::bump;
 use super::{Recursor, ResolveError};
 use crate::classify::{Delegation, NameServer, addresses_of};
+use crate::infra::Selection;
 
 impl Recursor {
     /// Ask the servers of `delegation`, one after another, until one gives a usable response.
@@ -31,16 +32,19 @@ impl Recursor {
             .iter()
             .flat_map(|s| s.addrs.iter().copied())
             .collect();
-        // Fastest expected first, with a little exploration (see infra.rs and
-        // docs/server-selection.md); addresses refused by policy are never ordered at all.
-        let order = self.without_lame(self.selection_order(&known), &delegation.zone, qtype, ctx);
+        // Fastest measured first; what is still to learn about the others is learnt off the
+        // client's path (see infra/order.rs and docs/server-selection.md); addresses refused
+        // by policy are never ordered at all, nor those lame for this type in this zone.
+        let mut selection = self.selection(&known);
+        selection.order = self.without_lame(selection.order, &delegation.zone, qtype, ctx);
         ctx.trace(|| {
             format!(
                 "  servers of {} in order: {}",
                 delegation.zone,
-                self.describe_servers(&order)
+                self.describe_servers(&selection.order)
             )
         });
+        let order = self.measure(selection, &delegation.zone, (name, qtype), ctx, asking);
         if let Some(outcome) = self
             .ask_in_turn(
                 &order,
@@ -66,8 +70,9 @@ impl Recursor {
         unresolved.shuffle(&mut rand::rng());
         for server in unresolved {
             let addrs = self.nameserver_addresses(&server.name, ctx).await?;
-            let order =
-                self.without_lame(self.selection_order(&addrs), &delegation.zone, qtype, ctx);
+            let mut selection = self.selection(&addrs);
+            selection.order = self.without_lame(selection.order, &delegation.zone, qtype, ctx);
+            let order = self.measure(selection, &delegation.zone, (name, qtype), ctx, asking);
             if let Some(outcome) = self
                 .ask_in_turn(
                     &order,
@@ -144,8 +149,23 @@ impl Recursor {
         Ok(Vec::new())
     }
 
-    /// The order in which to try `addrs` for one query: those policy allows, by expected RTT.
-    pub(super) fn selection_order(&self, addrs: &[IpAddr]) -> Vec<IpAddr> {
+    /// The servers `selection` wants measured are asked the zone's question in the background
+    /// (`probe.rs`); the order of the client's tries is what is left.
+    fn measure(
+        &self,
+        selection: Selection,
+        zone: &Name,
+        question: (&Name, RecordType),
+        ctx: &Ctx,
+        asking: Asking,
+    ) -> Vec<IpAddr> {
+        self.measure_in_background(&selection.measure, zone, question, ctx, asking);
+        selection.order
+    }
+
+    /// The selection for `addrs` (the servers of one zone): those policy allows, the best
+    /// measured first, and what to measure off the client's path.
+    fn selection(&self, addrs: &[IpAddr]) -> Selection {
         let allowed: Vec<IpAddr> = addrs
             .iter()
             .copied()
@@ -163,7 +183,7 @@ impl Recursor {
             .selection_rng
             .lock()
             .unwrap_or_else(|e| e.into_inner());
-        self.inner.infra.order(&allowed, Instant::now(), &mut *rng)
+        self.inner.infra.select(&allowed, Instant::now(), &mut *rng)
     }
 
     /// Is `addr`'s family (IPv4, IPv6) one we query?

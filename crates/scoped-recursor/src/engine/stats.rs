@@ -23,6 +23,11 @@ crate::counters! {
         retry_budget_exhausted: "Overdue tries after which no further server was asked: retries were at their share of first tries, so the question waited on its open tries",
         server_busy_spread: "Upstream queries sent to a server other than the preferred one because it had max-in-flight queries unanswered",
         server_busy_waits: "Upstream queries that waited because every remaining server of the zone had max-in-flight queries unanswered",
+        /// The try stays open; its question may ask the next server (within the retry budget).
+        silent_server_releases: "Upstream queries that went overdue before their own RTO because another query found their server silent (no reply since it was sent)",
+        /// Their replies only measure the server: never an answer, never cached.
+        background_probes: "Queries sent off the client's path to measure a server: never-measured, explored, or a due probe of a server timing out",
+        background_probes_skipped: "Background measurements not sent because every upstream slot was taken, the question had spent half its upstream budget, or the retry budget was spent",
         malformed_replies: "Upstream replies that could not be parsed",
         lame_replies: "Upstream replies that were lame, errors, or out of bailiwick",
         servers_skipped: "Nameserver addresses skipped by policy (do-not-query, loopback, IPv4 or IPv6 off)",

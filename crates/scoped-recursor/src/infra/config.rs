@@ -27,8 +27,15 @@ pub const DEFAULT_HOLD_OFF_AFTER_TIMEOUTS: u32 = 3;
 pub const DEFAULT_HOLD_OFF: Duration = Duration::from_secs(30);
 /// A record unused this long is forgotten (Unbound's `infra-host-ttl`).
 pub const DEFAULT_IDLE_EXPIRY: Duration = Duration::from_secs(15 * 60);
-/// Share of queries that try a server other than the best first.
+/// Share of queries that measure a server other than the best in the background.
 pub const DEFAULT_EXPLORE_SHARE: f64 = 0.03;
+/// A server answered or explored this recently is not explored again: exploration costs an
+/// authoritative at most one extra query per this period, however busy the zone.
+pub const DEFAULT_EXPLORE_INTERVAL: Duration = Duration::from_secs(1);
+/// Background measurements sent beside one query at most: a new zone's servers are measured
+/// within its first query or two, without a burst at every address of a large set (the
+/// root's) at once.
+pub const DEFAULT_MAX_BACKGROUND_PER_QUERY: usize = 3;
 /// Records kept at most (Unbound's `infra-cache-numhosts`).
 pub const DEFAULT_MAX_ENTRIES: usize = 10_000;
 /// How long an EDNS or ECS capability observation is believed.
@@ -69,8 +76,14 @@ pub struct InfraConfig {
     pub hold_off: Duration,
     /// A record unused this long is forgotten.
     pub idle_expiry: Duration,
-    /// Share of queries (0 to 0.5) that put a random non-best server first.
+    /// Share of queries (0 to 0.5) that measure a random non-best server in the background.
     pub explore_share: f64,
+    /// A server answered or explored within this long is not explored.
+    pub explore_interval: Duration,
+    /// Background measurements (probes, unmeasured servers, explorations) beside one query
+    /// at most. 0: none; servers are then measured only by the client's own tries, and a
+    /// server timing out only by failover.
+    pub max_background_per_query: usize,
     /// Records kept at most.
     pub max_entries: usize,
     /// How long an EDNS or ECS capability observation is believed.
@@ -99,6 +112,8 @@ impl Default for InfraConfig {
             hold_off: DEFAULT_HOLD_OFF,
             idle_expiry: DEFAULT_IDLE_EXPIRY,
             explore_share: DEFAULT_EXPLORE_SHARE,
+            explore_interval: DEFAULT_EXPLORE_INTERVAL,
+            max_background_per_query: DEFAULT_MAX_BACKGROUND_PER_QUERY,
             max_entries: DEFAULT_MAX_ENTRIES,
             capability_ttl: DEFAULT_CAPABILITY_TTL,
             hard_timeout_factor: DEFAULT_HARD_TIMEOUT_FACTOR,
