@@ -82,3 +82,22 @@ fn a_bad_entry_names_its_line_list_index_and_problem() {
     let error = parse("[local]\nzone = []\n").unwrap_err().to_string();
     assert!(error.contains("unknown field `zone`"), "{error}");
 }
+
+#[test]
+fn the_shipped_files_keep_every_default_zone_on() {
+    let defaults = Config::defaults().server.local.zone_count();
+    for file in ["resolver.toml", "resolver-local.toml"] {
+        let config = Config::load(&Path::new(env!("CARGO_MANIFEST_DIR")).join(file)).unwrap();
+        assert_eq!(config.server.local.zone_count(), defaults, "{file}");
+        assert_eq!(
+            rcode(&config, "localhost."),
+            Some(ResponseCode::NoError),
+            "{file}"
+        );
+        assert_eq!(
+            rcode(&config, "1.0.0.10.in-addr.arpa."),
+            Some(ResponseCode::NXDomain),
+            "{file}"
+        );
+    }
+}

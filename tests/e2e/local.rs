@@ -167,3 +167,48 @@ async fn local_data_and_the_four_zone_kinds_answer_without_upstream_queries() {
     );
     assert!(lab.internet().total_queries() > 0);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn trace_shows_a_local_answer_and_asks_no_one() {
+    let dir = std::env::temp_dir().join(format!("scoped-e2e-trace-local-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let config_path = dir.join("resolver.toml");
+    // No root hints at all: a trace that tried to resolve would have no server to ask.
+    std::fs::write(
+        &config_path,
+        "[local]\nrecords = [\"printer.home.arpa. 300 IN A 192.168.1.20\"]\n",
+    )
+    .unwrap();
+    let trace = |args: &'static [&'static str]| {
+        let config_path = config_path.clone();
+        tokio::task::spawn_blocking(move || {
+            std::process::Command::new(env!("CARGO_BIN_EXE_scoped"))
+                .arg("trace")
+                .args(args)
+                .arg("--config")
+                .arg(config_path)
+                .output()
+                .unwrap()
+        })
+    };
+    let out = trace(&["printer.home.arpa", "A"]).await.unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success(), "{stdout}");
+    let lines: Vec<&str> = stdout.lines().collect();
+    assert_eq!(
+        lines,
+        [
+            ";; printer.home.arpa. A: answered by the local zone home.arpa. (static); no upstream query",
+            ";; No Error, scope 0",
+            "printer.home.arpa. 300 IN A 192.168.1.20",
+        ]
+    );
+    let out = trace(&["www.invalid", "A"]).await.unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(stdout.contains("local zone invalid. (static)"), "{stdout}");
+    assert!(
+        stdout.contains(";; Non-Existent Domain, scope 0"),
+        "{stdout}"
+    );
+    std::fs::remove_dir_all(&dir).ok();
+}

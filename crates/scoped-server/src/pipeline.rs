@@ -35,11 +35,11 @@
 //!    the subnet (or `None`) is [`ResolveRequest::client_subnet`], used by both the cache lookup
 //!    and the upstream query. Counted `ecs_tailored` / `ecs_withheld_<reason>` (E24).
 //!
-//!     9b. **Local zones** — a question a local zone answers ([`LocalZones::answer`]: the
-//!     default zones, `[local]` zones and data) gets that answer here, before any cache or
-//!     engine work, so it never leaves the machine: AA=1, the local records, ECS echoed with
-//!     SCOPE 0 (the answer is the same for every client). Counted `answered_local`. The fast
-//!     path leaves such questions to this step ([`LocalZones::intercepts`]).
+//!    9b. **Local zones** — a question a local zone answers ([`LocalZones::answer`]: the
+//!    default zones, `[local]` zones and data) gets that answer here, before any cache or
+//!    engine work, so it never leaves the machine: AA=1, the local records, ECS echoed with
+//!    SCOPE 0 (the answer is the same for every client). Counted `answered_local`. The fast
+//!    path leaves such questions to this step ([`LocalZones::intercepts`]).
 //! 10. **Resolve**, then build the response: ID, QR, opcode, RA=1, RD and CD echoed, AA=0, AD=0,
 //!     the question exactly as sent (case preserved), the engine's answers and authorities, and
 //!     an OPT (payload 1232, version 0, DO echoed) iff the client sent one. None of the client's

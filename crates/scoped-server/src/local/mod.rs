@@ -222,7 +222,7 @@ impl fmt::Debug for LocalZones {
 
 /// The lowercased wire form of `name`, as the table keys it.
 pub(crate) fn wire_name(name: &Name) -> Vec<u8> {
-    let mut wire = Vec::with_capacity(usize::from(name.len()) + 1);
+    let mut wire = Vec::with_capacity(name.len() + 1);
     for label in name.iter() {
         wire.push(label.len() as u8);
         wire.extend(label.iter().map(u8::to_ascii_lowercase));

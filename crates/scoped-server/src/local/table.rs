@@ -43,6 +43,10 @@ pub(super) struct Table {
     /// Bit `n` set: some node's name has `n` labels (the root has 0). Label counts no node has
     /// are not looked up.
     depths: u128,
+    /// A 256-bit filter of the top-level labels of every node's name ([`tld_bit`]): a name
+    /// whose TLD's bit is clear (most names, when only the default zones are in force) is not
+    /// local, without a single hash lookup. The root itself is a node only if `depths & 1`.
+    tld_bits: [u64; 4],
     zones: usize,
 }
 
@@ -60,6 +64,31 @@ fn label_starts(wire: &[u8], starts: &mut [u8; 128]) -> Option<usize> {
         }
         pos += 1 + len;
     }
+}
+
+/// The bit of a (lowercased) top-level label in `Table::tld_bits`: from its length and its
+/// first and last bytes, which tell the usual TLDs apart without a hash.
+fn tld_bit(label: &[u8]) -> usize {
+    let (first, last) = match label {
+        [] => (0, 0),
+        [first, .., last] => (*first, *last),
+        [only] => (*only, *only),
+    };
+    (label.len() * 31 + usize::from(first) * 7 + usize::from(last)) & 255
+}
+
+/// The last label before the root of a wire name (`com` of `www.example.com.`), if it has one.
+fn top_label(wire: &[u8]) -> Option<&[u8]> {
+    let mut pos = 0;
+    let mut last = None;
+    while let Some(&len) = wire.get(pos) {
+        if len == 0 {
+            break;
+        }
+        last = wire.get(pos + 1..pos + 1 + usize::from(len));
+        pos += 1 + usize::from(len);
+    }
+    last
 }
 
 impl Table {
@@ -109,6 +138,10 @@ impl Table {
 
     fn entry(&mut self, wire: &[u8], labels: u8) -> &mut Node {
         self.depths |= 1u128 << (labels & 127);
+        if let Some(tld) = top_label(wire) {
+            let bit = tld_bit(tld);
+            self.tld_bits[bit / 64] |= 1 << (bit % 64);
+        }
         self.nodes.entry(wire.into()).or_insert(Node {
             zone: None,
             data: NO_DATA,
@@ -122,6 +155,13 @@ impl Table {
         }
         let mut starts = [0u8; 128];
         let count = label_starts(wire, &mut starts)?;
+        if count >= 2 && self.depths & 1 == 0 {
+            let start = usize::from(starts[count - 2]) + 1;
+            let bit = tld_bit(&wire[start..wire.len() - 1]);
+            if self.tld_bits[bit / 64] & (1 << (bit % 64)) == 0 {
+                return None;
+            }
+        }
         let mut exact = None;
         for (i, &start) in starts[..count].iter().enumerate() {
             let labels = count - 1 - i;
