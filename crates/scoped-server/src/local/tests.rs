@@ -577,3 +577,38 @@ fn a_name_under_a_known_top_level_label_is_still_looked_up_label_by_label() {
         Some(ResponseCode::NXDomain)
     );
 }
+
+#[test]
+fn records_of_other_types_read_as_in_a_zone_file() {
+    let table = zones(
+        &[],
+        &[],
+        &[
+            "note.home.arpa. TXT \"hello world\" \"second string\"",
+            "home.arpa. MX 10 mail.home.arpa.",
+            "_ipp._tcp.home.arpa. 120 IN SRV 0 0 631 printer.home.arpa.",
+            "nas.home.arpa. IN 60 AAAA fd00::20",
+        ],
+    );
+    let txt = ask(&table, "note.home.arpa.", RecordType::TXT).unwrap();
+    let RData::TXT(text) = &txt.answers[0].data else {
+        panic!("TXT")
+    };
+    assert_eq!(text.txt_data.len(), 2, "two strings");
+    assert_eq!(&*text.txt_data[0], b"hello world");
+    for (qname, qtype) in [
+        ("home.arpa.", RecordType::MX),
+        ("_ipp._tcp.home.arpa.", RecordType::SRV),
+        ("nas.home.arpa.", RecordType::AAAA),
+    ] {
+        let answer = ask(&table, qname, qtype).unwrap();
+        assert_eq!(answer.answers.len(), 1, "{qname} {qtype}");
+    }
+    assert_negative(
+        &table,
+        "_tcp.home.arpa.",
+        RecordType::SRV,
+        ResponseCode::NoError,
+        "home.arpa.",
+    );
+}
