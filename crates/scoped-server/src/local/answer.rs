@@ -95,6 +95,7 @@ fn follow_cnames(table: &Table, answers: &mut Vec<Record>, qtype: RecordType) {
         let target = target.clone();
         let Some(data) = table
             .find(&wire_name(&target))
+            .filter(|found| found.kind != LocalZoneKind::AlwaysNxdomain)
             .and_then(|found| found.exact)
             .filter(|data| !data.records.is_empty())
         else {

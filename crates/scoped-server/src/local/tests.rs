@@ -445,6 +445,20 @@ fn a_local_cname_is_followed_within_local_data() {
     let answer = ask(&table, "www.corp.example.", RecordType::A).unwrap();
     let types: Vec<_> = answer.answers.iter().map(|r| r.record_type()).collect();
     assert_eq!(types, [RecordType::CNAME, RecordType::A]);
+    let blocked = zones(
+        &[],
+        &["corp.example. static", "ads.example. always-nxdomain"],
+        &[
+            "www.corp.example. CNAME x.ads.example.",
+            "x.ads.example. A 10.0.0.8",
+        ],
+    );
+    let answer = ask(&blocked, "www.corp.example.", RecordType::A).unwrap();
+    assert_eq!(
+        answer.answers.len(),
+        1,
+        "a blocked target's data is never handed out"
+    );
     let answer = ask(&table, "ext.corp.example.", RecordType::A).unwrap();
     assert_eq!(
         answer.answers.len(),
