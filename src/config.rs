@@ -18,6 +18,10 @@ use serde::Deserialize;
 use crate::allowlist::{AllowlistFileError, load_allowlist};
 use crate::control::{ControlConfig, ControlConfigError};
 
+mod local;
+
+pub use local::{LocalSection, LocalSectionError, ZoneEntry, ZoneTable};
+
 /// What can be wrong with a configuration.
 #[derive(Debug, thiserror::Error)]
 pub enum ConfigError {
@@ -55,6 +59,14 @@ pub enum ConfigError {
         /// The allowlist file and what is wrong with it.
         source: AllowlistFileError,
     },
+    /// A `[local]` entry that cannot be used (the message names the line, list, entry, problem).
+    #[error("{path}: {source}")]
+    Local {
+        /// The configuration file.
+        path: PathBuf,
+        /// The entry, its line and what is wrong.
+        source: LocalSectionError,
+    },
     /// `[control]` asks for an endpoint the control endpoint refuses.
     #[error("{path}: key `{key}`: {source}", key = .source.key())]
     Control {
@@ -83,6 +95,8 @@ pub struct FileConfig {
     pub ecs: EcsSection,
     /// `[control]`: the local HTTP control endpoint (stats, metrics, reload).
     pub control: ControlSection,
+    /// `[local]`: local zones and data, answered without asking anyone.
+    pub local: LocalSection,
 }
 
 /// `[server]`
@@ -573,6 +587,7 @@ impl Config {
             log,
             ecs,
             control,
+            local,
         } = file;
 
         if server.listen.is_empty() {
@@ -673,6 +688,10 @@ impl Config {
                 }
             })?;
         let control = control.enabled.then_some(control_config);
+        let local = local.build(text).map_err(|source| ConfigError::Local {
+            path: path.to_owned(),
+            source,
+        })?;
 
         let base = path.parent().unwrap_or(Path::new("."));
         let policy = subnet_policy(&ecs).map_err(|(key, problem)| invalid(key, problem))?;
@@ -758,6 +777,7 @@ impl Config {
             tcp_max_inflight_per_connection: server.tcp_max_inflight_per_connection,
             tcp_write_timeout: server.tcp_write_timeout,
             ecs: scoped_server::EcsFrontEnd { policy },
+            local: std::sync::Arc::new(local),
         };
         if cache.prefetch && !(1..=99).contains(&cache.prefetch_percent) {
             return Err(invalid(
@@ -832,5 +852,7 @@ fn subnet_policy(ecs: &EcsSection) -> Result<scoped_ecs::SubnetPolicy, (&'static
     Ok(policy)
 }
 
+#[cfg(test)]
+mod local_tests;
 #[cfg(test)]
 mod tests;

@@ -89,10 +89,11 @@ fn main() -> ExitCode {
                     .as_ref()
                     .map_or_else(|| "off".to_owned(), |c| format!("{:?}", c.listen));
                 println!(
-                    "{}: ok (listen {:?}, control {control}, {} root hints)",
+                    "{}: ok (listen {:?}, control {control}, {} root hints, {} local zones)",
                     file.display(),
                     config.server.listen,
-                    config.recursor.root_hints.len()
+                    config.recursor.root_hints.len(),
+                    config.server.local.zone_count()
                 );
                 ExitCode::SUCCESS
             }

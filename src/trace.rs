@@ -1,6 +1,7 @@
 //! `scoped trace NAME [TYPE]`: resolve one question from the root with a fresh cache and print
 //! every step — the servers chosen and why (SRTT), what was sent (ECS or not, and why), what
-//! came back (referral, answer, SCOPE), and under which prefix it would be cached (E24).
+//! came back (referral, answer, SCOPE), and under which prefix it would be cached (E24). A
+//! question a local zone answers (`[local]`, the default zones) is shown as answered by it.
 
 use std::net::IpAddr;
 use std::process::ExitCode;
@@ -76,6 +77,18 @@ pub fn run(config: Config, request: TraceRequest) -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
+    // Local zones come first, as in the server's pipeline: such a question never leaves.
+    if let Some(local) = config.server.local.answer(&qname, qtype) {
+        println!(
+            ";; {qname} {qtype}: answered by the local zone {} ({}); no upstream query",
+            local.zone, local.kind
+        );
+        println!(";; {}, scope 0", local.rcode);
+        for record in local.answers.iter().chain(&local.authorities) {
+            println!("{}", scoped_cache::dname::present(record));
+        }
+        return ExitCode::SUCCESS;
+    }
     let (subnet, how) = decide_subnet(&config, &request);
     let runtime = match tokio::runtime::Builder::new_current_thread()
         .enable_all()

@@ -45,6 +45,7 @@ const EXPORTED_COUNTERS: [(&str, &[&str]); 3] = [
             "formerr_opt_duplicate",
             "refused_acl",
             "refused_class",
+            "answered_local",
             "badvers",
             "notimp_opcode",
             "notimp_qtype",

@@ -4,6 +4,7 @@
 mod ecs;
 mod hints;
 mod lab;
+mod local;
 mod privacy;
 
 use std::net::Ipv4Addr;

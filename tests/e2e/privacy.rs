@@ -8,7 +8,7 @@ use hickory_proto::rr::RecordType;
 use scoped_testkit::cdn::{ECS_ROOT, ECS_TLD, WWW_CDN};
 use scoped_testkit::{ecs_fixture, name};
 
-use crate::lab::{Lab, ecs_query};
+use crate::lab::{Lab, ecs_query, query};
 
 /// The shipped profile, pointed at the lab: its listen address, root hints, upstream port and
 /// loopback nameservers; the control endpoint off (labs run in parallel on a fixed port); an
@@ -83,4 +83,38 @@ async fn the_local_profile_resolves_minimised_and_sends_no_subnet_at_all() {
             .collect();
         assert!(!heard.contains(&name(WWW_CDN)), "{server} heard {heard:?}");
     }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_local_profile_answers_local_names_with_zero_upstream_queries() {
+    let fixture = ecs_fixture();
+    let lab = Lab::start_with_files(fixture.internet, &[("allowlist.txt", ".\n")], |config| {
+        *config = local_profile(config);
+    })
+    .await;
+    for (qname, qtype, rcode) in [
+        ("localhost.", RecordType::A, ResponseCode::NoError),
+        ("localhost.", RecordType::AAAA, ResponseCode::NoError),
+        (
+            "1.1.168.192.in-addr.arpa.",
+            RecordType::PTR,
+            ResponseCode::NXDomain,
+        ),
+        (
+            "20.1.16.172.in-addr.arpa.",
+            RecordType::PTR,
+            ResponseCode::NXDomain,
+        ),
+        ("printer.invalid.", RecordType::A, ResponseCode::NXDomain),
+    ] {
+        let response = lab.udp(&query(1, qname, qtype, Some(1232))).await;
+        assert_eq!(response.metadata.response_code, rcode, "{qname}");
+        assert!(response.metadata.authoritative, "{qname} answered locally");
+    }
+    assert_eq!(
+        lab.internet().total_queries(),
+        0,
+        "nothing left the machine: {:?}",
+        lab.internet().query_log()
+    );
 }

@@ -3,10 +3,13 @@
 //! The binary maps its TOML file onto [`ServerConfig`]; nothing here knows about serde.
 
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
+use std::sync::Arc;
 use std::time::Duration;
 
 use ipnet::IpNet;
 use scoped_ecs::SubnetPolicy;
+
+use crate::local::LocalZones;
 
 /// Default listen addresses: loopback only, so a fresh install is never an open resolver, and
 /// port 5353 so a newcomer can run it without root. Production sets port 53 explicitly.
@@ -92,6 +95,9 @@ pub struct ServerConfig {
     pub tcp_max_inflight_per_connection: usize,
     /// Client subnet decision (ECS). Default: [`EcsFrontEnd::default`].
     pub ecs: EcsFrontEnd,
+    /// Local zones and data, answered before any cache or engine work. Default: the default
+    /// zones ([`LocalZones::defaults`]).
+    pub local: Arc<LocalZones>,
 }
 
 impl Default for ServerConfig {
@@ -109,6 +115,7 @@ impl Default for ServerConfig {
             tcp_write_timeout: DEFAULT_TCP_WRITE_TIMEOUT,
             tcp_max_inflight_per_connection: DEFAULT_TCP_MAX_INFLIGHT_PER_CONNECTION,
             ecs: EcsFrontEnd::default(),
+            local: Arc::new(LocalZones::defaults()),
         }
     }
 }

@@ -6,7 +6,7 @@
 //!
 //! - [`parse_query`]: sans-IO parsing and validation of a query (fuzzed, property-tested);
 //! - [`Pipeline`]: parse (with strict ECS validation, E07) → ACL → client subnet (decided once,
-//!   [`EcsFrontEnd`]) → resolve → response (ECS echoed, E23), with UDP truncation;
+//!   [`EcsFrontEnd`]) → local zones ([`LocalZones`]) → resolve → response (ECS echoed, E23), with UDP truncation;
 //! - [`bind`] / [`BoundServer::run`]: the sockets, per RFC 7766 for TCP;
 //! - [`FrontendStats`]: counters for `scoped ctl stats`.
 //!
@@ -24,6 +24,7 @@
 mod acl;
 mod config;
 mod fast;
+mod local;
 mod pipeline;
 mod server;
 mod stats;
@@ -37,6 +38,7 @@ pub use config::{
     DEFAULT_TCP_MAX_INFLIGHT_PER_CONNECTION, DEFAULT_TCP_READ_TIMEOUT, DEFAULT_TCP_WRITE_TIMEOUT,
     DEFAULT_UDP_MAX_INFLIGHT, EcsFrontEnd, ServerConfig, default_allow,
 };
+pub use local::{LocalAnswer, LocalConfig, LocalError, LocalZoneKind, LocalZoneSpec, LocalZones};
 pub use pipeline::{
     ClientMemo, DropReason, ErrorReason, ParsedQuery, Pipeline, Rejection, ReplyContext,
     TCP_MAX_MESSAGE, Transport, parse_query,

@@ -34,6 +34,12 @@
 //!    → IPv4) client address — the same address the ACL saw — and the client's valid ECS option;
 //!    the subnet (or `None`) is [`ResolveRequest::client_subnet`], used by both the cache lookup
 //!    and the upstream query. Counted `ecs_tailored` / `ecs_withheld_<reason>` (E24).
+//!
+//!    9b. **Local zones** — a question a local zone answers ([`LocalZones::answer`]: the
+//!    default zones, `[local]` zones and data) gets that answer here, before any cache or
+//!    engine work, so it never leaves the machine: AA=1, the local records, ECS echoed with
+//!    SCOPE 0 (the answer is the same for every client). Counted `answered_local`. The fast
+//!    path leaves such questions to this step ([`LocalZones::intercepts`]).
 //! 10. **Resolve**, then build the response: ID, QR, opcode, RA=1, RD and CD echoed, AA=0, AD=0,
 //!     the question exactly as sent (case preserved), the engine's answers and authorities, and
 //!     an OPT (payload 1232, version 0, DO echoed) iff the client sent one. None of the client's
@@ -76,6 +82,7 @@ use scoped_recursor::{
 use crate::acl::Acl;
 use crate::config::{CLASSIC_UDP_PAYLOAD, ServerConfig};
 use crate::fast;
+use crate::local::LocalZones;
 use crate::stats::FrontendStats;
 
 /// The largest message a TCP frame can carry (2-byte length prefix, RFC 1035 §4.2.2).
@@ -346,6 +353,7 @@ pub struct Pipeline {
     subnet_policy: SubnetPolicy,
     resolver: Arc<dyn Resolve>,
     stats: Arc<FrontendStats>,
+    local: Arc<LocalZones>,
 }
 
 impl Pipeline {
@@ -361,6 +369,7 @@ impl Pipeline {
             subnet_policy: config.ecs.policy.clone(),
             resolver,
             stats,
+            local: Arc::clone(&config.local),
         }
     }
 
@@ -420,6 +429,9 @@ impl Pipeline {
         let Some(query) = fast::plain_query(wire) else {
             return false;
         };
+        if self.local.intercepts(query.name()) {
+            return false;
+        }
         let client_ip = client.ip().to_canonical();
         let verdict = match (&query.ecs, memo.0) {
             (None, Some((ip, verdict))) if ip == client_ip => verdict,
@@ -523,6 +535,12 @@ impl Pipeline {
 
         let decision = self.subnet_policy.decide(client_ip, query.ecs.as_ref());
         self.count_decision(client_ip, query.ecs.as_ref(), &decision);
+        if let Some(local) = self
+            .local
+            .answer(query.query.name(), query.query.query_type())
+        {
+            return self.answer_locally(query, &decision, local, transport);
+        }
         let request = ResolveRequest {
             question: Question {
                 name: query.query.name().clone(),
@@ -598,7 +616,7 @@ impl Pipeline {
     }
 
     /// Step 10b (E23): the client's ECS option back, SCOPE = min(data scope, SOURCE used).
-    fn echo_ecs(
+    pub(crate) fn echo_ecs(
         &self,
         response: &mut Message,
         client_ecs: &Ecs,
@@ -651,7 +669,7 @@ impl Pipeline {
     }
 
     /// The response skeleton: header flags, question, OPT; no records yet.
-    fn response(
+    pub(crate) fn response(
         &self,
         request: &Metadata,
         question: Option<Query>,
@@ -677,7 +695,7 @@ impl Pipeline {
     }
 
     /// How large a response to this client may be on this transport.
-    fn size_limit(&self, client_edns: Option<&Edns>, transport: Transport) -> usize {
+    pub(crate) fn size_limit(&self, client_edns: Option<&Edns>, transport: Transport) -> usize {
         match (transport, client_edns) {
             (Transport::Tcp, _) => TCP_MAX_MESSAGE,
             (Transport::Udp, None) => usize::from(CLASSIC_UDP_PAYLOAD),
@@ -690,7 +708,7 @@ impl Pipeline {
 
     /// Serialises `response`, truncating it to header + question (+ OPT) with TC=1 if it exceeds
     /// `limit`, or answering SERVFAIL if the engine's records do not serialise; counts the rcode.
-    fn finish(&self, mut response: Message, limit: usize) -> Option<Vec<u8>> {
+    pub(crate) fn finish(&self, mut response: Message, limit: usize) -> Option<Vec<u8>> {
         let wire = match response.to_vec() {
             Ok(wire) => wire,
             Err(error) => {

@@ -86,6 +86,8 @@ frontend_counters! {
     formerr_opt_duplicate: "FORMERR: more than one OPT record",
     refused_acl: "REFUSED: the client is outside the ACL",
     refused_class: "REFUSED: the question's class was not IN",
+    /// Step 9b of the pipeline: NOERROR, NXDOMAIN or REFUSED from a local zone.
+    answered_local: "Questions answered from a local zone or local data, never sent upstream",
     badvers: "BADVERS: the client's EDNS version was above 0",
     notimp_opcode: "NOTIMP: the opcode was not QUERY",
     notimp_qtype: "NOTIMP: the question asked for AXFR, IXFR, MAILA or MAILB",

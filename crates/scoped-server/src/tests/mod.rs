@@ -2,6 +2,7 @@
 
 mod ecs_tests;
 mod fast_path_tests;
+mod local_tests;
 mod malformed_tests;
 mod parse_props;
 mod pipeline_tests;

@@ -1,0 +1,199 @@
+//! Pipeline step 9b: local zones answered before the cache and the engine, never resolved.
+
+use std::net::Ipv4Addr;
+use std::sync::Arc;
+
+use hickory_proto::op::ResponseCode;
+use hickory_proto::rr::rdata::A;
+use hickory_proto::rr::{RData, RecordType};
+
+use super::{CLIENT, FakeResolver, ask, pipeline, query, raw_ecs, wire, with_options};
+use crate::{LocalConfig, LocalZones, ServerConfig, Transport};
+
+fn config_with(local: LocalZones) -> ServerConfig {
+    ServerConfig {
+        local: Arc::new(local),
+        ..ServerConfig::default()
+    }
+}
+
+fn blocklist(zones: &[&str]) -> LocalZones {
+    LocalZones::build(&LocalConfig {
+        zones: zones.iter().map(|z| z.parse().unwrap()).collect(),
+        ..LocalConfig::default()
+    })
+    .unwrap()
+}
+
+#[tokio::test]
+async fn default_zones_are_answered_with_aa_and_the_engine_is_never_asked() {
+    let resolver = Arc::new(FakeResolver::new());
+    let pipeline = pipeline(Arc::clone(&resolver), &ServerConfig::default());
+    let response = ask(
+        &pipeline,
+        &wire(&query(7, "LocalHost.", RecordType::A)),
+        Transport::Udp,
+    )
+    .await
+    .unwrap();
+    assert_eq!(response.metadata.id, 7);
+    assert_eq!(response.metadata.response_code, ResponseCode::NoError);
+    assert!(response.metadata.authoritative, "AA: the data is ours");
+    assert!(response.metadata.recursion_available && response.metadata.recursion_desired);
+    assert_eq!(
+        response.queries[0].name().to_ascii(),
+        "LocalHost.",
+        "question as sent"
+    );
+    assert_eq!(response.answers[0].data, RData::A(A(Ipv4Addr::LOCALHOST)));
+
+    for (qname, qtype) in [
+        ("1.0.0.10.in-addr.arpa.", RecordType::PTR),
+        ("www.invalid.", RecordType::A),
+        ("x.onion.", RecordType::AAAA),
+    ] {
+        let response = ask(&pipeline, &wire(&query(8, qname, qtype)), Transport::Tcp)
+            .await
+            .unwrap();
+        assert_eq!(
+            response.metadata.response_code,
+            ResponseCode::NXDomain,
+            "{qname}"
+        );
+        assert!(response.metadata.authoritative);
+        assert_eq!(response.authorities[0].record_type(), RecordType::SOA);
+    }
+    assert!(
+        resolver.seen().is_empty(),
+        "nothing reached the engine: {:?}",
+        resolver.seen()
+    );
+    let stats = pipeline.stats().snapshot();
+    assert_eq!(stats.answered_local, 4);
+    assert_eq!(stats.responses_nxdomain, 3);
+}
+
+#[tokio::test]
+async fn without_local_zones_the_same_names_go_to_the_engine() {
+    let resolver = Arc::new(FakeResolver::new());
+    let pipeline = pipeline(Arc::clone(&resolver), &config_with(LocalZones::none()));
+    let response = ask(
+        &pipeline,
+        &wire(&query(1, "localhost.", RecordType::A)),
+        Transport::Udp,
+    )
+    .await
+    .unwrap();
+    assert!(!response.metadata.authoritative);
+    assert_eq!(resolver.seen().len(), 1);
+    assert_eq!(pipeline.stats().snapshot().answered_local, 0);
+}
+
+#[tokio::test]
+async fn a_transparent_zone_passes_names_without_data_to_the_engine() {
+    let local = LocalZones::build(&LocalConfig {
+        zones: vec!["lan.example. transparent".parse().unwrap()],
+        records: vec!["nas.lan.example. 60 A 10.0.0.2".into()],
+        ..LocalConfig::default()
+    })
+    .unwrap();
+    let resolver = Arc::new(FakeResolver::new().with_a("www.lan.example.", RecordType::A, 1));
+    let pipeline = pipeline(Arc::clone(&resolver), &config_with(local));
+    let local = ask(
+        &pipeline,
+        &wire(&query(1, "nas.lan.example.", RecordType::A)),
+        Transport::Udp,
+    )
+    .await
+    .unwrap();
+    assert_eq!(
+        local.answers[0].data,
+        RData::A(A(Ipv4Addr::new(10, 0, 0, 2)))
+    );
+    assert_eq!(local.answers[0].ttl, 60);
+    let resolved = ask(
+        &pipeline,
+        &wire(&query(2, "www.lan.example.", RecordType::A)),
+        Transport::Udp,
+    )
+    .await
+    .unwrap();
+    assert_eq!(resolved.answers.len(), 1);
+    assert!(!resolved.metadata.authoritative);
+    let seen: Vec<_> = resolver
+        .seen()
+        .iter()
+        .map(|r| r.question.name.to_ascii())
+        .collect();
+    assert_eq!(seen, ["www.lan.example."]);
+}
+
+#[tokio::test]
+async fn a_refuse_zone_answers_refused_without_aa() {
+    let resolver = Arc::new(FakeResolver::new());
+    let pipeline = pipeline(
+        Arc::clone(&resolver),
+        &config_with(blocklist(&["no.example. refuse"])),
+    );
+    let response = ask(
+        &pipeline,
+        &wire(&query(1, "a.no.example.", RecordType::A)),
+        Transport::Udp,
+    )
+    .await
+    .unwrap();
+    assert_eq!(response.metadata.response_code, ResponseCode::Refused);
+    assert!(!response.metadata.authoritative);
+    assert!(resolver.seen().is_empty());
+}
+
+#[tokio::test]
+async fn the_ecs_echo_of_a_local_answer_has_scope_zero() {
+    let pipeline = pipeline(Arc::new(FakeResolver::new()), &ServerConfig::default());
+    let message = with_options(
+        query(1, "localhost.", RecordType::A),
+        vec![raw_ecs(&[0, 1, 24, 0, 198, 51, 100])],
+    );
+    let bytes = pipeline
+        .handle(&wire(&message), CLIENT, Transport::Udp)
+        .await
+        .unwrap();
+    let echo = scoped_ecs::message_ecs(&bytes, scoped_ecs::Direction::Response)
+        .unwrap()
+        .expect("ECS echoed");
+    assert_eq!((echo.source(), echo.scope()), (24, 0));
+}
+
+#[tokio::test]
+async fn the_fast_path_never_replays_an_answer_a_local_zone_now_overrides() {
+    // An engine that kept a rendered answer for ads.example. (served before the name was
+    // blocked): with the name in an always-nxdomain zone, the fast path must not replay it.
+    let resolver = Arc::new(
+        FakeResolver::new()
+            .with_a("ads.example.", RecordType::A, 1)
+            .with_wire_cache(),
+    );
+    let open = pipeline(Arc::clone(&resolver), &config_with(LocalZones::none()));
+    let message = wire(&query(1, "ads.example.", RecordType::A));
+    ask(&open, &message, Transport::Udp).await.unwrap();
+    let mut out = Vec::new();
+    assert!(
+        open.answer_fast(&message, CLIENT, Transport::Udp, &mut out),
+        "kept for the fast path"
+    );
+
+    let blocked = pipeline(
+        Arc::clone(&resolver),
+        &config_with(blocklist(&["ads.example. always-nxdomain"])),
+    );
+    out.clear();
+    assert!(!blocked.answer_fast(&message, CLIENT, Transport::Udp, &mut out));
+    assert!(out.is_empty());
+    let response = ask(&blocked, &message, Transport::Udp).await.unwrap();
+    assert_eq!(response.metadata.response_code, ResponseCode::NXDomain);
+    assert_eq!(
+        resolver.seen().len(),
+        1,
+        "only the first, unblocked question was resolved"
+    );
+}
