@@ -552,8 +552,13 @@ impl Pipeline {
         };
         let resolution = self.resolver.resolve(request).await;
         // What the fast path may replay: a fresh answer or a negative one, for this question
-        // and this client subnet.
-        let replayable = !resolution.stale
+        // and this client subnet, once it is asked for a second time (answered from the
+        // caches). An answer asked for once — most misses: unique names, a (name, subnet)
+        // pair filled once — is not rendered for replay: that would cost its bytes in the
+        // answer cache (a flood of fresh names would evict the answers that are asked again)
+        // and buy nothing.
+        let replayable = resolution.from_cache
+            && !resolution.stale
             && matches!(
                 resolution.rcode,
                 ResponseCode::NoError | ResponseCode::NXDomain

@@ -230,3 +230,22 @@ async fn the_client_memo_never_lets_one_client_pass_as_another() {
     assert!(!fast(other_subnet), "its own /24 has no rendering yet");
     assert!(fast(insider));
 }
+
+#[tokio::test]
+async fn only_an_answer_from_the_engines_caches_is_rendered_for_replay() {
+    let message = query(1, "www.example.com.", RecordType::A);
+    let mut out = Vec::new();
+    // Resolved upstream (a miss, asked for once so far): answered, not kept for replay.
+    let upstream = Arc::new(resolver().scoped("www.example.com.", RecordType::A, 0, false));
+    let front = pipeline(Arc::clone(&upstream), &ServerConfig::default());
+    send(&front, &message, CLIENT, Transport::Udp).await;
+    assert!(!front.answer_fast(&wire(&message), CLIENT, Transport::Udp, &mut out));
+    send(&front, &message, CLIENT, Transport::Udp).await;
+    assert_eq!(upstream.seen().len(), 2, "both asks went to the engine");
+    // Answered from the engine's caches (asked for before): rendered, then replayed.
+    let cached = Arc::new(resolver());
+    let front = pipeline(Arc::clone(&cached), &ServerConfig::default());
+    send(&front, &message, CLIENT, Transport::Udp).await;
+    assert!(front.answer_fast(&wire(&message), CLIENT, Transport::Udp, &mut out));
+    assert_eq!(cached.seen().len(), 1);
+}

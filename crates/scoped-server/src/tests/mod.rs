@@ -33,6 +33,8 @@ pub(crate) struct FakeResolver {
     /// The fast path's answer cache, when a test turns it on (each answer kept for its
     /// smallest TTL).
     wire: Option<WireCache>,
+    /// Whether the NXDOMAIN for names not in the table comes from the cache.
+    unknown_from_cache: bool,
 }
 
 impl FakeResolver {
@@ -99,9 +101,16 @@ impl FakeResolver {
         self
     }
 
-    /// Keeps what the front end renders, so repeated questions take the fast path.
+    /// Keeps what the front end renders, so repeated questions take the fast path. The answers
+    /// given so far (and the NXDOMAIN for names not in the table) are marked as coming from the
+    /// engine's caches: the front end renders only those (an answer asked for once is not kept
+    /// for replay). `scoped(.., false)` afterwards makes one an upstream answer again.
     pub(crate) fn with_wire_cache(mut self) -> Self {
         self.wire = Some(WireCache::new(1 << 20));
+        for (resolution, _) in self.table.values_mut() {
+            resolution.from_cache = true;
+        }
+        self.unknown_from_cache = true;
         self
     }
 
@@ -132,6 +141,7 @@ impl Resolve for FakeResolver {
             (
                 Resolution {
                     authorities: vec![soa],
+                    from_cache: self.unknown_from_cache,
                     ..Resolution::error(ResponseCode::NXDomain)
                 },
                 Duration::ZERO,
