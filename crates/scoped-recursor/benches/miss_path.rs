@@ -22,12 +22,12 @@ use std::sync::atomic::{AtomicU64, Ordering};
 
 use criterion::Criterion;
 use criterion::measurement::{Measurement, ValueFormatter};
-use nix::time::{ClockId, clock_gettime};
 use futures::future::BoxFuture;
 use hickory_proto::op::{Message, MessageType, OpCode, ResponseCode};
 use hickory_proto::rr::rdata::{A, NS};
 use hickory_proto::rr::{Name, RData, Record, RecordType};
 use ipnet::IpNet;
+use nix::time::{ClockId, clock_gettime};
 use scoped_cache::{CacheConfig, RecordCache};
 use scoped_ecs::{Allowlist, Direction, message_ecs};
 use scoped_recursor::qmin::QminMode;
