@@ -75,6 +75,19 @@ enum Command {
     /// Ask a running resolver, through its control endpoint (`[control]`), for statistics,
     /// metrics or a reload. Exits 1 with a message if the endpoint is unreachable.
     Ctl(ctl::CtlArgs),
+    /// Write the man pages (section 8: scoped.8, scoped-serve.8, …) into DIR; the Debian
+    /// package is built with them.
+    #[command(hide = true)]
+    Man {
+        /// The directory to write into.
+        dir: PathBuf,
+    },
+    /// Write completions for SHELL on stdout; the Debian package is built with them.
+    #[command(hide = true)]
+    Completions {
+        /// bash, zsh, fish, elvish or powershell.
+        shell: clap_complete::Shell,
+    },
 }
 
 fn main() -> ExitCode {
@@ -101,6 +114,18 @@ fn main() -> ExitCode {
         },
         Command::Demo => demo::run(),
         Command::Ctl(args) => ctl::run(args),
+        Command::Man { dir } => match write_man_pages(&dir) {
+            Ok(()) => ExitCode::SUCCESS,
+            Err(e) => {
+                eprintln!("scoped man: {}: {e}", dir.display());
+                ExitCode::FAILURE
+            }
+        },
+        Command::Completions { shell } => {
+            let mut command = <Cli as clap::CommandFactory>::command();
+            clap_complete::generate(shell, &mut command, "scoped", &mut std::io::stdout());
+            ExitCode::SUCCESS
+        }
         Command::Trace {
             name,
             qtype,
@@ -133,6 +158,23 @@ fn main() -> ExitCode {
             }
         },
     }
+}
+
+/// One man page per command (hidden ones left out), in section 8 (system administration).
+fn write_man_pages(dir: &Path) -> std::io::Result<()> {
+    fn generate(command: clap::Command, dir: &Path) -> std::io::Result<()> {
+        for sub in command.get_subcommands().filter(|s| !s.is_hide_set()) {
+            generate(sub.clone(), dir)?;
+        }
+        clap_mangen::Man::new(command)
+            .section("8")
+            .generate_to(dir)?;
+        Ok(())
+    }
+    let mut command = <Cli as clap::CommandFactory>::command().disable_help_subcommand(true);
+    command.build();
+    std::fs::create_dir_all(dir)?;
+    generate(command, dir)
 }
 
 /// `check-config`: everything `serve` checks before binding, the user and group included.

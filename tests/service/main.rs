@@ -6,4 +6,5 @@ mod ctl;
 mod daemon;
 mod logs;
 mod notify;
+mod package;
 mod privileges;
