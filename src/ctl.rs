@@ -46,8 +46,9 @@ pub struct CtlArgs {
 pub enum CtlCommand {
     /// Print every counter, the cache sizes and memory use as JSON.
     Stats,
-    /// Re-read the ECS allowlist file, as SIGHUP does; the caches are kept. A bad file keeps
-    /// the old allowlist and the error names the line.
+    /// Re-read the configuration file (and the ECS allowlist), as SIGHUP does: the allowlist
+    /// and log level are applied, other changed keys are named as needing a restart; the caches
+    /// are kept. A bad file keeps everything in force and the error names the line.
     Reload,
     /// Print the counters in the Prometheus (OpenMetrics) text format.
     Metrics,

@@ -12,6 +12,7 @@ pub mod locate;
 pub mod logging;
 pub mod notify;
 pub mod privileges;
+pub mod reconfigure;
 pub mod reload;
 pub mod trace;
 

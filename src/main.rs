@@ -229,7 +229,11 @@ fn serve(config: Config, source: Option<PathBuf>) -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
-    logging::init(config.log_format, &config.log_level);
+    let log_level = logging::init(config.log_format, &config.log_level);
+    let live = Arc::new(scoped::reconfigure::LiveConfig::new(
+        source.as_deref(),
+        log_level,
+    ));
     match &source {
         Some(path) => info!(
             config = %std::path::absolute(path).unwrap_or_else(|_| path.clone()).display(),
@@ -286,7 +290,7 @@ fn serve(config: Config, source: Option<PathBuf>) -> ExitCode {
         tokio::spawn(reload_on_sighup(
             signals.hangup,
             recursor.clone(),
-            config.allowlist_path.clone(),
+            Arc::clone(&live),
         ));
         let (stopping, stopped) = tokio::sync::watch::channel(());
         let control = control.map(|endpoint| {
@@ -295,6 +299,7 @@ fn serve(config: Config, source: Option<PathBuf>) -> ExitCode {
                 frontend: server.stats(),
                 transport: transport_counters,
                 allowlist_path: config.allowlist_path.clone(),
+                config: live,
                 started,
             };
             let mut stopped = stopped;
@@ -385,17 +390,27 @@ impl Signals {
     }
 }
 
-/// Re-read the ECS allowlist on every SIGHUP ([`reload::reload_allowlist`], as `POST /reload`
-/// does); the caches are kept. A bad new file keeps the old allowlist and says why. systemd is
-/// told RELOADING=1, then READY=1 when done.
-async fn reload_on_sighup(hangups: Option<Signal>, recursor: Recursor, path: Option<PathBuf>) {
+/// Re-read the configuration on every SIGHUP (as `POST /reload` does): what can change live is
+/// applied, the rest named as needing a restart; the caches are kept. A bad file keeps
+/// everything in force and says why. systemd is told RELOADING=1, then READY=1 when done.
+async fn reload_on_sighup(
+    hangups: Option<Signal>,
+    recursor: Recursor,
+    live: Arc<scoped::reconfigure::LiveConfig>,
+) {
     let Some(mut hangups) = hangups else {
         return;
     };
     while hangups.recv().await.is_some() {
         notify::reloading();
-        // The outcome is logged by reload_allowlist; nobody else is waiting for it.
-        let _ = reload::reload_allowlist(&recursor, path.as_deref(), reload::ReloadTrigger::Signal);
+        let recursor = recursor.clone();
+        let live = Arc::clone(&live);
+        // The outcome is logged by reload; nobody else is waiting for it. Reading files
+        // blocks: off the runtime's workers.
+        let _ = tokio::task::spawn_blocking(move || {
+            live.reload(&recursor, reload::ReloadTrigger::Signal)
+        })
+        .await;
         notify::ready();
     }
 }

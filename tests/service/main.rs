@@ -8,3 +8,4 @@ mod logs;
 mod notify;
 mod package;
 mod privileges;
+mod reload;

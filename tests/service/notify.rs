@@ -43,7 +43,7 @@ fn ready_after_binding_reloading_then_ready_on_sighup_and_stopping_on_sigterm() 
     assert!(usec > 0);
     assert_eq!(next(&socket).trim(), "READY=1");
     assert!(
-        daemon.stderr().contains("ECS allowlist reloaded"),
+        daemon.stderr().contains("configuration reloaded"),
         "{}",
         daemon.stderr()
     );
