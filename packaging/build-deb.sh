@@ -19,4 +19,4 @@ target/release/scoped completions bash > "$generated/scoped.bash"
 target/release/scoped completions zsh > "$generated/_scoped"
 target/release/scoped completions fish > "$generated/scoped.fish"
 
-cargo deb --no-build -p scoped "$@"
+cargo deb --no-build --strip -p scoped "$@"
