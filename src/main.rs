@@ -198,6 +198,17 @@ fn fatal(message: &str) -> ExitCode {
     ExitCode::FAILURE
 }
 
+/// Logs which configuration `serve` uses (a file, as an absolute path, or the defaults).
+fn log_source(source: Option<&Path>) {
+    match source {
+        Some(path) => info!(
+            config = %std::path::absolute(path).unwrap_or_else(|_| path.to_owned()).display(),
+            "configuration loaded"
+        ),
+        None => info!("using the {}", locate::describe(None)),
+    }
+}
+
 /// Logs what the privilege drop did (a warning when running as root without `[server] user`).
 fn log_privileges(outcome: &privileges::Outcome) {
     match outcome {
@@ -234,13 +245,7 @@ fn serve(config: Config, source: Option<PathBuf>) -> ExitCode {
         source.as_deref(),
         log_level,
     ));
-    match &source {
-        Some(path) => info!(
-            config = %std::path::absolute(path).unwrap_or_else(|_| path.clone()).display(),
-            "configuration loaded"
-        ),
-        None => info!("using the {}", locate::describe(None)),
-    }
+    log_source(source.as_deref());
     // One thread asked for: tokio's single-threaded scheduler, which has no work-stealing
     // queues or cross-thread wake-ups to pay for on every task (a cache miss makes two tasks).
     let mut runtime = if config.threads == 1 {
