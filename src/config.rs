@@ -126,6 +126,10 @@ pub struct ServerSection {
     /// Time a client gets to take a response off the wire before its connection is closed.
     #[serde(with = "humantime_serde")]
     pub tcp_write_timeout: Duration,
+    /// The user to run as once every socket is bound, when started as root.
+    pub user: Option<String>,
+    /// The group to run as (default: the user's primary group).
+    pub group: Option<String>,
 }
 
 impl Default for ServerSection {
@@ -142,6 +146,8 @@ impl Default for ServerSection {
             tcp_read_timeout: d.tcp_read_timeout,
             tcp_max_inflight_per_connection: d.tcp_max_inflight_per_connection,
             tcp_write_timeout: d.tcp_write_timeout,
+            user: None,
+            group: None,
         }
     }
 }
@@ -550,6 +556,8 @@ pub struct Config {
     pub allowlist_path: Option<PathBuf>,
     /// The control endpoint; `None` when `[control] enabled = false`.
     pub control: Option<ControlConfig>,
+    /// `[server] user` and `group`: who to become after binding (see `crate::privileges`).
+    pub run_as: crate::privileges::RunAsNames,
 }
 
 impl Config {
@@ -579,6 +587,7 @@ impl Config {
             key,
             problem,
         };
+        checks::check(&file).map_err(|(key, problem)| invalid(key, problem))?;
         let FileConfig {
             server,
             acl,
@@ -759,6 +768,10 @@ impl Config {
         recursor.qname_minimisation = recursion.qname_minimisation.into();
         recursor.ecs_allowlist = allowlist;
 
+        let run_as = crate::privileges::RunAsNames {
+            user: server.user,
+            group: server.group,
+        };
         let server_config = ServerConfig {
             listen: server.listen,
             allow: acl.allow,
@@ -819,6 +832,7 @@ impl Config {
             log_level: log.level,
             allowlist_path,
             control,
+            run_as,
         })
     }
 }
@@ -852,6 +866,7 @@ fn subnet_policy(ecs: &EcsSection) -> Result<scoped_ecs::SubnetPolicy, (&'static
     Ok(policy)
 }
 
+mod checks;
 #[cfg(test)]
 mod local_tests;
 #[cfg(test)]

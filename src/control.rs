@@ -6,7 +6,7 @@
 //! | `GET /health` | 200 `ok` while the resolver runs |
 //! | `GET /stats` | every counter, cache sizes and memory as JSON ([`Snapshot::to_json`]) |
 //! | `GET /metrics` | the same numbers in the OpenMetrics text format Prometheus scrapes |
-//! | `POST /reload` | re-read the ECS allowlist file, as SIGHUP does ([`reload_allowlist`]) |
+//! | `POST /reload` | re-read the configuration and the ECS allowlist, as SIGHUP does ([`crate::reconfigure`]) |
 //!
 //! The endpoint has no authentication, so it listens on loopback only unless the operator sets
 //! `[control] allow-remote = true` (checked by [`ControlConfig::new`]). A browser on the same
@@ -239,6 +239,8 @@ pub struct RunningResolver {
     pub transport: Arc<TransportCounters>,
     /// Where the ECS allowlist is read from, if anywhere.
     pub allowlist_path: Option<PathBuf>,
+    /// The configuration file and what a reload applies ([`crate::reconfigure`]).
+    pub config: Arc<crate::reconfigure::LiveConfig>,
     /// When the resolver started.
     pub started: Instant,
 }
@@ -439,6 +441,9 @@ fn infra_json(recursor: &scoped_recursor::Recursor) -> serde_json::Value {
 /// configured; 500 with the file and line when the file is bad (the old allowlist stays).
 async fn reload(resolver: &Arc<RunningResolver>) -> Response<Full<Bytes>> {
     let resolver = Arc::clone(resolver);
+    if resolver.config.path.is_some() {
+        return reload_configuration(resolver).await;
+    }
     let outcome = tokio::task::spawn_blocking(move || {
         reload_allowlist(
             &resolver.recursor,
@@ -462,6 +467,34 @@ async fn reload(resolver: &Arc<RunningResolver>) -> Response<Full<Bytes>> {
         Ok(Err(problem @ ReloadError::Invalid(_))) => {
             error_response(StatusCode::INTERNAL_SERVER_ERROR, &problem.to_string())
         }
+        Err(e) => error_response(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            &format!("reload failed: {e}"),
+        ),
+    }
+}
+
+/// `POST /reload` when the resolver runs from a file: the whole configuration is re-read.
+async fn reload_configuration(resolver: Arc<RunningResolver>) -> Response<Full<Bytes>> {
+    let outcome = tokio::task::spawn_blocking(move || {
+        resolver
+            .config
+            .reload(&resolver.recursor, ReloadTrigger::Control)
+    })
+    .await;
+    match outcome {
+        Ok(Ok(done)) => json_response(
+            StatusCode::OK,
+            &json!({
+                "reloaded": "configuration",
+                "file": done.file.display().to_string(),
+                "ecs-allowlist": done.allowlist.map(|p| p.display().to_string()),
+                "entries": done.entries,
+                "applied": done.applied,
+                "needs-restart": done.needs_restart,
+            }),
+        ),
+        Ok(Err(problem)) => error_response(StatusCode::INTERNAL_SERVER_ERROR, &problem.to_string()),
         Err(e) => error_response(
             StatusCode::INTERNAL_SERVER_ERROR,
             &format!("reload failed: {e}"),

@@ -4,7 +4,8 @@
 //! stdout and the exit status is 0. Anything else (endpoint unreachable, an error answer) prints
 //! one line on stderr and exits 1, so scripts can test `scoped ctl reload && …`.
 
-use std::net::SocketAddr;
+use std::net::{SocketAddr, ToSocketAddrs};
+use std::path::PathBuf;
 use std::process::ExitCode;
 use std::time::Duration;
 
@@ -15,6 +16,7 @@ use hyper::{Request, header};
 use hyper_util::rt::TokioIo;
 use tokio::net::TcpStream;
 
+use crate::config::Config;
 use crate::control::{DEFAULT_LISTEN, Endpoint};
 
 /// Time to connect to the endpoint.
@@ -23,12 +25,17 @@ const CONNECT_TIMEOUT: Duration = Duration::from_secs(3);
 /// Time for the whole exchange once connected (`stats` walks the tailored cache).
 const REQUEST_TIMEOUT: Duration = Duration::from_secs(30);
 
-/// `scoped ctl [--control ADDR] COMMAND`
+/// `scoped ctl [--control ADDR | --config FILE] COMMAND`
 #[derive(Debug, Args)]
 pub struct CtlArgs {
-    /// The control endpoint: `127.0.0.1:8953` or `http://127.0.0.1:8953`.
-    #[arg(long, global = true, default_value_t = DEFAULT_LISTEN, value_parser = parse_endpoint_addr)]
-    pub control: SocketAddr,
+    /// The control endpoint: `127.0.0.1:8953`, `localhost:8953` or `http://[::1]:8953`.
+    /// Without it, the endpoint is taken from the configuration file (as `serve` finds it),
+    /// else 127.0.0.1:8953.
+    #[arg(long, global = true, conflicts_with = "config", value_parser = parse_endpoint)]
+    pub control: Option<String>,
+    /// The resolver's configuration file, to find the endpoint from `[control] listen`.
+    #[arg(long, short, global = true)]
+    pub config: Option<PathBuf>,
     /// What to do.
     #[command(subcommand)]
     pub command: CtlCommand,
@@ -39,8 +46,9 @@ pub struct CtlArgs {
 pub enum CtlCommand {
     /// Print every counter, the cache sizes and memory use as JSON.
     Stats,
-    /// Re-read the ECS allowlist file, as SIGHUP does; the caches are kept. A bad file keeps
-    /// the old allowlist and the error names the line.
+    /// Re-read the configuration file (and the ECS allowlist), as SIGHUP does: the allowlist
+    /// and log level are applied, other changed keys are named as needing a restart; the caches
+    /// are kept. A bad file keeps everything in force and the error names the line.
     Reload,
     /// Print the counters in the Prometheus (OpenMetrics) text format.
     Metrics,
@@ -89,12 +97,64 @@ impl CtlCommand {
     }
 }
 
-/// `ADDR:PORT`, optionally written as an `http://` URL with a trailing `/`.
-fn parse_endpoint_addr(text: &str) -> Result<SocketAddr, String> {
+/// `HOST:PORT`, optionally written as an `http://` URL with a trailing `/`; the bare form.
+fn parse_endpoint(text: &str) -> Result<String, String> {
     let bare = text.strip_prefix("http://").unwrap_or(text);
     let bare = bare.strip_suffix('/').unwrap_or(bare);
-    bare.parse()
-        .map_err(|_| format!("{text:?} is not an address like 127.0.0.1:8953 or http://[::1]:8953"))
+    let port_given = bare
+        .rsplit_once(':')
+        .is_some_and(|(host, port)| !host.is_empty() && port.parse::<u16>().is_ok());
+    if port_given {
+        Ok(bare.to_owned())
+    } else {
+        Err(format!(
+            "{text:?} is not an endpoint like 127.0.0.1:8953, localhost:8953 or http://[::1]:8953"
+        ))
+    }
+}
+
+/// The addresses to try, in order: `--control` (host names resolved), else the configuration's
+/// `[control] listen` (a wildcard address asked on loopback), else 127.0.0.1:8953.
+fn endpoint_addrs(args: &CtlArgs) -> Result<Vec<SocketAddr>, String> {
+    if let Some(endpoint) = &args.control {
+        let addrs: Vec<SocketAddr> = endpoint
+            .to_socket_addrs()
+            .map_err(|e| format!("cannot resolve {endpoint}: {e}"))?
+            .collect();
+        return if addrs.is_empty() {
+            Err(format!("{endpoint} has no address"))
+        } else {
+            Ok(addrs)
+        };
+    }
+    let Some(path) = crate::locate::config_path(args.config.as_deref()) else {
+        return Ok(vec![DEFAULT_LISTEN]);
+    };
+    let config = Config::load(&path).map_err(|e| e.to_string())?;
+    let control = config.control.ok_or_else(|| {
+        format!(
+            "{}: the control endpoint is off ([control] enabled = false)",
+            path.display()
+        )
+    })?;
+    Ok(control
+        .listen
+        .iter()
+        .map(|&addr| connectable(addr))
+        .collect())
+}
+
+/// A listen address as a client reaches it: a wildcard address is asked on loopback.
+fn connectable(addr: SocketAddr) -> SocketAddr {
+    match addr {
+        SocketAddr::V4(v4) if v4.ip().is_unspecified() => {
+            SocketAddr::from((std::net::Ipv4Addr::LOCALHOST, v4.port()))
+        }
+        SocketAddr::V6(v6) if v6.ip().is_unspecified() => {
+            SocketAddr::from((std::net::Ipv6Addr::LOCALHOST, v6.port()))
+        }
+        other => other,
+    }
 }
 
 /// Runs one command and reports on stdout/stderr.
@@ -109,8 +169,15 @@ pub fn run(args: CtlArgs) -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
+    let addrs = match endpoint_addrs(&args) {
+        Ok(addrs) => addrs,
+        Err(problem) => {
+            eprintln!("scoped ctl: {problem}");
+            return ExitCode::FAILURE;
+        }
+    };
     let endpoint = args.command.endpoint();
-    match runtime.block_on(request(args.control, endpoint, &args.command.query())) {
+    match runtime.block_on(request(&addrs, endpoint, &args.command.query())) {
         Ok((status, body)) if status.is_success() => {
             print!("{body}");
             if !body.ends_with('\n') {
@@ -132,10 +199,11 @@ pub fn run(args: CtlArgs) -> ExitCode {
             ExitCode::FAILURE
         }
         Err(problem) => {
+            let tried: Vec<String> = addrs.iter().map(|a| format!("http://{a}")).collect();
             eprintln!(
-                "scoped ctl: cannot reach the control endpoint at http://{}: {problem} \
-                 (is scoped running with [control] enabled there? see --control)",
-                args.control
+                "scoped ctl: cannot reach the control endpoint at {}: {problem} \
+                 (is scoped running with [control] enabled there? see --control and --config)",
+                tried.join(" ")
             );
             ExitCode::FAILURE
         }
@@ -144,15 +212,12 @@ pub fn run(args: CtlArgs) -> ExitCode {
 
 /// One HTTP/1.1 request; the status and the body as text.
 async fn request(
-    addr: SocketAddr,
+    addrs: &[SocketAddr],
     endpoint: Endpoint,
     query: &str,
 ) -> Result<(hyper::StatusCode, String), String> {
     let uri = format!("{}{query}", endpoint.path());
-    let stream = tokio::time::timeout(CONNECT_TIMEOUT, TcpStream::connect(addr))
-        .await
-        .map_err(|_| format!("no connection within {CONNECT_TIMEOUT:?}"))?
-        .map_err(|e| e.to_string())?;
+    let (stream, addr) = connect(addrs).await?;
     tokio::time::timeout(REQUEST_TIMEOUT, async move {
         let (mut sender, connection) = hyper::client::conn::http1::handshake(TokioIo::new(stream))
             .await
@@ -186,24 +251,86 @@ async fn request(
     .map_err(|_| format!("no answer within {REQUEST_TIMEOUT:?}"))?
 }
 
+/// A connection to the first of `addrs` that accepts one.
+async fn connect(addrs: &[SocketAddr]) -> Result<(TcpStream, SocketAddr), String> {
+    let mut problem = String::from("no address");
+    for &addr in addrs {
+        match tokio::time::timeout(CONNECT_TIMEOUT, TcpStream::connect(addr)).await {
+            Ok(Ok(stream)) => return Ok((stream, addr)),
+            Ok(Err(e)) => problem = e.to_string(),
+            Err(_) => problem = format!("no connection within {CONNECT_TIMEOUT:?}"),
+        }
+    }
+    Err(problem)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
 
     #[test]
     fn endpoint_address_may_be_written_as_a_url() {
-        let expected: SocketAddr = "127.0.0.1:8953".parse().unwrap();
         for text in [
             "127.0.0.1:8953",
             "http://127.0.0.1:8953",
             "http://127.0.0.1:8953/",
         ] {
-            assert_eq!(parse_endpoint_addr(text), Ok(expected), "{text}");
+            assert_eq!(
+                parse_endpoint(text).as_deref(),
+                Ok("127.0.0.1:8953"),
+                "{text}"
+            );
         }
         assert_eq!(
-            parse_endpoint_addr("http://[::1]:8953"),
-            Ok("[::1]:8953".parse().unwrap())
+            parse_endpoint("http://[::1]:8953").as_deref(),
+            Ok("[::1]:8953")
         );
-        assert!(parse_endpoint_addr("localhost:8953").is_err());
+        assert!(parse_endpoint("localhost").is_err());
+        assert!(parse_endpoint(":8953").is_err());
+    }
+
+    #[test]
+    fn host_names_are_resolved() {
+        let args = CtlArgs {
+            control: Some(parse_endpoint("localhost:8953").unwrap()),
+            config: None,
+            command: CtlCommand::Health,
+        };
+        let addrs = endpoint_addrs(&args).unwrap();
+        assert!(!addrs.is_empty());
+        assert!(
+            addrs
+                .iter()
+                .all(|a| a.ip().is_loopback() && a.port() == 8953),
+            "{addrs:?}"
+        );
+    }
+
+    #[test]
+    fn the_endpoint_comes_from_the_configuration_wildcards_asked_on_loopback() {
+        let dir = std::env::temp_dir().join(format!("scoped-ctl-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let file = dir.join("resolver.toml");
+        let args = |file: &std::path::Path| CtlArgs {
+            control: None,
+            config: Some(file.to_owned()),
+            command: CtlCommand::Stats,
+        };
+        std::fs::write(
+            &file,
+            "[control]\nlisten = [\"0.0.0.0:9953\", \"[::1]:9954\"]\nallow-remote = true\n",
+        )
+        .unwrap();
+        assert_eq!(
+            endpoint_addrs(&args(&file)).unwrap(),
+            vec![
+                "127.0.0.1:9953".parse::<SocketAddr>().unwrap(),
+                "[::1]:9954".parse().unwrap()
+            ]
+        );
+        std::fs::write(&file, "[control]\nenabled = false\n").unwrap();
+        let err = endpoint_addrs(&args(&file)).unwrap_err();
+        assert!(err.contains("control endpoint is off"), "{err}");
+        std::fs::remove_dir_all(&dir).ok();
     }
 }

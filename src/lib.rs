@@ -8,6 +8,11 @@ pub mod config;
 pub mod control;
 pub mod ctl;
 pub mod demo;
+pub mod locate;
+pub mod logging;
+pub mod notify;
+pub mod privileges;
+pub mod reconfigure;
 pub mod reload;
 pub mod trace;
 

@@ -5,7 +5,7 @@
 //! to a running resolver's control endpoint.
 #![forbid(unsafe_code)]
 
-use scoped::{config, control, ctl, demo, recursor_on, reload, trace};
+use scoped::{control, ctl, demo, locate, logging, notify, privileges, recursor_on, reload, trace};
 
 /// mimalloc instead of the system allocator: a cache miss allocates and frees many small
 /// objects (names, records, messages), and glibc's malloc was a sixth of the miss path's CPU.
@@ -20,9 +20,10 @@ use std::time::Instant;
 
 use clap::{Parser, Subcommand};
 use scoped_recursor::{NetTransport, Recursor};
-use tracing::{error, info};
+use tokio::signal::unix::{Signal, SignalKind, signal};
+use tracing::{error, info, warn};
 
-use scoped::config::{Config, LogFormat};
+use scoped::config::Config;
 use scoped::control::RunningResolver;
 
 #[derive(Debug, Parser)]
@@ -40,8 +41,8 @@ struct Cli {
 enum Command {
     /// Run the resolver in the foreground (exits 0 on SIGTERM or Ctrl-C).
     Serve {
-        /// Configuration file. Without it, ./resolver.toml is read if present, else the
-        /// built-in defaults are used.
+        /// Configuration file. Without it, ./resolver.toml is read if present, else
+        /// /etc/scoped/resolver.toml if present, else the built-in defaults are used.
         #[arg(long, short)]
         config: Option<PathBuf>,
     },
@@ -74,15 +75,25 @@ enum Command {
     /// Ask a running resolver, through its control endpoint (`[control]`), for statistics,
     /// metrics or a reload. Exits 1 with a message if the endpoint is unreachable.
     Ctl(ctl::CtlArgs),
+    /// Write the man pages (section 8: scoped.8, scoped-serve.8, …) into DIR; the Debian
+    /// package is built with them.
+    #[command(hide = true)]
+    Man {
+        /// The directory to write into.
+        dir: PathBuf,
+    },
+    /// Write completions for SHELL on stdout; the Debian package is built with them.
+    #[command(hide = true)]
+    Completions {
+        /// bash, zsh, fish, elvish or powershell.
+        shell: clap_complete::Shell,
+    },
 }
-
-/// The default configuration file, read by `serve` when present.
-const DEFAULT_CONFIG: &str = "resolver.toml";
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
     match cli.command {
-        Command::CheckConfig { file } => match Config::load(&file) {
+        Command::CheckConfig { file } => match load_checked(&file) {
             Ok(config) => {
                 let control = config
                     .control
@@ -104,29 +115,44 @@ fn main() -> ExitCode {
         },
         Command::Demo => demo::run(),
         Command::Ctl(args) => ctl::run(args),
+        Command::Man { dir } => match write_man_pages(&dir) {
+            Ok(()) => ExitCode::SUCCESS,
+            Err(e) => {
+                eprintln!("scoped man: {}: {e}", dir.display());
+                ExitCode::FAILURE
+            }
+        },
+        Command::Completions { shell } => {
+            let mut command = <Cli as clap::CommandFactory>::command();
+            clap_complete::generate(shell, &mut command, "scoped", &mut std::io::stdout());
+            ExitCode::SUCCESS
+        }
         Command::Trace {
             name,
             qtype,
             client,
             subnet,
             config,
-        } => match load(config.as_deref()) {
-            Ok(config) => trace::run(
-                config,
-                trace::TraceRequest {
-                    name,
-                    qtype,
-                    client,
-                    subnet,
-                },
-            ),
+        } => match locate::load(config.as_deref()) {
+            Ok((config, source)) => {
+                println!(";; {}", locate::describe(source.as_deref()));
+                trace::run(
+                    config,
+                    trace::TraceRequest {
+                        name,
+                        qtype,
+                        client,
+                        subnet,
+                    },
+                )
+            }
             Err(e) => {
                 eprintln!("{e}");
                 ExitCode::FAILURE
             }
         },
-        Command::Serve { config } => match load(config.as_deref()) {
-            Ok(config) => serve(config),
+        Command::Serve { config } => match locate::load(config.as_deref()) {
+            Ok((config, source)) => serve(config, source),
             Err(e) => {
                 eprintln!("{e}");
                 ExitCode::FAILURE
@@ -135,31 +161,92 @@ fn main() -> ExitCode {
     }
 }
 
-/// The configuration `serve` and `trace` use: the file given, else ./resolver.toml if present,
-/// else the built-in defaults.
-fn load(path: Option<&Path>) -> Result<Config, config::ConfigError> {
-    match path {
-        Some(path) => Config::load(path),
-        None if Path::new(DEFAULT_CONFIG).exists() => Config::load(Path::new(DEFAULT_CONFIG)),
-        None => Ok(Config::defaults()),
+/// One man page per command (hidden ones left out), in section 8 (system administration).
+fn write_man_pages(dir: &Path) -> std::io::Result<()> {
+    fn generate(command: clap::Command, dir: &Path) -> std::io::Result<()> {
+        for sub in command.get_subcommands().filter(|s| !s.is_hide_set()) {
+            generate(sub.clone(), dir)?;
+        }
+        clap_mangen::Man::new(command)
+            .section("8")
+            .generate_to(dir)?;
+        Ok(())
+    }
+    let mut command = <Cli as clap::CommandFactory>::command().disable_help_subcommand(true);
+    command.build();
+    std::fs::create_dir_all(dir)?;
+    generate(command, dir)
+}
+
+/// `check-config`: everything `serve` checks before binding, the user and group included.
+fn load_checked(file: &Path) -> Result<Config, String> {
+    let config = Config::load(file).map_err(|e| e.to_string())?;
+    config
+        .run_as
+        .resolve()
+        .map_err(|e| format!("{}: {e}", file.display()))?;
+    Ok(config)
+}
+
+/// A fatal start-up error: logged if errors are logged at all, else written on stderr, so that
+/// a failing start is never silent.
+fn fatal(message: &str) -> ExitCode {
+    if tracing::enabled!(tracing::Level::ERROR) {
+        error!("{message}");
+    } else {
+        eprintln!("scoped: {message}");
+    }
+    ExitCode::FAILURE
+}
+
+/// Logs which configuration `serve` uses (a file, as an absolute path, or the defaults).
+fn log_source(source: Option<&Path>) {
+    match source {
+        Some(path) => info!(
+            config = %std::path::absolute(path).unwrap_or_else(|_| path.to_owned()).display(),
+            "configuration loaded"
+        ),
+        None => info!("using the {}", locate::describe(None)),
     }
 }
 
-fn init_logging(config: &Config) {
-    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
-        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(&config.log_level));
-    let builder = tracing_subscriber::fmt()
-        .with_env_filter(filter)
-        .with_writer(std::io::stderr);
-    match config.log_format {
-        LogFormat::Human => builder.init(),
-        LogFormat::Json => builder.json().init(),
+/// Logs what the privilege drop did (a warning when running as root without `[server] user`).
+fn log_privileges(outcome: &privileges::Outcome) {
+    match outcome {
+        privileges::Outcome::Dropped(to) => info!(
+            user = %to.user,
+            uid = to.uid.as_raw(),
+            group = %to.group,
+            gid = to.gid.as_raw(),
+            "sockets bound; dropped root privileges for good"
+        ),
+        privileges::Outcome::AlreadyThatUser(to) => {
+            info!(user = %to.user, uid = to.uid.as_raw(), "running as the configured user")
+        }
+        privileges::Outcome::RootWithoutUser => warn!(
+            "running as root: set [server] user (e.g. user = \"scoped\") to drop root \
+             privileges once the sockets are bound"
+        ),
+        privileges::Outcome::Unprivileged => {}
     }
 }
 
-fn serve(config: Config) -> ExitCode {
+fn serve(config: Config, source: Option<PathBuf>) -> ExitCode {
     let started = Instant::now();
-    init_logging(&config);
+    let run_as = match config.run_as.resolve() {
+        Ok(run_as) => run_as,
+        Err(e) => {
+            let file = source.as_deref().unwrap_or(Path::new("<defaults>"));
+            eprintln!("scoped: {}: {e}", file.display());
+            return ExitCode::FAILURE;
+        }
+    };
+    let log_level = logging::init(config.log_format, &config.log_level);
+    let live = Arc::new(scoped::reconfigure::LiveConfig::new(
+        source.as_deref(),
+        log_level,
+    ));
+    log_source(source.as_deref());
     // One thread asked for: tokio's single-threaded scheduler, which has no work-stealing
     // queues or cross-thread wake-ups to pay for on every task (a cache miss makes two tasks).
     let mut runtime = if config.threads == 1 {
@@ -172,21 +259,24 @@ fn serve(config: Config) -> ExitCode {
     }
     let runtime = match runtime.enable_all().build() {
         Ok(runtime) => runtime,
-        Err(e) => {
-            error!("cannot start the runtime: {e}");
-            return ExitCode::FAILURE;
-        }
+        Err(e) => return fatal(&format!("cannot start the runtime: {e}")),
     };
     runtime.block_on(async move {
+        let signals = Signals::watch();
         let server = match scoped_server::bind(config.server.clone()) {
             Ok(server) => server,
-            Err(e) => {
-                error!("cannot listen on {:?}: {e}", config.server.listen);
-                return ExitCode::FAILURE;
-            }
+            Err(e) => return fatal(&format!("cannot listen on {e}")),
         };
         let addrs: Vec<String> = server.local_addrs().iter().map(|a| a.to_string()).collect();
+        for addr in &addrs {
+            info!(addr = %addr, "DNS listening (UDP and TCP)");
+        }
         let (control, control_line) = start_control(&config).await;
+        // Every socket is bound: from here on, root is not needed.
+        match privileges::drop_privileges(run_as.as_ref()) {
+            Ok(outcome) => log_privileges(&outcome),
+            Err(e) => return fatal(&e.to_string()),
+        }
         // Two stable lines on stdout, so scripts and tests can learn ephemeral ports: the DNS
         // addresses, then the control endpoint's. Written at once and never fatal: a reader
         // that closed the pipe after the first line must not take the resolver down.
@@ -195,13 +285,18 @@ fn serve(config: Config) -> ExitCode {
             "scoped: listening on {}\n{control_line}\n",
             addrs.join(" ")
         );
-        info!(listen = ?addrs, "scoped {} serving", env!("CARGO_PKG_VERSION"));
+        info!(
+            version = env!("CARGO_PKG_VERSION"),
+            threads = config.threads,
+            "scoped serving"
+        );
         let transport = Arc::new(NetTransport::new(&config.outgoing_addresses));
         let transport_counters = transport.counters();
         let recursor = recursor_on(&config, transport);
         tokio::spawn(reload_on_sighup(
+            signals.hangup,
             recursor.clone(),
-            config.allowlist_path.clone(),
+            Arc::clone(&live),
         ));
         let (stopping, stopped) = tokio::sync::watch::channel(());
         let control = control.map(|endpoint| {
@@ -210,6 +305,7 @@ fn serve(config: Config) -> ExitCode {
                 frontend: server.stats(),
                 transport: transport_counters,
                 allowlist_path: config.allowlist_path.clone(),
+                config: live,
                 started,
             };
             let mut stopped = stopped;
@@ -218,8 +314,10 @@ fn serve(config: Config) -> ExitCode {
                 let _ = stopped.changed().await;
             }))
         });
+        notify::ready();
         let shutdown = async move {
-            shutdown_signal().await;
+            shutdown_signal(signals.terminate, signals.interrupt).await;
+            notify::stopping();
             let _ = stopping.send(());
         };
         server.run(Arc::new(recursor), shutdown).await;
@@ -246,7 +344,9 @@ async fn start_control(config: &Config) -> (Option<control::ControlEndpoint>, St
                 .iter()
                 .map(|a| format!("http://{a}"))
                 .collect();
-            info!(control = ?urls, "control endpoint listening");
+            for url in &urls {
+                info!(url = %url, "control endpoint listening");
+            }
             (
                 Some(endpoint),
                 format!("scoped: control on {}", urls.join(" ")),
@@ -259,50 +359,80 @@ async fn start_control(config: &Config) -> (Option<control::ControlEndpoint>, St
     }
 }
 
-/// Re-read the ECS allowlist on every SIGHUP ([`reload::reload_allowlist`], as `POST /reload`
-/// does); the caches are kept. A bad new file keeps the old allowlist and says why.
-async fn reload_on_sighup(recursor: Recursor, path: Option<PathBuf>) {
-    #[cfg(unix)]
-    {
-        use tokio::signal::unix::{SignalKind, signal};
-        let mut hangups = match signal(SignalKind::hangup()) {
-            Ok(hangups) => hangups,
-            Err(e) => {
-                error!("cannot watch SIGHUP ({e}); the allowlist will not be reloaded");
-                return;
-            }
-        };
-        while hangups.recv().await.is_some() {
-            // The outcome is logged by reload_allowlist; nobody else is waiting for it.
-            let _ =
-                reload::reload_allowlist(&recursor, path.as_deref(), reload::ReloadTrigger::Signal);
-        }
-    }
-    #[cfg(not(unix))]
-    let _ = (recursor, path);
+/// The signals `serve` acts on, watched from before the sockets are announced (stdout lines,
+/// READY=1): a SIGTERM or SIGHUP sent right after must not meet the default action (exit).
+struct Signals {
+    hangup: Option<Signal>,
+    terminate: Option<Signal>,
+    interrupt: Option<Signal>,
 }
 
-/// Resolves on SIGTERM or Ctrl-C (SIGINT).
-async fn shutdown_signal() {
-    let ctrl_c = tokio::signal::ctrl_c();
-    #[cfg(unix)]
-    {
-        use tokio::signal::unix::{SignalKind, signal};
-        match signal(SignalKind::terminate()) {
-            Ok(mut term) => {
-                tokio::select! {
-                    _ = term.recv() => info!("SIGTERM"),
-                    _ = ctrl_c => info!("SIGINT"),
-                }
-            }
+impl Signals {
+    fn watch() -> Signals {
+        let watch = |kind: SignalKind, name: &str, consequence: &str| match signal(kind) {
+            Ok(stream) => Some(stream),
             Err(e) => {
-                error!("cannot watch SIGTERM ({e}); only Ctrl-C will stop scoped");
-                let _ = ctrl_c.await;
+                error!("cannot watch {name} ({e}); {consequence}");
+                None
             }
+        };
+        Signals {
+            hangup: watch(
+                SignalKind::hangup(),
+                "SIGHUP",
+                "reloads need `scoped ctl reload`",
+            ),
+            terminate: watch(
+                SignalKind::terminate(),
+                "SIGTERM",
+                "only Ctrl-C will stop scoped",
+            ),
+            interrupt: watch(
+                SignalKind::interrupt(),
+                "SIGINT",
+                "only SIGTERM will stop scoped",
+            ),
         }
     }
-    #[cfg(not(unix))]
-    {
-        let _ = ctrl_c.await;
+}
+
+/// Re-read the configuration on every SIGHUP (as `POST /reload` does): what can change live is
+/// applied, the rest named as needing a restart; the caches are kept. A bad file keeps
+/// everything in force and says why. systemd is told RELOADING=1, then READY=1 when done.
+async fn reload_on_sighup(
+    hangups: Option<Signal>,
+    recursor: Recursor,
+    live: Arc<scoped::reconfigure::LiveConfig>,
+) {
+    let Some(mut hangups) = hangups else {
+        return;
+    };
+    while hangups.recv().await.is_some() {
+        notify::reloading();
+        let recursor = recursor.clone();
+        let live = Arc::clone(&live);
+        // The outcome is logged by reload; nobody else is waiting for it. Reading files
+        // blocks: off the runtime's workers.
+        let _ = tokio::task::spawn_blocking(move || {
+            live.reload(&recursor, reload::ReloadTrigger::Signal)
+        })
+        .await;
+        notify::ready();
+    }
+}
+
+/// Resolves on SIGTERM or SIGINT (Ctrl-C).
+async fn shutdown_signal(terminate: Option<Signal>, interrupt: Option<Signal>) {
+    async fn recv(signal: Option<Signal>) {
+        match signal {
+            Some(mut signal) => {
+                signal.recv().await;
+            }
+            None => std::future::pending().await,
+        }
+    }
+    tokio::select! {
+        () = recv(terminate) => info!("SIGTERM"),
+        () = recv(interrupt) => info!("SIGINT"),
     }
 }

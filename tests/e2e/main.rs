@@ -416,8 +416,10 @@ async fn trace_prints_every_step_from_the_root() {
         String::from_utf8_lossy(&out.stderr)
     );
     let lines: Vec<&str> = stdout.lines().collect();
-    assert_eq!(lines[0], ";; no client subnet (give --client or --subnet)");
-    assert_eq!(lines[1], "cross.example.com. A, no client subnet");
+    assert!(lines[0].starts_with(";; configuration /"), "{}", lines[0]);
+    assert!(lines[0].ends_with("resolver.toml"), "{}", lines[0]);
+    assert_eq!(lines[1], ";; no client subnet (give --client or --subnet)");
+    assert_eq!(lines[2], "cross.example.com. A, no client subnet");
     for expected in [
         "  referral to com.: ns1.nic.com. [127.53.1.1]",
         "  <- 127.53.2.1: CNAME to www.example.net., resolved elsewhere; no ECS; cached for every client",

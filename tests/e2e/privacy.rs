@@ -26,6 +26,14 @@ fn local_profile(lab_base: &toml::Table) -> toml::Table {
     };
     let mut server = table(&mut profile, "server");
     server.insert("listen".into(), lab_base["server"]["listen"].clone());
+    // The lab runs as whoever runs the tests: nothing to drop to (tests/service covers it).
+    assert_eq!(
+        server
+            .remove("user")
+            .and_then(|u| u.as_str().map(str::to_owned))
+            .as_deref(),
+        Some("nobody")
+    );
     profile.insert("server".into(), server.into());
     let mut recursion = table(&mut profile, "recursion");
     for key in [

@@ -42,13 +42,15 @@ pub fn bind(config: ServerConfig) -> io::Result<BoundServer> {
     let mut udp = Vec::with_capacity(config.listen.len());
     let mut tcp = Vec::with_capacity(config.listen.len());
     for &addr in &config.listen {
-        let (first, tcp_listener) = bind_pair(addr)?;
+        // Errors name the address, so that "address already in use" says which one.
+        let named = |e: io::Error| io::Error::new(e.kind(), format!("{addr}: {e}"));
+        let (first, tcp_listener) = bind_pair(addr).map_err(named)?;
         let bound = first.local_addr()?;
         udp.push(UdpSocket::from_std(first)?);
         tcp.push(TcpListener::from_std(tcp_listener)?);
         if addr.port() != 0 {
             for _ in 1..config.udp_sockets_per_address {
-                udp.push(UdpSocket::from_std(udp_socket(bound)?)?);
+                udp.push(UdpSocket::from_std(udp_socket(bound).map_err(named)?)?);
             }
         }
     }

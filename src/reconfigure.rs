@@ -1,0 +1,189 @@
+//! Reloading the whole configuration file (SIGHUP, `POST /reload`, `scoped ctl reload`).
+//!
+//! The file is read and validated in full first (as `check-config` would): a bad file keeps
+//! everything in force and the error names the line. A good one is compared, key by key, with
+//! the file the resolver started from. What can change live is applied: the ECS allowlist
+//! (re-read every time, its file may have changed without the configuration) and the log level.
+//! Every other changed key is named as needing a restart, in the log and in the answer, on every
+//! reload until the restart, so no change is ever ignored silently.
+
+use std::path::{Path, PathBuf};
+
+use scoped_recursor::Recursor;
+use tracing::{error, info, warn};
+
+use crate::config::{Config, ConfigError};
+use crate::logging::LogLevel;
+use crate::reload::ReloadTrigger;
+
+/// Keys applied by a reload; every other key needs a restart.
+pub const LIVE_KEYS: &[&str] = &["ecs.allowlist", "log.level"];
+
+/// The configuration the resolver started from, and what a reload needs to apply a new one.
+pub struct LiveConfig {
+    /// The file (`None`: started on the built-in defaults; only the allowlist could be
+    /// reloaded, and there is none).
+    pub path: Option<PathBuf>,
+    /// The file's text at start, as a table, to compare new versions with.
+    started: toml::Table,
+    /// The log filter's handle.
+    log: LogLevel,
+}
+
+/// A reload that took effect.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Reconfigured {
+    /// The configuration file read.
+    pub file: PathBuf,
+    /// The allowlist file read, if one is configured.
+    pub allowlist: Option<PathBuf>,
+    /// Its entries now in force.
+    pub entries: usize,
+    /// Changed keys (since start) that were applied.
+    pub applied: Vec<String>,
+    /// Changed keys (since start) that take effect only after a restart.
+    pub needs_restart: Vec<String>,
+}
+
+/// Why nothing was reloaded; everything in force stays.
+#[derive(Debug, thiserror::Error)]
+pub enum ReconfigureError {
+    /// Started without a configuration file.
+    #[error("scoped was started without a configuration file: nothing to reload")]
+    NoFile,
+    /// The new file is unreadable or invalid (the message names the line or key).
+    #[error("configuration not reloaded, keeping the old one: {0}")]
+    Invalid(#[source] ConfigError),
+}
+
+impl LiveConfig {
+    /// What `serve` started from: `path` (if any) and its text.
+    pub fn new(path: Option<&Path>, log: LogLevel) -> LiveConfig {
+        let started = path
+            .and_then(|p| std::fs::read_to_string(p).ok())
+            .and_then(|text| text.parse().ok())
+            .unwrap_or_default();
+        LiveConfig {
+            path: path.map(Path::to_owned),
+            started,
+            log,
+        }
+    }
+
+    /// Re-reads the file and applies what can be applied; blocking (reads files).
+    pub fn reload(
+        &self,
+        recursor: &Recursor,
+        trigger: ReloadTrigger,
+    ) -> Result<Reconfigured, ReconfigureError> {
+        let trigger = trigger.as_str();
+        let Some(path) = &self.path else {
+            info!(trigger, "{}", ReconfigureError::NoFile);
+            return Err(ReconfigureError::NoFile);
+        };
+        let loaded = std::fs::read_to_string(path)
+            .map_err(|source| ConfigError::Read {
+                path: path.clone(),
+                source,
+            })
+            .and_then(|text| Ok((Config::parse(&text, path)?, text)));
+        let (config, text) = match loaded {
+            Ok(loaded) => loaded,
+            Err(e) => {
+                let problem = ReconfigureError::Invalid(e);
+                error!(trigger, "{problem}");
+                return Err(problem);
+            }
+        };
+        let new: toml::Table = text.parse().unwrap_or_default();
+        let (applied, needs_restart): (Vec<String>, Vec<String>) =
+            changed_keys(&self.started, &new)
+                .into_iter()
+                .partition(|key| LIVE_KEYS.contains(&key.as_str()));
+        let entries = config.recursor.ecs_allowlist.len();
+        recursor.set_allowlist(config.recursor.ecs_allowlist.clone());
+        if let Err(problem) = self.log.set(&config.log_level) {
+            warn!(trigger, "log level not changed: {problem}");
+        }
+        let file = path.display().to_string();
+        info!(
+            trigger,
+            file,
+            entries,
+            applied = applied.join(" "),
+            "configuration reloaded"
+        );
+        if !needs_restart.is_empty() {
+            warn!(
+                trigger,
+                keys = needs_restart.join(" "),
+                "changed since start but applied only by a restart: {}",
+                needs_restart.join(", ")
+            );
+        }
+        Ok(Reconfigured {
+            file: path.clone(),
+            allowlist: config.allowlist_path,
+            entries,
+            applied,
+            needs_restart,
+        })
+    }
+}
+
+/// The dotted keys whose values differ between two files (`server.listen`, `ecs.netblocks`),
+/// written or defaulted: a key added, removed or changed. Top-level keys that are not tables
+/// are named as they are.
+pub fn changed_keys(old: &toml::Table, new: &toml::Table) -> Vec<String> {
+    let empty = toml::Table::new();
+    let mut sections: Vec<&String> = old.keys().chain(new.keys()).collect();
+    sections.sort();
+    sections.dedup();
+    let mut changed = Vec::new();
+    for section in sections {
+        let (a, b) = (old.get(section), new.get(section));
+        let (Some(toml::Value::Table(_)) | None, Some(toml::Value::Table(_)) | None) = (a, b)
+        else {
+            if a != b {
+                changed.push(section.clone());
+            }
+            continue;
+        };
+        let a = a.and_then(toml::Value::as_table).unwrap_or(&empty);
+        let b = b.and_then(toml::Value::as_table).unwrap_or(&empty);
+        let mut keys: Vec<&String> = a.keys().chain(b.keys()).collect();
+        keys.sort();
+        keys.dedup();
+        changed.extend(
+            keys.into_iter()
+                .filter(|key| a.get(*key) != b.get(*key))
+                .map(|key| format!("{section}.{key}")),
+        );
+    }
+    changed
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn table(text: &str) -> toml::Table {
+        text.parse().unwrap()
+    }
+
+    #[test]
+    fn changed_keys_are_named_section_by_section() {
+        let old =
+            table("[server]\nlisten = [\"127.0.0.1:53\"]\nthreads = 2\n[log]\nlevel = \"info\"\n");
+        let new = table(
+            "[server]\nlisten = [\"127.0.0.1:53\"]\nthreads = 4\n[log]\nlevel = \"debug\"\n\
+             [acl]\nallow = [\"10.0.0.0/8\"]\n",
+        );
+        assert_eq!(
+            changed_keys(&old, &new),
+            vec!["acl.allow", "log.level", "server.threads"]
+        );
+        assert!(changed_keys(&old, &old).is_empty());
+        assert_eq!(changed_keys(&new, &old), changed_keys(&old, &new));
+    }
+}
