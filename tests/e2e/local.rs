@@ -195,9 +195,11 @@ async fn trace_shows_a_local_answer_and_asks_no_one() {
     let stdout = String::from_utf8_lossy(&out.stdout);
     assert!(out.status.success(), "{stdout}");
     let lines: Vec<&str> = stdout.lines().collect();
+    let configuration = format!(";; configuration {}", config_path.display());
     assert_eq!(
         lines,
         [
+            configuration.as_str(),
             ";; printer.home.arpa. A: answered by the local zone home.arpa. (static); no upstream query",
             ";; No Error, scope 0",
             "printer.home.arpa. 300 IN A 192.168.1.20",
