@@ -83,6 +83,8 @@ pub struct FileConfig {
     pub ecs: EcsSection,
     /// `[control]`: the local HTTP control endpoint (stats, metrics, reload).
     pub control: ControlSection,
+    /// `[dnssec]`: validation.
+    pub dnssec: DnssecSection,
 }
 
 /// `[server]`
@@ -569,6 +571,7 @@ impl Config {
             log,
             ecs,
             control,
+            dnssec,
         } = file;
 
         if server.listen.is_empty() {
@@ -734,6 +737,7 @@ impl Config {
         recursor.max_records_per_reply = recursion.max_records_per_reply;
         recursor.qname_minimisation = recursion.qname_minimisation.into();
         recursor.ecs_allowlist = allowlist;
+        recursor.dnssec = dnssec.resolve(path)?;
 
         let server_config = ServerConfig {
             listen: server.listen,
@@ -829,3 +833,6 @@ fn subnet_policy(ecs: &EcsSection) -> Result<scoped_ecs::SubnetPolicy, (&'static
 
 #[cfg(test)]
 mod tests;
+
+mod dnssec;
+pub use dnssec::DnssecSection;

@@ -42,6 +42,41 @@ const ENTRY_OVERHEAD_BYTES: u32 = 400;
 /// Fixed cost we charge per stored record on top of its wire length (the `Record` struct).
 const RECORD_OVERHEAD_BYTES: u32 = 96;
 
+/// What DNSSEC validation said about a cached RRset or negative entry (one byte per entry).
+///
+/// Data is stored [`Unchecked`](Validation::Unchecked) when it was not validated: validation
+/// is off, it is infrastructure (glue, referrals, nameserver addresses), or it was fetched for a
+/// client that set CD. A validating resolver never answers a client without CD from unchecked
+/// data: it resolves (and validates) again. Bogus data is never stored as validated: the
+/// resolver keeps the verdict apart, briefly.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
+#[repr(u8)]
+pub enum Validation {
+    /// Not validated.
+    #[default]
+    Unchecked,
+    /// Proven by a chain of trust from an anchor.
+    Secure,
+    /// Provably unsigned (or a negative trust anchor, or only unsupported algorithms).
+    Insecure,
+    /// No trust anchor covers the name.
+    Indeterminate,
+}
+
+impl Validation {
+    /// The status of an answer made of parts with these statuses: unchecked if any part is,
+    /// else insecure (or indeterminate) if any part is, else secure.
+    pub fn combine(self, other: Validation) -> Validation {
+        use Validation::*;
+        match (self, other) {
+            (Unchecked, _) | (_, Unchecked) => Unchecked,
+            (Insecure, _) | (_, Insecure) => Insecure,
+            (Indeterminate, _) | (_, Indeterminate) => Indeterminate,
+            (Secure, Secure) => Secure,
+        }
+    }
+}
+
 /// How much a piece of cached data is believed (RFC 2181 §5.4.1), lowest first.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub enum Trust {
@@ -190,6 +225,8 @@ pub struct CacheEntry {
     expires: Instant,
     ttl: u32,
     weight: u32,
+    /// What DNSSEC validation said about the data.
+    validation: Validation,
     /// Set by the read that claimed this entry's prefetch (see [`Read::Hit`]).
     refresh_claimed: AtomicBool,
 }
@@ -201,8 +238,14 @@ impl CacheEntry {
             expires: now + secs(ttl),
             ttl,
             weight,
+            validation: Validation::Unchecked,
             refresh_claimed: AtomicBool::new(false),
         }
+    }
+
+    /// What DNSSEC validation said about the data.
+    pub fn validation(&self) -> Validation {
+        self.validation
     }
 
     /// Seconds of life left at `now`, or `None` once expired.
@@ -347,8 +390,13 @@ impl RecordCache {
     }
 
     /// The data under `key` as `read` sees it at `now` (TTLs set), and whether this read
-    /// claimed its refresh.
-    fn read(&self, key: &CacheKey, now: Instant, read: Read) -> Option<(CachedData, bool)> {
+    /// claimed its refresh, and what validation said about it.
+    fn read_checked(
+        &self,
+        key: &CacheKey,
+        now: Instant,
+        read: Read,
+    ) -> Option<(CachedData, bool, Validation)> {
         let entry = self.lookup(key)?;
         let (ttl, refresh) = read_ttl(
             entry.expires,
@@ -358,7 +406,7 @@ impl RecordCache {
             read,
             &self.config,
         )?;
-        Some((entry.data_with_ttl(ttl), refresh))
+        Some((entry.data_with_ttl(ttl), refresh, entry.validation))
     }
 
     /// The live RRset of `rtype` at `name` with at least `min_trust`, TTLs counted down.
@@ -380,6 +428,17 @@ impl RecordCache {
     /// Its TTL is the smallest of the records', clamped to the configured bounds; a TTL of 0
     /// stores nothing. Data of lower trust never replaces live data of higher trust.
     pub fn insert_rrset(&self, records: Vec<Record>, trust: Trust, now: Instant) {
+        self.insert_rrset_checked(records, trust, Validation::Unchecked, now);
+    }
+
+    /// [`insert_rrset`](Self::insert_rrset) with what validation said about the records.
+    pub fn insert_rrset_checked(
+        &self,
+        records: Vec<Record>,
+        trust: Trust,
+        validation: Validation,
+        now: Instant,
+    ) {
         let Some(first) = records.first() else { return };
         let key = CacheKey::rrset(&first.name, first.record_type(), first.dns_class);
         let Some(ttl) = self.clamp_ttl(records.iter().map(|r| r.ttl).min().unwrap_or(0)) else {
@@ -395,7 +454,9 @@ impl RecordCache {
             self.dnames.store(true, Ordering::Relaxed);
         }
         let data = CachedData::Rrset { records, trust };
-        self.put(key, CacheEntry::new(data, now, ttl, weight));
+        let mut entry = CacheEntry::new(data, now, ttl, weight);
+        entry.validation = validation;
+        self.put(key, entry);
     }
 
     /// Store a negative answer for `name` (NXDOMAIN when `rtype` is `None`, else NODATA for
@@ -406,6 +467,18 @@ impl RecordCache {
         name: &Name,
         rtype: Option<RecordType>,
         soa: Record,
+        now: Instant,
+    ) {
+        self.insert_negative_checked(name, rtype, soa, Validation::Unchecked, now);
+    }
+
+    /// [`insert_negative`](Self::insert_negative) with what validation said about it.
+    pub fn insert_negative_checked(
+        &self,
+        name: &Name,
+        rtype: Option<RecordType>,
+        soa: Record,
+        validation: Validation,
         now: Instant,
     ) {
         let Some(ttl) = negative_ttl(&soa).map(|t| t.min(self.config.max_negative_ttl)) else {
@@ -423,7 +496,9 @@ impl RecordCache {
             Some(_) => CachedData::NoData { soa },
             None => CachedData::NxDomain { soa },
         };
-        self.put(key, CacheEntry::new(data, now, ttl, weight));
+        let mut entry = CacheEntry::new(data, now, ttl, weight);
+        entry.validation = validation;
+        self.put(key, entry);
     }
 
     /// Assemble the answer to (`name`, `qtype`) from client-grade data, following cached CNAME
@@ -461,12 +536,24 @@ impl RecordCache {
         now: Instant,
         read: Read,
     ) -> Option<(AnswerStep, bool)> {
-        match self.read(&CacheKey::rrset(name, qtype, DNSClass::IN), now, read) {
-            Some((CachedData::Rrset { records, trust }, refresh)) if trust.answers_clients() => {
-                return Some((AnswerStep::Records(records), refresh));
+        self.step_checked(name, qtype, now, read)
+            .map(|(step, refresh, _)| (step, refresh))
+    }
+
+    /// [`step`](Self::step), with what validation said about the entry that gave the step.
+    pub fn step_checked(
+        &self,
+        name: &Name,
+        qtype: RecordType,
+        now: Instant,
+        read: Read,
+    ) -> Option<(AnswerStep, bool, Validation)> {
+        match self.read_checked(&CacheKey::rrset(name, qtype, DNSClass::IN), now, read) {
+            Some((CachedData::Rrset { records, trust }, refresh, v)) if trust.answers_clients() => {
+                return Some((AnswerStep::Records(records), refresh, v));
             }
-            Some((CachedData::NoData { soa }, refresh)) => {
-                return Some((AnswerStep::Negative(ResponseCode::NoError, soa), refresh));
+            Some((CachedData::NoData { soa }, refresh, v)) => {
+                return Some((AnswerStep::Negative(ResponseCode::NoError, soa), refresh, v));
             }
             _ => {}
         }
@@ -474,7 +561,7 @@ impl RecordCache {
             return Some(found);
         }
         if qtype != RecordType::CNAME
-            && let Some((CachedData::Rrset { mut records, trust }, refresh)) = self.read(
+            && let Some((CachedData::Rrset { mut records, trust }, refresh, v)) = self.read_checked(
                 &CacheKey::rrset(name, RecordType::CNAME, DNSClass::IN),
                 now,
                 read,
@@ -482,26 +569,38 @@ impl RecordCache {
             && trust.answers_clients()
             && !records.is_empty()
         {
-            return Some((AnswerStep::Cname(records.swap_remove(0)), refresh));
+            return Some((AnswerStep::Cname(records.swap_remove(0)), refresh, v));
         }
-        self.dname_above(name, now, read)
-            .and_then(|(dname, refresh)| Some((AnswerStep::from_dname(name, dname)?, refresh)))
+        self.dname_above_checked(name, now, read)
+            .and_then(|(dname, refresh, v)| {
+                Some((AnswerStep::from_dname(name, dname)?, refresh, v))
+            })
     }
 
     /// The client-grade DNAME at the closest ancestor of `name` that has one (the root
     /// excepted), as `read` sees it, and whether the read claimed its refresh. Costs nothing
     /// until a DNAME was ever stored, then one filter probe per ancestor.
     pub fn dname_above(&self, name: &Name, now: Instant, read: Read) -> Option<(Record, bool)> {
+        self.dname_above_checked(name, now, read)
+            .map(|(dname, refresh, _)| (dname, refresh))
+    }
+
+    fn dname_above_checked(
+        &self,
+        name: &Name,
+        now: Instant,
+        read: Read,
+    ) -> Option<(Record, bool, Validation)> {
         if !self.dnames.load(Ordering::Relaxed) {
             return None;
         }
         for key in self.maybe_held_up(name, Some(RecordType::DNAME), true) {
-            if let Some((CachedData::Rrset { mut records, trust }, refresh)) =
-                self.read(&key, now, read)
+            if let Some((CachedData::Rrset { mut records, trust }, refresh, v)) =
+                self.read_checked(&key, now, read)
                 && trust.answers_clients()
                 && !records.is_empty()
             {
-                return Some((records.swap_remove(0), refresh));
+                return Some((records.swap_remove(0), refresh, v));
             }
         }
         None
@@ -514,10 +613,16 @@ impl RecordCache {
         name: &Name,
         now: Instant,
         read: Read,
-    ) -> Option<(AnswerStep, bool)> {
+    ) -> Option<(AnswerStep, bool, Validation)> {
         for key in self.maybe_held_up(name, None, false) {
-            if let Some((CachedData::NxDomain { soa }, refresh)) = self.read(&key, now, read) {
-                return Some((AnswerStep::Negative(ResponseCode::NXDomain, soa), refresh));
+            if let Some((CachedData::NxDomain { soa }, refresh, v)) =
+                self.read_checked(&key, now, read)
+            {
+                return Some((
+                    AnswerStep::Negative(ResponseCode::NXDomain, soa),
+                    refresh,
+                    v,
+                ));
             }
         }
         None
@@ -599,6 +704,7 @@ pub mod dname;
 mod presence;
 pub mod scoped;
 pub use scoped::{ScopedCache, ScopedCacheConfig, ScopedHit};
+
 pub mod wire;
 pub use wire::{
     WireAnswer, WireCache, WireClients, WireError, WireKey, WireKeyRef, lowercase_wire,

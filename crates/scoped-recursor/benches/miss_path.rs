@@ -22,12 +22,12 @@ use std::sync::atomic::{AtomicU64, Ordering};
 
 use criterion::Criterion;
 use criterion::measurement::{Measurement, ValueFormatter};
-use nix::time::{ClockId, clock_gettime};
 use futures::future::BoxFuture;
 use hickory_proto::op::{Message, MessageType, OpCode, ResponseCode};
 use hickory_proto::rr::rdata::{A, NS};
 use hickory_proto::rr::{Name, RData, Record, RecordType};
 use ipnet::IpNet;
+use nix::time::{ClockId, clock_gettime};
 use scoped_cache::{CacheConfig, RecordCache};
 use scoped_ecs::{Allowlist, Direction, message_ecs};
 use scoped_recursor::qmin::QminMode;
@@ -241,6 +241,7 @@ fn misses(c: &mut Criterion<ThreadCpu>) {
                 question: Question::new(name(&format!("m{i}.wild.bench.")), RecordType::A),
                 client: IpAddr::V4(Ipv4Addr::LOCALHOST),
                 client_subnet: subnet,
+                checking_disabled: false,
             };
             let resolution = runtime.block_on(recursor.resolve_request(request));
             assert_eq!(resolution.answers.len(), 1, "{label}: {resolution:?}");

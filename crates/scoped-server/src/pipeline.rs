@@ -420,6 +420,11 @@ impl Pipeline {
         let Some(query) = fast::plain_query(wire) else {
             return false;
         };
+        // With validation on, DO, AD and CD change the answer (AD, RRSIGs, unchecked data): the
+        // rendered answers are those of queries without them, and only such queries get them.
+        if self.resolver.validates() && (query.dnssec_bits() || query.opt.is_some_and(|o| o.1)) {
+            return false;
+        }
         let client_ip = client.ip().to_canonical();
         let verdict = match (&query.ecs, memo.0) {
             (None, Some((ip, verdict))) if ip == client_ip => verdict,
@@ -531,11 +536,18 @@ impl Pipeline {
             },
             client: client_ip,
             client_subnet: decision.subnet(),
+            checking_disabled: query.header.checking_disabled,
         };
         let resolution = self.resolver.resolve(request).await;
+        let dnssec_ok = query.edns.as_ref().is_some_and(|e| e.flags().dnssec_ok);
+        // RFC 6840 §5.8: AD for validated data, to a client that asked with DO or AD.
+        let wants_ad = dnssec_ok || query.header.authentic_data;
+        let dnssec_bits = wants_ad || query.header.checking_disabled;
         // What the fast path may replay: a fresh answer or a negative one, for this question
-        // and this client subnet.
+        // and this client subnet — with validation on, only one rendered for a query without
+        // DO, AD and CD (see `answer_fast_at`).
         let replayable = !resolution.stale
+            && !(self.resolver.validates() && dnssec_bits)
             && matches!(
                 resolution.rcode,
                 ResponseCode::NoError | ResponseCode::NXDomain
@@ -555,8 +567,18 @@ impl Pipeline {
             query.edns.as_ref(),
             resolution.rcode,
         );
+        response.metadata.authentic_data =
+            wants_ad && resolution.security == scoped_recursor::Validation::Secure;
         response.answers = resolution.answers;
         response.authorities = resolution.authorities;
+        if let (Some(ede), Some(edns)) = (&resolution.ede, response.edns.as_mut()) {
+            // RFC 8914: INFO-CODE, then EXTRA-TEXT (UTF-8): why the answer is bogus (SERVFAIL)
+            // or insecure.
+            let mut data = ede.code.to_be_bytes().to_vec();
+            data.extend_from_slice(ede.text.as_bytes());
+            edns.options_mut()
+                .insert(EdnsOption::Unknown(EDE_OPTION_CODE, data));
+        }
         if let Some(client_ecs) = &query.ecs {
             self.echo_ecs(&mut response, client_ecs, &decision, resolution.scope);
         }

@@ -38,6 +38,7 @@ mod select;
 mod stats;
 mod store;
 mod trace;
+mod validate;
 
 use std::collections::HashMap;
 use std::net::IpAddr;
@@ -78,6 +79,9 @@ pub enum ResolveError {
     /// A CNAME chain longer than allowed, or a loop.
     #[error("CNAME chain too long or looping")]
     CnameChain,
+    /// DNSSEC validation found the answer bogus.
+    #[error("DNSSEC validation failed: {0}")]
+    Bogus(Box<scoped_dnssec::Reason>),
 }
 
 /// How many names known to have no zone cut are remembered.
@@ -118,6 +122,9 @@ struct Inner {
     tailored_dnames: std::sync::atomic::AtomicBool,
     priming: tokio::sync::Mutex<()>,
     stats: EngineStats,
+    /// DNSSEC: validated zone keys and the insecure and bogus verdicts of zones, and recent
+    /// bogus verdicts of client questions (`validate.rs`).
+    dnssec: validate::DnssecState,
 }
 
 /// The recursion engine. Cheap to clone (shared inside).
@@ -184,6 +191,7 @@ impl Recursor {
             inflight: Mutex::new(HashMap::default()),
             priming: tokio::sync::Mutex::new(()),
             stats: EngineStats::default(),
+            dnssec: validate::DnssecState::default(),
         };
         Self {
             inner: Arc::new(inner),
@@ -207,6 +215,7 @@ impl Recursor {
         self.inner.cache.flush(name, subtree);
         // Relearnt at the first walk through: cheaper than finding what lies below `name`.
         self.inner.no_cuts.invalidate_all();
+        self.inner.dnssec.clear();
         self.inner.scoped.flush(name, subtree);
         if let Some(wire) = &self.inner.wire {
             wire.flush(&lowercase_wire(name), subtree);
@@ -217,6 +226,7 @@ impl Recursor {
     pub fn flush_all(&self) {
         self.inner.cache.clear();
         self.inner.no_cuts.invalidate_all();
+        self.inner.dnssec.clear();
         self.inner.scoped.clear();
         if let Some(wire) = &self.inner.wire {
             wire.clear();
@@ -273,6 +283,10 @@ impl Resolve for Recursor {
     fn resolve(&self, request: ResolveRequest) -> BoxFuture<'static, Resolution> {
         let this = self.clone();
         Box::pin(async move { this.resolve_request(request).await })
+    }
+
+    fn validates(&self) -> bool {
+        self.inner.config.dnssec.validation
     }
 
     fn wire_answer(&self, key: &WireKeyRef<'_>, now: Instant) -> Option<Arc<WireAnswer>> {

@@ -1,0 +1,182 @@
+//! Answers that validate: secure, insecure, and proven denials.
+
+use std::net::Ipv4Addr;
+
+use hickory_proto::op::ResponseCode;
+use hickory_proto::rr::RecordType;
+use scoped_dnssec::TrustAnchors;
+use scoped_recursor::Validation;
+use scoped_testkit::engine::{a_records, ask, types};
+use scoped_testkit::signed::{DsMode, Signing};
+
+use super::{Hierarchy, NOW, name, signed, validating};
+
+#[tokio::test(start_paused = true)]
+async fn a_signed_answer_is_secure_and_stays_secure_from_the_cache() {
+    let (internet, recursor) = signed();
+    let res = ask(&recursor, "www.example.", RecordType::A).await;
+    assert_eq!(res.rcode, ResponseCode::NoError);
+    assert_eq!(a_records(&res), vec![Ipv4Addr::new(192, 0, 2, 1)]);
+    assert_eq!(res.security, Validation::Secure);
+    assert_eq!(res.ede, None);
+    let before = internet.total_queries();
+    let again = ask(&recursor, "www.example.", RecordType::A).await;
+    assert!(again.from_cache);
+    assert_eq!(again.security, Validation::Secure);
+    assert_eq!(
+        internet.total_queries(),
+        before,
+        "a validated hit asks nothing"
+    );
+    // The zone keys are kept: a sibling name costs one query, no DNSKEY or DS.
+    let good = ask(&recursor, "good.example.", RecordType::A).await;
+    assert_eq!(good.security, Validation::Secure);
+    assert_eq!(internet.total_queries(), before + 1);
+}
+
+#[tokio::test(start_paused = true)]
+async fn an_unsigned_delegation_is_insecure_and_answered_without_ad() {
+    let (_internet, recursor) = signed();
+    let res = ask(&recursor, "www.insecure.example.", RecordType::A).await;
+    assert_eq!(res.rcode, ResponseCode::NoError);
+    assert_eq!(a_records(&res), vec![Ipv4Addr::new(192, 0, 2, 20)]);
+    assert_eq!(res.security, Validation::Insecure);
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_signed_zone_without_ds_at_its_parent_is_insecure() {
+    let (internet, dnssec) = Hierarchy::with_sub(Signing {
+        ds: DsMode::None,
+        ..Signing::new(NOW)
+    })
+    .build();
+    let recursor = validating(&internet, dnssec);
+    let res = ask(&recursor, "www.sub.example.", RecordType::A).await;
+    assert_eq!(a_records(&res), vec![Ipv4Addr::new(192, 0, 2, 9)]);
+    assert_eq!(res.security, Validation::Insecure);
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_delegated_signed_zone_is_secure_through_its_ds() {
+    let (_internet, recursor) = signed();
+    let res = ask(&recursor, "www.sub.example.", RecordType::A).await;
+    assert_eq!(a_records(&res), vec![Ipv4Addr::new(192, 0, 2, 9)]);
+    assert_eq!(res.security, Validation::Secure);
+}
+
+async fn denials_are_secure(hierarchy: Hierarchy) {
+    let (_internet, dnssec) = hierarchy.build();
+    let recursor = validating(&_internet, dnssec);
+    let nx = ask(&recursor, "nope.example.", RecordType::A).await;
+    assert_eq!(nx.rcode, ResponseCode::NXDomain);
+    assert_eq!(nx.security, Validation::Secure, "NXDOMAIN");
+    let nodata = ask(&recursor, "www.example.", RecordType::AAAA).await;
+    assert_eq!(nodata.rcode, ResponseCode::NoError);
+    assert!(nodata.answers.is_empty());
+    assert_eq!(nodata.security, Validation::Secure, "NODATA");
+    // From the cache, with the status stored beside the negative entries.
+    let again = ask(&recursor, "nope.example.", RecordType::A).await;
+    assert!(again.from_cache);
+    assert_eq!(again.security, Validation::Secure);
+}
+
+#[tokio::test(start_paused = true)]
+async fn nsec_proves_nxdomain_and_nodata() {
+    denials_are_secure(Hierarchy::default()).await;
+}
+
+#[tokio::test(start_paused = true)]
+async fn nsec3_proves_nxdomain_and_nodata() {
+    denials_are_secure(Hierarchy::nsec3()).await;
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_wildcard_expansion_is_secure_with_nsec_and_nsec3() {
+    for hierarchy in [Hierarchy::default(), Hierarchy::nsec3()] {
+        let (internet, dnssec) = hierarchy.build();
+        let recursor = validating(&internet, dnssec);
+        let res = ask(&recursor, "anything.wild.example.", RecordType::A).await;
+        assert_eq!(a_records(&res), vec![Ipv4Addr::new(192, 0, 2, 7)]);
+        assert_eq!(res.security, Validation::Secure);
+    }
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_cname_inside_a_secure_zone_is_secure() {
+    let (_internet, recursor) = signed();
+    let res = ask(&recursor, "inside.example.", RecordType::A).await;
+    assert_eq!(types(&res.answers), vec![RecordType::CNAME, RecordType::A]);
+    assert_eq!(res.security, Validation::Secure);
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_cname_from_a_secure_zone_into_an_insecure_one_is_insecure() {
+    let (_internet, recursor) = signed();
+    let res = ask(&recursor, "alias.example.", RecordType::A).await;
+    assert_eq!(types(&res.answers), vec![RecordType::CNAME, RecordType::A]);
+    assert_eq!(a_records(&res), vec![Ipv4Addr::new(192, 0, 2, 20)]);
+    assert_eq!(res.security, Validation::Insecure);
+    // The same from the cache: each link keeps its own status.
+    let again = ask(&recursor, "alias.example.", RecordType::A).await;
+    assert!(again.from_cache);
+    assert_eq!(again.security, Validation::Insecure);
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_zone_signed_only_with_an_unsupported_algorithm_is_insecure_never_bogus() {
+    let (internet, dnssec) = Hierarchy::with_sub(Signing {
+        unsupported_algorithm: Some(253),
+        ..Signing::new(NOW)
+    })
+    .build();
+    let recursor = validating(&internet, dnssec);
+    let res = ask(&recursor, "www.sub.example.", RecordType::A).await;
+    assert_eq!(res.rcode, ResponseCode::NoError);
+    assert_eq!(a_records(&res), vec![Ipv4Addr::new(192, 0, 2, 9)]);
+    assert_eq!(res.security, Validation::Insecure);
+    assert_eq!(res.ede.map(|e| e.code), Some(1), "EDE 1 as information");
+}
+
+#[tokio::test(start_paused = true)]
+async fn either_ksk_of_a_rollover_validates_the_zone() {
+    for ksk in [0, 1] {
+        let (internet, dnssec) = Hierarchy::with_sub(Signing {
+            ksk_roll: true,
+            ds: DsMode::Ksk(ksk),
+            ..Signing::new(NOW)
+        })
+        .build();
+        let recursor = validating(&internet, dnssec);
+        let res = ask(&recursor, "www.sub.example.", RecordType::A).await;
+        assert_eq!(res.security, Validation::Secure, "DS of KSK {ksk}");
+    }
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_negative_trust_anchor_makes_a_broken_zone_insecure() {
+    let (internet, mut dnssec) = Hierarchy::with_sub(Signing {
+        ds: DsMode::Stray,
+        ..Signing::new(NOW)
+    })
+    .build();
+    let mut anchors = TrustAnchors::clone(&dnssec.anchors);
+    anchors.add_negative(name("sub.example."));
+    dnssec.anchors = std::sync::Arc::new(anchors);
+    let recursor = validating(&internet, dnssec);
+    let res = ask(&recursor, "www.sub.example.", RecordType::A).await;
+    assert_eq!(a_records(&res), vec![Ipv4Addr::new(192, 0, 2, 9)]);
+    assert_eq!(res.security, Validation::Insecure);
+    // Outside the negative trust anchor, validation goes on as usual.
+    let www = ask(&recursor, "www.example.", RecordType::A).await;
+    assert_eq!(www.security, Validation::Secure);
+}
+
+#[tokio::test(start_paused = true)]
+async fn without_an_anchor_for_the_name_the_answer_is_indeterminate() {
+    let (internet, mut dnssec) = Hierarchy::default().build();
+    dnssec.anchors = std::sync::Arc::new(TrustAnchors::empty());
+    let recursor = validating(&internet, dnssec);
+    let res = ask(&recursor, "www.example.", RecordType::A).await;
+    assert_eq!(a_records(&res), vec![Ipv4Addr::new(192, 0, 2, 1)]);
+    assert_eq!(res.security, Validation::Indeterminate);
+}
