@@ -433,4 +433,17 @@ mod tests {
             Some(ecs)
         );
     }
+
+    #[test]
+    fn build_query_sets_do_when_validating() {
+        let name = Name::from_ascii("example.").unwrap();
+        let wire = build_query(9, &name, RecordType::DNSKEY, true, None, true);
+        let msg = Message::from_vec(&wire).unwrap();
+        let edns = msg.edns.expect("an OPT");
+        assert!(edns.flags().dnssec_ok);
+        assert_eq!(edns.max_payload(), EDNS_PAYLOAD);
+        // Without EDNS there is no DO to set.
+        let plain = build_query(9, &name, RecordType::DNSKEY, false, None, true);
+        assert!(Message::from_vec(&plain).unwrap().edns.is_none());
+    }
 }

@@ -1,5 +1,6 @@
 //! The front end's tests: one binary, one fake engine, shared helpers.
 
+mod dnssec_tests;
 mod ecs_tests;
 mod fast_path_tests;
 mod malformed_tests;
@@ -32,6 +33,8 @@ pub(crate) struct FakeResolver {
     /// The fast path's answer cache, when a test turns it on (each answer kept for its
     /// smallest TTL).
     wire: Option<WireCache>,
+    /// Whether it says it validates DNSSEC ([`Resolve::validates`]).
+    validating: bool,
 }
 
 impl FakeResolver {
@@ -104,6 +107,12 @@ impl FakeResolver {
         self
     }
 
+    /// Says it validates DNSSEC: answers then depend on DO, AD and CD.
+    pub(crate) fn validating(mut self) -> Self {
+        self.validating = true;
+        self
+    }
+
     /// Every request the engine was asked, in order.
     pub(crate) fn seen(&self) -> Vec<ResolveRequest> {
         self.seen.lock().expect("lock").clone()
@@ -142,6 +151,10 @@ impl Resolve for FakeResolver {
             }
             resolution
         })
+    }
+
+    fn validates(&self) -> bool {
+        self.validating
     }
 
     fn wire_answer(
