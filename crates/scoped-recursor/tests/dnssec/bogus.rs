@@ -102,3 +102,38 @@ async fn a_denial_without_its_signed_proof_is_bogus() {
     assert_eq!(a_records(&a).len(), 1);
     assert_eq!(a.security, Validation::Secure);
 }
+
+/// An RRSIG whose signer field names a name inside the zone that is no zone cut (here the
+/// owner itself): the parent's NSEC denies a DS there, but shows no delegation, so the name
+/// cannot be passed off as an unsigned zone — bogus, not insecure.
+#[tokio::test(start_paused = true)]
+async fn a_forged_signer_name_cannot_downgrade_a_secure_answer_to_insecure() {
+    use hickory_proto::rr::RData;
+    use scoped_dnssec::{DNSSECRData, RRSIG};
+    use scoped_testkit::ResponderAction;
+
+    let (internet, dnssec) = Hierarchy::default().build();
+    internet
+        .expect_server(super::ip(super::EXAMPLE))
+        .set_responder(|query, info| {
+            let mut response = info.zone_response(query);
+            for record in &mut response.answers {
+                if record.name != name("www.example.") {
+                    continue;
+                }
+                if let RData::DNSSEC(DNSSECRData::RRSIG(rrsig)) = &record.data
+                    && rrsig.input().type_covered == RecordType::A
+                {
+                    let mut input = rrsig.input().clone();
+                    input.signer_name = name("www.example.");
+                    let forged = RRSIG::from_sig(input, rrsig.sig().to_vec());
+                    record.data = RData::DNSSEC(DNSSECRData::RRSIG(forged));
+                }
+            }
+            ResponderAction::Reply(response)
+        });
+    let recursor = validating(&internet, dnssec);
+    let res = ask(&recursor, "www.example.", RecordType::A).await;
+    assert_eq!(res.rcode, ResponseCode::ServFail);
+    assert_eq!(res.ede.map(|e| e.code), Some(6));
+}
