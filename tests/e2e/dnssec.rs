@@ -1,6 +1,6 @@
 //! DNSSEC through the real binary: a signed hierarchy served on loopback (signed at test time,
-//! valid around the wall clock), scoped validating from a trust-anchor file — AD for a secure
-//! answer to a DO client (as `dig +dnssec` asks), SERVFAIL with EDE for a bogus one.
+//! valid around the wall clock), scoped validating from a trust-anchor file — AD and the RRSIG
+//! for a secure answer to a DO client (as `dig +dnssec` asks), SERVFAIL with EDE for a bogus one.
 
 use hickory_proto::op::ResponseCode;
 use hickory_proto::rr::RecordType;
@@ -84,13 +84,22 @@ async fn a_secure_answer_has_ad_and_a_bogus_one_is_servfail_with_ede() {
 
     let secure = lab.udp(&dnssec_query(1, "www.example.")).await;
     assert_eq!(secure.metadata.response_code, ResponseCode::NoError);
-    assert_eq!(secure.answers.len(), 1);
+    let types: Vec<_> = secure.answers.iter().map(|r| r.record_type()).collect();
+    assert_eq!(
+        types,
+        vec![RecordType::A, RecordType::RRSIG],
+        "the RRSIG for a DO client"
+    );
     assert!(secure.metadata.authentic_data, "AD for a DO client");
     let plain = lab
         .udp(&query(2, "www.example.", RecordType::A, Some(1232)))
         .await;
-    assert_eq!(plain.answers.len(), 1);
+    assert_eq!(plain.answers.len(), 1, "no RRSIG without DO");
     assert!(!plain.metadata.authentic_data, "no AD without DO or AD");
+    // Again with DO, now from the cache: still AD, still the RRSIG.
+    let cached = lab.udp(&dnssec_query(4, "www.example.")).await;
+    assert!(cached.metadata.authentic_data);
+    assert_eq!(cached.answers.len(), 2);
 
     let bogus = lab.udp(&dnssec_query(3, "www.sub.example.")).await;
     assert_eq!(bogus.metadata.response_code, ResponseCode::ServFail);

@@ -75,6 +75,7 @@ use scoped_recursor::{
 
 use crate::acl::Acl;
 use crate::config::{CLASSIC_UDP_PAYLOAD, ServerConfig};
+use crate::dnssec::{self, ClientBits};
 use crate::fast;
 use crate::stats::FrontendStats;
 
@@ -538,16 +539,15 @@ impl Pipeline {
             client_subnet: decision.subnet(),
             checking_disabled: query.header.checking_disabled,
         };
-        let resolution = self.resolver.resolve(request).await;
-        let dnssec_ok = query.edns.as_ref().is_some_and(|e| e.flags().dnssec_ok);
-        // RFC 6840 §5.8: AD for validated data, to a client that asked with DO or AD.
-        let wants_ad = dnssec_ok || query.header.authentic_data;
-        let dnssec_bits = wants_ad || query.header.checking_disabled;
+        let mut resolution = self.resolver.resolve(request).await;
+        let bits = ClientBits::of(&query);
+        dnssec::strip_rrsigs(&mut resolution, bits, query.query.query_type());
         // What the fast path may replay: a fresh answer or a negative one, for this question
         // and this client subnet — with validation on, only one rendered for a query without
         // DO, AD and CD (see `answer_fast_at`).
+        let bits_matter = self.resolver.validates() && bits.any();
         let replayable = !resolution.stale
-            && !(self.resolver.validates() && dnssec_bits)
+            && !bits_matter
             && matches!(
                 resolution.rcode,
                 ResponseCode::NoError | ResponseCode::NXDomain
@@ -567,18 +567,9 @@ impl Pipeline {
             query.edns.as_ref(),
             resolution.rcode,
         );
-        response.metadata.authentic_data =
-            wants_ad && resolution.security == scoped_recursor::Validation::Secure;
+        dnssec::mark(&mut response, &resolution, bits);
         response.answers = resolution.answers;
         response.authorities = resolution.authorities;
-        if let (Some(ede), Some(edns)) = (&resolution.ede, response.edns.as_mut()) {
-            // RFC 8914: INFO-CODE, then EXTRA-TEXT (UTF-8): why the answer is bogus (SERVFAIL)
-            // or insecure.
-            let mut data = ede.code.to_be_bytes().to_vec();
-            data.extend_from_slice(ede.text.as_bytes());
-            edns.options_mut()
-                .insert(EdnsOption::Unknown(EDE_OPTION_CODE, data));
-        }
         if let Some(client_ecs) = &query.ecs {
             self.echo_ecs(&mut response, client_ecs, &decision, resolution.scope);
         }

@@ -104,11 +104,11 @@ impl Recursor {
                 let keep_nxdomain = !(asking == Asking::MinimisedStep
                     && self.inner.config.qname_minimisation == QminMode::Relaxed);
                 self.cache_step(&step, &response, zone, qtype, scope, now, keep_nxdomain);
-                let evidence = if self.validating() {
+                let evidence = Box::new(if self.validating() {
                     Evidence::of(&response, zone)
                 } else {
                     Evidence::none(zone)
-                };
+                });
                 Ok(Some(Outcome::Final(step, scope, evidence)))
             }
         }

@@ -34,6 +34,12 @@ impl Verdict {
         }
     }
 
+    /// [`add`](Self::add) what validating a step said; whether it was secure.
+    fn add_checked(&mut self, (security, ede): (Validation, Option<Ede>)) -> bool {
+        self.add(security, ede);
+        security == Validation::Secure
+    }
+
     fn stamp(&self, resolution: Resolution) -> Resolution {
         Resolution {
             security: self.security,
@@ -155,14 +161,13 @@ impl Recursor {
                 }
                 let (step, step_scope, evidence) = self.query_name(&current, qtype, ctx).await?;
                 scope = scope.max(step_scope.scope_len());
-                if ctx.validate {
-                    let (security, ede) = self
-                        .validate_step(&step, &evidence, qtype, step_scope, ctx)
-                        .await?;
-                    verdict.add(security, ede);
-                } else {
-                    verdict.add(Validation::Unchecked, None);
-                }
+                let checked = self.check_step(&step, &evidence, qtype, step_scope, ctx);
+                let secure = verdict.add_checked(checked.await?);
+                // Secure data goes out with its RRSIGs (the front end keeps them for DO clients).
+                let sign = |rrset: Vec<Record>| match secure {
+                    true => evidence.signed(rrset),
+                    false => rrset,
+                };
                 let v = &verdict;
                 // The links this response followed count too, whatever it ends with.
                 let more = match &step {
@@ -171,12 +176,13 @@ impl Recursor {
                     | Step::NxDomain { links, .. }
                     | Step::NoData { links, .. } => links,
                 };
-                links.extend(more.iter().cloned());
+                links.extend(more.iter().flat_map(|link| sign(vec![link.clone()])));
                 if hops(&links) > max_links {
                     return Err(ResolveError::CnameChain);
                 }
                 match step {
                     Step::Answer { records, .. } => {
+                        let records = sign(records);
                         let (links, records) = (clamp(links, max_ttl), clamp(records, max_ttl));
                         return Ok(v.stamp(positive(links, records, scope)));
                     }
@@ -198,6 +204,22 @@ impl Recursor {
                 }
             }
         })
+    }
+
+    /// Validate a step of a client's resolution when its question is validated (`validate.rs`);
+    /// otherwise it is unchecked.
+    async fn check_step(
+        &self,
+        step: &Step,
+        evidence: &super::validate::Evidence,
+        qtype: RecordType,
+        scope: scoped_ecs::CacheScope,
+        ctx: &Ctx,
+    ) -> Result<(Validation, Option<Ede>), ResolveError> {
+        if !ctx.validate {
+            return Ok((Validation::Unchecked, None));
+        }
+        self.validate_step(step, evidence, qtype, scope, ctx).await
     }
 
     /// The SOA as it goes into a negative response: TTL = the negative TTL (RFC 2308 §3).

@@ -33,7 +33,7 @@ fn heard_of(outcome: &Result<Outcome, Name>) -> Heard {
 /// Outcome of asking one zone's servers.
 pub(super) enum Outcome {
     /// A final step, the scope it was cached under, and the DNSSEC records that came with it.
-    Final(Step, CacheScope, Evidence),
+    Final(Step, CacheScope, Box<Evidence>),
     Referral(Delegation),
 }
 
@@ -61,7 +61,7 @@ enum StepEnd {
     /// Go on walking.
     Walk,
     /// The name does not exist (RFC 8020): the resolution's answer.
-    Final(Step, CacheScope, Evidence),
+    Final(Step, CacheScope, Box<Evidence>),
 }
 
 impl Recursor {
@@ -75,7 +75,7 @@ impl Recursor {
         name: &Name,
         qtype: RecordType,
         ctx: &Ctx,
-    ) -> Result<(Step, CacheScope, Evidence), ResolveError> {
+    ) -> Result<(Step, CacheScope, Box<Evidence>), ResolveError> {
         let start = if qtype == RecordType::DS && !name.is_root() {
             name.base_name()
         } else {

@@ -13,6 +13,7 @@ use tokio::time::Instant;
 
 use super::Recursor;
 use super::stats::bump;
+use super::validate::with_sigs;
 use crate::classify::{Step, cacheable_links, synthesised_answer};
 
 impl Recursor {
@@ -50,7 +51,7 @@ impl Recursor {
             bump(&self.inner.stats.tailored_answers_cached);
         }
         let unchecked = Validation::Unchecked;
-        self.store_step(step, qtype, scope, now, keep_nxdomain, unchecked);
+        self.store_step(step, qtype, scope, now, keep_nxdomain, unchecked, &[]);
         if let Step::Answer { records, .. } = step
             && qtype == RecordType::NS
         {
@@ -77,7 +78,9 @@ impl Recursor {
     }
 
     /// The answer part of [`cache_step`](Self::cache_step): the step's RRsets and negative
-    /// entry, with what validation said about them.
+    /// entry, with what validation said about them; each RRset with its RRSIGs among `sigs`
+    /// (kept after the records, for clients that ask with DO).
+    #[allow(clippy::too_many_arguments)]
     pub(super) fn store_step(
         &self,
         step: &Step,
@@ -86,9 +89,11 @@ impl Recursor {
         now: Instant,
         keep_nxdomain: bool,
         validation: Validation,
+        sigs: &[Record],
     ) {
         let tailored = scope != CacheScope::Global;
         let store_rrset = |records: Vec<Record>, trust: Trust| {
+            let records = with_sigs(records, sigs);
             if !tailored {
                 self.inner
                     .cache

@@ -80,6 +80,11 @@ impl Evidence {
         }
     }
 
+    /// `rrset` with the RRSIGs that came for it.
+    pub(super) fn signed(&self, rrset: Vec<Record>) -> Vec<Record> {
+        with_sigs(rrset, &self.records)
+    }
+
     /// The RRSIGs covering (`owner`, `rtype`).
     fn sigs_for(&self, owner: &Name, rtype: RecordType) -> Vec<Record> {
         self.records
@@ -111,6 +116,25 @@ impl Evidence {
             .cloned()
             .collect()
     }
+}
+
+/// `rrset` followed by the RRSIGs among `sigs` that cover it (same owner, covered type).
+pub(super) fn with_sigs(mut rrset: Vec<Record>, sigs: &[Record]) -> Vec<Record> {
+    if sigs.is_empty() {
+        return rrset;
+    }
+    let Some(first) = rrset.first() else {
+        return rrset;
+    };
+    let (owner, rtype) = (first.name.clone(), first.record_type());
+    let covering = sigs
+        .iter()
+        .filter(|r| r.name == owner)
+        .filter(|r| rrsig_of(r).is_some_and(|s| s.input().type_covered == rtype))
+        .cloned()
+        .collect::<Vec<_>>();
+    rrset.extend(covering);
+    rrset
 }
 
 /// What is known of a zone's keys.
@@ -264,7 +288,7 @@ impl Recursor {
                 links, name, rcode, ..
             } => {
                 let nodata = *rcode == hickory_proto::op::ResponseCode::NoError;
-                (links, nodata.then(|| (name, Denied::NoData(qtype))))
+                (links, nodata.then_some((name, Denied::NoData(qtype))))
             }
         };
         for link in cacheable_links(links) {
@@ -295,7 +319,12 @@ impl Recursor {
             Validation::Insecure => &stats.dnssec_insecure,
             _ => &stats.dnssec_indeterminate,
         });
-        self.store_step(step, qtype, scope, Instant::now(), true, validation);
+        // Secure data is kept with its RRSIGs, for clients that ask with DO.
+        let sigs: &[Record] = match validation {
+            Validation::Secure => &evidence.records,
+            _ => &[],
+        };
+        self.store_step(step, qtype, scope, Instant::now(), true, validation, sigs);
         let ede = ede.map(|code| Ede {
             code,
             text: security.to_string(),
@@ -553,7 +582,7 @@ impl Recursor {
         name: &Name,
         qtype: RecordType,
         ctx: &Ctx,
-    ) -> Result<(Step, Evidence), ResolveError> {
+    ) -> Result<(Step, Box<Evidence>), ResolveError> {
         let max_depth = self.inner.config.max_subquery_depth;
         let Some(child) = ctx.child(name, qtype, max_depth) else {
             return Err(ResolveError::AllServersFailed(name.clone()));

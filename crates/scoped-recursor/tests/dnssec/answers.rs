@@ -19,10 +19,16 @@ async fn a_signed_answer_is_secure_and_stays_secure_from_the_cache() {
     assert_eq!(a_records(&res), vec![Ipv4Addr::new(192, 0, 2, 1)]);
     assert_eq!(res.security, Validation::Secure);
     assert_eq!(res.ede, None);
+    assert_eq!(types(&res.answers), vec![RecordType::A, RecordType::RRSIG]);
     let before = internet.total_queries();
     let again = ask(&recursor, "www.example.", RecordType::A).await;
     assert!(again.from_cache);
     assert_eq!(again.security, Validation::Secure);
+    assert_eq!(
+        types(&again.answers),
+        vec![RecordType::A, RecordType::RRSIG],
+        "the RRSIG is cached with its RRset"
+    );
     assert_eq!(
         internet.total_queries(),
         before,
@@ -40,6 +46,7 @@ async fn an_unsigned_delegation_is_insecure_and_answered_without_ad() {
     let res = ask(&recursor, "www.insecure.example.", RecordType::A).await;
     assert_eq!(res.rcode, ResponseCode::NoError);
     assert_eq!(a_records(&res), vec![Ipv4Addr::new(192, 0, 2, 20)]);
+    assert_eq!(types(&res.answers), vec![RecordType::A]);
     assert_eq!(res.security, Validation::Insecure);
 }
 
@@ -105,7 +112,9 @@ async fn a_wildcard_expansion_is_secure_with_nsec_and_nsec3() {
 async fn a_cname_inside_a_secure_zone_is_secure() {
     let (_internet, recursor) = signed();
     let res = ask(&recursor, "inside.example.", RecordType::A).await;
-    assert_eq!(types(&res.answers), vec![RecordType::CNAME, RecordType::A]);
+    let (cname, a, rrsig) = (RecordType::CNAME, RecordType::A, RecordType::RRSIG);
+    // Each secure RRset comes with its RRSIG (the front end keeps them for DO clients).
+    assert_eq!(types(&res.answers), vec![cname, rrsig, a, rrsig]);
     assert_eq!(res.security, Validation::Secure);
 }
 
@@ -113,7 +122,9 @@ async fn a_cname_inside_a_secure_zone_is_secure() {
 async fn a_cname_from_a_secure_zone_into_an_insecure_one_is_insecure() {
     let (_internet, recursor) = signed();
     let res = ask(&recursor, "alias.example.", RecordType::A).await;
-    assert_eq!(types(&res.answers), vec![RecordType::CNAME, RecordType::A]);
+    // The secure link has its RRSIG, the insecure A record none.
+    let (cname, a, rrsig) = (RecordType::CNAME, RecordType::A, RecordType::RRSIG);
+    assert_eq!(types(&res.answers), vec![cname, rrsig, a]);
     assert_eq!(a_records(&res), vec![Ipv4Addr::new(192, 0, 2, 20)]);
     assert_eq!(res.security, Validation::Insecure);
     // The same from the cache: each link keeps its own status.

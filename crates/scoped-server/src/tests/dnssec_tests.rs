@@ -126,6 +126,51 @@ async fn a_bogus_answer_is_servfail_with_the_ede_and_its_text() {
 }
 
 #[tokio::test]
+async fn rrsigs_go_only_to_clients_that_asked_with_do_or_for_rrsigs() {
+    let owner = super::name_of("secure.example.");
+    let a = hickory_proto::rr::Record::from_rdata(
+        owner.clone(),
+        300,
+        hickory_proto::rr::RData::A(hickory_proto::rr::rdata::A::new(192, 0, 2, 1)),
+    );
+    // A stand-in for the RRSIG the engine keeps beside the RRset (its contents do not matter
+    // to the front end, only its type).
+    let sig = hickory_proto::rr::Record::from_rdata(
+        owner,
+        300,
+        hickory_proto::rr::RData::Unknown {
+            code: RecordType::RRSIG,
+            rdata: hickory_proto::rr::rdata::NULL::with(vec![0; 20]),
+        },
+    );
+    let resolution = Resolution {
+        answers: vec![a, sig],
+        security: Validation::Secure,
+        ..Resolution::error(ResponseCode::NoError)
+    };
+    let resolver = FakeResolver::new()
+        .with("secure.example.", RecordType::A, resolution)
+        .validating();
+    let (_, pipeline) = dnssec_pipeline(resolver);
+    let types = |m: &Message| {
+        m.answers
+            .iter()
+            .map(|r| r.record_type())
+            .collect::<Vec<_>>()
+    };
+    let do_query = with_edns(query(1, "secure.example.", RecordType::A), 1232, 0, true);
+    let signed = send(&pipeline, &do_query).await;
+    assert_eq!(types(&signed), vec![RecordType::A, RecordType::RRSIG]);
+    let plain = send(&pipeline, &ad_query(2, "secure.example.")).await;
+    assert_eq!(
+        types(&plain),
+        vec![RecordType::A],
+        "AD without DO: no RRSIG"
+    );
+    assert!(plain.metadata.authentic_data);
+}
+
+#[tokio::test]
 async fn cd_is_passed_to_the_engine() {
     let (resolver, pipeline) = dnssec_pipeline(FakeResolver::new().validating());
     send(&pipeline, &cd_query(1, "www.example.")).await;
