@@ -160,3 +160,30 @@ async fn an_ecs_tailored_answer_is_validated_and_dnskey_and_ds_carry_no_ecs() {
     assert!(again.from_cache);
     assert_eq!(again.security, Validation::Secure);
 }
+
+#[tokio::test(start_paused = true)]
+async fn the_trace_shows_each_validation_step_and_the_counters_count_verdicts() {
+    use std::sync::atomic::Ordering::Relaxed;
+
+    let (internet, dnssec) = Hierarchy::default().build();
+    let recursor = validating(&internet, dnssec);
+    let request = ResolveRequest::new(
+        Question::new(name("www.sub.example."), RecordType::A),
+        IpAddr::V4(Ipv4Addr::LOCALHOST),
+    );
+    let (res, lines) = recursor.trace(request).await;
+    assert_eq!(res.security, Validation::Secure);
+    let text = lines.join("\n");
+    for expected in [
+        "DNSSEC: fetching sub.example. DS",
+        "DNSSEC: zone .: keys validated",
+        "DNSSEC: zone sub.example.: keys validated",
+        "DNSSEC: www.sub.example. A: signature by sub.example. key",
+        "DNSSEC: the answer is secure",
+    ] {
+        assert!(text.contains(expected), "{expected:?} in\n{text}");
+    }
+    assert_eq!(recursor.stats().dnssec_secure.load(Relaxed), 1);
+    ask(&recursor, "www.insecure.example.", RecordType::A).await;
+    assert_eq!(recursor.stats().dnssec_insecure.load(Relaxed), 1);
+}
