@@ -101,6 +101,18 @@ async fn a_secure_answer_has_ad_and_a_bogus_one_is_servfail_with_ede() {
     assert!(cached.metadata.authentic_data);
     assert_eq!(cached.answers.len(), 2);
 
+    // NXDOMAIN, proven: the NSEC records and their RRSIGs in the authority section.
+    let mut nx = query(5, "nope.example.", RecordType::A, Some(1232));
+    if let Some(edns) = nx.edns.as_mut() {
+        edns.set_dnssec_ok(true);
+    }
+    let nx = lab.udp(&nx).await;
+    assert_eq!(nx.metadata.response_code, ResponseCode::NXDomain);
+    assert!(nx.metadata.authentic_data);
+    let kinds: Vec<_> = nx.authorities.iter().map(|r| r.record_type()).collect();
+    assert!(kinds.contains(&RecordType::NSEC), "{kinds:?}");
+    assert!(kinds.contains(&RecordType::RRSIG), "{kinds:?}");
+
     let bogus = lab.udp(&dnssec_query(3, "www.sub.example.")).await;
     assert_eq!(bogus.metadata.response_code, ResponseCode::ServFail);
     assert!(bogus.answers.is_empty());

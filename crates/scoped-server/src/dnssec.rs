@@ -35,15 +35,24 @@ impl ClientBits {
     }
 }
 
-/// Drop the RRSIGs from `resolution` unless the client set DO (RFC 4035 §3.2.1) or asked for
-/// RRSIGs (or ANY) itself.
+/// Drop the DNSSEC records from `resolution` unless the client set DO (RFC 4035 §3.2.1): the
+/// RRSIGs (unless it asked for RRSIGs, or ANY, itself) and the NSEC/NSEC3 proofs of negative
+/// answers in the authority section.
 pub(crate) fn strip_rrsigs(resolution: &mut Resolution, bits: ClientBits, qtype: RecordType) {
-    if bits.dnssec_ok || matches!(qtype, RecordType::RRSIG | RecordType::ANY) {
+    if bits.dnssec_ok {
         return;
     }
-    let unsigned = |r: &Record| r.record_type() != RecordType::RRSIG;
-    resolution.answers.retain(unsigned);
-    resolution.authorities.retain(unsigned);
+    if !matches!(qtype, RecordType::RRSIG | RecordType::ANY) {
+        let unsigned = |r: &Record| r.record_type() != RecordType::RRSIG;
+        resolution.answers.retain(unsigned);
+        resolution.authorities.retain(unsigned);
+    }
+    resolution.authorities.retain(|r| {
+        !matches!(
+            r.record_type(),
+            RecordType::NSEC | RecordType::NSEC3 | RecordType::RRSIG
+        )
+    });
 }
 
 /// AD for a secure answer to a client that set DO or AD; the EDE, if any, for an EDNS client:

@@ -18,7 +18,7 @@
 //! | race | `race.rs` | a zone's servers in turn, the next asked while a slow one stays open |
 //! | exchange | `exchange.rs` + `plan.rs` | the retries with one server: a sans-IO plan, driven |
 //! | store | `store.rs` | the reply into the caches, under its scope |
-//! | validate | `validate.rs` | DNSSEC: the step checked, zone keys from the anchor down, status stamped |
+//! | validate | `validate/` | DNSSEC: the step checked, zone keys from the anchor down, status stamped |
 //! | refresh | `refresh.rs` | prefetch; stale answers (RFC 8767) |
 //! | trace | `trace.rs` | `scoped trace`: every decision written down |
 //!

@@ -56,7 +56,7 @@ impl Recursor {
         let cached = match self.answer_from_cache(&question, subnet, now, read, &refresh, checked) {
             FromCache::Answer(hit) => {
                 bump(&self.inner.stats.cache_hits);
-                let hit = self.mark_for_every_client(&question, hit);
+                let hit = self.mark_for_every_client(&question, self.with_proof(&question, hit));
                 if refresh.get() {
                     self.prefetch(question, subnet);
                 }
@@ -91,7 +91,7 @@ impl Recursor {
             bump(&self.inner.stats.deduplicated);
         }
         if !self.serves_stale() {
-            let resolution = flight.await;
+            let resolution = self.with_proof(&question, flight.await);
             return self.mark_for_every_client(&question, resolution);
         }
         let resolution = match self.inner.config.stale_client_timeout {
@@ -117,6 +117,7 @@ impl Recursor {
             bump(&self.inner.stats.stale_served_failed);
             return stale;
         }
+        let resolution = self.with_proof(&question, resolution);
         self.mark_for_every_client(&question, resolution)
     }
 

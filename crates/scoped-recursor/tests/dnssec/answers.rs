@@ -71,30 +71,60 @@ async fn a_delegated_signed_zone_is_secure_through_its_ds() {
     assert_eq!(res.security, Validation::Secure);
 }
 
-async fn denials_are_secure(hierarchy: Hierarchy) {
+/// The authority section of a secure negative answer: the SOA, the denial records of the
+/// chain (`denial`), and RRSIGs over both.
+fn assert_proof(res: &scoped_recursor::Resolution, denial: RecordType) {
+    let kinds = types(&res.authorities);
+    assert_eq!(kinds[0], RecordType::SOA, "{kinds:?}");
+    assert!(kinds.contains(&denial), "{kinds:?}");
+    assert!(kinds.contains(&RecordType::RRSIG), "{kinds:?}");
+    assert!(
+        kinds
+            .iter()
+            .all(|k| [RecordType::SOA, denial, RecordType::RRSIG].contains(k)),
+        "{kinds:?}"
+    );
+}
+
+async fn denials_are_secure(hierarchy: Hierarchy, denial: RecordType) {
     let (_internet, dnssec) = hierarchy.build();
     let recursor = validating(&_internet, dnssec);
     let nx = ask(&recursor, "nope.example.", RecordType::A).await;
     assert_eq!(nx.rcode, ResponseCode::NXDomain);
     assert_eq!(nx.security, Validation::Secure, "NXDOMAIN");
+    assert_proof(&nx, denial);
     let nodata = ask(&recursor, "www.example.", RecordType::AAAA).await;
     assert_eq!(nodata.rcode, ResponseCode::NoError);
     assert!(nodata.answers.is_empty());
     assert_eq!(nodata.security, Validation::Secure, "NODATA");
-    // From the cache, with the status stored beside the negative entries.
+    assert_proof(&nodata, denial);
+    // From the cache, with the status stored beside the negative entries and the proof kept.
     let again = ask(&recursor, "nope.example.", RecordType::A).await;
     assert!(again.from_cache);
     assert_eq!(again.security, Validation::Secure);
+    assert_proof(&again, denial);
+    let again = ask(&recursor, "www.example.", RecordType::AAAA).await;
+    assert!(again.from_cache);
+    assert_proof(&again, denial);
+}
+
+#[tokio::test(start_paused = true)]
+async fn an_insecure_negative_answer_has_no_proof() {
+    let (_internet, recursor) = signed();
+    let nx = ask(&recursor, "nope.insecure.example.", RecordType::A).await;
+    assert_eq!(nx.rcode, ResponseCode::NXDomain);
+    assert_eq!(nx.security, Validation::Insecure);
+    assert_eq!(types(&nx.authorities), vec![RecordType::SOA]);
 }
 
 #[tokio::test(start_paused = true)]
 async fn nsec_proves_nxdomain_and_nodata() {
-    denials_are_secure(Hierarchy::default()).await;
+    denials_are_secure(Hierarchy::default(), RecordType::NSEC).await;
 }
 
 #[tokio::test(start_paused = true)]
 async fn nsec3_proves_nxdomain_and_nodata() {
-    denials_are_secure(Hierarchy::nsec3()).await;
+    denials_are_secure(Hierarchy::nsec3(), RecordType::NSEC3).await;
 }
 
 #[tokio::test(start_paused = true)]

@@ -5,8 +5,8 @@
 use std::sync::Arc;
 
 use hickory_proto::op::{Message, ResponseCode};
-use hickory_proto::rr::RecordType;
 use hickory_proto::rr::rdata::opt::EdnsOption;
+use hickory_proto::rr::{RData, RecordType};
 use scoped_recursor::{Ede, Resolution, Validation};
 
 use super::{FakeResolver, ask, pipeline, query, wire, with_edns};
@@ -168,6 +168,62 @@ async fn rrsigs_go_only_to_clients_that_asked_with_do_or_for_rrsigs() {
         "AD without DO: no RRSIG"
     );
     assert!(plain.metadata.authentic_data);
+}
+
+#[tokio::test]
+async fn the_proof_of_a_negative_answer_goes_only_to_do_clients() {
+    let soa = hickory_proto::rr::rdata::SOA::new(
+        super::name_of("ns.example."),
+        super::name_of("host.example."),
+        1,
+        3600,
+        600,
+        86400,
+        300,
+    );
+    let owner = super::name_of("example.");
+    let soa = hickory_proto::rr::Record::from_rdata(owner.clone(), 300, RData::SOA(soa));
+    let unknown = |rtype: RecordType| {
+        hickory_proto::rr::Record::from_rdata(
+            owner.clone(),
+            300,
+            RData::Unknown {
+                code: rtype,
+                rdata: hickory_proto::rr::rdata::NULL::with(vec![0; 20]),
+            },
+        )
+    };
+    let nsec = hickory_proto::dnssec::rdata::NSEC::new(
+        super::name_of("www.example."),
+        [RecordType::A, RecordType::NSEC],
+    );
+    let nsec = hickory_proto::rr::Record::from_rdata(
+        super::name_of("example."),
+        300,
+        RData::DNSSEC(hickory_proto::dnssec::rdata::DNSSECRData::NSEC(nsec)),
+    );
+    let resolution = Resolution {
+        authorities: vec![soa, nsec, unknown(RecordType::RRSIG)],
+        security: Validation::Secure,
+        ..Resolution::error(ResponseCode::NXDomain)
+    };
+    let resolver = FakeResolver::new()
+        .with("nope.example.", RecordType::A, resolution)
+        .validating();
+    let (_, pipeline) = dnssec_pipeline(resolver);
+    let kinds = |m: &Message| {
+        m.authorities
+            .iter()
+            .map(|r| r.record_type())
+            .collect::<Vec<_>>()
+    };
+    let do_query = with_edns(query(1, "nope.example.", RecordType::A), 1232, 0, true);
+    let proven = send(&pipeline, &do_query).await;
+    let expected = vec![RecordType::SOA, RecordType::NSEC, RecordType::RRSIG];
+    assert_eq!(kinds(&proven), expected);
+    assert!(proven.metadata.authentic_data);
+    let plain = send(&pipeline, &query(2, "nope.example.", RecordType::A)).await;
+    assert_eq!(kinds(&plain), vec![RecordType::SOA]);
 }
 
 #[tokio::test]

@@ -13,15 +13,18 @@
 //! The verdict is stamped on the cached entries (`store.rs`); a bogus answer becomes a
 //! SERVFAIL with its EDE, remembered for the question for `bogus_ttl`.
 
+mod evidence;
+mod proof;
+
+pub(super) use evidence::{Evidence, with_sigs};
+
 use std::sync::Arc;
 use std::time::Duration;
 
 use futures::future::BoxFuture;
-use hickory_proto::op::Message;
 use hickory_proto::rr::{Name, RData, Record, RecordType};
 use scoped_cache::Validation;
 use scoped_dnssec::denial::nsec3_owner;
-use scoped_dnssec::verify::rrsig_of;
 use scoped_dnssec::{
     ChainResult, DNSSECRData, DS, Denied, Kind, Reason, Security, Trust, ZoneKeys, prove_denial,
     validate_zone_keys, verify_rrset,
@@ -42,100 +45,6 @@ const ZONES_CAPACITY: u64 = 20_000;
 const BOGUS_CAPACITY: u64 = 20_000;
 /// How long a zone proven insecure (no DS at its parent) is remembered.
 const INSECURE_TTL: u32 = 3600;
-
-/// The DNSSEC records that came with a final step: RRSIGs, NSEC and NSEC3 from the answer and
-/// authority sections, inside the bailiwick of `zone`, the zone whose servers answered.
-#[derive(Clone, Debug)]
-pub(super) struct Evidence {
-    zone: Name,
-    records: Vec<Record>,
-}
-
-impl Evidence {
-    /// Nothing (validation is off).
-    pub(super) fn none(zone: &Name) -> Self {
-        Self {
-            zone: zone.clone(),
-            records: Vec::new(),
-        }
-    }
-
-    /// The DNSSEC records of `response`, from a server of `zone`.
-    pub(super) fn of(response: &Message, zone: &Name) -> Self {
-        let records = response
-            .answers
-            .iter()
-            .chain(&response.authorities)
-            .filter(|r| {
-                matches!(
-                    r.record_type(),
-                    RecordType::RRSIG | RecordType::NSEC | RecordType::NSEC3
-                ) && zone.zone_of(&r.name)
-            })
-            .cloned()
-            .collect();
-        Self {
-            zone: zone.clone(),
-            records,
-        }
-    }
-
-    /// `rrset` with the RRSIGs that came for it.
-    pub(super) fn signed(&self, rrset: Vec<Record>) -> Vec<Record> {
-        with_sigs(rrset, &self.records)
-    }
-
-    /// The RRSIGs covering (`owner`, `rtype`).
-    fn sigs_for(&self, owner: &Name, rtype: RecordType) -> Vec<Record> {
-        self.records
-            .iter()
-            .filter(|r| &r.name == owner)
-            .filter(|r| rrsig_of(r).is_some_and(|s| s.input().type_covered == rtype))
-            .cloned()
-            .collect()
-    }
-
-    /// The zone that signed data at `owner`: the signer of its RRSIGs when that is `owner` or
-    /// an ancestor of it inside the answering zone (a server may hold a child zone too),
-    /// else the answering zone. With `strict`, the zone must be a proper ancestor of `owner`
-    /// (the DS of `owner` is its parent's).
-    fn signer(&self, owner: &Name, sigs: &[Record], strict: bool) -> Option<Name> {
-        let fits = |zone: &Name| zone.zone_of(owner) && !(strict && zone == owner);
-        sigs.iter()
-            .filter_map(|r| rrsig_of(r).map(|s| s.input().signer_name.to_lowercase()))
-            .find(|signer| fits(signer) && self.zone.zone_of(signer))
-            .or_else(|| fits(&self.zone).then(|| self.zone.to_lowercase()))
-    }
-
-    /// The RRSIGs of the NSEC/NSEC3 records.
-    fn denial_sigs(&self) -> Vec<Record> {
-        let denial = |t| matches!(t, RecordType::NSEC | RecordType::NSEC3);
-        self.records
-            .iter()
-            .filter(|r| rrsig_of(r).is_some_and(|s| denial(s.input().type_covered)))
-            .cloned()
-            .collect()
-    }
-}
-
-/// `rrset` followed by the RRSIGs among `sigs` that cover it (same owner, covered type).
-pub(super) fn with_sigs(mut rrset: Vec<Record>, sigs: &[Record]) -> Vec<Record> {
-    if sigs.is_empty() {
-        return rrset;
-    }
-    let Some(first) = rrset.first() else {
-        return rrset;
-    };
-    let (owner, rtype) = (first.name.clone(), first.record_type());
-    let covering = sigs
-        .iter()
-        .filter(|r| r.name == owner)
-        .filter(|r| rrsig_of(r).is_some_and(|s| s.input().type_covered == rtype))
-        .cloned()
-        .collect::<Vec<_>>();
-    rrset.extend(covering);
-    rrset
-}
 
 /// What is known of a zone's keys.
 #[derive(Clone, Debug)]
@@ -162,6 +71,8 @@ impl ZoneState {
 pub(super) struct DnssecState {
     zones: moka::sync::Cache<Name, (Instant, ZoneState)>,
     bogus: moka::sync::Cache<(Name, RecordType), (Instant, Reason)>,
+    /// The proofs of secure negative answers (`proof.rs`).
+    proofs: proof::Proofs,
 }
 
 impl Default for DnssecState {
@@ -176,6 +87,7 @@ impl Default for DnssecState {
                 .max_capacity(BOGUS_CAPACITY)
                 .time_to_live(day)
                 .build(),
+            proofs: proof::proofs(),
         }
     }
 }
@@ -185,6 +97,7 @@ impl DnssecState {
     pub(super) fn clear(&self) {
         self.zones.invalidate_all();
         self.bogus.invalidate_all();
+        self.proofs.invalidate_all();
     }
 }
 
@@ -325,6 +238,9 @@ impl Recursor {
             _ => &[],
         };
         self.store_step(step, qtype, scope, Instant::now(), true, validation, sigs);
+        if validation == Validation::Secure && scope == CacheScope::Global {
+            self.keep_proof(step, evidence, qtype);
+        }
         let ede = ede.map(|code| Ede {
             code,
             text: security.to_string(),
