@@ -221,3 +221,24 @@ async fn without_an_anchor_for_the_name_the_answer_is_indeterminate() {
     assert_eq!(a_records(&res), vec![Ipv4Addr::new(192, 0, 2, 1)]);
     assert_eq!(res.security, Validation::Indeterminate);
 }
+
+#[tokio::test(start_paused = true)]
+async fn an_unsigned_child_served_by_its_signed_parents_server_is_insecure_not_bogus() {
+    let (internet, recursor) = signed();
+    // No referral ever shows the cut: the parent's server answers for the child itself.
+    let res = ask(&recursor, "www.cohost.example.", RecordType::A).await;
+    assert_eq!(res.rcode, ResponseCode::NoError);
+    assert_eq!(a_records(&res), vec![Ipv4Addr::new(192, 0, 2, 30)]);
+    assert_eq!(res.security, Validation::Insecure);
+    let nx = ask(&recursor, "nope.cohost.example.", RecordType::A).await;
+    assert_eq!(nx.rcode, ResponseCode::NXDomain);
+    assert_eq!(nx.security, Validation::Insecure);
+    // The unsigned delegation is remembered: no more DS questions for it.
+    let ds_before = super::queries_of(&internet, RecordType::DS).len();
+    let other = ask(&recursor, "ns.cohost.example.", RecordType::A).await;
+    assert_eq!(other.security, Validation::Insecure);
+    assert_eq!(
+        super::queries_of(&internet, RecordType::DS).len(),
+        ds_before
+    );
+}

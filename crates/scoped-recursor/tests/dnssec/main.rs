@@ -3,7 +3,8 @@
 //! Signature times are absolute, so the engine's clock for them is pinned to [`NOW`].
 //!
 //! The hierarchy: the root (127.53.0.1) → `example.` (127.53.0.2) → `sub.example.`
-//! (127.53.0.3, signed as each test says) and `insecure.example.` (127.53.0.4, unsigned, no DS).
+//! (127.53.0.3, signed as each test says) and `insecure.example.` (127.53.0.4, unsigned, no DS);
+//! `cohost.example.`, unsigned, no DS, is served by `example.`'s own server.
 
 mod answers;
 mod bogus;
@@ -51,6 +52,8 @@ sub IN NS ns.sub
 ns.sub IN A 127.53.0.3
 insecure IN NS ns.insecure
 ns.insecure IN A 127.53.0.4
+cohost IN NS ns.cohost
+ns.cohost IN A 127.53.0.2
 ";
 
 const SUB_ZONE: &str = "$TTL 3600
@@ -58,6 +61,14 @@ const SUB_ZONE: &str = "$TTL 3600
 @ IN NS ns
 ns IN A 127.53.0.3
 www IN A 192.0.2.9
+";
+
+/// An unsigned child served by the same server as its signed parent (no DS at the parent).
+const COHOST_ZONE: &str = "$TTL 3600
+@ IN SOA ns host 1 1800 900 604800 300
+@ IN NS ns
+ns IN A 127.53.0.2
+www IN A 192.0.2.30
 ";
 
 const INSECURE_ZONE: &str = "$TTL 3600
@@ -124,13 +135,14 @@ impl Hierarchy {
             (zone("example.", EXAMPLE_ZONE), Some(self.example)),
             (zone("sub.example.", SUB_ZONE), Some(self.sub)),
             (zone("insecure.example.", INSECURE_ZONE), None),
+            (zone("cohost.example.", COHOST_ZONE), None),
         ])
         .unwrap();
         let mut builder = InternetBuilder::new();
         hierarchy.add_to(&mut builder);
         builder
             .server(ip(ROOT), &["."])
-            .server(ip(EXAMPLE), &["example."])
+            .server(ip(EXAMPLE), &["example.", "cohost.example."])
             .server(ip(SUB), &["sub.example."])
             .server(ip(INSECURE), &["insecure.example."]);
         let dnssec = DnssecConfig::validating(hierarchy.anchors, Some(NOW));

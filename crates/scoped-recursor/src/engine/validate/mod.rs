@@ -13,6 +13,7 @@
 //! The verdict is stamped on the cached entries (`store.rs`); a bogus answer becomes a
 //! SERVFAIL with its EDE, remembered for the question for `bogus_ttl`.
 
+mod cut;
 mod evidence;
 mod proof;
 
@@ -271,6 +272,11 @@ impl Recursor {
             ZoneState::Secure(keys) => keys,
             other => return Ok(other.security()),
         };
+        if sigs.is_empty()
+            && let Some(reason) = self.unsigned_cut(&zone, &keys, owner, ctx).await?
+        {
+            return Ok(Security::Insecure(reason));
+        }
         let now = self.epoch_now();
         let security = match verify_rrset(rrset, &sigs, &zone, &keys.keys, now, &dnssec.policy) {
             Ok(verified) => {
@@ -309,15 +315,22 @@ impl Recursor {
         if let Some(presumed) = dnssec.anchors.presumed(name) {
             return Ok(presumed);
         }
-        let Some(zone) = evidence.signer(name, &evidence.denial_sigs(), false) else {
+        let denial_sigs = evidence.denial_sigs();
+        let Some(zone) = evidence.signer(name, &denial_sigs, false) else {
             return Ok(Security::Indeterminate);
         };
-        let security = match self.zone_state(&zone, ctx).await? {
-            ZoneState::Secure(keys) => match self.verified_denials(evidence, &zone, &keys) {
-                Ok(denials) => prove_denial(&zone, name, denied, &denials, &dnssec.policy),
-                Err(reason) => Security::Bogus(reason),
-            },
-            other => other.security(),
+        let keys = match self.zone_state(&zone, ctx).await? {
+            ZoneState::Secure(keys) => keys,
+            other => return Ok(other.security()),
+        };
+        if denial_sigs.is_empty()
+            && let Some(reason) = self.unsigned_cut(&zone, &keys, name, ctx).await?
+        {
+            return Ok(Security::Insecure(reason));
+        }
+        let security = match self.verified_denials(evidence, &zone, &keys) {
+            Ok(denials) => prove_denial(&zone, name, denied, &denials, &dnssec.policy),
+            Err(reason) => Security::Bogus(reason),
         };
         ctx.trace(|| format!("  DNSSEC: denial of {name} ({denied:?}): {security}"));
         Ok(security)
