@@ -187,3 +187,32 @@ async fn the_trace_shows_each_validation_step_and_the_counters_count_verdicts() 
     ask(&recursor, "www.insecure.example.", RecordType::A).await;
     assert_eq!(recursor.stats().dnssec_insecure.load(Relaxed), 1);
 }
+
+#[tokio::test(start_paused = true)]
+async fn concurrent_questions_fetch_a_zones_keys_once() {
+    let (internet, dnssec) = Hierarchy::default().build();
+    // Slow servers, so that the questions' fetches overlap.
+    for server in [super::ROOT, EXAMPLE, super::SUB] {
+        let delay = std::time::Duration::from_millis(40);
+        internet.expect_server(ip(server)).set_delay(delay);
+    }
+    let recursor = validating(&internet, dnssec);
+    let (a, b, c) = tokio::join!(
+        ask(&recursor, "www.sub.example.", RecordType::A),
+        ask(&recursor, "ns.sub.example.", RecordType::A),
+        ask(&recursor, "www.example.", RecordType::A),
+    );
+    for res in [a, b, c] {
+        assert_eq!(res.security, Validation::Secure);
+    }
+    let dnskeys: Vec<String> = queries_of(&internet, RecordType::DNSKEY)
+        .into_iter()
+        .map(|q| q.qname.to_ascii())
+        .collect();
+    assert_eq!(dnskeys.len(), 3, "each zone's keys once: {dnskeys:?}");
+    assert_eq!(
+        queries_of(&internet, RecordType::DS).len(),
+        2,
+        "example. and sub.example."
+    );
+}

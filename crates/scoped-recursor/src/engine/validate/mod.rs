@@ -19,6 +19,7 @@ mod proof;
 
 pub(super) use evidence::{Evidence, with_sigs};
 
+use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -74,6 +75,30 @@ pub(super) struct DnssecState {
     bogus: moka::sync::Cache<(Name, RecordType), (Instant, Reason)>,
     /// The proofs of secure negative answers (`proof.rs`).
     proofs: proof::Proofs,
+    /// Zones whose keys a question is fetching: the others asking for them wait for its
+    /// verdict instead of fetching too.
+    fetching: std::sync::Mutex<HashMap<Name, Arc<tokio::sync::Mutex<()>>>>,
+}
+
+/// Held while a zone's keys are fetched; the entry in `fetching` goes with the last holder.
+struct Fetching<'a> {
+    state: &'a DnssecState,
+    zone: Name,
+    lock: Arc<tokio::sync::Mutex<()>>,
+}
+
+impl Drop for Fetching<'_> {
+    fn drop(&mut self) {
+        let mut fetching = self
+            .state
+            .fetching
+            .lock()
+            .unwrap_or_else(|e| e.into_inner());
+        // The map's reference and ours: nobody else waits.
+        if Arc::strong_count(&self.lock) <= 2 {
+            fetching.remove(&self.zone);
+        }
+    }
 }
 
 impl Default for DnssecState {
@@ -89,11 +114,29 @@ impl Default for DnssecState {
                 .time_to_live(day)
                 .build(),
             proofs: proof::proofs(),
+            fetching: std::sync::Mutex::default(),
         }
     }
 }
 
 impl DnssecState {
+    /// The lock of `zone`'s fetch (one question fetches a zone's keys at a time).
+    fn fetching(&self, zone: &Name) -> Fetching<'_> {
+        let mut fetching = self.fetching.lock().unwrap_or_else(|e| e.into_inner());
+        let lock = fetching.entry(zone.clone()).or_default().clone();
+        Fetching {
+            state: self,
+            zone: zone.clone(),
+            lock,
+        }
+    }
+
+    /// The verdict kept for `zone`, if still valid.
+    fn kept(&self, zone: &Name) -> Option<ZoneState> {
+        let (until, state) = self.zones.get(zone)?;
+        (Instant::now() < until).then_some(state)
+    }
+
     /// Forget every verdict (a flush).
     pub(super) fn clear(&self) {
         self.zones.invalidate_all();
@@ -375,9 +418,15 @@ impl Recursor {
                 Some(_) => return Ok(ZoneState::Indeterminate),
                 None => {}
             }
-            if let Some((until, state)) = self.inner.dnssec.zones.get(&zone)
-                && Instant::now() < until
-            {
+            if let Some(state) = self.inner.dnssec.kept(&zone) {
+                return Ok(state);
+            }
+            // One question fetches; the others wait for it and take its verdict. Locks are
+            // taken child before parent only (a zone waits for its parent's keys, never the
+            // other way), so waiting cannot go round in a circle.
+            let fetching = self.inner.dnssec.fetching(&zone);
+            let _turn = fetching.lock.lock().await;
+            if let Some(state) = self.inner.dnssec.kept(&zone) {
                 return Ok(state);
             }
             let state = self.fetch_zone_state(&zone, ctx).await?;
