@@ -86,8 +86,7 @@ async fn a_bogus_verdict_is_kept_briefly_then_checked_again() {
 
 #[tokio::test(start_paused = true)]
 async fn a_denial_without_its_signed_proof_is_bogus() {
-    // NSEC3 with a corrupted RRSIG over the apex's NSEC3: the NODATA for the apex AAAA cannot
-    // be proven.
+    // The RRSIG over www.example.'s NSEC corrupted: the NODATA for its AAAA cannot be proven.
     let (internet, dnssec) = Hierarchy::with_example(Signing {
         denial: DenialChain::Nsec,
         corrupt: vec![(name("www.example."), RecordType::NSEC)],
