@@ -97,6 +97,8 @@ pub struct FileConfig {
     pub control: ControlSection,
     /// `[local]`: local zones and data, answered without asking anyone.
     pub local: LocalSection,
+    /// `[dnssec]`: validation.
+    pub dnssec: DnssecSection,
 }
 
 /// `[server]`
@@ -597,6 +599,7 @@ impl Config {
             ecs,
             control,
             local,
+            dnssec,
         } = file;
 
         if server.listen.is_empty() {
@@ -767,6 +770,7 @@ impl Config {
         recursor.infra.max_background_per_query = recursion.background_measurements;
         recursor.qname_minimisation = recursion.qname_minimisation.into();
         recursor.ecs_allowlist = allowlist;
+        recursor.dnssec = dnssec.resolve(path)?;
 
         let run_as = crate::privileges::RunAsNames {
             user: server.user,
@@ -871,3 +875,6 @@ mod checks;
 mod local_tests;
 #[cfg(test)]
 mod tests;
+
+mod dnssec;
+pub use dnssec::DnssecSection;

@@ -110,6 +110,7 @@ pub fn run(config: Config, request: TraceRequest) -> ExitCode {
                 question,
                 client,
                 client_subnet: subnet,
+                checking_disabled: false,
             })
             .await;
         for line in lines {

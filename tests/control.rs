@@ -55,6 +55,9 @@ allow-loopback-servers = true
 upstream-port = {port}
 server-timeout = "300ms"
 query-timeout = "3s"
+# The test internet's root is unsigned.
+[dnssec]
+validation = false
 [ecs]
 allowlist = "allow.txt"
 [control]

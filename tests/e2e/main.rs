@@ -1,6 +1,7 @@
 //! End-to-end tests: the real `scoped` binary on loopback, resolving through the testkit's
 //! authoritative servers on 127.53.x.y (see `lab.rs`), queried over UDP and TCP as dig would.
 
+mod dnssec;
 mod ecs;
 mod hints;
 mod lab;
@@ -394,7 +395,7 @@ async fn trace_prints_every_step_from_the_root() {
     std::fs::create_dir_all(&dir).unwrap();
     std::fs::write(dir.join("root.hints"), internet.root_hints_text()).unwrap();
     let config = format!(
-        "[recursion]\nroot-hints = \"root.hints\"\nallow-loopback-servers = true\nupstream-port = {}\n",
+        "[recursion]\nroot-hints = \"root.hints\"\nallow-loopback-servers = true\nupstream-port = {}\n[dnssec]\nvalidation = false\n",
         net.port()
     );
     std::fs::write(dir.join("resolver.toml"), config).unwrap();

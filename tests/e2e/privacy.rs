@@ -55,6 +55,10 @@ fn local_profile(lab_base: &toml::Table) -> toml::Table {
     let mut control = table(&mut profile, "control");
     control.insert("enabled".into(), false.into());
     profile.insert("control".into(), control.into());
+    // The fixture's root is unsigned.
+    let mut dnssec = table(&mut profile, "dnssec");
+    dnssec.insert("validation".into(), false.into());
+    profile.insert("dnssec".into(), dnssec.into());
     profile
 }
 

@@ -65,7 +65,8 @@ async fn root_binds_a_low_port_then_runs_as_the_configured_user_for_good() {
             "[server]\nlisten = [\"127.0.0.1:{port}\"]\nuser = \"nobody\"\n\
              [recursion]\nroot-hints = \"root.hints\"\nallow-loopback-servers = true\n\
              upstream-port = {upstream}\n[ecs]\nallowlist = \"allow.txt\"\n\
-             [control]\nlisten = [\"127.0.0.1:0\"]\n",
+             [control]\nlisten = [\"127.0.0.1:0\"]\n\
+             [dnssec]\nvalidation = false\n",
             upstream = net.port()
         ),
         &[],

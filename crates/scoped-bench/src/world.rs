@@ -203,12 +203,14 @@ pub fn write_nsd(dir: &Path) -> std::io::Result<()> {
 }
 
 /// scoped's configuration: one worker thread, the lab's root, ECS to `cdn.lab.` only, client
-/// subnets taken from the load generator's ECS options (it is a trusted front end).
+/// subnets taken from the load generator's ECS options (it is a trusted front end), no DNSSEC
+/// validation (the lab is unsigned, and the other resolvers run without it too).
 pub fn scoped_config() -> String {
     format!(
         "[server]\nlisten = [\"{SCOPED}:53\"]\nthreads = 1\n\n\
          [recursion]\nroot-hints = \"root.hints\"\nallow-loopback-servers = true\n\n\
          [ecs]\nallowlist = \"allowlist.txt\"\ntrusted-front-ends = [\"127.0.0.0/8\"]\n\n\
+         [dnssec]\nvalidation = false\n\n\
          [control]\nlisten = [\"{SCOPED}:9953\"]\n\n\
          [log]\nlevel = \"warn\"\n"
     )
@@ -375,6 +377,13 @@ mod tests {
             "edns-subnet-allow-list=127.54.0.4,127.54.0.5,127.54.0.6,127.54.0.7,127.54.0.8\n"
         ));
         assert!(SCOPED_ALLOWLIST.lines().any(|l| l == "loaded.lab."));
+    }
+
+    #[test]
+    fn scoped_config_validates_nothing_in_the_unsigned_lab() {
+        // scoped validates by default; the lab's root is unsigned, so every answer would be
+        // bogus under the built-in root anchor.
+        assert!(scoped_config().contains("[dnssec]\nvalidation = false\n"));
     }
 
     #[test]

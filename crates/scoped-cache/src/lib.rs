@@ -23,7 +23,6 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
-use hickory_proto::op::ResponseCode;
 use hickory_proto::rr::{DNSClass, Name, RData, Record, RecordType};
 use hickory_proto::serialize::binary::BinEncodable;
 use moka::policy::EvictionPolicy;
@@ -31,9 +30,12 @@ use tokio::time::Instant;
 
 mod chain;
 mod key;
+mod steps;
+mod validation;
 
 pub use chain::{AnswerEnd, AnswerStep, CachedAnswer, follow_chain, hops, revisits};
 pub use key::{CacheKey, KeyHasher};
+pub use validation::Validation;
 
 use crate::presence::Presence;
 
@@ -190,6 +192,8 @@ pub struct CacheEntry {
     expires: Instant,
     ttl: u32,
     weight: u32,
+    /// What DNSSEC validation said about the data.
+    validation: Validation,
     /// Set by the read that claimed this entry's prefetch (see [`Read::Hit`]).
     refresh_claimed: AtomicBool,
 }
@@ -201,8 +205,14 @@ impl CacheEntry {
             expires: now + secs(ttl),
             ttl,
             weight,
+            validation: Validation::Unchecked,
             refresh_claimed: AtomicBool::new(false),
         }
+    }
+
+    /// What DNSSEC validation said about the data.
+    pub fn validation(&self) -> Validation {
+        self.validation
     }
 
     /// Seconds of life left at `now`, or `None` once expired.
@@ -347,8 +357,13 @@ impl RecordCache {
     }
 
     /// The data under `key` as `read` sees it at `now` (TTLs set), and whether this read
-    /// claimed its refresh.
-    fn read(&self, key: &CacheKey, now: Instant, read: Read) -> Option<(CachedData, bool)> {
+    /// claimed its refresh, and what validation said about it.
+    fn read_checked(
+        &self,
+        key: &CacheKey,
+        now: Instant,
+        read: Read,
+    ) -> Option<(CachedData, bool, Validation)> {
         let entry = self.lookup(key)?;
         let (ttl, refresh) = read_ttl(
             entry.expires,
@@ -358,7 +373,7 @@ impl RecordCache {
             read,
             &self.config,
         )?;
-        Some((entry.data_with_ttl(ttl), refresh))
+        Some((entry.data_with_ttl(ttl), refresh, entry.validation))
     }
 
     /// The live RRset of `rtype` at `name` with at least `min_trust`, TTLs counted down.
@@ -380,6 +395,17 @@ impl RecordCache {
     /// Its TTL is the smallest of the records', clamped to the configured bounds; a TTL of 0
     /// stores nothing. Data of lower trust never replaces live data of higher trust.
     pub fn insert_rrset(&self, records: Vec<Record>, trust: Trust, now: Instant) {
+        self.insert_rrset_checked(records, trust, Validation::Unchecked, now);
+    }
+
+    /// [`insert_rrset`](Self::insert_rrset) with what validation said about the records.
+    pub fn insert_rrset_checked(
+        &self,
+        records: Vec<Record>,
+        trust: Trust,
+        validation: Validation,
+        now: Instant,
+    ) {
         let Some(first) = records.first() else { return };
         let key = CacheKey::rrset(&first.name, first.record_type(), first.dns_class);
         let Some(ttl) = self.clamp_ttl(records.iter().map(|r| r.ttl).min().unwrap_or(0)) else {
@@ -395,7 +421,9 @@ impl RecordCache {
             self.dnames.store(true, Ordering::Relaxed);
         }
         let data = CachedData::Rrset { records, trust };
-        self.put(key, CacheEntry::new(data, now, ttl, weight));
+        let mut entry = CacheEntry::new(data, now, ttl, weight);
+        entry.validation = validation;
+        self.put(key, entry);
     }
 
     /// Store a negative answer for `name` (NXDOMAIN when `rtype` is `None`, else NODATA for
@@ -406,6 +434,18 @@ impl RecordCache {
         name: &Name,
         rtype: Option<RecordType>,
         soa: Record,
+        now: Instant,
+    ) {
+        self.insert_negative_checked(name, rtype, soa, Validation::Unchecked, now);
+    }
+
+    /// [`insert_negative`](Self::insert_negative) with what validation said about it.
+    pub fn insert_negative_checked(
+        &self,
+        name: &Name,
+        rtype: Option<RecordType>,
+        soa: Record,
+        validation: Validation,
         now: Instant,
     ) {
         let Some(ttl) = negative_ttl(&soa).map(|t| t.min(self.config.max_negative_ttl)) else {
@@ -423,7 +463,9 @@ impl RecordCache {
             Some(_) => CachedData::NoData { soa },
             None => CachedData::NxDomain { soa },
         };
-        self.put(key, CacheEntry::new(data, now, ttl, weight));
+        let mut entry = CacheEntry::new(data, now, ttl, weight);
+        entry.validation = validation;
+        self.put(key, entry);
     }
 
     /// Assemble the answer to (`name`, `qtype`) from client-grade data, following cached CNAME
@@ -440,87 +482,6 @@ impl RecordCache {
             self.answer_step(link, qtype, now).map(|step| (step, 0))
         })
         .map(|(answer, _)| answer)
-    }
-
-    /// One link of an answer for a client: the RRset (or NODATA) of `qtype`, else an NXDOMAIN
-    /// for the name or any name above it (RFC 8020: nothing exists below a name that does not
-    /// exist), else a CNAME to follow, else a DNAME at a name above it (RFC 6672 §3.4: the
-    /// CNAME is synthesised from it) — client-grade data only. The RRset is looked up first so
-    /// a cache hit costs one lookup; ancestors are only visited on the way to a miss.
-    pub fn answer_step(&self, name: &Name, qtype: RecordType, now: Instant) -> Option<AnswerStep> {
-        self.step(name, qtype, now, Read::Live)
-            .map(|(step, _)| step)
-    }
-
-    /// [`answer_step`](Self::answer_step) as `read` sees the cache, and whether the read
-    /// claimed the refresh of the entry that gave the step (only [`Read::Hit`] claims).
-    pub fn step(
-        &self,
-        name: &Name,
-        qtype: RecordType,
-        now: Instant,
-        read: Read,
-    ) -> Option<(AnswerStep, bool)> {
-        match self.read(&CacheKey::rrset(name, qtype, DNSClass::IN), now, read) {
-            Some((CachedData::Rrset { records, trust }, refresh)) if trust.answers_clients() => {
-                return Some((AnswerStep::Records(records), refresh));
-            }
-            Some((CachedData::NoData { soa }, refresh)) => {
-                return Some((AnswerStep::Negative(ResponseCode::NoError, soa), refresh));
-            }
-            _ => {}
-        }
-        if let Some(found) = self.name_error_at_or_above(name, now, read) {
-            return Some(found);
-        }
-        if qtype != RecordType::CNAME
-            && let Some((CachedData::Rrset { mut records, trust }, refresh)) = self.read(
-                &CacheKey::rrset(name, RecordType::CNAME, DNSClass::IN),
-                now,
-                read,
-            )
-            && trust.answers_clients()
-            && !records.is_empty()
-        {
-            return Some((AnswerStep::Cname(records.swap_remove(0)), refresh));
-        }
-        self.dname_above(name, now, read)
-            .and_then(|(dname, refresh)| Some((AnswerStep::from_dname(name, dname)?, refresh)))
-    }
-
-    /// The client-grade DNAME at the closest ancestor of `name` that has one (the root
-    /// excepted), as `read` sees it, and whether the read claimed its refresh. Costs nothing
-    /// until a DNAME was ever stored, then one filter probe per ancestor.
-    pub fn dname_above(&self, name: &Name, now: Instant, read: Read) -> Option<(Record, bool)> {
-        if !self.dnames.load(Ordering::Relaxed) {
-            return None;
-        }
-        for key in self.maybe_held_up(name, Some(RecordType::DNAME), true) {
-            if let Some((CachedData::Rrset { mut records, trust }, refresh)) =
-                self.read(&key, now, read)
-                && trust.answers_clients()
-                && !records.is_empty()
-            {
-                return Some((records.swap_remove(0), refresh));
-            }
-        }
-        None
-    }
-
-    /// A live (or, for [`Read::Stale`], recently expired) NXDOMAIN for `name` or one of its
-    /// ancestors (RFC 8020 §2). The root never has one.
-    fn name_error_at_or_above(
-        &self,
-        name: &Name,
-        now: Instant,
-        read: Read,
-    ) -> Option<(AnswerStep, bool)> {
-        for key in self.maybe_held_up(name, None, false) {
-            if let Some((CachedData::NxDomain { soa }, refresh)) = self.read(&key, now, read) {
-                return Some((AnswerStep::Negative(ResponseCode::NXDomain, soa), refresh));
-            }
-        }
-        None
     }
 
     /// The keys of kind `rtype` (NXDOMAIN, CNAME, NS or DNAME: the kinds the counting filter
@@ -599,6 +560,7 @@ pub mod dname;
 mod presence;
 pub mod scoped;
 pub use scoped::{ScopedCache, ScopedCacheConfig, ScopedHit};
+
 pub mod wire;
 pub use wire::{
     WireAnswer, WireCache, WireClients, WireError, WireKey, WireKeyRef, lowercase_wire,

@@ -85,6 +85,8 @@ pub struct ScopedHit {
     pub data: CachedData,
     /// The scope of the entry that served the query.
     pub scope: CacheScope,
+    /// What DNSSEC validation said about the entry.
+    pub validation: crate::Validation,
 }
 
 /// The operations of a tailored answer cache, whatever its shape (the benchmark was generic over
@@ -115,12 +117,25 @@ pub(crate) struct StoredData {
     data: CachedData,
     fingerprint: u64,
     weight: u32,
+    validation: crate::Validation,
 }
 
 impl StoredData {
     /// Whether two answers are the same data (so may share one copy).
     fn same_as(&self, other: &StoredData) -> bool {
-        self.fingerprint == other.fingerprint && self.data == other.data
+        self.fingerprint == other.fingerprint
+            && self.validation == other.validation
+            && self.data == other.data
+    }
+
+    /// What DNSSEC validation said about the data.
+    pub(crate) fn validation(&self) -> crate::Validation {
+        self.validation
+    }
+
+    /// Say what validation said (part of what makes two answers the same data).
+    pub(crate) fn set_validation(&mut self, validation: crate::Validation) {
+        self.validation = validation;
     }
 
     /// The data with every TTL set to `left`.
@@ -189,6 +204,7 @@ pub(crate) fn prepare(mut data: CachedData, config: &CacheConfig) -> Option<(Sto
             data,
             fingerprint: hasher.finish(),
             weight,
+            validation: crate::Validation::Unchecked,
         },
         ttl,
     ))

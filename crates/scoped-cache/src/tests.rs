@@ -1,6 +1,7 @@
 use std::net::Ipv4Addr;
 use std::str::FromStr;
 
+use hickory_proto::op::ResponseCode;
 use hickory_proto::rr::rdata::{A, CNAME, SOA};
 
 use super::*;
@@ -744,4 +745,76 @@ fn presence_counts_nxdomain_and_cname_keys_in_and_out() {
         !cache.presence.may_hold(nx.hash) && !cache.presence.may_hold(alias.hash),
         "every entry counted in was counted out"
     );
+}
+
+#[test]
+fn validation_combines_to_the_weakest_part() {
+    use Validation::*;
+    assert_eq!(Secure.combine(Secure), Secure);
+    assert_eq!(Secure.combine(Insecure), Insecure);
+    assert_eq!(Indeterminate.combine(Secure), Indeterminate);
+    assert_eq!(Insecure.combine(Indeterminate), Insecure);
+    assert_eq!(Secure.combine(Unchecked), Unchecked);
+    assert_eq!(Unchecked.combine(Insecure), Unchecked);
+    assert_eq!(std::mem::size_of::<Validation>(), 1);
+}
+
+#[tokio::test(start_paused = true)]
+async fn entries_keep_what_validation_said() {
+    let cache = cache();
+    let now = Instant::now();
+    cache.insert_rrset(
+        vec![a("plain.example.", 300, 1)],
+        Trust::AuthoritativeAnswer,
+        now,
+    );
+    cache.insert_rrset_checked(
+        vec![a("www.example.", 300, 1)],
+        Trust::AuthoritativeAnswer,
+        Validation::Secure,
+        now,
+    );
+    cache.insert_negative_checked(
+        &name("gone.example."),
+        None,
+        soa("example.", 300, 300),
+        Validation::Insecure,
+        now,
+    );
+    let status = |n: &str| {
+        cache
+            .step_checked(&name(n), RecordType::A, now, Read::Live)
+            .map(|(_, _, v)| v)
+    };
+    assert_eq!(status("plain.example."), Some(Validation::Unchecked));
+    assert_eq!(status("www.example."), Some(Validation::Secure));
+    // The NXDOMAIN answers for names below it (RFC 8020) with its status.
+    assert_eq!(status("below.gone.example."), Some(Validation::Insecure));
+    // Stored again unchecked (a CD client's fetch), the entry says so.
+    cache.insert_rrset(
+        vec![a("www.example.", 300, 1)],
+        Trust::AuthoritativeAnswer,
+        now,
+    );
+    assert_eq!(status("www.example."), Some(Validation::Unchecked));
+}
+
+#[tokio::test(start_paused = true)]
+async fn tailored_entries_keep_what_validation_said() {
+    let scoped = ScopedCache::new(ScopedCacheConfig::default());
+    let now = Instant::now();
+    let key = CacheKey::rrset(&name("www.example."), RecordType::A, DNSClass::IN);
+    let scope = scoped_ecs::CacheScope::Covering("192.0.2.0/24".parse().unwrap());
+    let data = || CachedData::Rrset {
+        records: vec![a("www.example.", 300, 1)],
+        trust: Trust::AuthoritativeAnswer,
+    };
+    scoped.insert_checked(key.clone(), scope, data(), Validation::Secure, now);
+    let client = Some("192.0.2.7/32".parse().unwrap());
+    let hit = scoped.get(&key, client, now).expect("a hit");
+    assert_eq!(hit.validation, Validation::Secure);
+    // The same records, unchecked, replace the secure entry: not the same data.
+    scoped.insert(key.clone(), scope, data(), now);
+    let hit = scoped.get(&key, client, now).expect("a hit");
+    assert_eq!(hit.validation, Validation::Unchecked);
 }

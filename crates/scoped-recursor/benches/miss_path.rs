@@ -241,6 +241,7 @@ fn misses(c: &mut Criterion<ThreadCpu>) {
                 question: Question::new(name(&format!("m{i}.wild.bench.")), RecordType::A),
                 client: IpAddr::V4(Ipv4Addr::LOCALHOST),
                 client_subnet: subnet,
+                checking_disabled: false,
             };
             let resolution = runtime.block_on(recursor.resolve_request(request));
             assert_eq!(resolution.answers.len(), 1, "{label}: {resolution:?}");

@@ -66,6 +66,7 @@ async fn resolve(recursor: &Recursor, qname: &str) -> Duration {
         question: Question::new(name(qname), RecordType::A),
         client: IpAddr::V4(Ipv4Addr::LOCALHOST),
         client_subnet: None,
+        checking_disabled: false,
     };
     let start = Instant::now();
     recursor.resolve_request(request).await;
@@ -385,6 +386,7 @@ async fn loaded_run(infra: InfraConfig) -> Loaded {
                 question: Question::new(name(&format!("n{n}.multi.test.")), RecordType::A),
                 client: IpAddr::V4(Ipv4Addr::LOCALHOST),
                 client_subnet: Some(subnet),
+                checking_disabled: false,
             };
             recursor_ref.resolve_request(request).await.rcode
         })

@@ -1,9 +1,11 @@
 //! The engine's runtime configuration (the binary maps `resolver.toml` onto it).
 
+use std::sync::Arc;
 use std::time::Duration;
 
 use ipnet::IpNet;
 use scoped_cache::ScopedCacheConfig;
+use scoped_dnssec::{Policy, TrustAnchors};
 use scoped_ecs::Allowlist;
 
 use crate::infra::InfraConfig;
@@ -72,6 +74,50 @@ pub struct RecursorConfig {
     /// Seed of the randomness in server selection (exploration, tie breaks); `None` seeds it
     /// from the OS. Tests set it for reproducible runs. Query IDs never use it.
     pub selection_seed: Option<u64>,
+    /// DNSSEC validation (docs/dnssec.md).
+    pub dnssec: DnssecConfig,
+}
+
+/// DNSSEC validation settings.
+#[derive(Clone, Debug)]
+pub struct DnssecConfig {
+    /// Validate answers (DO on upstream queries, DNSKEY and DS fetched at each zone cut).
+    /// `false`: a plain iterator that never sets AD.
+    pub validation: bool,
+    /// The trust anchors and negative trust anchors.
+    pub anchors: Arc<TrustAnchors>,
+    /// Algorithms, digests and the NSEC3 iteration limit.
+    pub policy: Policy,
+    /// How long a bogus verdict (for a question, or a zone's keys) is kept before the data is
+    /// fetched and checked again.
+    pub bogus_ttl: Duration,
+    /// The time signatures are checked against, in seconds since the epoch; `None`: the system
+    /// clock. Tests on virtual time pin it near their signer's validity window.
+    pub fixed_time: Option<u32>,
+}
+
+impl Default for DnssecConfig {
+    fn default() -> Self {
+        Self {
+            validation: false,
+            anchors: Arc::new(TrustAnchors::builtin()),
+            policy: Policy::default(),
+            bogus_ttl: Duration::from_secs(60),
+            fixed_time: None,
+        }
+    }
+}
+
+impl DnssecConfig {
+    /// Validation on, from `anchors`, with the time pinned (for tests).
+    pub fn validating(anchors: TrustAnchors, fixed_time: Option<u32>) -> Self {
+        Self {
+            validation: true,
+            anchors: Arc::new(anchors),
+            fixed_time,
+            ..Self::default()
+        }
+    }
 }
 
 impl Default for RecursorConfig {
@@ -98,6 +144,7 @@ impl Default for RecursorConfig {
             answer_cache_bytes: 64 * 1024 * 1024,
             qname_minimisation: QminMode::Relaxed,
             selection_seed: None,
+            dnssec: DnssecConfig::default(),
         }
     }
 }

@@ -23,9 +23,9 @@ use futures::future::BoxFuture;
 use hickory_proto::op::ResponseCode;
 use hickory_proto::rr::{DNSClass, Name, Record, RecordType};
 use ipnet::IpNet;
-pub use scoped_cache::{WireAnswer, WireCache, WireClients, WireKey, WireKeyRef};
+pub use scoped_cache::{Validation, WireAnswer, WireCache, WireClients, WireKey, WireKeyRef};
 
-pub use config::RecursorConfig;
+pub use config::{DnssecConfig, RecursorConfig};
 pub use engine::{EcsSent, EngineStats, Recursor, ResolveError};
 pub use root_hints::{RootHint, builtin_root_hints, parse_root_hints};
 pub use transport::{
@@ -64,6 +64,30 @@ pub struct ResolveRequest {
     /// The client subnet decided by the front end (already truncated), or `None` when no
     /// subnet may be sent upstream for this query. Unused until ECS lands.
     pub client_subnet: Option<IpNet>,
+    /// The client set CD (RFC 4035 §3.2.2): it gets the data unchecked, and what is fetched for
+    /// it is never served as validated to a client without CD.
+    pub checking_disabled: bool,
+}
+
+impl ResolveRequest {
+    /// A request for `question` from `client`, without a subnet, CD clear.
+    pub fn new(question: Question, client: IpAddr) -> Self {
+        Self {
+            question,
+            client,
+            client_subnet: None,
+            checking_disabled: false,
+        }
+    }
+}
+
+/// An Extended DNS Error (RFC 8914) for the front end to attach to the response.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Ede {
+    /// The INFO-CODE.
+    pub code: u16,
+    /// The EXTRA-TEXT (may be empty).
+    pub text: String,
 }
 
 /// The engine's answer to a [`ResolveRequest`]: what goes into the response to the stub.
@@ -88,6 +112,13 @@ pub struct Resolution {
     /// The ECS SCOPE PREFIX-LENGTH of the data used (the longest over a CNAME chain, E18); 0
     /// when the answer is valid for every client. The front end echoes it (E23).
     pub scope: u8,
+    /// What DNSSEC validation said about the whole answer (every link of a CNAME chain):
+    /// [`Validation::Unchecked`] when validation is off or the client set CD. The front end sets
+    /// AD for [`Validation::Secure`] when the client asked with DO or AD.
+    pub security: Validation,
+    /// An Extended DNS Error to attach: why a SERVFAIL is bogus (EDE 6–12), or why an insecure
+    /// answer is insecure (EDE 1, 2, 27) when a fresh validation said so.
+    pub ede: Option<Ede>,
 }
 
 impl Resolution {
@@ -106,6 +137,8 @@ impl Resolution {
             stale: false,
             for_every_client: false,
             scope: 0,
+            security: Validation::Unchecked,
+            ede: None,
         }
     }
 }
@@ -127,6 +160,12 @@ pub trait Resolve: Send + Sync + 'static {
     ) -> Option<Arc<WireAnswer>> {
         let _ = (key, now);
         None
+    }
+
+    /// Whether answers depend on the client's DO, AD and CD bits (DNSSEC validation is on):
+    /// then the fast path serves only queries without them. The default: no.
+    fn validates(&self) -> bool {
+        false
     }
 
     /// Offer the body the front end rendered for a resolution (not stale, NOERROR or NXDOMAIN),

@@ -38,6 +38,7 @@ async fn trace_with(
         question: Question::new(name(qname), RecordType::A),
         client: IpAddr::V4(Ipv4Addr::LOCALHOST),
         client_subnet: subnet,
+        checking_disabled: false,
     };
     let (resolution, lines) = recursor.trace(request).await;
     assert_eq!(resolution.rcode, ResponseCode::NoError);

@@ -28,11 +28,18 @@ pub(crate) struct PlainQuery {
     pub opt: Option<(u16, bool)>,
     /// The client's ECS option (strictly valid, E07).
     pub ecs: Option<Ecs>,
+    /// AD or CD set in the header.
+    pub ad_cd: bool,
 }
 
 impl PlainQuery {
     pub(crate) fn name(&self) -> &[u8] {
         &self.name[..self.name_len]
+    }
+
+    /// Whether the header has AD or CD set.
+    pub(crate) fn dnssec_bits(&self) -> bool {
+        self.ad_cd
     }
 }
 
@@ -94,6 +101,7 @@ pub(crate) fn plain_query(wire: &[u8]) -> Option<PlainQuery> {
         (None, None)
     };
     Some(PlainQuery {
+        ad_cd: header[3] & 0x30 != 0,
         question_end,
         name,
         name_len,

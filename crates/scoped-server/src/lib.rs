@@ -23,6 +23,7 @@
 
 mod acl;
 mod config;
+mod dnssec;
 mod fast;
 mod local;
 mod pipeline;

@@ -81,6 +81,7 @@ use scoped_recursor::{
 
 use crate::acl::Acl;
 use crate::config::{CLASSIC_UDP_PAYLOAD, ServerConfig};
+use crate::dnssec::{self, ClientBits};
 use crate::fast;
 use crate::local::LocalZones;
 use crate::stats::FrontendStats;
@@ -432,6 +433,11 @@ impl Pipeline {
         if self.local.intercepts(query.name()) {
             return false;
         }
+        // With validation on, DO, AD and CD change the answer (AD, RRSIGs, unchecked data): the
+        // rendered answers are those of queries without them, and only such queries get them.
+        if self.resolver.validates() && (query.dnssec_bits() || query.opt.is_some_and(|o| o.1)) {
+            return false;
+        }
         let client_ip = client.ip().to_canonical();
         let verdict = match (&query.ecs, memo.0) {
             (None, Some((ip, verdict))) if ip == client_ip => verdict,
@@ -549,16 +555,22 @@ impl Pipeline {
             },
             client: client_ip,
             client_subnet: decision.subnet(),
+            checking_disabled: query.header.checking_disabled,
         };
-        let resolution = self.resolver.resolve(request).await;
+        let mut resolution = self.resolver.resolve(request).await;
+        let bits = ClientBits::of(&query);
+        dnssec::strip_rrsigs(&mut resolution, bits, query.query.query_type());
         // What the fast path may replay: a fresh answer or a negative one, for this question
         // and this client subnet, once it is asked for a second time (answered from the
-        // caches). An answer asked for once — most misses: unique names, a (name, subnet)
-        // pair filled once — is not rendered for replay: that would cost its bytes in the
-        // answer cache (a flood of fresh names would evict the answers that are asked again)
-        // and buy nothing.
+        // caches) — with validation on, only one rendered for a query without DO, AD and CD
+        // (see `answer_fast_at`). An answer asked for once — most misses: unique names, a
+        // (name, subnet) pair filled once — is not rendered for replay: that would cost its
+        // bytes in the answer cache (a flood of fresh names would evict the answers that are
+        // asked again) and buy nothing.
+        let bits_matter = self.resolver.validates() && bits.any();
         let replayable = resolution.from_cache
             && !resolution.stale
+            && !bits_matter
             && matches!(
                 resolution.rcode,
                 ResponseCode::NoError | ResponseCode::NXDomain
@@ -578,6 +590,7 @@ impl Pipeline {
             query.edns.as_ref(),
             resolution.rcode,
         );
+        dnssec::mark(&mut response, &resolution, bits);
         response.answers = resolution.answers;
         response.authorities = resolution.authorities;
         if let Some(client_ecs) = &query.ecs {

@@ -90,6 +90,7 @@ pub async fn ask_from(
         question: Question::new(name(qname), qtype),
         client: IpAddr::V4(Ipv4Addr::LOCALHOST),
         client_subnet: subnet,
+        checking_disabled: false,
     };
     recursor.resolve_request(request).await
 }

@@ -449,9 +449,22 @@ impl ScopedCache {
     /// used one of its name and family (E21). The new answer always gets in. `scope` is
     /// canonicalised (IPv4-mapped → IPv4) and truncated here.
     pub fn insert(&self, key: CacheKey, scope: CacheScope, data: CachedData, now: Instant) {
-        let Some((data, ttl)) = prepare(data, &self.shared.config.ttl) else {
+        self.insert_checked(key, scope, data, crate::Validation::Unchecked, now);
+    }
+
+    /// [`insert`](Self::insert) with what DNSSEC validation said about the data.
+    pub fn insert_checked(
+        &self,
+        key: CacheKey,
+        scope: CacheScope,
+        data: CachedData,
+        validation: crate::Validation,
+        now: Instant,
+    ) {
+        let Some((mut data, ttl)) = prepare(data, &self.shared.config.ttl) else {
             return;
         };
+        data.set_validation(validation);
         let keep = Duration::from_secs(u64::from(self.shared.config.ttl.max_stale));
         let scope = canonical_scope(scope);
         // Inserts step the clock by 2 and stamp the odd value; hits stamp the even value after
@@ -512,7 +525,15 @@ impl ScopedCache {
             slot.last_used.store(tick, Ordering::Relaxed);
         }
         let data = slot.answer.at(ttl);
-        Some((ScopedHit { data, scope }, refresh))
+        let validation = slot.answer.validation();
+        Some((
+            ScopedHit {
+                data,
+                scope,
+                validation,
+            },
+            refresh,
+        ))
     }
 
     /// Whether the cache holds no answer at all. Never wrong when it says so: an answer is

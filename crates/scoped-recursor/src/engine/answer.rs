@@ -10,7 +10,7 @@ use std::sync::atomic::Ordering;
 use hickory_proto::op::ResponseCode;
 use hickory_proto::rr::{DNSClass, Name, Record, RecordType};
 use ipnet::IpNet;
-use scoped_cache::{AnswerEnd, AnswerStep, CacheKey, CachedData, Read};
+use scoped_cache::{AnswerEnd, AnswerStep, CacheKey, CachedData, Read, Validation};
 use tokio::time::Instant;
 
 use super::Recursor;
@@ -37,6 +37,8 @@ impl FromCache {
 }
 
 impl Recursor {
+    /// The answer the caches hold for `question`. With `checked` (validation on, CD clear),
+    /// only validated entries count: unchecked data is resolved (and validated) again.
     pub(super) fn answer_from_cache(
         &self,
         question: &Question,
@@ -44,9 +46,10 @@ impl Recursor {
         now: Instant,
         read: Read,
         refresh: &Cell<bool>,
+        checked: bool,
     ) -> FromCache {
         let max_links = self.inner.config.max_cname_chain;
-        let Some((cached, scope)) = self.cached_answer(
+        let Some((cached, scope, security)) = self.cached_answer(
             &question.name,
             question.qtype,
             subnet,
@@ -54,6 +57,7 @@ impl Recursor {
             now,
             read,
             refresh,
+            checked,
         ) else {
             return FromCache::Nothing;
         };
@@ -65,6 +69,7 @@ impl Recursor {
         };
         FromCache::Answer(Resolution {
             from_cache: true,
+            security,
             ..resolution
         })
     }
@@ -73,6 +78,8 @@ impl Recursor {
     /// `subnet` wins over the untailored one (E19: any covering prefix is longer than 0), and the
     /// answer's scope is the longest of the links used (E18). `None` when nothing is known
     /// about `name` itself. `refresh` is set when a link claimed its prefetch (`Read::Hit`).
+    /// With `checked`, a link that was not validated counts as unknown (it is resolved again),
+    /// and the status of the answer is that of its links together.
     #[allow(clippy::too_many_arguments)]
     pub(super) fn cached_answer(
         &self,
@@ -83,20 +90,34 @@ impl Recursor {
         now: Instant,
         read: Read,
         refresh: &Cell<bool>,
-    ) -> Option<(scoped_cache::CachedAnswer, u8)> {
-        scoped_cache::follow_chain(name, qtype, max_links, |link| {
-            let (step, scope, claimed) = self.cached_step(link, qtype, subnet, now, read)?;
+        checked: bool,
+    ) -> Option<(scoped_cache::CachedAnswer, u8, Validation)> {
+        let mut security = Validation::Secure;
+        let (answer, scope) = scoped_cache::follow_chain(name, qtype, max_links, |link| {
+            let (step, scope, claimed, validation) =
+                self.cached_step(link, qtype, subnet, now, read)?;
+            if checked && validation == Validation::Unchecked {
+                return None;
+            }
+            security = security.combine(validation);
             if claimed {
                 refresh.set(true);
             }
             Some((step, scope))
-        })
+        })?;
+        let security = if checked {
+            security
+        } else {
+            Validation::Unchecked
+        };
+        Some((answer, scope, security))
     }
 
     /// One link from the tailored cache (for `subnet`), else from the untailored one, and
     /// whether the read claimed the entry's refresh. Keys are built only as the lookups need
     /// them, RRset first (as in `RecordCache::step`): a hit costs one lookup per cache. A
-    /// tailored DNAME above the name is looked for only once one was ever cached.
+    /// tailored DNAME above the name is looked for only once one was ever cached. Also says
+    /// what validation said about the entry.
     pub(super) fn cached_step(
         &self,
         name: &Name,
@@ -104,12 +125,13 @@ impl Recursor {
         subnet: Option<IpNet>,
         now: Instant,
         read: Read,
-    ) -> Option<(AnswerStep, u8, bool)> {
+    ) -> Option<(AnswerStep, u8, bool, Validation)> {
         let class = DNSClass::IN;
         let tailored = |key: CacheKey| {
             let (hit, claimed) = self.inner.scoped.read(&key, subnet, now, read)?;
             let scope = hit.scope.scope_len();
-            AnswerStep::from_data(hit.data, qtype).map(|step| (step, scope, claimed))
+            let validation = hit.validation;
+            AnswerStep::from_data(hit.data, qtype).map(|step| (step, scope, claimed, validation))
         };
         // Most resolvers' clients bring no subnet: then the tailored cache stays empty.
         let any_tailored = !self.inner.scoped.is_empty();
@@ -130,8 +152,8 @@ impl Recursor {
             .or_else(|| {
                 self.inner
                     .cache
-                    .step(name, qtype, now, read)
-                    .map(|(step, claimed)| (step, 0, claimed))
+                    .step_checked(name, qtype, now, read)
+                    .map(|(step, claimed, validation)| (step, 0, claimed, validation))
             })
     }
 
@@ -143,7 +165,7 @@ impl Recursor {
         subnet: Option<IpNet>,
         now: Instant,
         read: Read,
-    ) -> Option<(AnswerStep, u8, bool)> {
+    ) -> Option<(AnswerStep, u8, bool, Validation)> {
         let mut owner = name.base_name();
         while !owner.is_root() {
             let key = CacheKey::rrset(&owner, RecordType::DNAME, DNSClass::IN);
@@ -152,7 +174,7 @@ impl Recursor {
                 && !records.is_empty()
             {
                 let step = AnswerStep::from_dname(name, records.swap_remove(0))?;
-                return Some((step, hit.scope.scope_len(), claimed));
+                return Some((step, hit.scope.scope_len(), claimed, hit.validation));
             }
             owner = owner.base_name();
         }
@@ -170,6 +192,8 @@ pub(super) fn positive(mut links: Vec<Record>, records: Vec<Record>, scope: u8) 
         stale: false,
         for_every_client: false,
         scope,
+        security: Validation::Unchecked,
+        ede: None,
     }
 }
 
@@ -187,6 +211,8 @@ pub(super) fn negative(
         stale: false,
         for_every_client: false,
         scope,
+        security: Validation::Unchecked,
+        ede: None,
     }
 }
 

@@ -16,6 +16,7 @@ use super::iterate::Outcome;
 use super::plan::EcsExchange;
 use super::stats::bump;
 use super::store::group_rrsets;
+use super::validate::Evidence;
 use super::{Recursor, ResolveError};
 use crate::classify::{Classified, Step, classify};
 use crate::qmin::QminMode;
@@ -103,7 +104,12 @@ impl Recursor {
                 let keep_nxdomain = !(asking == Asking::MinimisedStep
                     && self.inner.config.qname_minimisation == QminMode::Relaxed);
                 self.cache_step(&step, &response, zone, qtype, scope, now, keep_nxdomain);
-                Ok(Some(Outcome::Final(step, scope)))
+                let evidence = Box::new(if self.validating() {
+                    Evidence::of(&response, zone)
+                } else {
+                    Evidence::none(zone)
+                });
+                Ok(Some(Outcome::Final(step, scope, evidence)))
             }
         }
     }

@@ -8,7 +8,7 @@ use futures::future::BoxFuture;
 use hickory_proto::op::ResponseCode;
 use hickory_proto::rr::{Name, Record, RecordType};
 use ipnet::IpNet;
-use scoped_cache::{AnswerEnd, Read, hops, revisits};
+use scoped_cache::{AnswerEnd, Read, Validation, hops, revisits};
 use tokio::time::Instant;
 use tracing::debug;
 
@@ -17,7 +17,37 @@ use super::ctx::{Budget, Ctx, Lookup, Role};
 use super::stats::bump;
 use super::{Recursor, ResolveError};
 use crate::classify::Step;
-use crate::{Question, Resolution};
+use crate::{Ede, Question, Resolution};
+
+/// What validation said about the steps of a chain so far: the status of the whole, and the
+/// first informational EDE (an insecure reason that has one).
+struct Verdict {
+    security: Validation,
+    ede: Option<Ede>,
+}
+
+impl Verdict {
+    fn add(&mut self, security: Validation, ede: Option<Ede>) {
+        self.security = self.security.combine(security);
+        if self.ede.is_none() {
+            self.ede = ede;
+        }
+    }
+
+    /// [`add`](Self::add) what validating a step said; whether it was secure.
+    fn add_checked(&mut self, (security, ede): (Validation, Option<Ede>)) -> bool {
+        self.add(security, ede);
+        security == Validation::Secure
+    }
+
+    fn stamp(&self, resolution: Resolution) -> Resolution {
+        Resolution {
+            security: self.security,
+            ede: self.ede.clone(),
+            ..resolution
+        }
+    }
+}
 
 impl Recursor {
     pub(super) async fn resolve_with_trace(
@@ -27,6 +57,7 @@ impl Recursor {
         trace: Option<Arc<Mutex<Vec<String>>>>,
         role: Role,
         lookup: Lookup,
+        checked: bool,
     ) -> Resolution {
         let config = &self.inner.config;
         let budget = Arc::new(Budget::new(
@@ -40,6 +71,7 @@ impl Recursor {
             subnet,
             role,
             trace,
+            validate: checked && self.validating() && role.is_client(),
         };
         ctx.trace(|| match subnet {
             Some(net) => format!("{} {}, client subnet {net}", question.name, question.qtype),
@@ -53,6 +85,12 @@ impl Recursor {
         };
         match result {
             Ok(resolution) => resolution,
+            Err(ResolveError::Bogus(reason)) => {
+                ctx.trace(|| format!("SERVFAIL: bogus: {reason}"));
+                debug!(name = %question.name, qtype = %question.qtype, %reason, "bogus");
+                bump(&self.inner.stats.servfail);
+                self.remember_bogus(&question, &reason)
+            }
             Err(error) => {
                 ctx.trace(|| format!("SERVFAIL: {error}"));
                 debug!(name = %question.name, qtype = %question.qtype, %error, "SERVFAIL");
@@ -78,6 +116,10 @@ impl Recursor {
             let max_ttl = self.inner.cache.config().max_ttl;
             let mut links: Vec<Record> = Vec::new();
             let mut scope = 0u8;
+            let mut verdict = Verdict {
+                security: Validation::Secure,
+                ede: None,
+            };
             let mut current = name;
             loop {
                 if hops(&links) > max_links {
@@ -89,30 +131,44 @@ impl Recursor {
                 // A refresh asks the question's own links again (the cache still has them).
                 let look = ctx.role != Role::Prefetch && lookup == Lookup::Again;
                 lookup = Lookup::Again;
-                if let Some((cached, s)) = look
+                if let Some((cached, s, v)) = look
                     .then(|| {
-                        let read = Read::Live;
-                        self.cached_answer(&current, qtype, ctx.subnet, left, now, read, &unused)
+                        let (read, subnet, checked) = (Read::Live, ctx.subnet, ctx.validate);
+                        self.cached_answer(
+                            &current, qtype, subnet, left, now, read, &unused, checked,
+                        )
                     })
                     .flatten()
                 {
                     ctx.trace(|| format!("{current} {qtype}: from the cache (scope {s})"));
                     links.extend(cached.links);
                     scope = scope.max(s);
+                    verdict.add(v, None);
+                    let v = &verdict;
                     match cached.end {
-                        AnswerEnd::Records(records) => return Ok(positive(links, records, scope)),
-                        AnswerEnd::Negative { rcode, soa } => {
-                            return Ok(negative(rcode, links, Some(*soa), scope));
+                        AnswerEnd::Records(records) => {
+                            return Ok(v.stamp(positive(links, records, scope)));
                         }
-                        AnswerEnd::NameTooLong => return Ok(too_long(links, scope)),
+                        AnswerEnd::Negative { rcode, soa } => {
+                            return Ok(v.stamp(negative(rcode, links, Some(*soa), scope)));
+                        }
+                        AnswerEnd::NameTooLong => return Ok(v.stamp(too_long(links, scope))),
                         AnswerEnd::Continue(next) => current = next,
                     }
                     if hops(&links) > max_links || revisits(&links, &current) {
                         return Err(ResolveError::CnameChain);
                     }
                 }
-                let (step, step_scope) = self.query_name(&current, qtype, ctx).await?;
+                let (step, step_scope, evidence) = self.query_name(&current, qtype, ctx).await?;
                 scope = scope.max(step_scope.scope_len());
+                let checked = self.check_step(&step, &evidence, qtype, step_scope, ctx);
+                let secure = verdict.add_checked(checked.await?);
+                // Secure data goes out with its RRSIGs (the front end keeps them for DO clients).
+                let sign = |rrset: Vec<Record>| match secure {
+                    true => evidence.signed(rrset),
+                    false => rrset,
+                };
+                let v = &verdict;
                 // The links this response followed count too, whatever it ends with.
                 let more = match &step {
                     Step::Answer { links, .. }
@@ -120,17 +176,15 @@ impl Recursor {
                     | Step::NxDomain { links, .. }
                     | Step::NoData { links, .. } => links,
                 };
-                links.extend(more.iter().cloned());
+                links.extend(more.iter().flat_map(|link| sign(vec![link.clone()])));
                 if hops(&links) > max_links {
                     return Err(ResolveError::CnameChain);
                 }
                 match step {
                     Step::Answer { records, .. } => {
-                        return Ok(positive(
-                            clamp(links, max_ttl),
-                            clamp(records, max_ttl),
-                            scope,
-                        ));
+                        let records = sign(records);
+                        let (links, records) = (clamp(links, max_ttl), clamp(records, max_ttl));
+                        return Ok(v.stamp(positive(links, records, scope)));
                     }
                     Step::Cname { next, .. } => {
                         if revisits(&links, &next) {
@@ -141,15 +195,31 @@ impl Recursor {
                     Step::NxDomain { soa, .. } => {
                         let soa = soa.map(|s| self.negative_soa(*s));
                         let links = clamp(links, max_ttl);
-                        return Ok(negative(ResponseCode::NXDomain, links, soa, scope));
+                        return Ok(v.stamp(negative(ResponseCode::NXDomain, links, soa, scope)));
                     }
                     Step::NoData { soa, rcode, .. } => {
                         let soa = soa.map(|s| self.negative_soa(*s));
-                        return Ok(negative(rcode, clamp(links, max_ttl), soa, scope));
+                        return Ok(v.stamp(negative(rcode, clamp(links, max_ttl), soa, scope)));
                     }
                 }
             }
         })
+    }
+
+    /// Validate a step of a client's resolution when its question is validated (`validate.rs`);
+    /// otherwise it is unchecked.
+    async fn check_step(
+        &self,
+        step: &Step,
+        evidence: &super::validate::Evidence,
+        qtype: RecordType,
+        scope: scoped_ecs::CacheScope,
+        ctx: &Ctx,
+    ) -> Result<(Validation, Option<Ede>), ResolveError> {
+        if !ctx.validate {
+            return Ok((Validation::Unchecked, None));
+        }
+        self.validate_step(step, evidence, qtype, scope, ctx).await
     }
 
     /// The SOA as it goes into a negative response: TTL = the negative TTL (RFC 2308 §3).

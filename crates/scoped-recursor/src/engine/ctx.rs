@@ -47,6 +47,9 @@ pub(super) struct Ctx {
     pub(super) role: Role,
     /// Where `scoped trace` collects the steps, if tracing.
     pub(super) trace: Option<Arc<Mutex<Vec<String>>>>,
+    /// Whether the answers of this question are validated (DNSSEC on, a client's question,
+    /// CD clear). Sub-queries for infrastructure never are.
+    pub(super) validate: bool,
 }
 
 /// Whose question a (sub-)query resolves.
@@ -101,6 +104,7 @@ impl Ctx {
             subnet: None,
             role: Role::NameServer,
             trace: self.trace.clone(),
+            validate: false,
         })
     }
 

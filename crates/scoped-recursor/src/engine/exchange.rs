@@ -148,7 +148,8 @@ impl Recursor {
         let server = SocketAddr::new(addr, config.upstream_port);
         ctx.spend_query().map_err(ExchangeError::Budget)?;
         let id: u16 = rand::random();
-        let message = build_query(id, name, qtype, attempt.edns, attempt.ecs);
+        let dnssec_ok = config.dnssec.validation;
+        let message = build_query(id, name, qtype, attempt.edns, attempt.ecs, dnssec_ok);
         let slot = self.upstream_slot(ctx).await?;
         let started = Instant::now();
         let remaining = ctx.budget.deadline.saturating_duration_since(started);
@@ -360,8 +361,9 @@ impl Recursor {
     }
 }
 
-/// The wire form of an iterative query: RD clear, EDNS0 with our payload size, DO clear, and
-/// the ECS option when one is to be sent (always masked, SCOPE 0: E02, E04). Written straight
+/// The wire form of an iterative query: RD clear, EDNS0 with our payload size, DO set when
+/// validating (`dnssec_ok`: the servers then send RRSIGs and denial records), and the ECS
+/// option when one is to be sent (always masked, SCOPE 0: E02, E04). Written straight
 /// into bytes (a dozen copies) rather than through a `Message`, which costs microseconds on
 /// every upstream query; `build_query_matches_hickory` pins it to hickory's encoding.
 pub(super) fn build_query(
@@ -370,6 +372,7 @@ pub(super) fn build_query(
     qtype: RecordType,
     edns: bool,
     ecs: Option<Ecs>,
+    dnssec_ok: bool,
 ) -> Vec<u8> {
     let ecs = ecs.filter(|_| edns).map(|ecs| ecs.option());
     let option_len = ecs.as_ref().map_or(0, |o| o.as_slice().len());
@@ -388,10 +391,10 @@ pub(super) fn build_query(
     wire.extend_from_slice(&u16::from(DNSClass::IN).to_be_bytes());
     if edns {
         // OPT (RFC 6891 §6.1.2): root owner, TYPE 41, CLASS = payload, TTL = extended RCODE 0,
-        // version 0, DO clear.
+        // version 0, DO as asked (the top bit of the flags).
         wire.extend_from_slice(&[0, 0, 41]);
         wire.extend_from_slice(&EDNS_PAYLOAD.to_be_bytes());
-        wire.extend_from_slice(&[0, 0, 0, 0]);
+        wire.extend_from_slice(&[0, 0, if dnssec_ok { 0x80 } else { 0 }, 0]);
         wire.extend_from_slice(&(option_len as u16).to_be_bytes());
         if let Some(option) = &ecs {
             wire.extend_from_slice(option.as_slice());
@@ -442,7 +445,7 @@ mod tests {
                 (RecordType::TXT, false, None),
                 (RecordType::A, false, Some(v4)),
             ] {
-                let ours = build_query(0xbeef, &name, qtype, edns, ecs);
+                let ours = build_query(0xbeef, &name, qtype, edns, ecs, false);
                 let theirs = hickory(0xbeef, &name, qtype, edns, ecs.filter(|_| edns));
                 assert_eq!(ours, theirs, "{text} {qtype} edns={edns} ecs={ecs:?}");
             }
@@ -453,7 +456,7 @@ mod tests {
     fn build_query_parses_back_as_asked() {
         let name = Name::from_ascii("Mixed.Case.example.").unwrap();
         let ecs = Ecs::for_query("192.0.2.0/24".parse().unwrap());
-        let wire = build_query(7, &name, RecordType::MX, true, Some(ecs));
+        let wire = build_query(7, &name, RecordType::MX, true, Some(ecs), false);
         let msg = Message::from_vec(&wire).unwrap();
         assert_eq!(msg.metadata.id, 7);
         assert!(!msg.metadata.recursion_desired);
@@ -466,5 +469,18 @@ mod tests {
             scoped_ecs::message_ecs(&wire, scoped_ecs::Direction::Query).unwrap(),
             Some(ecs)
         );
+    }
+
+    #[test]
+    fn build_query_sets_do_when_validating() {
+        let name = Name::from_ascii("example.").unwrap();
+        let wire = build_query(9, &name, RecordType::DNSKEY, true, None, true);
+        let msg = Message::from_vec(&wire).unwrap();
+        let edns = msg.edns.expect("an OPT");
+        assert!(edns.flags().dnssec_ok);
+        assert_eq!(edns.max_payload(), EDNS_PAYLOAD);
+        // Without EDNS there is no DO to set.
+        let plain = build_query(9, &name, RecordType::DNSKEY, false, None, true);
+        assert!(Message::from_vec(&plain).unwrap().edns.is_none());
     }
 }

@@ -9,6 +9,7 @@ use tokio::time::Instant;
 use tracing::{debug, trace};
 
 use super::ctx::{Asking, Ctx};
+use super::validate::Evidence;
 use super::{Recursor, ResolveError};
 use crate::classify::{Delegation, NameServer, Step, addresses_of};
 use crate::qmin::{self, Heard, Next, QminMode};
@@ -17,7 +18,7 @@ use crate::qmin::{self, Heard, Next, QminMode};
 fn heard_of(outcome: &Result<Outcome, Name>) -> Heard {
     match outcome {
         Ok(Outcome::Referral(_)) => Heard::Referral,
-        Ok(Outcome::Final(step, _)) => match step {
+        Ok(Outcome::Final(step, _, _)) => match step {
             Step::Cname { .. } => Heard::Alias,
             Step::Answer { links, .. } | Step::NxDomain { links, .. } if !links.is_empty() => {
                 Heard::Alias
@@ -31,7 +32,8 @@ fn heard_of(outcome: &Result<Outcome, Name>) -> Heard {
 
 /// Outcome of asking one zone's servers.
 pub(super) enum Outcome {
-    Final(Step, CacheScope),
+    /// A final step, the scope it was cached under, and the DNSSEC records that came with it.
+    Final(Step, CacheScope, Box<Evidence>),
     Referral(Delegation),
 }
 
@@ -59,21 +61,27 @@ enum StepEnd {
     /// Go on walking.
     Walk,
     /// The name does not exist (RFC 8020): the resolution's answer.
-    Final(Step, CacheScope),
+    Final(Step, CacheScope, Box<Evidence>),
 }
 
 impl Recursor {
     /// Iterate for one name (no CNAME following beyond one response): from the closest known
     /// delegation, through referrals, to a final step. With QNAME minimisation (RFC 9156) each
     /// zone is first asked only for the next label of the name (see `qmin.rs`); the name itself
-    /// is asked last, of the servers of its own zone.
+    /// is asked last, of the servers of its own zone. A DS question starts above the name: the
+    /// DS of a zone is the parent's data (RFC 4035 §4.2).
     pub(super) async fn query_name(
         &self,
         name: &Name,
         qtype: RecordType,
         ctx: &Ctx,
-    ) -> Result<(Step, CacheScope), ResolveError> {
-        let delegation = self.closest_delegation(name, ctx).await?;
+    ) -> Result<(Step, CacheScope, Box<Evidence>), ResolveError> {
+        let start = if qtype == RecordType::DS && !name.is_root() {
+            name.base_name()
+        } else {
+            name.clone()
+        };
+        let delegation = self.closest_delegation(&start, ctx).await?;
         ctx.trace(|| format!("{name} {qtype}: closest known zone {}", delegation.zone));
         let mut walk = Walk {
             known: delegation.zone.clone(),
@@ -90,14 +98,14 @@ impl Recursor {
             if ask != *name {
                 match self.minimised_step(&mut walk, name, ask, ctx).await? {
                     StepEnd::Walk => continue,
-                    StepEnd::Final(step, scope) => return Ok((step, scope)),
+                    StepEnd::Final(step, scope, evidence) => return Ok((step, scope, evidence)),
                 }
             }
             match self
                 .ask_zone(&walk.delegation, name, qtype, ctx, Asking::FullName)
                 .await?
             {
-                Outcome::Final(step, scope) => return Ok((step, scope)),
+                Outcome::Final(step, scope, evidence) => return Ok((step, scope, evidence)),
                 Outcome::Referral(next) => {
                     self.trace_referral(ctx, &next);
                     trace!(zone = %next.zone, "referral");
@@ -151,12 +159,12 @@ impl Recursor {
             // It exists, and no zone is cut there: further down, same servers; and so for every
             // name below it while that is known, whatever client asks (issue 20).
             (Next::Deeper, outcome) => {
-                if let Ok(Outcome::Final(step, _)) = &outcome {
+                if let Ok(Outcome::Final(step, _, _)) = &outcome {
                     self.remember_inside_zone(&ask, step);
                 }
                 walk.known = ask;
             }
-            (Next::NxDomain, Ok(Outcome::Final(Step::NxDomain { soa, .. }, scope))) => {
+            (Next::NxDomain, Ok(Outcome::Final(Step::NxDomain { soa, .. }, scope, evidence))) => {
                 // RFC 8020: nothing exists below a name that does not exist.
                 ctx.trace(|| format!("  {ask} does not exist, so neither does {name}"));
                 let step = Step::NxDomain {
@@ -164,7 +172,7 @@ impl Recursor {
                     name: name.clone(),
                     soa,
                 };
-                return Ok(StepEnd::Final(step, scope));
+                return Ok(StepEnd::Final(step, scope, evidence));
             }
             (Next::Fail, Err(zone)) => return Err(ResolveError::AllServersFailed(zone)),
             // Next::FullName (no other pairing comes out of `after`): asking the full name of
@@ -313,7 +321,7 @@ impl Recursor {
             .ask_zone(&hints, &root, RecordType::NS, ctx, Asking::FullName)
             .await
         {
-            Ok(Outcome::Final(Step::Answer { .. }, _)) => Ok(self
+            Ok(Outcome::Final(Step::Answer { .. }, _, _)) => Ok(self
                 .cached_delegation(&root, Instant::now())
                 .unwrap_or(hints)),
             Ok(_) => Ok(hints),

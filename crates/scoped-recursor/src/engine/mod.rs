@@ -19,6 +19,7 @@
 //! | race | `race.rs` | a zone's servers in turn, the next asked while a slow one stays open |
 //! | exchange | `exchange.rs` + `plan.rs` | the retries with one server: a sans-IO plan, driven |
 //! | store | `store.rs` | the reply into the caches, under its scope |
+//! | validate | `validate/` | DNSSEC: the step checked, zone keys from the anchor down, status stamped |
 //! | refresh | `refresh.rs` | prefetch; stale answers (RFC 8767) |
 //! | trace | `trace.rs` | `scoped trace`: every decision written down |
 //!
@@ -40,6 +41,7 @@ mod select;
 mod stats;
 mod store;
 mod trace;
+mod validate;
 
 use std::collections::HashMap;
 use std::net::IpAddr;
@@ -80,6 +82,9 @@ pub enum ResolveError {
     /// A CNAME chain longer than allowed, or a loop.
     #[error("CNAME chain too long or looping")]
     CnameChain,
+    /// DNSSEC validation found the answer bogus.
+    #[error("DNSSEC validation failed: {0}")]
+    Bogus(Box<scoped_dnssec::Reason>),
 }
 
 /// How many names known to have no zone cut are remembered.
@@ -120,6 +125,9 @@ struct Inner {
     tailored_dnames: std::sync::atomic::AtomicBool,
     priming: tokio::sync::Mutex<()>,
     stats: EngineStats,
+    /// DNSSEC: validated zone keys and the insecure and bogus verdicts of zones, and recent
+    /// bogus verdicts of client questions (`validate.rs`).
+    dnssec: validate::DnssecState,
 }
 
 /// The recursion engine. Cheap to clone (shared inside).
@@ -186,6 +194,7 @@ impl Recursor {
             inflight: Mutex::new(HashMap::default()),
             priming: tokio::sync::Mutex::new(()),
             stats: EngineStats::default(),
+            dnssec: validate::DnssecState::default(),
         };
         Self {
             inner: Arc::new(inner),
@@ -209,6 +218,7 @@ impl Recursor {
         self.inner.cache.flush(name, subtree);
         // Relearnt at the first walk through: cheaper than finding what lies below `name`.
         self.inner.no_cuts.invalidate_all();
+        self.inner.dnssec.clear();
         self.inner.scoped.flush(name, subtree);
         if let Some(wire) = &self.inner.wire {
             wire.flush(&lowercase_wire(name), subtree);
@@ -219,6 +229,7 @@ impl Recursor {
     pub fn flush_all(&self) {
         self.inner.cache.clear();
         self.inner.no_cuts.invalidate_all();
+        self.inner.dnssec.clear();
         self.inner.scoped.clear();
         if let Some(wire) = &self.inner.wire {
             wire.clear();
@@ -275,6 +286,10 @@ impl Resolve for Recursor {
     fn resolve(&self, request: ResolveRequest) -> BoxFuture<'static, Resolution> {
         let this = self.clone();
         Box::pin(async move { this.resolve_request(request).await })
+    }
+
+    fn validates(&self) -> bool {
+        self.inner.config.dnssec.validation
     }
 
     fn wire_answer(&self, key: &WireKeyRef<'_>, now: Instant) -> Option<Arc<WireAnswer>> {

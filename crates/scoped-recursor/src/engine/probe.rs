@@ -104,6 +104,8 @@ impl Recursor {
                 qtype,
                 !infra.edns_broken(addr, started),
                 ecs,
+                // As the client's try would be sent: the same reply size, the same timing.
+                self.inner.config.dnssec.validation,
             ),
             timeout,
             require_ecs_echo: false,

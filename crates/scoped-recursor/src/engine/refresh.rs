@@ -28,6 +28,7 @@ impl Recursor {
             qtype: question.qtype,
             qclass: question.qclass,
             subnet,
+            checked: self.validating(),
         };
         let (_, joined) = self.flight(key, question, subnet, Role::Prefetch, Lookup::Again);
         if !joined {
@@ -42,13 +43,14 @@ impl Recursor {
         question: &Question,
         subnet: Option<IpNet>,
         now: Instant,
+        checked: bool,
     ) -> Option<Resolution> {
         if !self.serves_stale() {
             return None;
         }
         let unused = Cell::new(false);
         let answer = self
-            .answer_from_cache(question, subnet, now, Read::Stale, &unused)
+            .answer_from_cache(question, subnet, now, Read::Stale, &unused, checked)
             .answer()?;
         Some(Resolution {
             stale: true,

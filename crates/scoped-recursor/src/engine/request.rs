@@ -24,6 +24,9 @@ pub(super) struct InflightKey {
     pub(super) qtype: RecordType,
     pub(super) qclass: DNSClass,
     pub(super) subnet: Option<IpNet>,
+    /// Validated (DNSSEC on, the client did not set CD): a CD question never shares the
+    /// resolution of one without CD.
+    pub(super) checked: bool,
 }
 
 pub(super) type SharedResolution = Shared<BoxFuture<'static, Resolution>>;
@@ -42,12 +45,18 @@ impl Recursor {
             return Resolution::error(ResponseCode::Refused);
         }
         let subnet = request.client_subnet;
+        let checked = self.validating() && !request.checking_disabled;
+        if checked && let Some(bogus) = self.bogus_verdict(&question) {
+            bump(&self.inner.stats.dnssec_bogus_cached);
+            return bogus;
+        }
         let now = Instant::now();
         let refresh = Cell::new(false);
-        let cached = match self.answer_from_cache(&question, subnet, now, Read::Hit, &refresh) {
+        let read = Read::Hit;
+        let cached = match self.answer_from_cache(&question, subnet, now, read, &refresh, checked) {
             FromCache::Answer(hit) => {
                 bump(&self.inner.stats.cache_hits);
-                let hit = self.mark_for_every_client(&question, hit);
+                let hit = self.mark_for_every_client(&question, self.with_proof(&question, hit));
                 if refresh.get() {
                     self.prefetch(question, subnet);
                 }
@@ -63,6 +72,7 @@ impl Recursor {
             qtype: question.qtype,
             qclass: question.qclass,
             subnet,
+            checked,
         };
         // Stale data is looked for only when it may be served: most misses resolve in time,
         // and the walk through both caches is not free.
@@ -72,7 +82,7 @@ impl Recursor {
                 .failed_recently
                 .get(&key)
                 .is_some_and(|until| now < until);
-        if recently_failed && let Some(stale) = self.stale_answer(&question, subnet, now) {
+        if recently_failed && let Some(stale) = self.stale_answer(&question, subnet, now, checked) {
             bump(&self.inner.stats.stale_served_failed);
             return stale;
         }
@@ -81,14 +91,15 @@ impl Recursor {
             bump(&self.inner.stats.deduplicated);
         }
         if !self.serves_stale() {
-            let resolution = flight.await;
+            let resolution = self.with_proof(&question, flight.await);
             return self.mark_for_every_client(&question, resolution);
         }
         let resolution = match self.inner.config.stale_client_timeout {
             Some(wait) => match tokio::time::timeout(wait, flight.clone()).await {
                 Ok(resolution) => resolution,
                 Err(_) => {
-                    if let Some(stale) = self.stale_answer(&question, subnet, Instant::now()) {
+                    let now = Instant::now();
+                    if let Some(stale) = self.stale_answer(&question, subnet, now, checked) {
                         // The resolution goes on (it is spawned) and refreshes the cache.
                         bump(&self.inner.stats.stale_served_slow);
                         return stale;
@@ -98,12 +109,15 @@ impl Recursor {
             },
             None => flight.await,
         };
+        // Bogus data is never served, stale or not.
         if resolution.rcode == ResponseCode::ServFail
-            && let Some(stale) = self.stale_answer(&question, subnet, Instant::now())
+            && resolution.ede.is_none()
+            && let Some(stale) = self.stale_answer(&question, subnet, Instant::now(), checked)
         {
             bump(&self.inner.stats.stale_served_failed);
             return stale;
         }
+        let resolution = self.with_proof(&question, resolution);
         self.mark_for_every_client(&question, resolution)
     }
 
@@ -150,9 +164,10 @@ impl Recursor {
         }
         let this = self.clone();
         let task_key = key.clone();
+        let checked = key.checked;
         let task = tokio::spawn(async move {
             let resolution = this
-                .resolve_with_trace(question, subnet, None, role, lookup)
+                .resolve_with_trace(question, subnet, None, role, lookup, checked)
                 .await;
             if resolution.rcode == ResponseCode::ServFail {
                 let until = Instant::now() + this.inner.config.stale_recheck;

@@ -48,6 +48,11 @@ crate::counters! {
         stale_served_slow: "Answers served from stale data because resolution outlasted the client timer (RFC 8767)",
         /// Also when it failed less than the recheck time ago.
         stale_served_failed: "Answers served from stale data because resolution failed (RFC 8767)",
+        dnssec_secure: "Upstream answers (each step of a chain) DNSSEC validation proved secure",
+        dnssec_insecure: "Upstream answers DNSSEC validation proved insecure (unsigned zone, negative trust anchor, unsupported algorithm)",
+        dnssec_bogus: "Upstream answers DNSSEC validation found bogus (answered SERVFAIL with an EDE)",
+        dnssec_indeterminate: "Upstream answers no trust anchor covers",
+        dnssec_bogus_cached: "Client questions answered SERVFAIL from a recent bogus verdict without asking again",
     }
 }
 

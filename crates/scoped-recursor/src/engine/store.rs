@@ -7,12 +7,13 @@ use std::sync::atomic::Ordering;
 
 use hickory_proto::op::{Message, ResponseCode};
 use hickory_proto::rr::{DNSClass, Name, Record, RecordType};
-use scoped_cache::{CacheKey, CachedData, Trust, WireClients, lowercase_wire};
+use scoped_cache::{CacheKey, CachedData, Trust, Validation, WireClients, lowercase_wire};
 use scoped_ecs::CacheScope;
 use tokio::time::Instant;
 
 use super::Recursor;
 use super::stats::bump;
+use super::validate::with_sigs;
 use crate::classify::{Step, cacheable_links, synthesised_answer};
 
 /// Which rendered answers a tailored entry can make wrong (E19).
@@ -58,7 +59,8 @@ impl Recursor {
     /// Store what a response taught: untailored data in the record cache, an answer tailored to
     /// a client subnet in the tailored cache under `scope` — only answer-section data (E16), each
     /// link under the response's scope (E18), negative answers too (E17), each at its own TTL
-    /// (E22).
+    /// (E22). Stored unchecked: validation, when on, stamps its verdict afterwards
+    /// ([`store_step`](Self::store_step) again, `validate.rs`).
     #[allow(clippy::too_many_arguments)]
     pub(super) fn cache_step(
         &self,
@@ -70,13 +72,57 @@ impl Recursor {
         now: Instant,
         keep_nxdomain: bool,
     ) {
-        let tailored = scope != CacheScope::Global;
-        if tailored {
+        if scope != CacheScope::Global {
             bump(&self.inner.stats.tailored_answers_cached);
         }
+        let unchecked = Validation::Unchecked;
+        self.store_step(step, qtype, scope, now, keep_nxdomain, unchecked, &[]);
+        if let Step::Answer { records, .. } = step
+            && qtype == RecordType::NS
+        {
+            // Addresses of the NS targets (priming, NS queries): glue-grade, in bailiwick. NS
+            // answers are never tailored (is_infrastructure).
+            let targets: Vec<Name> = records
+                .iter()
+                .filter_map(|r| match &r.data {
+                    hickory_proto::rr::RData::NS(t) => Some(t.0.clone()),
+                    _ => None,
+                })
+                .collect();
+            let glue = response
+                .additionals
+                .iter()
+                .filter(|r| matches!(r.record_type(), RecordType::A | RecordType::AAAA))
+                .filter(|r| zone.zone_of(&r.name) && targets.contains(&r.name))
+                .cloned()
+                .collect();
+            for rrset in group_rrsets(glue) {
+                self.inner.cache.insert_rrset(rrset, Trust::Glue, now);
+            }
+        }
+    }
+
+    /// The answer part of [`cache_step`](Self::cache_step): the step's RRsets and negative
+    /// entry, with what validation said about them; each RRset with its RRSIGs among `sigs`
+    /// (kept after the records, for clients that ask with DO).
+    #[allow(clippy::too_many_arguments)]
+    pub(super) fn store_step(
+        &self,
+        step: &Step,
+        qtype: RecordType,
+        scope: CacheScope,
+        now: Instant,
+        keep_nxdomain: bool,
+        validation: Validation,
+        sigs: &[Record],
+    ) {
+        let tailored = scope != CacheScope::Global;
         let store_rrset = |records: Vec<Record>, trust: Trust| {
+            let records = with_sigs(records, sigs);
             if !tailored {
-                self.inner.cache.insert_rrset(records, trust, now);
+                self.inner
+                    .cache
+                    .insert_rrset_checked(records, trust, validation, now);
             } else if let Some(first) = records.first() {
                 let key = CacheKey::rrset(&first.name, first.record_type(), first.dns_class);
                 // A DNAME answers for every name below its owner.
@@ -89,15 +135,17 @@ impl Recursor {
                     rtype => Touched::Type(rtype, scope),
                 };
                 self.forget_rendered(&first.name, touched);
+                let data = CachedData::Rrset { records, trust };
                 self.inner
                     .scoped
-                    .insert(key, scope, CachedData::Rrset { records, trust }, now);
+                    .insert_checked(key, scope, data, validation, now);
             }
         };
         let store_negative = |name: &Name, rtype: Option<RecordType>, soa: &Record| {
             let soa = soa.clone();
             if !tailored {
-                self.inner.cache.insert_negative(name, rtype, soa, now);
+                let cache = &self.inner.cache;
+                cache.insert_negative_checked(name, rtype, soa, validation, now);
                 return;
             }
             let (key, data) = match rtype {
@@ -114,7 +162,9 @@ impl Recursor {
                 name,
                 rtype.map_or(Touched::Name, |rtype| Touched::Type(rtype, scope)),
             );
-            self.inner.scoped.insert(key, scope, data, now);
+            self.inner
+                .scoped
+                .insert_checked(key, scope, data, validation, now);
         };
         let trust_of = |aa: bool| {
             if aa {
@@ -134,27 +184,6 @@ impl Recursor {
                 }
                 if qtype != RecordType::ANY && !synthesised_answer(links, records) {
                     store_rrset(records.clone(), trust_of(*authoritative));
-                }
-                if qtype == RecordType::NS {
-                    // Addresses of the NS targets (priming, NS queries): glue-grade, in
-                    // bailiwick. NS answers are never tailored (is_infrastructure).
-                    let targets: Vec<Name> = records
-                        .iter()
-                        .filter_map(|r| match &r.data {
-                            hickory_proto::rr::RData::NS(t) => Some(t.0.clone()),
-                            _ => None,
-                        })
-                        .collect();
-                    let glue = response
-                        .additionals
-                        .iter()
-                        .filter(|r| matches!(r.record_type(), RecordType::A | RecordType::AAAA))
-                        .filter(|r| zone.zone_of(&r.name) && targets.contains(&r.name))
-                        .cloned()
-                        .collect();
-                    for rrset in group_rrsets(glue) {
-                        self.inner.cache.insert_rrset(rrset, Trust::Glue, now);
-                    }
                 }
             }
             Step::Cname {

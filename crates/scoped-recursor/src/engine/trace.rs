@@ -27,6 +27,7 @@ impl Recursor {
                 Some(lines.clone()),
                 Role::Client,
                 Lookup::Again,
+                !request.checking_disabled,
             )
             .await
         } else {

@@ -218,6 +218,7 @@ www 300 IN A 192.0.2.50
                 question: Question::new(name(qname), RecordType::A),
                 client: IpAddr::V4(Ipv4Addr::LOCALHOST),
                 client_subnet: None,
+                checking_disabled: false,
             };
             let (res, lines) = recursor.trace(request).await;
             assert_eq!(res.rcode, ResponseCode::ServFail, "{mode:?} {qname}");

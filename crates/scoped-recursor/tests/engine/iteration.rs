@@ -142,6 +142,7 @@ async fn non_in_class_is_refused() {
         question,
         client: IpAddr::V4(Ipv4Addr::LOCALHOST),
         client_subnet: None,
+        checking_disabled: false,
     };
     let res = recursor.resolve_request(request).await;
     assert_eq!(res.rcode, ResponseCode::Refused);

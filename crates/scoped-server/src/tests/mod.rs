@@ -1,5 +1,6 @@
 //! The front end's tests: one binary, one fake engine, shared helpers.
 
+mod dnssec_tests;
 mod ecs_tests;
 mod fast_path_tests;
 mod local_tests;
@@ -35,6 +36,8 @@ pub(crate) struct FakeResolver {
     wire: Option<WireCache>,
     /// Whether the NXDOMAIN for names not in the table comes from the cache.
     unknown_from_cache: bool,
+    /// Whether it says it validates DNSSEC ([`Resolve::validates`]).
+    validating: bool,
 }
 
 impl FakeResolver {
@@ -114,6 +117,12 @@ impl FakeResolver {
         self
     }
 
+    /// Says it validates DNSSEC: answers then depend on DO, AD and CD.
+    pub(crate) fn validating(mut self) -> Self {
+        self.validating = true;
+        self
+    }
+
     /// Every request the engine was asked, in order.
     pub(crate) fn seen(&self) -> Vec<ResolveRequest> {
         self.seen.lock().expect("lock").clone()
@@ -153,6 +162,10 @@ impl Resolve for FakeResolver {
             }
             resolution
         })
+    }
+
+    fn validates(&self) -> bool {
+        self.validating
     }
 
     fn wire_answer(

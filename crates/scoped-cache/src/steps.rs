@@ -1,0 +1,124 @@
+//! One link of an answer from the record cache, as a client question reads it: the RRset or
+//! negative entry at the name, an NXDOMAIN above it, a CNAME, a DNAME above it — with what
+//! DNSSEC validation said about the entry.
+
+use std::sync::atomic::Ordering;
+
+use hickory_proto::op::ResponseCode;
+use hickory_proto::rr::{DNSClass, Name, Record, RecordType};
+use tokio::time::Instant;
+
+use crate::{AnswerStep, CacheKey, CachedData, Read, RecordCache, Validation};
+
+impl RecordCache {
+    /// One link of an answer for a client: the RRset (or NODATA) of `qtype`, else an NXDOMAIN
+    /// for the name or any name above it (RFC 8020: nothing exists below a name that does not
+    /// exist), else a CNAME to follow, else a DNAME at a name above it (RFC 6672 §3.4: the
+    /// CNAME is synthesised from it) — client-grade data only. The RRset is looked up first so
+    /// a cache hit costs one lookup; ancestors are only visited on the way to a miss.
+    pub fn answer_step(&self, name: &Name, qtype: RecordType, now: Instant) -> Option<AnswerStep> {
+        self.step(name, qtype, now, Read::Live)
+            .map(|(step, _)| step)
+    }
+
+    /// [`answer_step`](Self::answer_step) as `read` sees the cache, and whether the read
+    /// claimed the refresh of the entry that gave the step (only [`Read::Hit`] claims).
+    pub fn step(
+        &self,
+        name: &Name,
+        qtype: RecordType,
+        now: Instant,
+        read: Read,
+    ) -> Option<(AnswerStep, bool)> {
+        self.step_checked(name, qtype, now, read)
+            .map(|(step, refresh, _)| (step, refresh))
+    }
+
+    /// [`step`](Self::step), with what validation said about the entry that gave the step.
+    pub fn step_checked(
+        &self,
+        name: &Name,
+        qtype: RecordType,
+        now: Instant,
+        read: Read,
+    ) -> Option<(AnswerStep, bool, Validation)> {
+        match self.read_checked(&CacheKey::rrset(name, qtype, DNSClass::IN), now, read) {
+            Some((CachedData::Rrset { records, trust }, refresh, v)) if trust.answers_clients() => {
+                return Some((AnswerStep::Records(records), refresh, v));
+            }
+            Some((CachedData::NoData { soa }, refresh, v)) => {
+                return Some((AnswerStep::Negative(ResponseCode::NoError, soa), refresh, v));
+            }
+            _ => {}
+        }
+        if let Some(found) = self.name_error_at_or_above(name, now, read) {
+            return Some(found);
+        }
+        if qtype != RecordType::CNAME
+            && let Some((CachedData::Rrset { mut records, trust }, refresh, v)) = self.read_checked(
+                &CacheKey::rrset(name, RecordType::CNAME, DNSClass::IN),
+                now,
+                read,
+            )
+            && trust.answers_clients()
+            && !records.is_empty()
+        {
+            return Some((AnswerStep::Cname(records.swap_remove(0)), refresh, v));
+        }
+        self.dname_above_checked(name, now, read)
+            .and_then(|(dname, refresh, v)| {
+                Some((AnswerStep::from_dname(name, dname)?, refresh, v))
+            })
+    }
+
+    /// The client-grade DNAME at the closest ancestor of `name` that has one (the root
+    /// excepted), as `read` sees it, and whether the read claimed its refresh. Costs nothing
+    /// until a DNAME was ever stored, then one filter probe per ancestor.
+    pub fn dname_above(&self, name: &Name, now: Instant, read: Read) -> Option<(Record, bool)> {
+        self.dname_above_checked(name, now, read)
+            .map(|(dname, refresh, _)| (dname, refresh))
+    }
+
+    fn dname_above_checked(
+        &self,
+        name: &Name,
+        now: Instant,
+        read: Read,
+    ) -> Option<(Record, bool, Validation)> {
+        if !self.dnames.load(Ordering::Relaxed) {
+            return None;
+        }
+        for key in self.maybe_held_up(name, Some(RecordType::DNAME), true) {
+            if let Some((CachedData::Rrset { mut records, trust }, refresh, v)) =
+                self.read_checked(&key, now, read)
+                && trust.answers_clients()
+                && !records.is_empty()
+            {
+                return Some((records.swap_remove(0), refresh, v));
+            }
+        }
+        None
+    }
+
+    /// A live (or, for [`Read::Stale`], recently expired) NXDOMAIN for `name` or one of its
+    /// ancestors (RFC 8020 §2). The root never has one.
+    fn name_error_at_or_above(
+        &self,
+        name: &Name,
+        now: Instant,
+        read: Read,
+    ) -> Option<(AnswerStep, bool, Validation)> {
+        for key in self.maybe_held_up(name, None, false) {
+            if let Some((CachedData::NxDomain { soa }, refresh, v)) =
+                self.read_checked(&key, now, read)
+            {
+                return Some((
+                    AnswerStep::Negative(ResponseCode::NXDomain, soa),
+                    refresh,
+                    v,
+                ));
+            }
+        }
+        None
+    }
+}

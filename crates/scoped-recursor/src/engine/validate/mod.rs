@@ -1,0 +1,572 @@
+//! DNSSEC validation of what a resolution fetched (RFC 4033–4035, RFC 5155; docs/dnssec.md).
+//! The checks themselves are scoped-dnssec's; this step feeds them.
+//!
+//! Each final step of a client's resolution (an answer, a CNAME link, NXDOMAIN, NODATA) is
+//! checked RRset by RRset against the keys of the zone that signed it, and negative answers
+//! and wildcard expansions against the NSEC/NSEC3 records that came with them. A zone's keys
+//! are trusted top-down from the closest trust anchor: the DS set from the parent (itself
+//! verified with the parent's keys), then the zone's DNSKEY set against it; a signed proof
+//! that the parent has no DS makes the zone, and everything below it, insecure. DS and DNSKEY
+//! are fetched as infrastructure questions (never with ECS), and each zone's verdict is kept:
+//! validated keys for their TTL, insecure zones for an hour, bogus ones for `bogus_ttl`.
+//!
+//! The verdict is stamped on the cached entries (`store.rs`); a bogus answer becomes a
+//! SERVFAIL with its EDE, remembered for the question for `bogus_ttl`.
+
+mod cut;
+mod evidence;
+mod proof;
+
+pub(super) use evidence::{Evidence, with_sigs};
+
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::time::Duration;
+
+use futures::future::BoxFuture;
+use hickory_proto::rr::{Name, RData, Record, RecordType};
+use scoped_cache::Validation;
+use scoped_dnssec::denial::nsec3_owner;
+use scoped_dnssec::{
+    ChainResult, DNSSECRData, DS, Denied, Kind, Reason, Security, Trust, ZoneKeys, prove_denial,
+    validate_zone_keys, verify_rrset,
+};
+use scoped_ecs::CacheScope;
+use tokio::time::Instant;
+
+use super::ctx::Ctx;
+use super::stats::bump;
+use super::store::group_rrsets;
+use super::{Recursor, ResolveError};
+use crate::classify::{Step, cacheable_links, synthesised_answer};
+use crate::{Ede, Question, Resolution};
+
+/// Zones whose verdict is kept.
+const ZONES_CAPACITY: u64 = 20_000;
+/// Questions whose bogus verdict is kept.
+const BOGUS_CAPACITY: u64 = 20_000;
+/// How long a zone proven insecure (no DS at its parent) is remembered.
+const INSECURE_TTL: u32 = 3600;
+
+/// What is known of a zone's keys.
+#[derive(Clone, Debug)]
+enum ZoneState {
+    Secure(Arc<ZoneKeys>),
+    Insecure(Reason),
+    Bogus(Reason),
+    Indeterminate,
+}
+
+impl ZoneState {
+    fn security(&self) -> Security {
+        match self {
+            Self::Secure(_) => Security::Secure,
+            Self::Insecure(reason) => Security::Insecure(reason.clone()),
+            Self::Bogus(reason) => Security::Bogus(reason.clone()),
+            Self::Indeterminate => Security::Indeterminate,
+        }
+    }
+}
+
+/// The engine's DNSSEC memory: zone verdicts and the recent bogus verdicts of questions.
+/// Reclaimed on moka's clock, read on tokio's.
+pub(super) struct DnssecState {
+    zones: moka::sync::Cache<Name, (Instant, ZoneState)>,
+    bogus: moka::sync::Cache<(Name, RecordType), (Instant, Reason)>,
+    /// The proofs of secure negative answers (`proof.rs`).
+    proofs: proof::Proofs,
+    /// Zones whose keys a question is fetching: the others asking for them wait for its
+    /// verdict instead of fetching too.
+    fetching: std::sync::Mutex<HashMap<Name, Arc<tokio::sync::Mutex<()>>>>,
+}
+
+/// Held while a zone's keys are fetched; the entry in `fetching` goes with the last holder.
+struct Fetching<'a> {
+    state: &'a DnssecState,
+    zone: Name,
+    lock: Arc<tokio::sync::Mutex<()>>,
+}
+
+impl Drop for Fetching<'_> {
+    fn drop(&mut self) {
+        let mut fetching = self
+            .state
+            .fetching
+            .lock()
+            .unwrap_or_else(|e| e.into_inner());
+        // The map's reference and ours: nobody else waits.
+        if Arc::strong_count(&self.lock) <= 2 {
+            fetching.remove(&self.zone);
+        }
+    }
+}
+
+impl Default for DnssecState {
+    fn default() -> Self {
+        let day = Duration::from_secs(86_400);
+        Self {
+            zones: moka::sync::Cache::builder()
+                .max_capacity(ZONES_CAPACITY)
+                .time_to_live(day)
+                .build(),
+            bogus: moka::sync::Cache::builder()
+                .max_capacity(BOGUS_CAPACITY)
+                .time_to_live(day)
+                .build(),
+            proofs: proof::proofs(),
+            fetching: std::sync::Mutex::default(),
+        }
+    }
+}
+
+impl DnssecState {
+    /// The lock of `zone`'s fetch (one question fetches a zone's keys at a time).
+    fn fetching(&self, zone: &Name) -> Fetching<'_> {
+        let mut fetching = self.fetching.lock().unwrap_or_else(|e| e.into_inner());
+        let lock = fetching.entry(zone.clone()).or_default().clone();
+        Fetching {
+            state: self,
+            zone: zone.clone(),
+            lock,
+        }
+    }
+
+    /// The verdict kept for `zone`, if still valid.
+    fn kept(&self, zone: &Name) -> Option<ZoneState> {
+        let (until, state) = self.zones.get(zone)?;
+        (Instant::now() < until).then_some(state)
+    }
+
+    /// Forget every verdict (a flush).
+    pub(super) fn clear(&self) {
+        self.zones.invalidate_all();
+        self.bogus.invalidate_all();
+        self.proofs.invalidate_all();
+    }
+}
+
+/// The SERVFAIL a bogus answer becomes: EDE with the reason's code and text (RFC 8914).
+fn bogus_resolution(reason: &Reason) -> Resolution {
+    let mut resolution = Resolution::servfail();
+    resolution.ede = Some(Ede {
+        code: reason.kind.ede().unwrap_or(6),
+        text: Security::Bogus(reason.clone()).to_string(),
+    });
+    resolution
+}
+
+/// The verdict of several parts: bogus if one is (the first), else insecure if one is, else
+/// indeterminate if one is, else secure.
+fn combine(parts: Vec<Security>) -> Security {
+    let mut worst = Security::Secure;
+    for part in parts {
+        let rank = |s: &Security| match s {
+            Security::Secure => 0,
+            Security::Indeterminate => 1,
+            Security::Insecure(_) => 2,
+            Security::Bogus(_) => 3,
+        };
+        if rank(&part) > rank(&worst) {
+            worst = part;
+        }
+    }
+    worst
+}
+
+/// Whether the verified denial records show a zone cut at `zone` (NS in the bitmap of its own
+/// NSEC or NSEC3): a DS denial proves an unsigned delegation only there, not at a name inside
+/// the parent zone that someone claimed to be a signer.
+fn cut_proven(zone: &Name, parent: &Name, denials: &[Record]) -> bool {
+    denials.iter().any(|r| match &r.data {
+        RData::DNSSEC(DNSSECRData::NSEC(nsec)) => {
+            &r.name == zone && nsec.type_bit_maps().any(|t| t == RecordType::NS)
+        }
+        RData::DNSSEC(DNSSECRData::NSEC3(nsec3)) => {
+            nsec3_owner(zone, parent, nsec3.salt(), nsec3.iterations()).is_some_and(|o| o == r.name)
+                && nsec3.type_bit_maps().any(|t| t == RecordType::NS)
+        }
+        _ => false,
+    })
+}
+
+impl Recursor {
+    /// Whether DNSSEC validation is on.
+    pub(super) fn validating(&self) -> bool {
+        self.inner.config.dnssec.validation
+    }
+
+    /// Seconds since the epoch, as signatures count time.
+    fn epoch_now(&self) -> u32 {
+        self.inner.config.dnssec.fixed_time.unwrap_or_else(|| {
+            let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH);
+            now.map_or(0, |d| d.as_secs() as u32)
+        })
+    }
+
+    /// The SERVFAIL for a question found bogus less than `bogus_ttl` ago.
+    pub(super) fn bogus_verdict(&self, question: &Question) -> Option<Resolution> {
+        let key = (question.name.to_lowercase(), question.qtype);
+        let (until, reason) = self.inner.dnssec.bogus.get(&key)?;
+        (Instant::now() < until).then(|| bogus_resolution(&reason))
+    }
+
+    /// Remember that `question` was bogus, and the SERVFAIL it becomes.
+    pub(super) fn remember_bogus(&self, question: &Question, reason: &Reason) -> Resolution {
+        let until = Instant::now() + self.inner.config.dnssec.bogus_ttl;
+        let key = (question.name.to_lowercase(), question.qtype);
+        self.inner.dnssec.bogus.insert(key, (until, reason.clone()));
+        bogus_resolution(reason)
+    }
+
+    /// Validate one final step of a client's resolution and stamp the verdict on what was
+    /// cached from it. Bogus: `Err(ResolveError::Bogus)`. Otherwise the status, and the EDE
+    /// of an insecure reason that has one (1, 2, 27).
+    pub(super) async fn validate_step(
+        &self,
+        step: &Step,
+        evidence: &Evidence,
+        qtype: RecordType,
+        scope: CacheScope,
+        ctx: &Ctx,
+    ) -> Result<(Validation, Option<Ede>), ResolveError> {
+        let mut parts = Vec::new();
+        let (links, denial) = match step {
+            Step::Answer { links, records, .. } => {
+                if !synthesised_answer(links, records) {
+                    for rrset in group_rrsets(records.clone()) {
+                        parts.push(self.check_rrset(&rrset, evidence, ctx).await?);
+                    }
+                }
+                (links, None)
+            }
+            Step::Cname { links, .. } => (links, None),
+            Step::NxDomain { links, name, .. } => (links, Some((name, Denied::NxDomain))),
+            Step::NoData {
+                links, name, rcode, ..
+            } => {
+                let nodata = *rcode == hickory_proto::op::ResponseCode::NoError;
+                (links, nodata.then_some((name, Denied::NoData(qtype))))
+            }
+        };
+        for link in cacheable_links(links) {
+            let rrset = std::slice::from_ref(link);
+            parts.push(self.check_rrset(rrset, evidence, ctx).await?);
+        }
+        if let Some((name, denied)) = denial {
+            parts.push(self.check_denial(name, &denied, evidence, ctx).await?);
+        }
+        let security = if parts.is_empty() {
+            Security::Indeterminate
+        } else {
+            combine(parts)
+        };
+        ctx.trace(|| format!("  DNSSEC: the answer is {security}"));
+        let stats = &self.inner.stats;
+        let (validation, ede) = match &security {
+            Security::Bogus(reason) => {
+                bump(&stats.dnssec_bogus);
+                return Err(ResolveError::Bogus(Box::new(reason.clone())));
+            }
+            Security::Secure => (Validation::Secure, None),
+            Security::Insecure(reason) => (Validation::Insecure, reason.kind.ede()),
+            Security::Indeterminate => (Validation::Indeterminate, None),
+        };
+        bump(match validation {
+            Validation::Secure => &stats.dnssec_secure,
+            Validation::Insecure => &stats.dnssec_insecure,
+            _ => &stats.dnssec_indeterminate,
+        });
+        // Secure data is kept with its RRSIGs, for clients that ask with DO.
+        let sigs: &[Record] = match validation {
+            Validation::Secure => &evidence.records,
+            _ => &[],
+        };
+        self.store_step(step, qtype, scope, Instant::now(), true, validation, sigs);
+        if validation == Validation::Secure && scope == CacheScope::Global {
+            self.keep_proof(step, evidence, qtype);
+        }
+        let ede = ede.map(|code| Ede {
+            code,
+            text: security.to_string(),
+        });
+        Ok((validation, ede))
+    }
+
+    /// One RRset against the keys of the zone that signed it.
+    async fn check_rrset(
+        &self,
+        rrset: &[Record],
+        evidence: &Evidence,
+        ctx: &Ctx,
+    ) -> Result<Security, ResolveError> {
+        let Some(first) = rrset.first() else {
+            return Ok(Security::Indeterminate);
+        };
+        let (owner, rtype) = (&first.name, first.record_type());
+        let dnssec = &self.inner.config.dnssec;
+        if let Some(presumed) = dnssec.anchors.presumed(owner) {
+            return Ok(presumed);
+        }
+        let sigs = evidence.sigs_for(owner, rtype);
+        let Some(zone) = evidence.signer(owner, &sigs, false) else {
+            return Ok(Security::Indeterminate);
+        };
+        let keys = match self.zone_state(&zone, ctx).await? {
+            ZoneState::Secure(keys) => keys,
+            other => return Ok(other.security()),
+        };
+        if sigs.is_empty()
+            && let Some(reason) = self.unsigned_cut(&zone, &keys, owner, ctx).await?
+        {
+            return Ok(Security::Insecure(reason));
+        }
+        let now = self.epoch_now();
+        let security = match verify_rrset(rrset, &sigs, &zone, &keys.keys, now, &dnssec.policy) {
+            Ok(verified) => {
+                ctx.trace(|| {
+                    format!(
+                        "  DNSSEC: {owner} {rtype}: signature by {zone} key {} verifies",
+                        verified.key_tag
+                    )
+                });
+                match verified.wildcard {
+                    None => Security::Secure,
+                    Some(closest_encloser) => match self.verified_denials(evidence, &zone, &keys) {
+                        Ok(denials) => {
+                            let denied = Denied::Wildcard { closest_encloser };
+                            prove_denial(&zone, owner, &denied, &denials, &dnssec.policy)
+                        }
+                        Err(reason) => Security::Bogus(reason),
+                    },
+                }
+            }
+            Err(reason) => Security::Bogus(reason),
+        };
+        ctx.trace(|| format!("  DNSSEC: {owner} {rtype}: {security}"));
+        Ok(security)
+    }
+
+    /// A negative answer for `name` against the NSEC/NSEC3 records that came with it.
+    async fn check_denial(
+        &self,
+        name: &Name,
+        denied: &Denied,
+        evidence: &Evidence,
+        ctx: &Ctx,
+    ) -> Result<Security, ResolveError> {
+        let dnssec = &self.inner.config.dnssec;
+        if let Some(presumed) = dnssec.anchors.presumed(name) {
+            return Ok(presumed);
+        }
+        let denial_sigs = evidence.denial_sigs();
+        let Some(zone) = evidence.signer(name, &denial_sigs, false) else {
+            return Ok(Security::Indeterminate);
+        };
+        let keys = match self.zone_state(&zone, ctx).await? {
+            ZoneState::Secure(keys) => keys,
+            other => return Ok(other.security()),
+        };
+        if denial_sigs.is_empty()
+            && let Some(reason) = self.unsigned_cut(&zone, &keys, name, ctx).await?
+        {
+            return Ok(Security::Insecure(reason));
+        }
+        let security = match self.verified_denials(evidence, &zone, &keys) {
+            Ok(denials) => prove_denial(&zone, name, denied, &denials, &dnssec.policy),
+            Err(reason) => Security::Bogus(reason),
+        };
+        ctx.trace(|| format!("  DNSSEC: denial of {name} ({denied:?}): {security}"));
+        Ok(security)
+    }
+
+    /// The NSEC/NSEC3 records of `zone` in `evidence`, each RRset verified with its keys; the
+    /// first that does not verify makes the answer bogus.
+    fn verified_denials(
+        &self,
+        evidence: &Evidence,
+        zone: &Name,
+        keys: &ZoneKeys,
+    ) -> Result<Vec<Record>, Reason> {
+        let now = self.epoch_now();
+        let policy = &self.inner.config.dnssec.policy;
+        let denials: Vec<Record> = evidence
+            .records
+            .iter()
+            .filter(|r| matches!(r.record_type(), RecordType::NSEC | RecordType::NSEC3))
+            .filter(|r| zone.zone_of(&r.name))
+            .cloned()
+            .collect();
+        for rrset in group_rrsets(denials.clone()) {
+            let sigs = evidence.sigs_for(&rrset[0].name, rrset[0].record_type());
+            verify_rrset(&rrset, &sigs, zone, &keys.keys, now, policy)?;
+        }
+        Ok(denials)
+    }
+
+    /// What is known of `zone`'s keys: from the verdicts kept, else fetched and checked from
+    /// the closest trust anchor down.
+    fn zone_state<'a>(
+        &'a self,
+        zone: &'a Name,
+        ctx: &'a Ctx,
+    ) -> BoxFuture<'a, Result<ZoneState, ResolveError>> {
+        Box::pin(async move {
+            let zone = zone.to_lowercase();
+            let dnssec = &self.inner.config.dnssec;
+            match dnssec.anchors.presumed(&zone) {
+                Some(Security::Insecure(reason)) => return Ok(ZoneState::Insecure(reason)),
+                Some(_) => return Ok(ZoneState::Indeterminate),
+                None => {}
+            }
+            if let Some(state) = self.inner.dnssec.kept(&zone) {
+                return Ok(state);
+            }
+            // One question fetches; the others wait for it and take its verdict. Locks are
+            // taken child before parent only (a zone waits for its parent's keys, never the
+            // other way), so waiting cannot go round in a circle.
+            let fetching = self.inner.dnssec.fetching(&zone);
+            let _turn = fetching.lock.lock().await;
+            if let Some(state) = self.inner.dnssec.kept(&zone) {
+                return Ok(state);
+            }
+            let state = self.fetch_zone_state(&zone, ctx).await?;
+            let max_ttl = self.inner.cache.config().max_ttl;
+            let ttl = match &state {
+                ZoneState::Secure(keys) => Duration::from_secs(u64::from(keys.ttl.min(max_ttl))),
+                ZoneState::Insecure(_) => Duration::from_secs(u64::from(INSECURE_TTL.min(max_ttl))),
+                ZoneState::Bogus(_) => dnssec.bogus_ttl,
+                ZoneState::Indeterminate => Duration::ZERO,
+            };
+            if !ttl.is_zero() {
+                let until = Instant::now() + ttl;
+                self.inner
+                    .dnssec
+                    .zones
+                    .insert(zone.clone(), (until, state.clone()));
+            }
+            ctx.trace(|| match &state {
+                ZoneState::Secure(keys) => format!(
+                    "  DNSSEC: zone {zone}: keys validated (entry key {})",
+                    keys.entry_key_tag
+                ),
+                other => format!("  DNSSEC: zone {zone}: {}", other.security()),
+            });
+            Ok(state)
+        })
+    }
+
+    /// `zone`'s DNSKEY set fetched and checked against the anchor, or the DS set its parent
+    /// proves.
+    async fn fetch_zone_state(&self, zone: &Name, ctx: &Ctx) -> Result<ZoneState, ResolveError> {
+        let dnssec = &self.inner.config.dnssec;
+        let anchors = dnssec.anchors.clone();
+        let Some(anchor) = anchors.closest(zone) else {
+            return Ok(ZoneState::Indeterminate);
+        };
+        let ds_set: Vec<DS>;
+        let trust = if &anchor.zone == zone {
+            anchor.trust()
+        } else {
+            match self.trusted_ds(zone, ctx).await? {
+                Ok(ds) => {
+                    ds_set = ds;
+                    Trust::ds(&ds_set)
+                }
+                Err(state) => return Ok(state),
+            }
+        };
+        let (step, evidence) = self.fetch(zone, RecordType::DNSKEY, ctx).await?;
+        let dnskeys = match step {
+            Step::Answer { records, .. } => records,
+            _ => Vec::new(),
+        };
+        let sigs = evidence.sigs_for(zone, RecordType::DNSKEY);
+        let now = self.epoch_now();
+        Ok(
+            match validate_zone_keys(zone, trust, &dnskeys, &sigs, now, &dnssec.policy) {
+                ChainResult::Secure(keys) => ZoneState::Secure(Arc::new(keys)),
+                ChainResult::Insecure(reason) => ZoneState::Insecure(reason),
+                ChainResult::Bogus(reason) => ZoneState::Bogus(reason),
+            },
+        )
+    }
+
+    /// The DS set of `zone`, verified with its parent's keys; or what the zone is without one:
+    /// insecure (the parent is, or proves there is no DS), bogus, indeterminate.
+    async fn trusted_ds(
+        &self,
+        zone: &Name,
+        ctx: &Ctx,
+    ) -> Result<Result<Vec<DS>, ZoneState>, ResolveError> {
+        let (step, evidence) = self.fetch(zone, RecordType::DS, ctx).await?;
+        let policy = &self.inner.config.dnssec.policy;
+        let now = self.epoch_now();
+        let denied = |kind| Ok(Err(ZoneState::Bogus(Reason::new(kind, zone))));
+        match step {
+            Step::Answer { records, .. } => {
+                let sigs = evidence.sigs_for(zone, RecordType::DS);
+                let Some(parent) = evidence.signer(zone, &sigs, true) else {
+                    return denied(Kind::RrsigsMissing);
+                };
+                let keys = match self.zone_state(&parent, ctx).await? {
+                    ZoneState::Secure(keys) => keys,
+                    other => return Ok(Err(other)),
+                };
+                if let Err(reason) = verify_rrset(&records, &sigs, &parent, &keys.keys, now, policy)
+                {
+                    return Ok(Err(ZoneState::Bogus(reason)));
+                }
+                let ds = records.iter().filter_map(|r| match &r.data {
+                    RData::DNSSEC(DNSSECRData::DS(ds)) => Some(ds.clone()),
+                    _ => None,
+                });
+                Ok(Ok(ds.collect()))
+            }
+            Step::NoData { .. } | Step::NxDomain { .. } => {
+                let Some(parent) = evidence.signer(zone, &evidence.denial_sigs(), true) else {
+                    return denied(Kind::DenialInvalid);
+                };
+                let keys = match self.zone_state(&parent, ctx).await? {
+                    ZoneState::Secure(keys) => keys,
+                    other => return Ok(Err(other)),
+                };
+                let denials = match self.verified_denials(&evidence, &parent, &keys) {
+                    Ok(denials) => denials,
+                    Err(reason) => return Ok(Err(ZoneState::Bogus(reason))),
+                };
+                let no_ds = Denied::NoData(RecordType::DS);
+                Ok(Err(
+                    match prove_denial(&parent, zone, &no_ds, &denials, policy) {
+                        Security::Secure if cut_proven(zone, &parent, &denials) => {
+                            ZoneState::Insecure(Reason::new(Kind::UnsignedDelegation, zone))
+                        }
+                        Security::Secure => {
+                            ZoneState::Bogus(Reason::new(Kind::DenialInvalid, zone))
+                        }
+                        Security::Insecure(reason) => ZoneState::Insecure(reason),
+                        Security::Bogus(reason) => ZoneState::Bogus(reason),
+                        Security::Indeterminate => ZoneState::Indeterminate,
+                    },
+                ))
+            }
+            Step::Cname { .. } => denied(Kind::DenialInvalid),
+        }
+    }
+
+    /// Ask for (`name`, `qtype`) — DS or DNSKEY — as an infrastructure question (no ECS, not
+    /// validated itself), with what came with the answer.
+    async fn fetch(
+        &self,
+        name: &Name,
+        qtype: RecordType,
+        ctx: &Ctx,
+    ) -> Result<(Step, Box<Evidence>), ResolveError> {
+        let max_depth = self.inner.config.max_subquery_depth;
+        let Some(child) = ctx.child(name, qtype, max_depth) else {
+            return Err(ResolveError::AllServersFailed(name.clone()));
+        };
+        ctx.trace(|| format!("  DNSSEC: fetching {name} {qtype}"));
+        let (step, _, evidence) = self.query_name(name, qtype, &child).await?;
+        Ok((step, evidence))
+    }
+}
