@@ -80,6 +80,7 @@ fuzz_target!(|input: &[u8]| {
         question: Question::new(qname.clone(), RecordType::A),
         client: IpAddr::V4(Ipv4Addr::LOCALHOST),
         client_subnet: None,
+        checking_disabled: false,
     };
     let resolution = runtime.block_on(recursor.resolve_request(request));
     if resolution.rcode == ResponseCode::NoError {
