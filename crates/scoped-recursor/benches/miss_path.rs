@@ -27,7 +27,6 @@ use hickory_proto::op::{Message, MessageType, OpCode, ResponseCode};
 use hickory_proto::rr::rdata::{A, NS};
 use hickory_proto::rr::{Name, RData, Record, RecordType};
 use ipnet::IpNet;
-use nix::time::{ClockId, clock_gettime};
 use scoped_cache::{CacheConfig, RecordCache};
 use scoped_ecs::{Allowlist, Direction, message_ecs};
 use scoped_recursor::qmin::QminMode;
@@ -158,10 +157,7 @@ fn recursor(qmin: QminMode, allowlist: &str) -> (Recursor, Arc<Instant>) {
 struct ThreadCpu;
 
 fn thread_cpu_ns() -> u64 {
-    let now = clock_gettime(ClockId::CLOCK_THREAD_CPUTIME_ID).expect("a thread CPU clock");
-    let secs = u64::try_from(now.tv_sec()).unwrap_or(0);
-    let nanos = u64::try_from(now.tv_nsec()).unwrap_or(0);
-    secs * 1_000_000_000 + nanos
+    u64::try_from(cpu_time::ThreadTime::now().as_duration().as_nanos()).unwrap_or(u64::MAX)
 }
 
 impl Measurement for ThreadCpu {
