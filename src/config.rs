@@ -99,6 +99,8 @@ pub struct FileConfig {
     pub local: LocalSection,
     /// `[dnssec]`: validation.
     pub dnssec: DnssecSection,
+    /// `[dns64]`: AAAA synthesised from A for IPv6-only clients.
+    pub dns64: Dns64Section,
 }
 
 /// `[server]`
@@ -600,6 +602,7 @@ impl Config {
             control,
             local,
             dnssec,
+            dns64,
         } = file;
 
         if server.listen.is_empty() {
@@ -771,6 +774,7 @@ impl Config {
         recursor.qname_minimisation = recursion.qname_minimisation.into();
         recursor.ecs_allowlist = allowlist;
         recursor.dnssec = dnssec.resolve(path)?;
+        recursor.dns64 = dns64.resolve(path)?;
 
         let run_as = crate::privileges::RunAsNames {
             user: server.user,
@@ -878,3 +882,8 @@ mod tests;
 
 mod dnssec;
 pub use dnssec::DnssecSection;
+
+mod dns64;
+#[cfg(test)]
+mod dns64_tests;
+pub use dns64::Dns64Section;

@@ -18,6 +18,7 @@
 //! | ask | `ask.rs` | one server: the upstream ECS decision, the reply classified |
 //! | race | `race.rs` | a zone's servers in turn, the next asked while a slow one stays open |
 //! | exchange | `exchange.rs` + `plan.rs` | the retries with one server: a sans-IO plan, driven |
+//! | dns64 | `dns64.rs` | AAAA synthesised from A, PTR under the prefix mapped (RFC 6147) |
 //! | store | `store.rs` | the reply into the caches, under its scope |
 //! | validate | `validate/` | DNSSEC: the step checked, zone keys from the anchor down, status stamped |
 //! | refresh | `refresh.rs` | prefetch; stale answers (RFC 8767) |
@@ -29,6 +30,7 @@ mod answer;
 mod ask;
 mod chain;
 mod ctx;
+mod dns64;
 mod exchange;
 mod iterate;
 mod lame;
@@ -288,8 +290,9 @@ impl Resolve for Recursor {
         Box::pin(async move { this.resolve_request(request).await })
     }
 
+    /// With DNS64 on, DO and CD together also change the answer (no synthesis).
     fn validates(&self) -> bool {
-        self.inner.config.dnssec.validation
+        self.inner.config.dnssec.validation || self.inner.config.dns64.enabled
     }
 
     fn wire_answer(&self, key: &WireKeyRef<'_>, now: Instant) -> Option<Arc<WireAnswer>> {

@@ -23,6 +23,7 @@ fn dnssec_ok(query: &QueryLogEntry) -> bool {
 async fn ask_cd(recursor: &scoped_recursor::Recursor, qname: &str) -> scoped_recursor::Resolution {
     let request = ResolveRequest {
         checking_disabled: true,
+        dnssec_ok: false,
         ..ResolveRequest::new(
             Question::new(name(qname), RecordType::A),
             IpAddr::V4(Ipv4Addr::LOCALHOST),

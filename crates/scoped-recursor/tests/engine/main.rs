@@ -11,6 +11,7 @@ mod cycles;
 mod dedup;
 mod delegation;
 mod dname;
+mod dns64;
 mod failover;
 mod hardening;
 mod iteration;
