@@ -78,6 +78,8 @@ pub struct RecursorConfig {
     pub dnssec: DnssecConfig,
     /// DNS64 (RFC 6147): AAAA answers synthesised from A records; off by default.
     pub dns64: crate::dns64::Dns64Config,
+    /// Stub zones: names inside them are iterated from their own servers.
+    pub stub_zones: Vec<crate::StubZone>,
 }
 
 /// DNSSEC validation settings.
@@ -148,6 +150,7 @@ impl Default for RecursorConfig {
             selection_seed: None,
             dnssec: DnssecConfig::default(),
             dns64: crate::dns64::Dns64Config::default(),
+            stub_zones: Vec::new(),
         }
     }
 }

@@ -12,6 +12,7 @@
 //! | answer | `answer.rs` | assemble an answer from both caches, link by link (E18, E19) |
 //! | chain | `chain.rs` | one resolution: budget, CNAME chain, negative SOA |
 //! | iterate | `iterate.rs` | closest zone cut, priming, referrals, QNAME minimisation |
+//! | stub | `stub.rs` | stub zones: iteration inside them starts from their configured servers |
 //! | select | `select.rs` | which servers, in which order; glueless nameserver addresses |
 //! | lame | `lame.rs` | servers lame for a (zone, type), passed over for a while |
 //! | probe | `probe.rs` | servers measured in the background, off the client's path |
@@ -42,6 +43,7 @@ mod request;
 mod select;
 mod stats;
 mod store;
+mod stub;
 mod trace;
 mod validate;
 
@@ -65,6 +67,7 @@ use crate::{Resolution, Resolve, ResolveRequest};
 use request::{InflightKey, SharedResolution};
 use stats::{EcsAudit, bump};
 pub use stats::{EcsSent, EngineStats};
+pub use stub::StubZone;
 
 /// Why a resolution stopped without an answer (all become SERVFAIL for the client).
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
