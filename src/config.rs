@@ -101,6 +101,8 @@ pub struct FileConfig {
     pub dnssec: DnssecSection,
     /// `[dns64]`: AAAA synthesised from A for IPv6-only clients.
     pub dns64: Dns64Section,
+    /// `[[stub-zones]]`: zones iterated from their own servers.
+    pub stub_zones: Vec<StubZoneEntry>,
 }
 
 /// `[server]`
@@ -603,6 +605,7 @@ impl Config {
             local,
             dnssec,
             dns64,
+            stub_zones,
         } = file;
 
         if server.listen.is_empty() {
@@ -775,6 +778,7 @@ impl Config {
         recursor.ecs_allowlist = allowlist;
         recursor.dnssec = dnssec.resolve(path)?;
         recursor.dns64 = dns64.resolve(path)?;
+        recursor.stub_zones = stub::resolve(stub_zones, recursion.upstream_port, path)?;
 
         let run_as = crate::privileges::RunAsNames {
             user: server.user,
@@ -887,3 +891,8 @@ mod dns64;
 #[cfg(test)]
 mod dns64_tests;
 pub use dns64::Dns64Section;
+
+mod stub;
+#[cfg(test)]
+mod stub_tests;
+pub use stub::StubZoneEntry;
