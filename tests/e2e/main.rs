@@ -8,6 +8,7 @@ mod hints;
 mod lab;
 mod local;
 mod privacy;
+mod stub;
 
 use std::net::Ipv4Addr;
 use std::time::Duration;
