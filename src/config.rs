@@ -99,6 +99,10 @@ pub struct FileConfig {
     pub local: LocalSection,
     /// `[dnssec]`: validation.
     pub dnssec: DnssecSection,
+    /// `[dns64]`: AAAA synthesised from A for IPv6-only clients.
+    pub dns64: Dns64Section,
+    /// `[[stub-zones]]`: zones iterated from their own servers.
+    pub stub_zones: Vec<StubZoneEntry>,
 }
 
 /// `[server]`
@@ -600,6 +604,8 @@ impl Config {
             control,
             local,
             dnssec,
+            dns64,
+            stub_zones,
         } = file;
 
         if server.listen.is_empty() {
@@ -771,6 +777,8 @@ impl Config {
         recursor.qname_minimisation = recursion.qname_minimisation.into();
         recursor.ecs_allowlist = allowlist;
         recursor.dnssec = dnssec.resolve(path)?;
+        recursor.dns64 = dns64.resolve(path)?;
+        recursor.stub_zones = stub::resolve(stub_zones, recursion.upstream_port, path)?;
 
         let run_as = crate::privileges::RunAsNames {
             user: server.user,
@@ -878,3 +886,13 @@ mod tests;
 
 mod dnssec;
 pub use dnssec::DnssecSection;
+
+mod dns64;
+#[cfg(test)]
+mod dns64_tests;
+pub use dns64::Dns64Section;
+
+mod stub;
+#[cfg(test)]
+mod stub_tests;
+pub use stub::StubZoneEntry;

@@ -111,6 +111,7 @@ pub fn run(config: Config, request: TraceRequest) -> ExitCode {
                 client,
                 client_subnet: subnet,
                 checking_disabled: false,
+                dnssec_ok: false,
             })
             .await;
         for line in lines {

@@ -1,12 +1,14 @@
 //! End-to-end tests: the real `scoped` binary on loopback, resolving through the testkit's
 //! authoritative servers on 127.53.x.y (see `lab.rs`), queried over UDP and TCP as dig would.
 
+mod dns64;
 mod dnssec;
 mod ecs;
 mod hints;
 mod lab;
 mod local;
 mod privacy;
+mod stub;
 
 use std::net::Ipv4Addr;
 use std::time::Duration;

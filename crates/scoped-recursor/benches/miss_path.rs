@@ -238,6 +238,7 @@ fn misses(c: &mut Criterion<ThreadCpu>) {
                 client: IpAddr::V4(Ipv4Addr::LOCALHOST),
                 client_subnet: subnet,
                 checking_disabled: false,
+                dnssec_ok: false,
             };
             let resolution = runtime.block_on(recursor.resolve_request(request));
             assert_eq!(resolution.answers.len(), 1, "{label}: {resolution:?}");

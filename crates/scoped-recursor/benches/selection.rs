@@ -67,6 +67,7 @@ async fn resolve(recursor: &Recursor, qname: &str) -> Duration {
         client: IpAddr::V4(Ipv4Addr::LOCALHOST),
         client_subnet: None,
         checking_disabled: false,
+        dnssec_ok: false,
     };
     let start = Instant::now();
     recursor.resolve_request(request).await;
@@ -387,6 +388,7 @@ async fn loaded_run(infra: InfraConfig) -> Loaded {
                 client: IpAddr::V4(Ipv4Addr::LOCALHOST),
                 client_subnet: Some(subnet),
                 checking_disabled: false,
+                dnssec_ok: false,
             };
             recursor_ref.resolve_request(request).await.rcode
         })

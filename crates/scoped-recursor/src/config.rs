@@ -76,6 +76,10 @@ pub struct RecursorConfig {
     pub selection_seed: Option<u64>,
     /// DNSSEC validation (docs/dnssec.md).
     pub dnssec: DnssecConfig,
+    /// DNS64 (RFC 6147): AAAA answers synthesised from A records; off by default.
+    pub dns64: crate::dns64::Dns64Config,
+    /// Stub zones: names inside them are iterated from their own servers.
+    pub stub_zones: Vec<crate::StubZone>,
 }
 
 /// DNSSEC validation settings.
@@ -145,6 +149,8 @@ impl Default for RecursorConfig {
             qname_minimisation: QminMode::Relaxed,
             selection_seed: None,
             dnssec: DnssecConfig::default(),
+            dns64: crate::dns64::Dns64Config::default(),
+            stub_zones: Vec::new(),
         }
     }
 }

@@ -10,6 +10,7 @@
 pub mod classify;
 pub mod config;
 pub mod counters;
+pub mod dns64;
 mod engine;
 pub mod infra;
 pub mod qmin;
@@ -26,7 +27,8 @@ use ipnet::IpNet;
 pub use scoped_cache::{Validation, WireAnswer, WireCache, WireClients, WireKey, WireKeyRef};
 
 pub use config::{DnssecConfig, RecursorConfig};
-pub use engine::{EcsSent, EngineStats, Recursor, ResolveError};
+pub use dns64::Dns64Config;
+pub use engine::{EcsSent, EngineStats, Recursor, ResolveError, StubZone};
 pub use root_hints::{RootHint, builtin_root_hints, parse_root_hints};
 pub use transport::{
     NetTransport, Protocol, Transport, TransportError, UpstreamQuery, reply_matches,
@@ -67,6 +69,8 @@ pub struct ResolveRequest {
     /// The client set CD (RFC 4035 §3.2.2): it gets the data unchecked, and what is fetched for
     /// it is never served as validated to a client without CD.
     pub checking_disabled: bool,
+    /// The client set DO: with CD as well, it gets no DNS64 synthesis (RFC 6147 §5.5).
+    pub dnssec_ok: bool,
 }
 
 impl ResolveRequest {
@@ -77,6 +81,7 @@ impl ResolveRequest {
             client,
             client_subnet: None,
             checking_disabled: false,
+            dnssec_ok: false,
         }
     }
 }

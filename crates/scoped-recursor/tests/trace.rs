@@ -39,6 +39,7 @@ async fn trace_with(
         client: IpAddr::V4(Ipv4Addr::LOCALHOST),
         client_subnet: subnet,
         checking_disabled: false,
+        dnssec_ok: false,
     };
     let (resolution, lines) = recursor.trace(request).await;
     assert_eq!(resolution.rcode, ResponseCode::NoError);

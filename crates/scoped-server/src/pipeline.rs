@@ -556,6 +556,7 @@ impl Pipeline {
             client: client_ip,
             client_subnet: decision.subnet(),
             checking_disabled: query.header.checking_disabled,
+            dnssec_ok: ClientBits::of(&query).dnssec_ok,
         };
         let mut resolution = self.resolver.resolve(request).await;
         let bits = ClientBits::of(&query);

@@ -91,6 +91,7 @@ pub async fn ask_from(
         client: IpAddr::V4(Ipv4Addr::LOCALHOST),
         client_subnet: subnet,
         checking_disabled: false,
+        dnssec_ok: false,
     };
     recursor.resolve_request(request).await
 }

@@ -145,7 +145,7 @@ impl Recursor {
         let config = &self.inner.config;
         let stats = &self.inner.stats;
         let infra = &self.inner.infra;
-        let server = SocketAddr::new(addr, config.upstream_port);
+        let server = SocketAddr::new(addr, self.port_of(addr));
         ctx.spend_query().map_err(ExchangeError::Budget)?;
         let id: u16 = rand::random();
         let dnssec_ok = config.dnssec.validation;

@@ -238,14 +238,19 @@ impl Recursor {
         self.inner.no_cuts.insert(key, until);
     }
 
-    /// The deepest cached zone cut at or above `name`, or the root (primed on first need).
+    /// The deepest cached zone cut at or above `name`, or the root (primed on first need). Inside
+    /// a stub zone, the deepest cut cached below the stub's apex, or the stub zone itself.
     pub(super) async fn closest_delegation(
         &self,
         name: &Name,
         ctx: &Ctx,
     ) -> Result<Delegation, ResolveError> {
         let now = Instant::now();
+        let stub = self.stub_zone_for(name);
         for ancestor in self.inner.cache.maybe_zone_cuts(name) {
+            if stub.is_some_and(|stub| ancestor.num_labels() <= stub.name.num_labels()) {
+                break;
+            }
             if let Some(delegation) = self.cached_delegation(&ancestor, now) {
                 let reachable = delegation.servers.iter().any(|s| !s.addrs.is_empty())
                     || delegation
@@ -258,6 +263,15 @@ impl Recursor {
                     return Ok(delegation);
                 }
             }
+        }
+        if let Some(stub) = stub {
+            ctx.trace(|| {
+                format!(
+                    "stub zone {}: starting at its servers {:?}",
+                    stub.name, stub.servers
+                )
+            });
+            return Ok(self.stub_delegation(stub));
         }
         if let Some(root) = self.cached_delegation(&Name::root(), now) {
             return Ok(root);

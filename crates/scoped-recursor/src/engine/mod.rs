@@ -12,12 +12,14 @@
 //! | answer | `answer.rs` | assemble an answer from both caches, link by link (E18, E19) |
 //! | chain | `chain.rs` | one resolution: budget, CNAME chain, negative SOA |
 //! | iterate | `iterate.rs` | closest zone cut, priming, referrals, QNAME minimisation |
+//! | stub | `stub.rs` | stub zones: iteration inside them starts from their configured servers |
 //! | select | `select.rs` | which servers, in which order; glueless nameserver addresses |
 //! | lame | `lame.rs` | servers lame for a (zone, type), passed over for a while |
 //! | probe | `probe.rs` | servers measured in the background, off the client's path |
 //! | ask | `ask.rs` | one server: the upstream ECS decision, the reply classified |
 //! | race | `race.rs` | a zone's servers in turn, the next asked while a slow one stays open |
 //! | exchange | `exchange.rs` + `plan.rs` | the retries with one server: a sans-IO plan, driven |
+//! | dns64 | `dns64.rs` | AAAA synthesised from A, PTR under the prefix mapped (RFC 6147) |
 //! | store | `store.rs` | the reply into the caches, under its scope |
 //! | validate | `validate/` | DNSSEC: the step checked, zone keys from the anchor down, status stamped |
 //! | refresh | `refresh.rs` | prefetch; stale answers (RFC 8767) |
@@ -29,6 +31,7 @@ mod answer;
 mod ask;
 mod chain;
 mod ctx;
+mod dns64;
 mod exchange;
 mod iterate;
 mod lame;
@@ -40,6 +43,7 @@ mod request;
 mod select;
 mod stats;
 mod store;
+mod stub;
 mod trace;
 mod validate;
 
@@ -63,6 +67,7 @@ use crate::{Resolution, Resolve, ResolveRequest};
 use request::{InflightKey, SharedResolution};
 use stats::{EcsAudit, bump};
 pub use stats::{EcsSent, EngineStats};
+pub use stub::StubZone;
 
 /// Why a resolution stopped without an answer (all become SERVFAIL for the client).
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -288,8 +293,9 @@ impl Resolve for Recursor {
         Box::pin(async move { this.resolve_request(request).await })
     }
 
+    /// With DNS64 on, DO and CD together also change the answer (no synthesis).
     fn validates(&self) -> bool {
-        self.inner.config.dnssec.validation
+        self.inner.config.dnssec.validation || self.inner.config.dns64.enabled
     }
 
     fn wire_answer(&self, key: &WireKeyRef<'_>, now: Instant) -> Option<Arc<WireAnswer>> {

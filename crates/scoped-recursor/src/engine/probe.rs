@@ -96,7 +96,7 @@ impl Recursor {
         let started = Instant::now();
         let timeout = infra.hard_timeout(addr, started);
         let query = UpstreamQuery {
-            server: SocketAddr::new(addr, self.inner.config.upstream_port),
+            server: SocketAddr::new(addr, self.port_of(addr)),
             protocol: Protocol::Udp,
             message: build_query(
                 rand::random(),

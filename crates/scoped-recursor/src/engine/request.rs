@@ -39,7 +39,18 @@ impl Recursor {
     /// per entry (prefetch), with the client's subnet at full length (E06). On a miss with stale
     /// data in the cache (RFC 8767) the client waits at most `stale_client_timeout`, and gets
     /// the stale data if the resolution is slower or fails.
+    ///
+    /// With DNS64 on, AAAA and PTR questions go through the DNS64 step (`dns64.rs`), which asks
+    /// this path for what it needs.
     pub async fn resolve_request(&self, request: ResolveRequest) -> Resolution {
+        if self.dns64_applies(&request) {
+            return self.with_dns64(request, None).await;
+        }
+        self.resolve_cached(request).await
+    }
+
+    /// [`Recursor::resolve_request`] without DNS64.
+    pub(super) async fn resolve_cached(&self, request: ResolveRequest) -> Resolution {
         let question = request.question;
         if question.qclass != DNSClass::IN {
             return Resolution::error(ResponseCode::Refused);

@@ -12,6 +12,9 @@ use super::ctx::{Ctx, Lookup, Role};
 use crate::classify::Delegation;
 use crate::{Resolution, ResolveRequest};
 
+/// Where a traced resolution writes its lines.
+pub(super) type TraceLines = Arc<Mutex<Vec<String>>>;
+
 impl Recursor {
     /// Resolve from the root with every decision written down (`scoped trace`): the servers
     /// chosen and why, whether ECS was sent and why, what came back, and under which scope the
@@ -19,12 +22,27 @@ impl Recursor {
     /// CLI gives it a fresh engine.
     pub async fn trace(&self, request: ResolveRequest) -> (Resolution, Vec<String>) {
         let lines = Arc::new(Mutex::new(Vec::new()));
+        let resolution = if self.dns64_applies(&request) {
+            self.with_dns64(request, Some(lines.clone())).await
+        } else {
+            self.trace_plain(request, lines.clone()).await
+        };
+        let lines = std::mem::take(&mut *lines.lock().unwrap_or_else(|e| e.into_inner()));
+        (resolution, lines)
+    }
+
+    /// One traced resolution, without DNS64: its lines go to `lines`.
+    pub(super) async fn trace_plain(
+        &self,
+        request: ResolveRequest,
+        lines: TraceLines,
+    ) -> Resolution {
         let question = request.question;
-        let resolution = if question.qclass == DNSClass::IN {
+        if question.qclass == DNSClass::IN {
             self.resolve_with_trace(
                 question,
                 request.client_subnet,
-                Some(lines.clone()),
+                Some(lines),
                 Role::Client,
                 Lookup::Again,
                 !request.checking_disabled,
@@ -32,9 +50,7 @@ impl Recursor {
             .await
         } else {
             Resolution::error(ResponseCode::Refused)
-        };
-        let lines = std::mem::take(&mut *lines.lock().unwrap_or_else(|e| e.into_inner()));
-        (resolution, lines)
+        }
     }
 
     pub(super) fn trace_referral(&self, ctx: &Ctx, next: &Delegation) {

@@ -23,6 +23,7 @@ fn dnssec_ok(query: &QueryLogEntry) -> bool {
 async fn ask_cd(recursor: &scoped_recursor::Recursor, qname: &str) -> scoped_recursor::Resolution {
     let request = ResolveRequest {
         checking_disabled: true,
+        dnssec_ok: false,
         ..ResolveRequest::new(
             Question::new(name(qname), RecordType::A),
             IpAddr::V4(Ipv4Addr::LOCALHOST),
@@ -215,4 +216,29 @@ async fn concurrent_questions_fetch_a_zones_keys_once() {
         2,
         "example. and sub.example."
     );
+}
+
+/// DNS64 (RFC 6147 §5.5): AAAA records synthesised from a secure A record cannot be proven, so
+/// the answer is never marked secure (no AD), though the A record it came from is.
+#[tokio::test(start_paused = true)]
+async fn a_synthesised_dns64_answer_is_never_secure() {
+    let (internet, dnssec) = Hierarchy::default().build();
+    let config = RecursorConfig {
+        dnssec,
+        dns64: scoped_recursor::Dns64Config {
+            enabled: true,
+            ..Default::default()
+        },
+        ..config_for(&internet)
+    };
+    let recursor = recursor_with(&internet, config);
+    let a = ask(&recursor, "www.example.", RecordType::A).await;
+    assert_eq!(a.security, Validation::Secure);
+    let aaaa = ask(&recursor, "www.example.", RecordType::AAAA).await;
+    assert_eq!(aaaa.rcode, ResponseCode::NoError);
+    assert_eq!(aaaa.answers.len(), 1, "{:?}", aaaa.answers);
+    assert!(
+        matches!(&aaaa.answers[0].data, hickory_proto::rr::RData::AAAA(v6) if v6.0 == "64:ff9b::c000:201".parse::<std::net::Ipv6Addr>().unwrap())
+    );
+    assert_eq!(aaaa.security, Validation::Insecure);
 }

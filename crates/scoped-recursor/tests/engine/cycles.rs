@@ -219,6 +219,7 @@ www 300 IN A 192.0.2.50
                 client: IpAddr::V4(Ipv4Addr::LOCALHOST),
                 client_subnet: None,
                 checking_disabled: false,
+                dnssec_ok: false,
             };
             let (res, lines) = recursor.trace(request).await;
             assert_eq!(res.rcode, ResponseCode::ServFail, "{mode:?} {qname}");

@@ -143,6 +143,7 @@ async fn non_in_class_is_refused() {
         client: IpAddr::V4(Ipv4Addr::LOCALHOST),
         client_subnet: None,
         checking_disabled: false,
+        dnssec_ok: false,
     };
     let res = recursor.resolve_request(request).await;
     assert_eq!(res.rcode, ResponseCode::Refused);

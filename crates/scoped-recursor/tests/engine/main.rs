@@ -11,6 +11,7 @@ mod cycles;
 mod dedup;
 mod delegation;
 mod dname;
+mod dns64;
 mod failover;
 mod hardening;
 mod iteration;
@@ -20,6 +21,7 @@ mod other_type;
 mod prefetch;
 mod record_cache;
 mod serve_stale;
+mod stub_zones;
 mod wire_cache;
 
 use std::net::Ipv4Addr;
