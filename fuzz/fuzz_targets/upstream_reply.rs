@@ -81,6 +81,7 @@ fuzz_target!(|input: &[u8]| {
         client: IpAddr::V4(Ipv4Addr::LOCALHOST),
         client_subnet: None,
         checking_disabled: false,
+        dnssec_ok: false,
     };
     let resolution = runtime.block_on(recursor.resolve_request(request));
     if resolution.rcode == ResponseCode::NoError {
