@@ -26,7 +26,10 @@ use ipnet::IpNet;
 pub use scoped_cache::{Validation, WireAnswer, WireCache, WireClients, WireKey, WireKeyRef};
 
 pub use config::{DnssecConfig, RecursorConfig};
-pub use engine::{EcsSent, EngineStats, Recursor, ResolveError};
+pub use engine::{
+    EDE_NETWORK_ERROR, EDE_NO_REACHABLE_AUTHORITY, EDE_OTHER, EcsSent, EngineStats, Recursor,
+    ResolveError,
+};
 pub use root_hints::{RootHint, builtin_root_hints, parse_root_hints};
 pub use transport::{
     NetTransport, Protocol, Transport, TransportError, UpstreamQuery, reply_matches,

@@ -18,6 +18,7 @@ mod lameness;
 mod negative;
 mod other_type;
 mod prefetch;
+mod reasons;
 mod record_cache;
 mod serve_stale;
 mod wire_cache;
