@@ -7,6 +7,7 @@ mod hints;
 mod lab;
 mod local;
 mod privacy;
+mod reasons;
 
 use std::net::Ipv4Addr;
 use std::time::Duration;

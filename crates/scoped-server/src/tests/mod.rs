@@ -7,6 +7,7 @@ mod local_tests;
 mod malformed_tests;
 mod parse_props;
 mod pipeline_tests;
+mod reason_tests;
 mod socket_tests;
 
 use std::collections::HashMap;
