@@ -1,5 +1,6 @@
 //! The front end's tests: one binary, one fake engine, shared helpers.
 
+mod chaos_tests;
 mod dnssec_tests;
 mod ecs_tests;
 mod fast_path_tests;
