@@ -136,6 +136,10 @@ pub struct ServerSection {
     pub user: Option<String>,
     /// The group to run as (default: the user's primary group).
     pub group: Option<String>,
+    /// The answer to `id.server` and `hostname.bind` (TXT, class CHAOS); unset: REFUSED.
+    pub identity: Option<String>,
+    /// The answer to `version.bind` and `version.server` (TXT, class CHAOS); unset: REFUSED.
+    pub version: Option<String>,
 }
 
 impl Default for ServerSection {
@@ -154,6 +158,8 @@ impl Default for ServerSection {
             tcp_write_timeout: d.tcp_write_timeout,
             user: None,
             group: None,
+            identity: None,
+            version: None,
         }
     }
 }
@@ -803,6 +809,10 @@ impl Config {
             tcp_write_timeout: server.tcp_write_timeout,
             ecs: scoped_server::EcsFrontEnd { policy },
             local: std::sync::Arc::new(local),
+            chaos: scoped_server::Chaos {
+                identity: server.identity,
+                version: server.version,
+            },
         };
         if cache.prefetch && !(1..=99).contains(&cache.prefetch_percent) {
             return Err(invalid(

@@ -503,3 +503,18 @@ fn root_hints_file_errors_name_its_line() {
     assert_eq!(config.recursor.root_hints.len(), 1);
     std::fs::remove_dir_all(&dir).ok();
 }
+
+#[test]
+fn server_identity_and_version_are_the_chaos_answers() {
+    let config = parse("").unwrap();
+    assert_eq!(config.server.chaos, scoped_server::Chaos::default());
+    let config =
+        parse("[server]\nidentity = \"resolver-1.example\"\nversion = \"scoped 1.2\"\n").unwrap();
+    assert_eq!(
+        config.server.chaos,
+        scoped_server::Chaos {
+            identity: Some("resolver-1.example".into()),
+            version: Some("scoped 1.2".into()),
+        }
+    );
+}

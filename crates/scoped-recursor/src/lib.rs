@@ -28,7 +28,10 @@ pub use scoped_cache::{Validation, WireAnswer, WireCache, WireClients, WireKey, 
 
 pub use config::{DnssecConfig, RecursorConfig};
 pub use dns64::Dns64Config;
-pub use engine::{EcsSent, EngineStats, Recursor, ResolveError, StubZone};
+pub use engine::{
+    EDE_NETWORK_ERROR, EDE_NO_REACHABLE_AUTHORITY, EDE_OTHER, EcsSent, EngineStats, Recursor,
+    ResolveError, StubZone,
+};
 pub use root_hints::{RootHint, builtin_root_hints, parse_root_hints};
 pub use transport::{
     NetTransport, Protocol, Transport, TransportError, UpstreamQuery, reply_matches,

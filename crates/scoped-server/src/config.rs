@@ -98,6 +98,9 @@ pub struct ServerConfig {
     /// Local zones and data, answered before any cache or engine work. Default: the default
     /// zones ([`LocalZones::defaults`]).
     pub local: Arc<LocalZones>,
+    /// CHAOS TXT answers about the server (`id.server`, `version.bind`). Default: none, every
+    /// CHAOS question REFUSED.
+    pub chaos: crate::Chaos,
 }
 
 impl Default for ServerConfig {
@@ -116,6 +119,7 @@ impl Default for ServerConfig {
             tcp_max_inflight_per_connection: DEFAULT_TCP_MAX_INFLIGHT_PER_CONNECTION,
             ecs: EcsFrontEnd::default(),
             local: Arc::new(LocalZones::defaults()),
+            chaos: crate::Chaos::default(),
         }
     }
 }

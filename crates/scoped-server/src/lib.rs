@@ -22,6 +22,7 @@
 #![warn(missing_docs)]
 
 mod acl;
+mod chaos;
 mod config;
 mod dnssec;
 mod fast;
@@ -33,6 +34,7 @@ mod tcp;
 mod udp;
 
 pub use acl::Acl;
+pub use chaos::Chaos;
 pub use config::{
     CLASSIC_UDP_PAYLOAD, DEFAULT_EDNS_UDP_PAYLOAD, DEFAULT_LISTEN, DEFAULT_TCP_IDLE_TIMEOUT,
     DEFAULT_TCP_MAX_CONNECTIONS, DEFAULT_TCP_MAX_CONNECTIONS_PER_CLIENT,

@@ -355,6 +355,8 @@ pub struct Pipeline {
     resolver: Arc<dyn Resolve>,
     stats: Arc<FrontendStats>,
     local: Arc<LocalZones>,
+    /// CHAOS TXT answers about the server itself (`chaos.rs`).
+    pub(crate) chaos: crate::Chaos,
 }
 
 impl Pipeline {
@@ -371,6 +373,7 @@ impl Pipeline {
             resolver,
             stats,
             local: Arc::clone(&config.local),
+            chaos: config.chaos.clone(),
         }
     }
 
@@ -536,7 +539,11 @@ impl Pipeline {
         });
         let query = match checked {
             Ok(query) => query,
-            Err(rejection) => return self.reject(rejection, transport),
+            Err(rejection) => {
+                return self
+                    .answer_chaos(&rejection, transport)
+                    .or_else(|| self.reject(rejection, transport));
+            }
         };
 
         let decision = self.subnet_policy.decide(client_ip, query.ecs.as_ref());

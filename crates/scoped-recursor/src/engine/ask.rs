@@ -14,6 +14,7 @@ use super::ctx::{Asking, Ctx};
 use super::exchange::ExchangeError;
 use super::iterate::Outcome;
 use super::plan::EcsExchange;
+use super::reason::Failure;
 use super::stats::bump;
 use super::store::group_rrsets;
 use super::validate::Evidence;
@@ -50,7 +51,8 @@ impl Recursor {
         let (response, ecs_outcome) =
             match self.exchange(addr, name, qtype, ctx, ecs, overdue).await {
                 Ok(exchanged) => exchanged,
-                Err(ExchangeError::Server) => {
+                Err(ExchangeError::Server(failed)) => {
+                    ctx.note_failure(zone, failed);
                     ctx.trace(|| {
                         format!(
                             "  <- {addr}: no usable reply (timeout, error or mismatch); next server"
@@ -77,6 +79,7 @@ impl Recursor {
             Classified::Lame(reason) => {
                 ctx.trace(|| format!("  <- {addr}: unusable ({reason:?}); next server"));
                 bump(&self.inner.stats.lame_replies);
+                ctx.note_failure(zone, Failure::of_lame(reason));
                 if reason.is_lame_delegation() {
                     self.inner.lame.remember(addr, zone, qtype, now);
                 }

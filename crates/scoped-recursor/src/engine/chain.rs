@@ -92,10 +92,19 @@ impl Recursor {
                 self.remember_bogus(&question, &reason)
             }
             Err(error) => {
-                ctx.trace(|| format!("SERVFAIL: {error}"));
+                let ede = (ctx.budget.failures.lock())
+                    .unwrap_or_else(|e| e.into_inner())
+                    .ede(&error, &question.name);
+                ctx.trace(|| match &ede {
+                    Some(ede) => format!("SERVFAIL: {error}; EDE {} ({})", ede.code, ede.text),
+                    None => format!("SERVFAIL: {error}"),
+                });
                 debug!(name = %question.name, qtype = %question.qtype, %error, "SERVFAIL");
                 bump(&self.inner.stats.servfail);
-                Resolution::servfail()
+                Resolution {
+                    ede,
+                    ..Resolution::servfail()
+                }
             }
         }
     }

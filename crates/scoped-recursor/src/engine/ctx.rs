@@ -10,6 +10,7 @@ use ipnet::IpNet;
 use tokio::time::Instant;
 
 use super::ResolveError;
+use super::reason::{Failure, Failures};
 
 /// The part of a question's resolution shared by all its sub-queries.
 #[derive(Debug)]
@@ -21,6 +22,8 @@ pub(super) struct Budget {
     /// (a cycle of glueless delegations) are tried along every order of the cycle, work that
     /// grows exponentially with the number of names even though the cache spares the queries.
     pub(super) failed_lookups: Mutex<Vec<(Name, RecordType)>>,
+    /// How the servers of each zone failed: the reason a SERVFAIL gives (`reason.rs`).
+    pub(super) failures: Mutex<Failures>,
 }
 
 impl Budget {
@@ -30,6 +33,7 @@ impl Budget {
             deadline,
             upstream_left: AtomicU32::new(upstream),
             failed_lookups: Mutex::new(Vec::new()),
+            failures: Mutex::new(Failures::default()),
         }
     }
 }
@@ -136,6 +140,15 @@ impl Ctx {
             .lock()
             .unwrap_or_else(|e| e.into_inner())
             .push((name.clone(), rtype));
+    }
+
+    /// A try at a server of `zone` failed this way (for the SERVFAIL's reason).
+    pub(super) fn note_failure(&self, zone: &Name, failure: Failure) {
+        self.budget
+            .failures
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .note(zone, failure);
     }
 
     /// Spend one upstream query on work the question does not wait for (a background

@@ -22,6 +22,7 @@ use super::ctx::Ctx;
 use super::plan::{
     EcsExchange, ExchangePlan, Learned, Next, ReplyFacts, Try, TryReason, TryResult,
 };
+use super::reason::Failure;
 use super::stats::bump;
 use super::{Recursor, ResolveError};
 use crate::config::EDNS_PAYLOAD;
@@ -29,8 +30,8 @@ use crate::transport::{Protocol, TransportError, UpstreamQuery};
 
 /// Why one exchange with one server produced nothing usable.
 pub(super) enum ExchangeError {
-    /// This server failed; try another.
-    Server,
+    /// This server failed (how, last); try another.
+    Server(Failure),
     /// The question's budget is spent; stop everything.
     Budget(ResolveError),
 }
@@ -113,18 +114,20 @@ impl Recursor {
         let mut attempt = plan.start();
         loop {
             self.count_try(attempt.reason);
-            let (result, response) = self
+            let (result, response, failed) = self
                 .send_try(addr, name, qtype, ctx, attempt, overdue)
                 .await?;
             let (next, learned) = plan.next(result);
             self.learn(addr, learned);
+            // How the last try failed; a reply the plan gave up on was unusable.
+            let failed = failed.unwrap_or(Failure::Unusable);
             match (next, response) {
                 (Next::Send(again), _) => attempt = again,
                 (Next::Done(outcome), Some(response)) => return Ok((response, outcome)),
-                (Next::Done(_), None) => return Err(ExchangeError::Server),
+                (Next::Done(_), None) => return Err(ExchangeError::Server(failed)),
                 (Next::Fail(failure), _) => {
                     debug!(%addr, %name, ?failure, "no usable reply from this server");
-                    return Err(ExchangeError::Server);
+                    return Err(ExchangeError::Server(failed));
                 }
             }
         }
@@ -141,7 +144,7 @@ impl Recursor {
         ctx: &Ctx,
         attempt: Try,
         overdue: &Notify,
-    ) -> Result<(TryResult, Option<Message>), ExchangeError> {
+    ) -> Result<(TryResult, Option<Message>, Option<Failure>), ExchangeError> {
         let config = &self.inner.config;
         let stats = &self.inner.stats;
         let infra = &self.inner.infra;
@@ -261,20 +264,25 @@ impl Recursor {
                 } else {
                     TryResult::NoReply
                 };
-                return Ok((result, None));
+                let failed = match error {
+                    TransportError::Timeout(_) | TransportError::EchoMissing(_) => Failure::Timeout,
+                    TransportError::Io(_) => Failure::Network,
+                    TransportError::Framing(_) => Failure::Unusable,
+                };
+                return Ok((result, None, Some(failed)));
             }
         };
         let Ok(response) = Message::from_vec(&reply) else {
             bump(&stats.malformed_replies);
             debug!(%server, "malformed reply");
-            return Ok((TryResult::NoReply, None));
+            return Ok((TryResult::NoReply, None, Some(Failure::Unusable)));
         };
         let records =
             response.answers.len() + response.authorities.len() + response.additionals.len();
         if records > config.max_records_per_reply {
             bump(&stats.oversized_replies);
             debug!(%server, records, "reply with too many records");
-            return Ok((TryResult::NoReply, None));
+            return Ok((TryResult::NoReply, None, Some(Failure::Unusable)));
         }
         // The transport already dropped mismatching replies (E11); the check is made again here
         // because a TCP reply is not filtered the same way.
@@ -289,7 +297,7 @@ impl Recursor {
             has_opt: response.edns.is_some(),
             ecs,
         };
-        Ok((TryResult::Reply(facts), Some(response)))
+        Ok((TryResult::Reply(facts), Some(response), None))
     }
 
     /// What the end of one try says about the server: a UDP reply is an RTT sample (a late one

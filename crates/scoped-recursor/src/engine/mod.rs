@@ -24,6 +24,7 @@
 //! | validate | `validate/` | DNSSEC: the step checked, zone keys from the anchor down, status stamped |
 //! | refresh | `refresh.rs` | prefetch; stale answers (RFC 8767) |
 //! | trace | `trace.rs` | `scoped trace`: every decision written down |
+//! | reason | `reason.rs` | why a SERVFAIL: the EDE (RFC 8914) from how the servers failed |
 //!
 //! `ctx.rs` holds the per-question state the steps pass along, `stats.rs` the counters.
 
@@ -38,6 +39,7 @@ mod lame;
 mod plan;
 mod probe;
 mod race;
+mod reason;
 mod refresh;
 mod request;
 mod select;
@@ -64,6 +66,7 @@ use crate::config::RecursorConfig;
 use crate::infra::InfraCache;
 use crate::transport::Transport;
 use crate::{Resolution, Resolve, ResolveRequest};
+pub use reason::{EDE_NETWORK_ERROR, EDE_NO_REACHABLE_AUTHORITY, EDE_OTHER};
 use request::{InflightKey, SharedResolution};
 use stats::{EcsAudit, bump};
 pub use stats::{EcsSent, EngineStats};

@@ -120,9 +120,13 @@ impl Recursor {
             },
             None => flight.await,
         };
-        // Bogus data is never served, stale or not.
+        // Bogus data is never served, stale or not; stale data stands in for servers that
+        // could not be reached.
         if resolution.rcode == ResponseCode::ServFail
-            && resolution.ede.is_none()
+            && resolution
+                .ede
+                .as_ref()
+                .is_none_or(crate::Ede::is_resolution_failure)
             && let Some(stale) = self.stale_answer(&question, subnet, Instant::now(), checked)
         {
             bump(&self.inner.stats.stale_served_failed);

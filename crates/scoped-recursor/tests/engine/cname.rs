@@ -103,6 +103,14 @@ async fn long_cname_chain_is_followed_up_to_the_limit() {
         ResponseCode::ServFail,
         "20 links is over the limit of 12"
     );
+    let ede = res.ede.expect("a reason");
+    assert_eq!(ede.code, scoped_recursor::EDE_OTHER, "{}", ede.text);
+    assert!(
+        ede.text
+            .starts_with("CNAME/DNAME chain too long or looping at "),
+        "{}",
+        ede.text
+    );
 }
 
 #[tokio::test(start_paused = true)]

@@ -19,6 +19,7 @@ mod lameness;
 mod negative;
 mod other_type;
 mod prefetch;
+mod reasons;
 mod record_cache;
 mod serve_stale;
 mod stub_zones;

@@ -1,5 +1,6 @@
 //! The front end's tests: one binary, one fake engine, shared helpers.
 
+mod chaos_tests;
 mod dnssec_tests;
 mod ecs_tests;
 mod fast_path_tests;
@@ -7,6 +8,7 @@ mod local_tests;
 mod malformed_tests;
 mod parse_props;
 mod pipeline_tests;
+mod reason_tests;
 mod socket_tests;
 
 use std::collections::HashMap;
