@@ -5,62 +5,19 @@
 use hickory_proto::op::ResponseCode;
 use hickory_proto::rr::RecordType;
 use hickory_proto::rr::rdata::opt::EdnsOption;
-use scoped_testkit::signed::{DsMode, Signing, sign_hierarchy};
-use scoped_testkit::{Internet, InternetBuilder, Zone};
+use scoped_testkit::Internet;
+use scoped_testkit::signed_lab::signed_lab_internet;
 
 use crate::lab::{Lab, query};
 
-const ROOT: &str = "$TTL 86400
-@ IN SOA a.root. host. 1 1800 900 604800 86400
-@ IN NS a.root.
-a.root. IN A 127.53.0.1
-example. IN NS ns.example.
-ns.example. IN A 127.53.0.2
-";
-
-const EXAMPLE: &str = "$TTL 3600
-@ IN SOA ns host 1 1800 900 604800 300
-@ IN NS ns
-ns IN A 127.53.0.2
-www IN A 192.0.2.1
-sub IN NS ns.sub
-ns.sub IN A 127.53.0.3
-";
-
-const SUB: &str = "$TTL 3600
-@ IN SOA ns host 1 1800 900 604800 300
-@ IN NS ns
-ns IN A 127.53.0.3
-www IN A 192.0.2.9
-";
-
-/// The hierarchy, `sub.example.` with a DS that matches none of its keys; and the root's DS
-/// as a trust-anchor file.
+/// The signed lab hierarchy, signed now (`sub.example.` with a DS that matches none of its
+/// keys), and the root's DS as a trust-anchor file.
 fn signed_internet() -> (Internet, String) {
     let now = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .unwrap()
         .as_secs() as u32;
-    let zone = |origin: &str, text: &str| Zone::parse(origin, text).unwrap();
-    let hierarchy = sign_hierarchy(vec![
-        (zone(".", ROOT), Some(Signing::new(now))),
-        (zone("example.", EXAMPLE), Some(Signing::new(now))),
-        (
-            zone("sub.example.", SUB),
-            Some(Signing {
-                ds: DsMode::Stray,
-                ..Signing::new(now)
-            }),
-        ),
-    ])
-    .unwrap();
-    let mut builder = InternetBuilder::new();
-    hierarchy.add_to(&mut builder);
-    builder
-        .server("127.53.0.1".parse().unwrap(), &["."])
-        .server("127.53.0.2".parse().unwrap(), &["example."])
-        .server("127.53.0.3".parse().unwrap(), &["sub.example."]);
-    (builder.build().unwrap(), hierarchy.anchor_text)
+    signed_lab_internet(now)
 }
 
 fn dnssec_query(id: u16, qname: &str) -> hickory_proto::op::Message {

@@ -20,58 +20,8 @@
 
 use std::path::PathBuf;
 
-use scoped_testkit::signed::{DsMode, Signing, sign_hierarchy};
-use scoped_testkit::{Internet, InternetBuilder, Zone, standard_internet};
-
-const ROOT: &str = "$TTL 86400
-@ IN SOA a.root. host. 1 1800 900 604800 86400
-@ IN NS a.root.
-a.root. IN A 127.53.0.1
-example. IN NS ns.example.
-ns.example. IN A 127.53.0.2
-";
-
-const EXAMPLE: &str = "$TTL 3600
-@ IN SOA ns host 1 1800 900 604800 300
-@ IN NS ns
-ns IN A 127.53.0.2
-www IN A 192.0.2.1
-sub IN NS ns.sub
-ns.sub IN A 127.53.0.3
-";
-
-const SUB: &str = "$TTL 3600
-@ IN SOA ns host 1 1800 900 604800 300
-@ IN NS ns
-ns IN A 127.53.0.3
-www IN A 192.0.2.9
-";
-
-/// The signed hierarchy and its root's DS as trust-anchor text.
-fn signed_internet() -> (Internet, String) {
-    let now = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map_or(0, |d| u32::try_from(d.as_secs()).unwrap_or(u32::MAX));
-    let zone = |origin: &str, text: &str| Zone::parse(origin, text).expect("a lab zone");
-    let stray = Signing {
-        ds: DsMode::Stray,
-        ..Signing::new(now)
-    };
-    let hierarchy = sign_hierarchy(vec![
-        (zone(".", ROOT), Some(Signing::new(now))),
-        (zone("example.", EXAMPLE), Some(Signing::new(now))),
-        (zone("sub.example.", SUB), Some(stray)),
-    ])
-    .expect("the lab hierarchy signs");
-    let mut builder = InternetBuilder::new();
-    hierarchy.add_to(&mut builder);
-    builder
-        .server("127.53.0.1".parse().expect("an address"), &["."])
-        .server("127.53.0.2".parse().expect("an address"), &["example."])
-        .server("127.53.0.3".parse().expect("an address"), &["sub.example."]);
-    let internet = builder.build().expect("the lab internet");
-    (internet, hierarchy.anchor_text)
-}
+use scoped_testkit::signed_lab::signed_lab_internet;
+use scoped_testkit::standard_internet;
 
 #[tokio::main]
 async fn main() -> std::io::Result<()> {
@@ -85,7 +35,10 @@ async fn main() -> std::io::Result<()> {
     );
     std::fs::create_dir_all(&dir)?;
     let (internet, dnssec) = if signed {
-        let (internet, anchor) = signed_internet();
+        let now = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| u32::try_from(d.as_secs()).unwrap_or(u32::MAX));
+        let (internet, anchor) = signed_lab_internet(now);
         std::fs::write(dir.join("root.key"), anchor)?;
         (
             internet,

@@ -40,6 +40,7 @@ pub mod memory;
 pub mod multi;
 pub mod queue;
 pub mod signed;
+pub mod signed_lab;
 pub mod standard;
 pub mod zone;
 
