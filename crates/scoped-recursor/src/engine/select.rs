@@ -32,29 +32,9 @@ impl Recursor {
             .iter()
             .flat_map(|s| s.addrs.iter().copied())
             .collect();
-        // Fastest measured first; what is still to learn about the others is learnt off the
-        // client's path (see infra/order.rs and docs/server-selection.md); addresses refused
-        // by policy are never ordered at all, nor those lame for this type in this zone.
-        let mut selection = self.selection(&known);
-        selection.order = self.without_lame(selection.order, &delegation.zone, qtype, ctx);
-        ctx.trace(|| {
-            format!(
-                "  servers of {} in order: {}",
-                delegation.zone,
-                self.describe_servers(&selection.order)
-            )
-        });
-        let order = self.measure(selection, &delegation.zone, (name, qtype), ctx, asking);
+        let question = (name, qtype);
         if let Some(outcome) = self
-            .ask_in_turn(
-                &order,
-                &delegation.zone,
-                name,
-                qtype,
-                ctx,
-                asking,
-                &mut tried,
-            )
+            .ask_addresses(&known, delegation, question, ctx, asking, &mut tried, true)
             .await?
         {
             return Ok(outcome);
@@ -70,25 +50,43 @@ impl Recursor {
         unresolved.shuffle(&mut rand::rng());
         for server in unresolved {
             let addrs = self.nameserver_addresses(&server.name, ctx).await?;
-            let mut selection = self.selection(&addrs);
-            selection.order = self.without_lame(selection.order, &delegation.zone, qtype, ctx);
-            let order = self.measure(selection, &delegation.zone, (name, qtype), ctx, asking);
             if let Some(outcome) = self
-                .ask_in_turn(
-                    &order,
-                    &delegation.zone,
-                    name,
-                    qtype,
-                    ctx,
-                    asking,
-                    &mut tried,
-                )
+                .ask_addresses(&addrs, delegation, question, ctx, asking, &mut tried, false)
                 .await?
             {
                 return Ok(outcome);
             }
         }
         Err(ResolveError::AllServersFailed(delegation.zone.clone()))
+    }
+
+    /// Ask `addrs` (servers of `delegation`) in turn: fastest measured first, what is still to
+    /// learn about the others learnt off the client's path (see infra/order.rs and
+    /// docs/server-selection.md); addresses refused by policy are never ordered at all, nor
+    /// those lame for this type in this zone. `announce`: trace the order.
+    #[allow(clippy::too_many_arguments)]
+    async fn ask_addresses(
+        &self,
+        addrs: &[IpAddr],
+        delegation: &Delegation,
+        (name, qtype): (&Name, RecordType),
+        ctx: &Ctx,
+        asking: Asking,
+        tried: &mut Vec<IpAddr>,
+        announce: bool,
+    ) -> Result<Option<Outcome>, ResolveError> {
+        let zone = &delegation.zone;
+        let mut selection = self.selection(addrs);
+        selection.order = self.without_lame(selection.order, zone, qtype, ctx);
+        if announce {
+            ctx.trace(|| {
+                let order = self.describe_servers(&selection.order);
+                format!("  servers of {zone} in order: {order}")
+            });
+        }
+        let order = self.measure(selection, zone, (name, qtype), ctx, asking);
+        self.ask_in_turn(&order, zone, name, qtype, ctx, asking, tried)
+            .await
     }
 
     /// Addresses of a nameserver: from the cache (glue included), else by a sub-query, only in
