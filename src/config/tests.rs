@@ -1,3 +1,8 @@
+use std::time::Duration;
+
+use scoped_recursor::qmin::QminMode;
+
+use super::file::IPV6_ROUTE_PROBE;
 use super::*;
 
 fn parse(text: &str) -> Result<Config, ConfigError> {
