@@ -2,6 +2,7 @@ use std::sync::atomic::Ordering;
 
 use scoped_recursor::EngineStats;
 
+use super::snapshot::{page_size, read_counters, resident_bytes};
 use super::*;
 
 /// Every counter `/stats` and `/metrics` export, group by group in declaration order.
