@@ -32,12 +32,15 @@ mod chain;
 mod key;
 mod steps;
 mod validation;
+mod versions;
 
 pub use chain::{AnswerEnd, AnswerStep, CachedAnswer, follow_chain, hops, revisits};
 pub use key::{CacheKey, KeyHasher};
 pub use validation::Validation;
 
 use crate::presence::Presence;
+use crate::versions::Versions;
+pub use crate::versions::VersionSlot;
 
 /// moka's own bookkeeping per entry, measured at ~300–440 bytes.
 const ENTRY_OVERHEAD_BYTES: u32 = 400;
@@ -220,6 +223,16 @@ impl CacheEntry {
         left_until(self.expires, now)
     }
 
+    /// When the entry's TTL runs out.
+    pub fn expires(&self) -> Instant {
+        self.expires
+    }
+
+    /// The data as stored (TTLs as received, not counted down): for reading without a copy.
+    pub fn data(&self) -> &CachedData {
+        &self.data
+    }
+
     /// The data with every TTL counted down to what is left at `now`; `None` once expired.
     pub fn data_at(&self, now: Instant) -> Option<CachedData> {
         self.remaining(now).map(|left| self.data_with_ttl(left))
@@ -255,6 +268,8 @@ pub struct RecordCache {
     presence: Arc<Presence>,
     /// Whether a DNAME was ever stored: until then a miss does not walk up the name for one.
     dnames: Arc<AtomicBool>,
+    /// A write count per bucket of keys, for readers that keep derived data (`versions.rs`).
+    versions: Arc<Versions>,
 }
 
 impl std::fmt::Debug for RecordCache {
@@ -325,6 +340,7 @@ impl RecordCache {
             config: Arc::new(config),
             presence,
             dnames: Arc::new(AtomicBool::new(false)),
+            versions: Arc::new(Versions::new()),
         }
     }
 
@@ -347,7 +363,23 @@ impl RecordCache {
         if key.is_filtered() {
             self.presence.add(key.hash);
         }
+        let hash = key.hash;
         self.entries.insert(key, Arc::new(entry));
+        // After the insert: see the order `versions.rs` relies on.
+        self.versions.written(hash);
+    }
+
+    /// The write counter `key` uses.
+    pub fn version_slot(key: &CacheKey) -> VersionSlot {
+        Versions::slot(key.hash)
+    }
+
+    /// The count of writes to the keys of `slot` (and of flushes and clears). Read it *before*
+    /// reading an entry: what was derived from the entry stays true while the count stays the
+    /// same (up to the entry's own expiry). Keys share counters, so a count can also move for
+    /// another key's write; it never stays still across a write to this one.
+    pub fn version(&self, slot: VersionSlot) -> u64 {
+        self.versions.version(slot)
     }
 
     /// The live entry under `key` at `now`, if any.
@@ -503,6 +535,7 @@ impl RecordCache {
     /// Remove everything.
     pub fn clear(&self) {
         self.entries.invalidate_all();
+        self.versions.changed_all();
     }
 
     /// Remove every entry for `name` (every type, and its NXDOMAIN) or, with `subtree`, for
@@ -513,6 +546,7 @@ impl RecordCache {
         let _ = self
             .entries
             .invalidate_entries_if(move |key, _| key.is_flushed_by(&name, subtree));
+        self.versions.changed_all();
     }
 
     /// Number of entries (approximate until moka's pending work runs).
@@ -549,11 +583,25 @@ pub fn negative_ttl(soa: &Record) -> Option<u32> {
 }
 
 fn record_weight(record: &Record) -> u32 {
-    let wire = record.to_bytes().map(|b| b.len()).unwrap_or(256);
+    let wire = record.name.len() + 10 + rdata_len(&record.data);
     // The in-memory form holds the name and rdata once more than the wire form would.
     (wire as u32)
         .saturating_mul(2)
         .saturating_add(RECORD_OVERHEAD_BYTES)
+}
+
+/// The wire length of `data` (uncompressed): counted for the common types, encoded for the
+/// rest (encoding a record only to weigh it was a tenth of a cache miss's store step).
+fn rdata_len(data: &RData) -> usize {
+    match data {
+        RData::A(_) => 4,
+        RData::AAAA(_) => 16,
+        RData::NS(name) => name.0.len(),
+        RData::CNAME(name) => name.0.len(),
+        RData::PTR(name) => name.0.len(),
+        RData::MX(mx) => 2 + mx.exchange.len(),
+        other => other.to_bytes().map_or(256, |b| b.len()),
+    }
 }
 
 pub mod dname;

@@ -411,27 +411,8 @@ pub fn authority_ns(
     zone: &Name,
     qname: &Name,
 ) -> Option<(Vec<Record>, Vec<Record>)> {
-    if !msg.metadata.authoritative || msg.metadata.response_code != ResponseCode::NoError {
-        return None;
-    }
-    let in_bailiwick = |r: &&Record| {
-        r.record_type() == RecordType::NS
-            && r.dns_class == DNSClass::IN
-            && zone.zone_of(&r.name)
-            && r.name.zone_of(qname)
-    };
-    let owner = msg
-        .authorities
-        .iter()
-        .filter(in_bailiwick)
-        .map(|r| &r.name)
-        .max_by_key(|owner| owner.num_labels())?
-        .clone();
-    let ns_records: Vec<Record> = msg
-        .authorities
-        .iter()
-        .filter(in_bailiwick)
-        .filter(|r| r.name == owner)
+    let ns_records: Vec<Record> = authority_ns_set(msg, zone, qname)?
+        .into_iter()
         .cloned()
         .collect();
     let targets: Vec<&Name> = ns_records
@@ -451,6 +432,32 @@ pub fn authority_ns(
         .cloned()
         .collect();
     Some((ns_records, addresses))
+}
+
+/// The NS records of [`authority_ns`], borrowed from the reply (never empty).
+pub fn authority_ns_set<'a>(msg: &'a Message, zone: &Name, qname: &Name) -> Option<Vec<&'a Record>> {
+    if !msg.metadata.authoritative || msg.metadata.response_code != ResponseCode::NoError {
+        return None;
+    }
+    let in_bailiwick = |r: &&Record| {
+        r.record_type() == RecordType::NS
+            && r.dns_class == DNSClass::IN
+            && zone.zone_of(&r.name)
+            && r.name.zone_of(qname)
+    };
+    let owner = msg
+        .authorities
+        .iter()
+        .filter(in_bailiwick)
+        .map(|r| &r.name)
+        .max_by_key(|owner| owner.num_labels())?;
+    Some(
+        msg.authorities
+            .iter()
+            .filter(in_bailiwick)
+            .filter(|r| r.name == *owner)
+            .collect(),
+    )
 }
 
 /// The addresses in `records` owned by `name`.

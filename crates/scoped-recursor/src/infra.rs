@@ -58,7 +58,10 @@
 
 use std::collections::HashMap;
 use std::fmt;
-use std::hash::{BuildHasher, RandomState};
+use std::hash::BuildHasher;
+
+/// Seeded per process: the addresses come from referrals others write.
+type AddrHasher = foldhash::quality::RandomState;
 use std::net::IpAddr;
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::time::Duration;
@@ -174,7 +177,7 @@ pub struct InfraEntry {
     pub overdue: Option<Duration>,
 }
 
-type Shard = Mutex<HashMap<IpAddr, ServerRecord>>;
+type Shard = Mutex<HashMap<IpAddr, ServerRecord, AddrHasher>>;
 
 /// The infrastructure cache: per nameserver address, SRTT, timeouts and capabilities; and the
 /// order in which to try a zone's servers. `Send + Sync`; share it behind an `Arc`.
@@ -183,7 +186,7 @@ pub struct InfraCache {
     config: InfraConfig,
     shards: Box<[Shard]>,
     per_shard: usize,
-    hasher: RandomState,
+    hasher: AddrHasher,
     retries: Mutex<RetryBudget>,
 }
 
@@ -205,7 +208,7 @@ impl InfraCache {
         // Floor division: shards × per_shard never exceeds max_entries.
         let per_shard = config.max_entries / shard_count;
         let shards = (0..shard_count)
-            .map(|_| Mutex::new(HashMap::new()))
+            .map(|_| Mutex::new(HashMap::default()))
             .collect();
         let retries = Mutex::new(RetryBudget::new(
             config.retry_share,
@@ -216,7 +219,7 @@ impl InfraCache {
             config,
             shards,
             per_shard,
-            hasher: RandomState::new(),
+            hasher: AddrHasher::default(),
             retries,
         }
     }
@@ -506,7 +509,7 @@ fn lock_budget(budget: &Mutex<RetryBudget>) -> MutexGuard<'_, RetryBudget> {
 
 /// The records are plain numbers, consistent after every statement: a panic elsewhere while
 /// holding the lock leaves nothing half-done worth refusing.
-fn lock(shard: &Shard) -> MutexGuard<'_, HashMap<IpAddr, ServerRecord>> {
+fn lock(shard: &Shard) -> MutexGuard<'_, HashMap<IpAddr, ServerRecord, AddrHasher>> {
     shard.lock().unwrap_or_else(PoisonError::into_inner)
 }
 

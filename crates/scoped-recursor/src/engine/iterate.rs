@@ -3,7 +3,7 @@
 
 use hickory_proto::op::ResponseCode;
 use hickory_proto::rr::{DNSClass, Name, RecordType};
-use scoped_cache::{AnswerStep, CacheKey, Trust};
+use scoped_cache::{AnswerStep, CacheKey};
 use scoped_ecs::CacheScope;
 use tokio::time::Instant;
 use tracing::{debug, trace};
@@ -11,7 +11,10 @@ use tracing::{debug, trace};
 use super::ctx::{Asking, Ctx};
 use super::validate::Evidence;
 use super::{Recursor, ResolveError};
-use crate::classify::{Delegation, NameServer, Step, addresses_of};
+use std::sync::Arc;
+
+use super::cuts::KnownCut;
+use crate::classify::{Delegation, NameServer, Step};
 use crate::qmin::{self, Heard, Next, QminMode};
 
 /// What a minimised step heard (`qmin.rs` decides what follows).
@@ -40,7 +43,7 @@ pub(super) enum Outcome {
 /// Where the walk down to one name stands.
 struct Walk {
     /// The servers being asked: the deepest zone cut reached.
-    delegation: Delegation,
+    delegation: Arc<Delegation>,
     /// The deepest name on the way known to exist: a zone cut, or a name that answered.
     known: Name,
     /// Minimised steps taken.
@@ -52,7 +55,7 @@ struct Walk {
 impl Walk {
     fn descend(&mut self, next: Delegation) {
         self.known = next.zone.clone();
-        self.delegation = next;
+        self.delegation = Arc::new(next);
     }
 }
 
@@ -244,7 +247,7 @@ impl Recursor {
         &self,
         name: &Name,
         ctx: &Ctx,
-    ) -> Result<Delegation, ResolveError> {
+    ) -> Result<Arc<Delegation>, ResolveError> {
         let now = Instant::now();
         let stub = self.stub_zone_for(name);
         for ancestor in self.inner.cache.maybe_zone_cuts(name) {
@@ -271,7 +274,7 @@ impl Recursor {
                     stub.name, stub.servers
                 )
             });
-            return Ok(self.stub_delegation(stub));
+            return Ok(Arc::new(self.stub_delegation(stub)));
         }
         if let Some(root) = self.cached_delegation(&Name::root(), now) {
             return Ok(root);
@@ -279,38 +282,21 @@ impl Recursor {
         self.prime(ctx).await
     }
 
-    pub(super) fn cached_delegation(&self, zone: &Name, now: Instant) -> Option<Delegation> {
-        let cache = &self.inner.cache;
-        let ns = cache.rrset(zone, RecordType::NS, Trust::Referral, now)?;
-        let servers = ns
-            .iter()
-            .filter_map(|r| match &r.data {
-                hickory_proto::rr::RData::NS(target) => Some(target.0.clone()),
-                _ => None,
-            })
-            .map(|target| {
-                let mut addrs = Vec::new();
-                for rtype in [RecordType::A, RecordType::AAAA] {
-                    if let Some(records) = cache.rrset(&target, rtype, Trust::Glue, now) {
-                        addrs.extend(addresses_of(&target, &records));
-                    }
-                }
-                NameServer {
-                    name: target,
-                    addrs,
-                }
-            })
-            .collect();
-        Some(Delegation {
-            zone: zone.clone(),
-            servers,
-        })
+    /// The cached delegation of `zone`: its NS set (referral trust or better) with each
+    /// nameserver's cached addresses (`cuts.rs` keeps it built).
+    pub(super) fn cached_delegation(&self, zone: &Name, now: Instant) -> Option<Arc<Delegation>> {
+        self.known_cut(zone, now).map(|known| known.delegation)
+    }
+
+    /// [`Self::cached_delegation`] with the trust of its NS set.
+    pub(super) fn known_cut(&self, zone: &Name, now: Instant) -> Option<KnownCut> {
+        self.inner.known_cuts.get(&self.inner.cache, zone, now)
     }
 
     /// Priming (RFC 8109): ask a root hint for the root's NS set and cache it with its
     /// addresses. Done once, when the first query needs the root; if it fails, the hints
     /// themselves serve as the root delegation for this query.
-    pub(super) async fn prime(&self, ctx: &Ctx) -> Result<Delegation, ResolveError> {
+    pub(super) async fn prime(&self, ctx: &Ctx) -> Result<Arc<Delegation>, ResolveError> {
         let _one_at_a_time = self.inner.priming.lock().await;
         let root = Name::root();
         if let Some(delegation) = self.cached_delegation(&root, Instant::now()) {
@@ -326,10 +312,10 @@ impl Recursor {
                 }),
             }
         }
-        let hints = Delegation {
+        let hints = Arc::new(Delegation {
             zone: root.clone(),
             servers,
-        };
+        });
         debug!("priming the root");
         match self
             .ask_zone(&hints, &root, RecordType::NS, ctx, Asking::FullName)

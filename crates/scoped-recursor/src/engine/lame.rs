@@ -11,9 +11,11 @@
 //! the table is bounded: a forgotten mark costs one more lame reply, nothing else.
 
 use std::net::IpAddr;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
-use hickory_proto::rr::{Name, RecordType};
+use hickory_proto::rr::{DNSClass, Name, RecordType};
+use scoped_cache::{CacheKey, KeyHasher};
 use tokio::time::Instant;
 
 use super::Recursor;
@@ -25,12 +27,15 @@ pub(super) const LAME_TTL: Duration = Duration::from_secs(15 * 60);
 /// How many (server, zone, type) marks are kept.
 const CAPACITY: u64 = 65_536;
 
-type Key = (IpAddr, Name, RecordType);
+/// The server, and the (zone, type) as the record cache keys it: lowercase, hash computed once.
+type Key = (IpAddr, CacheKey);
 
 /// The (server, zone, type) marks, each with the instant it lapses (tokio's clock; moka's only
 /// reclaims the memory).
 pub(super) struct LameServers {
-    marks: moka::sync::Cache<Key, Instant>,
+    marks: moka::sync::Cache<Key, Instant, KeyHasher>,
+    /// Whether any server was ever marked: until then no question looks in `marks`.
+    any: AtomicBool,
 }
 
 impl Default for LameServers {
@@ -39,32 +44,26 @@ impl Default for LameServers {
             marks: moka::sync::Cache::builder()
                 .max_capacity(CAPACITY)
                 .time_to_live(LAME_TTL)
-                .build(),
+                .build_with_hasher(KeyHasher::default()),
+            any: AtomicBool::new(false),
         }
     }
 }
 
 impl LameServers {
-    fn key(addr: IpAddr, zone: &Name, qtype: RecordType) -> Key {
-        (addr.to_canonical(), zone.to_lowercase(), qtype)
-    }
-
     /// `addr` was lame for `qtype` questions in `zone`.
     pub(super) fn remember(&self, addr: IpAddr, zone: &Name, qtype: RecordType, now: Instant) {
+        let key = CacheKey::rrset(zone, qtype, DNSClass::IN);
         self.marks
-            .insert(Self::key(addr, zone, qtype), now + LAME_TTL);
+            .insert((addr.to_canonical(), key), now + LAME_TTL);
+        self.any.store(true, Ordering::Relaxed);
     }
 
-    /// Whether `addr` is known lame for `qtype` questions in `zone`.
-    pub(super) fn is_lame(
-        &self,
-        addr: IpAddr,
-        zone: &Name,
-        qtype: RecordType,
-        now: Instant,
-    ) -> bool {
+    /// Whether `addr` is known lame for the questions of `zone_type` (a zone and a type, keyed
+    /// as [`CacheKey::rrset`]).
+    fn is_lame(&self, addr: IpAddr, zone_type: &CacheKey, now: Instant) -> bool {
         self.marks
-            .get(&Self::key(addr, zone, qtype))
+            .get(&(addr.to_canonical(), zone_type.clone()))
             .is_some_and(|until| now < until)
     }
 }
@@ -78,11 +77,15 @@ impl Recursor {
         qtype: RecordType,
         ctx: &Ctx,
     ) -> Vec<IpAddr> {
-        let now = Instant::now();
         let lame = &self.inner.lame;
+        if !lame.any.load(Ordering::Relaxed) {
+            return order;
+        }
+        let now = Instant::now();
+        let zone_type = CacheKey::rrset(zone, qtype, DNSClass::IN);
         let (lame_ones, usable): (Vec<IpAddr>, Vec<IpAddr>) = order
             .into_iter()
-            .partition(|&addr| lame.is_lame(addr, zone, qtype, now));
+            .partition(|&addr| lame.is_lame(addr, &zone_type, now));
         if !lame_ones.is_empty() {
             ctx.trace(|| {
                 let list: Vec<String> = lame_ones.iter().map(ToString::to_string).collect();
@@ -108,12 +111,14 @@ mod tests {
         let zone = Name::from_ascii("Example.COM.").unwrap();
         let now = Instant::now();
         lame.remember(addr, &zone, RecordType::AAAA, now);
-        let lower = Name::from_ascii("example.com.").unwrap();
-        assert!(lame.is_lame(addr, &lower, RecordType::AAAA, now));
-        assert!(!lame.is_lame(addr, &lower, RecordType::A, now));
-        assert!(!lame.is_lame(other, &lower, RecordType::AAAA, now));
-        let sub = Name::from_ascii("sub.example.com.").unwrap();
-        assert!(!lame.is_lame(addr, &sub, RecordType::AAAA, now));
-        assert!(!lame.is_lame(addr, &lower, RecordType::AAAA, now + LAME_TTL));
+        let key = |name: &str, qtype| {
+            CacheKey::rrset(&Name::from_ascii(name).unwrap(), qtype, DNSClass::IN)
+        };
+        let lower = key("example.com.", RecordType::AAAA);
+        assert!(lame.is_lame(addr, &lower, now));
+        assert!(!lame.is_lame(addr, &key("example.com.", RecordType::A), now));
+        assert!(!lame.is_lame(other, &lower, now));
+        assert!(!lame.is_lame(addr, &key("sub.example.com.", RecordType::AAAA), now));
+        assert!(!lame.is_lame(addr, &lower, now + LAME_TTL));
     }
 }

@@ -12,6 +12,7 @@
 //! | answer | `answer.rs` | assemble an answer from both caches, link by link (E18, E19) |
 //! | chain | `chain.rs` | one resolution: budget, CNAME chain, negative SOA |
 //! | iterate | `iterate.rs` | closest zone cut, priming, referrals, QNAME minimisation |
+//! | cuts | `cuts.rs` | known delegations kept built while the records they came from stay unwritten |
 //! | stub | `stub.rs` | stub zones: iteration inside them starts from their configured servers |
 //! | select | `select.rs` | which servers, in which order; glueless nameserver addresses |
 //! | lame | `lame.rs` | servers lame for a (zone, type), passed over for a while |
@@ -32,6 +33,7 @@ mod answer;
 mod ask;
 mod chain;
 mod ctx;
+mod cuts;
 mod dns64;
 mod exchange;
 mod iterate;
@@ -125,6 +127,8 @@ struct Inner {
     /// `iterate.rs`). Keyed as the NS question at the name. Bounded; reclaimed on moka's clock,
     /// read on tokio's.
     no_cuts: moka::sync::Cache<CacheKey, Instant, KeyHasher>,
+    /// Delegations built from the record cache (`cuts.rs`).
+    known_cuts: cuts::KnownCuts,
     /// Whether anything was ever put in `failed_recently`: until then, a miss need not look in
     /// it and a success need not remove itself from it.
     failed_ever: std::sync::atomic::AtomicBool,
@@ -189,6 +193,7 @@ impl Recursor {
             wire,
             failed_recently,
             no_cuts,
+            known_cuts: cuts::KnownCuts::default(),
             failed_ever: std::sync::atomic::AtomicBool::new(false),
             tailored_dnames: std::sync::atomic::AtomicBool::new(false),
             config,

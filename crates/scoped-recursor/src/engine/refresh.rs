@@ -23,13 +23,7 @@ impl Recursor {
     /// sent it — at the full configured length, not the scope of the entry that served it
     /// (E06). Nothing happens if it is already being resolved.
     pub(super) fn prefetch(&self, question: Question, subnet: Option<IpNet>) {
-        let key = InflightKey {
-            name: question.name.to_lowercase(),
-            qtype: question.qtype,
-            qclass: question.qclass,
-            subnet,
-            checked: self.validating(),
-        };
+        let key = InflightKey::new(&question, subnet, self.validating());
         let (_, joined) = self.flight(key, question, subnet, Role::Prefetch, Lookup::Again);
         if !joined {
             bump(&self.inner.stats.prefetches);

@@ -7,7 +7,7 @@ use std::sync::atomic::Ordering;
 use futures::FutureExt;
 use futures::future::{BoxFuture, Shared};
 use hickory_proto::op::ResponseCode;
-use hickory_proto::rr::{DNSClass, Name, RecordType};
+use hickory_proto::rr::{DNSClass, RecordType};
 use ipnet::IpNet;
 use scoped_cache::{CacheKey, Read};
 use tokio::time::Instant;
@@ -20,13 +20,23 @@ use crate::{Question, Resolution, ResolveRequest};
 
 #[derive(Clone, Debug, PartialEq, Eq, Hash)]
 pub(super) struct InflightKey {
-    pub(super) name: Name,
-    pub(super) qtype: RecordType,
-    pub(super) qclass: DNSClass,
-    pub(super) subnet: Option<IpNet>,
+    /// The question's name, type and class, as the record cache keys them (lowercase, with
+    /// their hash computed once).
+    question: CacheKey,
+    subnet: Option<IpNet>,
     /// Validated (DNSSEC on, the client did not set CD): a CD question never shares the
     /// resolution of one without CD.
     pub(super) checked: bool,
+}
+
+impl InflightKey {
+    pub(super) fn new(question: &Question, subnet: Option<IpNet>, checked: bool) -> Self {
+        Self {
+            question: CacheKey::rrset(&question.name, question.qtype, question.qclass),
+            subnet,
+            checked,
+        }
+    }
 }
 
 pub(super) type SharedResolution = Shared<BoxFuture<'static, Resolution>>;
@@ -78,13 +88,7 @@ impl Recursor {
             FromCache::Nothing => Lookup::Done,
         };
         bump(&self.inner.stats.cache_misses);
-        let key = InflightKey {
-            name: question.name.to_lowercase(),
-            qtype: question.qtype,
-            qclass: question.qclass,
-            subnet,
-            checked,
-        };
+        let key = InflightKey::new(&question, subnet, checked);
         // Stale data is looked for only when it may be served: most misses resolve in time,
         // and the walk through both caches is not free.
         let recently_failed = self.inner.failed_ever.load(Ordering::Relaxed)

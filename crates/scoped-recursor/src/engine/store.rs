@@ -235,6 +235,17 @@ impl Recursor {
     /// would keep its delegation alive for ever by repeating it (the "ghost domain" problem);
     /// the NS set must expire on its own TTL for the parent to be asked again.
     pub(super) fn learn_zone_ns(&self, response: &Message, zone: &Name, name: &Name, now: Instant) {
+        let Some(set) = crate::classify::authority_ns_set(response, zone, name) else {
+            return;
+        };
+        // Nearly always the zone's own NS set is known already: compare it with the known
+        // delegation before copying anything out of the reply.
+        if let Some(known) = self.known_cut(&set[0].name, now)
+            && known.ns_trust >= Trust::Authority
+            && same_targets(&known.delegation, &set)
+        {
+            return;
+        }
         let Some((ns_records, addresses)) = crate::classify::authority_ns(response, zone, name)
         else {
             return;
@@ -266,6 +277,21 @@ impl Recursor {
             cache.insert_rrset(rrset, Trust::Glue, now);
         }
     }
+}
+
+/// Whether the NS records name exactly the nameservers of `delegation` (as sets).
+fn same_targets(delegation: &crate::classify::Delegation, set: &[&Record]) -> bool {
+    let targets = || {
+        set.iter().filter_map(|r| match &r.data {
+            hickory_proto::rr::RData::NS(t) => Some(&t.0),
+            _ => None,
+        })
+    };
+    targets().all(|t| delegation.servers.iter().any(|s| s.name == *t))
+        && delegation
+            .servers
+            .iter()
+            .all(|s| targets().any(|t| s.name == *t))
 }
 
 /// Split records into RRsets (same owner, type, class), keeping order of first appearance.

@@ -1,0 +1,129 @@
+//! Zone cuts known: each cached delegation (a zone's NS set and its nameservers' addresses),
+//! kept built. A miss below a known zone cut reads its delegation from here instead of copying
+//! the NS set and each nameserver's A and AAAA sets out of the record cache again.
+//!
+//! An entry is the record cache's data, not a second source of truth: it is used only while the
+//! record cache's write counts of the keys it was built from stay the same
+//! (`RecordCache::version`; a flush or clear counts as a write to every key) and only until the
+//! earliest expiry among those entries.
+
+use std::collections::HashMap;
+use std::sync::{Arc, RwLock};
+
+use hickory_proto::rr::{DNSClass, Name, RData, RecordType};
+use scoped_cache::{CacheKey, CachedData, KeyHasher, RecordCache, Trust, VersionSlot};
+use tokio::time::Instant;
+
+use crate::classify::{Delegation, NameServer, addresses_of};
+
+/// Delegations kept; past it, the table starts again (each entry is rebuilt on its next use).
+const CAPACITY: usize = 16_384;
+
+/// A delegation built from the record cache, and what it is good for.
+#[derive(Clone)]
+pub(super) struct KnownCut {
+    pub(super) delegation: Arc<Delegation>,
+    /// The NS set's trust: a referral's, or the zone's own (authoritative).
+    pub(super) ns_trust: Trust,
+    /// The earliest expiry of the records it was built from.
+    expires: Instant,
+    /// The write counters of the keys it was read from, and the sum of their counts read
+    /// before the reads: any write since makes the sum differ.
+    slots: Arc<[VersionSlot]>,
+    stamp: u64,
+}
+
+impl KnownCut {
+    fn current(&self, cache: &RecordCache, now: Instant) -> bool {
+        now < self.expires && stamp(cache, &self.slots) == self.stamp
+    }
+}
+
+fn stamp(cache: &RecordCache, slots: &[VersionSlot]) -> u64 {
+    slots
+        .iter()
+        .fold(0u64, |sum, slot| sum.wrapping_add(cache.version(*slot)))
+}
+
+/// The table of known zone cuts, keyed by the zone's NS key.
+#[derive(Default)]
+pub(super) struct KnownCuts {
+    cuts: RwLock<HashMap<CacheKey, KnownCut, KeyHasher>>,
+}
+
+impl KnownCuts {
+    /// The delegation of `zone` as the record cache holds it at `now`: an NS set of at least
+    /// referral trust, with each target's cached addresses of at least glue trust.
+    pub(super) fn get(&self, cache: &RecordCache, zone: &Name, now: Instant) -> Option<KnownCut> {
+        let key = CacheKey::rrset(zone, RecordType::NS, DNSClass::IN);
+        if let Some(known) = self.read().get(&key)
+            && known.current(cache, now)
+        {
+            return Some(known.clone());
+        }
+        let known = build(cache, &key, zone, now)?;
+        let mut cuts = self.cuts.write().unwrap_or_else(|e| e.into_inner());
+        if cuts.len() >= CAPACITY {
+            cuts.clear();
+        }
+        cuts.insert(key, known.clone());
+        Some(known)
+    }
+
+    fn read(&self) -> std::sync::RwLockReadGuard<'_, HashMap<CacheKey, KnownCut, KeyHasher>> {
+        self.cuts.read().unwrap_or_else(|e| e.into_inner())
+    }
+}
+
+/// Reads the delegation out of the record cache, each key's write count before the key (the
+/// order `RecordCache::version` asks for).
+fn build(cache: &RecordCache, key: &CacheKey, zone: &Name, now: Instant) -> Option<KnownCut> {
+    let mut slots = vec![RecordCache::version_slot(key)];
+    let mut sum = cache.version(slots[0]);
+    let entry = cache.get(key, now)?;
+    let ns_trust = entry.trust();
+    let CachedData::Rrset { records, .. } = entry.data() else {
+        return None;
+    };
+    if ns_trust < Trust::Referral {
+        return None;
+    }
+    let mut expires = entry.expires();
+    let servers = records
+        .iter()
+        .filter_map(|r| match &r.data {
+            RData::NS(target) => Some(target.0.clone()),
+            _ => None,
+        })
+        .map(|target| {
+            let mut addrs = Vec::new();
+            for rtype in [RecordType::A, RecordType::AAAA] {
+                let key = CacheKey::rrset(&target, rtype, DNSClass::IN);
+                let slot = RecordCache::version_slot(&key);
+                sum = sum.wrapping_add(cache.version(slot));
+                slots.push(slot);
+                if let Some(entry) = cache.get(&key, now)
+                    && entry.trust() >= Trust::Glue
+                    && let CachedData::Rrset { records, .. } = entry.data()
+                {
+                    addrs.extend(addresses_of(&target, records));
+                    expires = expires.min(entry.expires());
+                }
+            }
+            NameServer {
+                name: target,
+                addrs,
+            }
+        })
+        .collect();
+    Some(KnownCut {
+        delegation: Arc::new(Delegation {
+            zone: zone.clone(),
+            servers,
+        }),
+        ns_trust,
+        expires,
+        slots: slots.into(),
+        stamp: sum,
+    })
+}
