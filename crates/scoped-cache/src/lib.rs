@@ -39,8 +39,8 @@ pub use key::{CacheKey, KeyHasher};
 pub use validation::Validation;
 
 use crate::presence::Presence;
-use crate::versions::Versions;
 pub use crate::versions::VersionSlot;
+use crate::versions::Versions;
 
 /// moka's own bookkeeping per entry, measured at ~300–440 bytes.
 const ENTRY_OVERHEAD_BYTES: u32 = 400;

@@ -59,6 +59,34 @@ impl Counts {
     }
 }
 
+/// Whether `reply` answers `query`: the same ID, the QR bit set, and exactly one question in
+/// each, the same (name compared without regard to ASCII case, RFC 4343; type and class
+/// equal). Read straight off the wire: a reply is checked before anything parses it. A
+/// question's name is the first name of a message, so a compression pointer there has nothing
+/// to point at and makes the reply not match.
+pub fn same_question(query: &[u8], reply: &[u8]) -> bool {
+    let (Some(qh), Some(rh)) = (header(query), header(reply)) else {
+        return false;
+    };
+    if qh[..2] != rh[..2]
+        || rh[2] & 0x80 == 0
+        || Counts::of(qh).questions != 1
+        || Counts::of(rh).questions != 1
+    {
+        return false;
+    }
+    let (Ok(q), Ok(r)) = (skip_name(query, HEADER_LEN), skip_name(reply, HEADER_LEN)) else {
+        return false;
+    };
+    let (q_end, r_end) = (q.end + QUESTION_FIXED_LEN, r.end + QUESTION_FIXED_LEN);
+    if q_end > query.len() || r_end > reply.len() || q.end != r.end {
+        return false;
+    }
+    // Label lengths (at most 63) are below every letter, so folding case leaves them alone.
+    query[HEADER_LEN..q.end].eq_ignore_ascii_case(&reply[HEADER_LEN..r.end])
+        && query[q.end..q_end] == reply[r.end..r_end]
+}
+
 /// Why a name could not be skipped.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub enum NameError {

@@ -435,7 +435,11 @@ pub fn authority_ns(
 }
 
 /// The NS records of [`authority_ns`], borrowed from the reply (never empty).
-pub fn authority_ns_set<'a>(msg: &'a Message, zone: &Name, qname: &Name) -> Option<Vec<&'a Record>> {
+pub fn authority_ns_set<'a>(
+    msg: &'a Message,
+    zone: &Name,
+    qname: &Name,
+) -> Option<Vec<&'a Record>> {
     if !msg.metadata.authoritative || msg.metadata.response_code != ResponseCode::NoError {
         return None;
     }
@@ -445,19 +449,12 @@ pub fn authority_ns_set<'a>(msg: &'a Message, zone: &Name, qname: &Name) -> Opti
             && zone.zone_of(&r.name)
             && r.name.zone_of(qname)
     };
-    let owner = msg
-        .authorities
-        .iter()
-        .filter(in_bailiwick)
-        .map(|r| &r.name)
-        .max_by_key(|owner| owner.num_labels())?;
-    Some(
-        msg.authorities
-            .iter()
-            .filter(in_bailiwick)
-            .filter(|r| r.name == *owner)
-            .collect(),
-    )
+    // One pass: the NS records in bailiwick, then those of the deepest owner among them (every
+    // owner is an ancestor of `qname`, so one label count is one name).
+    let mut set: Vec<&Record> = msg.authorities.iter().filter(in_bailiwick).collect();
+    let deepest = set.iter().map(|r| r.name.num_labels()).max()?;
+    set.retain(|r| r.name.num_labels() == deepest);
+    Some(set)
 }
 
 /// The addresses in `records` owned by `name`.

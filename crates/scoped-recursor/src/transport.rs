@@ -14,8 +14,6 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use futures::future::BoxFuture;
-use hickory_proto::op::{Header, Query};
-use hickory_proto::serialize::binary::{BinDecodable, BinDecoder};
 use scoped_ecs::{Direction, ReplyEcs, check_reply_opt, find_ecs, message_ecs, scan_opt};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpSocket, UdpSocket};
@@ -109,26 +107,7 @@ pub trait Transport: Send + Sync + 'static {
 /// connected UDP socket only receives from the address it sent to). A forged reply that fails
 /// any of these is skipped while the transport keeps waiting for the real one.
 pub fn reply_matches(query: &[u8], reply: &[u8]) -> bool {
-    fn header_and_question(wire: &[u8]) -> Option<(Header, Query)> {
-        let mut dec = BinDecoder::new(wire);
-        let header = Header::read(&mut dec).ok()?;
-        if header.counts.queries != 1 {
-            return None;
-        }
-        let query = Query::read(&mut dec).ok()?;
-        Some((header, query))
-    }
-    let (Some((qh, qq)), Some((rh, rq))) = (header_and_question(query), header_and_question(reply))
-    else {
-        return false;
-    };
-    let same_question = rh.metadata.id == qh.metadata.id
-        && rh.metadata.message_type == hickory_proto::op::MessageType::Response
-        && rq.query_type() == qq.query_type()
-        && rq.query_class() == qq.query_class()
-        // hickory's Name equality is case-insensitive (RFC 4343).
-        && rq.name() == qq.name();
-    same_question && ecs_matches(query, reply)
+    scoped_ecs::wire::same_question(query, reply) && ecs_matches(query, reply)
 }
 
 /// E11: the reply's ECS, if any, must echo the query's FAMILY, SOURCE and ADDRESS.
@@ -365,6 +344,39 @@ mod tests {
         );
         assert!(!reply_matches(&q, &q), "a query is not a reply");
         assert!(!reply_matches(&q, &[0u8; 5]), "garbage");
+    }
+
+    fn with_question(wire: &[u8], rtype: RecordType) -> Vec<u8> {
+        let mut msg = Message::from_vec(wire).unwrap();
+        let name = msg.queries[0].name().clone();
+        msg.queries = vec![Query::query(name, rtype)];
+        msg.to_vec().unwrap()
+    }
+
+    #[test]
+    fn matching_compares_type_and_class_exactly() {
+        let q = query_wire(7, "www.example.com.");
+        let reply = reply_to(&q, 7, "www.example.com.");
+        assert!(!reply_matches(&q, &with_question(&reply, RecordType::AAAA)));
+        // Types 65 (HTTPS) and 97 differ only in the bit ASCII case folding ignores: a
+        // comparison that folded the whole question would take one for the other.
+        let https = with_question(&q, RecordType::HTTPS);
+        let other = with_question(&reply, RecordType::Unknown(97));
+        assert!(!reply_matches(&https, &other));
+        assert!(reply_matches(
+            &https,
+            &with_question(&reply, RecordType::HTTPS)
+        ));
+        let mut chaos = reply.clone();
+        let class_at = chaos.len() - 1;
+        chaos[class_at] = 3;
+        assert!(!reply_matches(&q, &chaos), "class CH is not IN");
+        let mut no_question = reply.clone();
+        no_question[5] = 0;
+        assert!(!reply_matches(&q, &no_question), "no question");
+        let mut pointer = reply[..12].to_vec();
+        pointer.extend_from_slice(&[0xC0, 0x0C, 0, 1, 0, 1]);
+        assert!(!reply_matches(&q, &pointer), "a compressed question name");
     }
 
     fn with_ecs(wire: &[u8], addr: &str, source: u8, scope: u8) -> Vec<u8> {
