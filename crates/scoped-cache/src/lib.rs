@@ -443,7 +443,9 @@ impl RecordCache {
         let Some(ttl) = self.clamp_ttl(records.iter().map(|r| r.ttl).min().unwrap_or(0)) else {
             return;
         };
-        if let Some(existing) = self.get(&key, now)
+        // Nothing outranks an authoritative answer: no need to look at what is there.
+        if trust < Trust::AuthoritativeAnswer
+            && let Some(existing) = self.get(&key, now)
             && existing.trust() > trust
         {
             return;
@@ -523,13 +525,10 @@ impl RecordCache {
         CacheKey::up_the_tree(name, rtype, below, |hash| self.presence.may_hold(hash))
     }
 
-    /// `name` and its ancestors, deepest first, the root left out, that may hold a cached NS
-    /// set: the zone-cut walk reads only these (the others surely hold none).
-    pub fn maybe_zone_cuts(&self, name: &Name) -> Vec<Name> {
+    /// The NS keys of `name` and its ancestors, deepest first, the root left out, that may hold
+    /// a cached NS set: the zone-cut walk reads only these (the others surely hold none).
+    pub fn maybe_zone_cuts(&self, name: &Name) -> Vec<CacheKey> {
         self.maybe_held_up(name, Some(RecordType::NS), false)
-            .into_iter()
-            .map(|key| key.name)
-            .collect()
     }
 
     /// Remove everything.

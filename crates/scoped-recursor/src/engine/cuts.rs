@@ -55,13 +55,26 @@ impl KnownCuts {
     /// The delegation of `zone` as the record cache holds it at `now`: an NS set of at least
     /// referral trust, with each target's cached addresses of at least glue trust.
     pub(super) fn get(&self, cache: &RecordCache, zone: &Name, now: Instant) -> Option<KnownCut> {
-        let key = CacheKey::rrset(zone, RecordType::NS, DNSClass::IN);
+        self.get_by_key(
+            cache,
+            CacheKey::rrset(zone, RecordType::NS, DNSClass::IN),
+            now,
+        )
+    }
+
+    /// [`Self::get`] with the zone's NS key made already.
+    pub(super) fn get_by_key(
+        &self,
+        cache: &RecordCache,
+        key: CacheKey,
+        now: Instant,
+    ) -> Option<KnownCut> {
         if let Some(known) = self.read().get(&key)
             && known.current(cache, now)
         {
             return Some(known.clone());
         }
-        let known = build(cache, &key, zone, now)?;
+        let known = build(cache, &key, now)?;
         let mut cuts = self.cuts.write().unwrap_or_else(|e| e.into_inner());
         if cuts.len() >= CAPACITY {
             cuts.clear();
@@ -77,7 +90,7 @@ impl KnownCuts {
 
 /// Reads the delegation out of the record cache, each key's write count before the key (the
 /// order `RecordCache::version` asks for).
-fn build(cache: &RecordCache, key: &CacheKey, zone: &Name, now: Instant) -> Option<KnownCut> {
+fn build(cache: &RecordCache, key: &CacheKey, now: Instant) -> Option<KnownCut> {
     let mut slots = vec![RecordCache::version_slot(key)];
     let mut sum = cache.version(slots[0]);
     let entry = cache.get(key, now)?;
@@ -118,7 +131,7 @@ fn build(cache: &RecordCache, key: &CacheKey, zone: &Name, now: Instant) -> Opti
         .collect();
     Some(KnownCut {
         delegation: Arc::new(Delegation {
-            zone: zone.clone(),
+            zone: key.name().clone(),
             servers,
         }),
         ns_trust,

@@ -251,10 +251,14 @@ impl Recursor {
         let now = Instant::now();
         let stub = self.stub_zone_for(name);
         for ancestor in self.inner.cache.maybe_zone_cuts(name) {
-            if stub.is_some_and(|stub| ancestor.num_labels() <= stub.name.num_labels()) {
+            if stub.is_some_and(|stub| ancestor.name().num_labels() <= stub.name.num_labels()) {
                 break;
             }
-            if let Some(delegation) = self.cached_delegation(&ancestor, now) {
+            let known = self
+                .inner
+                .known_cuts
+                .get_by_key(&self.inner.cache, ancestor, now);
+            if let Some(delegation) = known.map(|known| known.delegation) {
                 let reachable = delegation.servers.iter().any(|s| !s.addrs.is_empty())
                     || delegation
                         .servers
