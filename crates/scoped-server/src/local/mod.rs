@@ -189,8 +189,8 @@ impl LocalZones {
 
     /// Put `other`'s zones and data in force in place of these (a reload): every holder of this
     /// table sees them from its next question on.
-    pub fn replace(&self, other: LocalZones) {
-        let table = other.table.into_inner().unwrap_or_else(|e| e.into_inner());
+    pub fn replace(&self, other: &LocalZones) {
+        let table = std::sync::Arc::clone(&other.table());
         *self.table.write().unwrap_or_else(|e| e.into_inner()) = table;
     }
 
