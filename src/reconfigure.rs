@@ -213,4 +213,20 @@ mod tests {
         assert!(changed_keys(&old, &old).is_empty());
         assert_eq!(changed_keys(&new, &old), changed_keys(&old, &new));
     }
+
+    #[test]
+    fn local_data_dns64_stub_and_forward_zones_are_live_keys() {
+        let old = table("[local]\nrecords = []\n");
+        let new = table(
+            "[local]\nrecords = [\"nas.home.arpa. A 192.168.1.30\"]\nzones = []\nnodefault = [\"test.\"]\n\
+             [dns64]\nenabled = true\nprefix = \"64:ff9b::/96\"\nexclude = []\n\
+             [[stub-zones]]\nname = \"corp.\"\naddresses = [\"10.0.0.53\"]\n\
+             [[forward-zones]]\nname = \"lan.\"\naddresses = [\"192.168.1.1\"]\n",
+        );
+        let changed = changed_keys(&old, &new);
+        assert_eq!(changed.len(), 8, "{changed:?}");
+        for key in &changed {
+            assert!(LIVE_KEYS.contains(&key.as_str()), "{key} needs a restart");
+        }
+    }
 }
