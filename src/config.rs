@@ -141,6 +141,7 @@ impl Config {
             dnssec,
             dns64,
             stub_zones,
+            forward_zones,
         } = file;
 
         if server.listen.is_empty() {
@@ -314,6 +315,12 @@ impl Config {
         recursor.dnssec = dnssec.resolve(path)?;
         recursor.dns64 = dns64.resolve(path)?;
         recursor.stub_zones = stub::resolve(stub_zones, recursion.upstream_port, path)?;
+        recursor.forward_zones = forward::resolve(
+            forward_zones,
+            recursion.upstream_port,
+            &recursor.stub_zones,
+            path,
+        )?;
 
         let run_as = crate::privileges::RunAsNames {
             user: server.user,
@@ -431,7 +438,11 @@ mod dns64;
 mod dns64_tests;
 pub use dns64::Dns64Section;
 
+mod forward;
+#[cfg(test)]
+mod forward_tests;
 mod stub;
 #[cfg(test)]
 mod stub_tests;
+pub use forward::ForwardZoneEntry;
 pub use stub::StubZoneEntry;

@@ -245,6 +245,7 @@ fn serve(config: Config, source: Option<PathBuf>) -> ExitCode {
     let live = Arc::new(scoped::reconfigure::LiveConfig::new(
         source.as_deref(),
         log_level,
+        Arc::clone(&config.server.local),
     ));
     log_source(source.as_deref());
     // One thread asked for: tokio's single-threaded scheduler, which has no work-stealing

@@ -3,13 +3,19 @@
 //! The file is read and validated in full first (as `check-config` would): a bad file keeps
 //! everything in force and the error names the line. A good one is compared, key by key, with
 //! the file the resolver started from. What can change live is applied: the ECS allowlist
-//! (re-read every time, its file may have changed without the configuration) and the log level.
+//! (re-read every time, its file may have changed without the configuration), the log level,
+//! the local zones and data (`[local]`), DNS64 (`[dns64]`) and the stub and forward zones
+//! (`[[stub-zones]]`, `[[forward-zones]]`); these last are put in force from every reload, so
+//! the file's text is what runs.
 //! Every other changed key is named as needing a restart, in the log and in the answer, on every
 //! reload until the restart, so no change is ever ignored silently.
 
 use std::path::{Path, PathBuf};
 
-use scoped_recursor::Recursor;
+use std::sync::Arc;
+
+use scoped_recursor::{Recursor, Routing};
+use scoped_server::LocalZones;
 use tracing::{error, info, warn};
 
 use crate::config::{Config, ConfigError};
@@ -17,7 +23,18 @@ use crate::logging::LogLevel;
 use crate::reload::ReloadTrigger;
 
 /// Keys applied by a reload; every other key needs a restart.
-pub const LIVE_KEYS: &[&str] = &["ecs.allowlist", "log.level"];
+pub const LIVE_KEYS: &[&str] = &[
+    "ecs.allowlist",
+    "log.level",
+    "local.nodefault",
+    "local.zones",
+    "local.records",
+    "dns64.enabled",
+    "dns64.prefix",
+    "dns64.exclude",
+    "stub-zones",
+    "forward-zones",
+];
 
 /// The configuration the resolver started from, and what a reload needs to apply a new one.
 pub struct LiveConfig {
@@ -28,6 +45,8 @@ pub struct LiveConfig {
     started: toml::Table,
     /// The log filter's handle.
     log: LogLevel,
+    /// The local zones the front end answers from, replaced in place.
+    local: Arc<LocalZones>,
 }
 
 /// A reload that took effect.
@@ -57,8 +76,9 @@ pub enum ReconfigureError {
 }
 
 impl LiveConfig {
-    /// What `serve` started from: `path` (if any) and its text.
-    pub fn new(path: Option<&Path>, log: LogLevel) -> LiveConfig {
+    /// What `serve` started from: `path` (if any) and its text; `local` is the front end's
+    /// table of local zones.
+    pub fn new(path: Option<&Path>, log: LogLevel, local: Arc<LocalZones>) -> LiveConfig {
         let started = path
             .and_then(|p| std::fs::read_to_string(p).ok())
             .and_then(|text| text.parse().ok())
@@ -67,6 +87,7 @@ impl LiveConfig {
             path: path.map(Path::to_owned),
             started,
             log,
+            local,
         }
     }
 
@@ -102,6 +123,12 @@ impl LiveConfig {
                 .partition(|key| LIVE_KEYS.contains(&key.as_str()));
         let entries = config.recursor.ecs_allowlist.len();
         recursor.set_allowlist(config.recursor.ecs_allowlist.clone());
+        self.local.replace(&config.server.local);
+        recursor.set_routing(Routing {
+            stub_zones: config.recursor.stub_zones.clone(),
+            forward_zones: config.recursor.forward_zones.clone(),
+            dns64: config.recursor.dns64.clone(),
+        });
         if let Err(problem) = self.log.set(&config.log_level) {
             warn!(trigger, "log level not changed: {problem}");
         }
@@ -185,5 +212,21 @@ mod tests {
         );
         assert!(changed_keys(&old, &old).is_empty());
         assert_eq!(changed_keys(&new, &old), changed_keys(&old, &new));
+    }
+
+    #[test]
+    fn local_data_dns64_stub_and_forward_zones_are_live_keys() {
+        let old = table("[local]\nrecords = []\n");
+        let new = table(
+            "[local]\nrecords = [\"nas.home.arpa. A 192.168.1.30\"]\nzones = []\nnodefault = [\"test.\"]\n\
+             [dns64]\nenabled = true\nprefix = \"64:ff9b::/96\"\nexclude = []\n\
+             [[stub-zones]]\nname = \"corp.\"\naddresses = [\"10.0.0.53\"]\n\
+             [[forward-zones]]\nname = \"lan.\"\naddresses = [\"192.168.1.1\"]\n",
+        );
+        let changed = changed_keys(&old, &new);
+        assert_eq!(changed.len(), 8, "{changed:?}");
+        for key in &changed {
+            assert!(LIVE_KEYS.contains(&key.as_str()), "{key} needs a restart");
+        }
     }
 }

@@ -77,8 +77,18 @@ pub fn run(config: Config, request: TraceRequest) -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
-    // Local zones come first, as in the server's pipeline: such a question never leaves.
-    if let Some(local) = config.server.local.answer(&qname, qtype) {
+    // Local zones come first, as in the server's pipeline: such a question never leaves. So
+    // does a DNS64 PTR whose IPv4 reverse name is in a local zone.
+    let dns64 = &config.recursor.dns64;
+    let local = config.server.local.answer(&qname, qtype).or_else(|| {
+        let target = (dns64.enabled && qtype == RecordType::PTR)
+            .then(|| dns64.ptr_target(&qname))
+            .flatten()?;
+        let local = config.server.local.answer(&target, qtype)?;
+        println!(";; DNS64: {qname} is under the prefix; CNAME to {target}");
+        Some(local)
+    });
+    if let Some(local) = local {
         println!(
             ";; {qname} {qtype}: answered by the local zone {} ({}); no upstream query",
             local.zone, local.kind

@@ -38,6 +38,8 @@ pub struct FileConfig {
     pub dns64: Dns64Section,
     /// `[[stub-zones]]`: zones iterated from their own servers.
     pub stub_zones: Vec<StubZoneEntry>,
+    /// `[[forward-zones]]`: zones asked of recursive forwarders.
+    pub forward_zones: Vec<ForwardZoneEntry>,
 }
 
 /// `[server]`

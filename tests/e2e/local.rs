@@ -214,3 +214,39 @@ async fn trace_shows_a_local_answer_and_asks_no_one() {
     );
     std::fs::remove_dir_all(&dir).ok();
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn trace_shows_a_dns64_ptr_for_a_private_address_answered_locally() {
+    let dir = std::env::temp_dir().join(format!("scoped-e2e-trace-dns64-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let config_path = dir.join("resolver.toml");
+    // No root hints at all: a trace that tried to resolve would have no server to ask.
+    std::fs::write(&config_path, "[dns64]\nenabled = true\n").unwrap();
+    // 64:ff9b::192.168.1.20
+    let qname = "4.1.1.0.8.a.0.c.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.b.9.f.f.4.6.0.0.ip6.arpa";
+    let out = tokio::task::spawn_blocking(move || {
+        std::process::Command::new(env!("CARGO_BIN_EXE_scoped"))
+            .args(["trace", qname, "PTR", "--config"])
+            .arg(config_path)
+            .output()
+            .unwrap()
+    })
+    .await
+    .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success(), "{stdout}");
+    assert!(
+        stdout.contains("CNAME to 20.1.168.192.in-addr.arpa."),
+        "{stdout}"
+    );
+    assert!(
+        stdout.contains("answered by the local zone 168.192.in-addr.arpa.")
+            && stdout.contains("no upstream query"),
+        "{stdout}"
+    );
+    assert!(
+        stdout.contains(";; Non-Existent Domain, scope 0"),
+        "{stdout}"
+    );
+    std::fs::remove_dir_all(&dir).ok();
+}

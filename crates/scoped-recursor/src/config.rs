@@ -80,6 +80,8 @@ pub struct RecursorConfig {
     pub dns64: crate::dns64::Dns64Config,
     /// Stub zones: names inside them are iterated from their own servers.
     pub stub_zones: Vec<crate::StubZone>,
+    /// Forward zones: names inside them are asked of their forwarders (RD=1).
+    pub forward_zones: Vec<crate::ForwardZone>,
 }
 
 /// DNSSEC validation settings.
@@ -151,6 +153,7 @@ impl Default for RecursorConfig {
             dnssec: DnssecConfig::default(),
             dns64: crate::dns64::Dns64Config::default(),
             stub_zones: Vec::new(),
+            forward_zones: Vec::new(),
         }
     }
 }

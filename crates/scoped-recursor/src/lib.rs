@@ -29,8 +29,8 @@ pub use scoped_cache::{Validation, WireAnswer, WireCache, WireClients, WireKey, 
 pub use config::{DnssecConfig, RecursorConfig};
 pub use dns64::Dns64Config;
 pub use engine::{
-    EDE_NETWORK_ERROR, EDE_NO_REACHABLE_AUTHORITY, EDE_OTHER, EcsSent, EngineStats, Recursor,
-    ResolveError, StubZone,
+    EDE_NETWORK_ERROR, EDE_NO_REACHABLE_AUTHORITY, EDE_OTHER, EcsSent, EngineStats, ForwardZone,
+    Recursor, ResolveError, Routing, StubZone,
 };
 pub use root_hints::{RootHint, builtin_root_hints, parse_root_hints};
 pub use transport::{
@@ -167,6 +167,15 @@ pub trait Resolve: Send + Sync + 'static {
         now: tokio::time::Instant,
     ) -> Option<Arc<WireAnswer>> {
         let _ = (key, now);
+        None
+    }
+
+    /// DNS64 (RFC 6147 §5.3.1): the IPv4 reverse name a PTR question for `name` is answered
+    /// from, when DNS64 is on and `name` lies under its prefix. The front end checks it against
+    /// its local zones, so that a private address's reverse name never goes upstream. The
+    /// default: none.
+    fn dns64_ptr_target(&self, name: &Name) -> Option<Name> {
+        let _ = name;
         None
     }
 

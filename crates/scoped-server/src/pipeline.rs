@@ -352,9 +352,9 @@ pub struct Pipeline {
     acl: Acl,
     edns_udp_payload: u16,
     subnet_policy: SubnetPolicy,
-    resolver: Arc<dyn Resolve>,
+    pub(crate) resolver: Arc<dyn Resolve>,
     stats: Arc<FrontendStats>,
-    local: Arc<LocalZones>,
+    pub(crate) local: Arc<LocalZones>,
     /// CHAOS TXT answers about the server itself (`chaos.rs`).
     pub(crate) chaos: crate::Chaos,
 }
@@ -548,10 +548,7 @@ impl Pipeline {
 
         let decision = self.subnet_policy.decide(client_ip, query.ecs.as_ref());
         self.count_decision(client_ip, query.ecs.as_ref(), &decision);
-        if let Some(local) = self
-            .local
-            .answer(query.query.name(), query.query.query_type())
-        {
+        if let Some(local) = self.local_answer(query.query.name(), query.query.query_type()) {
             return self.answer_locally(query, &decision, local, transport);
         }
         let request = ResolveRequest {

@@ -61,6 +61,11 @@ pub struct Behaviour {
     /// addresses of its in-zone targets in additional), as servers without minimal responses
     /// do: how a resolver learns the child's view of the delegation (RFC 2181 §5.4.1).
     pub authority_ns: bool,
+    /// A recursive forwarder, not an authoritative: a query with RD=1 is answered from every
+    /// zone it holds (the closest enclosing one, as if it had resolved the name and cached the
+    /// answer) with AA clear and RA set; a query with RD=0 gets REFUSED, as a resolver that
+    /// serves only recursive clients answers it. What a forward zone points at.
+    pub recursive: bool,
 }
 
 /// What a custom responder decides for one query.
@@ -450,6 +455,9 @@ impl Internet {
                     ResponderAction::Continue if behaviour.lame => {
                         upward_referral(&query, &self.inner.root_hints)
                     }
+                    ResponderAction::Continue if behaviour.recursive => {
+                        recursive_response(&zones, &query)
+                    }
                     ResponderAction::Continue => {
                         let mut response = authoritative_response(&zones, &query);
                         if behaviour.nxdomain_for_empty_non_terminals
@@ -487,6 +495,20 @@ impl Internet {
         handled.replies.push(bytes);
         handled
     }
+}
+
+/// A recursive forwarder's reply (see [`Behaviour::recursive`]): the zone data without AA and
+/// with RA, or REFUSED to a query without RD.
+fn recursive_response(zones: &[Arc<Zone>], query: &Message) -> Message {
+    if !query.metadata.recursion_desired {
+        let mut refused = error_response(query, ResponseCode::Refused);
+        refused.metadata.recursion_available = true;
+        return refused;
+    }
+    let mut response = authoritative_response(zones, query);
+    response.metadata.authoritative = false;
+    response.metadata.recursion_available = true;
+    response
 }
 
 /// The largest UDP reply this query allows: 512 without EDNS, else its payload capped at ours.

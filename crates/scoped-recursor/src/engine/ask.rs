@@ -5,7 +5,7 @@ use std::net::IpAddr;
 
 use hickory_proto::rr::{Name, RecordType};
 use scoped_cache::Trust;
-use scoped_ecs::{CacheScope, EcsWithheld, QueryPurpose, UpstreamEcs, cache_scope};
+use scoped_ecs::{AllowReason, CacheScope, EcsWithheld, QueryPurpose, UpstreamEcs, cache_scope};
 use tokio::sync::Notify;
 use tokio::time::Instant;
 use tracing::debug;
@@ -62,18 +62,7 @@ impl Recursor {
                 }
                 Err(ExchangeError::Budget(e)) => return Err(e),
             };
-        let scope = match (ecs_outcome, decision) {
-            // E16: infrastructure types are never tailored, whatever SCOPE came back.
-            _ if is_infrastructure(qtype) => CacheScope::Global,
-            (EcsExchange::Sent(sent, Some(returned)), _) => cache_scope(sent.prefix(), returned),
-            // E12: no ECS in the reply means SCOPE 0. E13: the server does not do ECS.
-            (EcsExchange::Sent(_, None) | EcsExchange::Rejected, _) => CacheScope::Global,
-            // An answer to an allowlisted server without a subnet serves only the clients
-            // without one (E20), not every client of a tailoring server.
-            (EcsExchange::NotSent, UpstreamEcs::Withheld(why)) => why.cache_scope(),
-            // Sent, then dropped (the server predates EDNS): it answers alike for everyone.
-            (EcsExchange::NotSent, UpstreamEcs::Send(_)) => CacheScope::Global,
-        };
+        let scope = reply_scope(qtype, ecs_outcome, decision);
         let now = Instant::now();
         match classify(&response, zone, name, qtype) {
             Classified::Lame(reason) => {
@@ -119,7 +108,7 @@ impl Recursor {
 
     /// E01, E16: whether this query to `addr` (a server of `zone`) carries the client subnet,
     /// and if not, why — counted under the reason.
-    fn upstream_ecs(
+    pub(super) fn upstream_ecs(
         &self,
         addr: IpAddr,
         zone: &Name,
@@ -160,13 +149,42 @@ impl Recursor {
         } else {
             QueryPurpose::ClientQuestion
         };
-        let allowlisted = self.allowlist().allows(addr, zone).is_some();
+        let allowlisted = match (self.allowlist().allows(addr, zone), asking) {
+            (Some(AllowReason::Zone(_)), Asking::Forwarded) => false,
+            (allowed, _) => allowed.is_some(),
+        };
         UpstreamEcs::decide(ctx.subnet, purpose, allowlisted)
     }
 }
 
+/// The scope a reply is cached under, from what became of ECS in the exchange (E12, E13, E16,
+/// E20).
+pub(super) fn reply_scope(
+    qtype: RecordType,
+    ecs_outcome: EcsExchange,
+    decision: UpstreamEcs,
+) -> CacheScope {
+    match (ecs_outcome, decision) {
+        // E16: infrastructure types are never tailored, whatever SCOPE came back.
+        _ if is_infrastructure(qtype) => CacheScope::Global,
+        (EcsExchange::Sent(sent, Some(returned)), _) => cache_scope(sent.prefix(), returned),
+        // E12: no ECS in the reply means SCOPE 0. E13: the server does not do ECS.
+        (EcsExchange::Sent(_, None) | EcsExchange::Rejected, _) => CacheScope::Global,
+        // An answer to an allowlisted server without a subnet serves only the clients
+        // without one (E20), not every client of a tailoring server.
+        (EcsExchange::NotSent, UpstreamEcs::Withheld(why)) => why.cache_scope(),
+        // Sent, then dropped (the server predates EDNS): it answers alike for everyone.
+        (EcsExchange::NotSent, UpstreamEcs::Send(_)) => CacheScope::Global,
+    }
+}
+
 /// `<- addr: answer, 1 record(s) after 0 CNAME(s); SCOPE 24; cached under 192.0.2.0/24`.
-fn trace_final(addr: IpAddr, step: &Step, ecs: EcsExchange, scope: CacheScope) -> String {
+pub(super) fn trace_final(
+    addr: IpAddr,
+    step: &Step,
+    ecs: EcsExchange,
+    scope: CacheScope,
+) -> String {
     let what = match step {
         Step::Answer { links, records, .. } => format!(
             "answer, {} record(s) after {} CNAME(s)",

@@ -72,6 +72,7 @@ impl Recursor {
             role,
             trace,
             validate: checked && self.validating() && role.is_client(),
+            recursion_desired: false,
         };
         ctx.trace(|| match subnet {
             Some(net) => format!("{} {}, client subnet {net}", question.name, question.qtype),

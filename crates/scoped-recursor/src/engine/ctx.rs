@@ -54,6 +54,8 @@ pub(super) struct Ctx {
     /// Whether the answers of this question are validated (DNSSEC on, a client's question,
     /// CD clear). Sub-queries for infrastructure never are.
     pub(super) validate: bool,
+    /// Queries go out with RD=1: they are asked of a forward zone's forwarders (`forward.rs`).
+    pub(super) recursion_desired: bool,
 }
 
 /// Whose question a (sub-)query resolves.
@@ -76,6 +78,10 @@ pub(super) enum Asking {
     /// An ancestor of it, one label at a time: never the client's own question, so never with
     /// ECS (E16).
     MinimisedStep,
+    /// The name being resolved, of a forward zone's forwarder: a resolver, not the zone's
+    /// server, so only an allowlist entry for its address lets ECS go to it, never one for the
+    /// zone.
+    Forwarded,
 }
 
 /// Whether the caches were just looked at for the question's own name.
@@ -109,6 +115,7 @@ impl Ctx {
             role: Role::NameServer,
             trace: self.trace.clone(),
             validate: false,
+            recursion_desired: false,
         })
     }
 

@@ -30,7 +30,7 @@ const PTR_CNAME_TTL: u32 = 3600;
 impl Recursor {
     /// Whether the DNS64 step handles this request.
     pub(super) fn dns64_applies(&self, request: &ResolveRequest) -> bool {
-        self.inner.config.dns64.enabled
+        self.routing().dns64.enabled
             && matches!(request.question.qtype, RecordType::AAAA | RecordType::PTR)
             && !(request.dnssec_ok && request.checking_disabled)
     }
@@ -61,7 +61,8 @@ impl Recursor {
     }
 
     async fn dns64_aaaa(&self, request: ResolveRequest, trace: Option<TraceLines>) -> Resolution {
-        let config = &self.inner.config.dns64;
+        let routing = self.routing();
+        let config = &routing.dns64;
         let original = self.dns64_lookup(request.clone(), &trace).await;
         if original.rcode != ResponseCode::NoError {
             return original;
@@ -140,7 +141,8 @@ impl Recursor {
     }
 
     async fn dns64_ptr(&self, request: ResolveRequest, trace: Option<TraceLines>) -> Resolution {
-        let Some(target) = self.inner.config.dns64.ptr_target(&request.question.name) else {
+        let target = self.routing().dns64.ptr_target(&request.question.name);
+        let Some(target) = target else {
             return self.dns64_lookup(request, &trace).await;
         };
         note(&trace, || {

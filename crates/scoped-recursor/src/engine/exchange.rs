@@ -152,7 +152,11 @@ impl Recursor {
         ctx.spend_query().map_err(ExchangeError::Budget)?;
         let id: u16 = rand::random();
         let dnssec_ok = config.dnssec.validation;
-        let message = build_query(id, name, qtype, attempt.edns, attempt.ecs, dnssec_ok);
+        let mut message = build_query(id, name, qtype, attempt.edns, attempt.ecs, dnssec_ok);
+        if ctx.recursion_desired {
+            // RD is the lowest bit of the third octet (RFC 1035 §4.1.1).
+            message[2] |= 0x01;
+        }
         let slot = self.upstream_slot(ctx).await?;
         let started = Instant::now();
         let remaining = ctx.budget.deadline.saturating_duration_since(started);

@@ -84,6 +84,9 @@ impl Recursor {
         } else {
             name.clone()
         };
+        if let Some(forward) = self.forward_zone_for(&start) {
+            return self.ask_forwarders(&forward, name, qtype, ctx).await;
+        }
         let delegation = self.closest_delegation(&start, ctx).await?;
         ctx.trace(|| format!("{name} {qtype}: closest known zone {}", delegation.zone));
         let mut walk = Walk {
@@ -251,7 +254,10 @@ impl Recursor {
         let now = Instant::now();
         let stub = self.stub_zone_for(name);
         for ancestor in self.inner.cache.maybe_zone_cuts(name) {
-            if stub.is_some_and(|stub| ancestor.name().num_labels() <= stub.name.num_labels()) {
+            if stub
+                .as_ref()
+                .is_some_and(|stub| ancestor.name().num_labels() <= stub.name.num_labels())
+            {
                 break;
             }
             let known = self
@@ -278,7 +284,7 @@ impl Recursor {
                     stub.name, stub.servers
                 )
             });
-            return Ok(Arc::new(self.stub_delegation(stub)));
+            return Ok(Arc::new(self.stub_delegation(&stub)));
         }
         if let Some(root) = self.cached_delegation(&Name::root(), now) {
             return Ok(root);

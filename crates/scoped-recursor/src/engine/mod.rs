@@ -14,6 +14,8 @@
 //! | iterate | `iterate.rs` | closest zone cut, priming, referrals, QNAME minimisation |
 //! | cuts | `cuts.rs` | known delegations kept built while the records they came from stay unwritten |
 //! | stub | `stub.rs` | stub zones: iteration inside them starts from their configured servers |
+//! | forward | `forward.rs` | forward zones: asked of their forwarders (RD=1), never iterated |
+//! | routing | `routing.rs` | the stub and forward zones and DNS64 in force, replaced on reload |
 //! | select | `select.rs` | which servers, in which order; glueless nameserver addresses |
 //! | lame | `lame.rs` | servers lame for a (zone, type), passed over for a while |
 //! | probe | `probe.rs` | servers measured in the background, off the client's path |
@@ -36,6 +38,7 @@ mod ctx;
 mod cuts;
 mod dns64;
 mod exchange;
+mod forward;
 mod iterate;
 mod lame;
 mod plan;
@@ -44,6 +47,7 @@ mod race;
 mod reason;
 mod refresh;
 mod request;
+mod routing;
 mod select;
 mod stats;
 mod store;
@@ -68,8 +72,10 @@ use crate::config::RecursorConfig;
 use crate::infra::InfraCache;
 use crate::transport::Transport;
 use crate::{Resolution, Resolve, ResolveRequest};
+pub use forward::ForwardZone;
 pub use reason::{EDE_NETWORK_ERROR, EDE_NO_REACHABLE_AUTHORITY, EDE_OTHER};
 use request::{InflightKey, SharedResolution};
+pub use routing::Routing;
 use stats::{EcsAudit, bump};
 pub use stats::{EcsSent, EngineStats};
 pub use stub::StubZone;
@@ -140,6 +146,8 @@ struct Inner {
     /// DNSSEC: validated zone keys and the insecure and bogus verdicts of zones, and recent
     /// bogus verdicts of client questions (`validate.rs`).
     dnssec: validate::DnssecState,
+    /// The stub and forward zones and DNS64 settings in force (`routing.rs`).
+    routing: RwLock<Arc<routing::Routing>>,
 }
 
 /// The recursion engine. Cheap to clone (shared inside).
@@ -183,6 +191,7 @@ impl Recursor {
             .build_with_hasher(KeyHasher::default());
         let wire =
             (config.answer_cache_bytes > 0).then(|| WireCache::new(config.answer_cache_bytes));
+        let routing = RwLock::new(Arc::new(routing::Routing::of(&config)));
         let inner = Inner {
             upstream_slots: tokio::sync::Semaphore::new(
                 config
@@ -208,6 +217,7 @@ impl Recursor {
             priming: tokio::sync::Mutex::new(()),
             stats: EngineStats::default(),
             dnssec: validate::DnssecState::default(),
+            routing,
         };
         Self {
             inner: Arc::new(inner),
@@ -303,7 +313,16 @@ impl Resolve for Recursor {
 
     /// With DNS64 on, DO and CD together also change the answer (no synthesis).
     fn validates(&self) -> bool {
-        self.inner.config.dnssec.validation || self.inner.config.dns64.enabled
+        self.inner.config.dnssec.validation || self.routing().dns64.enabled
+    }
+
+    fn dns64_ptr_target(&self, name: &Name) -> Option<Name> {
+        let routing = self.routing();
+        routing
+            .dns64
+            .enabled
+            .then(|| routing.dns64.ptr_target(name))
+            .flatten()
     }
 
     fn wire_answer(&self, key: &WireKeyRef<'_>, now: Instant) -> Option<Arc<WireAnswer>> {

@@ -35,13 +35,13 @@ impl StubZone {
 
 impl Recursor {
     /// The deepest stub zone at or above `name`, if any.
-    pub(super) fn stub_zone_for(&self, name: &Name) -> Option<&StubZone> {
-        self.inner
-            .config
+    pub(super) fn stub_zone_for(&self, name: &Name) -> Option<StubZone> {
+        self.routing()
             .stub_zones
             .iter()
             .filter(|stub| stub.name.zone_of(name))
             .max_by_key(|stub| stub.name.num_labels())
+            .cloned()
     }
 
     /// The stub zone's delegation, for the iteration of a name inside it.
@@ -49,14 +49,15 @@ impl Recursor {
         stub.delegation()
     }
 
-    /// The port to send to `addr` on: a stub zone server's own, else `upstream_port`.
+    /// The port to send to `addr` on: a stub zone server's or a forwarder's own, else
+    /// `upstream_port`.
     pub(super) fn port_of(&self, addr: IpAddr) -> u16 {
-        let config = &self.inner.config;
-        config
-            .stub_zones
-            .iter()
-            .flat_map(|stub| &stub.servers)
+        let routing = self.routing();
+        let stubs = routing.stub_zones.iter().flat_map(|stub| &stub.servers);
+        let forwarders = routing.forward_zones.iter().flat_map(|zone| &zone.servers);
+        stubs
+            .chain(forwarders)
             .find(|server| server.ip() == addr)
-            .map_or(config.upstream_port, SocketAddr::port)
+            .map_or(self.inner.config.upstream_port, SocketAddr::port)
     }
 }

@@ -9,6 +9,7 @@
 mod answers;
 mod bogus;
 mod client;
+mod forward;
 
 use std::net::IpAddr;
 

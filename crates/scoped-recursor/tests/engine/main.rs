@@ -13,6 +13,7 @@ mod delegation;
 mod dname;
 mod dns64;
 mod failover;
+mod forward_zones;
 mod hardening;
 mod iteration;
 mod lameness;

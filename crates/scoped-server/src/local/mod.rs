@@ -152,9 +152,10 @@ pub struct LocalAnswer {
     pub kind: LocalZoneKind,
 }
 
-/// The local zones and data in force: built once from a [`LocalConfig`], then read-only.
+/// The local zones and data in force: built from a [`LocalConfig`], read by every query, and
+/// replaced whole by a reload ([`LocalZones::replace`]) while the front end serves.
 pub struct LocalZones {
-    table: Table,
+    table: std::sync::RwLock<std::sync::Arc<Table>>,
 }
 
 impl LocalZones {
@@ -166,42 +167,58 @@ impl LocalZones {
 
     /// No local zone at all: every question goes to the engine.
     pub fn none() -> Self {
-        Self {
-            table: Table::default(),
-        }
+        Self::of(Table::default())
     }
 
     /// Validates `config` and builds its table: the default zones not turned off, the
     /// configured zones, the local data. An error names the entry and what is wrong with it.
     pub fn build(config: &LocalConfig) -> Result<Self, LocalError> {
-        build::build(config).map(|table| Self { table })
+        build::build(config).map(Self::of)
+    }
+
+    fn of(table: Table) -> Self {
+        Self {
+            table: std::sync::RwLock::new(std::sync::Arc::new(table)),
+        }
+    }
+
+    /// The table in force.
+    fn table(&self) -> std::sync::RwLockReadGuard<'_, std::sync::Arc<Table>> {
+        self.table.read().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// Put `other`'s zones and data in force in place of these (a reload): every holder of this
+    /// table sees them from its next question on.
+    pub fn replace(&self, other: &LocalZones) {
+        let table = std::sync::Arc::clone(&other.table());
+        *self.table.write().unwrap_or_else(|e| e.into_inner()) = table;
     }
 
     /// Zones in the table (default, configured and those local data made).
     pub fn zone_count(&self) -> usize {
-        self.table.zone_count()
+        self.table().zone_count()
     }
 
     /// Owner names with local data.
     pub fn data_names(&self) -> usize {
-        self.table.data_names()
+        self.table().data_names()
     }
 
     /// Whether `name` (the lowercased wire form of a question's name) is answered here, not by
     /// the engine: the fast path leaves such questions to the full pipeline.
     pub fn intercepts(&self, name: &[u8]) -> bool {
-        self.table.intercepts(name)
+        self.table().intercepts(name)
     }
 
     /// The local answer to `name`/`qtype`, or `None` if the question is not local (no local
     /// zone encloses it, or a transparent one has no data for it) and must be resolved.
     pub fn answer(&self, name: &Name, qtype: hickory_proto::rr::RecordType) -> Option<LocalAnswer> {
-        answer::answer(&self.table, name, qtype)
+        answer::answer(&self.table(), name, qtype)
     }
 
     /// An estimate of the heap the table holds, in bytes (map buckets, keys, records).
     pub fn heap_bytes(&self) -> usize {
-        self.table.heap_bytes()
+        self.table().heap_bytes()
     }
 }
 

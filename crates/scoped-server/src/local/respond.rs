@@ -1,13 +1,41 @@
 //! Pipeline step 9b: the response to a question a local zone answers.
 
 use hickory_proto::op::ResponseCode;
+use hickory_proto::rr::rdata::CNAME;
+use hickory_proto::rr::{Name, RData, Record, RecordType};
 use scoped_ecs::SubnetDecision;
 
 use super::LocalAnswer;
 use crate::pipeline::{ParsedQuery, Pipeline, Transport};
 use crate::stats::FrontendStats;
 
+/// TTL of the CNAME from a reverse name under the DNS64 prefix to its IPv4 reverse name (as
+/// the engine's DNS64 step gives it).
+const DNS64_PTR_CNAME_TTL: u32 = 3600;
+
 impl Pipeline {
+    /// The local answer to a question, if a local zone gives one: the question's own name, or,
+    /// for a PTR question under the DNS64 prefix, the IPv4 reverse name it maps to (RFC 6147
+    /// §5.3.1): a private address's reverse name (RFC 1918, RFC 6303) is answered here, behind
+    /// the CNAME the engine would have given, and never goes upstream.
+    pub(crate) fn local_answer(&self, name: &Name, qtype: RecordType) -> Option<LocalAnswer> {
+        if let Some(local) = self.local.answer(name, qtype) {
+            return Some(local);
+        }
+        if qtype != RecordType::PTR {
+            return None;
+        }
+        let target = self.resolver.dns64_ptr_target(name)?;
+        let mut local = self.local.answer(&target, qtype)?;
+        let cname = Record::from_rdata(
+            name.clone(),
+            DNS64_PTR_CNAME_TTL,
+            RData::CNAME(CNAME(target)),
+        );
+        local.answers.insert(0, cname);
+        Some(local)
+    }
+
     /// The local answer as a response: AA set (the data is ours), the client's question, the
     /// local records, and the ECS echo with SCOPE 0: the answer is the same for every client.
     pub(crate) fn answer_locally(

@@ -197,3 +197,72 @@ async fn the_fast_path_never_replays_an_answer_a_local_zone_now_overrides() {
         "only the first, unblocked question was resolved"
     );
 }
+
+/// The PTR name under 64:ff9b::/96 of an IPv4 address.
+fn dns64_reverse(v4: [u8; 4]) -> String {
+    let v6 =
+        std::net::Ipv6Addr::from((0x0064_ff9b_u128 << 96) | u128::from(u32::from_be_bytes(v4)));
+    let mut name = String::new();
+    for byte in v6.octets().iter().rev() {
+        name.push_str(&format!("{:x}.{:x}.", byte & 0x0f, byte >> 4));
+    }
+    name + "ip6.arpa."
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_dns64_ptr_for_a_private_address_is_answered_locally_with_zero_upstream_queries() {
+    let internet = scoped_testkit::standard_internet();
+    let config = scoped_recursor::RecursorConfig {
+        dns64: scoped_recursor::Dns64Config {
+            enabled: true,
+            ..scoped_recursor::Dns64Config::default()
+        },
+        ..scoped_testkit::engine::config_for(&internet)
+    };
+    let recursor = scoped_testkit::engine::recursor_with(&internet, config);
+    let pipeline =
+        crate::Pipeline::new(&ServerConfig::default(), Arc::new(recursor), Arc::default());
+    for v4 in [
+        [192, 168, 1, 20],
+        [10, 1, 2, 3],
+        [172, 16, 0, 1],
+        [100, 64, 0, 1],
+    ] {
+        let qname = dns64_reverse(v4);
+        let response = ask(
+            &pipeline,
+            &wire(&query(9, &qname, RecordType::PTR)),
+            Transport::Udp,
+        )
+        .await
+        .unwrap();
+        assert_eq!(
+            response.metadata.response_code,
+            ResponseCode::NXDomain,
+            "{qname}"
+        );
+        assert!(response.metadata.authoritative);
+        let [a, b, c, d] = v4;
+        let target = format!("{d}.{c}.{b}.{a}.in-addr.arpa.");
+        assert_eq!(
+            response.answers[0].data,
+            RData::CNAME(hickory_proto::rr::rdata::CNAME(
+                hickory_proto::rr::Name::from_ascii(&target).unwrap()
+            )),
+            "the CNAME to the IPv4 reverse name, as the engine gives it"
+        );
+        assert_eq!(response.authorities[0].record_type(), RecordType::SOA);
+    }
+    assert_eq!(internet.total_queries(), 0, "{:?}", internet.query_log());
+    assert_eq!(pipeline.stats().snapshot().answered_local, 4);
+    // A public address's reverse name is still resolved (upstream).
+    let public = dns64_reverse([93, 184, 216, 34]);
+    ask(
+        &pipeline,
+        &wire(&query(10, &public, RecordType::PTR)),
+        Transport::Udp,
+    )
+    .await
+    .unwrap();
+    assert!(internet.total_queries() > 0);
+}

@@ -3,6 +3,10 @@
 //! comes as if from the parent, without signatures. Before such data is called bogus, the DS of
 //! each name between the parent and the data's owner is asked of the parent, as Unbound does:
 //! a signed proof that a delegation there has no DS makes the data insecure.
+//!
+//! A forwarder answers every name as if from one zone (the forward zone, often the root): on the
+//! way down, a name that has a DS is a signed zone cut, and the walk goes on below it with that
+//! zone's keys, so unsigned data deep under signed zones is found insecure at its own cut.
 
 use hickory_proto::rr::{Name, RecordType};
 use scoped_dnssec::{Denied, Kind, Reason, Security, ZoneKeys, prove_denial};
@@ -23,10 +27,17 @@ impl Recursor {
         name: &Name,
         ctx: &Ctx,
     ) -> Result<Option<Reason>, ResolveError> {
-        let policy = &self.inner.config.dnssec.policy;
-        let below = usize::from(zone.num_labels()) + 1;
-        for labels in below..=usize::from(name.num_labels()) {
+        let top = (zone, keys);
+        // The signed child the walk went down into, if any.
+        let mut child: Option<(Name, std::sync::Arc<ZoneKeys>)> = None;
+        let mut labels = usize::from(zone.num_labels()) + 1;
+        while labels <= usize::from(name.num_labels()) {
+            let (zone, keys) = match &child {
+                Some((zone, keys)) => (zone, &**keys),
+                None => top,
+            };
             let cut = name.trim_to(labels).to_lowercase();
+            labels += 1;
             if let Some((until, ZoneState::Insecure(reason))) = self.inner.dnssec.zones.get(&cut)
                 && Instant::now() < until
             {
@@ -34,7 +45,16 @@ impl Recursor {
             }
             let (step, evidence) = self.fetch(&cut, RecordType::DS, ctx).await?;
             let Step::NoData { .. } = step else {
-                // A DS (a signed child: its data should have been signed), or no such name.
+                // A DS: a signed child. Its data should have been signed, unless an unsigned
+                // cut lies further down: on with the child's keys.
+                if let Step::Answer { .. } = step
+                    && cut != *name
+                    && let ZoneState::Secure(keys) = self.zone_state(&cut, ctx).await?
+                {
+                    child = Some((cut, keys));
+                    continue;
+                }
+                // No such name, or a child whose keys do not validate.
                 return Ok(None);
             };
             let Ok(denials) = self.verified_denials(&evidence, zone, keys) else {
@@ -45,7 +65,7 @@ impl Recursor {
                 &cut,
                 &Denied::NoData(RecordType::DS),
                 &denials,
-                policy,
+                &self.inner.config.dnssec.policy,
             ) {
                 Security::Secure if cut_proven(&cut, zone, &denials) => {
                     Reason::new(Kind::UnsignedDelegation, &cut)
