@@ -16,6 +16,7 @@
 mod cut;
 mod evidence;
 mod proof;
+mod referral;
 
 pub(super) use evidence::{Evidence, with_sigs};
 
@@ -75,6 +76,8 @@ pub(super) struct DnssecState {
     bogus: moka::sync::Cache<(Name, RecordType), (Instant, Reason)>,
     /// The proofs of secure negative answers (`proof.rs`).
     proofs: proof::Proofs,
+    /// The DS parts of referrals (`referral.rs`).
+    referrals: referral::Referrals,
     /// Zones whose keys a question is fetching: the others asking for them wait for its
     /// verdict instead of fetching too.
     fetching: std::sync::Mutex<HashMap<Name, Arc<tokio::sync::Mutex<()>>>>,
@@ -114,6 +117,7 @@ impl Default for DnssecState {
                 .time_to_live(day)
                 .build(),
             proofs: proof::proofs(),
+            referrals: referral::referrals(),
             fetching: std::sync::Mutex::default(),
         }
     }
@@ -142,6 +146,7 @@ impl DnssecState {
         self.zones.invalidate_all();
         self.bogus.invalidate_all();
         self.proofs.invalidate_all();
+        self.referrals.invalidate_all();
     }
 }
 
@@ -493,12 +498,34 @@ impl Recursor {
 
     /// The DS set of `zone`, verified with its parent's keys; or what the zone is without one:
     /// insecure (the parent is, or proves there is no DS), bogus, indeterminate.
+    /// The DS part of a referral to the zone stands for the question when one was kept.
     async fn trusted_ds(
         &self,
         zone: &Name,
         ctx: &Ctx,
     ) -> Result<Result<Vec<DS>, ZoneState>, ResolveError> {
+        if let Some(kept) = self.referral_ds(zone) {
+            let (step, evidence) = &*kept;
+            let verdict = self.ds_verdict(zone, step, evidence, ctx).await?;
+            if !matches!(verdict, Err(ZoneState::Bogus(_))) {
+                ctx.trace(|| format!("  DNSSEC: the DS of {zone} from the referral"));
+                return Ok(verdict);
+            }
+            ctx.trace(|| format!("  DNSSEC: the referral's DS of {zone} does not check"));
+            self.forget_referral_ds(zone);
+        }
         let (step, evidence) = self.fetch(zone, RecordType::DS, ctx).await?;
+        self.ds_verdict(zone, &step, &evidence, ctx).await
+    }
+
+    /// What a DS answer (`step`, `evidence`) says of `zone`, checked with its parent's keys.
+    async fn ds_verdict(
+        &self,
+        zone: &Name,
+        step: &Step,
+        evidence: &Evidence,
+        ctx: &Ctx,
+    ) -> Result<Result<Vec<DS>, ZoneState>, ResolveError> {
         let policy = &self.inner.config.dnssec.policy;
         let now = self.epoch_now();
         let denied = |kind| Ok(Err(ZoneState::Bogus(Reason::new(kind, zone))));
@@ -512,8 +539,7 @@ impl Recursor {
                     ZoneState::Secure(keys) => keys,
                     other => return Ok(Err(other)),
                 };
-                if let Err(reason) = verify_rrset(&records, &sigs, &parent, &keys.keys, now, policy)
-                {
+                if let Err(reason) = verify_rrset(records, &sigs, &parent, &keys.keys, now, policy) {
                     return Ok(Err(ZoneState::Bogus(reason)));
                 }
                 let ds = records.iter().filter_map(|r| match &r.data {
@@ -530,7 +556,7 @@ impl Recursor {
                     ZoneState::Secure(keys) => keys,
                     other => return Ok(Err(other)),
                 };
-                let denials = match self.verified_denials(&evidence, &parent, &keys) {
+                let denials = match self.verified_denials(evidence, &parent, &keys) {
                     Ok(denials) => denials,
                     Err(reason) => return Ok(Err(ZoneState::Bogus(reason))),
                 };
