@@ -22,7 +22,10 @@ async fn cost(hierarchy: Hierarchy, validate: bool, qname: &str) -> (usize, Reso
     };
     let recursor = validating(&internet, dnssec);
     let res = ask(&recursor, qname, RecordType::A).await;
-    assert!(queries_of(&internet, RecordType::DS).is_empty(), "no DS question");
+    assert!(
+        queries_of(&internet, RecordType::DS).is_empty(),
+        "no DS question"
+    );
     (internet.total_queries(), res)
 }
 
@@ -31,7 +34,11 @@ async fn a_signed_referrals_ds_is_used_so_validation_costs_only_the_dnskey_quest
     let (plain, _) = cost(Hierarchy::default(), false, "www.sub.example.").await;
     let (validated, res) = cost(Hierarchy::default(), true, "www.sub.example.").await;
     assert_eq!(res.security, Validation::Secure);
-    assert_eq!(validated, plain + 3, "the DNSKEY sets of ., example., sub.example.");
+    assert_eq!(
+        validated,
+        plain + 3,
+        "the DNSKEY sets of ., example., sub.example."
+    );
 }
 
 #[tokio::test(start_paused = true)]
@@ -55,7 +62,10 @@ fn strip_referral_ds_sigs(internet: &scoped_testkit::Internet) {
         .expect_server(ip(EXAMPLE))
         .set_responder(|query, info| {
             let mut response = info.zone_response(query);
-            let asked_ds = query.queries.iter().any(|q| q.query_type() == RecordType::DS);
+            let asked_ds = query
+                .queries
+                .iter()
+                .any(|q| q.query_type() == RecordType::DS);
             if !asked_ds {
                 response.authorities.retain(|r| {
                     !matches!(&r.data, RData::DNSSEC(DNSSECRData::RRSIG(sig))

@@ -259,6 +259,13 @@ impl Recursor {
         }
         if let Some((name, denied)) = denial {
             parts.push(self.check_denial(name, &denied, evidence, ctx).await?);
+            // The SOA sets the negative TTL: in a signed zone it is signed like any RRset.
+            if let Step::NxDomain { soa: Some(soa), .. } | Step::NoData { soa: Some(soa), .. } =
+                step
+            {
+                let soa = std::slice::from_ref(soa.as_ref());
+                parts.push(self.check_rrset(soa, evidence, ctx).await?);
+            }
         }
         let security = if parts.is_empty() {
             Security::Indeterminate
@@ -539,7 +546,8 @@ impl Recursor {
                     ZoneState::Secure(keys) => keys,
                     other => return Ok(Err(other)),
                 };
-                if let Err(reason) = verify_rrset(records, &sigs, &parent, &keys.keys, now, policy) {
+                if let Err(reason) = verify_rrset(records, &sigs, &parent, &keys.keys, now, policy)
+                {
                     return Ok(Err(ZoneState::Bogus(reason)));
                 }
                 let ds = records.iter().filter_map(|r| match &r.data {
