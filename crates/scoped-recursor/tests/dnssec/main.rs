@@ -9,6 +9,7 @@
 mod answers;
 mod bogus;
 mod client;
+mod hits;
 mod referral;
 
 use std::net::IpAddr;

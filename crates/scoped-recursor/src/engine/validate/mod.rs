@@ -76,6 +76,9 @@ pub(super) struct DnssecState {
     bogus: moka::sync::Cache<(Name, RecordType), (Instant, Reason)>,
     /// The proofs of secure negative answers (`proof.rs`).
     proofs: proof::Proofs,
+    /// The informational EDE of insecure answers (`proof.rs`).
+    infos: proof::Infos,
+    seen: proof::Seen,
     /// The DS parts of referrals (`referral.rs`).
     referrals: referral::Referrals,
     /// Zones whose keys a question is fetching: the others asking for them wait for its
@@ -117,6 +120,8 @@ impl Default for DnssecState {
                 .time_to_live(day)
                 .build(),
             proofs: proof::proofs(),
+            infos: proof::infos(),
+            seen: proof::Seen::default(),
             referrals: referral::referrals(),
             fetching: std::sync::Mutex::default(),
         }
@@ -146,6 +151,7 @@ impl DnssecState {
         self.zones.invalidate_all();
         self.bogus.invalidate_all();
         self.proofs.invalidate_all();
+        self.infos.invalidate_all();
         self.referrals.invalidate_all();
     }
 }
