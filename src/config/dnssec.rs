@@ -31,6 +31,9 @@ pub struct DnssecSection {
     /// How long a bogus verdict is kept before the data is fetched and checked again.
     #[serde(with = "humantime_serde")]
     pub bogus_ttl: Duration,
+    /// Answer NXDOMAIN from validated NSEC ranges without asking upstream (RFC 8198), like
+    /// Unbound's `aggressive-nsec`; NSEC3 ranges are not used.
+    pub aggressive_nsec: bool,
 }
 
 impl Default for DnssecSection {
@@ -46,6 +49,7 @@ impl Default for DnssecSection {
             trust_anchor_state: None,
             nsec3_max_iterations: policy.nsec3_max_iterations,
             bogus_ttl: engine.bogus_ttl,
+            aggressive_nsec: engine.aggressive_nsec,
         }
     }
 }
@@ -89,6 +93,7 @@ impl DnssecSection {
             },
             bogus_ttl: self.bogus_ttl,
             fixed_time: None,
+            aggressive_nsec: self.aggressive_nsec,
         })
     }
 }
@@ -118,6 +123,7 @@ mod tests {
         let root = dnssec.anchors.closest(&hickory_proto::rr::Name::root());
         assert!(root.is_some_and(|a| a.keys.len() == 2));
         assert_eq!(dnssec.bogus_ttl, std::time::Duration::from_secs(60));
+        assert!(dnssec.aggressive_nsec, "RFC 8198 on by default");
     }
 
     #[test]
@@ -128,7 +134,7 @@ mod tests {
             ". 86400 IN DS 20326 8 2 E06D44B80B8F1D39A95C0B0D7C65D08458E880409BBC683457104237C7F8EC8D\n",
         )
         .unwrap();
-        let text = "[dnssec]\nvalidation = false\ntrust-anchor-file = \"root.key\"\nnegative-trust-anchors = [\"Broken.Example\"]\ntrust-anchor-state = \"root.state\"\nnsec3-max-iterations = 50\nbogus-ttl = \"2m\"\n";
+        let text = "[dnssec]\nvalidation = false\ntrust-anchor-file = \"root.key\"\nnegative-trust-anchors = [\"Broken.Example\"]\ntrust-anchor-state = \"root.state\"\nnsec3-max-iterations = 50\nbogus-ttl = \"2m\"\naggressive-nsec = false\n";
         let config = parse(text, &dir).expect("valid");
         let dnssec = &config.recursor.dnssec;
         assert!(!dnssec.validation);
@@ -140,6 +146,7 @@ mod tests {
         let below = hickory_proto::rr::Name::from_ascii("www.broken.example.").unwrap();
         assert!(dnssec.anchors.negative_covering(&below).is_some());
         assert_eq!(dnssec.policy.nsec3_max_iterations, 50);
+        assert!(!dnssec.aggressive_nsec);
         assert_eq!(dnssec.bogus_ttl, std::time::Duration::from_secs(120));
     }
 

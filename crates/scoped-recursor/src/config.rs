@@ -98,6 +98,9 @@ pub struct DnssecConfig {
     /// The time signatures are checked against, in seconds since the epoch; `None`: the system
     /// clock. Tests on virtual time pin it near their signer's validity window.
     pub fixed_time: Option<u32>,
+    /// Answer NXDOMAIN from validated NSEC ranges without asking (RFC 8198); NSEC3 ranges are
+    /// not used.
+    pub aggressive_nsec: bool,
 }
 
 impl Default for DnssecConfig {
@@ -108,6 +111,7 @@ impl Default for DnssecConfig {
             policy: Policy::default(),
             bogus_ttl: Duration::from_secs(60),
             fixed_time: None,
+            aggressive_nsec: true,
         }
     }
 }

@@ -6,6 +6,7 @@
 //! (127.53.0.3, signed as each test says) and `insecure.example.` (127.53.0.4, unsigned, no DS);
 //! `cohost.example.`, unsigned, no DS, is served by `example.`'s own server.
 
+mod aggressive;
 mod answers;
 mod bogus;
 mod client;

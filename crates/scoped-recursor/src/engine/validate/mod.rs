@@ -13,6 +13,7 @@
 //! The verdict is stamped on the cached entries (`store.rs`); a bogus answer becomes a
 //! SERVFAIL with its EDE, remembered for the question for `bogus_ttl`.
 
+mod aggressive;
 mod cut;
 mod evidence;
 mod proof;
@@ -79,6 +80,8 @@ pub(super) struct DnssecState {
     /// The informational EDE of insecure answers (`proof.rs`).
     infos: proof::Infos,
     seen: proof::Seen,
+    /// Validated NSEC ranges per zone (`aggressive.rs`).
+    ranges: aggressive::Ranges,
     /// The DS parts of referrals (`referral.rs`).
     referrals: referral::Referrals,
     /// Zones whose keys a question is fetching: the others asking for them wait for its
@@ -122,6 +125,7 @@ impl Default for DnssecState {
             proofs: proof::proofs(),
             infos: proof::infos(),
             seen: proof::Seen::default(),
+            ranges: aggressive::ranges(),
             referrals: referral::referrals(),
             fetching: std::sync::Mutex::default(),
         }
@@ -152,6 +156,7 @@ impl DnssecState {
         self.bogus.invalidate_all();
         self.proofs.invalidate_all();
         self.infos.invalidate_all();
+        self.ranges.invalidate_all();
         self.referrals.invalidate_all();
     }
 }
@@ -302,6 +307,7 @@ impl Recursor {
         self.store_step(step, qtype, scope, Instant::now(), true, validation, sigs);
         if validation == Validation::Secure && scope == CacheScope::Global {
             self.keep_proof(step, evidence, qtype);
+            self.learn_ranges(step, evidence);
         }
         let ede = ede.map(|code| Ede {
             code,

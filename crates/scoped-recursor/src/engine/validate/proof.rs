@@ -52,12 +52,14 @@ pub(in crate::engine) fn infos() -> Infos {
         .build()
 }
 
-/// Whether a wildcard proof or an insecure answer's EDE was ever kept: until then a hit costs
-/// no lookup for them.
+/// Whether a wildcard proof, an insecure answer's EDE or an NSEC range was ever kept: until
+/// then a hit (or a miss) costs no lookup for them.
 #[derive(Default)]
 pub(in crate::engine) struct Seen {
     pub(in crate::engine) wildcards: AtomicBool,
     pub(in crate::engine) infos: AtomicBool,
+    /// An NSEC range was kept (`aggressive.rs`).
+    pub(in crate::engine) ranges: AtomicBool,
 }
 
 /// The EDE codes an insecure answer carries as information.
