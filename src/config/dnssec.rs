@@ -23,8 +23,9 @@ pub struct DnssecSection {
     pub trust_anchor_file: Option<PathBuf>,
     /// Domains at and below which everything is treated as insecure (RFC 7646).
     pub negative_trust_anchors: Vec<String>,
-    /// Where RFC 5011 rollover state would be kept. Accepted, but automated rollover is not
-    /// built yet: the anchors are those of `trust-anchor-file` or the built-in ones.
+    /// Where the RFC 5011 state of the anchors' keys is kept (relative to the configuration
+    /// file): new keys of an anchored zone are trusted after the 30-day add hold-down, revoked
+    /// ones dropped at once. Without it the anchors never change.
     pub trust_anchor_state: Option<PathBuf>,
     /// NSEC3 records with more iterations than this make an answer insecure (RFC 9276).
     pub nsec3_max_iterations: u16,
@@ -94,6 +95,9 @@ impl DnssecSection {
             bogus_ttl: self.bogus_ttl,
             fixed_time: None,
             aggressive_nsec: self.aggressive_nsec,
+            trust_anchor_state: self
+                .trust_anchor_state
+                .map(|file| path.parent().unwrap_or(Path::new(".")).join(file)),
         })
     }
 }

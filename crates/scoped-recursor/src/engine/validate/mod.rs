@@ -14,6 +14,7 @@
 //! SERVFAIL with its EDE, remembered for the question for `bogus_ttl`.
 
 mod aggressive;
+mod anchor_roll;
 mod cut;
 mod evidence;
 mod proof;
@@ -82,6 +83,10 @@ pub(super) struct DnssecState {
     seen: proof::Seen,
     /// Validated NSEC ranges per zone (`aggressive.rs`).
     ranges: aggressive::Ranges,
+    /// RFC 5011 state of the anchored zones' keys (`anchor_roll.rs`), once read.
+    rollovers: std::sync::Mutex<Option<Vec<scoped_dnssec::Rollover>>>,
+    /// When the engine started (tokio's clock: a pinned signature time advances with it).
+    started: Instant,
     /// The DS parts of referrals (`referral.rs`).
     referrals: referral::Referrals,
     /// Zones whose keys a question is fetching: the others asking for them wait for its
@@ -126,6 +131,8 @@ impl Default for DnssecState {
             infos: proof::infos(),
             seen: proof::Seen::default(),
             ranges: aggressive::ranges(),
+            rollovers: std::sync::Mutex::default(),
+            started: Instant::now(),
             referrals: referral::referrals(),
             fetching: std::sync::Mutex::default(),
         }
@@ -213,7 +220,11 @@ impl Recursor {
 
     /// Seconds since the epoch, as signatures count time.
     fn epoch_now(&self) -> u32 {
-        self.inner.config.dnssec.fixed_time.unwrap_or_else(|| {
+        let pinned = self.inner.config.dnssec.fixed_time.map(|start| {
+            let elapsed = self.inner.dnssec.started.elapsed().as_secs();
+            start.wrapping_add(elapsed as u32)
+        });
+        pinned.unwrap_or_else(|| {
             let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH);
             now.map_or(0, |d| d.as_secs() as u32)
         })
@@ -488,8 +499,13 @@ impl Recursor {
             return Ok(ZoneState::Indeterminate);
         };
         let ds_set: Vec<DS>;
+        let anchor_keys: Vec<scoped_dnssec::DNSKEY>;
         let trust = if &anchor.zone == zone {
-            anchor.trust()
+            anchor_keys = self.anchor_keys(anchor);
+            Trust {
+                ds: &anchor.ds,
+                keys: &anchor_keys,
+            }
         } else {
             match self.trusted_ds(zone, ctx).await? {
                 Ok(ds) => {
@@ -508,7 +524,12 @@ impl Recursor {
         let now = self.epoch_now();
         Ok(
             match validate_zone_keys(zone, trust, &dnskeys, &sigs, now, &dnssec.policy) {
-                ChainResult::Secure(keys) => ZoneState::Secure(Arc::new(keys)),
+                ChainResult::Secure(keys) => {
+                    if &anchor.zone == zone {
+                        self.observe_anchor_keys(anchor, trust.keys, &dnskeys, &sigs, ctx);
+                    }
+                    ZoneState::Secure(Arc::new(keys))
+                }
                 ChainResult::Insecure(reason) => ZoneState::Insecure(reason),
                 ChainResult::Bogus(reason) => ZoneState::Bogus(reason),
             },
