@@ -23,14 +23,18 @@ pub struct DnssecSection {
     pub trust_anchor_file: Option<PathBuf>,
     /// Domains at and below which everything is treated as insecure (RFC 7646).
     pub negative_trust_anchors: Vec<String>,
-    /// Where RFC 5011 rollover state would be kept. Accepted, but automated rollover is not
-    /// built yet: the anchors are those of `trust-anchor-file` or the built-in ones.
+    /// Where the RFC 5011 state of the anchors' keys is kept (relative to the configuration
+    /// file): new keys of an anchored zone are trusted after the 30-day add hold-down, revoked
+    /// ones dropped at once. Without it the anchors never change.
     pub trust_anchor_state: Option<PathBuf>,
     /// NSEC3 records with more iterations than this make an answer insecure (RFC 9276).
     pub nsec3_max_iterations: u16,
     /// How long a bogus verdict is kept before the data is fetched and checked again.
     #[serde(with = "humantime_serde")]
     pub bogus_ttl: Duration,
+    /// Answer NXDOMAIN from validated NSEC ranges without asking upstream (RFC 8198), like
+    /// Unbound's `aggressive-nsec`; NSEC3 ranges are not used.
+    pub aggressive_nsec: bool,
 }
 
 impl Default for DnssecSection {
@@ -46,6 +50,7 @@ impl Default for DnssecSection {
             trust_anchor_state: None,
             nsec3_max_iterations: policy.nsec3_max_iterations,
             bogus_ttl: engine.bogus_ttl,
+            aggressive_nsec: engine.aggressive_nsec,
         }
     }
 }
@@ -89,6 +94,10 @@ impl DnssecSection {
             },
             bogus_ttl: self.bogus_ttl,
             fixed_time: None,
+            aggressive_nsec: self.aggressive_nsec,
+            trust_anchor_state: self
+                .trust_anchor_state
+                .map(|file| path.parent().unwrap_or(Path::new(".")).join(file)),
         })
     }
 }
@@ -118,6 +127,7 @@ mod tests {
         let root = dnssec.anchors.closest(&hickory_proto::rr::Name::root());
         assert!(root.is_some_and(|a| a.keys.len() == 2));
         assert_eq!(dnssec.bogus_ttl, std::time::Duration::from_secs(60));
+        assert!(dnssec.aggressive_nsec, "RFC 8198 on by default");
     }
 
     #[test]
@@ -128,7 +138,7 @@ mod tests {
             ". 86400 IN DS 20326 8 2 E06D44B80B8F1D39A95C0B0D7C65D08458E880409BBC683457104237C7F8EC8D\n",
         )
         .unwrap();
-        let text = "[dnssec]\nvalidation = false\ntrust-anchor-file = \"root.key\"\nnegative-trust-anchors = [\"Broken.Example\"]\ntrust-anchor-state = \"root.state\"\nnsec3-max-iterations = 50\nbogus-ttl = \"2m\"\n";
+        let text = "[dnssec]\nvalidation = false\ntrust-anchor-file = \"root.key\"\nnegative-trust-anchors = [\"Broken.Example\"]\ntrust-anchor-state = \"root.state\"\nnsec3-max-iterations = 50\nbogus-ttl = \"2m\"\naggressive-nsec = false\n";
         let config = parse(text, &dir).expect("valid");
         let dnssec = &config.recursor.dnssec;
         assert!(!dnssec.validation);
@@ -140,6 +150,7 @@ mod tests {
         let below = hickory_proto::rr::Name::from_ascii("www.broken.example.").unwrap();
         assert!(dnssec.anchors.negative_covering(&below).is_some());
         assert_eq!(dnssec.policy.nsec3_max_iterations, 50);
+        assert!(!dnssec.aggressive_nsec);
         assert_eq!(dnssec.bogus_ttl, std::time::Duration::from_secs(120));
     }
 

@@ -105,6 +105,7 @@ const EXPORTED_COUNTERS: [(&str, &[&str]); 3] = [
             "dnssec_bogus",
             "dnssec_indeterminate",
             "dnssec_bogus_cached",
+            "dnssec_aggressive_nxdomain",
         ],
     ),
     ("transport", &["mismatched_replies", "timeouts"]),

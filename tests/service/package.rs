@@ -30,6 +30,12 @@ fn packaged_configuration_serves_loopback_port_53_as_the_scoped_user() {
     assert_eq!(config.run_as.user.as_deref(), Some("scoped"));
     assert_eq!(config.allowlist_path, Some(dir.0.join("allowlist.txt")));
     assert!(config.control.is_some(), "scoped ctl works out of the box");
+    // RFC 5011 state in the unit's StateDirectory.
+    let state = config.recursor.dnssec.trust_anchor_state.as_deref();
+    assert_eq!(
+        state,
+        Some(std::path::Path::new("/var/lib/scoped/root.state"))
+    );
 }
 
 #[test]
@@ -47,6 +53,7 @@ fn systemd_unit_notifies_reloads_by_sighup_and_runs_unprivileged() {
         "ProtectSystem=strict",
         "ProtectHome=yes",
         "PrivateTmp=yes",
+        "StateDirectory=scoped",
     ] {
         assert!(has(line), "no {line:?} in the unit");
     }

@@ -45,8 +45,9 @@ pub enum AnswerStep {
     Records(Vec<Record>),
     /// NXDOMAIN or NODATA (NOERROR), with the SOA for the authority section.
     Negative(ResponseCode, Record),
-    /// A CNAME to follow.
-    Cname(Record),
+    /// A CNAME to follow, and the RRSIGs cached with it (validated secure: a DO client gets
+    /// them with the chain).
+    Cname(Record, Vec<Record>),
     /// A DNAME at an ancestor of the name (RFC 6672): the DNAME, and the CNAME synthesised from
     /// it for the name — `None` when the name it makes would be longer than 255 octets.
     Dname {
@@ -81,7 +82,8 @@ impl AnswerStep {
                     .is_some_and(|r| r.record_type() == RecordType::CNAME)
                     && asked != RecordType::CNAME;
                 if is_link {
-                    Some(Self::Cname(records.swap_remove(0)))
+                    let sigs = rrsigs(records.split_off(1));
+                    Some(Self::Cname(records.remove(0), sigs))
                 } else {
                     Some(Self::Records(records))
                 }
@@ -159,13 +161,14 @@ pub fn follow_chain(
                     }
                 }
             }
-            Some((AnswerStep::Cname(link), s)) if followed < max_links => {
+            Some((AnswerStep::Cname(link, sigs), s)) if followed < max_links => {
                 let RData::CNAME(target) = &link.data else {
                     return None;
                 };
                 scope = scope.max(s);
                 current = target.0.clone();
                 links.push(link);
+                links.extend(sigs);
                 if revisits(&links, &current) {
                     AnswerEnd::Continue(current)
                 } else {
@@ -178,4 +181,10 @@ pub fn follow_chain(
         };
         return Some((CachedAnswer { links, end }, scope));
     }
+}
+
+/// The RRSIGs among `records` (what a cached RRset holds after its records).
+pub(crate) fn rrsigs(mut records: Vec<Record>) -> Vec<Record> {
+    records.retain(|r| r.record_type() == RecordType::RRSIG);
+    records
 }

@@ -8,6 +8,7 @@ use hickory_proto::op::ResponseCode;
 use hickory_proto::rr::{DNSClass, Name, Record, RecordType};
 use tokio::time::Instant;
 
+use crate::chain::rrsigs;
 use crate::{AnswerStep, CacheKey, CachedData, Read, RecordCache, Validation};
 
 impl RecordCache {
@@ -63,7 +64,8 @@ impl RecordCache {
             && trust.answers_clients()
             && !records.is_empty()
         {
-            return Some((AnswerStep::Cname(records.swap_remove(0)), refresh, v));
+            let sigs = rrsigs(records.split_off(1));
+            return Some((AnswerStep::Cname(records.remove(0), sigs), refresh, v));
         }
         self.dname_above_checked(name, now, read)
             .and_then(|(dname, refresh, v)| {

@@ -9,7 +9,8 @@
 //! - [`chain`]: a zone's DNSKEY RRset against a trusted DS set (or anchor keys);
 //! - [`denial`]: NSEC and NSEC3 proofs of NXDOMAIN, NODATA and wildcard expansion;
 //! - [`status`]: the verdict ([`Security`]) with its reason and EDE code;
-//! - [`policy`]: which algorithms and digests are validated, the NSEC3 iteration limit.
+//! - [`policy`]: which algorithms and digests are validated, the NSEC3 iteration limit;
+//! - [`rollover`]: RFC 5011 tracking of an anchored zone's keys (add hold-down, revocation).
 //!
 //! The cryptography is hickory-proto's (`dnssec-ring` feature). With the `signer` feature,
 //! [`signer`] signs zones for tests with the same library.
@@ -18,6 +19,7 @@ pub mod anchor;
 pub mod chain;
 pub mod denial;
 pub mod policy;
+pub mod rollover;
 #[cfg(feature = "signer")]
 pub mod signer;
 pub mod status;
@@ -27,6 +29,7 @@ pub use anchor::{Anchor, AnchorError, TrustAnchors};
 pub use chain::{ChainResult, Trust, ZoneKeys, validate_zone_keys};
 pub use denial::{Denied, prove_denial};
 pub use policy::Policy;
+pub use rollover::{KeyState, Rollover};
 pub use status::{Kind, Reason, Security};
 pub use verify::{Verified, verify_rrset};
 

@@ -79,6 +79,14 @@ impl Key {
         Self::from_parts(dnskey, Box::new(Opaque(algorithm)))
     }
 
+    /// The same key with the REVOKE flag set (RFC 5011 §3): a new key tag, and what it signs
+    /// is a revocation of the key.
+    pub fn revoked(self) -> Self {
+        let flags = self.dnskey.flags() | 0x0080;
+        let dnskey = DNSKEY::with_flags(flags, self.dnskey.public_key().clone());
+        Self::from_parts(dnskey, self.private)
+    }
+
     fn from_parts(dnskey: DNSKEY, private: Box<dyn SigningKey>) -> Self {
         let tag = dnskey.calculate_key_tag().unwrap_or_default();
         Self {

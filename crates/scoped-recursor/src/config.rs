@@ -97,9 +97,16 @@ pub struct DnssecConfig {
     /// How long a bogus verdict (for a question, or a zone's keys) is kept before the data is
     /// fetched and checked again.
     pub bogus_ttl: Duration,
-    /// The time signatures are checked against, in seconds since the epoch; `None`: the system
-    /// clock. Tests on virtual time pin it near their signer's validity window.
+    /// The time signatures are checked against, in seconds since the epoch, when the engine
+    /// starts (it then advances with tokio's clock); `None`: the system clock. Tests on
+    /// virtual time pin it near their signer's validity window.
     pub fixed_time: Option<u32>,
+    /// Answer NXDOMAIN from validated NSEC ranges without asking (RFC 8198); NSEC3 ranges are
+    /// not used.
+    pub aggressive_nsec: bool,
+    /// RFC 5011 state of the trust anchors' keys: read at the first validation, written
+    /// (atomically) whenever it changes. `None`: the anchors never change.
+    pub trust_anchor_state: Option<std::path::PathBuf>,
 }
 
 impl Default for DnssecConfig {
@@ -110,6 +117,8 @@ impl Default for DnssecConfig {
             policy: Policy::default(),
             bogus_ttl: Duration::from_secs(60),
             fixed_time: None,
+            aggressive_nsec: true,
+            trust_anchor_state: None,
         }
     }
 }

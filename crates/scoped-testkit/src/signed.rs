@@ -12,7 +12,7 @@ use hickory_proto::rr::{Name, Record, RecordType};
 use scoped_dnssec::signer::{
     DenialChain, Key, SignError, Validity, ZoneSigning, corrupt_rrsigs, ds_record, sign_zone,
 };
-use scoped_dnssec::{Algorithm, DigestType, TrustAnchors};
+use scoped_dnssec::{Algorithm, DS, DigestType, TrustAnchors};
 
 use crate::zone::Zone;
 
@@ -27,6 +27,8 @@ pub enum DsMode {
     Stray,
     /// No DS: the zone is signed but the delegation is not (insecure).
     None,
+    /// The DS of each KSK with digest type 3 (GOST R 34.11-94, not validated): insecure, EDE 2.
+    UnsupportedDigest,
 }
 
 /// How to sign one zone, with the knobs for negative cases. [`Signing::new`] gives the normal
@@ -160,6 +162,16 @@ pub fn sign(zone: &Zone, signing: &Signing) -> Result<SignedZone, SignedError> {
             )]
         }
         DsMode::None => Vec::new(),
+        DsMode::UnsupportedDigest => spec
+            .ksks
+            .iter()
+            .map(|k| {
+                let ds = k.ds(&origin, DigestType::SHA256)?;
+                let gost = DigestType::Unknown(3);
+                let ds = DS::new(ds.key_tag(), ds.algorithm(), gost, ds.digest().to_vec());
+                Ok(ds_record(&origin, ttl, ds))
+            })
+            .collect::<Result<Vec<_>, SignError>>()?,
     };
     let zone = Zone::from_records(&origin.to_ascii(), signed)?;
     Ok(SignedZone {

@@ -82,6 +82,7 @@ impl Recursor {
             } => {
                 let cache = &self.inner.cache;
                 cache.insert_rrset(ns_records, Trust::Referral, now);
+                self.learn_referral_ds(&response, zone, &delegation.zone);
                 for rrset in group_rrsets(glue) {
                     cache.insert_rrset(rrset, Trust::Glue, now);
                 }

@@ -84,6 +84,10 @@ impl Recursor {
                 return hit;
             }
             FromCache::Partial => Lookup::Again,
+            // RFC 8198: a validated NSEC range may prove the name absent without asking.
+            FromCache::Nothing if let Some(nx) = self.aggressive(&question, checked) => {
+                return self.mark_for_every_client(&question, nx);
+            }
             // The resolution that starts now need not walk the caches for this name again.
             FromCache::Nothing => Lookup::Done,
         };
@@ -138,6 +142,13 @@ impl Recursor {
         }
         let resolution = self.with_proof(&question, resolution);
         self.mark_for_every_client(&question, resolution)
+    }
+
+    /// NXDOMAIN from the validated NSEC ranges (`checked` questions only), counted.
+    fn aggressive(&self, question: &Question, checked: bool) -> Option<Resolution> {
+        let nx = checked.then(|| self.aggressive_nxdomain(question))??;
+        bump(&self.inner.stats.dnssec_aggressive_nxdomain);
+        Some(nx)
     }
 
     /// Sets [`Resolution::for_every_client`]: scope 0, fresh, no CNAME chain, and the tailored

@@ -136,3 +136,45 @@ async fn a_forged_signer_name_cannot_downgrade_a_secure_answer_to_insecure() {
     assert_eq!(res.rcode, ResponseCode::ServFail);
     assert_eq!(res.ede.map(|e| e.code), Some(6));
 }
+
+/// The example server's negative answers carry an SOA whose minimum was changed after signing
+/// (a forged negative TTL); the NSEC proof is intact.
+fn forge_negative_soa(internet: &scoped_testkit::Internet) {
+    internet
+        .expect_server(super::ip(super::EXAMPLE))
+        .set_responder(|query, info| {
+            let mut response = info.zone_response(query);
+            for record in &mut response.authorities {
+                if let hickory_proto::rr::RData::SOA(soa) = &mut record.data {
+                    soa.minimum = 86_400;
+                }
+            }
+            scoped_testkit::ResponderAction::Reply(response)
+        });
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_forged_soa_in_a_signed_negative_answer_is_bogus() {
+    let (internet, dnssec) = Hierarchy::default().build();
+    forge_negative_soa(&internet);
+    let recursor = validating(&internet, dnssec);
+    let nx = ask(&recursor, "nope.example.", RecordType::A).await;
+    assert_bogus(&nx, 6);
+    assert!(nx.ede.unwrap().text.contains("example."));
+    let nodata = ask(&recursor, "www.example.", RecordType::AAAA).await;
+    assert_bogus(&nodata, 6);
+    // The forged SOA is the only fault: the zone's positive answers stay secure.
+    let www = ask(&recursor, "www.example.", RecordType::A).await;
+    assert_eq!(www.security, Validation::Secure);
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_negative_answer_whose_soa_signature_is_corrupted_is_bogus() {
+    let (internet, dnssec) = Hierarchy::with_example(Signing {
+        corrupt: vec![(name("example."), RecordType::SOA)],
+        ..Signing::new(NOW)
+    })
+    .build();
+    let recursor = validating(&internet, dnssec);
+    assert_bogus(&ask(&recursor, "nope.example.", RecordType::A).await, 6);
+}

@@ -6,10 +6,14 @@
 //! (127.53.0.3, signed as each test says) and `insecure.example.` (127.53.0.4, unsigned, no DS);
 //! `cohost.example.`, unsigned, no DS, is served by `example.`'s own server.
 
+mod aggressive;
 mod answers;
 mod bogus;
 mod client;
 mod forward;
+mod hits;
+mod referral;
+mod rollover;
 
 use std::net::IpAddr;
 
@@ -81,6 +85,8 @@ www IN A 192.0.2.20
 
 /// How the test internet is signed.
 pub struct Hierarchy {
+    /// How the root is signed.
+    pub root: Signing,
     /// How `example.` is signed.
     pub example: Signing,
     /// How `sub.example.` is signed.
@@ -90,6 +96,7 @@ pub struct Hierarchy {
 impl Default for Hierarchy {
     fn default() -> Self {
         Self {
+            root: Signing::new(NOW),
             example: Signing::new(NOW),
             sub: Signing::new(NOW),
         }
@@ -132,7 +139,7 @@ impl Hierarchy {
     pub fn build(self) -> (Internet, DnssecConfig) {
         let zone = |origin: &str, text: &str| Zone::parse(origin, text).unwrap();
         let hierarchy = sign_hierarchy(vec![
-            (zone(".", ROOT_ZONE), Some(Signing::new(NOW))),
+            (zone(".", ROOT_ZONE), Some(self.root)),
             (zone("example.", EXAMPLE_ZONE), Some(self.example)),
             (zone("sub.example.", SUB_ZONE), Some(self.sub)),
             (zone("insecure.example.", INSECURE_ZONE), None),

@@ -12,7 +12,8 @@ use hickory_proto::rr::{Name, RecordType};
 use scoped_dnssec::{Denied, Kind, Reason, Security, ZoneKeys, prove_denial};
 use tokio::time::{Duration, Instant};
 
-use super::{INSECURE_TTL, ZoneState, cut_proven};
+use super::ds::cut_proven;
+use super::{INSECURE_TTL, ZoneState};
 use crate::classify::Step;
 use crate::engine::ctx::Ctx;
 use crate::engine::{Recursor, ResolveError};

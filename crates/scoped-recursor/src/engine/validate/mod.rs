@@ -13,9 +13,13 @@
 //! The verdict is stamped on the cached entries (`store.rs`); a bogus answer becomes a
 //! SERVFAIL with its EDE, remembered for the question for `bogus_ttl`.
 
+mod aggressive;
+mod anchor_roll;
 mod cut;
+mod ds;
 mod evidence;
 mod proof;
+mod referral;
 
 pub(super) use evidence::{Evidence, with_sigs};
 
@@ -24,12 +28,11 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use futures::future::BoxFuture;
-use hickory_proto::rr::{Name, RData, Record, RecordType};
+use hickory_proto::rr::{Name, Record, RecordType};
 use scoped_cache::Validation;
-use scoped_dnssec::denial::nsec3_owner;
 use scoped_dnssec::{
-    ChainResult, DNSSECRData, DS, Denied, Kind, Reason, Security, Trust, ZoneKeys, prove_denial,
-    validate_zone_keys, verify_rrset,
+    ChainResult, DS, Denied, Reason, Security, Trust, ZoneKeys, prove_denial, validate_zone_keys,
+    verify_rrset,
 };
 use scoped_ecs::CacheScope;
 use tokio::time::Instant;
@@ -75,6 +78,17 @@ pub(super) struct DnssecState {
     bogus: moka::sync::Cache<(Name, RecordType), (Instant, Reason)>,
     /// The proofs of secure negative answers (`proof.rs`).
     proofs: proof::Proofs,
+    /// The informational EDE of insecure answers (`proof.rs`).
+    infos: proof::Infos,
+    seen: proof::Seen,
+    /// Validated NSEC ranges per zone (`aggressive.rs`).
+    ranges: aggressive::Ranges,
+    /// RFC 5011 state of the anchored zones' keys (`anchor_roll.rs`), once read.
+    rollovers: std::sync::Mutex<Option<Vec<scoped_dnssec::Rollover>>>,
+    /// When the engine started (tokio's clock: a pinned signature time advances with it).
+    started: Instant,
+    /// The DS parts of referrals (`referral.rs`).
+    referrals: referral::Referrals,
     /// Zones whose keys a question is fetching: the others asking for them wait for its
     /// verdict instead of fetching too.
     fetching: std::sync::Mutex<HashMap<Name, Arc<tokio::sync::Mutex<()>>>>,
@@ -114,6 +128,12 @@ impl Default for DnssecState {
                 .time_to_live(day)
                 .build(),
             proofs: proof::proofs(),
+            infos: proof::infos(),
+            seen: proof::Seen::default(),
+            ranges: aggressive::ranges(),
+            rollovers: std::sync::Mutex::default(),
+            started: Instant::now(),
+            referrals: referral::referrals(),
             fetching: std::sync::Mutex::default(),
         }
     }
@@ -142,6 +162,9 @@ impl DnssecState {
         self.zones.invalidate_all();
         self.bogus.invalidate_all();
         self.proofs.invalidate_all();
+        self.infos.invalidate_all();
+        self.ranges.invalidate_all();
+        self.referrals.invalidate_all();
     }
 }
 
@@ -173,22 +196,6 @@ fn combine(parts: Vec<Security>) -> Security {
     worst
 }
 
-/// Whether the verified denial records show a zone cut at `zone` (NS in the bitmap of its own
-/// NSEC or NSEC3): a DS denial proves an unsigned delegation only there, not at a name inside
-/// the parent zone that someone claimed to be a signer.
-fn cut_proven(zone: &Name, parent: &Name, denials: &[Record]) -> bool {
-    denials.iter().any(|r| match &r.data {
-        RData::DNSSEC(DNSSECRData::NSEC(nsec)) => {
-            &r.name == zone && nsec.type_bit_maps().any(|t| t == RecordType::NS)
-        }
-        RData::DNSSEC(DNSSECRData::NSEC3(nsec3)) => {
-            nsec3_owner(zone, parent, nsec3.salt(), nsec3.iterations()).is_some_and(|o| o == r.name)
-                && nsec3.type_bit_maps().any(|t| t == RecordType::NS)
-        }
-        _ => false,
-    })
-}
-
 impl Recursor {
     /// Whether DNSSEC validation is on.
     pub(super) fn validating(&self) -> bool {
@@ -197,7 +204,11 @@ impl Recursor {
 
     /// Seconds since the epoch, as signatures count time.
     fn epoch_now(&self) -> u32 {
-        self.inner.config.dnssec.fixed_time.unwrap_or_else(|| {
+        let pinned = self.inner.config.dnssec.fixed_time.map(|start| {
+            let elapsed = self.inner.dnssec.started.elapsed().as_secs();
+            start.wrapping_add(elapsed as u32)
+        });
+        pinned.unwrap_or_else(|| {
             let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH);
             now.map_or(0, |d| d.as_secs() as u32)
         })
@@ -254,6 +265,13 @@ impl Recursor {
         }
         if let Some((name, denied)) = denial {
             parts.push(self.check_denial(name, &denied, evidence, ctx).await?);
+            // The SOA sets the negative TTL: in a signed zone it is signed like any RRset.
+            if let Step::NxDomain { soa: Some(soa), .. } | Step::NoData { soa: Some(soa), .. } =
+                step
+            {
+                let soa = std::slice::from_ref(soa.as_ref());
+                parts.push(self.check_rrset(soa, evidence, ctx).await?);
+            }
         }
         let security = if parts.is_empty() {
             Security::Indeterminate
@@ -284,6 +302,7 @@ impl Recursor {
         self.store_step(step, qtype, scope, Instant::now(), true, validation, sigs);
         if validation == Validation::Secure && scope == CacheScope::Global {
             self.keep_proof(step, evidence, qtype);
+            self.learn_ranges(step, evidence);
         }
         let ede = ede.map(|code| Ede {
             code,
@@ -464,8 +483,13 @@ impl Recursor {
             return Ok(ZoneState::Indeterminate);
         };
         let ds_set: Vec<DS>;
+        let anchor_keys: Vec<scoped_dnssec::DNSKEY>;
         let trust = if &anchor.zone == zone {
-            anchor.trust()
+            anchor_keys = self.anchor_keys(anchor);
+            Trust {
+                ds: &anchor.ds,
+                keys: &anchor_keys,
+            }
         } else {
             match self.trusted_ds(zone, ctx).await? {
                 Ok(ds) => {
@@ -484,73 +508,16 @@ impl Recursor {
         let now = self.epoch_now();
         Ok(
             match validate_zone_keys(zone, trust, &dnskeys, &sigs, now, &dnssec.policy) {
-                ChainResult::Secure(keys) => ZoneState::Secure(Arc::new(keys)),
+                ChainResult::Secure(keys) => {
+                    if &anchor.zone == zone {
+                        self.observe_anchor_keys(anchor, trust.keys, &dnskeys, &sigs, ctx);
+                    }
+                    ZoneState::Secure(Arc::new(keys))
+                }
                 ChainResult::Insecure(reason) => ZoneState::Insecure(reason),
                 ChainResult::Bogus(reason) => ZoneState::Bogus(reason),
             },
         )
-    }
-
-    /// The DS set of `zone`, verified with its parent's keys; or what the zone is without one:
-    /// insecure (the parent is, or proves there is no DS), bogus, indeterminate.
-    async fn trusted_ds(
-        &self,
-        zone: &Name,
-        ctx: &Ctx,
-    ) -> Result<Result<Vec<DS>, ZoneState>, ResolveError> {
-        let (step, evidence) = self.fetch(zone, RecordType::DS, ctx).await?;
-        let policy = &self.inner.config.dnssec.policy;
-        let now = self.epoch_now();
-        let denied = |kind| Ok(Err(ZoneState::Bogus(Reason::new(kind, zone))));
-        match step {
-            Step::Answer { records, .. } => {
-                let sigs = evidence.sigs_for(zone, RecordType::DS);
-                let Some(parent) = evidence.signer(zone, &sigs, true) else {
-                    return denied(Kind::RrsigsMissing);
-                };
-                let keys = match self.zone_state(&parent, ctx).await? {
-                    ZoneState::Secure(keys) => keys,
-                    other => return Ok(Err(other)),
-                };
-                if let Err(reason) = verify_rrset(&records, &sigs, &parent, &keys.keys, now, policy)
-                {
-                    return Ok(Err(ZoneState::Bogus(reason)));
-                }
-                let ds = records.iter().filter_map(|r| match &r.data {
-                    RData::DNSSEC(DNSSECRData::DS(ds)) => Some(ds.clone()),
-                    _ => None,
-                });
-                Ok(Ok(ds.collect()))
-            }
-            Step::NoData { .. } | Step::NxDomain { .. } => {
-                let Some(parent) = evidence.signer(zone, &evidence.denial_sigs(), true) else {
-                    return denied(Kind::DenialInvalid);
-                };
-                let keys = match self.zone_state(&parent, ctx).await? {
-                    ZoneState::Secure(keys) => keys,
-                    other => return Ok(Err(other)),
-                };
-                let denials = match self.verified_denials(&evidence, &parent, &keys) {
-                    Ok(denials) => denials,
-                    Err(reason) => return Ok(Err(ZoneState::Bogus(reason))),
-                };
-                let no_ds = Denied::NoData(RecordType::DS);
-                Ok(Err(
-                    match prove_denial(&parent, zone, &no_ds, &denials, policy) {
-                        Security::Secure if cut_proven(zone, &parent, &denials) => {
-                            ZoneState::Insecure(Reason::new(Kind::UnsignedDelegation, zone))
-                        }
-                        Security::Secure => {
-                            ZoneState::Bogus(Reason::new(Kind::DenialInvalid, zone))
-                        }
-                        Security::Insecure(reason) => ZoneState::Insecure(reason),
-                        Security::Bogus(reason) => ZoneState::Bogus(reason),
-                        Security::Indeterminate => ZoneState::Indeterminate,
-                    },
-                ))
-            }
-            Step::Cname { .. } => denied(Kind::DenialInvalid),
-        }
     }
 
     /// Ask for (`name`, `qtype`) — DS or DNSKEY — as an infrastructure question (no ECS, not
