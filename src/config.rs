@@ -141,6 +141,8 @@ impl Config {
             dnssec,
             dns64,
             stub_zones,
+            rate_limit,
+            cookies,
         } = file;
 
         if server.listen.is_empty() {
@@ -342,6 +344,9 @@ impl Config {
                 identity: server.identity,
                 version: server.version,
             },
+            proxy_protocol_from: server.proxy_protocol_from,
+            rate_limit: rate_limit.resolve(path)?,
+            cookies: cookies.resolve(path)?,
         };
         if cache.prefetch && !(1..=99).contains(&cache.prefetch_percent) {
             return Err(invalid(
@@ -425,6 +430,9 @@ mod tests;
 
 mod dnssec;
 pub use dnssec::DnssecSection;
+
+mod abuse;
+pub use abuse::{CookiesSection, RateLimitSection};
 
 mod dns64;
 #[cfg(test)]

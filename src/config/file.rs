@@ -38,6 +38,10 @@ pub struct FileConfig {
     pub dns64: Dns64Section,
     /// `[[stub-zones]]`: zones iterated from their own servers.
     pub stub_zones: Vec<StubZoneEntry>,
+    /// `[rate-limit]`: per-client UDP rate limiting.
+    pub rate_limit: RateLimitSection,
+    /// `[cookies]`: DNS cookies answered to clients.
+    pub cookies: CookiesSection,
 }
 
 /// `[server]`
@@ -75,6 +79,8 @@ pub struct ServerSection {
     pub identity: Option<String>,
     /// The answer to `version.bind` and `version.server` (TXT, class CHAOS); unset: REFUSED.
     pub version: Option<String>,
+    /// Load balancers that put a PROXY v2 header in front of every query (contract key).
+    pub proxy_protocol_from: Vec<IpNet>,
 }
 
 impl Default for ServerSection {
@@ -95,6 +101,7 @@ impl Default for ServerSection {
             group: None,
             identity: None,
             version: None,
+            proxy_protocol_from: Vec::new(),
         }
     }
 }

@@ -357,6 +357,8 @@ pub struct Pipeline {
     local: Arc<LocalZones>,
     /// CHAOS TXT answers about the server itself (`chaos.rs`).
     pub(crate) chaos: crate::Chaos,
+    /// PROXY v2, cookies and rate limiting, before this pipeline (`guard.rs`).
+    pub(crate) guard: crate::guard::Guard,
 }
 
 impl Pipeline {
@@ -371,6 +373,7 @@ impl Pipeline {
             edns_udp_payload: config.edns_udp_payload.max(CLASSIC_UDP_PAYLOAD),
             subnet_policy: config.ecs.policy.clone(),
             resolver,
+            guard: crate::guard::Guard::new(config, Arc::clone(&stats)),
             stats,
             local: Arc::clone(&config.local),
             chaos: config.chaos.clone(),
