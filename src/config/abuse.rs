@@ -102,7 +102,8 @@ impl CookiesSection {
 }
 
 fn parse_secret(text: &str) -> Result<[u8; 16], &'static str> {
-    const PROBLEM: &str = "must be 32 hexadecimal digits (128 bits), e.g. from `openssl rand -hex 16`";
+    const PROBLEM: &str =
+        "must be 32 hexadecimal digits (128 bits), e.g. from `openssl rand -hex 16`";
     let text = text.trim();
     if text.len() != 32 || !text.is_ascii() {
         return Err(PROBLEM);

@@ -121,7 +121,12 @@ impl CookieSecrets {
         let mut cookie = [0; SERVER_COOKIE_LEN];
         cookie[0] = VERSION;
         cookie[4..8].copy_from_slice(&now.to_be_bytes());
-        let hash = hash(&self.key(self.period(now)), client_cookie, &cookie[..8], client);
+        let hash = hash(
+            &self.key(self.period(now)),
+            client_cookie,
+            &cookie[..8],
+            client,
+        );
         cookie[8..].copy_from_slice(&hash);
         cookie
     }
@@ -145,9 +150,9 @@ impl CookieSecrets {
             return false;
         }
         let period = self.period(now);
-        [period, period.saturating_sub(1)].iter().any(|&p| {
-            hash(&self.key(p), client_cookie, &server[..8], client) == server[8..]
-        })
+        [period, period.saturating_sub(1)]
+            .iter()
+            .any(|&p| hash(&self.key(p), client_cookie, &server[..8], client) == server[8..])
     }
 }
 

@@ -224,10 +224,7 @@ mod tests {
     fn untrusted_missing_and_malformed_headers_are_refused() {
         let good = header(Command::Proxy, IPv4::new([1, 2, 3, 4], [5, 6, 7, 8], 1, 2));
         let stranger: SocketAddr = "192.0.2.1:53".parse().expect("addr");
-        assert_eq!(
-            policy().unwrap(&good, stranger),
-            Err(ProxyDrop::Untrusted)
-        );
+        assert_eq!(policy().unwrap(&good, stranger), Err(ProxyDrop::Untrusted));
         assert_eq!(
             ProxyPolicy::default().unwrap(&good, peer()),
             Err(ProxyDrop::Untrusted),
@@ -236,7 +233,10 @@ mod tests {
         let plain = b"\x12\x34\x01\x00\x00\x01\x00\x00\x00\x00\x00\x00";
         assert_eq!(policy().unwrap(plain, peer()), Err(ProxyDrop::Missing));
         let untrusted_plain = policy().unwrap(plain, stranger).expect("plain");
-        assert_eq!((untrusted_plain.client, untrusted_plain.header_len), (stranger, 0));
+        assert_eq!(
+            (untrusted_plain.client, untrusted_plain.header_len),
+            (stranger, 0)
+        );
         for cut in [13, 16, good.len() - 1] {
             assert_eq!(
                 policy().unwrap(&good[..cut], peer()),
@@ -246,7 +246,10 @@ mod tests {
         }
         let mut bad_version = good.clone();
         bad_version[12] = 0x11;
-        assert_eq!(policy().unwrap(&bad_version, peer()), Err(ProxyDrop::Malformed));
+        assert_eq!(
+            policy().unwrap(&bad_version, peer()),
+            Err(ProxyDrop::Malformed)
+        );
     }
 
     #[test]

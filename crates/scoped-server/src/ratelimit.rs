@@ -40,7 +40,7 @@ pub(crate) enum Limit {
 struct Bucket {
     tokens: f64,
     refilled: Instant,
-    /// Over-limit queries since the bucket last had a token (the slip counts on it).
+    /// Over-limit queries of this network so far (the slip counts on it).
     over: u64,
 }
 
@@ -87,7 +87,6 @@ impl RateLimiter {
         bucket.refilled = now;
         if bucket.tokens >= 1.0 {
             bucket.tokens -= 1.0;
-            bucket.over = 0;
             return Limit::Allow;
         }
         bucket.over += 1;
@@ -138,11 +137,20 @@ mod tests {
     async fn a_network_gets_its_rate_and_a_slip_of_the_rest() {
         let limiter = limiter(10, 2);
         let now = Instant::now();
-        let verdicts: Vec<Limit> = (0..16).map(|_| limiter.check(ip("192.0.2.1"), now)).collect();
+        let verdicts: Vec<Limit> = (0..16)
+            .map(|_| limiter.check(ip("192.0.2.1"), now))
+            .collect();
         assert!(verdicts[..10].iter().all(|&v| v == Limit::Allow));
         assert_eq!(
             &verdicts[10..],
-            &[Limit::Drop, Limit::Slip, Limit::Drop, Limit::Slip, Limit::Drop, Limit::Slip]
+            &[
+                Limit::Drop,
+                Limit::Slip,
+                Limit::Drop,
+                Limit::Slip,
+                Limit::Drop,
+                Limit::Slip
+            ]
         );
         // The same /24 shares the bucket, the next /24 has its own.
         assert_ne!(limiter.check(ip("192.0.2.200"), now), Limit::Allow);
@@ -160,7 +168,11 @@ mod tests {
         let limiter = limiter(1, 0);
         let now = Instant::now();
         assert_eq!(limiter.check(ip("2001:db8:0:ff::1"), now), Limit::Allow);
-        assert_eq!(limiter.check(ip("2001:db8:0:ab::2"), now), Limit::Drop, "slip 0");
+        assert_eq!(
+            limiter.check(ip("2001:db8:0:ab::2"), now),
+            Limit::Drop,
+            "slip 0"
+        );
         assert_eq!(limiter.check(ip("2001:db8:0:100::1"), now), Limit::Allow);
         assert_eq!(limiter.check(ip("192.0.2.1"), now), Limit::Allow);
         assert_eq!(limiter.check(ip("::ffff:192.0.2.9"), now), Limit::Drop);

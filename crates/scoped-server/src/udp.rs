@@ -205,8 +205,7 @@ mod batched {
                 let now = tokio::time::Instant::now();
                 answers.clear();
                 for (i, &(len, address, truncated)) in received.iter().enumerate() {
-                    let Some((peer, address)) =
-                        address.and_then(|a| std_addr(&a).map(|c| (c, a)))
+                    let Some((peer, address)) = address.and_then(|a| std_addr(&a).map(|c| (c, a)))
                     else {
                         continue;
                     };

@@ -52,10 +52,22 @@ fn a_cookie_we_issued_is_valid_for_an_hour_for_that_client_only() {
     assert_eq!(cookie[..4], [1, 0, 0, 0]);
     assert!(secrets.is_valid(&CC, &cookie, ip("192.0.2.1"), now));
     assert!(secrets.is_valid(&CC, &cookie, ip("::ffff:192.0.2.1"), now + 3600));
-    assert!(!secrets.is_valid(&CC, &cookie, ip("192.0.2.1"), now + 3601), "too old");
-    assert!(secrets.is_valid(&CC, &cookie, ip("192.0.2.1"), now - 300), "clock skew");
-    assert!(!secrets.is_valid(&CC, &cookie, ip("192.0.2.1"), now - 301), "from the future");
-    assert!(!secrets.is_valid(&CC, &cookie, ip("192.0.2.2"), now), "another client");
+    assert!(
+        !secrets.is_valid(&CC, &cookie, ip("192.0.2.1"), now + 3601),
+        "too old"
+    );
+    assert!(
+        secrets.is_valid(&CC, &cookie, ip("192.0.2.1"), now - 300),
+        "clock skew"
+    );
+    assert!(
+        !secrets.is_valid(&CC, &cookie, ip("192.0.2.1"), now - 301),
+        "from the future"
+    );
+    assert!(
+        !secrets.is_valid(&CC, &cookie, ip("192.0.2.2"), now),
+        "another client"
+    );
     let mut other_cc = CC;
     other_cc[0] ^= 1;
     assert!(!secrets.is_valid(&other_cc, &cookie, ip("192.0.2.1"), now));
