@@ -68,11 +68,13 @@ use tokio::time::Instant;
 
 mod budget;
 mod config;
+mod cookie;
 mod order;
 mod record;
 
 pub use budget::RetryBudget;
 pub use config::*;
+pub use cookie::{COOKIE_OPTION, CookieCheck};
 pub use order::{Measure, Selection};
 use record::{ServerRecord, ms};
 
@@ -185,6 +187,8 @@ pub struct InfraCache {
     per_shard: usize,
     hasher: RandomState,
     retries: Mutex<RetryBudget>,
+    /// The secret our client cookies are derived from (`infra/cookie.rs`).
+    cookie_secret: [u8; 16],
 }
 
 impl Default for InfraCache {
@@ -218,6 +222,7 @@ impl InfraCache {
             per_shard,
             hasher: RandomState::new(),
             retries,
+            cookie_secret: rand::random(),
         }
     }
 
