@@ -311,6 +311,7 @@ impl Config {
         recursor.max_outstanding_upstream = recursion.max_outstanding_upstream;
         recursor.max_records_per_reply = recursion.max_records_per_reply;
         recursor.infra.max_background_per_query = recursion.background_measurements;
+        recursor.infra.cookies = recursion.cookies;
         recursor.qname_minimisation = recursion.qname_minimisation.into();
         recursor.ecs_allowlist = allowlist;
         recursor.dnssec = dnssec.resolve(path)?;

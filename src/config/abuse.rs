@@ -132,6 +132,9 @@ mod tests {
         assert!(config.server.cookies.enabled);
         assert_eq!(config.server.cookies.secret, None);
         assert!(config.server.proxy_protocol_from.is_empty());
+        assert!(config.recursor.infra.cookies, "cookies to authoritatives");
+        let off = parse("[recursion]\ncookies = false").expect("valid");
+        assert!(!off.recursor.infra.cookies);
     }
 
     #[test]

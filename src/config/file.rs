@@ -165,6 +165,9 @@ pub struct RecursionSection {
     /// Nameservers measured in the background beside one query at most (never-measured ones,
     /// explorations, probes of servers that stopped answering); 0: none.
     pub background_measurements: usize,
+    /// Send DNS cookies to authoritatives and drop cookie-less replies from servers that use
+    /// them (RFC 7873).
+    pub cookies: bool,
     /// QNAME minimisation (RFC 9156): "relaxed" (default), "strict" or "off".
     pub qname_minimisation: QnameMinimisation,
 }
@@ -211,6 +214,7 @@ impl Default for RecursionSection {
             max_outstanding_upstream: d.max_outstanding_upstream,
             max_records_per_reply: d.max_records_per_reply,
             background_measurements: d.infra.max_background_per_query,
+            cookies: d.infra.cookies,
             qname_minimisation: QnameMinimisation::Relaxed,
         }
     }
