@@ -142,6 +142,8 @@ impl Config {
             dns64,
             stub_zones,
             forward_zones,
+            rate_limit,
+            cookies,
         } = file;
 
         if server.listen.is_empty() {
@@ -310,6 +312,7 @@ impl Config {
         recursor.max_outstanding_upstream = recursion.max_outstanding_upstream;
         recursor.max_records_per_reply = recursion.max_records_per_reply;
         recursor.infra.max_background_per_query = recursion.background_measurements;
+        recursor.infra.cookies = recursion.cookies;
         recursor.qname_minimisation = recursion.qname_minimisation.into();
         recursor.ecs_allowlist = allowlist;
         recursor.dnssec = dnssec.resolve(path)?;
@@ -349,6 +352,9 @@ impl Config {
                 identity: server.identity,
                 version: server.version,
             },
+            proxy_protocol_from: server.proxy_protocol_from,
+            rate_limit: rate_limit.resolve(path)?,
+            cookies: cookies.resolve(path)?,
         };
         if cache.prefetch && !(1..=99).contains(&cache.prefetch_percent) {
             return Err(invalid(
@@ -432,6 +438,9 @@ mod tests;
 
 mod dnssec;
 pub use dnssec::DnssecSection;
+
+mod abuse;
+pub use abuse::{CookiesSection, RateLimitSection};
 
 mod dns64;
 #[cfg(test)]

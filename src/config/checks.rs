@@ -17,6 +17,10 @@ pub(super) fn check(file: &FileConfig) -> Result<(), (&'static str, String)> {
     prefixes("ecs.netblocks", file.ecs.netblocks.iter().map(|b| &b.net))?;
     prefixes("ecs.non-routable", file.ecs.non_routable.iter().flatten())?;
     prefixes("ecs.trusted-front-ends", file.ecs.trusted_front_ends.iter())?;
+    prefixes(
+        "server.proxy-protocol-from",
+        file.server.proxy_protocol_from.iter(),
+    )?;
     listeners(file)?;
     for (key, name) in [
         ("server.user", &file.server.user),

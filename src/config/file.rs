@@ -40,6 +40,10 @@ pub struct FileConfig {
     pub stub_zones: Vec<StubZoneEntry>,
     /// `[[forward-zones]]`: zones asked of recursive forwarders.
     pub forward_zones: Vec<ForwardZoneEntry>,
+    /// `[rate-limit]`: per-client UDP rate limiting.
+    pub rate_limit: RateLimitSection,
+    /// `[cookies]`: DNS cookies answered to clients.
+    pub cookies: CookiesSection,
 }
 
 /// `[server]`
@@ -77,6 +81,8 @@ pub struct ServerSection {
     pub identity: Option<String>,
     /// The answer to `version.bind` and `version.server` (TXT, class CHAOS); unset: REFUSED.
     pub version: Option<String>,
+    /// Load balancers that put a PROXY v2 header in front of every query (contract key).
+    pub proxy_protocol_from: Vec<IpNet>,
 }
 
 impl Default for ServerSection {
@@ -97,6 +103,7 @@ impl Default for ServerSection {
             group: None,
             identity: None,
             version: None,
+            proxy_protocol_from: Vec::new(),
         }
     }
 }
@@ -160,6 +167,9 @@ pub struct RecursionSection {
     /// Nameservers measured in the background beside one query at most (never-measured ones,
     /// explorations, probes of servers that stopped answering); 0: none.
     pub background_measurements: usize,
+    /// Send DNS cookies to authoritatives and drop cookie-less replies from servers that use
+    /// them (RFC 7873).
+    pub cookies: bool,
     /// QNAME minimisation (RFC 9156): "relaxed" (default), "strict" or "off".
     pub qname_minimisation: QnameMinimisation,
 }
@@ -206,6 +216,7 @@ impl Default for RecursionSection {
             max_outstanding_upstream: d.max_outstanding_upstream,
             max_records_per_reply: d.max_records_per_reply,
             background_measurements: d.infra.max_background_per_query,
+            cookies: d.infra.cookies,
             qname_minimisation: QnameMinimisation::Relaxed,
         }
     }

@@ -22,6 +22,8 @@ pub const CLIENT_TIMEOUT: Duration = Duration::from_secs(5);
 pub struct Lab {
     pub net: LoopbackInternet,
     pub addr: SocketAddr,
+    /// The control endpoint, when the lab's configuration turns it on.
+    pub control: Option<SocketAddr>,
     child: Child,
     dir: PathBuf,
 }
@@ -103,6 +105,8 @@ impl Lab {
                 let mut reader = BufReader::new(stdout);
                 let mut line = String::new();
                 reader.read_line(&mut line)?;
+                // The second line names the control endpoint (or says it is off).
+                reader.read_line(&mut line)?;
                 // scoped prints more lines (the control endpoint's); a closed pipe would kill it,
                 // so the rest is read until it exits.
                 std::thread::spawn(move || std::io::copy(&mut reader, &mut std::io::sink()));
@@ -113,7 +117,14 @@ impl Lab {
         .expect("scoped printed its addresses in time")
         .unwrap()
         .unwrap();
+        let control = line
+            .split_once("http://")
+            .and_then(|(_, rest)| rest.split_whitespace().next())
+            .and_then(|a| a.parse().ok());
         let addr: SocketAddr = line
+            .lines()
+            .next()
+            .unwrap_or_default()
             .trim()
             .strip_prefix("scoped: listening on ")
             .and_then(|rest| rest.split_whitespace().next())
@@ -122,6 +133,7 @@ impl Lab {
         Lab {
             net,
             addr,
+            control,
             child,
             dir,
         }

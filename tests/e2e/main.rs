@@ -2,6 +2,7 @@
 //! authoritative servers on 127.53.x.y (see `lab.rs`), queried over UDP and TCP as dig would.
 
 mod dns64;
+mod dnsdist;
 mod dnssec;
 mod ecs;
 mod forward;

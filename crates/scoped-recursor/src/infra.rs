@@ -71,11 +71,13 @@ use tokio::time::Instant;
 
 mod budget;
 mod config;
+mod cookie;
 mod order;
 mod record;
 
 pub use budget::RetryBudget;
 pub use config::*;
+pub use cookie::{COOKIE_OPTION, CookieCheck};
 pub use order::{Measure, Selection};
 use record::{ServerRecord, ms};
 
@@ -188,6 +190,8 @@ pub struct InfraCache {
     per_shard: usize,
     hasher: AddrHasher,
     retries: Mutex<RetryBudget>,
+    /// The secret our client cookies are derived from (`infra/cookie.rs`).
+    cookie_secret: [u8; 16],
 }
 
 impl Default for InfraCache {
@@ -221,6 +225,7 @@ impl InfraCache {
             per_shard,
             hasher: AddrHasher::default(),
             retries,
+            cookie_secret: rand::random(),
         }
     }
 

@@ -101,6 +101,71 @@ pub struct ServerConfig {
     /// CHAOS TXT answers about the server (`id.server`, `version.bind`). Default: none, every
     /// CHAOS question REFUSED.
     pub chaos: crate::Chaos,
+    /// Load balancers whose packets start with a PROXY v2 header naming the real client
+    /// (`proxy.rs`). Default: none.
+    pub proxy_protocol_from: Vec<IpNet>,
+    /// Per-client rate limiting over UDP (`ratelimit.rs`). Default: off.
+    pub rate_limit: RateLimitConfig,
+    /// DNS cookies answered to clients (`cookie.rs`). Default: on, random secret.
+    pub cookies: CookieConfig,
+}
+
+/// Default number of client networks whose rate-limit buckets are kept.
+pub const DEFAULT_RATE_LIMIT_TABLE_SIZE: u64 = 100_000;
+
+/// Default slip: every second over-limit answer is a truncated one, the others are dropped.
+pub const DEFAULT_RATE_LIMIT_SLIP: u32 = 2;
+
+/// Per-client rate limiting: a token bucket per client /24 (IPv4) and /56 (IPv6).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct RateLimitConfig {
+    /// Queries per second each client network may send over UDP; 0 turns limiting off.
+    /// A network may burst up to one second's worth. Default: 0.
+    pub per_client_qps: u32,
+    /// Every `slip`-th over-limit query gets an empty TC=1 answer (BADCOOKIE with a fresh
+    /// cookie if it carried a client cookie); the others are dropped. 0 drops them all, 1 answers
+    /// them all. Default: [`DEFAULT_RATE_LIMIT_SLIP`].
+    pub slip: u32,
+    /// Client networks tracked at once (least recently used forgotten). Default:
+    /// [`DEFAULT_RATE_LIMIT_TABLE_SIZE`].
+    pub table_size: u64,
+}
+
+impl Default for RateLimitConfig {
+    fn default() -> Self {
+        Self {
+            per_client_qps: 0,
+            slip: DEFAULT_RATE_LIMIT_SLIP,
+            table_size: DEFAULT_RATE_LIMIT_TABLE_SIZE,
+        }
+    }
+}
+
+/// Default interval between server-cookie secret rotations.
+pub const DEFAULT_COOKIE_ROTATION: Duration = Duration::from_secs(24 * 3600);
+
+/// Server cookies (RFC 7873, RFC 9018 SipHash-2-4).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct CookieConfig {
+    /// Answer cookies at all. Default: true.
+    pub enabled: bool,
+    /// The base secret; instances behind one load balancer must share it so a cookie from one
+    /// is valid at the others. `None`: a random secret per process. Default: `None`.
+    pub secret: Option<[u8; 16]>,
+    /// The secret actually used is derived from the base secret and the rotation period
+    /// number; the previous period's is still accepted. At least an hour (a cookie lives an
+    /// hour). Default: [`DEFAULT_COOKIE_ROTATION`].
+    pub rotation: Duration,
+}
+
+impl Default for CookieConfig {
+    fn default() -> Self {
+        Self {
+            enabled: true,
+            secret: None,
+            rotation: DEFAULT_COOKIE_ROTATION,
+        }
+    }
 }
 
 impl Default for ServerConfig {
@@ -120,6 +185,9 @@ impl Default for ServerConfig {
             ecs: EcsFrontEnd::default(),
             local: Arc::new(LocalZones::defaults()),
             chaos: crate::Chaos::default(),
+            proxy_protocol_from: Vec::new(),
+            rate_limit: RateLimitConfig::default(),
+            cookies: CookieConfig::default(),
         }
     }
 }

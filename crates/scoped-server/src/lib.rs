@@ -24,10 +24,14 @@
 mod acl;
 mod chaos;
 mod config;
+mod cookie;
 mod dnssec;
 mod fast;
+mod guard;
 mod local;
 mod pipeline;
+mod proxy;
+mod ratelimit;
 mod server;
 mod stats;
 mod tcp;
@@ -36,16 +40,19 @@ mod udp;
 pub use acl::Acl;
 pub use chaos::Chaos;
 pub use config::{
-    CLASSIC_UDP_PAYLOAD, DEFAULT_EDNS_UDP_PAYLOAD, DEFAULT_LISTEN, DEFAULT_TCP_IDLE_TIMEOUT,
-    DEFAULT_TCP_MAX_CONNECTIONS, DEFAULT_TCP_MAX_CONNECTIONS_PER_CLIENT,
+    CLASSIC_UDP_PAYLOAD, CookieConfig, DEFAULT_COOKIE_ROTATION, DEFAULT_EDNS_UDP_PAYLOAD,
+    DEFAULT_LISTEN, DEFAULT_RATE_LIMIT_SLIP, DEFAULT_RATE_LIMIT_TABLE_SIZE,
+    DEFAULT_TCP_IDLE_TIMEOUT, DEFAULT_TCP_MAX_CONNECTIONS, DEFAULT_TCP_MAX_CONNECTIONS_PER_CLIENT,
     DEFAULT_TCP_MAX_INFLIGHT_PER_CONNECTION, DEFAULT_TCP_READ_TIMEOUT, DEFAULT_TCP_WRITE_TIMEOUT,
-    DEFAULT_UDP_MAX_INFLIGHT, EcsFrontEnd, ServerConfig, default_allow,
+    DEFAULT_UDP_MAX_INFLIGHT, EcsFrontEnd, RateLimitConfig, ServerConfig, default_allow,
 };
+pub use cookie::COOKIE_OPTION_CODE;
 pub use local::{LocalAnswer, LocalConfig, LocalError, LocalZoneKind, LocalZoneSpec, LocalZones};
 pub use pipeline::{
     ClientMemo, DropReason, ErrorReason, ParsedQuery, Pipeline, Rejection, ReplyContext,
     TCP_MAX_MESSAGE, Transport, parse_query,
 };
+pub use ratelimit::{RATE_LIMIT_V4_PREFIX, RATE_LIMIT_V6_PREFIX};
 pub use server::{BoundServer, bind};
 pub use stats::{FrontendStats, StatsSnapshot};
 

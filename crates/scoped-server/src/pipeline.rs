@@ -43,7 +43,7 @@
 //! 10. **Resolve**, then build the response: ID, QR, opcode, RA=1, RD and CD echoed, AA=0, AD=0,
 //!     the question exactly as sent (case preserved), the engine's answers and authorities, and
 //!     an OPT (payload 1232, version 0, DO echoed) iff the client sent one. None of the client's
-//!     EDNS options are echoed (cookies, unknown options) except ECS:
+//!     EDNS options are echoed (unknown options; our cookie is added by `guard.rs`) except ECS:
 //!
 //!     10b. **ECS echo (E23)** — iff the client sent a valid ECS option, the OPT carries one with
 //!     FAMILY, SOURCE and ADDRESS exactly as the client sent them and SCOPE = min(the
@@ -357,6 +357,8 @@ pub struct Pipeline {
     pub(crate) local: Arc<LocalZones>,
     /// CHAOS TXT answers about the server itself (`chaos.rs`).
     pub(crate) chaos: crate::Chaos,
+    /// PROXY v2, cookies and rate limiting, before this pipeline (`guard.rs`).
+    pub(crate) guard: crate::guard::Guard,
 }
 
 impl Pipeline {
@@ -371,6 +373,7 @@ impl Pipeline {
             edns_udp_payload: config.edns_udp_payload.max(CLASSIC_UDP_PAYLOAD),
             subnet_policy: config.ecs.policy.clone(),
             resolver,
+            guard: crate::guard::Guard::new(config, Arc::clone(&stats)),
             stats,
             local: Arc::clone(&config.local),
             chaos: config.chaos.clone(),

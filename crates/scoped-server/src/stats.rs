@@ -109,6 +109,17 @@ frontend_counters! {
     tcp_rejected_per_client: "TCP connections closed at once: the client had tcp-max-connections-per-client",
     tcp_idle_timeouts: "TCP connections closed after the idle timeout",
     tcp_read_timeouts: "TCP connections closed: a started message did not arrive within the read timeout",
+    /// A TCP connection with such a header is closed.
+    proxy_dropped_untrusted: "Messages dropped: a PROXY v2 header from a source outside proxy-protocol-from",
+    proxy_dropped_malformed: "Messages dropped: a PROXY v2 header that did not parse or named no IP client",
+    proxy_dropped_missing: "Messages dropped: no PROXY v2 header from a source in proxy-protocol-from",
+    proxy_local: "PROXY v2 headers with the LOCAL command (the balancer's own queries, answered as from the balancer)",
+    cookie_formerr: "FORMERR: a malformed COOKIE option (RFC 7873 section 5.2.2)",
+    cookie_valid: "Queries with a valid server cookie of ours (exempt from rate limiting)",
+    cookie_fresh: "Queries with a client cookie but no valid server cookie (answered with a fresh one)",
+    ratelimit_dropped: "UDP queries dropped: the client's network was over per-client-qps",
+    ratelimit_truncated: "UDP queries over per-client-qps answered with an empty TC=1 response (the slip)",
+    ratelimit_badcookie: "UDP queries over per-client-qps with a client cookie, answered BADCOOKIE with a fresh cookie (the slip)",
 }
 
 impl FrontendStats {

@@ -25,7 +25,9 @@ use tokio::task::JoinSet;
 use tokio::time::timeout;
 
 use crate::config::ServerConfig;
+use crate::guard::Verdict;
 use crate::pipeline::{Pipeline, Transport};
+use crate::proxy;
 use crate::stats::FrontendStats;
 
 /// Pause after a failed `accept` (e.g. EMFILE), so the loop cannot spin a core.
@@ -175,12 +177,26 @@ pub(crate) async fn serve(
 
 /// Serves one connection until it closes.
 async fn serve_connection(
-    stream: TcpStream,
-    client: SocketAddr,
+    mut stream: TcpStream,
+    peer: SocketAddr,
     pipeline: Arc<Pipeline>,
     limits: TcpLimits,
     slot: ConnectionSlot,
 ) {
+    let guard = &pipeline.guard;
+    let client =
+        match proxy::stream_client(&mut stream, peer, &guard.proxy, limits.read_timeout).await {
+            Ok(unwrapped) => {
+                if unwrapped.local {
+                    guard.count_proxy_local();
+                }
+                unwrapped.client
+            }
+            Err(drop) => {
+                guard.count_proxy_drop(drop);
+                return;
+            }
+        };
     let (reader, writer) = stream.into_split();
     let (responses, outbox) = mpsc::channel(limits.max_inflight);
     let reading = read_queries(reader, client, pipeline, limits, responses);
@@ -230,7 +246,18 @@ async fn read_queries(
         let pipeline = Arc::clone(&pipeline);
         let responses = responses.clone();
         queries.spawn(async move {
-            if let Some(response) = pipeline.handle(&message, client, Transport::Tcp).await
+            let response = match pipeline.guard.tcp(&message, client) {
+                Verdict::Serve(admitted) => {
+                    let mut response = pipeline.handle(&message, client, Transport::Tcp).await;
+                    if let Some(response) = response.as_mut() {
+                        pipeline.guard.finish(&admitted, &message, response);
+                    }
+                    response
+                }
+                Verdict::Answer(answer) => Some(answer),
+                Verdict::Drop => None,
+            };
+            if let Some(response) = response
                 && let Some(frame) = frame(&response)
             {
                 // An error means the writer is gone; the connection is closing anyway.

@@ -15,6 +15,7 @@ use tokio::net::UdpSocket;
 use tokio::sync::Semaphore;
 use tokio::task::JoinSet;
 
+use crate::guard::{Admitted, Verdict};
 use crate::pipeline::{ClientMemo, Pipeline, Transport};
 use crate::stats::FrontendStats;
 
@@ -65,7 +66,7 @@ impl Loop {
         let mut buffer = vec![0u8; MAX_DATAGRAM];
         let mut response = Vec::with_capacity(FAST_RESPONSE_CAPACITY);
         loop {
-            let (len, client) = match self.socket.recv_from(&mut buffer).await {
+            let (len, peer) = match self.socket.recv_from(&mut buffer).await {
                 Ok(received) => received,
                 Err(error) => {
                     tracing::debug!(%error, "UDP receive failed");
@@ -73,21 +74,33 @@ impl Loop {
                     continue;
                 }
             };
-            let query = buffer.get(..len).unwrap_or_default();
+            let datagram = buffer.get(..len).unwrap_or_default();
+            let guard = &self.pipeline.guard;
+            let admitted = match guard.udp(datagram, peer, tokio::time::Instant::now()) {
+                Verdict::Serve(admitted) => admitted,
+                Verdict::Answer(answer) => {
+                    send(&self.socket, &answer, peer).await;
+                    continue;
+                }
+                Verdict::Drop => continue,
+            };
+            let query = datagram.get(admitted.offset..).unwrap_or_default();
             response.clear();
             if self
                 .pipeline
-                .answer_fast(query, client, Transport::Udp, &mut response)
+                .answer_fast(query, admitted.client, Transport::Udp, &mut response)
             {
-                send(&self.socket, &response, client).await;
+                guard.finish(&admitted, query, &mut response);
+                send(&self.socket, &response, peer).await;
             } else {
-                self.spawn_full(query, client);
+                self.spawn_full(query, admitted, peer);
             }
         }
     }
 
     /// A query the fast path did not answer: resolved in its own task, if a permit is free.
-    fn spawn_full(&mut self, query: &[u8], client: SocketAddr) {
+    /// The response goes to `peer` (the load balancer, for a query behind a PROXY header).
+    fn spawn_full(&mut self, query: &[u8], admitted: Admitted, peer: SocketAddr) {
         while self.queries.try_join_next().is_some() {}
         let Ok(permit) = Arc::clone(&self.permits).try_acquire_owned() else {
             FrontendStats::bump(&self.pipeline.stats().dropped_overload);
@@ -97,11 +110,12 @@ impl Loop {
         let socket = Arc::clone(&self.socket);
         let pipeline = Arc::clone(&self.pipeline);
         self.queries.spawn(async move {
-            if let Some(response) = pipeline
-                .handle_full(&datagram, client, Transport::Udp)
+            if let Some(mut response) = pipeline
+                .handle_full(&datagram, admitted.client, Transport::Udp)
                 .await
             {
-                send(&socket, &response, client).await;
+                pipeline.guard.finish(&admitted, &datagram, &mut response);
+                send(&socket, &response, peer).await;
             }
             drop(permit);
         });
@@ -127,6 +141,7 @@ mod batched {
     use tokio::io::Interest;
 
     use super::{BATCH, FAST_RESPONSE_CAPACITY, Loop, MAX_DATAGRAM, RECV_ERROR_BACKOFF, send};
+    use crate::guard::Verdict;
     use crate::pipeline::Transport;
     use crate::stats::FrontendStats;
 
@@ -190,31 +205,41 @@ mod batched {
                 let now = tokio::time::Instant::now();
                 answers.clear();
                 for (i, &(len, address, truncated)) in received.iter().enumerate() {
-                    let Some((client, address)) =
-                        address.and_then(|a| std_addr(&a).map(|c| (c, a)))
+                    let Some((peer, address)) = address.and_then(|a| std_addr(&a).map(|c| (c, a)))
                     else {
                         continue;
                     };
-                    let query = buffers[i].get(..len).unwrap_or_default();
+                    let datagram = buffers[i].get(..len).unwrap_or_default();
+                    let response = &mut responses[answers.len()];
+                    let admitted = match self.pipeline.guard.udp(datagram, peer, now) {
+                        Verdict::Serve(admitted) => admitted,
+                        Verdict::Answer(answer) => {
+                            *response = answer;
+                            answers.push(address);
+                            continue;
+                        }
+                        Verdict::Drop => continue,
+                    };
+                    let query = datagram.get(admitted.offset..).unwrap_or_default();
                     if truncated {
                         // Longer than any DNS message: cut by the kernel; the full path
                         // answers FORMERR for what is left.
-                        self.spawn_full(query, client);
+                        self.spawn_full(query, admitted, peer);
                         continue;
                     }
-                    let response = &mut responses[answers.len()];
                     response.clear();
                     if self.pipeline.answer_fast_at(
                         query,
-                        client,
+                        admitted.client,
                         Transport::Udp,
                         response,
                         now,
                         &mut self.memo,
                     ) {
+                        self.pipeline.guard.finish(&admitted, query, response);
                         answers.push(address);
                     } else {
-                        self.spawn_full(query, client);
+                        self.spawn_full(query, admitted, peer);
                     }
                 }
                 if !answers.is_empty() {

@@ -66,6 +66,37 @@ pub struct Behaviour {
     /// answer) with AA clear and RA set; a query with RD=0 gets REFUSED, as a resolver that
     /// serves only recursive clients answers it. What a forward zone points at.
     pub recursive: bool,
+    /// Answer DNS cookies (RFC 7873): a query's client cookie comes back with a server cookie
+    /// of 16 bytes made from the client cookie and the server's address
+    /// ([`server_cookie_for`]). Not for a custom responder's raw datagrams.
+    pub cookies: bool,
+}
+
+/// The server cookie a testkit server with [`Behaviour::cookies`] gives `client_cookie`.
+pub fn server_cookie_for(server: IpAddr, client_cookie: &[u8]) -> [u8; 16] {
+    let octets = match server.to_canonical() {
+        IpAddr::V4(ip) => ip.octets().repeat(4),
+        IpAddr::V6(ip) => ip.octets().to_vec(),
+    };
+    std::array::from_fn(|i| octets[i] ^ client_cookie.get(i % 8).copied().unwrap_or(0) ^ 0x5a)
+}
+
+/// `response` with a COOKIE option answering the one `query` carried, if both have an OPT.
+fn answer_cookie(mut response: Message, query: &Message, server: IpAddr) -> Message {
+    const COOKIE: u16 = 10;
+    let client = query
+        .edns
+        .as_ref()
+        .and_then(|edns| match edns.option(EdnsCode::Cookie) {
+            Some(EdnsOption::Unknown(COOKIE, data)) if data.len() >= 8 => Some(data[..8].to_vec()),
+            _ => None,
+        });
+    if let (Some(client), Some(edns)) = (client, response.edns.as_mut()) {
+        let mut data = client.clone();
+        data.extend_from_slice(&server_cookie_for(server, &client));
+        edns.options_mut().insert(EdnsOption::Unknown(COOKIE, data));
+    }
+    response
 }
 
 /// What a custom responder decides for one query.
@@ -473,6 +504,11 @@ impl Internet {
                     }
                 }
             }
+        };
+        let response = if behaviour.cookies {
+            answer_cookie(response, &query, server.ip())
+        } else {
+            response
         };
         let response = if protocol == Protocol::Udp && behaviour.truncate_udp {
             truncated(&response)

@@ -52,7 +52,7 @@ pub use cdn::{EcsInternet, ecs_fixture, ecs_internet};
 pub use ecs::{Echo, EcsAuthority, EcsHandle, IntoPrefix, make_ecs_query};
 pub use internet::{
     Behaviour, BuildError, Internet, InternetBuilder, QueryInfo, QueryLogEntry, ROOT_HINTS_TTL,
-    Responder, ResponderAction, ServerHandle,
+    Responder, ResponderAction, ServerHandle, server_cookie_for,
 };
 pub use loopback::LoopbackInternet;
 pub use queue::ServiceQueue;

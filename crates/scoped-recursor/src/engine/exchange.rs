@@ -26,6 +26,7 @@ use super::reason::Failure;
 use super::stats::bump;
 use super::{Recursor, ResolveError};
 use crate::config::EDNS_PAYLOAD;
+use crate::infra::{COOKIE_OPTION, CookieCheck};
 use crate::transport::{Protocol, TransportError, UpstreamQuery};
 
 /// Why one exchange with one server produced nothing usable.
@@ -152,7 +153,14 @@ impl Recursor {
         ctx.spend_query().map_err(ExchangeError::Budget)?;
         let id: u16 = rand::random();
         let dnssec_ok = config.dnssec.validation;
-        let mut message = build_query(id, name, qtype, attempt.edns, attempt.ecs, dnssec_ok);
+        let cookie = attempt
+            .edns
+            .then(|| infra.cookie_option(addr, Instant::now()))
+            .flatten();
+        let mut message = add_cookie(
+            build_query(id, name, qtype, attempt.edns, attempt.ecs, dnssec_ok),
+            cookie.as_deref(),
+        );
         if ctx.recursion_desired {
             // RD is the lowest bit of the third octet (RFC 1035 §4.1.1).
             message[2] |= 0x01;
@@ -281,6 +289,15 @@ impl Recursor {
             debug!(%server, "malformed reply");
             return Ok((TryResult::NoReply, None, Some(Failure::Unusable)));
         };
+        if cookie.is_some()
+            && infra.check_reply_cookie(addr, &reply, Instant::now()) == CookieCheck::Spoofed
+        {
+            // Not the server's reply: as if nothing had come (RFC 7873 §5.3).
+            bump(&stats.cookie_spoofed_replies);
+            debug!(%server, "reply without our cookie from a server that sends cookies");
+            ctx.trace(|| format!("  <- {addr}: reply without our cookie, dropped as spoofed"));
+            return Ok((TryResult::NoReply, None, Some(Failure::Timeout)));
+        }
         let records =
             response.answers.len() + response.authorities.len() + response.additionals.len();
         if records > config.max_records_per_reply {
@@ -415,6 +432,29 @@ pub(super) fn build_query(
     wire
 }
 
+/// Adds a COOKIE option with `cookie` (client cookie, then the server's) to a query
+/// [`build_query`] wrote with EDNS, whose OPT is the last record.
+fn add_cookie(mut wire: Vec<u8>, cookie: Option<&[u8]>) -> Vec<u8> {
+    let Some(cookie) = cookie else {
+        return wire;
+    };
+    let Ok(Some((offset, len))) =
+        scan_opt(&wire).map(|opt| opt.map(|o| (o.rdata_offset, o.rdata.len())))
+    else {
+        return wire;
+    };
+    if offset + len != wire.len() {
+        return wire;
+    }
+    // At most 4 + 40 octets more: the RDLENGTH cannot overflow.
+    let new_len = (len + 4 + cookie.len()) as u16;
+    wire[offset - 2..offset].copy_from_slice(&new_len.to_be_bytes());
+    wire.extend_from_slice(&COOKIE_OPTION.to_be_bytes());
+    wire.extend_from_slice(&(cookie.len() as u16).to_be_bytes());
+    wire.extend_from_slice(cookie);
+    wire
+}
+
 #[cfg(test)]
 mod tests {
     use hickory_proto::op::{Edns, Message, MessageType, OpCode, Query};
@@ -481,6 +521,31 @@ mod tests {
             scoped_ecs::message_ecs(&wire, scoped_ecs::Direction::Query).unwrap(),
             Some(ecs)
         );
+    }
+
+    #[test]
+    fn a_cookie_goes_into_the_opt_after_ecs() {
+        let name = Name::from_ascii("example.").unwrap();
+        let ecs = Ecs::for_query("192.0.2.0/24".parse().unwrap());
+        let cookie = [1, 2, 3, 4, 5, 6, 7, 8, 9, 9, 9, 9, 9, 9, 9, 9];
+        let wire = build_query(9, &name, RecordType::A, true, Some(ecs), false);
+        let wire = add_cookie(wire, Some(&cookie));
+        let msg = Message::from_vec(&wire).unwrap();
+        let edns = msg.edns.expect("an OPT");
+        assert_eq!(
+            edns.option(hickory_proto::rr::rdata::opt::EdnsCode::Cookie),
+            Some(&hickory_proto::rr::rdata::opt::EdnsOption::Unknown(
+                10,
+                cookie.to_vec()
+            ))
+        );
+        assert_eq!(
+            scoped_ecs::message_ecs(&wire, scoped_ecs::Direction::Query).unwrap(),
+            Some(ecs)
+        );
+        // Without EDNS there is no OPT to put it in.
+        let plain = build_query(9, &name, RecordType::A, false, None, false);
+        assert_eq!(add_cookie(plain.clone(), Some(&cookie)), plain);
     }
 
     #[test]

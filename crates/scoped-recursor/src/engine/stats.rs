@@ -33,6 +33,7 @@ crate::counters! {
         servers_skipped: "Nameserver addresses skipped by policy (do-not-query, loopback, IPv4 or IPv6 off)",
         servfail: "Resolutions that ended in SERVFAIL",
         ecs_sent: "Upstream queries that carried an ECS option (allowlisted, E01)",
+        cookie_spoofed_replies: "Upstream replies dropped: from a server known to support cookies, without our client cookie (RFC 7873)",
         /// Counted only for queries that had a client subnet to send.
         ecs_withheld_not_allowlisted: "Upstream queries sent without the client subnet: server or zone not allowlisted (E01)",
         ecs_withheld_infrastructure: "Upstream queries sent without ECS: infrastructure lookups (E16)",

@@ -98,6 +98,9 @@ pub struct InfraConfig {
     pub retry_floor: u32,
     /// The sliding window of the retry budget.
     pub retry_window: Duration,
+    /// Send DNS cookies (RFC 7873) to servers, remember their server cookies, and drop a reply
+    /// from a server known to support cookies that lacks ours (`infra/cookie.rs`).
+    pub cookies: bool,
 }
 
 impl Default for InfraConfig {
@@ -121,6 +124,7 @@ impl Default for InfraConfig {
             retry_share: DEFAULT_RETRY_SHARE,
             retry_floor: DEFAULT_RETRY_FLOOR,
             retry_window: DEFAULT_RETRY_WINDOW,
+            cookies: true,
         }
     }
 }

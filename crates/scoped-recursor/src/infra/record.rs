@@ -44,6 +44,8 @@ pub(super) struct ServerRecord {
     /// Where tries to it wait, besides their own RTO, for it to be found silent (made on first
     /// use).
     pub(super) silence: Option<Arc<Notify>>,
+    /// The server cookie it last gave us: it supports cookies (RFC 7873).
+    pub(super) server_cookie: Option<Box<[u8]>>,
 }
 
 impl ServerRecord {
@@ -66,6 +68,7 @@ impl ServerRecord {
             explored_at: None,
             room: None,
             silence: None,
+            server_cookie: None,
         }
     }
 

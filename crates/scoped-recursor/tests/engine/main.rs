@@ -7,6 +7,7 @@
 
 mod address_family;
 mod cname;
+mod cookies;
 mod cycles;
 mod dedup;
 mod delegation;

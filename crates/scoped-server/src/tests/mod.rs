@@ -4,10 +4,12 @@ mod chaos_tests;
 mod dnssec_tests;
 mod ecs_tests;
 mod fast_path_tests;
+mod guard_tests;
 mod local_tests;
 mod malformed_tests;
 mod parse_props;
 mod pipeline_tests;
+mod proxy_tests;
 mod reason_tests;
 mod socket_tests;
 

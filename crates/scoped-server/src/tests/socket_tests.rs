@@ -17,12 +17,12 @@ use super::{FakeResolver, query, raw_ecs, wire, with_options};
 use crate::{FrontendStats, ServerConfig, bind};
 
 /// Upper bound on any single wait in these tests; they normally finish in milliseconds.
-const PATIENCE: Duration = Duration::from_secs(3);
+pub(super) const PATIENCE: Duration = Duration::from_secs(3);
 
 /// A server running on 127.0.0.1 port 0 in the background.
-struct TestServer {
-    addr: SocketAddr,
-    stats: Arc<FrontendStats>,
+pub(super) struct TestServer {
+    pub(super) addr: SocketAddr,
+    pub(super) stats: Arc<FrontendStats>,
     stop: Option<oneshot::Sender<()>>,
     task: JoinHandle<()>,
 }
@@ -33,7 +33,10 @@ impl TestServer {
     }
 
     /// Like [`TestServer::start`], keeping a handle on the engine to read what it was asked.
-    fn start_shared(config: ServerConfig, resolver: Arc<FakeResolver>) -> io::Result<Self> {
+    pub(super) fn start_shared(
+        config: ServerConfig,
+        resolver: Arc<FakeResolver>,
+    ) -> io::Result<Self> {
         let server = bind(config)?;
         let addr = server
             .local_addrs()
@@ -53,7 +56,7 @@ impl TestServer {
         })
     }
 
-    async fn stop(mut self) {
+    pub(super) async fn stop(mut self) {
         if let Some(stop) = self.stop.take() {
             let _ = stop.send(());
         }
@@ -64,7 +67,7 @@ impl TestServer {
     }
 }
 
-fn loopback_config() -> ServerConfig {
+pub(super) fn loopback_config() -> ServerConfig {
     ServerConfig {
         listen: vec!["127.0.0.1:0".parse().expect("addr")],
         ..ServerConfig::default()
@@ -91,7 +94,7 @@ async fn udp_exchange(server: SocketAddr, datagram: &[u8], wait: Duration) -> Op
     Some(buffer)
 }
 
-fn framed(message: &Message) -> Vec<u8> {
+pub(super) fn framed(message: &Message) -> Vec<u8> {
     let body = wire(message);
     let mut frame = u16::try_from(body.len())
         .expect("fits")
@@ -101,7 +104,7 @@ fn framed(message: &Message) -> Vec<u8> {
     frame
 }
 
-async fn read_framed(stream: &mut TcpStream) -> Message {
+pub(super) async fn read_framed(stream: &mut TcpStream) -> Message {
     let len = timeout(PATIENCE, stream.read_u16())
         .await
         .expect("in time")
@@ -115,7 +118,7 @@ async fn read_framed(stream: &mut TcpStream) -> Message {
 }
 
 /// Whether the server closed `stream` (EOF or reset) within `wait`.
-async fn closed_within(stream: &mut TcpStream, wait: Duration) -> bool {
+pub(super) async fn closed_within(stream: &mut TcpStream, wait: Duration) -> bool {
     let mut byte = [0u8; 1];
     matches!(
         timeout(wait, stream.read(&mut byte)).await,
