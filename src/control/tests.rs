@@ -64,6 +64,13 @@ const EXPORTED_COUNTERS: [(&str, &[&str]); 3] = [
             "tcp_rejected_per_client",
             "tcp_idle_timeouts",
             "tcp_read_timeouts",
+            "queries_dot",
+            "queries_doh",
+            "dot_accepted",
+            "doh_accepted",
+            "tls_handshake_failures",
+            "doh_bad_requests",
+            "responses_padded",
         ],
     ),
     (

@@ -3,6 +3,7 @@
 //! The binary maps its TOML file onto [`ServerConfig`]; nothing here knows about serde.
 
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
+use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -101,6 +102,26 @@ pub struct ServerConfig {
     /// CHAOS TXT answers about the server (`id.server`, `version.bind`). Default: none, every
     /// CHAOS question REFUSED.
     pub chaos: crate::Chaos,
+    /// Addresses to serve DNS over TLS on (RFC 7858, usually port 853). Needs [`tls`](Self::tls).
+    /// Connection limits and timeouts are the TCP ones, counted in the same table. Default: none.
+    pub dot_listen: Vec<SocketAddr>,
+    /// Addresses to serve DNS over HTTPS on (RFC 8484, path `/dns-query`, usually port 443).
+    /// Needs [`tls`](Self::tls). Default: none.
+    pub doh_listen: Vec<SocketAddr>,
+    /// The certificate chain and private key of the encrypted listeners. Default: none.
+    pub tls: Option<TlsFiles>,
+    /// Reverse proxies in front of the DoH listener: a request from one of them is taken to come
+    /// from the client its `Forwarded` / `X-Forwarded-For` header names. Default: none.
+    pub doh_trusted_proxies: Vec<IpNet>,
+}
+
+/// Where the certificate chain and its private key are, both PEM.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct TlsFiles {
+    /// The certificate chain, leaf first.
+    pub certificate: PathBuf,
+    /// The private key (PKCS#8, PKCS#1 or SEC1).
+    pub key: PathBuf,
 }
 
 impl Default for ServerConfig {
@@ -120,6 +141,10 @@ impl Default for ServerConfig {
             ecs: EcsFrontEnd::default(),
             local: Arc::new(LocalZones::defaults()),
             chaos: crate::Chaos::default(),
+            dot_listen: Vec::new(),
+            doh_listen: Vec::new(),
+            tls: None,
+            doh_trusted_proxies: Vec::new(),
         }
     }
 }

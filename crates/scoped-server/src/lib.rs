@@ -7,7 +7,9 @@
 //! - [`parse_query`]: sans-IO parsing and validation of a query (fuzzed, property-tested);
 //! - [`Pipeline`]: parse (with strict ECS validation, E07) → ACL → client subnet (decided once,
 //!   [`EcsFrontEnd`]) → local zones ([`LocalZones`]) → resolve → response (ECS echoed, E23), with UDP truncation;
-//! - [`bind`] / [`BoundServer::run`]: the sockets, per RFC 7766 for TCP;
+//! - [`bind`] / [`BoundServer::run`]: the sockets, per RFC 7766 for TCP, and DNS over TLS
+//!   (RFC 7858) and over HTTPS (RFC 8484) with a reloadable certificate ([`Certificates`]) and
+//!   EDNS padding of encrypted responses (RFC 7830, 8467);
 //! - [`FrontendStats`]: counters for `scoped ctl stats`.
 //!
 //! ```no_run
@@ -25,12 +27,15 @@ mod acl;
 mod chaos;
 mod config;
 mod dnssec;
+mod encrypted;
 mod fast;
 mod local;
+mod padding;
 mod pipeline;
 mod server;
 mod stats;
 mod tcp;
+mod tls;
 mod udp;
 
 pub use acl::Acl;
@@ -39,15 +44,18 @@ pub use config::{
     CLASSIC_UDP_PAYLOAD, DEFAULT_EDNS_UDP_PAYLOAD, DEFAULT_LISTEN, DEFAULT_TCP_IDLE_TIMEOUT,
     DEFAULT_TCP_MAX_CONNECTIONS, DEFAULT_TCP_MAX_CONNECTIONS_PER_CLIENT,
     DEFAULT_TCP_MAX_INFLIGHT_PER_CONNECTION, DEFAULT_TCP_READ_TIMEOUT, DEFAULT_TCP_WRITE_TIMEOUT,
-    DEFAULT_UDP_MAX_INFLIGHT, EcsFrontEnd, ServerConfig, default_allow,
+    DEFAULT_UDP_MAX_INFLIGHT, EcsFrontEnd, ServerConfig, TlsFiles, default_allow,
 };
+pub use encrypted::doh::{DNS_MESSAGE, DOH_PATH};
 pub use local::{LocalAnswer, LocalConfig, LocalError, LocalZoneKind, LocalZoneSpec, LocalZones};
+pub use padding::{PADDING_OPTION_CODE, RESPONSE_BLOCK};
 pub use pipeline::{
     ClientMemo, DropReason, ErrorReason, ParsedQuery, Pipeline, Rejection, ReplyContext,
     TCP_MAX_MESSAGE, Transport, parse_query,
 };
 pub use server::{BoundServer, bind};
 pub use stats::{FrontendStats, StatsSnapshot};
+pub use tls::{ALPN_DOH, ALPN_DOT, Certificates, TlsError};
 
 #[cfg(test)]
 mod tests;

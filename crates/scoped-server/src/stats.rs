@@ -109,6 +109,14 @@ frontend_counters! {
     tcp_rejected_per_client: "TCP connections closed at once: the client had tcp-max-connections-per-client",
     tcp_idle_timeouts: "TCP connections closed after the idle timeout",
     tcp_read_timeouts: "TCP connections closed: a started message did not arrive within the read timeout",
+    queries_dot: "DNS over TLS messages that entered the pipeline",
+    queries_doh: "DNS over HTTPS requests whose message entered the pipeline",
+    /// Connection limits are those of TCP: refusals count in `tcp_rejected_*`.
+    dot_accepted: "DNS over TLS connections accepted (before the handshake)",
+    doh_accepted: "DNS over HTTPS connections accepted (before the handshake)",
+    tls_handshake_failures: "DoT and DoH connections closed: the TLS handshake failed or timed out",
+    doh_bad_requests: "DoH requests answered 4xx: wrong path, method, media type or DNS message",
+    responses_padded: "Responses padded to a 468-octet block (RFC 7830, 8467) on DoT and DoH",
 }
 
 impl FrontendStats {
