@@ -3,13 +3,17 @@
 //! The file is read and validated in full first (as `check-config` would): a bad file keeps
 //! everything in force and the error names the line. A good one is compared, key by key, with
 //! the file the resolver started from. What can change live is applied: the ECS allowlist
-//! (re-read every time, its file may have changed without the configuration) and the log level.
+//! (re-read every time, its file may have changed without the configuration), the log level,
+//! and the certificate and key of the DoT and DoH listeners (re-read every time too: renewed
+//! certificates are usually written over the same files; open connections keep theirs).
 //! Every other changed key is named as needing a restart, in the log and in the answer, on every
 //! reload until the restart, so no change is ever ignored silently.
 
 use std::path::{Path, PathBuf};
+use std::sync::{Arc, OnceLock};
 
 use scoped_recursor::Recursor;
+use scoped_server::Certificates;
 use tracing::{error, info, warn};
 
 use crate::config::{Config, ConfigError};
@@ -17,7 +21,12 @@ use crate::logging::LogLevel;
 use crate::reload::ReloadTrigger;
 
 /// Keys applied by a reload; every other key needs a restart.
-pub const LIVE_KEYS: &[&str] = &["ecs.allowlist", "log.level"];
+pub const LIVE_KEYS: &[&str] = &[
+    "ecs.allowlist",
+    "log.level",
+    "server.tls-certificate",
+    "server.tls-key",
+];
 
 /// The configuration the resolver started from, and what a reload needs to apply a new one.
 pub struct LiveConfig {
@@ -28,6 +37,8 @@ pub struct LiveConfig {
     started: toml::Table,
     /// The log filter's handle.
     log: LogLevel,
+    /// The certificate of the DoT and DoH listeners, once they are bound (none without them).
+    certificates: OnceLock<Arc<Certificates>>,
 }
 
 /// A reload that took effect.
@@ -43,6 +54,8 @@ pub struct Reconfigured {
     pub applied: Vec<String>,
     /// Changed keys (since start) that take effect only after a restart.
     pub needs_restart: Vec<String>,
+    /// The certificate file re-read for the DoT and DoH listeners, if they run.
+    pub certificate: Option<PathBuf>,
 }
 
 /// Why nothing was reloaded; everything in force stays.
@@ -54,6 +67,9 @@ pub enum ReconfigureError {
     /// The new file is unreadable or invalid (the message names the line or key).
     #[error("configuration not reloaded, keeping the old one: {0}")]
     Invalid(#[source] ConfigError),
+    /// The new certificate or key cannot be used; the old certificate stays in force.
+    #[error("configuration not reloaded, keeping the old one and its certificate: {0}")]
+    Certificate(#[source] scoped_server::TlsError),
 }
 
 impl LiveConfig {
@@ -67,6 +83,15 @@ impl LiveConfig {
             path: path.map(Path::to_owned),
             started,
             log,
+            certificates: OnceLock::new(),
+        }
+    }
+
+    /// The certificate the encrypted listeners serve, for reloads to re-read (set once, after
+    /// binding; `None` without DoT and DoH listeners).
+    pub fn set_certificates(&self, certificates: Option<Arc<Certificates>>) {
+        if let Some(certificates) = certificates {
+            let _ = self.certificates.set(certificates);
         }
     }
 
@@ -94,6 +119,19 @@ impl LiveConfig {
                 error!(trigger, "{problem}");
                 return Err(problem);
             }
+        };
+        // The certificate first: a bad one fails the whole reload, nothing applied.
+        let certificate = match (self.certificates.get(), &config.server.tls) {
+            (Some(certificates), Some(files)) => {
+                if let Err(e) = certificates.reload(files) {
+                    let problem = ReconfigureError::Certificate(e);
+                    error!(trigger, "{problem}");
+                    return Err(problem);
+                }
+                info!(trigger, file = %files.certificate.display(), "TLS certificate reloaded");
+                Some(files.certificate.clone())
+            }
+            _ => None,
         };
         let new: toml::Table = text.parse().unwrap_or_default();
         let (applied, needs_restart): (Vec<String>, Vec<String>) =
@@ -127,6 +165,7 @@ impl LiveConfig {
             entries,
             applied,
             needs_restart,
+            certificate,
         })
     }
 }

@@ -75,6 +75,16 @@ pub struct ServerSection {
     pub identity: Option<String>,
     /// The answer to `version.bind` and `version.server` (TXT, class CHAOS); unset: REFUSED.
     pub version: Option<String>,
+    /// Addresses to serve DNS over TLS on (RFC 7858).
+    pub dot_listen: Vec<SocketAddr>,
+    /// Addresses to serve DNS over HTTPS on (RFC 8484, path `/dns-query`).
+    pub doh_listen: Vec<SocketAddr>,
+    /// The PEM certificate chain of the DoT and DoH listeners.
+    pub tls_certificate: Option<PathBuf>,
+    /// The PEM private key of that certificate.
+    pub tls_key: Option<PathBuf>,
+    /// Reverse proxies whose `Forwarded` / `X-Forwarded-For` headers name the DoH client.
+    pub doh_trusted_proxies: Vec<IpNet>,
 }
 
 impl Default for ServerSection {
@@ -95,6 +105,11 @@ impl Default for ServerSection {
             group: None,
             identity: None,
             version: None,
+            dot_listen: Vec::new(),
+            doh_listen: Vec::new(),
+            tls_certificate: None,
+            tls_key: None,
+            doh_trusted_proxies: Vec::new(),
         }
     }
 }

@@ -4,6 +4,7 @@
 mod dns64;
 mod dnssec;
 mod ecs;
+mod encrypted;
 mod hints;
 mod lab;
 mod local;
