@@ -238,3 +238,32 @@ async fn doh_responses_are_padded_for_queries_that_pad() {
     assert_eq!(parse(&body).answers.len(), 2);
     server.stop().await;
 }
+
+#[tokio::test]
+async fn an_idle_doh_connection_is_closed_after_the_tcp_idle_timeout() {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+
+    let config = ServerConfig {
+        tcp_idle_timeout: std::time::Duration::from_millis(200),
+        ..ServerConfig::default()
+    };
+    let server = EncryptedServer::start("doh-idle", config, resolver());
+    let mut tls = connect(&connector(&[der(&server.files)], &[HTTP1]), server.doh).await;
+    let path = get_path(&wire(&query(0, "www.example.", RecordType::A)));
+    let request = format!("GET {path} HTTP/1.1\r\nHost: localhost\r\n\r\n");
+    tls.write_all(request.as_bytes()).await.expect("write");
+    tls.flush().await.expect("flush");
+    let mut seen = Vec::new();
+    // The response, then EOF once the connection has idled: nothing else ends the read.
+    let read = tokio::time::timeout(super::tls_support::PATIENCE, tls.read_to_end(&mut seen))
+        .await
+        .expect("closed in time");
+    assert!(read.is_ok() || !seen.is_empty(), "{read:?}");
+    assert!(
+        seen.starts_with(b"HTTP/1.1 200 OK"),
+        "{:?}",
+        String::from_utf8_lossy(&seen)
+    );
+    assert_eq!(server.stats.snapshot().tcp_idle_timeouts, 1);
+    server.stop().await;
+}

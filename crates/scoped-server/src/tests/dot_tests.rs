@@ -209,3 +209,32 @@ async fn an_idle_dot_connection_is_closed_after_the_tcp_idle_timeout() {
     assert_eq!(server.stats.snapshot().tcp_idle_timeouts, 1);
     server.stop().await;
 }
+
+#[tokio::test]
+async fn dot_queries_take_the_fast_path_and_its_answers_are_padded_too() {
+    let engine = std::sync::Arc::new(resolver().with_wire_cache());
+    let server = EncryptedServer::start_shared(
+        "dot-fast",
+        ServerConfig::default(),
+        std::sync::Arc::clone(&engine),
+    );
+    let client = connector(&[der(&server.files)], &[ALPN_DOT]);
+    let mut stream = connect(&client, server.dot).await;
+    let padded = |id| {
+        wire(&with_options(
+            query(id, "fast.example.", RecordType::A),
+            vec![EdnsOption::Unknown(PADDING_OPTION_CODE, vec![0; 12])],
+        ))
+    };
+    for id in 11..14 {
+        send_framed(&mut stream, &padded(id)).await;
+        let response = read_framed(&mut stream).await;
+        assert_eq!(response.len() % RESPONSE_BLOCK, 0, "query {id}");
+        let parsed = parse(&response);
+        assert_eq!((parsed.metadata.id, parsed.answers.len()), (id, 1));
+    }
+    // The first answer was rendered for replay; the later ones never reached the engine.
+    assert_eq!(engine.seen().len(), 1);
+    assert_eq!(server.stats.snapshot().responses_padded, 3);
+    server.stop().await;
+}
