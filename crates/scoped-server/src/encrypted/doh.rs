@@ -22,7 +22,7 @@ use base64::engine::{DecodePaddingMode, GeneralPurpose, GeneralPurposeConfig};
 use hickory_proto::op::Message;
 use http::header::{ALLOW, CACHE_CONTROL, CONTENT_TYPE};
 use http::{Method, Request, Response, StatusCode};
-use http_body_util::{BodyExt, Full, Limited};
+use http_body_util::{BodyExt, Full, LengthLimitError, Limited};
 use hyper::body::{Bytes, Incoming};
 use hyper::service::service_fn;
 use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
@@ -201,7 +201,13 @@ async fn read_message(
             let collected = timeout(doh.limits.read_timeout, body.collect())
                 .await
                 .map_err(|_| StatusCode::REQUEST_TIMEOUT)?
-                .map_err(|_| StatusCode::PAYLOAD_TOO_LARGE)?;
+                .map_err(|error| {
+                    if error.downcast_ref::<LengthLimitError>().is_some() {
+                        StatusCode::PAYLOAD_TOO_LARGE
+                    } else {
+                        StatusCode::BAD_REQUEST
+                    }
+                })?;
             collected.to_bytes().to_vec()
         }
         _ => return Err(StatusCode::METHOD_NOT_ALLOWED),

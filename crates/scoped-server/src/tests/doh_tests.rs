@@ -166,13 +166,17 @@ async fn bad_requests_get_400_404_405_or_415() {
         status(client.send(put).await),
         StatusCode::METHOD_NOT_ALLOWED
     );
+    assert_eq!(
+        status(client.post(DNS_MESSAGE, vec![0; 70_000]).await),
+        StatusCode::PAYLOAD_TOO_LARGE
+    );
     // Padded base64 is accepted too.
     let padded = format!(
         "/dns-query?dns={}",
         base64::engine::general_purpose::URL_SAFE.encode(&message)
     );
     assert_eq!(status(client.get(&padded, &[]).await), StatusCode::OK);
-    assert_eq!(server.stats.snapshot().doh_bad_requests, 6);
+    assert_eq!(server.stats.snapshot().doh_bad_requests, 7);
     server.stop().await;
 }
 
