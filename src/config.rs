@@ -325,6 +325,7 @@ impl Config {
             path,
         )?;
 
+        let tls = tls_files(&server, path).map_err(|(key, problem)| invalid(key, problem))?;
         let run_as = crate::privileges::RunAsNames {
             user: server.user,
             group: server.group,
@@ -355,6 +356,10 @@ impl Config {
             proxy_protocol_from: server.proxy_protocol_from,
             rate_limit: rate_limit.resolve(path)?,
             cookies: cookies.resolve(path)?,
+            dot_listen: server.dot_listen,
+            doh_listen: server.doh_listen,
+            tls,
+            doh_trusted_proxies: server.doh_trusted_proxies,
         };
         if cache.prefetch && !(1..=99).contains(&cache.prefetch_percent) {
             return Err(invalid(
@@ -399,6 +404,39 @@ impl Config {
             run_as,
         })
     }
+}
+
+/// `[server] tls-certificate` and `tls-key` (relative to the file's directory), which go
+/// together and are needed by `dot-listen` and `doh-listen`. The files are read when the
+/// listeners are bound, not here: `check-config` may run as a user who cannot read the key.
+fn tls_files(
+    server: &ServerSection,
+    path: &Path,
+) -> Result<Option<scoped_server::TlsFiles>, (&'static str, String)> {
+    let base = path.parent().unwrap_or(Path::new("."));
+    let files = match (&server.tls_certificate, &server.tls_key) {
+        (Some(certificate), Some(key)) => Some(scoped_server::TlsFiles {
+            certificate: base.join(certificate),
+            key: base.join(key),
+        }),
+        (Some(_), None) => return Err(("server.tls-key", "tls-certificate needs it".into())),
+        (None, Some(_)) => {
+            return Err(("server.tls-certificate", "tls-key needs it".into()));
+        }
+        (None, None) => None,
+    };
+    for (key, listen) in [
+        ("server.dot-listen", &server.dot_listen),
+        ("server.doh-listen", &server.doh_listen),
+    ] {
+        if !listen.is_empty() && files.is_none() {
+            return Err((
+                key,
+                "needs server.tls-certificate and server.tls-key".into(),
+            ));
+        }
+    }
+    Ok(files)
 }
 
 /// The client-subnet policy of `[ecs]`; an error names the key.

@@ -492,6 +492,7 @@ async fn reload_configuration(resolver: Arc<RunningResolver>) -> Response<Full<B
                 "entries": done.entries,
                 "applied": done.applied,
                 "needs-restart": done.needs_restart,
+                "certificate": done.certificate.map(|p| p.display().to_string()),
             }),
         ),
         Ok(Err(problem)) => error_response(StatusCode::INTERNAL_SERVER_ERROR, &problem.to_string()),

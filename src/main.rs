@@ -272,6 +272,14 @@ fn serve(config: Config, source: Option<PathBuf>) -> ExitCode {
         for addr in &addrs {
             info!(addr = %addr, "DNS listening (UDP and TCP)");
         }
+        for addr in server.dot_addrs() {
+            info!(addr = %addr, "DNS over TLS listening");
+        }
+        for addr in server.doh_addrs() {
+            info!(addr = %addr, path = scoped_server::DOH_PATH, "DNS over HTTPS listening");
+        }
+        // Read as root (before the drop below); a reload re-reads them as the dropped user.
+        live.set_certificates(server.certificates());
         let (control, control_line) = start_control(&config).await;
         // Every socket is bound: from here on, root is not needed.
         match privileges::drop_privileges(run_as.as_ref()) {

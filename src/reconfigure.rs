@@ -5,17 +5,17 @@
 //! the file the resolver started from. What can change live is applied: the ECS allowlist
 //! (re-read every time, its file may have changed without the configuration), the log level,
 //! the local zones and data (`[local]`), DNS64 (`[dns64]`) and the stub and forward zones
-//! (`[[stub-zones]]`, `[[forward-zones]]`); these last are put in force from every reload, so
-//! the file's text is what runs.
+//! (`[[stub-zones]]`, `[[forward-zones]]`), put in force from every reload so the file's text is
+//! what runs, and the certificate and key of the DoT and DoH listeners (re-read every time too:
+//! renewed certificates are usually written over the same files; open connections keep theirs).
 //! Every other changed key is named as needing a restart, in the log and in the answer, on every
 //! reload until the restart, so no change is ever ignored silently.
 
 use std::path::{Path, PathBuf};
-
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
 
 use scoped_recursor::{Recursor, Routing};
-use scoped_server::LocalZones;
+use scoped_server::{Certificates, LocalZones};
 use tracing::{error, info, warn};
 
 use crate::config::{Config, ConfigError};
@@ -34,6 +34,8 @@ pub const LIVE_KEYS: &[&str] = &[
     "dns64.exclude",
     "stub-zones",
     "forward-zones",
+    "server.tls-certificate",
+    "server.tls-key",
 ];
 
 /// The configuration the resolver started from, and what a reload needs to apply a new one.
@@ -47,6 +49,8 @@ pub struct LiveConfig {
     log: LogLevel,
     /// The local zones the front end answers from, replaced in place.
     local: Arc<LocalZones>,
+    /// The certificate of the DoT and DoH listeners, once they are bound (none without them).
+    certificates: OnceLock<Arc<Certificates>>,
 }
 
 /// A reload that took effect.
@@ -62,6 +66,8 @@ pub struct Reconfigured {
     pub applied: Vec<String>,
     /// Changed keys (since start) that take effect only after a restart.
     pub needs_restart: Vec<String>,
+    /// The certificate file re-read for the DoT and DoH listeners, if they run.
+    pub certificate: Option<PathBuf>,
 }
 
 /// Why nothing was reloaded; everything in force stays.
@@ -73,6 +79,9 @@ pub enum ReconfigureError {
     /// The new file is unreadable or invalid (the message names the line or key).
     #[error("configuration not reloaded, keeping the old one: {0}")]
     Invalid(#[source] ConfigError),
+    /// The new certificate or key cannot be used; the old certificate stays in force.
+    #[error("configuration not reloaded, keeping the old one and its certificate: {0}")]
+    Certificate(#[source] scoped_server::TlsError),
 }
 
 impl LiveConfig {
@@ -88,6 +97,15 @@ impl LiveConfig {
             started,
             log,
             local,
+            certificates: OnceLock::new(),
+        }
+    }
+
+    /// The certificate the encrypted listeners serve, for reloads to re-read (set once, after
+    /// binding; `None` without DoT and DoH listeners).
+    pub fn set_certificates(&self, certificates: Option<Arc<Certificates>>) {
+        if let Some(certificates) = certificates {
+            let _ = self.certificates.set(certificates);
         }
     }
 
@@ -115,6 +133,19 @@ impl LiveConfig {
                 error!(trigger, "{problem}");
                 return Err(problem);
             }
+        };
+        // The certificate first: a bad one fails the whole reload, nothing applied.
+        let certificate = match (self.certificates.get(), &config.server.tls) {
+            (Some(certificates), Some(files)) => {
+                if let Err(e) = certificates.reload(files) {
+                    let problem = ReconfigureError::Certificate(e);
+                    error!(trigger, "{problem}");
+                    return Err(problem);
+                }
+                info!(trigger, file = %files.certificate.display(), "TLS certificate reloaded");
+                Some(files.certificate.clone())
+            }
+            _ => None,
         };
         let new: toml::Table = text.parse().unwrap_or_default();
         let (applied, needs_restart): (Vec<String>, Vec<String>) =
@@ -154,6 +185,7 @@ impl LiveConfig {
             entries,
             applied,
             needs_restart,
+            certificate,
         })
     }
 }

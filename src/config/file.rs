@@ -83,6 +83,16 @@ pub struct ServerSection {
     pub version: Option<String>,
     /// Load balancers that put a PROXY v2 header in front of every query (contract key).
     pub proxy_protocol_from: Vec<IpNet>,
+    /// Addresses to serve DNS over TLS on (RFC 7858).
+    pub dot_listen: Vec<SocketAddr>,
+    /// Addresses to serve DNS over HTTPS on (RFC 8484, path `/dns-query`).
+    pub doh_listen: Vec<SocketAddr>,
+    /// The PEM certificate chain of the DoT and DoH listeners.
+    pub tls_certificate: Option<PathBuf>,
+    /// The PEM private key of that certificate.
+    pub tls_key: Option<PathBuf>,
+    /// Reverse proxies whose `Forwarded` / `X-Forwarded-For` headers name the DoH client.
+    pub doh_trusted_proxies: Vec<IpNet>,
 }
 
 impl Default for ServerSection {
@@ -104,6 +114,11 @@ impl Default for ServerSection {
             identity: None,
             version: None,
             proxy_protocol_from: Vec::new(),
+            dot_listen: Vec::new(),
+            doh_listen: Vec::new(),
+            tls_certificate: None,
+            tls_key: None,
+            doh_trusted_proxies: Vec::new(),
         }
     }
 }

@@ -523,3 +523,38 @@ fn server_identity_and_version_are_the_chaos_answers() {
         }
     );
 }
+
+#[test]
+fn encrypted_listeners_need_a_certificate_and_key_read_relative_to_the_file() {
+    let config = Config::parse(
+        "[server]\ndot-listen = [\"127.0.0.1:853\"]\ndoh-listen = [\"[::1]:443\"]\n\
+         tls-certificate = \"tls/cert.pem\"\ntls-key = \"/etc/scoped/key.pem\"\n\
+         doh-trusted-proxies = [\"127.0.0.1/32\"]\n",
+        Path::new("/etc/scoped/resolver.toml"),
+    )
+    .unwrap();
+    let tls = config.server.tls.expect("tls files");
+    assert_eq!(tls.certificate, Path::new("/etc/scoped/tls/cert.pem"));
+    assert_eq!(tls.key, Path::new("/etc/scoped/key.pem"));
+    assert_eq!(config.server.dot_listen.len(), 1);
+    assert_eq!(config.server.doh_listen.len(), 1);
+    assert_eq!(config.server.doh_trusted_proxies.len(), 1);
+
+    for (text, key) in [
+        (
+            "[server]\ndot-listen = [\"127.0.0.1:853\"]\n",
+            "server.dot-listen",
+        ),
+        (
+            "[server]\ndoh-listen = [\"127.0.0.1:443\"]\n",
+            "server.doh-listen",
+        ),
+        ("[server]\ntls-certificate = \"c.pem\"\n", "server.tls-key"),
+        ("[server]\ntls-key = \"k.pem\"\n", "server.tls-certificate"),
+    ] {
+        match parse(text) {
+            Err(ConfigError::Invalid { key: k, .. }) => assert_eq!(k, key, "{text}"),
+            other => panic!("{text}: {other:?}"),
+        }
+    }
+}

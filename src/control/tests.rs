@@ -74,6 +74,13 @@ const EXPORTED_COUNTERS: [(&str, &[&str]); 3] = [
             "ratelimit_dropped",
             "ratelimit_truncated",
             "ratelimit_badcookie",
+            "queries_dot",
+            "queries_doh",
+            "dot_accepted",
+            "doh_accepted",
+            "tls_handshake_failures",
+            "doh_bad_requests",
+            "responses_padded",
         ],
     ),
     (

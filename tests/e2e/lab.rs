@@ -220,6 +220,11 @@ impl Lab {
         assert!(status.success());
     }
 
+    /// The path of a file next to `resolver.toml`.
+    pub fn path(&self, file: &str) -> PathBuf {
+        self.dir.join(file)
+    }
+
     /// Write (replace) a file next to `resolver.toml`.
     pub fn write_file(&self, file: &str, text: &str) {
         std::fs::write(self.dir.join(file), text).unwrap();

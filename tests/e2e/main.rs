@@ -6,6 +6,7 @@ mod dnsdist;
 mod dnssec;
 mod ecs;
 mod forward;
+mod encrypted;
 mod hints;
 mod lab;
 mod local;

@@ -86,8 +86,33 @@ pub fn run(
     clients: usize,
     once: bool,
 ) -> anyhow::Result<Summary> {
+    run_mode(
+        "udp",
+        server,
+        datafile,
+        duration,
+        outstanding,
+        clients,
+        once,
+    )
+}
+
+/// [`run`] over another transport: dnsperf's `-m` (`udp`, `tcp`, `dot`). Over TCP and DoT each
+/// of the `clients` keeps one connection for the whole load (dnsperf does not verify the
+/// server's certificate).
+pub fn run_mode(
+    mode: &str,
+    server: SocketAddr,
+    datafile: &Path,
+    duration: Duration,
+    outstanding: usize,
+    clients: usize,
+    once: bool,
+) -> anyhow::Result<Summary> {
     let mut command = Command::new("dnsperf");
     command
+        .arg("-m")
+        .arg(mode)
         .arg("-s")
         .arg(server.ip().to_string())
         .arg("-p")

@@ -70,6 +70,10 @@ struct Cli {
     /// scenario (comma-separated).
     #[arg(long, value_delimiter = ',')]
     skip: Vec<String>,
+    /// Scenarios to run, the others left out (comma-separated; default: all): hits,
+    /// generator, misses, latency, dot, loaded, memory.
+    #[arg(long, value_delimiter = ',')]
+    only: Vec<String>,
     /// The scoped binary to measure (default: build this checkout's with cargo, release).
     #[arg(long)]
     scoped: Option<PathBuf>,

@@ -641,6 +641,17 @@ impl Report {
         md.push('\n');
         self.rate_table(&mut md, "misses", title, "resolver");
 
+        if self.samples.contains_key("dot") {
+            let title = format!(
+                "Cache hits over DNS over TLS (dnsperf -m dot, {} long-lived connections, {} \
+                 outstanding)",
+                s.dnsperf_clients, s.dnsperf_outstanding
+            );
+            md.push('\n');
+            self.rate_table(&mut md, "dot", &title, "resolver");
+            self.left_out_note(&mut md, "dot");
+        }
+
         let _ = writeln!(
             md,
             "\n### Latency of cache hits at a fixed {} q/s offered\n",

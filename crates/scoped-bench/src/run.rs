@@ -39,7 +39,14 @@ pub(crate) fn bench(cli: Cli) -> anyhow::Result<()> {
             world::RESOLVERS.join(", ")
         );
     }
-    let run_loaded = !cli.skip.iter().any(|s| s == "loaded");
+    if let Some(unknown) = cli.only.iter().find(|s| !SCENARIOS.contains(&s.as_str())) {
+        bail!(
+            "--only {unknown}: the scenarios are {}",
+            SCENARIOS.join(", ")
+        );
+    }
+    let wants = |scenario: &str| cli.only.is_empty() || cli.only.iter().any(|s| s == scenario);
+    let run_loaded = wants("loaded") && !cli.skip.iter().any(|s| s == "loaded");
     let loaded_subnets = if cli.quick {
         LOADED_SUBNETS_QUICK
     } else {
@@ -59,6 +66,7 @@ pub(crate) fn bench(cli: Cli) -> anyhow::Result<()> {
     std::fs::write(dir.join("scoped.toml"), world::scoped_config())?;
     std::fs::write(dir.join("allowlist.txt"), world::SCOPED_ALLOWLIST)?;
     std::fs::write(dir.join("unbound.conf"), world::unbound_config(&dir))?;
+    world::write_tls(&dir)?;
     std::fs::write(dir.join("recursor.conf"), world::pdns_config(&dir))?;
     let knot_cache = knot_cache(&dir);
     std::fs::write(
@@ -151,7 +159,7 @@ pub(crate) fn bench(cli: Cli) -> anyhow::Result<()> {
     let hits_file = dir.join("hits.txt");
     write_names(&hits_file, (0..world::HIT_NAMES).map(hit_name))?;
     let duration = Duration::from_secs_f64(settings.seconds);
-    for round in 0..settings.rounds {
+    for round in 0..settings.rounds * usize::from(wants("hits")) {
         for daemon in resolvers.iter().chain(&limits).chain(std::iter::once(&nsd)) {
             let before = daemon.cpu();
             let summary = dnsperf::run(
@@ -174,8 +182,13 @@ pub(crate) fn bench(cli: Cli) -> anyhow::Result<()> {
         }
     }
 
+    // 1b. The same cache hits over DNS over TLS, on dnsperf's long-lived connections.
+    if wants("dot") {
+        dot_hits(&resolvers, &hits_file, &settings, &mut report)?;
+    }
+
     // 2. Plain and tailored hits with the project's generator (a different /24 per query).
-    for round in 0..settings.rounds {
+    for round in 0..settings.rounds * usize::from(wants("generator")) {
         for r in &resolvers {
             let (outcome, cpu) = measure_load(r, &closed(r.addr, plain_queries(true), &settings))?;
             let sample = sample_from(&r.name, round, &outcome, cpu);
@@ -195,7 +208,7 @@ pub(crate) fn bench(cli: Cli) -> anyhow::Result<()> {
 
     // 3. Cache misses: names nobody asked before, under the wildcard.
     let per_run = (settings.seconds * 80_000.0) as usize;
-    for round in 0..settings.rounds {
+    for round in 0..settings.rounds * usize::from(wants("misses")) {
         for r in &resolvers {
             let file = dir.join("misses.txt");
             let tag = format!("r{round}{}", r.name);
@@ -212,7 +225,7 @@ pub(crate) fn bench(cli: Cli) -> anyhow::Result<()> {
     }
 
     // 4. Latency at a fixed offered load of cache hits.
-    for round in 0..settings.rounds {
+    for round in 0..settings.rounds * usize::from(wants("latency")) {
         for daemon in resolvers.iter().chain(limits.iter().take(1)) {
             let load = Load {
                 target: daemon.addr,
@@ -289,7 +302,7 @@ pub(crate) fn bench(cli: Cli) -> anyhow::Result<()> {
         .into_iter()
         .take(settings.entries)
         .collect();
-    for slot in 0..resolvers.len() {
+    for slot in 0..resolvers.len() * usize::from(wants("memory")) {
         let name = resolvers[slot].name.clone();
         if !world::speaks_ecs(&name) {
             continue;
@@ -362,5 +375,54 @@ pub(crate) fn bench(cli: Cli) -> anyhow::Result<()> {
         cli.out.join("results.md").display(),
         cli.out.join("results.json").display()
     ));
+    Ok(())
+}
+
+/// The scenarios `--only` can pick.
+const SCENARIOS: [&str; 7] = [
+    "hits",
+    "generator",
+    "misses",
+    "latency",
+    "dot",
+    "loaded",
+    "memory",
+];
+
+/// The DoT row: dnsperf `-m dot` on the cache-hit names, its clients each on one long-lived
+/// connection, against the resolvers whose DoT this lab configures; q/CPU-s as for UDP hits.
+fn dot_hits(
+    resolvers: &[Daemon],
+    hits_file: &Path,
+    settings: &Settings,
+    report: &mut Report,
+) -> anyhow::Result<()> {
+    for r in resolvers {
+        if !world::DOT_RESOLVERS.contains(&r.name.as_str()) {
+            report.left_out("dot", &r.name, "DoT not configured in this lab");
+        }
+    }
+    let duration = Duration::from_secs_f64(settings.seconds);
+    for round in 0..settings.rounds {
+        for r in resolvers
+            .iter()
+            .filter(|r| world::DOT_RESOLVERS.contains(&r.name.as_str()))
+        {
+            let before = r.cpu();
+            let summary = dnsperf::run_mode(
+                "dot",
+                SocketAddr::new(r.addr.ip(), world::DOT_PORT),
+                hits_file,
+                duration,
+                settings.dnsperf_outstanding,
+                settings.dnsperf_clients,
+                false,
+            )?;
+            let cpu = (r.cpu() - before).as_secs_f64();
+            let sample = Sample::from_dnsperf(&r.name, round, &summary, cpu);
+            say("DoT hits", &sample);
+            report.add("dot", sample);
+        }
+    }
     Ok(())
 }

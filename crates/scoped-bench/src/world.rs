@@ -207,13 +207,33 @@ pub fn write_nsd(dir: &Path) -> std::io::Result<()> {
 /// validation (the lab is unsigned, and the other resolvers run without it too).
 pub fn scoped_config() -> String {
     format!(
-        "[server]\nlisten = [\"{SCOPED}:53\"]\nthreads = 1\n\n\
+        "[server]\nlisten = [\"{SCOPED}:53\"]\nthreads = 1\n\
+         dot-listen = [\"{SCOPED}:{DOT_PORT}\"]\n\
+         tls-certificate = \"{TLS_CERTIFICATE}\"\ntls-key = \"{TLS_KEY}\"\n\n\
          [recursion]\nroot-hints = \"root.hints\"\nallow-loopback-servers = true\n\n\
          [ecs]\nallowlist = \"allowlist.txt\"\ntrusted-front-ends = [\"127.0.0.0/8\"]\n\n\
          [dnssec]\nvalidation = false\n\n\
          [control]\nlisten = [\"{SCOPED}:9953\"]\n\n\
          [log]\nlevel = \"warn\"\n"
     )
+}
+
+/// The port of the DoT row's listeners (scoped's and Unbound's), on their own addresses.
+pub const DOT_PORT: u16 = 853;
+/// The DoT row's certificate and key, in the run's directory ([`write_tls`]).
+pub const TLS_CERTIFICATE: &str = "tls.crt";
+/// See [`TLS_CERTIFICATE`].
+pub const TLS_KEY: &str = "tls.key";
+
+/// The resolvers the DoT row measures (the others' DoT is not configured in this lab).
+pub const DOT_RESOLVERS: [&str; 2] = ["scoped", "unbound"];
+
+/// Writes a fresh self-signed certificate and its key for the DoT listeners into `dir`.
+pub fn write_tls(dir: &Path) -> anyhow::Result<()> {
+    let made = rcgen::generate_simple_self_signed(vec!["localhost".into()])?;
+    std::fs::write(dir.join(TLS_CERTIFICATE), made.cert.pem())?;
+    std::fs::write(dir.join(TLS_KEY), made.signing_key.serialize_pem())?;
+    Ok(())
 }
 
 /// scoped's ECS allowlist.
@@ -227,6 +247,10 @@ pub fn unbound_config(dir: &Path) -> String {
     format!(
         "server:\n\
          \x20   interface: {UNBOUND}@53\n\
+         \x20   interface: {UNBOUND}@{DOT_PORT}\n\
+         \x20   tls-port: {DOT_PORT}\n\
+         \x20   tls-service-key: \"{d}/{TLS_KEY}\"\n\
+         \x20   tls-service-pem: \"{d}/{TLS_CERTIFICATE}\"\n\
          \x20   num-threads: 1\n\
          \x20   so-reuseport: yes\n\
          \x20   do-daemonize: no\n\
@@ -377,6 +401,22 @@ mod tests {
             "edns-subnet-allow-list=127.54.0.4,127.54.0.5,127.54.0.6,127.54.0.7,127.54.0.8\n"
         ));
         assert!(SCOPED_ALLOWLIST.lines().any(|l| l == "loaded.lab."));
+    }
+
+    #[test]
+    fn scoped_and_unbound_serve_dot_on_their_own_address_with_the_runs_certificate() {
+        let scoped = scoped_config();
+        assert!(scoped.contains(&format!("dot-listen = [\"{SCOPED}:853\"]")));
+        assert!(scoped.contains("tls-certificate = \"tls.crt\"\ntls-key = \"tls.key\""));
+        let unbound = unbound_config(Path::new("/r"));
+        for line in [
+            format!("interface: {UNBOUND}@853"),
+            "tls-port: 853".into(),
+            "tls-service-key: \"/r/tls.key\"".into(),
+            "tls-service-pem: \"/r/tls.crt\"".into(),
+        ] {
+            assert!(unbound.contains(&line), "{line}");
+        }
     }
 
     #[test]

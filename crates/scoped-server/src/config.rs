@@ -3,6 +3,7 @@
 //! The binary maps its TOML file onto [`ServerConfig`]; nothing here knows about serde.
 
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
+use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -108,6 +109,17 @@ pub struct ServerConfig {
     pub rate_limit: RateLimitConfig,
     /// DNS cookies answered to clients (`cookie.rs`). Default: on, random secret.
     pub cookies: CookieConfig,
+    /// Addresses to serve DNS over TLS on (RFC 7858, usually port 853). Needs [`tls`](Self::tls).
+    /// Connection limits and timeouts are the TCP ones, counted in the same table. Default: none.
+    pub dot_listen: Vec<SocketAddr>,
+    /// Addresses to serve DNS over HTTPS on (RFC 8484, path `/dns-query`, usually port 443).
+    /// Needs [`tls`](Self::tls). Default: none.
+    pub doh_listen: Vec<SocketAddr>,
+    /// The certificate chain and private key of the encrypted listeners. Default: none.
+    pub tls: Option<TlsFiles>,
+    /// Reverse proxies in front of the DoH listener: a request from one of them is taken to come
+    /// from the client its `Forwarded` / `X-Forwarded-For` header names. Default: none.
+    pub doh_trusted_proxies: Vec<IpNet>,
 }
 
 /// Default number of client networks whose rate-limit buckets are kept.
@@ -168,6 +180,15 @@ impl Default for CookieConfig {
     }
 }
 
+/// Where the certificate chain and its private key are, both PEM.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct TlsFiles {
+    /// The certificate chain, leaf first.
+    pub certificate: PathBuf,
+    /// The private key (PKCS#8, PKCS#1 or SEC1).
+    pub key: PathBuf,
+}
+
 impl Default for ServerConfig {
     fn default() -> Self {
         Self {
@@ -188,6 +209,10 @@ impl Default for ServerConfig {
             proxy_protocol_from: Vec::new(),
             rate_limit: RateLimitConfig::default(),
             cookies: CookieConfig::default(),
+            dot_listen: Vec::new(),
+            doh_listen: Vec::new(),
+            tls: None,
+            doh_trusted_proxies: Vec::new(),
         }
     }
 }

@@ -128,7 +128,7 @@ impl Guard {
         let client = unwrapped.client;
         let opt = scan_opt(query).ok().flatten();
         let limit = match (transport, &opt) {
-            (Transport::Tcp, _) => TCP_MAX_MESSAGE,
+            (Transport::Tcp | Transport::Tls | Transport::Https, _) => TCP_MAX_MESSAGE,
             (Transport::Udp, None) => usize::from(CLASSIC_UDP_PAYLOAD),
             (Transport::Udp, Some(opt)) => usize::from(
                 opt.udp_payload

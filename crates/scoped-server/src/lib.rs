@@ -7,7 +7,9 @@
 //! - [`parse_query`]: sans-IO parsing and validation of a query (fuzzed, property-tested);
 //! - [`Pipeline`]: parse (with strict ECS validation, E07) → ACL → client subnet (decided once,
 //!   [`EcsFrontEnd`]) → local zones ([`LocalZones`]) → resolve → response (ECS echoed, E23), with UDP truncation;
-//! - [`bind`] / [`BoundServer::run`]: the sockets, per RFC 7766 for TCP;
+//! - [`bind`] / [`BoundServer::run`]: the sockets, per RFC 7766 for TCP, and DNS over TLS
+//!   (RFC 7858) and over HTTPS (RFC 8484) with a reloadable certificate ([`Certificates`]) and
+//!   EDNS padding of encrypted responses (RFC 7830, 8467);
 //! - [`FrontendStats`]: counters for `scoped ctl stats`.
 //!
 //! ```no_run
@@ -26,15 +28,18 @@ mod chaos;
 mod config;
 mod cookie;
 mod dnssec;
+mod encrypted;
 mod fast;
 mod guard;
 mod local;
+mod padding;
 mod pipeline;
 mod proxy;
 mod ratelimit;
 mod server;
 mod stats;
 mod tcp;
+mod tls;
 mod udp;
 
 pub use acl::Acl;
@@ -44,10 +49,13 @@ pub use config::{
     DEFAULT_LISTEN, DEFAULT_RATE_LIMIT_SLIP, DEFAULT_RATE_LIMIT_TABLE_SIZE,
     DEFAULT_TCP_IDLE_TIMEOUT, DEFAULT_TCP_MAX_CONNECTIONS, DEFAULT_TCP_MAX_CONNECTIONS_PER_CLIENT,
     DEFAULT_TCP_MAX_INFLIGHT_PER_CONNECTION, DEFAULT_TCP_READ_TIMEOUT, DEFAULT_TCP_WRITE_TIMEOUT,
-    DEFAULT_UDP_MAX_INFLIGHT, EcsFrontEnd, RateLimitConfig, ServerConfig, default_allow,
+    DEFAULT_UDP_MAX_INFLIGHT, EcsFrontEnd, RateLimitConfig, ServerConfig, TlsFiles,
+    default_allow,
 };
 pub use cookie::COOKIE_OPTION_CODE;
+pub use encrypted::doh::{DNS_MESSAGE, DOH_PATH};
 pub use local::{LocalAnswer, LocalConfig, LocalError, LocalZoneKind, LocalZoneSpec, LocalZones};
+pub use padding::{PADDING_OPTION_CODE, RESPONSE_BLOCK};
 pub use pipeline::{
     ClientMemo, DropReason, ErrorReason, ParsedQuery, Pipeline, Rejection, ReplyContext,
     TCP_MAX_MESSAGE, Transport, parse_query,
@@ -55,6 +63,7 @@ pub use pipeline::{
 pub use ratelimit::{RATE_LIMIT_V4_PREFIX, RATE_LIMIT_V6_PREFIX};
 pub use server::{BoundServer, bind};
 pub use stats::{FrontendStats, StatsSnapshot};
+pub use tls::{ALPN_DOH, ALPN_DOT, Certificates, TlsError};
 
 #[cfg(test)]
 mod tests;

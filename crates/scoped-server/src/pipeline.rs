@@ -101,6 +101,17 @@ pub enum Transport {
     Udp,
     /// TCP: never truncated.
     Tcp,
+    /// DNS over TLS (RFC 7858): as TCP, and responses padded for clients that pad.
+    Tls,
+    /// DNS over HTTPS (RFC 8484): as TCP, and responses padded for clients that pad.
+    Https,
+}
+
+impl Transport {
+    /// Whether the transport is encrypted (responses may then be padded, RFC 7830).
+    pub fn is_encrypted(self) -> bool {
+        matches!(self, Self::Tls | Self::Https)
+    }
 }
 
 /// A query that passed every check of [`parse_query`].
@@ -394,10 +405,18 @@ impl Pipeline {
         transport: Transport,
     ) -> Option<Vec<u8>> {
         let mut out = Vec::new();
-        if self.answer_fast(wire, client, transport, &mut out) {
-            return Some(out);
+        let mut response = if self.answer_fast(wire, client, transport, &mut out) {
+            out
+        } else {
+            self.handle_full(wire, client, transport).await?
+        };
+        if transport.is_encrypted()
+            && crate::padding::query_asks_padding(wire)
+            && crate::padding::pad_response(&mut response, TCP_MAX_MESSAGE)
+        {
+            FrontendStats::bump(&self.stats.responses_padded);
         }
-        self.handle_full(wire, client, transport).await
+        Some(response)
     }
 
     /// The fast path (see `fast.rs`): writes the response to `out` and returns `true` if the
@@ -488,11 +507,11 @@ impl Pipeline {
             fast::write_opt(out, self.edns_udp_payload, dnssec_ok, echo.as_ref());
         }
         let limit = match (transport, query.opt) {
-            (Transport::Tcp, _) => TCP_MAX_MESSAGE,
             (Transport::Udp, None) => usize::from(CLASSIC_UDP_PAYLOAD),
             (Transport::Udp, Some((payload, _))) => {
                 usize::from(payload.clamp(CLASSIC_UDP_PAYLOAD, self.edns_udp_payload))
             }
+            (Transport::Tcp | Transport::Tls | Transport::Https, _) => TCP_MAX_MESSAGE,
         };
         if out.len() > limit {
             // The full path truncates it.
@@ -513,6 +532,8 @@ impl Pipeline {
         FrontendStats::bump(match transport {
             Transport::Udp => &self.stats.queries_udp,
             Transport::Tcp => &self.stats.queries_tcp,
+            Transport::Tls => &self.stats.queries_dot,
+            Transport::Https => &self.stats.queries_doh,
         });
     }
 
@@ -723,12 +744,12 @@ impl Pipeline {
     /// How large a response to this client may be on this transport.
     pub(crate) fn size_limit(&self, client_edns: Option<&Edns>, transport: Transport) -> usize {
         match (transport, client_edns) {
-            (Transport::Tcp, _) => TCP_MAX_MESSAGE,
             (Transport::Udp, None) => usize::from(CLASSIC_UDP_PAYLOAD),
             (Transport::Udp, Some(edns)) => usize::from(
                 edns.max_payload()
                     .clamp(CLASSIC_UDP_PAYLOAD, self.edns_udp_payload),
             ),
+            (Transport::Tcp | Transport::Tls | Transport::Https, _) => TCP_MAX_MESSAGE,
         }
     }
 

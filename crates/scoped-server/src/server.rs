@@ -11,9 +11,11 @@ use tokio::net::{TcpListener, UdpSocket};
 use tokio::task::JoinSet;
 
 use crate::config::ServerConfig;
+use crate::encrypted::{self, Accepting};
 use crate::pipeline::Pipeline;
 use crate::stats::FrontendStats;
 use crate::tcp::{self, ConnectionTable, TcpLimits};
+use crate::tls::{self, Certificates};
 use crate::udp;
 
 /// Pending-connection queue length for each TCP listener.
@@ -28,11 +30,16 @@ pub struct BoundServer {
     config: ServerConfig,
     udp: Vec<UdpSocket>,
     tcp: Vec<TcpListener>,
+    dot: Vec<TcpListener>,
+    doh: Vec<TcpListener>,
+    certificates: Option<Arc<Certificates>>,
     stats: Arc<FrontendStats>,
 }
 
 /// Binds a UDP socket and a TCP listener on every listen address of `config`; UDP and TCP share
-/// the port, also when port 0 asks for any free one. Must be called inside a tokio runtime.
+/// the port, also when port 0 asks for any free one; a TCP listener on every DoT and DoH
+/// address, after reading the certificate and key (so call it while the key is readable, before
+/// dropping privileges). Must be called inside a tokio runtime.
 pub fn bind(config: ServerConfig) -> io::Result<BoundServer> {
     if tokio::runtime::Handle::try_current().is_err() {
         return Err(io::Error::other(
@@ -54,10 +61,34 @@ pub fn bind(config: ServerConfig) -> io::Result<BoundServer> {
             }
         }
     }
+    let encrypted = !config.dot_listen.is_empty() || !config.doh_listen.is_empty();
+    let certificates = match (&config.tls, encrypted) {
+        (Some(files), true) => Some(Certificates::load(files).map_err(io::Error::other)?),
+        (None, true) => {
+            return Err(io::Error::other(
+                "DoT and DoH listeners need a TLS certificate and key",
+            ));
+        }
+        (_, false) => None,
+    };
+    let encrypted_listeners = |addrs: &[SocketAddr]| {
+        addrs
+            .iter()
+            .map(|&addr| {
+                let named = |e: io::Error| io::Error::new(e.kind(), format!("{addr}: {e}"));
+                TcpListener::from_std(tcp_listener(addr).map_err(named)?)
+            })
+            .collect::<io::Result<Vec<_>>>()
+    };
+    let dot = encrypted_listeners(&config.dot_listen)?;
+    let doh = encrypted_listeners(&config.doh_listen)?;
     Ok(BoundServer {
         config,
         udp,
         tcp,
+        dot,
+        doh,
+        certificates,
         stats: Arc::new(FrontendStats::default()),
     })
 }
@@ -120,6 +151,28 @@ impl BoundServer {
             .collect()
     }
 
+    /// The DNS over TLS addresses actually bound.
+    pub fn dot_addrs(&self) -> Vec<SocketAddr> {
+        self.dot
+            .iter()
+            .filter_map(|l| l.local_addr().ok())
+            .collect()
+    }
+
+    /// The DNS over HTTPS addresses actually bound.
+    pub fn doh_addrs(&self) -> Vec<SocketAddr> {
+        self.doh
+            .iter()
+            .filter_map(|l| l.local_addr().ok())
+            .collect()
+    }
+
+    /// The certificate of the encrypted listeners, to reload it while serving; `None` without
+    /// DoT and DoH listeners.
+    pub fn certificates(&self) -> Option<Arc<Certificates>> {
+        self.certificates.clone()
+    }
+
     /// The front end's counters; keep a clone to read them while the server runs.
     pub fn stats(&self) -> Arc<FrontendStats> {
         Arc::clone(&self.stats)
@@ -128,7 +181,11 @@ impl BoundServer {
     /// Serves until `shutdown` resolves, then closes every socket and connection and returns.
     /// Queries still in flight at that moment are abandoned.
     pub async fn run(self, resolver: Arc<dyn Resolve>, shutdown: impl Future<Output = ()>) {
-        let pipeline = Arc::new(Pipeline::new(&self.config, resolver, self.stats));
+        let pipeline = Arc::new(Pipeline::new(
+            &self.config,
+            resolver,
+            Arc::clone(&self.stats),
+        ));
         let table = Arc::new(ConnectionTable::new(&self.config));
         let limits = TcpLimits::new(&self.config);
         let mut listeners = JoinSet::new();
@@ -146,6 +203,32 @@ impl BoundServer {
                 Arc::clone(&table),
                 limits,
             ));
+        }
+        if let Some(certificates) = &self.certificates {
+            let accepting = |listener, alpn: &[&[u8]]| Accepting {
+                listener,
+                acceptor: tls::server_config(certificates, alpn).into(),
+                table: Arc::clone(&table),
+                stats: Arc::clone(&self.stats),
+                handshake_timeout: self.config.tcp_idle_timeout,
+            };
+            for listener in self.dot {
+                let accepting = accepting(listener, &[tls::ALPN_DOT]);
+                listeners.spawn(encrypted::dot::serve(
+                    accepting,
+                    Arc::clone(&pipeline),
+                    limits,
+                ));
+            }
+            let doh = encrypted::doh::Doh {
+                pipeline: Arc::clone(&pipeline),
+                limits,
+                trusted_proxies: self.config.doh_trusted_proxies.clone().into(),
+            };
+            for listener in self.doh {
+                let accepting = accepting(listener, &tls::ALPN_DOH);
+                listeners.spawn(encrypted::doh::serve(accepting, doh.clone()));
+            }
         }
         shutdown.await;
         listeners.shutdown().await;

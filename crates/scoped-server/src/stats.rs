@@ -120,6 +120,14 @@ frontend_counters! {
     ratelimit_dropped: "UDP queries dropped: the client's network was over per-client-qps",
     ratelimit_truncated: "UDP queries over per-client-qps answered with an empty TC=1 response (the slip)",
     ratelimit_badcookie: "UDP queries over per-client-qps with a client cookie, answered BADCOOKIE with a fresh cookie (the slip)",
+    queries_dot: "DNS over TLS messages that entered the pipeline",
+    queries_doh: "DNS over HTTPS requests whose message entered the pipeline",
+    /// Connection limits are those of TCP: refusals count in `tcp_rejected_*`.
+    dot_accepted: "DNS over TLS connections accepted (before the handshake)",
+    doh_accepted: "DNS over HTTPS connections accepted (before the handshake)",
+    tls_handshake_failures: "DoT and DoH connections closed: the TLS handshake failed or timed out",
+    doh_bad_requests: "DoH requests answered 4xx: wrong path, method, media type or DNS message",
+    responses_padded: "Responses padded to a 468-octet block (RFC 7830, 8467) on DoT and DoH",
 }
 
 impl FrontendStats {

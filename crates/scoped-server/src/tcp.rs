@@ -10,6 +10,8 @@
 //! `tcp_idle_timeout` while no query is in flight, when a started message is not complete within
 //! `tcp_read_timeout` (slowloris), or when a response cannot be written within
 //! `tcp_write_timeout`. On a clean close, queries in flight are still answered first.
+//!
+//! DNS over TLS (`dot.rs`) serves its decrypted streams with the same [`serve_halves`].
 
 use std::collections::HashMap;
 use std::io;
@@ -17,8 +19,7 @@ use std::net::{IpAddr, SocketAddr};
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
 
-use tokio::io::{AsyncReadExt, AsyncWriteExt, BufReader};
-use tokio::net::tcp::{OwnedReadHalf, OwnedWriteHalf};
+use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt, BufReader};
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::{OwnedSemaphorePermit, Semaphore, mpsc};
 use tokio::task::JoinSet;
@@ -36,10 +37,10 @@ const ACCEPT_ERROR_BACKOFF: Duration = Duration::from_millis(50);
 /// The TCP settings of [`ServerConfig`], copied once.
 #[derive(Clone, Copy, Debug)]
 pub(crate) struct TcpLimits {
-    idle_timeout: Duration,
-    read_timeout: Duration,
-    write_timeout: Duration,
-    max_inflight: usize,
+    pub(crate) idle_timeout: Duration,
+    pub(crate) read_timeout: Duration,
+    pub(crate) write_timeout: Duration,
+    pub(crate) max_inflight: usize,
 }
 
 impl TcpLimits {
@@ -65,14 +66,14 @@ pub(crate) struct ConnectionTable {
 
 /// Why a connection was not admitted.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-enum Full {
+pub(crate) enum Full {
     Total,
     Client,
 }
 
 /// A connection's place in the [`ConnectionTable`], given back on drop.
 #[derive(Debug)]
-struct ConnectionSlot {
+pub(crate) struct ConnectionSlot {
     table: Arc<ConnectionTable>,
     client: IpAddr,
     _total: OwnedSemaphorePermit,
@@ -89,7 +90,7 @@ impl ConnectionTable {
         }
     }
 
-    fn admit(self: &Arc<Self>, client: IpAddr) -> Result<ConnectionSlot, Full> {
+    pub(crate) fn admit(self: &Arc<Self>, client: IpAddr) -> Result<ConnectionSlot, Full> {
         let client = client.to_canonical();
         let total = Arc::clone(&self.total)
             .try_acquire_owned()
@@ -198,8 +199,25 @@ async fn serve_connection(
             }
         };
     let (reader, writer) = stream.into_split();
+    serve_halves(reader, writer, client, pipeline, limits, Transport::Tcp).await;
+    drop(slot);
+}
+
+/// Serves one connection's read and write halves (plain TCP, or TLS once decrypted) until it
+/// closes: pipelined queries, answers in completion order.
+pub(crate) async fn serve_halves<R, W>(
+    reader: R,
+    writer: W,
+    client: SocketAddr,
+    pipeline: Arc<Pipeline>,
+    limits: TcpLimits,
+    transport: Transport,
+) where
+    R: AsyncRead + Unpin,
+    W: AsyncWrite + Unpin,
+{
     let (responses, outbox) = mpsc::channel(limits.max_inflight);
-    let reading = read_queries(reader, client, pipeline, limits, responses);
+    let reading = read_queries(reader, client, pipeline, limits, responses, transport);
     let writing = write_responses(writer, outbox, limits.write_timeout);
     tokio::pin!(reading, writing);
     tokio::select! {
@@ -209,16 +227,16 @@ async fn serve_connection(
         // the queries in flight.
         () = &mut writing => {}
     }
-    drop(slot);
 }
 
 /// Reads queries and resolves each in its own task, until the connection should close.
 async fn read_queries(
-    reader: OwnedReadHalf,
+    reader: impl AsyncRead + Unpin,
     client: SocketAddr,
     pipeline: Arc<Pipeline>,
     limits: TcpLimits,
     responses: mpsc::Sender<Vec<u8>>,
+    transport: Transport,
 ) {
     let mut reader = BufReader::new(reader);
     let inflight = Arc::new(Semaphore::new(limits.max_inflight));
@@ -248,7 +266,7 @@ async fn read_queries(
         queries.spawn(async move {
             let response = match pipeline.guard.tcp(&message, client) {
                 Verdict::Serve(admitted) => {
-                    let mut response = pipeline.handle(&message, client, Transport::Tcp).await;
+                    let mut response = pipeline.handle(&message, client, transport).await;
                     if let Some(response) = response.as_mut() {
                         pipeline.guard.finish(&admitted, &message, response);
                     }
@@ -283,7 +301,7 @@ enum ConnectionEnd {
 /// but only while no query is in flight (a slow resolution is not idleness); the rest of the
 /// message must follow within the read timeout.
 async fn read_message(
-    reader: &mut BufReader<OwnedReadHalf>,
+    reader: &mut BufReader<impl AsyncRead + Unpin>,
     limits: &TcpLimits,
     inflight: &Semaphore,
 ) -> Result<Vec<u8>, ConnectionEnd> {
@@ -328,12 +346,17 @@ fn frame(response: &[u8]) -> Option<Vec<u8>> {
 
 /// Writes framed responses in the order they complete, each with a single write call.
 async fn write_responses(
-    mut writer: OwnedWriteHalf,
+    mut writer: impl AsyncWrite + Unpin,
     mut outbox: mpsc::Receiver<Vec<u8>>,
     write_timeout: Duration,
 ) {
     while let Some(frame) = outbox.recv().await {
-        match timeout(write_timeout, writer.write_all(&frame)).await {
+        // The flush is free on a TCP socket; TLS may hold the record back without it.
+        let write = async {
+            writer.write_all(&frame).await?;
+            writer.flush().await
+        };
+        match timeout(write_timeout, write).await {
             Ok(Ok(())) => {}
             Ok(Err(error)) => {
                 tracing::debug!(%error, "TCP write failed");

@@ -2,6 +2,8 @@
 
 mod chaos_tests;
 mod dnssec_tests;
+mod doh_tests;
+mod dot_tests;
 mod ecs_tests;
 mod fast_path_tests;
 mod guard_tests;
@@ -12,6 +14,7 @@ mod pipeline_tests;
 mod proxy_tests;
 mod reason_tests;
 mod socket_tests;
+pub(crate) mod tls_support;
 
 use std::collections::HashMap;
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
