@@ -235,6 +235,8 @@ pub struct RunningResolver {
     pub recursor: Recursor,
     /// The front end's counters.
     pub frontend: Arc<FrontendStats>,
+    /// The front end's ACL and ECS policy, replaced by a reload.
+    pub rules: scoped_server::RulesHandle,
     /// The upstream transport's counters.
     pub transport: Arc<TransportCounters>,
     /// Where the ECS allowlist is read from, if anywhere.
@@ -477,9 +479,13 @@ async fn reload(resolver: &Arc<RunningResolver>) -> Response<Full<Bytes>> {
 /// `POST /reload` when the resolver runs from a file: the whole configuration is re-read.
 async fn reload_configuration(resolver: Arc<RunningResolver>) -> Response<Full<Bytes>> {
     let outcome = tokio::task::spawn_blocking(move || {
-        resolver
-            .config
-            .reload(&resolver.recursor, ReloadTrigger::Control)
+        resolver.config.reload(
+            crate::reconfigure::Targets {
+                recursor: &resolver.recursor,
+                rules: &resolver.rules,
+            },
+            ReloadTrigger::Control,
+        )
     })
     .await;
     match outcome {

@@ -28,6 +28,7 @@ mod dnssec;
 mod fast;
 mod local;
 mod pipeline;
+mod rules;
 mod server;
 mod stats;
 mod tcp;
@@ -43,9 +44,10 @@ pub use config::{
 };
 pub use local::{LocalAnswer, LocalConfig, LocalError, LocalZoneKind, LocalZoneSpec, LocalZones};
 pub use pipeline::{
-    ClientMemo, DropReason, ErrorReason, ParsedQuery, Pipeline, Rejection, ReplyContext,
-    TCP_MAX_MESSAGE, Transport, parse_query,
+    DropReason, ErrorReason, ParsedQuery, Pipeline, Rejection, ReplyContext, TCP_MAX_MESSAGE,
+    Transport, parse_query,
 };
+pub use rules::{ClientMemo, ClientRules, RulesHandle};
 pub use server::{BoundServer, bind};
 pub use stats::{FrontendStats, StatsSnapshot};
 

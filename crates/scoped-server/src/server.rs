@@ -12,6 +12,7 @@ use tokio::task::JoinSet;
 
 use crate::config::ServerConfig;
 use crate::pipeline::Pipeline;
+use crate::rules::RulesHandle;
 use crate::stats::FrontendStats;
 use crate::tcp::{self, ConnectionTable, TcpLimits};
 use crate::udp;
@@ -29,6 +30,7 @@ pub struct BoundServer {
     udp: Vec<UdpSocket>,
     tcp: Vec<TcpListener>,
     stats: Arc<FrontendStats>,
+    rules: RulesHandle,
 }
 
 /// Binds a UDP socket and a TCP listener on every listen address of `config`; UDP and TCP share
@@ -55,6 +57,7 @@ pub fn bind(config: ServerConfig) -> io::Result<BoundServer> {
         }
     }
     Ok(BoundServer {
+        rules: RulesHandle::new(&config.allow, config.ecs.policy.clone()),
         config,
         udp,
         tcp,
@@ -125,10 +128,21 @@ impl BoundServer {
         Arc::clone(&self.stats)
     }
 
+    /// The ACL and ECS policy the server will use; replacing them through this handle (a
+    /// reload) takes effect for the next query, also while it serves.
+    pub fn rules(&self) -> RulesHandle {
+        self.rules.clone()
+    }
+
     /// Serves until `shutdown` resolves, then closes every socket and connection and returns.
     /// Queries still in flight at that moment are abandoned.
     pub async fn run(self, resolver: Arc<dyn Resolve>, shutdown: impl Future<Output = ()>) {
-        let pipeline = Arc::new(Pipeline::new(&self.config, resolver, self.stats));
+        let pipeline = Arc::new(Pipeline::with_rules(
+            &self.config,
+            self.rules,
+            resolver,
+            self.stats,
+        ));
         let table = Arc::new(ConnectionTable::new(&self.config));
         let limits = TcpLimits::new(&self.config);
         let mut listeners = JoinSet::new();

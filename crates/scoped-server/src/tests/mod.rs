@@ -9,6 +9,7 @@ mod malformed_tests;
 mod parse_props;
 mod pipeline_tests;
 mod reason_tests;
+mod rules_tests;
 mod socket_tests;
 
 use std::collections::HashMap;
