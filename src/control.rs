@@ -235,6 +235,8 @@ pub struct RunningResolver {
     pub recursor: Recursor,
     /// The front end's counters.
     pub frontend: Arc<FrontendStats>,
+    /// The front end's labelled metrics (latency, types, SERVFAIL reasons).
+    pub metrics: Arc<scoped_server::FrontendMetrics>,
     /// The front end's ACL and ECS policy, replaced by a reload.
     pub rules: scoped_server::RulesHandle,
     /// The upstream transport's counters.
@@ -553,6 +555,7 @@ fn error_response(status: StatusCode, message: &str) -> Response<Full<Bytes>> {
     json_response(status, &json!({ "error": message }))
 }
 
+mod labelled;
 mod snapshot;
 
 pub use snapshot::*;

@@ -305,6 +305,7 @@ fn serve(config: Config, source: Option<PathBuf>) -> ExitCode {
             let resolver = RunningResolver {
                 recursor: recursor.clone(),
                 frontend: server.stats(),
+                metrics: server.metrics(),
                 rules,
                 transport: transport_counters,
                 allowlist_path: config.allowlist_path.clone(),

@@ -27,6 +27,7 @@ mod config;
 mod dnssec;
 mod fast;
 mod local;
+mod metrics;
 mod pipeline;
 mod rules;
 mod server;
@@ -43,6 +44,9 @@ pub use config::{
     DEFAULT_UDP_MAX_INFLIGHT, EcsFrontEnd, ServerConfig, default_allow,
 };
 pub use local::{LocalAnswer, LocalConfig, LocalError, LocalZoneKind, LocalZoneSpec, LocalZones};
+pub use metrics::{
+    FrontendMetrics, LATENCY_BUCKETS_US, LatencyHistogram, LatencySnapshot, MetricsSnapshot, QTYPES,
+};
 pub use pipeline::{
     DropReason, ErrorReason, ParsedQuery, Pipeline, Rejection, ReplyContext, TCP_MAX_MESSAGE,
     Transport, parse_query,

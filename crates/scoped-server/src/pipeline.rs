@@ -81,6 +81,7 @@ use crate::config::{CLASSIC_UDP_PAYLOAD, ServerConfig};
 use crate::dnssec::{self, ClientBits};
 use crate::fast;
 use crate::local::LocalZones;
+use crate::metrics::FrontendMetrics;
 use crate::rules::{ClientMemo, ClientRules, RulesHandle};
 use crate::stats::FrontendStats;
 
@@ -344,6 +345,8 @@ pub struct Pipeline {
     edns_udp_payload: u16,
     resolver: Arc<dyn Resolve>,
     stats: Arc<FrontendStats>,
+    /// Latency, queries per type, SERVFAILs per reason (`metrics.rs`).
+    metrics: Arc<FrontendMetrics>,
     local: Arc<LocalZones>,
     /// CHAOS TXT answers about the server itself (`chaos.rs`).
     pub(crate) chaos: crate::Chaos,
@@ -373,6 +376,7 @@ impl Pipeline {
             edns_udp_payload: config.edns_udp_payload.max(CLASSIC_UDP_PAYLOAD),
             resolver,
             stats,
+            metrics: Arc::default(),
             local: Arc::clone(&config.local),
             chaos: config.chaos.clone(),
         }
@@ -382,6 +386,17 @@ impl Pipeline {
     /// next query, on every listener.
     pub fn rules(&self) -> &RulesHandle {
         &self.rules
+    }
+
+    /// This pipeline, counting its labelled metrics into `metrics`.
+    pub fn with_metrics(mut self, metrics: Arc<FrontendMetrics>) -> Self {
+        self.metrics = metrics;
+        self
+    }
+
+    /// The labelled metrics this pipeline counts (latency, types, SERVFAIL reasons).
+    pub fn metrics(&self) -> &Arc<FrontendMetrics> {
+        &self.metrics
     }
 
     /// The counters this pipeline bumps.
@@ -511,6 +526,9 @@ impl Pipeline {
         }
         self.stats
             .count_response(ResponseCode::from_low(answer.rcode));
+        self.metrics.count_qtype(query.qtype);
+        // From the batch's clock reading: the time since the datagram was read.
+        self.metrics.latency_cache.observe(now.elapsed());
         true
     }
 
@@ -528,6 +546,7 @@ impl Pipeline {
         client: SocketAddr,
         transport: Transport,
     ) -> Option<Vec<u8>> {
+        let started = tokio::time::Instant::now();
         self.count_query(transport);
         let client_ip = client.ip().to_canonical();
         let rules = self.rules.current();
@@ -555,6 +574,8 @@ impl Pipeline {
             }
         };
 
+        self.metrics
+            .count_qtype(u16::from(query.query.query_type()));
         let decision = rules.subnet_policy.decide(client_ip, query.ecs.as_ref());
         count_decision(
             &self.stats,
@@ -581,6 +602,15 @@ impl Pipeline {
             dnssec_ok: ClientBits::of(&query).dnssec_ok,
         };
         let mut resolution = self.resolver.resolve(request).await;
+        if resolution.rcode == ResponseCode::ServFail {
+            self.metrics
+                .count_servfail(resolution.ede.as_ref().map(|ede| ede.code));
+        }
+        let latency = if resolution.from_cache {
+            &self.metrics.latency_cache
+        } else {
+            &self.metrics.latency_recursion
+        };
         let bits = ClientBits::of(&query);
         dnssec::strip_rrsigs(&mut resolution, bits, query.query.query_type());
         // What the fast path may replay: a fresh answer or a negative one, for this question
@@ -634,6 +664,7 @@ impl Pipeline {
         {
             self.resolver.keep_wire_answer(key, answer);
         }
+        latency.observe(started.elapsed());
         Some(wire)
     }
 

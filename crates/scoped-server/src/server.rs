@@ -11,6 +11,7 @@ use tokio::net::{TcpListener, UdpSocket};
 use tokio::task::JoinSet;
 
 use crate::config::ServerConfig;
+use crate::metrics::FrontendMetrics;
 use crate::pipeline::Pipeline;
 use crate::rules::RulesHandle;
 use crate::stats::FrontendStats;
@@ -30,6 +31,7 @@ pub struct BoundServer {
     udp: Vec<UdpSocket>,
     tcp: Vec<TcpListener>,
     stats: Arc<FrontendStats>,
+    metrics: Arc<FrontendMetrics>,
     rules: RulesHandle,
 }
 
@@ -58,6 +60,7 @@ pub fn bind(config: ServerConfig) -> io::Result<BoundServer> {
     }
     Ok(BoundServer {
         rules: RulesHandle::new(&config.allow, config.ecs.policy.clone()),
+        metrics: Arc::default(),
         config,
         udp,
         tcp,
@@ -128,6 +131,11 @@ impl BoundServer {
         Arc::clone(&self.stats)
     }
 
+    /// The labelled metrics (latency, types, SERVFAIL reasons); keep a clone to read them.
+    pub fn metrics(&self) -> Arc<FrontendMetrics> {
+        Arc::clone(&self.metrics)
+    }
+
     /// The ACL and ECS policy the server will use; replacing them through this handle (a
     /// reload) takes effect for the next query, also while it serves.
     pub fn rules(&self) -> RulesHandle {
@@ -137,12 +145,10 @@ impl BoundServer {
     /// Serves until `shutdown` resolves, then closes every socket and connection and returns.
     /// Queries still in flight at that moment are abandoned.
     pub async fn run(self, resolver: Arc<dyn Resolve>, shutdown: impl Future<Output = ()>) {
-        let pipeline = Arc::new(Pipeline::with_rules(
-            &self.config,
-            self.rules,
-            resolver,
-            self.stats,
-        ));
+        let pipeline = Arc::new(
+            Pipeline::with_rules(&self.config, self.rules, resolver, self.stats)
+                .with_metrics(self.metrics),
+        );
         let table = Arc::new(ConnectionTable::new(&self.config));
         let limits = TcpLimits::new(&self.config);
         let mut listeners = JoinSet::new();

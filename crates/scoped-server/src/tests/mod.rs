@@ -6,6 +6,7 @@ mod ecs_tests;
 mod fast_path_tests;
 mod local_tests;
 mod malformed_tests;
+mod metrics_tests;
 mod parse_props;
 mod pipeline_tests;
 mod reason_tests;
