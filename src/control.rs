@@ -140,11 +140,15 @@ pub enum Endpoint {
     Flush,
     /// `POST /flush-all`
     FlushAll,
+    /// `GET /lookup?name=NAME&type=TYPE`
+    Lookup,
+    /// `GET /dump`
+    Dump,
 }
 
 impl Endpoint {
     /// Every endpoint, for routing.
-    const ALL: [Endpoint; 7] = [
+    const ALL: [Endpoint; 9] = [
         Endpoint::Health,
         Endpoint::Stats,
         Endpoint::Metrics,
@@ -152,6 +156,8 @@ impl Endpoint {
         Endpoint::Infra,
         Endpoint::Flush,
         Endpoint::FlushAll,
+        Endpoint::Lookup,
+        Endpoint::Dump,
     ];
 
     /// The request path.
@@ -164,13 +170,20 @@ impl Endpoint {
             Endpoint::Infra => "/infra",
             Endpoint::Flush => "/flush",
             Endpoint::FlushAll => "/flush-all",
+            Endpoint::Lookup => "/lookup",
+            Endpoint::Dump => "/dump",
         }
     }
 
     /// The request method: GET reads, POST changes state.
     pub fn method(self) -> Method {
         match self {
-            Endpoint::Health | Endpoint::Stats | Endpoint::Metrics | Endpoint::Infra => Method::GET,
+            Endpoint::Health
+            | Endpoint::Stats
+            | Endpoint::Metrics
+            | Endpoint::Infra
+            | Endpoint::Lookup
+            | Endpoint::Dump => Method::GET,
             Endpoint::Reload | Endpoint::Flush | Endpoint::FlushAll => Method::POST,
         }
     }
@@ -340,14 +353,16 @@ impl ControlEndpoint {
 async fn respond(
     resolver: &Arc<RunningResolver>,
     request: Request<Incoming>,
-) -> Response<Full<Bytes>> {
+) -> Response<cache::Body> {
     let has_origin = request.headers().contains_key(header::ORIGIN);
     let path = request.uri().path();
     let endpoint = match Endpoint::route(request.method(), path, has_origin) {
         Ok(endpoint) => endpoint,
-        Err(refusal) => return refusal.response(path),
+        Err(refusal) => return cache::boxed(refusal.response(path)),
     };
-    match endpoint {
+    let whole = match endpoint {
+        Endpoint::Dump => return cache::dump(resolver),
+        Endpoint::Lookup => cache::lookup(resolver, request.uri().query().unwrap_or("")).await,
         Endpoint::Health => {
             body_response(StatusCode::OK, "text/plain; charset=utf-8", "ok\n".into())
         }
@@ -370,7 +385,8 @@ async fn respond(
             json_response(StatusCode::OK, &json!({ "flushed": "all" }))
         }
         Endpoint::Infra => json_response(StatusCode::OK, &infra_json(&resolver.recursor)),
-    }
+    };
+    cache::boxed(whole)
 }
 
 /// `POST /flush?name=NAME&subtree=BOOL`: forget a name (or a whole subtree) in both caches.
@@ -555,6 +571,7 @@ fn error_response(status: StatusCode, message: &str) -> Response<Full<Bytes>> {
     json_response(status, &json!({ "error": message }))
 }
 
+mod cache;
 mod labelled;
 mod snapshot;
 
