@@ -241,7 +241,13 @@ fn serve(config: Config, source: Option<PathBuf>) -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
-    let log_level = logging::init(config.log_format, &config.log_level);
+    let log_level = match logging::init(config.log_format, &config.log_level, config.log_journald) {
+        Ok(log_level) => log_level,
+        Err(problem) => {
+            eprintln!("scoped: {problem}");
+            return ExitCode::FAILURE;
+        }
+    };
     let live = Arc::new(scoped::reconfigure::LiveConfig::new(
         source.as_deref(),
         log_level,

@@ -137,13 +137,13 @@ impl LiveConfig {
             trigger,
             file,
             entries,
-            applied = applied.join(" "),
+            applied = ?applied,
             "configuration reloaded"
         );
         if !needs_restart.is_empty() {
             warn!(
                 trigger,
-                keys = needs_restart.join(" "),
+                keys = ?needs_restart,
                 "changed since start but applied only by a restart: {}",
                 needs_restart.join(", ")
             );
