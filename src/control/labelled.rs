@@ -47,7 +47,7 @@ pub(super) fn encode(
     counter_family(
         encoder,
         "queries_by_type",
-        "Queries whose question could be read, by type (common types, the rest as other)",
+        "Class-IN queries that passed the checks, by type (common types, the rest as other)",
         "qtype",
         snapshot
             .metrics
