@@ -92,6 +92,8 @@ pub struct Config {
     pub log_format: LogFormat,
     /// Logging filter.
     pub log_level: String,
+    /// `[log] journald`: events go straight to the systemd journal, not stderr.
+    pub log_journald: bool,
     /// Where the ECS allowlist was read from (reloaded on SIGHUP and `POST /reload`), if
     /// anywhere.
     pub allowlist_path: Option<PathBuf>,
@@ -399,6 +401,7 @@ impl Config {
             threads: server.threads,
             log_format: log.format,
             log_level: log.level,
+            log_journald: log.journald,
             allowlist_path,
             control,
             run_as,

@@ -140,11 +140,15 @@ pub enum Endpoint {
     Flush,
     /// `POST /flush-all`
     FlushAll,
+    /// `GET /lookup?name=NAME&type=TYPE`
+    Lookup,
+    /// `GET /dump`
+    Dump,
 }
 
 impl Endpoint {
     /// Every endpoint, for routing.
-    const ALL: [Endpoint; 7] = [
+    const ALL: [Endpoint; 9] = [
         Endpoint::Health,
         Endpoint::Stats,
         Endpoint::Metrics,
@@ -152,6 +156,8 @@ impl Endpoint {
         Endpoint::Infra,
         Endpoint::Flush,
         Endpoint::FlushAll,
+        Endpoint::Lookup,
+        Endpoint::Dump,
     ];
 
     /// The request path.
@@ -164,13 +170,20 @@ impl Endpoint {
             Endpoint::Infra => "/infra",
             Endpoint::Flush => "/flush",
             Endpoint::FlushAll => "/flush-all",
+            Endpoint::Lookup => "/lookup",
+            Endpoint::Dump => "/dump",
         }
     }
 
     /// The request method: GET reads, POST changes state.
     pub fn method(self) -> Method {
         match self {
-            Endpoint::Health | Endpoint::Stats | Endpoint::Metrics | Endpoint::Infra => Method::GET,
+            Endpoint::Health
+            | Endpoint::Stats
+            | Endpoint::Metrics
+            | Endpoint::Infra
+            | Endpoint::Lookup
+            | Endpoint::Dump => Method::GET,
             Endpoint::Reload | Endpoint::Flush | Endpoint::FlushAll => Method::POST,
         }
     }
@@ -235,6 +248,10 @@ pub struct RunningResolver {
     pub recursor: Recursor,
     /// The front end's counters.
     pub frontend: Arc<FrontendStats>,
+    /// The front end's labelled metrics (latency, types, SERVFAIL reasons).
+    pub metrics: Arc<scoped_server::FrontendMetrics>,
+    /// The front end's ACL and ECS policy, replaced by a reload.
+    pub rules: scoped_server::RulesHandle,
     /// The upstream transport's counters.
     pub transport: Arc<TransportCounters>,
     /// Where the ECS allowlist is read from, if anywhere.
@@ -336,14 +353,16 @@ impl ControlEndpoint {
 async fn respond(
     resolver: &Arc<RunningResolver>,
     request: Request<Incoming>,
-) -> Response<Full<Bytes>> {
+) -> Response<cache::Body> {
     let has_origin = request.headers().contains_key(header::ORIGIN);
     let path = request.uri().path();
     let endpoint = match Endpoint::route(request.method(), path, has_origin) {
         Ok(endpoint) => endpoint,
-        Err(refusal) => return refusal.response(path),
+        Err(refusal) => return cache::boxed(refusal.response(path)),
     };
-    match endpoint {
+    let whole = match endpoint {
+        Endpoint::Dump => return cache::dump(resolver),
+        Endpoint::Lookup => cache::lookup(resolver, request.uri().query().unwrap_or("")).await,
         Endpoint::Health => {
             body_response(StatusCode::OK, "text/plain; charset=utf-8", "ok\n".into())
         }
@@ -366,7 +385,8 @@ async fn respond(
             json_response(StatusCode::OK, &json!({ "flushed": "all" }))
         }
         Endpoint::Infra => json_response(StatusCode::OK, &infra_json(&resolver.recursor)),
-    }
+    };
+    cache::boxed(whole)
 }
 
 /// `POST /flush?name=NAME&subtree=BOOL`: forget a name (or a whole subtree) in both caches.
@@ -477,9 +497,13 @@ async fn reload(resolver: &Arc<RunningResolver>) -> Response<Full<Bytes>> {
 /// `POST /reload` when the resolver runs from a file: the whole configuration is re-read.
 async fn reload_configuration(resolver: Arc<RunningResolver>) -> Response<Full<Bytes>> {
     let outcome = tokio::task::spawn_blocking(move || {
-        resolver
-            .config
-            .reload(&resolver.recursor, ReloadTrigger::Control)
+        resolver.config.reload(
+            crate::reconfigure::Targets {
+                recursor: &resolver.recursor,
+                rules: &resolver.rules,
+            },
+            ReloadTrigger::Control,
+        )
     })
     .await;
     match outcome {
@@ -548,6 +572,8 @@ fn error_response(status: StatusCode, message: &str) -> Response<Full<Bytes>> {
     json_response(status, &json!({ "error": message }))
 }
 
+mod cache;
+mod labelled;
 mod snapshot;
 
 pub use snapshot::*;

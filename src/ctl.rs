@@ -4,6 +4,7 @@
 //! stdout and the exit status is 0. Anything else (endpoint unreachable, an error answer) prints
 //! one line on stderr and exits 1, so scripts can test `scoped ctl reload && …`.
 
+use std::io::Write;
 use std::net::{SocketAddr, ToSocketAddrs};
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -66,6 +67,23 @@ pub enum CtlCommand {
     },
     /// Empty the caches (the nameserver table is kept).
     FlushAll,
+    /// Show what the caches hold for NAME, as JSON: the answer for every client, each tailored
+    /// answer with its subnet (scope), the seconds of TTL left, negative entries, and what
+    /// DNSSEC validation said.
+    Lookup {
+        /// The name.
+        name: String,
+        /// The record type (every type cached for the name if left out).
+        #[arg(value_name = "TYPE")]
+        qtype: Option<String>,
+    },
+    /// Write every cache entry out, zone-file-like (one line per record, comments saying the
+    /// TTL left, scope, trust and validation), streamed.
+    DumpCache {
+        /// Write to this file instead of stdout.
+        #[arg(long, short)]
+        output: Option<PathBuf>,
+    },
 }
 
 impl CtlCommand {
@@ -78,6 +96,14 @@ impl CtlCommand {
                     .append_pair("subtree", if *subtree { "true" } else { "false" })
                     .finish();
                 format!("?{encoded}")
+            }
+            CtlCommand::Lookup { name, qtype } => {
+                let mut query = form_urlencoded::Serializer::new(String::new());
+                query.append_pair("name", name);
+                if let Some(qtype) = qtype {
+                    query.append_pair("type", qtype);
+                }
+                format!("?{}", query.finish())
             }
             _ => String::new(),
         }
@@ -93,6 +119,8 @@ impl CtlCommand {
             CtlCommand::Infra => Endpoint::Infra,
             CtlCommand::Flush { .. } => Endpoint::Flush,
             CtlCommand::FlushAll => Endpoint::FlushAll,
+            CtlCommand::Lookup { .. } => Endpoint::Lookup,
+            CtlCommand::DumpCache { .. } => Endpoint::Dump,
         }
     }
 }
@@ -177,14 +205,27 @@ pub fn run(args: CtlArgs) -> ExitCode {
         }
     };
     let endpoint = args.command.endpoint();
-    match runtime.block_on(request(&addrs, endpoint, &args.command.query())) {
-        Ok((status, body)) if status.is_success() => {
-            print!("{body}");
-            if !body.ends_with('\n') {
-                println!();
+    let mut out: Box<dyn Write> = match &args.command {
+        CtlCommand::DumpCache {
+            output: Some(file), ..
+        } => match std::fs::File::create(file) {
+            Ok(file) => Box::new(std::io::BufWriter::new(file)),
+            Err(e) => {
+                eprintln!("scoped ctl: {}: {e}", file.display());
+                return ExitCode::FAILURE;
             }
-            ExitCode::SUCCESS
-        }
+        },
+        _ => Box::new(std::io::stdout().lock()),
+    };
+    let outcome = runtime.block_on(request(&addrs, endpoint, &args.command.query(), &mut out));
+    match outcome {
+        Ok((status, _)) if status.is_success() => match out.flush() {
+            Ok(()) => ExitCode::SUCCESS,
+            Err(e) => {
+                eprintln!("scoped ctl: writing the answer: {e}");
+                ExitCode::FAILURE
+            }
+        },
         Ok((status, body)) => {
             // Error answers are `{"error": "…"}`; print the message, or the body as it came.
             let message = serde_json::from_str::<serde_json::Value>(&body)
@@ -210,45 +251,61 @@ pub fn run(args: CtlArgs) -> ExitCode {
     }
 }
 
-/// One HTTP/1.1 request; the status and the body as text.
+/// One HTTP/1.1 request. A success's body is written to `out` as it arrives (a line end added
+/// if it has none); the status is returned, with the body of an error answer as text.
 async fn request(
     addrs: &[SocketAddr],
     endpoint: Endpoint,
     query: &str,
+    out: &mut dyn Write,
 ) -> Result<(hyper::StatusCode, String), String> {
     let uri = format!("{}{query}", endpoint.path());
     let (stream, addr) = connect(addrs).await?;
-    tokio::time::timeout(REQUEST_TIMEOUT, async move {
-        let (mut sender, connection) = hyper::client::conn::http1::handshake(TokioIo::new(stream))
-            .await
-            .map_err(|e| e.to_string())?;
-        let driver = tokio::spawn(connection);
-        let request = Request::builder()
-            .method(endpoint.method())
-            .uri(uri)
-            .header(header::HOST, addr.to_string())
-            .header(
-                header::USER_AGENT,
-                concat!("scoped-ctl/", env!("CARGO_PKG_VERSION")),
-            )
-            .body(Empty::<Bytes>::new())
-            .map_err(|e| e.to_string())?;
-        let response = sender
-            .send_request(request)
-            .await
-            .map_err(|e| e.to_string())?;
-        let status = response.status();
-        let body = response
-            .into_body()
-            .collect()
-            .await
-            .map_err(|e| e.to_string())?
-            .to_bytes();
-        driver.abort();
-        Ok((status, String::from_utf8_lossy(&body).into_owned()))
-    })
-    .await
-    .map_err(|_| format!("no answer within {REQUEST_TIMEOUT:?}"))?
+    let timeout = |what: &str| format!("no {what} within {REQUEST_TIMEOUT:?}");
+    let (mut sender, connection) = hyper::client::conn::http1::handshake(TokioIo::new(stream))
+        .await
+        .map_err(|e| e.to_string())?;
+    let driver = tokio::spawn(connection);
+    let request = Request::builder()
+        .method(endpoint.method())
+        .uri(uri)
+        .header(header::HOST, addr.to_string())
+        .header(
+            header::USER_AGENT,
+            concat!("scoped-ctl/", env!("CARGO_PKG_VERSION")),
+        )
+        .body(Empty::<Bytes>::new())
+        .map_err(|e| e.to_string())?;
+    let response = tokio::time::timeout(REQUEST_TIMEOUT, sender.send_request(request))
+        .await
+        .map_err(|_| timeout("answer"))?
+        .map_err(|e| e.to_string())?;
+    let status = response.status();
+    let mut body = response.into_body();
+    let mut error_body = Vec::new();
+    let mut last = b'\n';
+    // A dump streams for as long as the cache is big: the limit is on each wait, not the whole.
+    while let Some(frame) = tokio::time::timeout(REQUEST_TIMEOUT, body.frame())
+        .await
+        .map_err(|_| timeout("data"))?
+    {
+        let Ok(data) = frame.map_err(|e| e.to_string())?.into_data() else {
+            continue;
+        };
+        if !status.is_success() {
+            error_body.extend_from_slice(&data);
+            continue;
+        }
+        out.write_all(&data)
+            .map_err(|e| format!("writing the answer: {e}"))?;
+        last = data.last().copied().unwrap_or(last);
+    }
+    driver.abort();
+    if status.is_success() && last != b'\n' {
+        out.write_all(b"\n")
+            .map_err(|e| format!("writing the answer: {e}"))?;
+    }
+    Ok((status, String::from_utf8_lossy(&error_body).into_owned()))
 }
 
 /// A connection to the first of `addrs` that accepts one.

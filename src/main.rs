@@ -241,7 +241,13 @@ fn serve(config: Config, source: Option<PathBuf>) -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
-    let log_level = logging::init(config.log_format, &config.log_level);
+    let log_level = match logging::init(config.log_format, &config.log_level, config.log_journald) {
+        Ok(log_level) => log_level,
+        Err(problem) => {
+            eprintln!("scoped: {problem}");
+            return ExitCode::FAILURE;
+        }
+    };
     let live = Arc::new(scoped::reconfigure::LiveConfig::new(
         source.as_deref(),
         log_level,
@@ -302,9 +308,11 @@ fn serve(config: Config, source: Option<PathBuf>) -> ExitCode {
         let transport = Arc::new(NetTransport::new(&config.outgoing_addresses));
         let transport_counters = transport.counters();
         let recursor = recursor_on(&config, transport);
+        let rules = server.rules();
         tokio::spawn(reload_on_sighup(
             signals.hangup,
             recursor.clone(),
+            rules.clone(),
             Arc::clone(&live),
         ));
         let (stopping, stopped) = tokio::sync::watch::channel(());
@@ -312,6 +320,8 @@ fn serve(config: Config, source: Option<PathBuf>) -> ExitCode {
             let resolver = RunningResolver {
                 recursor: recursor.clone(),
                 frontend: server.stats(),
+                metrics: server.metrics(),
+                rules,
                 transport: transport_counters,
                 allowlist_path: config.allowlist_path.clone(),
                 config: live,
@@ -411,6 +421,7 @@ impl Signals {
 async fn reload_on_sighup(
     hangups: Option<Signal>,
     recursor: Recursor,
+    rules: scoped_server::RulesHandle,
     live: Arc<scoped::reconfigure::LiveConfig>,
 ) {
     let Some(mut hangups) = hangups else {
@@ -418,12 +429,16 @@ async fn reload_on_sighup(
     };
     while hangups.recv().await.is_some() {
         notify::reloading();
-        let recursor = recursor.clone();
+        let (recursor, rules) = (recursor.clone(), rules.clone());
         let live = Arc::clone(&live);
         // The outcome is logged by reload; nobody else is waiting for it. Reading files
         // blocks: off the runtime's workers.
         let _ = tokio::task::spawn_blocking(move || {
-            live.reload(&recursor, reload::ReloadTrigger::Signal)
+            let targets = scoped::reconfigure::Targets {
+                recursor: &recursor,
+                rules: &rules,
+            };
+            live.reload(targets, reload::ReloadTrigger::Signal)
         })
         .await;
         notify::ready();

@@ -2,9 +2,10 @@
 //!
 //! The file is read and validated in full first (as `check-config` would): a bad file keeps
 //! everything in force and the error names the line. A good one is compared, key by key, with
-//! the file the resolver started from. What can change live is applied: the ECS allowlist
-//! (re-read every time, its file may have changed without the configuration), the log level,
-//! the local zones and data (`[local]`), DNS64 (`[dns64]`) and the stub and forward zones
+//! the file the resolver started from. What can change live is applied: the ACL and the
+//! front end's ECS policy (both take effect for the next query, on every listener), the ECS
+//! allowlist (re-read every time, its file may have changed without the configuration), the log
+//! level, the local zones and data (`[local]`), DNS64 (`[dns64]`) and the stub and forward zones
 //! (`[[stub-zones]]`, `[[forward-zones]]`), put in force from every reload so the file's text is
 //! what runs, and the certificate and key of the DoT and DoH listeners (re-read every time too:
 //! renewed certificates are usually written over the same files; open connections keep theirs).
@@ -15,7 +16,7 @@ use std::path::{Path, PathBuf};
 use std::sync::{Arc, OnceLock};
 
 use scoped_recursor::{Recursor, Routing};
-use scoped_server::{Certificates, LocalZones};
+use scoped_server::{Certificates, LocalZones, RulesHandle};
 use tracing::{error, info, warn};
 
 use crate::config::{Config, ConfigError};
@@ -24,7 +25,14 @@ use crate::reload::ReloadTrigger;
 
 /// Keys applied by a reload; every other key needs a restart.
 pub const LIVE_KEYS: &[&str] = &[
+    "acl.allow",
     "ecs.allowlist",
+    "ecs.enabled",
+    "ecs.ipv4-prefix-length",
+    "ecs.ipv6-prefix-length",
+    "ecs.netblocks",
+    "ecs.non-routable",
+    "ecs.trusted-front-ends",
     "log.level",
     "local.nodefault",
     "local.zones",
@@ -37,6 +45,15 @@ pub const LIVE_KEYS: &[&str] = &[
     "server.tls-certificate",
     "server.tls-key",
 ];
+
+/// What a reload acts on in the running resolver.
+#[derive(Clone, Copy)]
+pub struct Targets<'a> {
+    /// The engine: its ECS allowlist, stub and forward zones, DNS64.
+    pub recursor: &'a Recursor,
+    /// The front end's ACL and ECS policy.
+    pub rules: &'a RulesHandle,
+}
 
 /// The configuration the resolver started from, and what a reload needs to apply a new one.
 pub struct LiveConfig {
@@ -112,7 +129,7 @@ impl LiveConfig {
     /// Re-reads the file and applies what can be applied; blocking (reads files).
     pub fn reload(
         &self,
-        recursor: &Recursor,
+        targets: Targets<'_>,
         trigger: ReloadTrigger,
     ) -> Result<Reconfigured, ReconfigureError> {
         let trigger = trigger.as_str();
@@ -153,7 +170,11 @@ impl LiveConfig {
                 .into_iter()
                 .partition(|key| LIVE_KEYS.contains(&key.as_str()));
         let entries = config.recursor.ecs_allowlist.len();
+        let recursor = targets.recursor;
         recursor.set_allowlist(config.recursor.ecs_allowlist.clone());
+        targets
+            .rules
+            .replace(&config.server.allow, config.server.ecs.policy.clone());
         self.local.replace(&config.server.local);
         recursor.set_routing(Routing {
             stub_zones: config.recursor.stub_zones.clone(),
@@ -168,13 +189,13 @@ impl LiveConfig {
             trigger,
             file,
             entries,
-            applied = applied.join(" "),
+            applied = ?applied,
             "configuration reloaded"
         );
         if !needs_restart.is_empty() {
             warn!(
                 trigger,
-                keys = needs_restart.join(" "),
+                keys = ?needs_restart,
                 "changed since start but applied only by a restart: {}",
                 needs_restart.join(", ")
             );
@@ -224,7 +245,79 @@ pub fn changed_keys(old: &toml::Table, new: &toml::Table) -> Vec<String> {
 
 #[cfg(test)]
 mod tests {
+    use std::net::IpAddr;
+    use std::sync::Arc;
+
+    use scoped_cache::{CacheConfig, RecordCache};
+    use scoped_recursor::{NetTransport, RecursorConfig};
+
     use super::*;
+
+    fn ip(text: &str) -> IpAddr {
+        text.parse().unwrap()
+    }
+
+    #[test]
+    fn the_acl_and_ecs_policy_are_applied_and_a_bad_file_keeps_them() {
+        let dir = std::env::temp_dir().join(format!("scoped-reconf-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let file = dir.join("resolver.toml");
+        let start = "[acl]\nallow = [\"192.0.2.0/24\"]\n";
+        std::fs::write(&file, start).unwrap();
+        let config = Config::load(&file).unwrap();
+        let rules = RulesHandle::new(&config.server.allow, config.server.ecs.policy.clone());
+        let recursor = Recursor::new(
+            RecursorConfig::default(),
+            RecordCache::new(CacheConfig::default()),
+            Arc::new(NetTransport::new(&[])),
+        );
+        let targets = Targets {
+            recursor: &recursor,
+            rules: &rules,
+        };
+        let live = LiveConfig::new(Some(&file), LogLevel::none());
+        assert!(rules.current().acl.allows(ip("192.0.2.7")));
+
+        std::fs::write(
+            &file,
+            "[acl]\nallow = [\"198.51.100.0/24\"]\n\
+             [ecs]\nipv4-prefix-length = 20\ntrusted-front-ends = [\"198.51.100.53/32\"]\n",
+        )
+        .unwrap();
+        let done = live.reload(targets, ReloadTrigger::Signal).unwrap();
+        assert_eq!(
+            done.applied,
+            vec![
+                "acl.allow",
+                "ecs.ipv4-prefix-length",
+                "ecs.trusted-front-ends"
+            ]
+        );
+        assert!(done.needs_restart.is_empty(), "{:?}", done.needs_restart);
+        let now = rules.current();
+        assert!(!now.acl.allows(ip("192.0.2.7")));
+        assert!(now.acl.allows(ip("198.51.100.7")));
+        assert_eq!(now.subnet_policy.length_for(ip("81.2.69.142")), 20);
+        assert!(now.subnet_policy.is_trusted(ip("198.51.100.53")));
+
+        // Cache limits are applied by a restart only (docs/operations.md says why).
+        std::fs::write(
+            &file,
+            "[acl]\nallow = [\"198.51.100.0/24\"]\n[cache]\nmax-size = \"64MiB\"\n\
+             [ecs]\nipv4-prefix-length = 20\ntrusted-front-ends = [\"198.51.100.53/32\"]\n",
+        )
+        .unwrap();
+        let done = live.reload(targets, ReloadTrigger::Signal).unwrap();
+        assert_eq!(done.needs_restart, vec!["cache.max-size"]);
+        assert_eq!(rules.version(), 2);
+
+        // Host bits set: refused, the rules in force stay.
+        std::fs::write(&file, "[acl]\nallow = [\"10.0.0.1/8\"]\n").unwrap();
+        assert!(live.reload(targets, ReloadTrigger::Control).is_err());
+        assert_eq!(rules.version(), 2, "not replaced by the bad file");
+        assert!(rules.current().acl.allows(ip("198.51.100.7")));
+        std::fs::remove_dir_all(&dir).ok();
+    }
 
     fn table(text: &str) -> toml::Table {
         text.parse().unwrap()

@@ -31,7 +31,11 @@ struct Resolver {
 impl Resolver {
     /// Starts scoped on 127.0.0.1:0 (DNS and control) with an ECS allowlist file `allowlist`.
     async fn start(allowlist: &str) -> Resolver {
-        let internet = standard_internet();
+        Resolver::start_on(standard_internet(), allowlist).await
+    }
+
+    /// [`start`](Self::start) resolving through `internet`.
+    async fn start_on(internet: scoped_testkit::Internet, allowlist: &str) -> Resolver {
         let net = internet
             .serve_on_loopback()
             .await
@@ -60,6 +64,8 @@ query-timeout = "3s"
 validation = false
 [ecs]
 allowlist = "allow.txt"
+# Lets a test send a client subnet in its ECS option (from loopback, which has none).
+trusted-front-ends = ["127.0.0.1/32"]
 [control]
 listen = ["127.0.0.1:0"]
 [log]
@@ -274,6 +280,25 @@ async fn ctl_metrics_is_valid_exposition_of_the_same_counters() {
     assert!(value("scoped_cache_records_entries") >= 1.0);
     assert!(value("scoped_process_resident_memory_bytes") > 0.0);
     assert_eq!(value("scoped_ecs_allowlist_entries"), 1.0);
+    // The miss was resolved upstream: the recursion histogram has it, the cache one not.
+    assert_eq!(
+        value("scoped_response_latency_seconds_count{source=\"recursion\"}"),
+        1.0
+    );
+    assert_eq!(
+        value("scoped_response_latency_seconds_count{source=\"cache\"}"),
+        0.0
+    );
+    assert_eq!(
+        value("scoped_response_latency_seconds_bucket{le=\"+Inf\",source=\"recursion\"}"),
+        1.0
+    );
+    assert_eq!(
+        value("scoped_responses_by_rcode_total{rcode=\"NOERROR\"}"),
+        1.0
+    );
+    assert_eq!(value("scoped_queries_by_type_total{qtype=\"A\"}"), 1.0);
+    assert_eq!(value("scoped_queries_by_type_total{qtype=\"other\"}"), 0.0);
     assert!(
         metrics.contains("# TYPE scoped_frontend_queries_udp counter\n")
             && metrics.contains("# TYPE scoped_cache_records_weighted_bytes gauge\n"),
@@ -315,7 +340,10 @@ fn check_openmetrics(text: &str) -> Vec<(String, f64)> {
                 }
                 Some("TYPE") => {
                     let kind = value.unwrap_or_default();
-                    assert!(["counter", "gauge"].contains(&kind), "{line:?}");
+                    assert!(
+                        ["counter", "gauge", "histogram"].contains(&kind),
+                        "{line:?}"
+                    );
                     let (declared, _) = family.as_ref().expect("HELP before TYPE");
                     assert_eq!(declared, name, "TYPE of another family than HELP");
                     family = Some((name.to_owned(), kind.to_owned()));
@@ -342,12 +370,18 @@ fn check_openmetrics(text: &str) -> Vec<(String, f64)> {
             );
         }
         let (declared, kind) = family.as_ref().expect("TYPE before samples");
-        let expected = if kind == "counter" {
-            format!("{declared}_total")
-        } else {
-            declared.clone()
+        let expected: Vec<String> = match kind.as_str() {
+            "counter" => vec![format!("{declared}_total")],
+            "histogram" => ["bucket", "count", "sum"]
+                .iter()
+                .map(|suffix| format!("{declared}_{suffix}"))
+                .collect(),
+            _ => vec![declared.clone()],
         };
-        assert_eq!(name, expected, "sample outside its family: {line:?}");
+        assert!(
+            expected.iter().any(|e| e == name),
+            "sample outside its family: {line:?}"
+        );
         samples.push((series.to_owned(), value));
     }
     panic!("no # EOF at the end:\n{text}");
@@ -439,4 +473,123 @@ async fn ctl_flush_forgets_a_name_and_flush_all_everything() {
         "{}",
         text(&bad.stderr)
     );
+}
+
+/// A query carrying the ECS option FAMILY 1, SOURCE 24, ADDRESS `subnet` (three octets).
+fn with_ecs(mut query: Message, subnet: [u8; 3]) -> Message {
+    let mut edns = hickory_proto::op::Edns::new();
+    edns.set_max_payload(1232);
+    let mut option = vec![0, 1, 24, 0];
+    option.extend_from_slice(&subnet);
+    edns.options_mut()
+        .insert(hickory_proto::rr::rdata::opt::EdnsOption::Unknown(
+            8, option,
+        ));
+    query.set_edns(edns);
+    query
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn ctl_lookup_and_dump_cache_show_shared_tailored_and_negative_entries() {
+    let resolver = Resolver::start_on(scoped_testkit::ecs_internet(), "cdn.example.\n").await;
+    let tokyo = with_ecs(
+        make_query(1, "www.cdn.example.", RecordType::A, None),
+        [81, 2, 69],
+    );
+    assert_eq!(
+        resolver.udp(&tokyo).await.metadata.response_code,
+        ResponseCode::NoError
+    );
+    resolver
+        .udp(&make_query(2, "www.other.example.", RecordType::A, None))
+        .await;
+    let missing = make_query(3, "missing.other.example.", RecordType::A, None);
+    assert_eq!(
+        resolver.udp(&missing).await.metadata.response_code,
+        ResponseCode::NXDomain
+    );
+    let resolver = &resolver;
+    let lookup = |args: &'static [&'static str]| async move {
+        let out = resolver.ctl(args).await;
+        assert!(out.status.success(), "{}", text(&out.stderr));
+        serde_json::from_slice::<serde_json::Value>(&out.stdout).expect("JSON")
+    };
+
+    let cdn = lookup(&["lookup", "www.cdn.example", "a"]).await;
+    let tailored = cdn["tailored"].as_array().unwrap();
+    let tokyo_entry = tailored
+        .iter()
+        .find(|e| e["scope"] == "81.2.69.0/24")
+        .unwrap_or_else(|| panic!("no entry for Tokyo's /24: {cdn}"));
+    let left = tokyo_entry["ttl_left"].as_u64().unwrap();
+    assert!(left > 0 && left <= 300, "{cdn}");
+    assert_eq!(tokyo_entry["type"], "A");
+    assert!(
+        tokyo_entry["records"][0]
+            .as_str()
+            .unwrap()
+            .contains("192.0.2."),
+        "{cdn}"
+    );
+
+    let shared = lookup(&["lookup", "www.other.example."]).await;
+    let records = shared["records"].as_array().unwrap();
+    assert!(
+        records
+            .iter()
+            .any(|e| e["type"] == "A" && e["negative"].is_null()),
+        "{shared}"
+    );
+    assert!(
+        shared["tailored"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(|e| e["scope"] == "global" || e["scope"] == "source-zero-only"),
+        "{shared}"
+    );
+
+    let negative = lookup(&["lookup", "missing.other.example.", "A"]).await;
+    let entries: Vec<&serde_json::Value> = negative["records"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .chain(negative["tailored"].as_array().unwrap())
+        .collect();
+    assert!(
+        entries.iter().any(|e| e["negative"] == "nxdomain"),
+        "{negative}"
+    );
+
+    let bad = resolver
+        .ctl(&["lookup", "www.other.example.", "NOTATYPE"])
+        .await;
+    assert_eq!(bad.status.code(), Some(1));
+    assert!(
+        text(&bad.stderr).contains("not a record type"),
+        "{}",
+        text(&bad.stderr)
+    );
+
+    let file = resolver.dir.join("dump.txt");
+    let file_arg = file.to_str().unwrap().to_owned();
+    let out = resolver.ctl(&["dump-cache", "--output", &file_arg]).await;
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let dump = std::fs::read_to_string(&file).unwrap();
+    assert!(dump.starts_with("; record cache"), "{dump}");
+    assert!(dump.contains("; tailored cache"), "{dump}");
+    assert!(
+        dump.contains("www.other.example.") && dump.contains("scope=81.2.69.0/24"),
+        "{dump}"
+    );
+    assert!(dump.contains("NXDOMAIN"), "{dump}");
+    let last = dump.lines().last().unwrap();
+    let entries: u64 = last
+        .strip_prefix("; ")
+        .and_then(|rest| rest.strip_suffix(" entries"))
+        .and_then(|n| n.parse().ok())
+        .unwrap_or_else(|| panic!("last line {last:?}"));
+    assert!(entries >= 4, "{dump}");
+    let stdout = resolver.ctl(&["dump-cache"]).await;
+    assert!(text(&stdout.stdout).contains("scope=81.2.69.0/24"));
 }

@@ -443,6 +443,8 @@ pub struct LogSection {
     pub format: LogFormat,
     /// A tracing filter: `info`, `debug`, `scoped_recursor=trace,info`…
     pub level: String,
+    /// Log straight to the systemd journal (native protocol, typed fields) instead of stderr.
+    pub journald: bool,
 }
 
 impl Default for LogSection {
@@ -450,6 +452,7 @@ impl Default for LogSection {
         Self {
             format: LogFormat::Human,
             level: "info".into(),
+            journald: false,
         }
     }
 }

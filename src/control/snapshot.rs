@@ -43,6 +43,8 @@ pub struct Snapshot {
     pub uptime: Duration,
     /// The front end's counters (`scoped-server`), in declaration order.
     pub frontend: Vec<Counter>,
+    /// The front end's labelled metrics: latency, queries per type, SERVFAILs per reason.
+    pub metrics: scoped_server::MetricsSnapshot,
     /// The engine's counters (`scoped-recursor`).
     pub engine: Vec<Counter>,
     /// The upstream transport's counters.
@@ -79,6 +81,7 @@ impl Snapshot {
         Snapshot {
             uptime: resolver.started.elapsed(),
             frontend: read_counters(&*resolver.frontend),
+            metrics: resolver.metrics.snapshot(),
             engine: read_counters(recursor.stats()),
             transport: read_counters(&*resolver.transport),
             records: CacheSize {
@@ -172,6 +175,22 @@ impl Snapshot {
                 "entries": self.allowlist_entries,
             },
             "process": { "rss_bytes": self.rss_bytes },
+            "latency": {
+                "cache": latency_json(&self.metrics.latency_cache),
+                "recursion": latency_json(&self.metrics.latency_recursion),
+            },
+            "queries_by_type": self
+                .metrics
+                .queries_by_type
+                .iter()
+                .map(|(qtype, n)| ((*qtype).to_owned(), Value::from(*n)))
+                .collect::<serde_json::Map<_, _>>(),
+            "servfail_by_reason": self
+                .metrics
+                .servfail_by_reason
+                .iter()
+                .map(|(reason, n)| (reason.clone(), Value::from(*n)))
+                .collect::<serde_json::Map<_, _>>(),
         })
     }
 
@@ -184,6 +203,19 @@ impl Snapshot {
             .map_err(StatsError::Encode)?;
         Ok(text)
     }
+}
+
+/// A latency histogram in `/stats`: count, sum and the cumulative buckets, in microseconds.
+fn latency_json(latency: &scoped_server::LatencySnapshot) -> Value {
+    json!({
+        "count": latency.count,
+        "sum_us": latency.sum_us,
+        "buckets_us": latency
+            .buckets
+            .iter()
+            .map(|(bound, n)| (bound.to_string(), Value::from(*n)))
+            .collect::<serde_json::Map<_, _>>(),
+    })
 }
 
 impl Collector for Snapshot {
@@ -308,7 +340,7 @@ impl Collector for Snapshot {
                 rss,
             )?;
         }
-        Ok(())
+        super::labelled::encode(self, &mut encoder)
     }
 }
 

@@ -148,12 +148,18 @@ fn the_exported_counter_names_are_pinned() {
         assert_eq!(keys, expected, "JSON keys of {group:?}");
         pinned_metrics.extend(names.iter().map(|name| format!("scoped_{group}_{name}")));
     }
-    // Every `# TYPE … counter` line, in order, but the per-server ECS audit's.
+    // Every `# TYPE … counter` line, in order, but the labelled families' (the per-server ECS
+    // audit, and those pinned below).
+    let labelled = [
+        "scoped_responses_by_rcode",
+        "scoped_queries_by_type",
+        "scoped_servfail_by_reason",
+    ];
     let exported_metrics: Vec<&str> = text
         .lines()
         .filter_map(|line| line.strip_prefix("# TYPE "))
         .filter_map(|rest| rest.strip_suffix(" counter"))
-        .filter(|name| !name.starts_with("scoped_ecs_sent_"))
+        .filter(|name| !name.starts_with("scoped_ecs_sent_") && !labelled.contains(name))
         .collect();
     assert_eq!(exported_metrics, pinned_metrics);
     for name in &pinned_metrics {
@@ -210,7 +216,16 @@ fn resident_memory_is_read_in_whole_pages() {
 fn test_snapshot() -> Snapshot {
     let frontend = FrontendStats::default();
     frontend.queries_udp.fetch_add(3, Ordering::Relaxed);
+    frontend.responses_servfail.fetch_add(2, Ordering::Relaxed);
+    let metrics = scoped_server::FrontendMetrics::default();
+    metrics.latency_cache.observe(Duration::from_micros(80));
+    metrics.latency_recursion.observe(Duration::from_millis(30));
+    metrics.latency_recursion.observe(Duration::from_secs(9));
+    metrics.count_qtype(28);
+    metrics.count_servfail(Some(22));
+    metrics.count_servfail(None);
     Snapshot {
+        metrics: metrics.snapshot(),
         uptime: Duration::from_secs(7),
         frontend: read_counters(&frontend),
         engine: read_counters(&EngineStats::default()),
@@ -269,6 +284,14 @@ fn json_groups_counters_by_part() {
     );
     assert_eq!(audit["max_bits"], 24);
     assert_eq!(json["process"]["rss_bytes"], 8192);
+    assert_eq!(json["latency"]["cache"]["count"], 1);
+    assert_eq!(json["latency"]["cache"]["buckets_us"]["100"], 1);
+    assert_eq!(json["latency"]["recursion"]["count"], 2);
+    assert_eq!(json["latency"]["recursion"]["buckets_us"]["5000000"], 1);
+    assert_eq!(json["queries_by_type"]["AAAA"], 1);
+    assert_eq!(json["queries_by_type"]["other"], 0);
+    assert_eq!(json["servfail_by_reason"]["22"], 1);
+    assert_eq!(json["servfail_by_reason"]["none"], 1);
 }
 
 #[test]
@@ -289,6 +312,21 @@ fn metrics_name_counters_and_gauges() {
         "scoped_ecs_sent_bits_total{server=\"192.0.2.53\"} 72\n",
         "scoped_uptime_seconds 7\n",
         "scoped_process_resident_memory_bytes 8192\n",
+        "# TYPE scoped_response_latency_seconds histogram\n",
+        "scoped_response_latency_seconds_count{source=\"cache\"} 1\n",
+        "scoped_response_latency_seconds_bucket{le=\"0.00005\",source=\"cache\"} 0\n",
+        "scoped_response_latency_seconds_bucket{le=\"0.0001\",source=\"cache\"} 1\n",
+        "scoped_response_latency_seconds_bucket{le=\"0.025\",source=\"recursion\"} 0\n",
+        "scoped_response_latency_seconds_bucket{le=\"0.05\",source=\"recursion\"} 1\n",
+        "scoped_response_latency_seconds_bucket{le=\"5.0\",source=\"recursion\"} 1\n",
+        "scoped_response_latency_seconds_bucket{le=\"+Inf\",source=\"recursion\"} 2\n",
+        "scoped_response_latency_seconds_count{source=\"recursion\"} 2\n",
+        "scoped_responses_by_rcode_total{rcode=\"SERVFAIL\"} 2\n",
+        "scoped_responses_by_rcode_total{rcode=\"NOERROR\"} 0\n",
+        "scoped_queries_by_type_total{qtype=\"AAAA\"} 1\n",
+        "scoped_queries_by_type_total{qtype=\"other\"} 0\n",
+        "scoped_servfail_by_reason_total{ede=\"22\"} 1\n",
+        "scoped_servfail_by_reason_total{ede=\"none\"} 1\n",
     ] {
         assert!(text.contains(expected), "{expected:?} missing in\n{text}");
     }

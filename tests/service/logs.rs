@@ -129,3 +129,72 @@ fn trace_names_the_configuration_it_uses() {
         "{stdout}"
     );
 }
+
+#[test]
+fn json_reload_lines_carry_the_changed_keys_as_arrays() {
+    let config = "[server]\nlisten = [\"127.0.0.1:0\"]\nthreads = 1\n[control]\nenabled = false\n\
+                  [log]\nformat = \"json\"\nlevel = \"info\"\n";
+    let daemon = Daemon::start(Dir::new("json-reload"), config, &[]);
+    daemon.dir.write(
+        "resolver.toml",
+        &config.replace("threads = 1", "threads = 2"),
+    );
+    daemon.signal("HUP");
+    let needs_restart = |events: &[serde_json::Value]| {
+        events
+            .iter()
+            .find(|e| e["fields"]["keys"].is_array())
+            .cloned()
+    };
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    let event = loop {
+        let events: Vec<serde_json::Value> = daemon
+            .stderr()
+            .lines()
+            .filter_map(|line| serde_json::from_str(line).ok())
+            .collect();
+        if let Some(event) = needs_restart(&events) {
+            let reloaded = events
+                .iter()
+                .find(|e| e["fields"]["message"] == "configuration reloaded")
+                .expect("the reload's info line");
+            assert_eq!(reloaded["fields"]["applied"], serde_json::json!([]));
+            assert_eq!(reloaded["fields"]["entries"], 0, "a number");
+            break event;
+        }
+        assert!(std::time::Instant::now() < deadline, "{}", daemon.stderr());
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    };
+    assert_eq!(event["level"], "WARN");
+    assert_eq!(
+        event["fields"]["keys"],
+        serde_json::json!(["server.threads"])
+    );
+}
+
+#[test]
+fn journald_is_accepted_by_check_config_and_serve_fails_clearly_without_a_journal() {
+    let dir = Dir::new("journald");
+    let config = dir.write(
+        "resolver.toml",
+        "[server]\nlisten = [\"127.0.0.1:0\"]\n[control]\nenabled = false\n\
+         [log]\njournald = true\n",
+    );
+    let config = config.to_str().unwrap();
+    let check = scoped(&["check-config", config]);
+    assert!(check.status.success(), "{}", text(&check.stderr));
+    if std::path::Path::new("/run/systemd/journal/socket").exists() {
+        eprintln!("skipped the failure half: this machine has a journal, so serve would log to it");
+        return;
+    }
+    let out = scoped(&["serve", "--config", config]);
+    let stderr = text(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{stderr}");
+    assert!(
+        stderr.contains("[log] journald = true")
+            && stderr.contains("/run/systemd/journal/socket")
+            && stderr.contains("journald = false"),
+        "{stderr}"
+    );
+    assert!(out.stdout.is_empty(), "nothing was bound or announced");
+}

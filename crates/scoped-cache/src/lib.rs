@@ -608,6 +608,8 @@ mod presence;
 pub mod scoped;
 pub use scoped::{ScopedCache, ScopedCacheConfig, ScopedHit};
 
+pub mod view;
+pub use view::CacheView;
 pub mod wire;
 pub use wire::{
     WireAnswer, WireCache, WireClients, WireError, WireKey, WireKeyRef, lowercase_wire,

@@ -32,10 +32,12 @@ mod encrypted;
 mod fast;
 mod guard;
 mod local;
+mod metrics;
 mod padding;
 mod pipeline;
 mod proxy;
 mod ratelimit;
+mod rules;
 mod server;
 mod stats;
 mod tcp;
@@ -49,18 +51,21 @@ pub use config::{
     DEFAULT_LISTEN, DEFAULT_RATE_LIMIT_SLIP, DEFAULT_RATE_LIMIT_TABLE_SIZE,
     DEFAULT_TCP_IDLE_TIMEOUT, DEFAULT_TCP_MAX_CONNECTIONS, DEFAULT_TCP_MAX_CONNECTIONS_PER_CLIENT,
     DEFAULT_TCP_MAX_INFLIGHT_PER_CONNECTION, DEFAULT_TCP_READ_TIMEOUT, DEFAULT_TCP_WRITE_TIMEOUT,
-    DEFAULT_UDP_MAX_INFLIGHT, EcsFrontEnd, RateLimitConfig, ServerConfig, TlsFiles,
-    default_allow,
+    DEFAULT_UDP_MAX_INFLIGHT, EcsFrontEnd, RateLimitConfig, ServerConfig, TlsFiles, default_allow,
 };
 pub use cookie::COOKIE_OPTION_CODE;
 pub use encrypted::doh::{DNS_MESSAGE, DOH_PATH};
 pub use local::{LocalAnswer, LocalConfig, LocalError, LocalZoneKind, LocalZoneSpec, LocalZones};
+pub use metrics::{
+    FrontendMetrics, LATENCY_BUCKETS_US, LatencyHistogram, LatencySnapshot, MetricsSnapshot, QTYPES,
+};
 pub use padding::{PADDING_OPTION_CODE, RESPONSE_BLOCK};
 pub use pipeline::{
-    ClientMemo, DropReason, ErrorReason, ParsedQuery, Pipeline, Rejection, ReplyContext,
-    TCP_MAX_MESSAGE, Transport, parse_query,
+    DropReason, ErrorReason, ParsedQuery, Pipeline, Rejection, ReplyContext, TCP_MAX_MESSAGE,
+    Transport, parse_query,
 };
 pub use ratelimit::{RATE_LIMIT_V4_PREFIX, RATE_LIMIT_V6_PREFIX};
+pub use rules::{ClientMemo, ClientRules, RulesHandle};
 pub use server::{BoundServer, bind};
 pub use stats::{FrontendStats, StatsSnapshot};
 pub use tls::{ALPN_DOH, ALPN_DOT, Certificates, TlsError};

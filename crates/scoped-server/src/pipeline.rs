@@ -72,18 +72,17 @@ use hickory_proto::rr::rdata::opt::EdnsOption;
 use hickory_proto::rr::{DNSClass, RecordType};
 use hickory_proto::serialize::binary::{BinDecodable, BinDecoder, DecodeError};
 use scoped_ecs::wire::HEADER_LEN;
-use scoped_ecs::{
-    Direction, Ecs, EcsError, OptRecord, SubnetDecision, SubnetPolicy, find_ecs, scan_opt,
-};
+use scoped_ecs::{Direction, Ecs, EcsError, OptRecord, SubnetDecision, find_ecs, scan_opt};
 use scoped_recursor::{
     Question, Resolve, ResolveRequest, WireAnswer, WireClients, WireKey, WireKeyRef,
 };
 
-use crate::acl::Acl;
 use crate::config::{CLASSIC_UDP_PAYLOAD, ServerConfig};
 use crate::dnssec::{self, ClientBits};
 use crate::fast;
 use crate::local::LocalZones;
+use crate::metrics::FrontendMetrics;
+use crate::rules::{ClientMemo, ClientRules, RulesHandle};
 use crate::stats::FrontendStats;
 
 /// The largest message a TCP frame can carry (2-byte length prefix, RFC 1035 §4.2.2).
@@ -350,21 +349,15 @@ fn peek_question(wire: &[u8]) -> Option<Query> {
     Query::read(&mut decoder).ok()
 }
 
-/// The fast path's verdict on the last client it saw without an ECS option: whether the ACL
-/// lets it in and, if so, its subnet decision. A receive loop keeps one, because queries come
-/// in runs from one address (a load balancer in front, a busy stub) and, without an ECS option,
-/// both depend on the address alone; the ACL and the subnet policy never change under a
-/// running pipeline. A query with an ECS option is decided afresh and leaves the memo alone.
-#[derive(Clone, Copy, Debug, Default)]
-pub struct ClientMemo(Option<(IpAddr, Option<SubnetDecision>)>);
-
 /// The request pipeline, shared by every listener.
 pub struct Pipeline {
-    acl: Acl,
+    /// The ACL and the ECS policy, replaceable while serving (`rules.rs`).
+    rules: RulesHandle,
     edns_udp_payload: u16,
-    subnet_policy: SubnetPolicy,
     pub(crate) resolver: Arc<dyn Resolve>,
     stats: Arc<FrontendStats>,
+    /// Latency, queries per type, SERVFAILs per reason (`metrics.rs`).
+    metrics: Arc<FrontendMetrics>,
     pub(crate) local: Arc<LocalZones>,
     /// CHAOS TXT answers about the server itself (`chaos.rs`).
     pub(crate) chaos: crate::Chaos,
@@ -379,16 +372,45 @@ impl Pipeline {
         resolver: Arc<dyn Resolve>,
         stats: Arc<FrontendStats>,
     ) -> Self {
+        let rules = RulesHandle::new(&config.allow, config.ecs.policy.clone());
+        Self::with_rules(config, rules, resolver, stats)
+    }
+
+    /// A pipeline whose ACL and ECS policy are `rules` (and change with them), not those of
+    /// `config`.
+    pub fn with_rules(
+        config: &ServerConfig,
+        rules: RulesHandle,
+        resolver: Arc<dyn Resolve>,
+        stats: Arc<FrontendStats>,
+    ) -> Self {
         Self {
-            acl: Acl::new(&config.allow),
+            rules,
             edns_udp_payload: config.edns_udp_payload.max(CLASSIC_UDP_PAYLOAD),
-            subnet_policy: config.ecs.policy.clone(),
             resolver,
             guard: crate::guard::Guard::new(config, Arc::clone(&stats)),
             stats,
+            metrics: Arc::default(),
             local: Arc::clone(&config.local),
             chaos: config.chaos.clone(),
         }
+    }
+
+    /// The ACL and ECS policy in force; replacing them through this handle takes effect for the
+    /// next query, on every listener.
+    pub fn rules(&self) -> &RulesHandle {
+        &self.rules
+    }
+
+    /// This pipeline, counting its labelled metrics into `metrics`.
+    pub fn with_metrics(mut self, metrics: Arc<FrontendMetrics>) -> Self {
+        self.metrics = metrics;
+        self
+    }
+
+    /// The labelled metrics this pipeline counts (latency, types, SERVFAIL reasons).
+    pub fn metrics(&self) -> &Arc<FrontendMetrics> {
+        &self.metrics
     }
 
     /// The counters this pipeline bumps.
@@ -464,15 +486,16 @@ impl Pipeline {
             return false;
         }
         let client_ip = client.ip().to_canonical();
-        let verdict = match (&query.ecs, memo.0) {
+        let (rules, last_client) = self.rules.through(memo);
+        let verdict = match (&query.ecs, *last_client) {
             (None, Some((ip, verdict))) if ip == client_ip => verdict,
             (ecs, _) => {
-                let verdict = self
+                let verdict = rules
                     .acl
                     .allows(client_ip)
-                    .then(|| self.subnet_policy.decide(client_ip, ecs.as_ref()));
+                    .then(|| rules.subnet_policy.decide(client_ip, ecs.as_ref()));
                 if ecs.is_none() {
-                    memo.0 = Some((client_ip, verdict));
+                    *last_client = Some((client_ip, verdict));
                 }
                 verdict
             }
@@ -519,12 +542,15 @@ impl Pipeline {
             return false;
         }
         self.count_query(transport);
-        self.count_decision(client_ip, query.ecs.as_ref(), &decision);
+        count_decision(&self.stats, rules, client_ip, query.ecs.as_ref(), &decision);
         if echo.is_some() {
             FrontendStats::bump(&self.stats.ecs_echoed);
         }
         self.stats
             .count_response(ResponseCode::from_low(answer.rcode));
+        self.metrics.count_qtype(query.qtype);
+        // From the batch's clock reading: the time since the datagram was read.
+        self.metrics.latency_cache.observe(now.elapsed());
         true
     }
 
@@ -544,10 +570,12 @@ impl Pipeline {
         client: SocketAddr,
         transport: Transport,
     ) -> Option<Vec<u8>> {
+        let started = tokio::time::Instant::now();
         self.count_query(transport);
         let client_ip = client.ip().to_canonical();
+        let rules = self.rules.current();
         let checked = read_header(wire).and_then(|header| {
-            if self.acl.allows(client_ip) {
+            if rules.acl.allows(client_ip) {
                 validate(header, wire)
             } else {
                 let context = Box::new(ReplyContext {
@@ -570,8 +598,16 @@ impl Pipeline {
             }
         };
 
-        let decision = self.subnet_policy.decide(client_ip, query.ecs.as_ref());
-        self.count_decision(client_ip, query.ecs.as_ref(), &decision);
+        self.metrics
+            .count_qtype(u16::from(query.query.query_type()));
+        let decision = rules.subnet_policy.decide(client_ip, query.ecs.as_ref());
+        count_decision(
+            &self.stats,
+            &rules,
+            client_ip,
+            query.ecs.as_ref(),
+            &decision,
+        );
         if let Some(local) = self.local_answer(query.query.name(), query.query.query_type()) {
             return self.answer_locally(query, &decision, local, transport);
         }
@@ -587,6 +623,15 @@ impl Pipeline {
             dnssec_ok: ClientBits::of(&query).dnssec_ok,
         };
         let mut resolution = self.resolver.resolve(request).await;
+        if resolution.rcode == ResponseCode::ServFail {
+            self.metrics
+                .count_servfail(resolution.ede.as_ref().map(|ede| ede.code));
+        }
+        let latency = if resolution.from_cache {
+            &self.metrics.latency_cache
+        } else {
+            &self.metrics.latency_recursion
+        };
         let bits = ClientBits::of(&query);
         dnssec::strip_rrsigs(&mut resolution, bits, query.query.query_type());
         // What the fast path may replay: a fresh answer or a negative one, for this question
@@ -640,26 +685,8 @@ impl Pipeline {
         {
             self.resolver.keep_wire_answer(key, answer);
         }
+        latency.observe(started.elapsed());
         Some(wire)
-    }
-
-    /// Step 9: the client subnet to resolve for, decided once from the (canonical) client address
-    /// and the client's validated ECS option: counted and traced (E24).
-    fn count_decision(&self, client: IpAddr, ecs: Option<&Ecs>, decision: &SubnetDecision) {
-        self.stats.count_subnet_decision(decision);
-        if decision.subnet().is_some()
-            && ecs.is_some_and(|ecs| ecs.source() > 0)
-            && self.subnet_policy.is_trusted(client)
-        {
-            FrontendStats::bump(&self.stats.ecs_trusted_front_end);
-        }
-        tracing::trace!(
-            %client,
-            client_ecs = ?ecs,
-            subnet = ?decision.subnet(),
-            withheld = decision.reason().map(|reason| reason.reason()),
-            "client subnet decided"
-        );
     }
 
     /// Step 10b (E23): the client's ECS option back, SCOPE = min(data scope, SOURCE used).
@@ -779,4 +806,29 @@ impl Pipeline {
         self.stats.count_response(response.metadata.response_code);
         Some(wire)
     }
+}
+
+/// Step 9: the client subnet to resolve for, decided once from the (canonical) client address
+/// and the client's validated ECS option: counted and traced (E24).
+fn count_decision(
+    stats: &FrontendStats,
+    rules: &ClientRules,
+    client: IpAddr,
+    ecs: Option<&Ecs>,
+    decision: &SubnetDecision,
+) {
+    stats.count_subnet_decision(decision);
+    if decision.subnet().is_some()
+        && ecs.is_some_and(|ecs| ecs.source() > 0)
+        && rules.subnet_policy.is_trusted(client)
+    {
+        FrontendStats::bump(&stats.ecs_trusted_front_end);
+    }
+    tracing::trace!(
+        %client,
+        client_ecs = ?ecs,
+        subnet = ?decision.subnet(),
+        withheld = decision.reason().map(|reason| reason.reason()),
+        "client subnet decided"
+    );
 }

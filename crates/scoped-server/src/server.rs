@@ -12,7 +12,9 @@ use tokio::task::JoinSet;
 
 use crate::config::ServerConfig;
 use crate::encrypted::{self, Accepting};
+use crate::metrics::FrontendMetrics;
 use crate::pipeline::Pipeline;
+use crate::rules::RulesHandle;
 use crate::stats::FrontendStats;
 use crate::tcp::{self, ConnectionTable, TcpLimits};
 use crate::tls::{self, Certificates};
@@ -34,6 +36,8 @@ pub struct BoundServer {
     doh: Vec<TcpListener>,
     certificates: Option<Arc<Certificates>>,
     stats: Arc<FrontendStats>,
+    metrics: Arc<FrontendMetrics>,
+    rules: RulesHandle,
 }
 
 /// Binds a UDP socket and a TCP listener on every listen address of `config`; UDP and TCP share
@@ -83,6 +87,8 @@ pub fn bind(config: ServerConfig) -> io::Result<BoundServer> {
     let dot = encrypted_listeners(&config.dot_listen)?;
     let doh = encrypted_listeners(&config.doh_listen)?;
     Ok(BoundServer {
+        rules: RulesHandle::new(&config.allow, config.ecs.policy.clone()),
+        metrics: Arc::default(),
         config,
         udp,
         tcp,
@@ -178,14 +184,24 @@ impl BoundServer {
         Arc::clone(&self.stats)
     }
 
+    /// The labelled metrics (latency, types, SERVFAIL reasons); keep a clone to read them.
+    pub fn metrics(&self) -> Arc<FrontendMetrics> {
+        Arc::clone(&self.metrics)
+    }
+
+    /// The ACL and ECS policy the server will use; replacing them through this handle (a
+    /// reload) takes effect for the next query, also while it serves.
+    pub fn rules(&self) -> RulesHandle {
+        self.rules.clone()
+    }
+
     /// Serves until `shutdown` resolves, then closes every socket and connection and returns.
     /// Queries still in flight at that moment are abandoned.
     pub async fn run(self, resolver: Arc<dyn Resolve>, shutdown: impl Future<Output = ()>) {
-        let pipeline = Arc::new(Pipeline::new(
-            &self.config,
-            resolver,
-            Arc::clone(&self.stats),
-        ));
+        let pipeline = Arc::new(
+            Pipeline::with_rules(&self.config, self.rules, resolver, Arc::clone(&self.stats))
+                .with_metrics(self.metrics),
+        );
         let table = Arc::new(ConnectionTable::new(&self.config));
         let limits = TcpLimits::new(&self.config);
         let mut listeners = JoinSet::new();

@@ -16,7 +16,8 @@ use tokio::sync::Semaphore;
 use tokio::task::JoinSet;
 
 use crate::guard::{Admitted, Verdict};
-use crate::pipeline::{ClientMemo, Pipeline, Transport};
+use crate::pipeline::{Pipeline, Transport};
+use crate::rules::ClientMemo;
 use crate::stats::FrontendStats;
 
 /// The largest datagram we read; anything longer would be cut by the kernel and then fail to

@@ -20,6 +20,8 @@ use super::{
 };
 use crate::{CacheKey, CachedData, Read, read_ttl};
 
+mod view;
+
 /// Fixed part of a [`NameEntry`]: the struct and its `Arc`, and the five boxed slices'
 /// allocations.
 const NAME_ENTRY_BYTES: u32 =

@@ -9,10 +9,12 @@ mod fast_path_tests;
 mod guard_tests;
 mod local_tests;
 mod malformed_tests;
+mod metrics_tests;
 mod parse_props;
 mod pipeline_tests;
 mod proxy_tests;
 mod reason_tests;
+mod rules_tests;
 mod socket_tests;
 pub(crate) mod tls_support;
 
