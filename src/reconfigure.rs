@@ -275,7 +275,11 @@ mod tests {
             recursor: &recursor,
             rules: &rules,
         };
-        let live = LiveConfig::new(Some(&file), LogLevel::none());
+        let live = LiveConfig::new(
+            Some(&file),
+            LogLevel::none(),
+            Arc::clone(&config.server.local),
+        );
         assert!(rules.current().acl.allows(ip("192.0.2.7")));
 
         std::fs::write(

@@ -50,7 +50,7 @@ async fn through(
 ) -> Option<Message> {
     let verdict = match transport {
         Transport::Udp => pipeline.guard.udp(datagram, from, now),
-        Transport::Tcp => pipeline.guard.tcp(datagram, from),
+        Transport::Tcp | Transport::Tls | Transport::Https => pipeline.guard.tcp(datagram, from),
     };
     let response = match verdict {
         Verdict::Serve(admitted) => {
