@@ -818,3 +818,38 @@ async fn tailored_entries_keep_what_validation_said() {
     let hit = scoped.get(&key, client, now).expect("a hit");
     assert_eq!(hit.validation, Validation::Unchecked);
 }
+
+#[tokio::test(start_paused = true)]
+async fn a_write_moves_its_keys_version_and_a_flush_moves_every_one() {
+    let cache = cache();
+    let now = Instant::now();
+    let key = CacheKey::rrset(&name("ns1.example."), RecordType::A, DNSClass::IN);
+    let slot = RecordCache::version_slot(&key);
+    let before = cache.version(slot);
+    cache.insert_rrset(vec![a("NS1.example.", 60, 1)], Trust::Glue, now);
+    let written = cache.version(slot);
+    assert_ne!(before, written, "a write to the key");
+    // Reading changes nothing.
+    let _ = cache.rrset(&name("ns1.example."), RecordType::A, Trust::Glue, now);
+    assert_eq!(cache.version(slot), written);
+    let other = CacheKey::rrset(&name("www.example."), RecordType::A, DNSClass::IN);
+    let other_slot = RecordCache::version_slot(&other);
+    let other_before = cache.version(other_slot);
+    cache.flush(&name("unrelated."), false);
+    assert_ne!(cache.version(slot), written, "a flush moves every counter");
+    assert_ne!(cache.version(other_slot), other_before);
+    let flushed = cache.version(slot);
+    cache.clear();
+    assert_ne!(cache.version(slot), flushed, "so does a clear");
+}
+
+#[test]
+fn records_are_weighed_by_their_wire_length() {
+    // A: name + 10 fixed octets + 4; the weight counts the wire form twice plus a fixed part.
+    let record = a("www.example.", 60, 1);
+    let wire = record.to_bytes().unwrap().len() as u32;
+    assert_eq!(record_weight(&record), wire * 2 + RECORD_OVERHEAD_BYTES);
+    let alias = cname("www.example.", 60, "target.example.net.");
+    let wire = alias.to_bytes().unwrap().len() as u32;
+    assert_eq!(record_weight(&alias), wire * 2 + RECORD_OVERHEAD_BYTES);
+}

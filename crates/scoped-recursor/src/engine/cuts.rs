@@ -140,3 +140,120 @@ fn build(cache: &RecordCache, key: &CacheKey, now: Instant) -> Option<KnownCut> 
         stamp: sum,
     })
 }
+
+#[cfg(test)]
+mod tests {
+    use std::net::IpAddr;
+    use std::time::Duration;
+
+    use hickory_proto::rr::rdata::{A, NS};
+    use hickory_proto::rr::{RData, Record};
+    use scoped_cache::CacheConfig;
+
+    use super::*;
+
+    fn name(s: &str) -> Name {
+        Name::from_ascii(s).unwrap()
+    }
+
+    fn ns(zone: &str, target: &str, ttl: u32) -> Record {
+        Record::from_rdata(name(zone), ttl, RData::NS(NS(name(target))))
+    }
+
+    fn a(owner: &str, addr: &str, ttl: u32) -> Record {
+        Record::from_rdata(name(owner), ttl, RData::A(A(addr.parse().unwrap())))
+    }
+
+    fn addrs(known: &KnownCut) -> Vec<IpAddr> {
+        let mut all: Vec<IpAddr> = known
+            .delegation
+            .servers
+            .iter()
+            .flat_map(|s| s.addrs.clone())
+            .collect();
+        all.sort();
+        all
+    }
+
+    fn cache_with_zone() -> RecordCache {
+        let cache = RecordCache::new(CacheConfig::default());
+        let now = Instant::now();
+        cache.insert_rrset(
+            vec![ns("example.", "ns1.example.", 3600)],
+            Trust::Referral,
+            now,
+        );
+        cache.insert_rrset(vec![a("ns1.example.", "192.0.2.1", 600)], Trust::Glue, now);
+        cache
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_known_cut_is_the_cached_delegation_and_is_kept() {
+        let cache = cache_with_zone();
+        let cuts = KnownCuts::default();
+        let now = Instant::now();
+        let first = cuts.get(&cache, &name("Example."), now).unwrap();
+        assert_eq!(first.delegation.zone, name("example."));
+        assert_eq!(addrs(&first), ["192.0.2.1".parse::<IpAddr>().unwrap()]);
+        assert_eq!(first.ns_trust, Trust::Referral);
+        let again = cuts.get(&cache, &name("example."), now).unwrap();
+        assert!(
+            Arc::ptr_eq(&first.delegation, &again.delegation),
+            "built once"
+        );
+        assert!(cuts.get(&cache, &name("other."), now).is_none());
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_write_to_a_glue_or_ns_key_rebuilds_the_cut() {
+        let cache = cache_with_zone();
+        let cuts = KnownCuts::default();
+        let now = Instant::now();
+        let first = cuts.get(&cache, &name("example."), now).unwrap();
+        // An unrelated write leaves it alone (unless it shares a counter: then it is rebuilt
+        // the same, which the pointer check below would miss, so the names differ a lot).
+        cache.insert_rrset(
+            vec![a("www.elsewhere.", "198.51.100.1", 60)],
+            Trust::AuthoritativeAnswer,
+            now,
+        );
+        cache.insert_rrset(
+            vec![a("ns1.example.", "192.0.2.9", 600)],
+            Trust::AuthoritativeAnswer,
+            now,
+        );
+        let second = cuts.get(&cache, &name("example."), now).unwrap();
+        assert_eq!(addrs(&second), ["192.0.2.9".parse::<IpAddr>().unwrap()]);
+        assert!(!Arc::ptr_eq(&first.delegation, &second.delegation));
+        // The child's own NS set replaces the referral's.
+        cache.insert_rrset(
+            vec![
+                ns("example.", "ns1.example.", 3600),
+                ns("example.", "ns2.example.", 3600),
+            ],
+            Trust::Authority,
+            now,
+        );
+        let third = cuts.get(&cache, &name("example."), now).unwrap();
+        assert_eq!(third.ns_trust, Trust::Authority);
+        assert_eq!(third.delegation.servers.len(), 2);
+        // A glue address that appears later for a server without one is seen too.
+        cache.insert_rrset(vec![a("ns2.example.", "192.0.2.2", 600)], Trust::Glue, now);
+        let fourth = cuts.get(&cache, &name("example."), now).unwrap();
+        assert_eq!(addrs(&fourth).len(), 2);
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_flush_or_the_earliest_ttl_ends_the_cut() {
+        let cache = cache_with_zone();
+        let cuts = KnownCuts::default();
+        let now = Instant::now();
+        assert!(cuts.get(&cache, &name("example."), now).is_some());
+        // The glue's 600 s end the addresses; the NS set (3600 s) still stands, without them.
+        let later = now + Duration::from_secs(601);
+        let known = cuts.get(&cache, &name("example."), later).unwrap();
+        assert!(addrs(&known).is_empty());
+        cache.flush(&name("example."), true);
+        assert!(cuts.get(&cache, &name("example."), later).is_none());
+    }
+}
