@@ -30,6 +30,7 @@ use tokio::time::Instant;
 
 mod chain;
 mod key;
+mod limit;
 mod steps;
 mod validation;
 mod versions;
@@ -38,6 +39,7 @@ pub use chain::{AnswerEnd, AnswerStep, CachedAnswer, follow_chain, hops, revisit
 pub use key::{CacheKey, KeyHasher};
 pub use validation::Validation;
 
+use crate::limit::ByteLimit;
 use crate::presence::Presence;
 pub use crate::versions::VersionSlot;
 use crate::versions::Versions;
@@ -270,6 +272,8 @@ pub struct RecordCache {
     dnames: Arc<AtomicBool>,
     /// A write count per bucket of keys, for readers that keep derived data (`versions.rs`).
     versions: Arc<Versions>,
+    /// The byte limit in force, which a reload may move (`limit.rs`).
+    limit: Arc<ByteLimit>,
 }
 
 impl std::fmt::Debug for RecordCache {
@@ -314,10 +318,12 @@ impl RecordCache {
     pub fn new(config: CacheConfig) -> Self {
         let presence = Arc::new(Presence::for_cache(config.max_bytes));
         let listener = presence.clone();
+        let limit = Arc::new(ByteLimit::new(config.max_bytes));
+        let scale = Arc::clone(&limit);
         let entries = moka::sync::Cache::builder()
             .max_capacity(config.max_bytes)
-            .weigher(|key: &CacheKey, entry: &Arc<CacheEntry>| {
-                entry.weight.saturating_add(key.name.len() as u32)
+            .weigher(move |key: &CacheKey, entry: &Arc<CacheEntry>| {
+                scale.weigh(entry.weight.saturating_add(key.name.len() as u32))
             })
             .expire_after(ReclaimAfterStale {
                 max_stale: config.max_stale,
@@ -341,12 +347,26 @@ impl RecordCache {
             presence,
             dnames: Arc::new(AtomicBool::new(false)),
             versions: Arc::new(Versions::new()),
+            limit,
         }
     }
 
-    /// The limits in force.
+    /// The limits given at the start (`max_bytes` as then; see [`Self::max_bytes`]).
     pub fn config(&self) -> &CacheConfig {
         &self.config
+    }
+
+    /// The byte limit in force.
+    pub fn max_bytes(&self) -> u64 {
+        self.limit.bytes()
+    }
+
+    /// Move the byte limit while the cache runs (a reload). Nothing is dropped at once: the
+    /// entries stored from now on are weighed against the new limit, and the least recently
+    /// used leave as they come in, until the cache holds what the new limit allows
+    /// (`limit.rs`).
+    pub fn set_max_bytes(&self, bytes: u64) {
+        self.limit.set(bytes);
     }
 
     /// The entry under `key`, live or not; a key of a filtered kind that the filter says is

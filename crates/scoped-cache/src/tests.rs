@@ -853,3 +853,38 @@ fn records_are_weighed_by_their_wire_length() {
     let wire = alias.to_bytes().unwrap().len() as u32;
     assert_eq!(record_weight(&alias), wire * 2 + RECORD_OVERHEAD_BYTES);
 }
+
+#[tokio::test(start_paused = true)]
+async fn a_new_byte_limit_is_reached_as_the_content_turns_over() {
+    let cache = RecordCache::new(CacheConfig {
+        max_bytes: 1 << 20,
+        ..CacheConfig::default()
+    });
+    let now = Instant::now();
+    let fill = |prefix: &str, count: usize| {
+        for i in 0..count {
+            let owner = format!("{prefix}{i}.example.");
+            cache.insert_rrset(vec![a(&owner, 3600, 1)], Trust::AuthoritativeAnswer, now);
+        }
+        cache.run_pending_tasks();
+        cache.entry_count()
+    };
+    let full = fill("a", 4000);
+    assert!(full > 1000 && full < 4000, "1 MiB holds {full} entries");
+    cache.set_max_bytes(256 << 10);
+    assert_eq!(cache.max_bytes(), 256 << 10);
+    // Nothing is dropped at the change itself...
+    assert_eq!(cache.entry_count(), full);
+    // ...but once the content has turned over, a quarter of the bytes are held.
+    let quarter = fill("b", 4000);
+    assert!(
+        quarter * 4 <= full + 8 && quarter * 4 + 40 >= full,
+        "{quarter} entries after the limit was quartered, {full} before"
+    );
+    cache.set_max_bytes(2 << 20);
+    let double = fill("c", 8000);
+    assert!(
+        double + 40 >= full * 2 && double <= full * 2 + 8,
+        "{double} entries after the limit was doubled, {full} at 1 MiB"
+    );
+}

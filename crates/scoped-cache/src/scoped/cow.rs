@@ -394,6 +394,8 @@ struct Shared {
     /// Answers held: added when a version is put, subtracted when moka lets one go (replaced,
     /// evicted, expired, invalidated).
     answers: Arc<AtomicU64>,
+    /// The byte limit in force, which a reload may move (`limit.rs`).
+    limit: Arc<crate::limit::ByteLimit>,
 }
 
 impl std::fmt::Debug for ScopedCache {
@@ -411,13 +413,17 @@ impl ScopedCache {
     pub fn new(config: ScopedCacheConfig) -> Self {
         let answers = Arc::new(AtomicU64::new(0));
         let gone = Arc::clone(&answers);
+        let limit = Arc::new(crate::limit::ByteLimit::new(config.max_bytes));
+        let scale = Arc::clone(&limit);
         let entries = moka::sync::Cache::builder()
             .max_capacity(config.max_bytes)
-            .weigher(|key: &CacheKey, entry: &Arc<NameEntry>| {
-                entry
-                    .weight
-                    .saturating_add(KEY_BYTES)
-                    .saturating_add(key.name.len() as u32)
+            .weigher(move |key: &CacheKey, entry: &Arc<NameEntry>| {
+                scale.weigh(
+                    entry
+                        .weight
+                        .saturating_add(KEY_BYTES)
+                        .saturating_add(key.name.len() as u32),
+                )
             })
             .expire_after(ReclaimWhenAllDead)
             // LRU, not TinyLFU: TinyLFU refuses new keys into a full cache,
@@ -435,13 +441,25 @@ impl ScopedCache {
                 config,
                 ticks: AtomicU64::new(0),
                 answers,
+                limit,
             }),
         }
     }
 
-    /// The limits in force.
+    /// The limits given at the start (`max_bytes` as then; see [`Self::max_bytes`]).
     pub fn config(&self) -> &ScopedCacheConfig {
         &self.shared.config
+    }
+
+    /// The byte limit in force.
+    pub fn max_bytes(&self) -> u64 {
+        self.shared.limit.bytes()
+    }
+
+    /// Move the byte limit while the cache runs, as [`RecordCache::set_max_bytes`](crate::RecordCache::set_max_bytes)
+    /// does: nothing dropped at once, the cache settles at the new limit as it turns over.
+    pub fn set_max_bytes(&self, bytes: u64) {
+        self.shared.limit.set(bytes);
     }
 
     /// Store `data` (an RRset or a negative entry) for `key` under `scope`. The TTL comes from
