@@ -45,7 +45,9 @@ pub const LIVE_KEYS: &[&str] = &[
     "server.tls-certificate",
     "server.tls-key",
     "cache.max-size",
+    "cache.answer-cache-size",
     "ecs.cache-max-size",
+    "ecs.max-tailored-per-name",
 ];
 
 /// What a reload acts on in the running resolver.
@@ -167,10 +169,17 @@ impl LiveConfig {
             _ => None,
         };
         let new: toml::Table = text.parse().unwrap_or_default();
+        // The rendered-answer cache is resized live, but turning it on or off (size 0) is the
+        // fast path appearing or going: that needs a restart.
+        let answers_toggled =
+            targets.recursor.wire_cache().is_some() != (config.recursor.answer_cache_bytes > 0);
         let (applied, needs_restart): (Vec<String>, Vec<String>) =
             changed_keys(&self.started, &new)
                 .into_iter()
-                .partition(|key| LIVE_KEYS.contains(&key.as_str()));
+                .partition(|key| {
+                    LIVE_KEYS.contains(&key.as_str())
+                        && !(answers_toggled && key == "cache.answer-cache-size")
+                });
         let entries = config.recursor.ecs_allowlist.len();
         let recursor = targets.recursor;
         recursor.set_allowlist(config.recursor.ecs_allowlist.clone());
@@ -183,6 +192,14 @@ impl LiveConfig {
         recursor
             .scoped_cache()
             .set_max_bytes(config.recursor.scoped_cache.max_bytes);
+        recursor
+            .scoped_cache()
+            .set_max_tailored_per_family(config.recursor.scoped_cache.max_tailored_per_family);
+        if let Some(answers) = recursor.wire_cache()
+            && config.recursor.answer_cache_bytes > 0
+        {
+            answers.set_max_bytes(config.recursor.answer_cache_bytes);
+        }
         recursor.set_routing(Routing {
             stub_zones: config.recursor.stub_zones.clone(),
             forward_zones: config.recursor.forward_zones.clone(),
@@ -311,18 +328,22 @@ mod tests {
         assert_eq!(now.subnet_policy.length_for(ip("81.2.69.142")), 20);
         assert!(now.subnet_policy.is_trusted(ip("198.51.100.53")));
 
-        // The cache sizes move live (the caches settle at them as they turn over); the size of
-        // the rendered-answer cache needs a restart.
+        // The cache sizes move live (the caches settle at them as they turn over); turning the
+        // rendered-answer cache off needs a restart.
         std::fs::write(
             &file,
             "[acl]\nallow = [\"198.51.100.0/24\"]\n\
-             [cache]\nmax-size = \"64MiB\"\nanswer-cache-size = \"1MiB\"\n\
+             [cache]\nmax-size = \"64MiB\"\nanswer-cache-size = 0\n\
              [ecs]\nipv4-prefix-length = 20\ntrusted-front-ends = [\"198.51.100.53/32\"]\n\
-             cache-max-size = \"32MiB\"\n",
+             cache-max-size = \"32MiB\"\nmax-tailored-per-name = 7\n",
         )
         .unwrap();
         let done = live.reload(targets, ReloadTrigger::Signal).unwrap();
         assert_eq!(done.needs_restart, vec!["cache.answer-cache-size"]);
+        assert!(
+            done.applied
+                .contains(&"ecs.max-tailored-per-name".to_owned())
+        );
         assert!(done.applied.contains(&"cache.max-size".to_owned()));
         assert!(done.applied.contains(&"ecs.cache-max-size".to_owned()));
         assert_eq!(recursor.cache().max_bytes(), 64 << 20);

@@ -359,6 +359,17 @@ impl WireCache {
         }
     }
 
+    /// The byte limit in force.
+    pub fn max_bytes(&self) -> u64 {
+        self.entries.capacity()
+    }
+
+    /// Move the byte limit while the cache runs (a reload); a smaller one evicts at once, least
+    /// recently used first (the answers are derived data, rendered again on the next miss).
+    pub fn set_max_bytes(&self, bytes: u64) {
+        self.entries.set_capacity(bytes.max(1));
+    }
+
     fn generation(&self, name: &[u8]) -> u32 {
         self.generations[generation_bucket(name)].load(Ordering::Acquire)
     }

@@ -396,6 +396,8 @@ struct Shared {
     answers: Arc<AtomicU64>,
     /// The byte limit in force, which a reload may move (`limit.rs`).
     limit: Arc<crate::limit::ByteLimit>,
+    /// Tailored answers kept per (name, type, class) and family (E21), which a reload may move.
+    per_family: std::sync::atomic::AtomicUsize,
 }
 
 impl std::fmt::Debug for ScopedCache {
@@ -438,10 +440,11 @@ impl ScopedCache {
         Self {
             entries,
             shared: Arc::new(Shared {
-                config,
                 ticks: AtomicU64::new(0),
                 answers,
                 limit,
+                per_family: std::sync::atomic::AtomicUsize::new(config.max_tailored_per_family),
+                config,
             }),
         }
     }
@@ -460,6 +463,13 @@ impl ScopedCache {
     /// does: nothing dropped at once, the cache settles at the new limit as it turns over.
     pub fn set_max_bytes(&self, bytes: u64) {
         self.shared.limit.set(bytes);
+    }
+
+    /// Move the per-name bound (E21) while the cache runs: names stored from now on keep at
+    /// most `n` tailored answers per family (a name already over it is trimmed at its next
+    /// insert).
+    pub fn set_max_tailored_per_family(&self, n: usize) {
+        self.shared.per_family.store(n, Ordering::Relaxed);
     }
 
     /// Store `data` (an RRset or a negative entry) for `key` under `scope`. The TTL comes from
@@ -492,8 +502,8 @@ impl ScopedCache {
         let tick = self.shared.ticks.fetch_add(2, Ordering::Relaxed) + 1;
         let max = self
             .shared
-            .config
-            .max_tailored_per_family
+            .per_family
+            .load(Ordering::Relaxed)
             .clamp(1, MAX_PER_FAMILY);
         let answers = &self.shared.answers;
         self.entries.entry(key).and_compute_with(|old| {

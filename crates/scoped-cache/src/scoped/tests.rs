@@ -978,3 +978,21 @@ fn is_empty_until_an_answer_is_put_and_again_once_moka_lets_it_go() {
     cache.run_pending_tasks();
     assert!(cache.is_empty());
 }
+
+#[test]
+fn e21_a_per_name_bound_set_while_running_applies_at_the_next_insert() {
+    let cache = ScopedCache::new(with_bound(5));
+    let now = Instant::now();
+    let k = key("www.example.");
+    for i in 1..=5u8 {
+        let scope = covering(&format!("192.0.{i}.0/24"));
+        cache.insert(k.clone(), scope, answer(300, i), now);
+    }
+    cache.set_max_tailored_per_family(2);
+    cache.insert(k.clone(), covering("192.0.6.0/24"), answer(300, 6), now);
+    cache.run_pending_tasks();
+    let (v4, _) = cache.tailored_by_scope_len();
+    assert_eq!(v4, vec![(24, 2)], "the name keeps the two most recent /24s");
+    assert_eq!(served(&cache, &k, Some("192.0.6.0/24"), now), Some(6));
+    assert_eq!(served(&cache, &k, Some("192.0.1.0/24"), now), None);
+}

@@ -377,3 +377,29 @@ fn the_cache_stays_within_its_byte_bound() {
     );
     assert!(cache.len() > 50);
 }
+
+#[test]
+fn a_smaller_byte_bound_set_while_running_evicts_at_once() {
+    let cache = WireCache::new(64 * 1024);
+    let wire = response("www.example.");
+    let now = Instant::now();
+    for i in 0..10_000u32 {
+        let answer = WireAnswer::from_response(&wire, 0).unwrap();
+        let owner = format!("n{i}.example.");
+        let key = WireKeyRef {
+            name: &wire_name(&owner),
+            qtype: 1,
+            clients: WireClients::NoSubnet,
+        };
+        cache.insert(key.to_key(), answer, now, Duration::from_secs(30));
+    }
+    let before = cache.len();
+    cache.set_max_bytes(16 * 1024);
+    assert_eq!(cache.max_bytes(), 16 * 1024);
+    assert!(
+        cache.weighted_bytes() <= 16 * 1024,
+        "{}",
+        cache.weighted_bytes()
+    );
+    assert!(cache.len() * 3 < before, "{} of {before} left", cache.len());
+}
