@@ -29,8 +29,8 @@ pub use scoped_cache::{Validation, WireAnswer, WireCache, WireClients, WireKey, 
 pub use config::{DnssecConfig, RecursorConfig};
 pub use dns64::Dns64Config;
 pub use engine::{
-    EDE_NETWORK_ERROR, EDE_NO_REACHABLE_AUTHORITY, EDE_OTHER, EcsSent, EngineStats, ForwardZone,
-    Recursor, ResolveError, Routing, StubZone,
+    DNS64_PTR_CNAME_TTL, EDE_NETWORK_ERROR, EDE_NO_REACHABLE_AUTHORITY, EDE_OTHER, EcsSent,
+    EngineStats, ForwardZone, Recursor, ResolveError, Routing, StubZone,
 };
 pub use root_hints::{RootHint, builtin_root_hints, parse_root_hints};
 pub use transport::{

@@ -25,7 +25,7 @@ use crate::{Question, Resolution, ResolveRequest};
 /// TTL of the CNAME from a reverse name under the prefix to its `in-addr.arpa` name. The mapping
 /// changes only with the configuration; what the client may keep is bounded by the PTR data
 /// that follows it anyway.
-const PTR_CNAME_TTL: u32 = 3600;
+pub const DNS64_PTR_CNAME_TTL: u32 = 3600;
 
 impl Recursor {
     /// Whether the DNS64 step handles this request.
@@ -161,7 +161,7 @@ impl Recursor {
         }
         let cname = Record::from_rdata(
             request.question.name.clone(),
-            PTR_CNAME_TTL,
+            DNS64_PTR_CNAME_TTL,
             RData::CNAME(CNAME(target)),
         );
         let mut answers = vec![cname];

@@ -72,6 +72,7 @@ use crate::config::RecursorConfig;
 use crate::infra::InfraCache;
 use crate::transport::Transport;
 use crate::{Resolution, Resolve, ResolveRequest};
+pub use dns64::DNS64_PTR_CNAME_TTL;
 pub use forward::ForwardZone;
 pub use reason::{EDE_NETWORK_ERROR, EDE_NO_REACHABLE_AUTHORITY, EDE_OTHER};
 use request::{InflightKey, SharedResolution};

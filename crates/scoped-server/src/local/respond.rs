@@ -4,14 +4,13 @@ use hickory_proto::op::ResponseCode;
 use hickory_proto::rr::rdata::CNAME;
 use hickory_proto::rr::{Name, RData, Record, RecordType};
 use scoped_ecs::SubnetDecision;
+// The CNAME from a reverse name under the DNS64 prefix to its IPv4 reverse name gets the TTL the
+// engine's DNS64 step gives it.
+use scoped_recursor::DNS64_PTR_CNAME_TTL;
 
 use super::LocalAnswer;
 use crate::pipeline::{ParsedQuery, Pipeline, Transport};
 use crate::stats::FrontendStats;
-
-/// TTL of the CNAME from a reverse name under the DNS64 prefix to its IPv4 reverse name (as
-/// the engine's DNS64 step gives it).
-const DNS64_PTR_CNAME_TTL: u32 = 3600;
 
 impl Pipeline {
     /// The local answer to a question, if a local zone gives one: the question's own name, or,
