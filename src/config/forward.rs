@@ -1,14 +1,13 @@
 //! `[[forward-zones]]`: zones asked of recursive forwarders (a router, a company's resolver)
 //! instead of being iterated (docs/configuration.md).
 
-use std::net::{IpAddr, SocketAddr};
 use std::path::Path;
 
-use hickory_proto::rr::Name;
 use scoped_recursor::{ForwardZone, StubZone};
 use serde::Deserialize;
 
 use super::ConfigError;
+use super::stub::{servers, zone_name};
 
 /// One `[[forward-zones]]` entry.
 #[derive(Debug, Deserialize)]
@@ -39,10 +38,7 @@ pub(super) fn resolve(
     };
     let mut zones: Vec<ForwardZone> = Vec::with_capacity(entries.len());
     for (index, entry) in entries.into_iter().enumerate() {
-        let mut name = Name::from_ascii(&entry.name)
-            .map_err(|e| invalid(format!("[{index}] name {:?}: {e}", entry.name)))?
-            .to_lowercase();
-        name.set_fqdn(true);
+        let name = zone_name(index, &entry.name, &invalid)?;
         if zones.iter().any(|zone| zone.name == name) {
             return Err(invalid(format!("[{index}] {name} is given twice")));
         }
@@ -57,25 +53,8 @@ pub(super) fn resolve(
                  supported yet; leave tls-name out to forward over UDP and TCP"
             )));
         }
-        if entry.addresses.is_empty() {
-            return Err(invalid(format!("[{index}] {name}: no addresses")));
-        }
-        let servers = entry
-            .addresses
-            .iter()
-            .map(|text| {
-                parse_address(text, port)
-                    .ok_or_else(|| invalid(format!("[{index}] {name}: bad address {text:?}")))
-            })
-            .collect::<Result<Vec<_>, _>>()?;
+        let servers = servers(index, &name, &entry.addresses, port, &invalid)?;
         zones.push(ForwardZone { name, servers });
     }
     Ok(zones)
-}
-
-/// `"10.0.0.53"`, `"10.0.0.53:5353"`, `"fd00::53"`, `"[::1]:53"`; without a port, `port`.
-pub(super) fn parse_address(text: &str, port: u16) -> Option<SocketAddr> {
-    text.parse::<SocketAddr>()
-        .or_else(|_| text.parse::<IpAddr>().map(|ip| SocketAddr::new(ip, port)))
-        .ok()
 }

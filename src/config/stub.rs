@@ -34,26 +34,47 @@ pub(super) fn resolve(
     };
     let mut zones: Vec<StubZone> = Vec::with_capacity(entries.len());
     for (index, entry) in entries.into_iter().enumerate() {
-        let mut name = Name::from_ascii(&entry.name)
-            .map_err(|e| invalid(format!("[{index}] name {:?}: {e}", entry.name)))?
-            .to_lowercase();
-        name.set_fqdn(true);
+        let name = zone_name(index, &entry.name, &invalid)?;
         if zones.iter().any(|zone| zone.name == name) {
             return Err(invalid(format!("[{index}] {name} is given twice")));
         }
-        if entry.addresses.is_empty() {
-            return Err(invalid(format!("[{index}] {name}: no addresses")));
-        }
-        let servers = entry
-            .addresses
-            .iter()
-            .map(|text| {
-                text.parse::<SocketAddr>()
-                    .or_else(|_| text.parse::<IpAddr>().map(|ip| SocketAddr::new(ip, port)))
-                    .map_err(|_| invalid(format!("[{index}] {name}: bad address {text:?}")))
-            })
-            .collect::<Result<Vec<_>, _>>()?;
+        let servers = servers(index, &name, &entry.addresses, port, &invalid)?;
         zones.push(StubZone { name, servers });
     }
     Ok(zones)
+}
+
+/// The zone of entry `index` of a zone list, lowercase and absolute.
+pub(super) fn zone_name(
+    index: usize,
+    text: &str,
+    invalid: &impl Fn(String) -> ConfigError,
+) -> Result<Name, ConfigError> {
+    let mut name = Name::from_ascii(text)
+        .map_err(|e| invalid(format!("[{index}] name {text:?}: {e}")))?
+        .to_lowercase();
+    name.set_fqdn(true);
+    Ok(name)
+}
+
+/// The servers of entry `index` (zone `name`): at least one, each `"10.0.0.53"`,
+/// `"10.0.0.53:5353"`, `"fd00::53"` or `"[::1]:53"`; without a port, `port`.
+pub(super) fn servers(
+    index: usize,
+    name: &Name,
+    addresses: &[String],
+    port: u16,
+    invalid: &impl Fn(String) -> ConfigError,
+) -> Result<Vec<SocketAddr>, ConfigError> {
+    if addresses.is_empty() {
+        return Err(invalid(format!("[{index}] {name}: no addresses")));
+    }
+    addresses
+        .iter()
+        .map(|text| {
+            text.parse::<SocketAddr>()
+                .or_else(|_| text.parse::<IpAddr>().map(|ip| SocketAddr::new(ip, port)))
+                .map_err(|_| invalid(format!("[{index}] {name}: bad address {text:?}")))
+        })
+        .collect()
 }
