@@ -355,9 +355,9 @@ fn truncated_or_odd_responses_are_refused() {
     assert!(WireAnswer::from_response(&wire[..5], 0).is_err());
 }
 
-#[test]
-fn the_cache_stays_within_its_byte_bound() {
-    let cache = WireCache::new(64 * 1024);
+/// A cache of `max_bytes` offered 10,000 answers for different names.
+fn filled(max_bytes: u64) -> WireCache {
+    let cache = WireCache::new(max_bytes);
     let wire = response("www.example.");
     let now = Instant::now();
     for i in 0..10_000u32 {
@@ -370,6 +370,12 @@ fn the_cache_stays_within_its_byte_bound() {
         };
         cache.insert(key.to_key(), answer, now, Duration::from_secs(30));
     }
+    cache
+}
+
+#[test]
+fn the_cache_stays_within_its_byte_bound() {
+    let cache = filled(64 * 1024);
     assert!(
         cache.weighted_bytes() <= 64 * 1024,
         "{}",
@@ -380,19 +386,7 @@ fn the_cache_stays_within_its_byte_bound() {
 
 #[test]
 fn a_smaller_byte_bound_set_while_running_evicts_at_once() {
-    let cache = WireCache::new(64 * 1024);
-    let wire = response("www.example.");
-    let now = Instant::now();
-    for i in 0..10_000u32 {
-        let answer = WireAnswer::from_response(&wire, 0).unwrap();
-        let owner = format!("n{i}.example.");
-        let key = WireKeyRef {
-            name: &wire_name(&owner),
-            qtype: 1,
-            clients: WireClients::NoSubnet,
-        };
-        cache.insert(key.to_key(), answer, now, Duration::from_secs(30));
-    }
+    let cache = filled(64 * 1024);
     let before = cache.len();
     cache.set_max_bytes(16 * 1024);
     assert_eq!(cache.max_bytes(), 16 * 1024);
