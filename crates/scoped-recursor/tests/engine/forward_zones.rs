@@ -18,6 +18,8 @@ use scoped_testkit::{Behaviour, Internet, InternetBuilder, name};
 
 use super::stat;
 
+use super::{PUB, ROOT};
+
 const ROOT_SERVER: &str = "127.53.0.1";
 const PUB_SERVER: &str = "127.53.1.1";
 /// The router: a recursive forwarder that knows `lan.` (and, for `.`, everything).
@@ -26,21 +28,6 @@ const ROUTER: &str = "127.53.8.1";
 const ROUTER2: &str = "127.53.8.2";
 /// The authoritative of `lan.`, for the stub-zone case.
 const LAN_AUTH: &str = "127.53.9.1";
-
-const ROOT: &str = "
-.            86400 IN SOA  a.root.test. hostmaster.root.test. 1 1800 900 604800 86400
-.            86400 IN NS   a.root.test.
-a.root.test. 86400 IN A    127.53.0.1
-pub.         86400 IN NS   ns.pub.
-ns.pub.      86400 IN A    127.53.1.1
-";
-
-const PUB: &str = "
-@   86400 IN SOA ns.pub. hostmaster.pub. 1 1800 900 604800 300
-@   86400 IN NS  ns
-ns  86400 IN A   127.53.1.1
-www 300   IN A   192.0.2.1
-";
 
 const LAN: &str = "
 @        86400 IN SOA router.lan. hostmaster.lan. 1 1800 900 604800 300

@@ -32,6 +32,23 @@ use std::net::Ipv4Addr;
 use scoped_recursor::Recursor;
 
 /// The address of www.example.com. in the standard internet.
+/// A public root (at 127.53.0.1) delegating only `pub.`, and `pub.` itself (at 127.53.1.1):
+/// the internet beside which stub and forward zones are tested.
+const ROOT: &str = "
+.            86400 IN SOA  a.root.test. hostmaster.root.test. 1 1800 900 604800 86400
+.            86400 IN NS   a.root.test.
+a.root.test. 86400 IN A    127.53.0.1
+pub.         86400 IN NS   ns.pub.
+ns.pub.      86400 IN A    127.53.1.1
+";
+
+const PUB: &str = "
+@   86400 IN SOA ns.pub. hostmaster.pub. 1 1800 900 604800 300
+@   86400 IN NS  ns
+ns  86400 IN A   127.53.1.1
+www 300   IN A   192.0.2.1
+";
+
 const WWW: Ipv4Addr = Ipv4Addr::new(192, 0, 2, 10);
 
 /// The engine counter `counter` picks from `recursor`'s stats, now.

@@ -9,27 +9,14 @@ use scoped_recursor::{Recursor, RecursorConfig, StubZone};
 use scoped_testkit::engine::{a_records, ask, config_for, recursor_with};
 use scoped_testkit::{Internet, InternetBuilder, name};
 
+use super::{PUB, ROOT};
+
 const ROOT_SERVER: &str = "127.53.0.1";
 const INTERNAL: &str = "127.53.9.1";
 const DEV: &str = "127.53.9.2";
 
-/// The public root knows nothing of `corp.internal.`; an internal server serves it, and
+/// `corp.internal.`, unknown to the public root (`ROOT`): an internal server serves it and
 /// delegates `dev.corp.internal.` to a second internal server.
-const ROOT: &str = "
-.            86400 IN SOA  a.root.test. hostmaster.root.test. 1 1800 900 604800 86400
-.            86400 IN NS   a.root.test.
-a.root.test. 86400 IN A    127.53.0.1
-pub.         86400 IN NS   ns.pub.
-ns.pub.      86400 IN A    127.53.1.1
-";
-
-const PUB: &str = "
-@   86400 IN SOA ns.pub. hostmaster.pub. 1 1800 900 604800 300
-@   86400 IN NS  ns
-ns  86400 IN A   127.53.1.1
-www 300   IN A   192.0.2.1
-";
-
 const CORP: &str = "
 @      86400 IN SOA ns.corp.internal. hostmaster.corp.internal. 1 1800 900 604800 300
 @      86400 IN NS  ns
