@@ -9,6 +9,7 @@
 use hickory_proto::rr::rdata::{CNAME, NULL};
 use hickory_proto::rr::{Name, RData, Record, RecordType};
 use hickory_proto::serialize::binary::{BinDecodable, BinDecoder, BinEncodable};
+use scoped_ecs::names::is_within;
 
 /// What a DNAME does to one name below its owner (RFC 6672 §2.2).
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -68,7 +69,7 @@ pub fn present(record: &Record) -> String {
 /// owner itself is not redirected, RFC 6672 §2.3) or the record is not a usable DNAME.
 pub fn substitute(name: &Name, dname: &Record) -> Option<Substitution> {
     let owner = &dname.name;
-    if !owner.zone_of(name) || owner == name {
+    if !is_within(name, &owner) || owner == name {
         return None;
     }
     let target = dname_target(dname)?;

@@ -12,16 +12,20 @@ pub type KeyHasher = foldhash::fast::RandomState;
 /// The key of a cache entry: lowercased owner name, and the type (`None` for an NXDOMAIN, which
 /// covers every type of the name).
 ///
-/// The key carries a hash of itself, computed once when it is made. moka's table compares the
-/// looked-up key with the key of every bucket it probes, hash or not; comparing `Name`s label by
-/// label from the root (where names under one zone agree) made those probes ~12% of a cache
-/// miss's CPU (perf, docs/benchmarks.md). Equal hashes first turns nearly every wrong probe
-/// into one integer compare. The hash is seeded per process, so whoever picks the names cannot
-/// aim them at one bucket.
+/// The owner is kept in lowercase wire form (each label behind its length octet, then the root's
+/// zero octet), not as a hickory `Name`: equal keys are then equal bytes, an ancestor's key is a
+/// suffix of the bytes, and making a key is one pass over the labels. Comparing and trimming
+/// `Name`s (label by label from the root, folding case byte by byte, rebuilding a `Name` for
+/// each ancestor) was a tenth of a cache miss's instructions (callgrind, docs/benchmarks.md).
+///
+/// The key also carries a hash of itself, computed once when it is made: moka's table compares
+/// the looked-up key with the key of every bucket it probes, and equal hashes first turn nearly
+/// every wrong probe into one integer compare. The hash is seeded per process, so whoever picks
+/// the names cannot aim them at one bucket.
 #[derive(Clone, Debug)]
 pub struct CacheKey {
     pub(crate) hash: u64,
-    pub(crate) name: Name,
+    pub(crate) name: Box<[u8]>,
     pub(crate) rtype: Option<RecordType>,
     pub(crate) class: DNSClass,
 }
@@ -47,31 +51,77 @@ impl std::hash::Hash for CacheKey {
 static KEY_SEED: std::sync::LazyLock<foldhash::quality::RandomState> =
     std::sync::LazyLock::new(foldhash::quality::RandomState::default);
 
+/// `name` in lowercase wire form, sized to fit.
+pub(crate) fn lower_wire(name: &Name) -> Box<[u8]> {
+    // One pass over the labels into a buffer as long as the longest name, then one fold of the
+    // case over all of it.
+    let mut buf = [0u8; 256];
+    let mut len = 0;
+    for label in name.iter() {
+        let end = len + 1 + label.len();
+        // A valid name has at most 255 octets in wire form, so this never stops early.
+        if end >= buf.len() {
+            break;
+        }
+        buf[len] = label.len() as u8;
+        buf[len + 1..end].copy_from_slice(label);
+        len = end;
+    }
+    let out = &mut buf[..=len];
+    out.make_ascii_lowercase();
+    out.into()
+}
+
+/// The length of `name` in wire form, uncompressed: each label with its length octet, and the
+/// root's zero octet. (hickory's `Name::len` is the length of the text form.)
+pub(crate) fn wire_len(name: &Name) -> usize {
+    name.iter().map(|label| label.len() + 1).sum::<usize>() + 1
+}
+
+/// The offsets at which each label of a wire name starts, the name's own first: the ancestors
+/// of the name are the suffixes from these offsets (the root's zero octet left out).
+fn label_starts(wire: &[u8]) -> impl Iterator<Item = usize> + '_ {
+    let mut at = 0;
+    std::iter::from_fn(move || {
+        let len = usize::from(*wire.get(at)?);
+        if len == 0 {
+            return None;
+        }
+        let start = at;
+        at += len + 1;
+        Some(start)
+    })
+}
+
+/// Whether the wire name `name` is `zone` or below it (both lowercase wire form).
+fn wire_at_or_below(name: &[u8], zone: &[u8]) -> bool {
+    if zone.len() == 1 {
+        return true;
+    }
+    zone.len() <= name.len()
+        && label_starts(name)
+            .find(|&start| name.len() - start <= zone.len())
+            .is_some_and(|start| name.len() - start == zone.len() && name[start..] == *zone)
+}
+
 impl CacheKey {
     fn new(name: &Name, rtype: Option<RecordType>, class: DNSClass) -> Self {
-        let name = name.to_lowercase();
+        Self::from_wire(lower_wire(name), rtype, class)
+    }
+
+    fn from_wire(name: Box<[u8]>, rtype: Option<RecordType>, class: DNSClass) -> Self {
         Self {
-            hash: Self::hash_of(name.iter(), name.num_labels(), rtype, class),
+            hash: Self::hash_of(&name, rtype, class),
             name,
             rtype,
             class,
         }
     }
 
-    /// The hash of the key whose owner has these `count` (lowercase) labels.
-    fn hash_of<'a>(
-        labels: impl Iterator<Item = &'a [u8]>,
-        count: u8,
-        rtype: Option<RecordType>,
-        class: DNSClass,
-    ) -> u64 {
+    /// The hash of the key whose owner is this lowercase wire name.
+    fn hash_of(name: &[u8], rtype: Option<RecordType>, class: DNSClass) -> u64 {
         let mut state = KEY_SEED.build_hasher();
-        // Whole labels (already lowercase) and their count: `Name`'s own `Hash` lowercases and
-        // hashes byte by byte.
-        for label in labels {
-            state.write(label);
-        }
-        state.write_u8(count);
+        state.write(name);
         state.write_u16(rtype.map_or(0, u16::from));
         state.write_u16(u16::from(class));
         state.finish()
@@ -79,35 +129,24 @@ impl CacheKey {
 
     /// The keys of kind `rtype` (class IN) of `name` and of each of its ancestors, deepest
     /// first, the root left out (and `name` itself too with `below`), kept only where `keep`
-    /// says yes to the key's hash. The name is lowercased once and an ancestor's `Name` is
-    /// made only for a hash that is kept: a walk up a long name through the counting filter
-    /// builds nothing for the ancestors that surely hold nothing.
+    /// says yes to the key's hash. The name is lowercased once; each ancestor is a suffix of
+    /// its bytes, copied only for a hash that is kept: a walk up a long name through the
+    /// counting filter builds nothing for the ancestors that surely hold nothing.
     pub(crate) fn up_the_tree(
         name: &Name,
         rtype: Option<RecordType>,
         below: bool,
         mut keep: impl FnMut(u64) -> bool,
     ) -> Vec<Self> {
-        let lower = name.to_lowercase();
-        let labels: Vec<&[u8]> = lower.iter().collect();
-        let total = labels.len();
-        let first = usize::from(below);
+        let lower = lower_wire(name);
         let mut keys = Vec::new();
-        for skip in first..total {
-            let count = total - skip;
-            let Ok(count_u8) = u8::try_from(count) else {
-                continue;
-            };
-            let hash = Self::hash_of(
-                labels[skip..].iter().copied(),
-                count_u8,
-                rtype,
-                DNSClass::IN,
-            );
+        for start in label_starts(&lower).skip(usize::from(below)) {
+            let suffix = &lower[start..];
+            let hash = Self::hash_of(suffix, rtype, DNSClass::IN);
             if keep(hash) {
                 keys.push(Self {
                     hash,
-                    name: lower.trim_to(count),
+                    name: suffix.into(),
                     rtype,
                     class: DNSClass::IN,
                 });
@@ -117,7 +156,14 @@ impl CacheKey {
     }
 
     /// The owner name (lowercase).
-    pub fn name(&self) -> &Name {
+    pub fn name(&self) -> Name {
+        use hickory_proto::serialize::binary::BinDecodable;
+        // The bytes were written from a valid name by `lower_wire`.
+        Name::from_bytes(&self.name).unwrap_or_else(|_| Name::root())
+    }
+
+    /// The owner name in lowercase wire form.
+    pub fn wire_name(&self) -> &[u8] {
         &self.name
     }
 
@@ -126,13 +172,18 @@ impl CacheKey {
         Self::new(name, Some(rtype), class)
     }
 
-    /// Whether this key is for `name` (already lowercased) or, with `subtree`, at or below it:
-    /// what a flush removes.
-    pub(crate) fn is_flushed_by(&self, name: &Name, subtree: bool) -> bool {
+    /// The key of the same owner with another type: no name to lowercase again.
+    pub fn with_type(&self, rtype: Option<RecordType>) -> Self {
+        Self::from_wire(self.name.clone(), rtype, self.class)
+    }
+
+    /// Whether this key is for `name` (lowercase wire form) or, with `subtree`, at or below
+    /// it: what a flush removes.
+    pub(crate) fn is_flushed_by(&self, name: &[u8], subtree: bool) -> bool {
         if subtree {
-            name.zone_of(&self.name)
+            wire_at_or_below(&self.name, name)
         } else {
-            &self.name == name
+            *self.name == *name
         }
     }
 
@@ -184,5 +235,42 @@ mod tests {
         );
         assert_eq!(walked, [target]);
         assert!(CacheKey::up_the_tree(&Name::root(), None, false, |_| true).is_empty());
+    }
+
+    #[test]
+    fn a_key_is_its_lowercase_wire_name_and_gives_the_name_back() {
+        let key = CacheKey::rrset(&name("WWW.Example.COM."), RecordType::A, DNSClass::IN);
+        assert_eq!(key.wire_name(), b"\x03www\x07example\x03com\x00");
+        assert_eq!(key.name().to_string(), "www.example.com.");
+        assert_eq!(
+            key,
+            CacheKey::rrset(&name("www.example.com."), RecordType::A, DNSClass::IN)
+        );
+        assert_ne!(key, key.with_type(Some(RecordType::AAAA)));
+        assert_eq!(
+            key.with_type(None),
+            CacheKey::name_error(&name("www.EXAMPLE.com."), DNSClass::IN)
+        );
+        assert_eq!(
+            CacheKey::rrset(&Name::root(), RecordType::NS, DNSClass::IN).wire_name(),
+            b"\x00"
+        );
+    }
+
+    #[test]
+    fn a_flush_matches_the_name_or_its_subtree_on_label_boundaries() {
+        let key = CacheKey::rrset(&name("a.example.com."), RecordType::A, DNSClass::IN);
+        let wire = |s: &str| lower_wire(&name(s));
+        assert!(key.is_flushed_by(&wire("A.example.com."), false));
+        assert!(!key.is_flushed_by(&wire("example.com."), false));
+        assert!(key.is_flushed_by(&wire("example.com."), true));
+        assert!(key.is_flushed_by(&wire("com."), true));
+        assert!(key.is_flushed_by(&wire("."), true));
+        assert!(key.is_flushed_by(&wire("a.example.com."), true));
+        // A suffix of the bytes that is not a suffix of the labels.
+        assert!(!key.is_flushed_by(&wire("ample.com."), true));
+        assert!(!key.is_flushed_by(&wire("xample.com."), true));
+        assert!(!key.is_flushed_by(&wire("b.a.example.com."), true));
+        assert!(!key.is_flushed_by(&wire("example.net."), true));
     }
 }

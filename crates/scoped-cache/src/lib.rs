@@ -560,7 +560,7 @@ impl RecordCache {
     /// Remove every entry for `name` (every type, and its NXDOMAIN) or, with `subtree`, for
     /// `name` and every name below it. Reads see it at once; memory is reclaimed lazily.
     pub fn flush(&self, name: &Name, subtree: bool) {
-        let name = name.to_lowercase();
+        let name = key::lower_wire(name);
         // Cannot fail: invalidation closures are enabled in `new`.
         let _ = self
             .entries
@@ -602,7 +602,7 @@ pub fn negative_ttl(soa: &Record) -> Option<u32> {
 }
 
 fn record_weight(record: &Record) -> u32 {
-    let wire = name_len(&record.name) + 10 + rdata_len(&record.data);
+    let wire = key::wire_len(&record.name) + 10 + rdata_len(&record.data);
     // The in-memory form holds the name and rdata once more than the wire form would.
     (wire as u32)
         .saturating_mul(2)
@@ -615,18 +615,12 @@ fn rdata_len(data: &RData) -> usize {
     match data {
         RData::A(_) => 4,
         RData::AAAA(_) => 16,
-        RData::NS(name) => name_len(&name.0),
-        RData::CNAME(name) => name_len(&name.0),
-        RData::PTR(name) => name_len(&name.0),
-        RData::MX(mx) => 2 + name_len(&mx.exchange),
+        RData::NS(name) => key::wire_len(&name.0),
+        RData::CNAME(name) => key::wire_len(&name.0),
+        RData::PTR(name) => key::wire_len(&name.0),
+        RData::MX(mx) => 2 + key::wire_len(&mx.exchange),
         other => other.to_bytes().map_or(256, |b| b.len()),
     }
-}
-
-/// The length of `name` in wire form, uncompressed: each label with its length octet, and the
-/// root's zero octet.
-fn name_len(name: &Name) -> usize {
-    name.iter().map(|label| label.len() + 1).sum::<usize>() + 1
 }
 
 pub mod dname;

@@ -57,7 +57,7 @@ impl RecordCache {
             .filter_map(|key| Some(view_of(key, &*self.lookup(key)?, now)))
             .collect(),
             None => {
-                let name = name.to_lowercase();
+                let name = crate::key::lower_wire(name);
                 self.entries
                     .iter()
                     .filter(|(key, _)| key.name == name && key.class == DNSClass::IN)
@@ -71,7 +71,7 @@ impl RecordCache {
 fn view_of(key: &CacheKey, entry: &CacheEntry, now: Instant) -> CacheView {
     let ttl_left = left_until(entry.expires, now);
     CacheView {
-        name: key.name.clone(),
+        name: key.name(),
         rtype: key.rtype,
         scope: None,
         data: entry.data_with_ttl(ttl_left.unwrap_or(0)),
@@ -90,7 +90,7 @@ pub(crate) fn tailored_view(
     validation: Validation,
 ) -> CacheView {
     CacheView {
-        name: key.name.clone(),
+        name: key.name(),
         rtype: key.rtype,
         scope: Some(scope),
         data,

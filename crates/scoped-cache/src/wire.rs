@@ -25,7 +25,7 @@ use std::time::Duration;
 
 use hickory_proto::rr::{Name, RecordType};
 use ipnet::IpNet;
-use scoped_ecs::wire::{self, Counts, HEADER_LEN, MAX_NAME_LEN, QUESTION_FIXED_LEN, TYPE_OPT};
+use scoped_ecs::wire::{self, Counts, HEADER_LEN, QUESTION_FIXED_LEN, TYPE_OPT};
 use tokio::time::Instant;
 
 /// What an entry costs beyond its body and TTL table: the key's name, the `Arc`, the cache's
@@ -144,13 +144,7 @@ impl quick_cache::Equivalent<WireKey> for WireKeyRef<'_> {
 
 /// `name` in lowercase wire form (uncompressed labels, then the root label), as keys hold it.
 pub fn lowercase_wire(name: &Name) -> Vec<u8> {
-    let mut out = Vec::with_capacity(MAX_NAME_LEN);
-    for label in name.iter() {
-        out.push(label.len() as u8);
-        out.extend(label.iter().map(u8::to_ascii_lowercase));
-    }
-    out.push(0);
-    out
+    crate::key::lower_wire(name).into_vec()
 }
 
 /// Why a rendered response cannot be kept.

@@ -14,6 +14,7 @@
 //! servers it is asking** — not the query name: asking with the query name would send a CDN
 //! customer's subnet to the root and TLD servers met on the way down (§12.1).
 
+use crate::names::is_within;
 use std::fmt;
 use std::net::IpAddr;
 
@@ -186,7 +187,7 @@ impl Allowlist {
         // Allowlists hold a handful of zones; a scan beats building suffix keys per query.
         self.zones
             .iter()
-            .filter(|listed| listed.zone_of(zone))
+            .filter(|listed| is_within(zone, &listed))
             .max_by_key(|listed| listed.num_labels())
             .map(AllowReason::Zone)
     }

@@ -41,6 +41,7 @@ mod allowlist;
 mod error;
 mod family;
 mod message;
+pub mod names;
 mod option;
 mod policy;
 mod scope;

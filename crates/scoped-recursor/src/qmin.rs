@@ -9,6 +9,7 @@
 //! left of [`MAX_MINIMISE_COUNT`] (RFC 9156 §2.3).
 
 use hickory_proto::rr::Name;
+use scoped_ecs::names::{ancestor, is_within};
 
 /// How many minimised queries one name may cost at most (RFC 9156 §2.3 suggests 10).
 pub const MAX_MINIMISE_COUNT: u32 = 10;
@@ -32,12 +33,12 @@ pub enum QminMode {
 
 /// The name to ask next, when the deepest name known to exist on the way to `full` (a zone cut,
 /// or a name that answered a minimised question) is `known`, after `steps` minimised queries.
-/// Returns `full` itself when it is time to ask it.
-pub fn next_name(full: &Name, known: &Name, steps: u32) -> Name {
+/// Returns `None` when it is time to ask `full` itself.
+pub fn next_name(full: &Name, known: &Name, steps: u32) -> Option<Name> {
     let total = full.num_labels();
     let have = known.num_labels();
-    if !known.zone_of(full) || have >= total || steps >= MAX_MINIMISE_COUNT {
-        return full.clone();
+    if !is_within(full, known) || have >= total || steps >= MAX_MINIMISE_COUNT {
+        return None;
     }
     let missing = u32::from(total - have);
     let add = if steps < MINIMISE_ONE_LAB {
@@ -47,10 +48,10 @@ pub fn next_name(full: &Name, known: &Name, steps: u32) -> Name {
         missing.div_ceil(MAX_MINIMISE_COUNT - steps)
     };
     if add >= missing {
-        return full.clone();
+        return None;
     }
     // `full` minus its first (missing - add) labels.
-    full.trim_to((have as usize) + add as usize)
+    Some(ancestor(full, (have as usize) + add as usize))
 }
 
 /// What the servers said to a minimised question, as far as the walk is concerned.
@@ -111,20 +112,23 @@ mod tests {
     #[test]
     fn one_label_at_a_time_from_the_known_cut() {
         let full = name("a.b.c.example.com.");
-        assert_eq!(next_name(&full, &Name::root(), 0), name("com."));
-        assert_eq!(next_name(&full, &name("com."), 1), name("example.com."));
+        assert_eq!(next_name(&full, &Name::root(), 0), Some(name("com.")));
+        assert_eq!(
+            next_name(&full, &name("com."), 1),
+            Some(name("example.com."))
+        );
         assert_eq!(
             next_name(&full, &name("example.com."), 2),
-            name("c.example.com.")
+            Some(name("c.example.com."))
         );
-        assert_eq!(next_name(&full, &name("b.c.example.com."), 3), full);
+        assert_eq!(next_name(&full, &name("b.c.example.com."), 3), None);
     }
 
     #[test]
     fn the_full_name_when_nothing_is_missing_or_known_is_not_above_it() {
         let full = name("www.example.com.");
-        assert_eq!(next_name(&full, &full, 0), full);
-        assert_eq!(next_name(&full, &name("example.net."), 0), full);
+        assert_eq!(next_name(&full, &full, 0), None);
+        assert_eq!(next_name(&full, &name("example.net."), 0), None);
     }
 
     #[test]
@@ -135,7 +139,7 @@ mod tests {
         let mut steps = 0;
         let mut sizes = Vec::new();
         while known != full {
-            let next = next_name(&full, &known, steps);
+            let next = next_name(&full, &known, steps).unwrap_or_else(|| full.clone());
             sizes.push(next.num_labels() - known.num_labels());
             known = next;
             steps += 1;
@@ -175,6 +179,6 @@ mod tests {
     #[test]
     fn past_the_step_limit_the_full_name_is_asked() {
         let full = name("a.b.c.d.e.f.example.");
-        assert_eq!(next_name(&full, &Name::root(), MAX_MINIMISE_COUNT), full);
+        assert_eq!(next_name(&full, &Name::root(), MAX_MINIMISE_COUNT), None);
     }
 }

@@ -587,7 +587,7 @@ impl ScopedCache {
     /// Remove every tailored answer for `name` (every type and scope) or, with `subtree`, for
     /// `name` and every name below it. Reads see it at once; memory is reclaimed lazily.
     pub fn flush(&self, name: &hickory_proto::rr::Name, subtree: bool) {
-        let name = name.to_lowercase();
+        let name = crate::key::lower_wire(name);
         // Cannot fail: invalidation closures are enabled in `new`.
         let _ = self
             .entries

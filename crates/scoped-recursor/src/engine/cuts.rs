@@ -131,7 +131,7 @@ fn build(cache: &RecordCache, key: &CacheKey, now: Instant) -> Option<KnownCut> 
         .collect();
     Some(KnownCut {
         delegation: Arc::new(Delegation {
-            zone: key.name().clone(),
+            zone: key.name(),
             servers,
         }),
         ns_trust,

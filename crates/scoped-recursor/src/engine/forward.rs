@@ -15,6 +15,7 @@
 //! The deepest zone wins: a forward zone inside another, or a stub zone inside a forward zone,
 //! takes the names below it.
 
+use scoped_ecs::names::is_within;
 use std::net::SocketAddr;
 
 use hickory_proto::rr::{Name, RecordType};
@@ -50,12 +51,12 @@ impl Recursor {
         let forward = routing
             .forward_zones
             .iter()
-            .filter(|zone| zone.name.zone_of(name))
+            .filter(|zone| is_within(name, &zone.name))
             .max_by_key(|zone| zone.name.num_labels())?;
         let stub_depth = routing
             .stub_zones
             .iter()
-            .filter(|stub| stub.name.zone_of(name))
+            .filter(|stub| is_within(name, &stub.name))
             .map(|stub| stub.name.num_labels())
             .max();
         match stub_depth {

@@ -5,6 +5,7 @@ use hickory_proto::op::ResponseCode;
 use hickory_proto::rr::{DNSClass, Name, RecordType};
 use scoped_cache::{AnswerStep, CacheKey};
 use scoped_ecs::CacheScope;
+use scoped_ecs::names::is_within;
 use tokio::time::Instant;
 use tracing::{debug, trace};
 
@@ -99,9 +100,9 @@ impl Recursor {
             let ask = if walk.minimise {
                 qmin::next_name(name, &walk.known, walk.steps)
             } else {
-                name.clone()
+                None
             };
-            if ask != *name {
+            if let Some(ask) = ask {
                 match self.minimised_step(&mut walk, name, ask, ctx).await? {
                     StepEnd::Walk => continue,
                     StepEnd::Final(step, scope, evidence) => return Ok((step, scope, evidence)),
@@ -269,7 +270,7 @@ impl Recursor {
                     || delegation
                         .servers
                         .iter()
-                        .any(|s| !delegation.zone.zone_of(&s.name));
+                        .any(|s| !is_within(&s.name, &delegation.zone));
                 // A cut whose every nameserver lives inside it and has no address left can only
                 // be reached again through its parent's referral (fresh glue).
                 if reachable {

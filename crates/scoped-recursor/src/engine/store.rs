@@ -3,6 +3,7 @@
 //! entry makes wrong. DNAMEs are stored as links are; the CNAMEs synthesised from them are not
 //! (the cached DNAME synthesises them again, RFC 6672 §3.4).
 
+use scoped_ecs::names::{is_within, same_name};
 use std::sync::atomic::Ordering;
 
 use hickory_proto::op::{Message, ResponseCode};
@@ -93,7 +94,7 @@ impl Recursor {
                 .additionals
                 .iter()
                 .filter(|r| matches!(r.record_type(), RecordType::A | RecordType::AAAA))
-                .filter(|r| zone.zone_of(&r.name) && targets.contains(&r.name))
+                .filter(|r| is_within(&r.name, &zone) && targets.contains(&r.name))
                 .cloned()
                 .collect();
             for rrset in group_rrsets(glue) {
@@ -254,11 +255,12 @@ impl Recursor {
         let Some(first) = ns_records.first() else {
             return;
         };
+        // Compared as lowercase wire bytes: sorting `Name`s orders them label by label.
         let targets = |records: &[Record]| {
-            let mut names: Vec<Name> = records
+            let mut names: Vec<Vec<u8>> = records
                 .iter()
                 .filter_map(|r| match &r.data {
-                    hickory_proto::rr::RData::NS(t) => Some(t.0.to_lowercase()),
+                    hickory_proto::rr::RData::NS(t) => Some(lowercase_wire(&t.0)),
                     _ => None,
                 })
                 .collect();
@@ -287,7 +289,7 @@ fn same_targets(delegation: &crate::classify::Delegation, set: &[&Record]) -> bo
             _ => None,
         })
     };
-    targets().all(|t| delegation.servers.iter().any(|s| s.name == *t))
+    targets().all(|t| delegation.servers.iter().any(|s| same_name(&s.name, t)))
         && delegation
             .servers
             .iter()

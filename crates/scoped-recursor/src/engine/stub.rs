@@ -3,6 +3,7 @@
 //! the zone or the root. Cuts cached below the zone (referrals those servers gave) are used as
 //! usual; answers are cached and ECS decided per the allowlist like any other.
 
+use scoped_ecs::names::is_within;
 use std::net::{IpAddr, SocketAddr};
 
 use hickory_proto::rr::Name;
@@ -39,7 +40,7 @@ impl Recursor {
         self.routing()
             .stub_zones
             .iter()
-            .filter(|stub| stub.name.zone_of(name))
+            .filter(|stub| is_within(name, &stub.name))
             .max_by_key(|stub| stub.name.num_labels())
             .cloned()
     }

@@ -30,7 +30,7 @@ impl ScopedCache {
                     .unwrap_or_default()
             }
             None => {
-                let name = name.to_lowercase();
+                let name = crate::key::lower_wire(name);
                 self.entries
                     .iter()
                     .filter(|(key, _)| key.name == name && key.class == DNSClass::IN)
