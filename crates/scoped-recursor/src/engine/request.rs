@@ -4,12 +4,13 @@
 use std::cell::Cell;
 use std::sync::atomic::Ordering;
 
-use futures::FutureExt;
-use futures::future::{BoxFuture, Shared};
+use std::sync::{Arc, OnceLock};
+
 use hickory_proto::op::ResponseCode;
 use hickory_proto::rr::{DNSClass, RecordType};
 use ipnet::IpNet;
 use scoped_cache::{CacheKey, Read};
+use tokio::sync::Notify;
 use tokio::time::Instant;
 
 use super::Recursor;
@@ -39,7 +40,50 @@ impl InflightKey {
     }
 }
 
-pub(super) type SharedResolution = Shared<BoxFuture<'static, Resolution>>;
+/// One resolution in flight, shared by every client that asks the same question meanwhile:
+/// the task resolving it sets the result once and wakes them all. (It replaced a
+/// `futures::Shared` around the task's `JoinHandle`, which cost a boxed future and a waker slab
+/// per miss; callgrind, docs/benchmarks.md.)
+#[derive(Default)]
+pub(super) struct Flight {
+    result: OnceLock<Resolution>,
+    done: Notify,
+}
+
+pub(super) type SharedResolution = Arc<Flight>;
+
+impl Flight {
+    /// The resolution, once the task has it.
+    pub(super) async fn wait(&self) -> Resolution {
+        loop {
+            // Registered before the check, so a result set in between still wakes this waiter.
+            let notified = self.done.notified();
+            tokio::pin!(notified);
+            notified.as_mut().enable();
+            if let Some(resolution) = self.result.get() {
+                return resolution.clone();
+            }
+            notified.await;
+        }
+    }
+
+    fn finish(&self, resolution: Resolution) {
+        let _ = self.result.set(resolution);
+        self.done.notify_waiters();
+    }
+}
+
+/// Sets SERVFAIL on a flight whose task ended without a result (a panic, or the runtime shutting
+/// down), so that no client waits for ever.
+struct FinishOnDrop(Arc<Flight>);
+
+impl Drop for FinishOnDrop {
+    fn drop(&mut self) {
+        if self.0.result.get().is_none() {
+            self.0.finish(Resolution::servfail());
+        }
+    }
+}
 
 impl Recursor {
     /// Resolve one client question: from the cache if possible, else by iteration, sharing the
@@ -110,11 +154,11 @@ impl Recursor {
             bump(&self.inner.stats.deduplicated);
         }
         if !self.serves_stale() {
-            let resolution = self.with_proof(&question, flight.await);
+            let resolution = self.with_proof(&question, flight.wait().await);
             return self.mark_for_every_client(&question, resolution);
         }
         let resolution = match self.inner.config.stale_client_timeout {
-            Some(wait) => match tokio::time::timeout(wait, flight.clone()).await {
+            Some(wait) => match tokio::time::timeout(wait, flight.wait()).await {
                 Ok(resolution) => resolution,
                 Err(_) => {
                     let now = Instant::now();
@@ -123,10 +167,10 @@ impl Recursor {
                         bump(&self.inner.stats.stale_served_slow);
                         return stale;
                     }
-                    flight.await
+                    flight.wait().await
                 }
             },
-            None => flight.await,
+            None => flight.wait().await,
         };
         // Bogus data is never served, stale or not; stale data stands in for servers that
         // could not be reached.
@@ -195,7 +239,9 @@ impl Recursor {
         let this = self.clone();
         let task_key = key.clone();
         let checked = key.checked;
-        let task = tokio::spawn(async move {
+        let flight = Arc::new(Flight::default());
+        let finish = FinishOnDrop(flight.clone());
+        tokio::spawn(async move {
             let resolution = this
                 .resolve_with_trace(question, subnet, None, role, lookup, checked)
                 .await;
@@ -211,12 +257,53 @@ impl Recursor {
                 .lock()
                 .unwrap_or_else(|e| e.into_inner())
                 .remove(&task_key);
-            resolution
+            finish.0.finish(resolution);
         });
-        let shared = async move { task.await.unwrap_or_else(|_| Resolution::servfail()) }
-            .boxed()
-            .shared();
-        inflight.insert(key, shared.clone());
-        (shared, false)
+        inflight.insert(key, flight.clone());
+        (flight, false)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test(start_paused = true)]
+    async fn every_waiter_gets_the_one_result_whenever_it_started_waiting() {
+        let flight = Arc::new(Flight::default());
+        let early = tokio::spawn({
+            let flight = flight.clone();
+            async move { flight.wait().await }
+        });
+        tokio::task::yield_now().await;
+        let mut answer = Resolution::error(ResponseCode::NXDomain);
+        answer.scope = 24;
+        flight.finish(answer);
+        let late = flight.wait().await;
+        let early = early.await.expect("the waiter");
+        assert_eq!((early.rcode, early.scope), (ResponseCode::NXDomain, 24));
+        assert_eq!((late.rcode, late.scope), (ResponseCode::NXDomain, 24));
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_task_that_dies_without_a_result_gives_its_waiters_servfail() {
+        let flight = Arc::new(Flight::default());
+        let waiter = tokio::spawn({
+            let flight = flight.clone();
+            async move { flight.wait().await }
+        });
+        let task = tokio::spawn({
+            let finish = FinishOnDrop(flight.clone());
+            async move {
+                let _finish = finish;
+                panic!("the resolution failed hard");
+            }
+        });
+        assert!(task.await.is_err());
+        let got = tokio::time::timeout(std::time::Duration::from_secs(1), waiter)
+            .await
+            .expect("no waiter is left waiting")
+            .expect("the waiter");
+        assert_eq!(got.rcode, ResponseCode::ServFail);
     }
 }
