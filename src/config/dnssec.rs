@@ -32,8 +32,8 @@ pub struct DnssecSection {
     /// How long a bogus verdict is kept before the data is fetched and checked again.
     #[serde(with = "humantime_serde")]
     pub bogus_ttl: Duration,
-    /// Answer NXDOMAIN from validated NSEC ranges without asking upstream (RFC 8198), like
-    /// Unbound's `aggressive-nsec`; NSEC3 ranges are not used.
+    /// Answer NXDOMAIN and NODATA from validated NSEC and NSEC3 ranges without asking upstream
+    /// (RFC 8198), like Unbound's `aggressive-nsec`; NSEC3 opt-out spans are not used.
     pub aggressive_nsec: bool,
 }
 

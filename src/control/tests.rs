@@ -124,6 +124,7 @@ const EXPORTED_COUNTERS: [(&str, &[&str]); 3] = [
             "dnssec_indeterminate",
             "dnssec_bogus_cached",
             "dnssec_aggressive_nxdomain",
+            "dnssec_aggressive_nodata",
         ],
     ),
     ("transport", &["mismatched_replies", "timeouts"]),

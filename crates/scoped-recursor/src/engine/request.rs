@@ -84,7 +84,7 @@ impl Recursor {
                 return hit;
             }
             FromCache::Partial => Lookup::Again,
-            // RFC 8198: a validated NSEC range may prove the name absent without asking.
+            // RFC 8198: validated NSEC/NSEC3 ranges may prove the name or type absent without asking.
             FromCache::Nothing if let Some(nx) = self.aggressive(&question, checked) => {
                 return self.mark_for_every_client(&question, nx);
             }
@@ -144,11 +144,9 @@ impl Recursor {
         self.mark_for_every_client(&question, resolution)
     }
 
-    /// NXDOMAIN from the validated NSEC ranges (`checked` questions only), counted.
+    /// NXDOMAIN or NODATA from the validated NSEC/NSEC3 ranges (`checked` questions only).
     fn aggressive(&self, question: &Question, checked: bool) -> Option<Resolution> {
-        let nx = checked.then(|| self.aggressive_nxdomain(question))??;
-        bump(&self.inner.stats.dnssec_aggressive_nxdomain);
-        Some(nx)
+        checked.then(|| self.aggressive_negative(question))?
     }
 
     /// Sets [`Resolution::for_every_client`]: scope 0, fresh, no CNAME chain, and the tailored
