@@ -77,7 +77,8 @@ impl Recursor {
         let cached = match self.answer_from_cache(&question, subnet, now, read, &refresh, checked) {
             FromCache::Answer(hit) => {
                 bump(&self.inner.stats.cache_hits);
-                let hit = self.mark_for_every_client(&question, self.with_proof(&question, hit));
+                let hit =
+                    self.mark_for_every_client(&question, self.with_proof(&question, subnet, hit));
                 if refresh.get() {
                     self.prefetch(question, subnet);
                 }
@@ -110,7 +111,7 @@ impl Recursor {
             bump(&self.inner.stats.deduplicated);
         }
         if !self.serves_stale() {
-            let resolution = self.with_proof(&question, flight.await);
+            let resolution = self.with_proof(&question, subnet, flight.await);
             return self.mark_for_every_client(&question, resolution);
         }
         let resolution = match self.inner.config.stale_client_timeout {
@@ -140,7 +141,7 @@ impl Recursor {
             bump(&self.inner.stats.stale_served_failed);
             return stale;
         }
-        let resolution = self.with_proof(&question, resolution);
+        let resolution = self.with_proof(&question, subnet, resolution);
         self.mark_for_every_client(&question, resolution)
     }
 

@@ -300,9 +300,11 @@ impl Recursor {
             _ => &[],
         };
         self.store_step(step, qtype, scope, Instant::now(), true, validation, sigs);
-        if validation == Validation::Secure && scope == CacheScope::Global {
-            self.keep_proof(step, evidence, qtype);
-            self.learn_ranges(step, evidence);
+        if validation == Validation::Secure {
+            self.keep_proof(step, evidence, qtype, scope);
+            if scope == CacheScope::Global {
+                self.learn_ranges(step, evidence);
+            }
         }
         let ede = ede.map(|code| Ede {
             code,
