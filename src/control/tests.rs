@@ -125,6 +125,8 @@ const EXPORTED_COUNTERS: [(&str, &[&str]); 3] = [
             "dnssec_bogus_cached",
             "dnssec_aggressive_nxdomain",
             "dnssec_aggressive_nodata",
+            "dnssec_anchor_keys_missing",
+            "dnssec_anchor_refreshes",
         ],
     ),
     ("transport", &["mismatched_replies", "timeouts"]),
