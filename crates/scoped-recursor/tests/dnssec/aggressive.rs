@@ -146,6 +146,9 @@ async fn a_type_the_nsec_bitmap_lacks_is_nodata_without_asking() {
     let stats = recursor.stats();
     assert_eq!(stats.dnssec_aggressive_nodata.load(Relaxed), 3);
     assert_eq!(stats.dnssec_aggressive_nxdomain.load(Relaxed), 0);
+    // ANY is no type a bitmap can lack: never NODATA from it.
+    let any = ask(&recursor, "www.example.", RecordType::ANY).await;
+    assert_eq!(stats.dnssec_aggressive_nodata.load(Relaxed), 3, "{any:?}");
     // A type the bitmap lists is asked, and answered.
     let a = ask(&recursor, "www.example.", RecordType::A).await;
     assert_eq!(a.rcode, ResponseCode::NoError);

@@ -253,7 +253,12 @@ impl Recursor {
         let proves = |denied: &Denied| {
             prove_denial(&zone, &name, denied, &denials, &dnssec.policy) == Security::Secure
         };
-        let (rcode, counter) = if proves(&Denied::NoData(question.qtype)) {
+        // A bitmap speaks for real types only: ANY and the transfer types are never NODATA.
+        let meta = matches!(
+            question.qtype,
+            RecordType::ANY | RecordType::AXFR | RecordType::IXFR | RecordType::OPT
+        );
+        let (rcode, counter) = if !meta && proves(&Denied::NoData(question.qtype)) {
             (
                 ResponseCode::NoError,
                 &self.inner.stats.dnssec_aggressive_nodata,
