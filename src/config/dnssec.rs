@@ -24,16 +24,18 @@ pub struct DnssecSection {
     /// Domains at and below which everything is treated as insecure (RFC 7646).
     pub negative_trust_anchors: Vec<String>,
     /// Where the RFC 5011 state of the anchors' keys is kept (relative to the configuration
-    /// file): new keys of an anchored zone are trusted after the 30-day add hold-down, revoked
-    /// ones dropped at once. Without it the anchors never change.
+    /// file): the anchored zones' keys are fetched again in the background (RFC 5011 §2.3), new
+    /// keys are trusted after the 30-day add hold-down, revoked ones dropped at once and
+    /// removed from the state after the 30-day remove hold-down. Without it the anchors never
+    /// change.
     pub trust_anchor_state: Option<PathBuf>,
     /// NSEC3 records with more iterations than this make an answer insecure (RFC 9276).
     pub nsec3_max_iterations: u16,
     /// How long a bogus verdict is kept before the data is fetched and checked again.
     #[serde(with = "humantime_serde")]
     pub bogus_ttl: Duration,
-    /// Answer NXDOMAIN from validated NSEC ranges without asking upstream (RFC 8198), like
-    /// Unbound's `aggressive-nsec`; NSEC3 ranges are not used.
+    /// Answer NXDOMAIN and NODATA from validated NSEC and NSEC3 ranges without asking upstream
+    /// (RFC 8198), like Unbound's `aggressive-nsec`; NSEC3 opt-out spans are not used.
     pub aggressive_nsec: bool,
 }
 

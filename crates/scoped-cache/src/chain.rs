@@ -53,21 +53,31 @@ pub enum AnswerStep {
     Dname {
         /// The DNAME record, as cached.
         dname: Box<Record>,
+        /// The RRSIGs cached with it (validated secure: a DO client gets them with the chain;
+        /// the synthesised CNAME has none, RFC 6672 §5.3.1).
+        sigs: Vec<Record>,
         /// The synthesised CNAME (TTL: the DNAME's), or `None`: YXDOMAIN.
         cname: Option<Box<Record>>,
     },
 }
 
 impl AnswerStep {
-    /// The step a cached DNAME (owned by an ancestor of `name`) makes for `name`: `None` when
-    /// it does not apply to `name` or is not a usable DNAME.
-    pub fn from_dname(name: &Name, dname: Record) -> Option<Self> {
+    /// The step a cached DNAME RRset (owned by an ancestor of `name`: the DNAME first, then
+    /// the RRSIGs cached with it) makes for `name`: `None` when it does not apply to `name` or
+    /// is not a usable DNAME.
+    pub fn from_dname(name: &Name, mut records: Vec<Record>) -> Option<Self> {
+        if records.is_empty() {
+            return None;
+        }
+        let sigs = rrsigs(records.split_off(1));
+        let dname = records.swap_remove(0);
         let cname = match dname::substitute(name, &dname)? {
             Substitution::Cname(cname) => Some(cname),
             Substitution::TooLong => None,
         };
         Some(Self::Dname {
             dname: Box::new(dname),
+            sigs,
             cname,
         })
     }
@@ -141,9 +151,10 @@ pub fn follow_chain(
                     soa: Box::new(soa),
                 }
             }
-            Some((AnswerStep::Dname { dname, cname }, s)) if followed < max_links => {
+            Some((AnswerStep::Dname { dname, sigs, cname }, s)) if followed < max_links => {
                 scope = scope.max(s);
                 links.push(*dname);
+                links.extend(sigs);
                 match cname.map(|cname| *cname) {
                     None => AnswerEnd::NameTooLong,
                     Some(cname) if qtype == RecordType::CNAME => AnswerEnd::Records(vec![cname]),

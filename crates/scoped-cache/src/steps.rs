@@ -68,8 +68,8 @@ impl RecordCache {
             return Some((AnswerStep::Cname(records.remove(0), sigs), refresh, v));
         }
         self.dname_above_checked(name, now, read)
-            .and_then(|(dname, refresh, v)| {
-                Some((AnswerStep::from_dname(name, dname)?, refresh, v))
+            .and_then(|(records, refresh, v)| {
+                Some((AnswerStep::from_dname(name, records)?, refresh, v))
             })
     }
 
@@ -78,25 +78,26 @@ impl RecordCache {
     /// until a DNAME was ever stored, then one filter probe per ancestor.
     pub fn dname_above(&self, name: &Name, now: Instant, read: Read) -> Option<(Record, bool)> {
         self.dname_above_checked(name, now, read)
-            .map(|(dname, refresh, _)| (dname, refresh))
+            .map(|(mut records, refresh, _)| (records.swap_remove(0), refresh))
     }
 
+    /// The cached DNAME RRset above `name` (the DNAME, then its RRSIGs), never empty.
     fn dname_above_checked(
         &self,
         name: &Name,
         now: Instant,
         read: Read,
-    ) -> Option<(Record, bool, Validation)> {
+    ) -> Option<(Vec<Record>, bool, Validation)> {
         if !self.dnames.load(Ordering::Relaxed) {
             return None;
         }
         for key in self.maybe_held_up(name, Some(RecordType::DNAME), true) {
-            if let Some((CachedData::Rrset { mut records, trust }, refresh, v)) =
+            if let Some((CachedData::Rrset { records, trust }, refresh, v)) =
                 self.read_checked(&key, now, read)
                 && trust.answers_clients()
                 && !records.is_empty()
             {
-                return Some((records.swap_remove(0), refresh, v));
+                return Some((records, refresh, v));
             }
         }
         None

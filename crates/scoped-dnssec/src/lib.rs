@@ -29,7 +29,7 @@ pub use anchor::{Anchor, AnchorError, TrustAnchors};
 pub use chain::{ChainResult, Trust, ZoneKeys, validate_zone_keys};
 pub use denial::{Denied, prove_denial};
 pub use policy::Policy;
-pub use rollover::{KeyState, Rollover};
+pub use rollover::{Changes, KeyState, Rollover};
 pub use status::{Kind, Reason, Security};
 pub use verify::{Verified, verify_rrset};
 

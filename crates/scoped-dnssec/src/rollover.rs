@@ -8,9 +8,11 @@
 //! key also as a plain DNSKEY line, so the file is itself a trust-anchor file
 //! ([`crate::TrustAnchors::from_text`] reads the trusted keys and skips the rest).
 //!
-//! Not done: the remove hold-down (revoked keys are kept in the state for good), the active
-//! refresh timer (the keys are looked at whenever the engine fetches them), and the
-//! "missing"-key alarms an operator might want.
+//! A revoked key is removed from the state once it has been revoked for the remove hold-down
+//! time (30 days, §2.4.2; §4 "Removed") and is no longer published: while the zone still
+//! publishes it, forgetting it would only make the next look revoke it again. What changed
+//! at each look is reported ([`Changes`]), so the caller can raise an alarm for trusted keys
+//! gone missing. When to look again is [`refresh_interval`] (§2.3).
 
 use std::fmt::Write as _;
 
@@ -23,6 +25,24 @@ use crate::verify::{dnskey_of, rrsig_of, serial_le};
 
 /// RFC 5011 §2.4.1: how long a new key must be seen before it is trusted.
 pub const ADD_HOLD_DOWN: u32 = 30 * 86_400;
+/// RFC 5011 §2.4.2: how long a revoked key is remembered before it may be removed.
+pub const REMOVE_HOLD_DOWN: u32 = 30 * 86_400;
+
+/// RFC 5011 §2.3: after a successful look at the anchored zone's DNSKEY RRset, look again in
+/// max(1 hour, min(15 days, half the RRset's original TTL, half the time until its RRSIGs
+/// expire)) seconds; after a failed one, in max(1 hour, min(1 day, a tenth of each)).
+/// `expires_in` is the time left until the earliest expiration of the RRSIGs, in seconds.
+pub fn refresh_interval(original_ttl: u32, expires_in: u32, succeeded: bool) -> u32 {
+    const HOUR: u32 = 3600;
+    let (cap, divisor) = if succeeded {
+        (15 * 86_400, 2)
+    } else {
+        (86_400, 10)
+    };
+    cap.min(original_ttl / divisor)
+        .min(expires_in / divisor)
+        .max(HOUR)
+}
 
 /// Where a tracked key stands.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -33,8 +53,22 @@ pub enum KeyState {
     Valid,
     /// Trusted, but no longer in the zone's DNSKEY RRset.
     Missing,
-    /// Revoked by its owner: never trusted again.
-    Revoked,
+    /// Revoked by its owner at `since` (seconds since the epoch; 0 when a state file did not
+    /// say): never trusted again, removed after the remove hold-down once no longer published.
+    Revoked { since: u32 },
+}
+
+/// What one look at the zone's keys changed.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Changes {
+    /// Whether the state changed at all (it must be written again).
+    pub changed: bool,
+    /// Trusted keys that were published and no longer are (Valid → Missing): an alarm.
+    pub went_missing: Vec<DNSKEY>,
+    /// Keys revoked at this look.
+    pub revoked: Vec<DNSKEY>,
+    /// Revoked keys removed after the remove hold-down.
+    pub removed: Vec<DNSKEY>,
 }
 
 /// A key and its state.
@@ -111,7 +145,7 @@ impl Rollover {
     pub fn is_revoked(&self, key: &DNSKEY) -> bool {
         self.keys
             .iter()
-            .any(|k| k.state == KeyState::Revoked && same_key(&k.key, key))
+            .any(|k| matches!(k.state, KeyState::Revoked { .. }) && same_key(&k.key, key))
     }
 
     /// Look at the zone's DNSKEY RRset `dnskeys` (with `rrsigs`), which validated from the
@@ -124,6 +158,17 @@ impl Rollover {
         trusted_now: &[DNSKEY],
         now: u32,
     ) -> bool {
+        self.look(dnskeys, rrsigs, trusted_now, now).changed
+    }
+
+    /// [`observe`](Self::observe), saying what changed.
+    pub fn look(
+        &mut self,
+        dnskeys: &[Record],
+        rrsigs: &[Record],
+        trusted_now: &[DNSKEY],
+        now: u32,
+    ) -> Changes {
         let before = self.keys.clone();
         let seps: Vec<&DNSKEY> = dnskeys
             .iter()
@@ -135,11 +180,13 @@ impl Rollover {
             let index = self.keys.iter().position(|k| same_key(&k.key, &plain));
             if key.revoke() {
                 if self_signed(&self.zone, key, dnskeys, rrsigs, now) {
+                    let revoked = KeyState::Revoked { since: now };
                     match index {
-                        Some(i) => self.keys[i].state = KeyState::Revoked,
+                        Some(i) if matches!(self.keys[i].state, KeyState::Revoked { .. }) => {}
+                        Some(i) => self.keys[i].state = revoked,
                         None => self.keys.push(TrackedKey {
                             key: plain,
-                            state: KeyState::Revoked,
+                            state: revoked,
                         }),
                     }
                 }
@@ -168,15 +215,51 @@ impl Rollover {
                 other => other,
             };
         }
-        let published = |k: &TrackedKey| seps.iter().any(|s| same_key(s, &k.key));
-        self.keys
-            .retain(|k| published(k) || !matches!(k.state, KeyState::AddPend { .. }));
+        let published = |k: &TrackedKey| seps.iter().any(|s| same_key(&unrevoked(s), &k.key));
+        let removable = |k: &TrackedKey| match k.state {
+            KeyState::AddPend { .. } => true,
+            KeyState::Revoked { since } => serial_le(since.wrapping_add(REMOVE_HOLD_DOWN), now),
+            KeyState::Valid | KeyState::Missing => false,
+        };
+        self.keys.retain(|k| published(k) || !removable(k));
         for tracked in &mut self.keys {
             if tracked.state == KeyState::Valid && !seps.iter().any(|s| same_key(s, &tracked.key)) {
                 tracked.state = KeyState::Missing;
             }
         }
-        self.keys != before
+        self.changes(&before)
+    }
+
+    /// What moved between `before` and now.
+    fn changes(&self, before: &[TrackedKey]) -> Changes {
+        let was = |key: &DNSKEY| {
+            before
+                .iter()
+                .find(|k| same_key(&k.key, key))
+                .map(|k| k.state)
+        };
+        let mut changes = Changes {
+            changed: self.keys != before,
+            ..Changes::default()
+        };
+        for tracked in &self.keys {
+            match (was(&tracked.key), tracked.state) {
+                (Some(KeyState::Valid) | None, KeyState::Missing) => {
+                    changes.went_missing.push(tracked.key.clone());
+                }
+                (Some(KeyState::Revoked { .. }), KeyState::Revoked { .. }) => {}
+                (_, KeyState::Revoked { .. }) => changes.revoked.push(tracked.key.clone()),
+                _ => {}
+            }
+        }
+        for old in before {
+            if matches!(old.state, KeyState::Revoked { .. })
+                && !self.keys.iter().any(|k| same_key(&k.key, &old.key))
+            {
+                changes.removed.push(old.key.clone());
+            }
+        }
+        changes
     }
 
     /// The state as text: a trust-anchor file of the trusted keys, every key also described
@@ -191,7 +274,7 @@ impl Rollover {
                 KeyState::AddPend { first_seen } => format!("ADDPEND {first_seen}"),
                 KeyState::Valid => "VALID".to_owned(),
                 KeyState::Missing => "MISSING".to_owned(),
-                KeyState::Revoked => "REVOKED".to_owned(),
+                KeyState::Revoked { since } => format!("REVOKED {since}"),
             };
             let _ = writeln!(text, ";5011 {state} {line}");
             if matches!(tracked.state, KeyState::Valid | KeyState::Missing) {
@@ -222,7 +305,15 @@ impl Rollover {
                 }
                 "VALID" => (KeyState::Valid, rest),
                 "MISSING" => (KeyState::Missing, rest),
-                "REVOKED" => (KeyState::Revoked, rest),
+                // Written without a time before the remove hold-down was kept: 0, so such
+                // a key goes once the zone no longer publishes it.
+                "REVOKED" => match rest.split_once(' ') {
+                    Some((since, record)) if since.bytes().all(|b| b.is_ascii_digit()) => {
+                        let since = since.parse().map_err(|_| bad("bad revocation time"))?;
+                        (KeyState::Revoked { since }, record)
+                    }
+                    _ => (KeyState::Revoked { since: 0 }, rest),
+                },
                 other => return Err(bad(&format!("unknown state {other}"))),
             };
             let parsed = TrustAnchors::from_text(record).map_err(|e| bad(&e.problem))?;

@@ -101,8 +101,8 @@ pub struct DnssecConfig {
     /// starts (it then advances with tokio's clock); `None`: the system clock. Tests on
     /// virtual time pin it near their signer's validity window.
     pub fixed_time: Option<u32>,
-    /// Answer NXDOMAIN from validated NSEC ranges without asking (RFC 8198); NSEC3 ranges are
-    /// not used.
+    /// Answer NXDOMAIN and NODATA from validated NSEC and NSEC3 ranges without asking
+    /// (RFC 8198; NSEC3 opt-out spans are not used).
     pub aggressive_nsec: bool,
     /// RFC 5011 state of the trust anchors' keys: read at the first validation, written
     /// (atomically) whenever it changes. `None`: the anchors never change.

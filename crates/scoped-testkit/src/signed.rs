@@ -41,6 +41,9 @@ pub struct Signing {
     pub unsupported_algorithm: Option<u8>,
     /// Two KSKs (old and new, both signing the DNSKEY RRset): a KSK roll in progress.
     pub ksk_roll: bool,
+    /// The first KSK published with the REVOKE bit, signing the DNSKEY RRset itself: its
+    /// revocation (RFC 5011 §2.1). Its DS (per [`Signing::ds`]) is then the revoked key's.
+    pub revoke_first_ksk: bool,
     /// NSEC, or NSEC3 with salt, iterations and opt-out.
     pub denial: DenialChain,
     /// Signature inception and expiration (seconds since the epoch).
@@ -58,6 +61,7 @@ impl Signing {
             algorithm: Algorithm::ECDSAP256SHA256,
             unsupported_algorithm: None,
             ksk_roll: false,
+            revoke_first_ksk: false,
             denial: DenialChain::Nsec,
             validity: Validity::around(now, 30),
             ds: DsMode::AllKsks,
@@ -95,6 +99,10 @@ impl Signing {
         let mut ksks = vec![make(true)?];
         if self.ksk_roll {
             ksks.push(make(true)?);
+        }
+        if self.revoke_first_ksk {
+            let first = ksks.remove(0);
+            ksks.insert(0, first.revoked());
         }
         Ok((ksks, vec![make(false)?]))
     }

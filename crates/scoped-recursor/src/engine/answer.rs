@@ -170,10 +170,10 @@ impl Recursor {
         while !owner.is_root() {
             let key = CacheKey::rrset(&owner, RecordType::DNAME, DNSClass::IN);
             if let Some((hit, claimed)) = self.inner.scoped.read(&key, subnet, now, read)
-                && let CachedData::Rrset { mut records, .. } = hit.data
+                && let CachedData::Rrset { records, .. } = hit.data
                 && !records.is_empty()
             {
-                let step = AnswerStep::from_dname(name, records.swap_remove(0))?;
+                let step = AnswerStep::from_dname(name, records)?;
                 return Some((step, hit.scope.scope_len(), claimed, hit.validation));
             }
             owner = owner.base_name();

@@ -121,14 +121,15 @@ impl Recursor {
         let cached = match self.answer_from_cache(&question, subnet, now, read, &refresh, checked) {
             FromCache::Answer(hit) => {
                 bump(&self.inner.stats.cache_hits);
-                let hit = self.mark_for_every_client(&question, self.with_proof(&question, hit));
+                let hit =
+                    self.mark_for_every_client(&question, self.with_proof(&question, subnet, hit));
                 if refresh.get() {
                     self.prefetch(question, subnet);
                 }
                 return hit;
             }
             FromCache::Partial => Lookup::Again,
-            // RFC 8198: a validated NSEC range may prove the name absent without asking.
+            // RFC 8198: validated NSEC/NSEC3 ranges may prove the name or type absent without asking.
             FromCache::Nothing if let Some(nx) = self.aggressive(&question, checked) => {
                 return self.mark_for_every_client(&question, nx);
             }
@@ -154,7 +155,7 @@ impl Recursor {
             bump(&self.inner.stats.deduplicated);
         }
         if !self.serves_stale() {
-            let resolution = self.with_proof(&question, flight.wait().await);
+            let resolution = self.with_proof(&question, subnet, flight.wait().await);
             return self.mark_for_every_client(&question, resolution);
         }
         let resolution = match self.inner.config.stale_client_timeout {
@@ -184,15 +185,13 @@ impl Recursor {
             bump(&self.inner.stats.stale_served_failed);
             return stale;
         }
-        let resolution = self.with_proof(&question, resolution);
+        let resolution = self.with_proof(&question, subnet, resolution);
         self.mark_for_every_client(&question, resolution)
     }
 
-    /// NXDOMAIN from the validated NSEC ranges (`checked` questions only), counted.
+    /// NXDOMAIN or NODATA from the validated NSEC/NSEC3 ranges (`checked` questions only).
     fn aggressive(&self, question: &Question, checked: bool) -> Option<Resolution> {
-        let nx = checked.then(|| self.aggressive_nxdomain(question))??;
-        bump(&self.inner.stats.dnssec_aggressive_nxdomain);
-        Some(nx)
+        checked.then(|| self.aggressive_negative(question))?
     }
 
     /// Sets [`Resolution::for_every_client`]: scope 0, fresh, no CNAME chain, and the tailored

@@ -54,7 +54,11 @@ crate::counters! {
         dnssec_bogus: "Upstream answers DNSSEC validation found bogus (answered SERVFAIL with an EDE)",
         dnssec_indeterminate: "Upstream answers no trust anchor covers",
         dnssec_bogus_cached: "Client questions answered SERVFAIL from a recent bogus verdict without asking again",
-        dnssec_aggressive_nxdomain: "Client questions answered NXDOMAIN from validated NSEC ranges without asking (RFC 8198)",
+        dnssec_aggressive_nxdomain: "Client questions answered NXDOMAIN from validated NSEC or NSEC3 ranges without asking (RFC 8198)",
+        dnssec_aggressive_nodata: "Client questions answered NODATA from validated NSEC or NSEC3 records without asking (RFC 8198)",
+        /// RFC 5011: the key stays trusted while missing; the state file says MISSING.
+        dnssec_anchor_keys_missing: "Trusted keys of an anchored zone found no longer published (RFC 5011 Missing): the anchor may stop validating if the rest go too",
+        dnssec_anchor_refreshes: "Background fetches of an anchored zone's DNSKEY RRset (RFC 5011 active refresh)",
     }
 }
 

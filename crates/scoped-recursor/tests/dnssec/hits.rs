@@ -145,3 +145,45 @@ async fn negative_answers_keep_their_proof_on_a_hit() {
     assert_eq!(hit.security, Validation::Secure);
     assert!(types(&hit.authorities).contains(&RecordType::NSEC));
 }
+
+#[tokio::test(start_paused = true)]
+async fn a_dname_link_keeps_its_rrsigs_on_a_hit() {
+    // moved.example. DNAME sub.example.: the DNAME is signed, the CNAME made from it is not.
+    let hit = miss_then_hit(Hierarchy::default(), "www.moved.example.", RecordType::A).await;
+    assert!(hit.from_cache);
+    assert_eq!(hit.security, Validation::Secure);
+    let (dname, cname, a, rrsig) = (
+        RecordType::DNAME,
+        RecordType::CNAME,
+        RecordType::A,
+        RecordType::RRSIG,
+    );
+    assert_eq!(types(&hit.answers), vec![dname, rrsig, cname, a, rrsig]);
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_name_below_a_cached_nxdomain_gets_the_ancestors_proof() {
+    for (hierarchy, denial) in [
+        (Hierarchy::default(), RecordType::NSEC),
+        (Hierarchy::nsec3(), RecordType::NSEC3),
+    ] {
+        let (internet, dnssec) = hierarchy.build();
+        let recursor = validating(&internet, dnssec);
+        let ancestor = ask(&recursor, "nope.example.", RecordType::A).await;
+        assert_eq!(ancestor.rcode, ResponseCode::NXDomain);
+        let before = internet.total_queries();
+        // Answered from the ancestor's NXDOMAIN (RFC 8020), miss and hit alike.
+        for qname in ["below.nope.example.", "deeper.below.nope.example."] {
+            let below = ask(&recursor, qname, RecordType::A).await;
+            assert_eq!(below.rcode, ResponseCode::NXDomain, "{qname}");
+            assert_eq!(below.security, Validation::Secure, "{qname}");
+            assert_eq!(
+                without_ttls(&below.authorities),
+                without_ttls(&ancestor.authorities),
+                "{qname}: the ancestor's proof"
+            );
+            assert!(types(&below.authorities).contains(&denial));
+        }
+        assert_eq!(internet.total_queries(), before, "no upstream query");
+    }
+}

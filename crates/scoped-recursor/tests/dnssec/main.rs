@@ -14,6 +14,7 @@ mod forward;
 mod hits;
 mod referral;
 mod rollover;
+mod tailored;
 
 use std::net::IpAddr;
 
@@ -52,6 +53,7 @@ good IN A 192.0.2.2
 bad IN A 192.0.2.3
 alias IN CNAME www.insecure.example.
 inside IN CNAME www
+moved IN DNAME sub
 *.wild IN A 192.0.2.7
 sub IN NS ns.sub
 ns.sub IN A 127.53.0.3

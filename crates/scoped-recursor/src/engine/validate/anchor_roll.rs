@@ -7,12 +7,13 @@
 
 use std::path::Path;
 
-use hickory_proto::rr::Record;
-use scoped_dnssec::{Anchor, DNSKEY, Rollover};
-use tracing::warn;
+use hickory_proto::rr::{Name, Record};
+use scoped_dnssec::{Anchor, Changes, DNSKEY, Rollover};
+use tracing::{info, warn};
 
 use crate::engine::Recursor;
 use crate::engine::ctx::Ctx;
+use crate::engine::stats::bump;
 
 /// Write `text` to `path` atomically: a temporary file beside it, then a rename.
 fn write_atomically(path: &Path, text: &str) -> std::io::Result<()> {
@@ -87,6 +88,22 @@ impl Recursor {
         .unwrap_or_else(|| anchor.keys.clone())
     }
 
+    /// Say what an operator should know of `changes` to `zone`'s keys: a trusted key gone
+    /// missing (a warning, counted), a key revoked or removed.
+    fn alarm(&self, zone: &Name, changes: &Changes) {
+        let tag = |key: &DNSKEY| key.calculate_key_tag().unwrap_or(0);
+        for key in &changes.went_missing {
+            bump(&self.inner.stats.dnssec_anchor_keys_missing);
+            warn!(%zone, key_tag = tag(key), "RFC 5011: a trusted key of the anchored zone is no longer published; it stays trusted while missing");
+        }
+        for key in &changes.revoked {
+            warn!(%zone, key_tag = tag(key), "RFC 5011: a key of the anchored zone was revoked and is no longer trusted");
+        }
+        for key in &changes.removed {
+            info!(%zone, key_tag = tag(key), "RFC 5011: a revoked key was removed from the state after the remove hold-down");
+        }
+    }
+
     /// The anchored zone's DNSKEY RRset validated: move its keys' states on, and write the
     /// state file if they changed.
     pub(super) fn observe_anchor_keys(
@@ -117,7 +134,9 @@ impl Recursor {
                     rollovers.last_mut()?
                 }
             };
-            if !state.observe(dnskeys, sigs, &trusted, now) {
+            let changes = state.look(dnskeys, sigs, &trusted, now);
+            self.alarm(&anchor.zone, &changes);
+            if !changes.changed {
                 return None;
             }
             ctx.trace(|| format!("  DNSSEC: RFC 5011 state of {} changed", anchor.zone));

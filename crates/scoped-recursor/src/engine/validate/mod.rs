@@ -14,6 +14,7 @@
 //! SERVFAIL with its EDE, remembered for the question for `bogus_ttl`.
 
 mod aggressive;
+mod anchor_refresh;
 mod anchor_roll;
 mod cut;
 mod ds;
@@ -85,6 +86,8 @@ pub(super) struct DnssecState {
     ranges: aggressive::Ranges,
     /// RFC 5011 state of the anchored zones' keys (`anchor_roll.rs`), once read.
     rollovers: std::sync::Mutex<Option<Vec<scoped_dnssec::Rollover>>>,
+    /// When the anchored zones' keys are next fetched (`anchor_refresh.rs`).
+    refresh: anchor_refresh::Schedule,
     /// When the engine started (tokio's clock: a pinned signature time advances with it).
     started: Instant,
     /// The DS parts of referrals (`referral.rs`).
@@ -132,6 +135,7 @@ impl Default for DnssecState {
             seen: proof::Seen::default(),
             ranges: aggressive::ranges(),
             rollovers: std::sync::Mutex::default(),
+            refresh: anchor_refresh::Schedule::default(),
             started: Instant::now(),
             referrals: referral::referrals(),
             fetching: std::sync::Mutex::default(),
@@ -300,9 +304,11 @@ impl Recursor {
             _ => &[],
         };
         self.store_step(step, qtype, scope, Instant::now(), true, validation, sigs);
-        if validation == Validation::Secure && scope == CacheScope::Global {
-            self.keep_proof(step, evidence, qtype);
-            self.learn_ranges(step, evidence);
+        if validation == Validation::Secure {
+            self.keep_proof(step, evidence, qtype, scope);
+            if scope == CacheScope::Global {
+                self.learn_ranges(step, evidence);
+            }
         }
         let ede = ede.map(|code| Ede {
             code,
@@ -449,20 +455,7 @@ impl Recursor {
                 return Ok(state);
             }
             let state = self.fetch_zone_state(&zone, ctx).await?;
-            let max_ttl = self.inner.cache.config().max_ttl;
-            let ttl = match &state {
-                ZoneState::Secure(keys) => Duration::from_secs(u64::from(keys.ttl.min(max_ttl))),
-                ZoneState::Insecure(_) => Duration::from_secs(u64::from(INSECURE_TTL.min(max_ttl))),
-                ZoneState::Bogus(_) => dnssec.bogus_ttl,
-                ZoneState::Indeterminate => Duration::ZERO,
-            };
-            if !ttl.is_zero() {
-                let until = Instant::now() + ttl;
-                self.inner
-                    .dnssec
-                    .zones
-                    .insert(zone.clone(), (until, state.clone()));
-            }
+            self.keep_zone_state(&zone, &state);
             ctx.trace(|| match &state {
                 ZoneState::Secure(keys) => format!(
                     "  DNSSEC: zone {zone}: keys validated (entry key {})",
@@ -472,6 +465,25 @@ impl Recursor {
             });
             Ok(state)
         })
+    }
+
+    /// Keep the verdict on `zone`'s keys: validated keys for their TTL, an insecure zone for
+    /// an hour, a bogus one for `bogus_ttl`.
+    fn keep_zone_state(&self, zone: &Name, state: &ZoneState) {
+        let max_ttl = self.inner.cache.config().max_ttl;
+        let ttl = match state {
+            ZoneState::Secure(keys) => Duration::from_secs(u64::from(keys.ttl.min(max_ttl))),
+            ZoneState::Insecure(_) => Duration::from_secs(u64::from(INSECURE_TTL.min(max_ttl))),
+            ZoneState::Bogus(_) => self.inner.config.dnssec.bogus_ttl,
+            ZoneState::Indeterminate => Duration::ZERO,
+        };
+        if !ttl.is_zero() {
+            let until = Instant::now() + ttl;
+            self.inner
+                .dnssec
+                .zones
+                .insert(zone.clone(), (until, state.clone()));
+        }
     }
 
     /// `zone`'s DNSKEY set fetched and checked against the anchor, or the DS set its parent
@@ -511,6 +523,7 @@ impl Recursor {
                 ChainResult::Secure(keys) => {
                     if &anchor.zone == zone {
                         self.observe_anchor_keys(anchor, trust.keys, &dnskeys, &sigs, ctx);
+                        self.schedule_anchor_refresh(zone, &dnskeys, &sigs);
                     }
                     ZoneState::Secure(Arc::new(keys))
                 }

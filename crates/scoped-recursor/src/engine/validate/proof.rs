@@ -10,7 +10,12 @@
 //! - the informational EDE (1, 2, 27) of an insecure answer, kept for the answer's TTL beside
 //!   the question, so a hit says what the miss said.
 //!
-//! Untailored answers only; the front end drops the proofs for clients without DO.
+//! Proofs are kept per cache entry: the entry's key and the scope it was cached under, so a
+//! tailored answer served again to a client of its subnet carries the proof that came with it,
+//! and an NXDOMAIN served for a name below a cached NXDOMAIN (RFC 8020) carries the proof of
+//! that ancestor, which proves the name below it absent too (the same closest encloser, the
+//! same next closer name, the same wildcard). The front end drops the proofs for clients
+//! without DO.
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -18,8 +23,10 @@ use std::time::Duration;
 
 use hickory_proto::op::ResponseCode;
 use hickory_proto::rr::{DNSClass, Name, RData, Record, RecordType};
-use scoped_cache::{CacheKey, KeyHasher, Validation};
+use ipnet::IpNet;
+use scoped_cache::{CacheKey, Read, Validation};
 use scoped_dnssec::verify::rrsig_of;
+use scoped_ecs::CacheScope;
 use tokio::time::Instant;
 
 use super::Evidence;
@@ -30,20 +37,22 @@ use crate::{Ede, Question, Resolution};
 /// Negative answers whose proof is kept.
 const PROOFS_CAPACITY: u64 = 50_000;
 
-/// Proofs by the key of their negative entry. Reclaimed on moka's clock, read on tokio's.
+/// Proofs by the key of their entry and the scope it was cached under. Reclaimed on moka's
+/// clock, read on tokio's.
 pub(in crate::engine) type Proofs =
-    moka::sync::Cache<CacheKey, (Instant, Arc<Vec<Record>>), KeyHasher>;
+    moka::sync::Cache<(CacheKey, CacheScope), (Instant, Arc<Vec<Record>>)>;
 
 pub(in crate::engine) fn proofs() -> Proofs {
     moka::sync::Cache::builder()
         .max_capacity(PROOFS_CAPACITY)
         .time_to_live(Duration::from_secs(86_400))
-        .build_with_hasher(KeyHasher::default())
+        .build()
 }
 
-/// The informational EDE of insecure answers, by question. Reclaimed on moka's clock, read on
-/// tokio's.
-pub(in crate::engine) type Infos = moka::sync::Cache<(Name, RecordType), (Instant, Ede)>;
+/// The informational EDE of insecure answers, by question and, for a tailored answer, the
+/// client subnet cut to the answer's scope. Reclaimed on moka's clock, read on tokio's.
+pub(in crate::engine) type Infos =
+    moka::sync::Cache<(Name, RecordType, Option<IpNet>), (Instant, Ede)>;
 
 pub(in crate::engine) fn infos() -> Infos {
     moka::sync::Cache::builder()
@@ -95,13 +104,32 @@ fn in_proof(record: &Record) -> bool {
     }
 }
 
+/// A `subnet` cut to the `scope` bits of a tailored answer; `None` for an untailored one.
+fn scoped_subnet(subnet: Option<IpNet>, scope: u8) -> Option<IpNet> {
+    let subnet = subnet.filter(|_| scope > 0)?;
+    let bits = scope.min(subnet.max_prefix_len());
+    IpNet::new(subnet.addr(), bits).ok().map(|n| n.trunc())
+}
+
+/// `records` with their TTLs no longer than the seconds left until `until`.
+fn counted_down(records: &[Record], until: Instant, now: Instant) -> impl Iterator<Item = Record> {
+    let left = until.saturating_duration_since(now).as_secs().max(1) as u32;
+    records.iter().map(move |r| {
+        let mut r = r.clone();
+        r.ttl = r.ttl.min(left);
+        r
+    })
+}
+
 impl Recursor {
-    /// Keep the proof of a negative `step` validated secure (untailored).
+    /// Keep the proof of a negative `step` validated secure, or of a secure wildcard
+    /// expansion, beside the entry it was cached as (under `scope`).
     pub(in crate::engine) fn keep_proof(
         &self,
         step: &Step,
         evidence: &Evidence,
         qtype: RecordType,
+        scope: CacheScope,
     ) {
         let max = self.inner.cache.config().max_negative_ttl;
         let negative_ttl = |soa: &Record| scoped_cache::negative_ttl(soa).map(|t| t.min(max));
@@ -154,18 +182,62 @@ impl Recursor {
         self.inner
             .dnssec
             .proofs
-            .insert(key, (until, Arc::new(proof)));
+            .insert((key, scope), (until, Arc::new(proof)));
     }
 
-    /// A secure negative answer with its proof in the authority section, TTLs counted down.
+    /// The scope of the cache entry under `key` that serves a client of `subnet`: the tailored
+    /// one if the tailored cache holds one for it, else the untailored one.
+    fn serving_scope(&self, key: &CacheKey, subnet: Option<IpNet>, now: Instant) -> CacheScope {
+        let scoped = &self.inner.scoped;
+        if scoped.is_empty() {
+            return CacheScope::Global;
+        }
+        scoped
+            .read(key, subnet, now, Read::Live)
+            .map_or(CacheScope::Global, |(hit, _)| hit.scope)
+    }
+
+    /// The proof kept for `key` as served to `subnet`; for an NXDOMAIN without one, the proof
+    /// of the closest ancestor's NXDOMAIN (the record cache answers names below it, RFC 8020).
+    fn kept_proof(
+        &self,
+        key: &CacheKey,
+        name: &Name,
+        nxdomain: bool,
+        subnet: Option<IpNet>,
+        now: Instant,
+    ) -> Option<(Instant, Arc<Vec<Record>>)> {
+        let proofs = &self.inner.dnssec.proofs;
+        let live = |found: Option<(Instant, Arc<Vec<Record>>)>| found.filter(|(u, _)| now < *u);
+        let scope = self.serving_scope(key, subnet, now);
+        if let Some(found) = live(proofs.get(&(key.clone(), scope))) {
+            return Some(found);
+        }
+        if !nxdomain {
+            return None;
+        }
+        let mut ancestor = name.clone();
+        while !ancestor.is_root() {
+            ancestor = ancestor.base_name();
+            let key = CacheKey::name_error(&ancestor, DNSClass::IN);
+            if let Some(found) = live(proofs.get(&(key, CacheScope::Global))) {
+                return Some(found);
+            }
+        }
+        None
+    }
+
+    /// A secure negative answer (or wildcard expansion) with its proof in the authority
+    /// section, TTLs counted down; an insecure one with its informational EDE.
     pub(in crate::engine) fn with_proof(
         &self,
         question: &Question,
+        subnet: Option<IpNet>,
         mut resolution: Resolution,
     ) -> Resolution {
         match resolution.security {
             Validation::Secure => {}
-            Validation::Insecure => return self.with_info(question, resolution),
+            Validation::Insecure => return self.with_info(question, subnet, resolution),
             _ => return resolution,
         }
         // The name the answer is about: the end of its CNAME chain.
@@ -196,24 +268,29 @@ impl Recursor {
             _ => return resolution,
         };
         let now = Instant::now();
-        if let Some((until, proof)) = self.inner.dnssec.proofs.get(&key)
-            && now < until
-        {
-            let left = until.saturating_duration_since(now).as_secs().max(1) as u32;
-            resolution.authorities.extend(proof.iter().map(|r| {
-                let mut r = r.clone();
-                r.ttl = r.ttl.min(left);
-                r
-            }));
+        let nxdomain = resolution.rcode == ResponseCode::NXDomain;
+        if let Some((until, proof)) = self.kept_proof(&key, &last, nxdomain, subnet, now) {
+            resolution
+                .authorities
+                .extend(counted_down(&proof, until, now));
         }
         resolution
     }
 
     /// An insecure answer with the informational EDE it got when it was validated: kept from
-    /// a fresh answer, given back to a hit.
-    fn with_info(&self, question: &Question, mut resolution: Resolution) -> Resolution {
+    /// a fresh answer, given back to a hit (of the same subnet, when the answer is tailored).
+    fn with_info(
+        &self,
+        question: &Question,
+        subnet: Option<IpNet>,
+        mut resolution: Resolution,
+    ) -> Resolution {
         let infos = &self.inner.dnssec.infos;
-        let key = (question.name.to_lowercase(), question.qtype);
+        let key = (
+            question.name.to_lowercase(),
+            question.qtype,
+            scoped_subnet(subnet, resolution.scope),
+        );
         let now = Instant::now();
         if !resolution.from_cache {
             match resolution.ede.as_ref().filter(|e| informational(e)) {
