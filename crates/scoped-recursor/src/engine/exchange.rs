@@ -88,6 +88,8 @@ struct TryEnd {
     started: Instant,
     /// The hard timeout was the server's own, not cut short by the question's deadline.
     full_wait: bool,
+    /// Sent over UDP (not TCP, not TLS): its time is the server's RTT.
+    udp: bool,
 }
 
 impl Recursor {
@@ -149,7 +151,11 @@ impl Recursor {
         let config = &self.inner.config;
         let stats = &self.inner.stats;
         let infra = &self.inner.infra;
-        let server = SocketAddr::new(addr, self.port_of(addr));
+        let tls = ctx.tls.clone();
+        let port = tls
+            .as_ref()
+            .map_or_else(|| self.port_of(addr), |route| route.port);
+        let server = SocketAddr::new(addr, port);
         ctx.spend_query().map_err(ExchangeError::Budget)?;
         let id: u16 = rand::random();
         let dnssec_ok = config.dnssec.validation;
@@ -168,11 +174,12 @@ impl Recursor {
         let slot = self.upstream_slot(ctx).await?;
         let started = Instant::now();
         let remaining = ctx.budget.deadline.saturating_duration_since(started);
-        // TCP pays for the connection setup too; its time and failures are not the server's RTT
-        // (a TCP-only problem must not demote the address for every name).
-        let (soft, hard) = match attempt.protocol {
-            Protocol::Udp => (infra.rto(addr, started), infra.hard_timeout(addr, started)),
-            Protocol::Tcp => (
+        // TCP and TLS pay for the connection setup too; their time and failures are not the
+        // server's RTT (a TCP-only problem must not demote the address for every name).
+        let udp = attempt.protocol == Protocol::Udp && tls.is_none();
+        let (soft, hard) = match udp {
+            true => (infra.rto(addr, started), infra.hard_timeout(addr, started)),
+            false => (
                 infra.rto(addr, started) * 2,
                 infra.hard_timeout(addr, started) * 2,
             ),
@@ -186,7 +193,7 @@ impl Recursor {
                 .ecs_audit
                 .record(addr, sent.prefix().prefix_len());
         }
-        trace!(%server, protocol = ?attempt.protocol, %name, %qtype, ?soft, ?timeout, "upstream query");
+        trace!(%server, protocol = ?attempt.protocol, tls = tls.is_some(), %name, %qtype, ?soft, ?timeout, "upstream query");
         let query = UpstreamQuery {
             server,
             protocol: attempt.protocol,
@@ -197,18 +204,25 @@ impl Recursor {
             // late-reply window existed; a try that heard nothing waits on for a late reply.
             echo_timeout: Some(soft),
         };
-        let udp = attempt.protocol == Protocol::Udp;
         // Taken before the send: a try already out when another try finds the server silent
         // goes overdue then, not at its own RTO.
         let silence = infra.silence(addr, started);
         let silenced = silence.notified();
         let in_flight = InFlight::begin(self, addr, slot);
-        let mut exchanged = self.inner.transport.exchange(query);
+        let mut exchanged = match tls {
+            // Over the forwarder's TLS connection, never the plain transport (no fallback).
+            Some(route) => {
+                let this = self.clone();
+                Box::pin(async move { route.client.exchange(query, &this.inner.stats).await })
+            }
+            None => self.inner.transport.exchange(query),
+        };
         let end = TryEnd {
             addr,
             attempt,
             started,
             full_wait: timeout == hard,
+            udp,
         };
         let early = if soft < timeout {
             tokio::select! {
@@ -279,7 +293,7 @@ impl Recursor {
                 let failed = match error {
                     TransportError::Timeout(_) | TransportError::EchoMissing(_) => Failure::Timeout,
                     TransportError::Io(_) => Failure::Network,
-                    TransportError::Framing(_) => Failure::Unusable,
+                    TransportError::Framing(_) | TransportError::Tls(_) => Failure::Unusable,
                 };
                 return Ok((result, None, Some(failed)));
             }
@@ -327,7 +341,7 @@ impl Recursor {
     fn settle(&self, end: TryEnd, exchanged: &Result<Vec<u8>, TransportError>) {
         let infra = &self.inner.infra;
         let now = Instant::now();
-        let udp = end.attempt.protocol == Protocol::Udp;
+        let udp = end.udp;
         match exchanged {
             Ok(_) if udp => infra.record_rtt(end.addr, now.duration_since(end.started), now),
             Ok(_) => {}

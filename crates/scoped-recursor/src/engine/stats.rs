@@ -54,6 +54,11 @@ crate::counters! {
         dnssec_bogus: "Upstream answers DNSSEC validation found bogus (answered SERVFAIL with an EDE)",
         dnssec_indeterminate: "Upstream answers no trust anchor covers",
         dnssec_bogus_cached: "Client questions answered SERVFAIL from a recent bogus verdict without asking again",
+        forward_tls_connections: "DNS over TLS connections opened to forwarders (handshake done)",
+        /// The server counts as failed for that query; nothing is sent in clear instead.
+        forward_tls_handshake_failures: "DNS over TLS connections to forwarders that failed before or during the handshake (unreachable, certificate not valid for tls-name)",
+        forward_tls_resumed: "DNS over TLS connections to forwarders that resumed an earlier TLS session (a shorter handshake)",
+        forward_tls_reused: "Queries to DNS over TLS forwarders sent on a connection already open",
         dnssec_aggressive_nxdomain: "Client questions answered NXDOMAIN from validated NSEC ranges without asking (RFC 8198)",
     }
 }

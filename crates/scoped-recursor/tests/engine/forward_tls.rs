@@ -1,0 +1,199 @@
+//! DNS over TLS to forwarders (`tls-name`): a forward zone's questions go to a real DoT server on
+//! loopback (tokio-rustls, a certificate made for the test), never in clear text; one connection
+//! per forwarder carries concurrent queries; a closed connection is opened again.
+//!
+//! These run on real time (real sockets: tokio's paused clock would jump past the handshakes);
+//! every wait is bounded by the engine's own timeouts.
+
+use std::net::{IpAddr, Ipv4Addr};
+
+use hickory_proto::op::ResponseCode;
+use hickory_proto::rr::RecordType;
+use scoped_recursor::Protocol;
+use scoped_recursor::{
+    EDE_NO_REACHABLE_AUTHORITY, ForwardTls, ForwardZone, Question, Recursor, RecursorConfig,
+    ResolveRequest, Routing,
+};
+use scoped_testkit::engine::{a_records, ask, config_for, recursor_with};
+use scoped_testkit::{Behaviour, DotOptions, DotServer, Internet, InternetBuilder, name};
+
+use super::{ROOT, stat};
+
+/// The forwarder: a recursive resolver that knows `lan.`, served over DoT on this address.
+const ROUTER: &str = "127.53.18.1";
+const ROOT_SERVER: &str = "127.53.0.1";
+/// The name in the forwarder's certificate.
+const TLS_NAME: &str = "dns.corp.example";
+
+const LAN: &str = "
+@        86400 IN SOA router.lan. hostmaster.lan. 1 1800 900 604800 300
+@        86400 IN NS  router
+router   86400 IN A   192.168.1.1
+printer  300   IN A   192.168.1.20
+nas      300   IN A   192.168.1.30
+tv       300   IN A   192.168.1.40
+phone    300   IN A   192.168.1.50
+";
+
+fn ip(text: &str) -> IpAddr {
+    text.parse().unwrap()
+}
+
+fn internet() -> Internet {
+    let mut b = InternetBuilder::new();
+    b.zone(".", ROOT).zone("lan.", LAN);
+    b.server(ip(ROOT_SERVER), &["."]).server_with(
+        ip(ROUTER),
+        &["lan."],
+        Behaviour {
+            recursive: true,
+            ..Behaviour::default()
+        },
+    );
+    b.build().unwrap()
+}
+
+/// `lan.` forwarded over DoT to `dot`, its certificate checked against `tls_name`.
+fn zone(dot: &DotServer, tls_name: &str) -> ForwardZone {
+    ForwardZone {
+        name: name("lan."),
+        servers: vec![dot.addr()],
+        tls: Some(ForwardTls::new(tls_name, vec![dot.certificate()]).unwrap()),
+    }
+}
+
+async fn lab(options: DotOptions, tls_name: &str) -> (Internet, DotServer, Recursor) {
+    let internet = internet();
+    let dot = internet
+        .serve_dot(ip(ROUTER), &[TLS_NAME], options)
+        .await
+        .unwrap();
+    let mut config = RecursorConfig {
+        forward_zones: vec![zone(&dot, tls_name)],
+        ..config_for(&internet)
+    };
+    config.infra.max_background_per_query = 0;
+    let recursor = recursor_with(&internet, config);
+    (internet, dot, recursor)
+}
+
+/// The queries the forwarder got, over any transport.
+fn to_router(internet: &Internet) -> Vec<Protocol> {
+    let log = internet.query_log();
+    log.iter()
+        .filter(|q| q.server.ip() == ip(ROUTER))
+        .map(|q| q.protocol)
+        .collect()
+}
+
+#[tokio::test]
+async fn a_forward_zone_with_tls_name_is_answered_over_tls() {
+    let (internet, dot, recursor) = lab(DotOptions::default(), TLS_NAME).await;
+    let request = ResolveRequest::new(
+        Question::new(name("printer.lan."), RecordType::A),
+        ip("192.0.2.7"),
+    );
+    let (res, lines) = recursor.trace(request).await;
+    assert_eq!(res.rcode, ResponseCode::NoError, "{res:?} {lines:#?}");
+    assert_eq!(a_records(&res), vec![Ipv4Addr::new(192, 168, 1, 20)]);
+    assert_eq!((dot.accepts(), dot.queries()), (1, 1));
+    // Only the DoT server heard it (it logs as a stream), with RD=1; the root never.
+    assert_eq!(to_router(&internet), vec![Protocol::Tcp]);
+    let logged = &internet.query_log()[0];
+    assert!(logged.message().unwrap().metadata.recursion_desired);
+    assert_eq!(internet.total_queries(), 1);
+    assert_eq!(stat(&recursor, |s| &s.forward_tls_connections), 1);
+    // The trace names the transport and the name checked.
+    let text = lines.join("\n");
+    assert!(
+        text.contains(&format!("DNS over TLS, certificate name {TLS_NAME}")),
+        "{text}"
+    );
+    assert!(
+        text.contains(&format!("forwarder {} over TLS", dot.addr())),
+        "{text}"
+    );
+    // The second question goes on the same connection.
+    let nas = ask(&recursor, "nas.lan.", RecordType::A).await;
+    assert_eq!(a_records(&nas), vec![Ipv4Addr::new(192, 168, 1, 30)]);
+    assert_eq!((dot.accepts(), dot.queries()), (1, 2));
+    assert_eq!(stat(&recursor, |s| &s.forward_tls_reused), 1);
+}
+
+#[tokio::test]
+async fn a_certificate_for_another_name_fails_the_forwarder_and_nothing_goes_in_clear() {
+    let (internet, dot, recursor) = lab(DotOptions::default(), "other.example").await;
+    let res = ask(&recursor, "printer.lan.", RecordType::A).await;
+    assert_eq!(res.rcode, ResponseCode::ServFail, "{res:?}");
+    let ede = res.ede.expect("an EDE with the SERVFAIL");
+    assert_eq!(ede.code, EDE_NO_REACHABLE_AUTHORITY);
+    assert!(ede.text.contains("lan."), "{}", ede.text);
+    // The handshake was tried and refused; no query was read, none went anywhere in clear.
+    assert!(dot.accepts() >= 1);
+    assert_eq!(dot.queries(), 0);
+    assert_eq!(internet.total_queries(), 0, "{:?}", internet.query_log());
+    assert!(stat(&recursor, |s| &s.forward_tls_handshake_failures) >= 1);
+    assert_eq!(stat(&recursor, |s| &s.forward_tls_connections), 0);
+}
+
+#[tokio::test]
+async fn concurrent_queries_are_pipelined_on_one_connection_and_matched_by_id() {
+    // The forwarder holds its replies until four queries have come on the connection, then
+    // answers them last-first: only a client that pipelines on one connection and matches
+    // replies by ID gets its four answers.
+    let (_internet, dot, recursor) = lab(DotOptions { batch: 4 }, TLS_NAME).await;
+    let names = ["printer.lan.", "nas.lan.", "tv.lan.", "phone.lan."];
+    let answers =
+        futures::future::join_all(names.iter().map(|name| ask(&recursor, name, RecordType::A)))
+            .await;
+    let got: Vec<_> = answers.iter().map(a_records).collect();
+    let want: Vec<_> = [20, 30, 40, 50]
+        .iter()
+        .map(|last| vec![Ipv4Addr::new(192, 168, 1, *last)])
+        .collect();
+    assert_eq!(got, want);
+    assert_eq!((dot.accepts(), dot.queries()), (1, 4));
+    assert_eq!(stat(&recursor, |s| &s.forward_tls_connections), 1);
+}
+
+#[tokio::test]
+async fn a_connection_the_forwarder_closed_is_opened_again() {
+    let (_internet, dot, recursor) = lab(DotOptions::default(), TLS_NAME).await;
+    let first = ask(&recursor, "printer.lan.", RecordType::A).await;
+    assert_eq!(a_records(&first), vec![Ipv4Addr::new(192, 168, 1, 20)]);
+    dot.close_connections();
+    // Asked at once: the close may cross the query, which is then sent again on a new
+    // connection; either way it is answered.
+    let second = ask(&recursor, "nas.lan.", RecordType::A).await;
+    assert_eq!(a_records(&second), vec![Ipv4Addr::new(192, 168, 1, 30)]);
+    assert_eq!(dot.accepts(), 2);
+    assert_eq!(stat(&recursor, |s| &s.forward_tls_connections), 2);
+    // rustls kept the session: the second handshake resumed it.
+    assert_eq!(stat(&recursor, |s| &s.forward_tls_resumed), 1);
+}
+
+#[tokio::test]
+async fn a_reload_keeps_an_unchanged_connection_and_applies_a_new_tls_name() {
+    let (_internet, dot, recursor) = lab(DotOptions::default(), TLS_NAME).await;
+    let first = ask(&recursor, "printer.lan.", RecordType::A).await;
+    assert_eq!(a_records(&first), vec![Ipv4Addr::new(192, 168, 1, 20)]);
+    let routing = |tls_name: &str| Routing {
+        forward_zones: vec![zone(&dot, tls_name)],
+        ..Routing::default()
+    };
+    // The same setting again: the open connection carries on.
+    recursor.set_routing(routing(TLS_NAME));
+    let before = recursor.routing().forward_zones[0].tls.clone().unwrap();
+    let nas = ask(&recursor, "nas.lan.", RecordType::A).await;
+    assert_eq!(a_records(&nas), vec![Ipv4Addr::new(192, 168, 1, 30)]);
+    assert_eq!(dot.accepts(), 1);
+    recursor.set_routing(routing(TLS_NAME));
+    let after = recursor.routing().forward_zones[0].tls.clone().unwrap();
+    assert!(after.same_connections(&before));
+    // Another name: in force at once, and the forwarder's certificate no longer passes (the
+    // zone's cached answers were flushed with the change).
+    recursor.set_routing(routing("other.example"));
+    let res = ask(&recursor, "printer.lan.", RecordType::A).await;
+    assert_eq!(res.rcode, ResponseCode::ServFail, "{res:?}");
+    assert_eq!(dot.queries(), 2);
+}
