@@ -8,7 +8,9 @@ use hickory_proto::op::{Message, ResponseCode};
 use hickory_proto::rr::rdata::A;
 use hickory_proto::rr::{RData, RecordType};
 use scoped_testkit::standard::standard_builder;
-use scoped_testkit::{Behaviour, Internet};
+use scoped_testkit::{Behaviour, DotOptions, Internet};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::TcpStream;
 
 use crate::lab::{Lab, query};
 
@@ -89,6 +91,82 @@ async fn a_forward_zone_is_answered_by_its_forwarder_and_the_root_never_hears_of
         .await;
     assert_eq!(www.metadata.response_code, ResponseCode::NoError);
     assert_eq!(asked(&lab, ROUTER), 1);
+}
+
+/// An engine counter from the control endpoint (`GET /stats`).
+async fn engine_counter(lab: &Lab, counter: &str) -> u64 {
+    let control = lab.control.expect("the control endpoint is on");
+    let mut stream = TcpStream::connect(control).await.expect("control");
+    stream
+        .write_all(b"GET /stats HTTP/1.0\r\nHost: localhost\r\n\r\n")
+        .await
+        .expect("request");
+    let mut text = String::new();
+    stream.read_to_string(&mut text).await.expect("response");
+    let body = text
+        .split_once("\r\n\r\n")
+        .map(|(_, b)| b)
+        .unwrap_or_default();
+    let json: serde_json::Value = serde_json::from_str(body).expect("JSON stats");
+    json["engine"][counter].as_u64().expect("a counter")
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_forward_zone_with_tls_name_is_forwarded_over_dns_over_tls() {
+    let internet = internet();
+    // The router also speaks DNS over TLS, with a certificate for its name made now (trusted
+    // through tls-ca-file, as an internal CA would be).
+    let dot = internet
+        .serve_dot(
+            ROUTER.parse().unwrap(),
+            &["router.lan.example"],
+            DotOptions::default(),
+        )
+        .await
+        .expect("DoT server");
+    let files = [("corp-ca.pem", dot.certificate_pem())];
+    let lab = Lab::start_with_files(internet, &files, |config| {
+        let zone: toml::Table = format!(
+            "name = \"lan.\"\naddresses = [\"{}\"]\ntls-name = \"router.lan.example\"\n\
+             tls-ca-file = \"corp-ca.pem\"",
+            dot.addr()
+        )
+        .parse()
+        .unwrap();
+        config.insert(
+            "forward-zones".into(),
+            vec![toml::Value::Table(zone)].into(),
+        );
+        let control: toml::Table = "enabled = true\nlisten = [\"127.0.0.1:0\"]"
+            .parse()
+            .unwrap();
+        config.insert("control".into(), control.into());
+    })
+    .await;
+    let response = lab
+        .udp(&query(1, "printer.lan.", RecordType::A, Some(1232)))
+        .await;
+    assert_eq!(response.metadata.response_code, ResponseCode::NoError);
+    assert_eq!(a_records(&response), vec![Ipv4Addr::new(192, 168, 1, 20)]);
+    // The router heard it over TLS only: its UDP and TCP ports never did.
+    assert_eq!((dot.accepts(), dot.queries()), (1, 1));
+    assert_eq!(asked(&lab, ROUTER), 1);
+    assert!(
+        lab.internet()
+            .query_log()
+            .iter()
+            .all(|q| q.server == dot.addr()),
+        "{:?}",
+        lab.internet().query_log()
+    );
+    // Another name: the same connection.
+    let again = lab
+        .udp(&query(2, "router.lan.", RecordType::A, Some(1232)))
+        .await;
+    assert_eq!(a_records(&again), vec![Ipv4Addr::new(192, 168, 1, 1)]);
+    assert_eq!((dot.accepts(), dot.queries()), (1, 2));
+    assert_eq!(engine_counter(&lab, "forward_tls_connections").await, 1);
+    assert_eq!(engine_counter(&lab, "forward_tls_reused").await, 1);
 }
 
 /// Polls `check` until it holds (a reload is applied asynchronously), for at most 10 s.
