@@ -33,7 +33,7 @@ pub use engine::{
     DNS64_PTR_CNAME_TTL, EDE_NETWORK_ERROR, EDE_NO_REACHABLE_AUTHORITY, EDE_OTHER, EcsSent,
     EngineStats, ForwardZone, Recursor, ResolveError, Routing, StubZone,
 };
-pub use forward_tls::{ForwardTls, ForwardTlsError};
+pub use forward_tls::{ConnectionLimits, ForwardTls, ForwardTlsError};
 pub use root_hints::{RootHint, builtin_root_hints, parse_root_hints};
 pub use transport::{
     NetTransport, Protocol, Transport, TransportError, UpstreamQuery, reply_matches,

@@ -44,6 +44,7 @@ pub struct DotServer {
     pem: String,
     accepts: Arc<AtomicUsize>,
     queries: Arc<AtomicUsize>,
+    counts: Arc<Counts>,
     close: watch::Sender<u64>,
     /// The listener and its connections: dropped with the server, they stop.
     _tasks: JoinSet<()>,
@@ -73,6 +74,16 @@ impl DotServer {
     /// Queries read so far, all connections together (only after a handshake succeeded).
     pub fn queries(&self) -> usize {
         self.queries.load(Ordering::SeqCst)
+    }
+
+    /// Connections the client closed (EOF or error from its side).
+    pub fn closed_by_client(&self) -> usize {
+        self.counts.closed_by_client.load(Ordering::SeqCst)
+    }
+
+    /// The most queries one connection had read and not yet answered at once.
+    pub fn max_outstanding(&self) -> usize {
+        self.counts.max_outstanding.load(Ordering::SeqCst)
     }
 
     /// Close every open connection now (close_notify, then FIN), as a server that closes
@@ -115,12 +126,14 @@ impl Internet {
         let accepts = Arc::new(AtomicUsize::new(0));
         let queries = Arc::new(AtomicUsize::new(0));
         let (close, _) = watch::channel(0);
+        let counts = Arc::new(Counts::default());
         let mut tasks = JoinSet::new();
         let serving = Serving {
             internet: self.clone(),
             state,
             addr,
             queries: queries.clone(),
+            counts: counts.clone(),
             close: close.clone(),
             options,
         };
@@ -136,10 +149,18 @@ impl Internet {
             pem: made.cert.pem(),
             accepts,
             queries,
+            counts,
             close,
             _tasks: tasks,
         })
     }
+}
+
+/// What the connections count together.
+#[derive(Debug, Default)]
+struct Counts {
+    closed_by_client: AtomicUsize,
+    max_outstanding: AtomicUsize,
 }
 
 /// What every connection of one server needs.
@@ -149,6 +170,7 @@ struct Serving {
     state: Arc<ServerState>,
     addr: SocketAddr,
     queries: Arc<AtomicUsize>,
+    counts: Arc<Counts>,
     close: watch::Sender<u64>,
     options: DotOptions,
 }
@@ -179,17 +201,24 @@ async fn connection(tcp: TcpStream, source: SocketAddr, acceptor: TlsAcceptor, s
     };
     let (mut read, write) = tokio::io::split(stream);
     let (replies, outgoing) = mpsc::unbounded_channel();
-    let writer = tokio::spawn(write_loop(write, outgoing));
+    // Queries read and not yet answered on this connection.
+    let outstanding = Arc::new(AtomicUsize::new(0));
+    let writer = tokio::spawn(write_loop(write, outgoing, outstanding.clone()));
     let mut held: Vec<Vec<u8>> = Vec::new();
     loop {
         let query = tokio::select! {
             query = read_framed(&mut read) => match query {
                 Ok(query) => query,
-                Err(_) => break,
+                Err(_) => {
+                    s.counts.closed_by_client.fetch_add(1, Ordering::SeqCst);
+                    break;
+                }
             },
             _ = close.changed() => break,
         };
         s.queries.fetch_add(1, Ordering::SeqCst);
+        let now = outstanding.fetch_add(1, Ordering::SeqCst) + 1;
+        s.counts.max_outstanding.fetch_max(now, Ordering::SeqCst);
         let handled = s
             .internet
             .handle(&s.state, s.addr, &query, source, Protocol::Tcp);
@@ -218,8 +247,10 @@ async fn connection(tcp: TcpStream, source: SocketAddr, acceptor: TlsAcceptor, s
 async fn write_loop(
     mut write: WriteHalf<TlsStream<TcpStream>>,
     mut outgoing: mpsc::UnboundedReceiver<Vec<u8>>,
+    outstanding: Arc<AtomicUsize>,
 ) {
     while let Some(reply) = outgoing.recv().await {
+        let _ = outstanding.fetch_update(Ordering::SeqCst, Ordering::SeqCst, |n| n.checked_sub(1));
         let Ok(len) = u16::try_from(reply.len()) else {
             continue;
         };

@@ -76,14 +76,7 @@ impl Conn {
     pub(super) fn start(stream: Stream, idle: Duration, max_outstanding: usize) -> Self {
         let (read, write) = tokio::io::split(stream);
         let (frames, queued) = mpsc::channel(max_outstanding);
-        let shared = Arc::new(Shared {
-            state: Mutex::new(State {
-                open: true,
-                pending: HashMap::new(),
-                last_used: Instant::now(),
-            }),
-            closed: watch::channel(false).0,
-        });
+        let shared = Arc::new(Shared::new());
         let reader = tokio::spawn(read_loop(read, shared.clone(), idle)).abort_handle();
         let writer = tokio::spawn(write_loop(write, queued, shared.clone())).abort_handle();
         Self {
@@ -152,6 +145,17 @@ impl Drop for Outstanding<'_> {
 }
 
 impl Shared {
+    fn new() -> Self {
+        Self {
+            state: Mutex::new(State {
+                open: true,
+                pending: HashMap::new(),
+                last_used: Instant::now(),
+            }),
+            closed: watch::channel(false).0,
+        }
+    }
+
     fn lock(&self) -> std::sync::MutexGuard<'_, State> {
         self.state.lock().unwrap_or_else(|e| e.into_inner())
     }
@@ -280,7 +284,45 @@ async fn write_loop(
 
 #[cfg(test)]
 mod tests {
-    use super::take_frame;
+    use super::*;
+
+    /// A reply to a query with ID `id`: header only, QR set.
+    fn reply(id: u16) -> Vec<u8> {
+        let mut wire = vec![0; 12];
+        wire[..2].copy_from_slice(&id.to_be_bytes());
+        wire[2] = 0x80;
+        wire
+    }
+
+    #[tokio::test]
+    async fn queries_with_the_same_id_go_out_under_different_ones_and_get_theirs_back() {
+        let shared = Shared::new();
+        let (first_id, first) = shared.register(7).unwrap();
+        let (second_id, second) = shared.register(7).unwrap();
+        assert_eq!(first_id, 7);
+        assert_ne!(
+            second_id, 7,
+            "two outstanding queries never share an ID on the wire"
+        );
+        // The replies come last-first; each reaches its query with the engine's ID.
+        shared.deliver(reply(second_id));
+        shared.deliver(reply(first_id));
+        assert_eq!(second.await.unwrap()[..2], 7u16.to_be_bytes());
+        assert_eq!(first.await.unwrap()[..2], 7u16.to_be_bytes());
+        // A reply nobody waits for is dropped; the table is empty: the connection is idle.
+        shared.deliver(reply(99));
+        assert!(shared.idle_deadline(Duration::from_secs(1)).is_some());
+    }
+
+    #[tokio::test]
+    async fn closing_fails_the_outstanding_queries_and_refuses_new_ones() {
+        let shared = Shared::new();
+        let (_, waiting) = shared.register(1).unwrap();
+        assert!(shared.idle_deadline(Duration::from_secs(1)).is_none());
+        shared.close();
+        assert!(waiting.await.is_err(), "woken, not left hanging");
+        assert!(matches!(shared.register(2), Err(Sent::Closed)));
+    }
 
     #[test]
     fn frames_are_taken_whole_and_in_order() {

@@ -39,6 +39,25 @@ pub const IDLE_TIMEOUT: Duration = Duration::from_secs(10);
 /// At most this many queries outstanding on one connection; more wait for a reply.
 pub const MAX_OUTSTANDING: usize = 64;
 
+/// How long a zone's connections stay idle and how many queries each carries at once.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct ConnectionLimits {
+    /// A connection without outstanding queries for this long is closed.
+    pub idle_timeout: Duration,
+    /// At most this many queries outstanding on one connection; more wait for a reply.
+    pub max_outstanding: usize,
+}
+
+impl Default for ConnectionLimits {
+    /// [`IDLE_TIMEOUT`] and [`MAX_OUTSTANDING`].
+    fn default() -> Self {
+        Self {
+            idle_timeout: IDLE_TIMEOUT,
+            max_outstanding: MAX_OUTSTANDING,
+        }
+    }
+}
+
 /// Why a `tls-name` setting cannot be used.
 #[derive(Debug, thiserror::Error)]
 pub enum ForwardTlsError {
@@ -67,6 +86,7 @@ struct Inner {
     name: String,
     server_name: ServerName<'static>,
     extra_roots: Vec<CertificateDer<'static>>,
+    limits: ConnectionLimits,
     connector: TlsConnector,
     /// Per forwarder: its connection, behind an async lock held while one is opened, so that
     /// queries arriving meanwhile wait for it rather than open their own.
@@ -75,10 +95,19 @@ struct Inner {
 
 impl ForwardTls {
     /// Forwarders whose certificates must be valid for `name`, issued under Mozilla's roots or
-    /// one of `extra_roots` (DER).
+    /// one of `extra_roots` (DER), with the default [`ConnectionLimits`].
     pub fn new(
         name: &str,
         extra_roots: Vec<CertificateDer<'static>>,
+    ) -> Result<Self, ForwardTlsError> {
+        Self::with_limits(name, extra_roots, ConnectionLimits::default())
+    }
+
+    /// [`new`](Self::new) with other connection limits.
+    pub fn with_limits(
+        name: &str,
+        extra_roots: Vec<CertificateDer<'static>>,
+        limits: ConnectionLimits,
     ) -> Result<Self, ForwardTlsError> {
         let server_name = ServerName::try_from(name.trim_end_matches('.').to_owned())
             .map_err(|_| ForwardTlsError::BadName(name.to_owned()))?;
@@ -104,6 +133,7 @@ impl ForwardTls {
                 name: name.to_owned(),
                 server_name,
                 extra_roots,
+                limits,
                 connector: TlsConnector::from(Arc::new(config)),
                 conns: Mutex::default(),
             }),
@@ -202,7 +232,12 @@ impl ForwardTls {
                     bump(&stats.forward_tls_resumed);
                 }
                 debug!(%server, name = %self.inner.name, resumed, "DoT connection to forwarder open");
-                Ok(Conn::start(stream, IDLE_TIMEOUT, MAX_OUTSTANDING))
+                let limits = self.inner.limits;
+                Ok(Conn::start(
+                    stream,
+                    limits.idle_timeout,
+                    limits.max_outstanding,
+                ))
             }
             Err(error) => {
                 bump(&stats.forward_tls_handshake_failures);
@@ -229,7 +264,9 @@ pub fn provider() -> Arc<rustls::crypto::CryptoProvider> {
 
 impl PartialEq for ForwardTls {
     fn eq(&self, other: &Self) -> bool {
-        self.inner.name == other.inner.name && self.inner.extra_roots == other.inner.extra_roots
+        self.inner.name == other.inner.name
+            && self.inner.extra_roots == other.inner.extra_roots
+            && self.inner.limits == other.inner.limits
     }
 }
 
@@ -241,5 +278,51 @@ impl fmt::Debug for ForwardTls {
             .field("name", &self.inner.name)
             .field("extra_roots", &self.inner.extra_roots.len())
             .finish()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_name_that_no_certificate_can_hold_is_refused() {
+        let err = ForwardTls::new("dns corp", Vec::new()).unwrap_err();
+        assert!(matches!(err, ForwardTlsError::BadName(_)), "{err}");
+        // A DNS name (a trailing dot is allowed) or an IP address is fine.
+        assert_eq!(
+            ForwardTls::new("dns.quad9.net.", Vec::new())
+                .unwrap()
+                .name(),
+            "dns.quad9.net."
+        );
+        assert!(ForwardTls::new("9.9.9.9", Vec::new()).is_ok());
+    }
+
+    #[test]
+    fn an_extra_root_that_is_no_certificate_is_refused_by_its_position() {
+        let junk = CertificateDer::from(vec![0x30, 0x03, 0x02, 0x01, 0x01]);
+        let err = ForwardTls::new("dns.corp.example", vec![junk]).unwrap_err();
+        assert!(
+            matches!(err, ForwardTlsError::BadCertificate { index: 1, .. }),
+            "{err}"
+        );
+    }
+
+    #[test]
+    fn equal_settings_compare_equal_but_only_clones_share_connections() {
+        let a = ForwardTls::new("dns.corp.example", Vec::new()).unwrap();
+        let b = ForwardTls::new("dns.corp.example", Vec::new()).unwrap();
+        let other = ForwardTls::new("dns2.corp.example", Vec::new()).unwrap();
+        assert_eq!(a, b);
+        assert_ne!(a, other);
+        assert!(!a.same_connections(&b));
+        assert!(a.same_connections(&a.clone()));
+        let short = ConnectionLimits {
+            idle_timeout: Duration::from_secs(1),
+            ..ConnectionLimits::default()
+        };
+        let c = ForwardTls::with_limits("dns.corp.example", Vec::new(), short).unwrap();
+        assert_ne!(a, c);
     }
 }

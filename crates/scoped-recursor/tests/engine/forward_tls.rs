@@ -6,13 +6,14 @@
 //! every wait is bounded by the engine's own timeouts.
 
 use std::net::{IpAddr, Ipv4Addr};
+use std::time::Duration;
 
 use hickory_proto::op::ResponseCode;
 use hickory_proto::rr::RecordType;
 use scoped_recursor::Protocol;
 use scoped_recursor::{
-    EDE_NO_REACHABLE_AUTHORITY, ForwardTls, ForwardZone, Question, Recursor, RecursorConfig,
-    ResolveRequest, Routing,
+    ConnectionLimits, EDE_NO_REACHABLE_AUTHORITY, ForwardTls, ForwardZone, Question, Recursor,
+    RecursorConfig, ResolveRequest, Routing,
 };
 use scoped_testkit::engine::{a_records, ask, config_for, recursor_with};
 use scoped_testkit::{Behaviour, DotOptions, DotServer, Internet, InternetBuilder, name};
@@ -55,21 +56,35 @@ fn internet() -> Internet {
 
 /// `lan.` forwarded over DoT to `dot`, its certificate checked against `tls_name`.
 fn zone(dot: &DotServer, tls_name: &str) -> ForwardZone {
+    zone_with(dot, tls_name, ConnectionLimits::default())
+}
+
+fn zone_with(dot: &DotServer, tls_name: &str, limits: ConnectionLimits) -> ForwardZone {
+    let tls = ForwardTls::with_limits(tls_name, vec![dot.certificate()], limits).unwrap();
     ForwardZone {
         name: name("lan."),
         servers: vec![dot.addr()],
-        tls: Some(ForwardTls::new(tls_name, vec![dot.certificate()]).unwrap()),
+        tls: Some(tls),
     }
 }
 
 async fn lab(options: DotOptions, tls_name: &str) -> (Internet, DotServer, Recursor) {
+    lab_with(options, tls_name, ConnectionLimits::default()).await
+}
+
+async fn lab_with(
+    options: DotOptions,
+    tls_name: &str,
+    limits: ConnectionLimits,
+) -> (Internet, DotServer, Recursor) {
     let internet = internet();
     let dot = internet
         .serve_dot(ip(ROUTER), &[TLS_NAME], options)
         .await
         .unwrap();
     let mut config = RecursorConfig {
-        forward_zones: vec![zone(&dot, tls_name)],
+        forward_zones: vec![zone_with(&dot, tls_name, limits)],
+        query_timeout: Duration::from_secs(2),
         ..config_for(&internet)
     };
     config.infra.max_background_per_query = 0;
@@ -196,4 +211,83 @@ async fn a_reload_keeps_an_unchanged_connection_and_applies_a_new_tls_name() {
     let res = ask(&recursor, "printer.lan.", RecordType::A).await;
     assert_eq!(res.rcode, ResponseCode::ServFail, "{res:?}");
     assert_eq!(dot.queries(), 2);
+}
+
+/// Waits (at most 10 s, polling) until `check` holds.
+async fn until(what: &str, check: impl Fn() -> bool) {
+    for _ in 0..200 {
+        if check() {
+            return;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    panic!("{what}: not within 10 s");
+}
+
+#[tokio::test]
+async fn an_idle_connection_is_closed_and_the_next_query_opens_another() {
+    let limits = ConnectionLimits {
+        idle_timeout: Duration::from_millis(200),
+        ..ConnectionLimits::default()
+    };
+    let (_internet, dot, recursor) = lab_with(DotOptions::default(), TLS_NAME, limits).await;
+    let first = ask(&recursor, "printer.lan.", RecordType::A).await;
+    assert_eq!(a_records(&first), vec![Ipv4Addr::new(192, 168, 1, 20)]);
+    // Nothing outstanding: we close it ourselves after the idle timeout.
+    until("the idle connection closed", || dot.closed_by_client() == 1).await;
+    let second = ask(&recursor, "nas.lan.", RecordType::A).await;
+    assert_eq!(a_records(&second), vec![Ipv4Addr::new(192, 168, 1, 30)]);
+    assert_eq!(dot.accepts(), 2);
+}
+
+#[tokio::test]
+async fn queries_beyond_the_outstanding_limit_wait_for_a_reply() {
+    let limits = ConnectionLimits {
+        max_outstanding: 2,
+        ..ConnectionLimits::default()
+    };
+    let (internet, dot, recursor) = lab_with(DotOptions::default(), TLS_NAME, limits).await;
+    // Slow replies, so that queries pile up on the connection.
+    internet
+        .server(ip(ROUTER))
+        .unwrap()
+        .set_delay(Duration::from_millis(100));
+    let names = [
+        "printer.lan.",
+        "nas.lan.",
+        "tv.lan.",
+        "phone.lan.",
+        "router.lan.",
+    ];
+    let answers =
+        futures::future::join_all(names.iter().map(|n| ask(&recursor, n, RecordType::A))).await;
+    assert!(
+        answers.iter().all(|a| a_records(a).len() == 1),
+        "{answers:?}"
+    );
+    // Two at a time on the one connection, never more.
+    assert_eq!(dot.max_outstanding(), 2);
+    assert_eq!((dot.accepts(), dot.queries()), (1, 5));
+}
+
+#[tokio::test]
+async fn a_forwarder_that_stops_answering_costs_a_bounded_wait_and_its_connection() {
+    let (internet, dot, recursor) = lab(DotOptions::default(), TLS_NAME).await;
+    let first = ask(&recursor, "printer.lan.", RecordType::A).await;
+    assert_eq!(a_records(&first), vec![Ipv4Addr::new(192, 168, 1, 20)]);
+    // The connection stays open but nothing comes back on it: the question fails within its
+    // time budget (2 s here) with EDE 22, and the connection is given up.
+    internet.server(ip(ROUTER)).unwrap().set_dead(true);
+    let res = ask(&recursor, "nas.lan.", RecordType::A).await;
+    assert_eq!(res.rcode, ResponseCode::ServFail, "{res:?}");
+    assert_eq!(res.ede.map(|e| e.code), Some(EDE_NO_REACHABLE_AUTHORITY));
+    until("the silent connection closed", || {
+        dot.closed_by_client() == 1
+    })
+    .await;
+    // Answering again: a new connection.
+    internet.server(ip(ROUTER)).unwrap().set_dead(false);
+    let tv = ask(&recursor, "tv.lan.", RecordType::A).await;
+    assert_eq!(a_records(&tv), vec![Ipv4Addr::new(192, 168, 1, 40)]);
+    assert_eq!(dot.accepts(), 2);
 }
