@@ -88,10 +88,13 @@ struct Inner {
     extra_roots: Vec<CertificateDer<'static>>,
     limits: ConnectionLimits,
     connector: TlsConnector,
-    /// Per forwarder: its connection, behind an async lock held while one is opened, so that
-    /// queries arriving meanwhile wait for it rather than open their own.
-    conns: Mutex<HashMap<SocketAddr, Arc<tokio::sync::Mutex<Option<Arc<Conn>>>>>>,
+    /// Per forwarder: its connection.
+    conns: Mutex<HashMap<SocketAddr, Arc<Slot>>>,
 }
+
+/// One forwarder's connection, behind an async lock held while one is opened, so that queries
+/// arriving meanwhile wait for it rather than open their own.
+type Slot = tokio::sync::Mutex<Option<Arc<Conn>>>;
 
 impl ForwardTls {
     /// Forwarders whose certificates must be valid for `name`, issued under Mozilla's roots or
