@@ -12,6 +12,12 @@
 //! trust anchor down like any other (the DS and DNSKEY questions themselves are routed like any
 //! question: forwarded if they fall in a forward zone).
 //!
+//! With `tls-name` ([`ForwardZone::tls`]), every try to the zone's forwarders goes over DNS
+//! over TLS (`crate::forward_tls`: one pipelined connection per forwarder), chosen per forwarder
+//! through the [`Ctx`]; the exchange is otherwise the same (IDs, ECS and its echo, budget,
+//! timeouts as for TCP). A forwarder that fails the certificate check is a failed server; there
+//! is no clear-text fallback.
+//!
 //! The deepest zone wins: a forward zone inside another, or a stub zone inside a forward zone,
 //! takes the names below it.
 
