@@ -29,7 +29,7 @@ use tracing::{debug, warn};
 
 use crate::counters::bump;
 use crate::engine::EngineStats;
-use crate::transport::{TransportError, UpstreamQuery};
+use crate::transport::{TransportError, UpstreamQuery, reply_matches};
 use conn::{Conn, Sent};
 
 /// The port of DNS over TLS (RFC 7858 §3.1), used when a forwarder's address gives none.
@@ -187,7 +187,9 @@ impl ForwardTls {
             other => other,
         };
         let reply = reply.map_err(|sent| sent.into_error(query.server))?;
-        if query.accepts(&reply) {
+        // As over TCP: the question and the ECS echo must match (E11); whether an echo was
+        // required is the exchange plan's call (E12), made on the reply.
+        if reply_matches(&query.message, &reply) {
             Ok(reply)
         } else {
             Err(TransportError::Framing(

@@ -15,7 +15,7 @@ use scoped_recursor::{
     ConnectionLimits, EDE_NO_REACHABLE_AUTHORITY, ForwardTls, ForwardZone, Question, Recursor,
     RecursorConfig, ResolveRequest, Routing,
 };
-use scoped_testkit::engine::{a_records, ask, config_for, recursor_with};
+use scoped_testkit::engine::{a_records, ask, ask_from, config_for, recursor_with};
 use scoped_testkit::{Behaviour, DotOptions, DotServer, Internet, InternetBuilder, name};
 
 use super::{ROOT, stat};
@@ -290,4 +290,32 @@ async fn a_forwarder_that_stops_answering_costs_a_bounded_wait_and_its_connectio
     let tv = ask(&recursor, "tv.lan.", RecordType::A).await;
     assert_eq!(a_records(&tv), vec![Ipv4Addr::new(192, 168, 1, 40)]);
     assert_eq!(dot.accepts(), 2);
+}
+
+#[tokio::test]
+async fn ecs_goes_over_tls_only_to_an_allowlisted_forwarder_address() {
+    let subnet: ipnet::IpNet = "198.51.100.0/24".parse().unwrap();
+    for (allowlist, expect_ecs) in [("", false), ("lan.", false), ("127.53.18.1/32", true)] {
+        let internet = internet();
+        let dot = internet
+            .serve_dot(ip(ROUTER), &[TLS_NAME], DotOptions::default())
+            .await
+            .unwrap();
+        let config = RecursorConfig {
+            forward_zones: vec![zone(&dot, TLS_NAME)],
+            ecs_allowlist: scoped_ecs::Allowlist::parse(allowlist).unwrap(),
+            ..config_for(&internet)
+        };
+        let recursor = recursor_with(&internet, config);
+        let res = ask_from(&recursor, "printer.lan.", RecordType::A, Some(subnet)).await;
+        assert_eq!(a_records(&res), vec![Ipv4Addr::new(192, 168, 1, 20)]);
+        let log = internet.query_log();
+        assert_eq!(log.len(), 1, "{log:?}");
+        assert_eq!(log[0].server, dot.addr());
+        assert_eq!(
+            log[0].client_subnet().is_some(),
+            expect_ecs,
+            "allowlist {allowlist:?}: {log:?}"
+        );
+    }
 }
