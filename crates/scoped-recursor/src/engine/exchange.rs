@@ -11,6 +11,7 @@
 
 use std::net::{IpAddr, SocketAddr};
 
+use futures::future::BoxFuture;
 use hickory_proto::op::Message;
 use hickory_proto::rr::{DNSClass, Name, RecordType};
 use scoped_ecs::{Ecs, check_reply_opt, scan_opt};
@@ -18,7 +19,7 @@ use tokio::sync::Notify;
 use tokio::time::Instant;
 use tracing::{debug, trace};
 
-use super::ctx::Ctx;
+use super::ctx::{Ctx, TlsRoute};
 use super::plan::{
     EcsExchange, ExchangePlan, Learned, Next, ReplyFacts, Try, TryReason, TryResult,
 };
@@ -209,14 +210,7 @@ impl Recursor {
         let silence = infra.silence(addr, started);
         let silenced = silence.notified();
         let in_flight = InFlight::begin(self, addr, slot);
-        let mut exchanged = match tls {
-            // Over the forwarder's TLS connection, never the plain transport (no fallback).
-            Some(route) => {
-                let this = self.clone();
-                Box::pin(async move { route.client.exchange(query, &this.inner.stats).await })
-            }
-            None => self.inner.transport.exchange(query),
-        };
+        let mut exchanged = self.send(tls, query);
         let end = TryEnd {
             addr,
             attempt,
@@ -333,6 +327,22 @@ impl Recursor {
             ecs,
         };
         Ok((TryResult::Reply(facts), Some(response), None))
+    }
+
+    /// The query on its way: over the forwarder's TLS connection when the try has a TLS route
+    /// (then never through the plain transport: no clear-text fallback), else the transport.
+    fn send(
+        &self,
+        tls: Option<TlsRoute>,
+        query: UpstreamQuery,
+    ) -> BoxFuture<'static, Result<Vec<u8>, TransportError>> {
+        match tls {
+            Some(route) => {
+                let this = self.clone();
+                Box::pin(async move { route.client.exchange(query, &this.inner.stats).await })
+            }
+            None => self.inner.transport.exchange(query),
+        }
     }
 
     /// What the end of one try says about the server: a UDP reply is an RTT sample (a late one
