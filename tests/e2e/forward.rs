@@ -8,7 +8,9 @@ use hickory_proto::op::{Message, ResponseCode};
 use hickory_proto::rr::rdata::A;
 use hickory_proto::rr::{RData, RecordType};
 use scoped_testkit::standard::standard_builder;
-use scoped_testkit::{Behaviour, Internet};
+use scoped_testkit::{Behaviour, DotOptions, DotServer, Internet};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::TcpStream;
 
 use crate::lab::{Lab, query};
 
@@ -91,6 +93,87 @@ async fn a_forward_zone_is_answered_by_its_forwarder_and_the_root_never_hears_of
     assert_eq!(asked(&lab, ROUTER), 1);
 }
 
+/// `lan.` forwarded over DNS over TLS to `dot`, checking `tls_name`, trusting `corp-ca.pem`.
+fn forward_lan_over_tls(config: &mut toml::Table, dot: &DotServer, tls_name: &str) {
+    let zone: toml::Table = format!(
+        "name = \"lan.\"\naddresses = [\"{}\"]\ntls-name = \"{tls_name}\"\n\
+         tls-ca-file = \"corp-ca.pem\"",
+        dot.addr()
+    )
+    .parse()
+    .unwrap();
+    config.insert(
+        "forward-zones".into(),
+        vec![toml::Value::Table(zone)].into(),
+    );
+}
+
+/// An engine counter from the control endpoint (`GET /stats`).
+async fn engine_counter(lab: &Lab, counter: &str) -> u64 {
+    let control = lab.control.expect("the control endpoint is on");
+    let mut stream = TcpStream::connect(control).await.expect("control");
+    stream
+        .write_all(b"GET /stats HTTP/1.0\r\nHost: localhost\r\n\r\n")
+        .await
+        .expect("request");
+    let mut text = String::new();
+    stream.read_to_string(&mut text).await.expect("response");
+    let body = text
+        .split_once("\r\n\r\n")
+        .map(|(_, b)| b)
+        .unwrap_or_default();
+    let json: serde_json::Value = serde_json::from_str(body).expect("JSON stats");
+    json["engine"][counter].as_u64().expect("a counter")
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_forward_zone_with_tls_name_is_forwarded_over_dns_over_tls() {
+    let internet = internet();
+    // The router also speaks DNS over TLS, with a certificate for its name made now (trusted
+    // through tls-ca-file, as an internal CA would be).
+    let dot = internet
+        .serve_dot(
+            ROUTER.parse().unwrap(),
+            &["router.lan.example"],
+            DotOptions::default(),
+        )
+        .await
+        .expect("DoT server");
+    let files = [("corp-ca.pem", dot.certificate_pem())];
+    let lab = Lab::start_with_files(internet, &files, |config| {
+        forward_lan_over_tls(config, &dot, "router.lan.example");
+        let control: toml::Table = "enabled = true\nlisten = [\"127.0.0.1:0\"]"
+            .parse()
+            .unwrap();
+        config.insert("control".into(), control.into());
+    })
+    .await;
+    let response = lab
+        .udp(&query(1, "printer.lan.", RecordType::A, Some(1232)))
+        .await;
+    assert_eq!(response.metadata.response_code, ResponseCode::NoError);
+    assert_eq!(a_records(&response), vec![Ipv4Addr::new(192, 168, 1, 20)]);
+    // The router heard it over TLS only: its UDP and TCP ports never did.
+    assert_eq!((dot.accepts(), dot.queries()), (1, 1));
+    assert_eq!(asked(&lab, ROUTER), 1);
+    assert!(
+        lab.internet()
+            .query_log()
+            .iter()
+            .all(|q| q.server == dot.addr()),
+        "{:?}",
+        lab.internet().query_log()
+    );
+    // Another name: the same connection.
+    let again = lab
+        .udp(&query(2, "router.lan.", RecordType::A, Some(1232)))
+        .await;
+    assert_eq!(a_records(&again), vec![Ipv4Addr::new(192, 168, 1, 1)]);
+    assert_eq!((dot.accepts(), dot.queries()), (1, 2));
+    assert_eq!(engine_counter(&lab, "forward_tls_connections").await, 1);
+    assert_eq!(engine_counter(&lab, "forward_tls_reused").await, 1);
+}
+
 /// Polls `check` until it holds (a reload is applied asynchronously), for at most 10 s.
 async fn eventually(what: &str, mut check: impl AsyncFnMut() -> bool) {
     for _ in 0..100 {
@@ -160,4 +243,55 @@ async fn a_reload_applies_local_data_dns64_and_forward_zones_live() {
         "{}",
         lab.stderr()
     );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_reload_puts_a_new_tls_name_in_force() {
+    let internet = internet();
+    let dot = internet
+        .serve_dot(
+            ROUTER.parse().unwrap(),
+            &["router.lan.example"],
+            DotOptions::default(),
+        )
+        .await
+        .expect("DoT server");
+    let files = [("corp-ca.pem", dot.certificate_pem())];
+    let mut started = toml::Table::new();
+    let lab = Lab::start_with_files(internet, &files, |config| {
+        // A name the router's certificate does not carry: it fails the handshake.
+        forward_lan_over_tls(config, &dot, "wrong.lan.example");
+        started = config.clone();
+    })
+    .await;
+    let refused = lab
+        .udp(&query(1, "printer.lan.", RecordType::A, None))
+        .await;
+    assert_eq!(refused.metadata.response_code, ResponseCode::ServFail);
+    assert_eq!(
+        dot.queries(),
+        0,
+        "nothing sent to a forwarder that failed the check"
+    );
+    assert!(
+        lab.stderr().contains("handshake failed"),
+        "{}",
+        lab.stderr()
+    );
+    assert!(lab.internet().query_log().is_empty(), "nothing in clear");
+
+    let mut reloaded = started.clone();
+    forward_lan_over_tls(&mut reloaded, &dot, "router.lan.example");
+    lab.write_file("resolver.toml", &toml::to_string(&reloaded).unwrap());
+    lab.sighup();
+    let mut id = 10;
+    eventually("the new tls-name after SIGHUP", async || {
+        id += 1;
+        let printer = lab
+            .udp(&query(id, "printer.lan.", RecordType::A, None))
+            .await;
+        a_records(&printer) == vec![Ipv4Addr::new(192, 168, 1, 20)]
+    })
+    .await;
+    assert_eq!(dot.queries(), 1);
 }

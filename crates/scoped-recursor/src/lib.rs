@@ -12,6 +12,7 @@ pub mod config;
 pub mod counters;
 pub mod dns64;
 mod engine;
+pub mod forward_tls;
 pub mod infra;
 pub mod qmin;
 pub mod root_hints;
@@ -32,6 +33,7 @@ pub use engine::{
     DNS64_PTR_CNAME_TTL, EDE_NETWORK_ERROR, EDE_NO_REACHABLE_AUTHORITY, EDE_OTHER, EcsSent,
     EngineStats, ForwardZone, Recursor, ResolveError, Routing, StubZone,
 };
+pub use forward_tls::{ConnectionLimits, ForwardTls, ForwardTlsError};
 pub use root_hints::{RootHint, builtin_root_hints, parse_root_hints};
 pub use transport::{
     NetTransport, Protocol, Transport, TransportError, UpstreamQuery, reply_matches,

@@ -91,6 +91,10 @@ pub enum TransportError {
     /// The reply could not be framed (TCP length prefix, oversize).
     #[error("malformed reply framing: {0}")]
     Framing(&'static str),
+    /// The TLS handshake with a DNS over TLS server failed: its certificate is not valid for
+    /// the name checked, or the handshake broke off. The server is unusable, not unreachable.
+    #[error("TLS handshake failed: {0}")]
+    Tls(io::Error),
 }
 
 /// Sends queries to authoritative servers.

@@ -93,12 +93,10 @@ impl ResolvesServerCert for Certificates {
     }
 }
 
-/// The crypto rustls uses here: *ring* (aws-lc-rs would need cmake and a C toolchain in every
-/// build). rustls 0.23.48 deprecates it for lacking post-quantum key exchange: classical
-/// X25519 / P-256 key exchange is what DoT and DoH clients offer today.
-#[allow(deprecated)]
+/// The crypto rustls uses here: the same as the engine's DNS over TLS client
+/// (`scoped_recursor::forward_tls::provider`, which says why *ring*).
 pub(crate) fn provider() -> Arc<CryptoProvider> {
-    Arc::new(rustls::crypto::ring::default_provider())
+    scoped_recursor::forward_tls::provider()
 }
 
 /// Reads and checks a certificate chain and its key.

@@ -32,6 +32,7 @@
 pub mod authority;
 pub mod cdn;
 mod dnssec_answer;
+pub mod dot;
 pub mod ecs;
 pub mod engine;
 mod internet;
@@ -49,6 +50,7 @@ pub use authority::{
     is_empty_non_terminal, response_skeleton, upward_referral,
 };
 pub use cdn::{EcsInternet, ecs_fixture, ecs_internet};
+pub use dot::{DotOptions, DotServer};
 pub use ecs::{Echo, EcsAuthority, EcsHandle, IntoPrefix, make_ecs_query};
 pub use internet::{
     Behaviour, BuildError, Internet, InternetBuilder, QueryInfo, QueryLogEntry, ROOT_HINTS_TTL,

@@ -73,6 +73,7 @@ impl Recursor {
             trace,
             validate: checked && self.validating() && role.is_client(),
             recursion_desired: false,
+            tls: None,
         };
         ctx.trace(|| match subnet {
             Some(net) => format!("{} {}, client subnet {net}", question.name, question.qtype),

@@ -56,6 +56,16 @@ pub(super) struct Ctx {
     pub(super) validate: bool,
     /// Queries go out with RD=1: they are asked of a forward zone's forwarders (`forward.rs`).
     pub(super) recursion_desired: bool,
+    /// Queries go over DNS over TLS, on this forwarder's connection (`forward.rs`); never
+    /// in clear text.
+    pub(super) tls: Option<TlsRoute>,
+}
+
+/// A forwarder asked over DNS over TLS: the zone's TLS setting and the forwarder's port.
+#[derive(Debug, Clone)]
+pub(super) struct TlsRoute {
+    pub(super) client: crate::forward_tls::ForwardTls,
+    pub(super) port: u16,
 }
 
 /// Whose question a (sub-)query resolves.
@@ -116,6 +126,7 @@ impl Ctx {
             trace: self.trace.clone(),
             validate: false,
             recursion_desired: false,
+            tls: None,
         })
     }
 

@@ -11,6 +11,7 @@
 
 use std::net::{IpAddr, SocketAddr};
 
+use futures::future::BoxFuture;
 use hickory_proto::op::Message;
 use hickory_proto::rr::{DNSClass, Name, RecordType};
 use scoped_ecs::{Ecs, check_reply_opt, scan_opt};
@@ -18,7 +19,7 @@ use tokio::sync::Notify;
 use tokio::time::Instant;
 use tracing::{debug, trace};
 
-use super::ctx::Ctx;
+use super::ctx::{Ctx, TlsRoute};
 use super::plan::{
     EcsExchange, ExchangePlan, Learned, Next, ReplyFacts, Try, TryReason, TryResult,
 };
@@ -88,6 +89,8 @@ struct TryEnd {
     started: Instant,
     /// The hard timeout was the server's own, not cut short by the question's deadline.
     full_wait: bool,
+    /// Sent over UDP (not TCP, not TLS): its time is the server's RTT.
+    udp: bool,
 }
 
 impl Recursor {
@@ -149,7 +152,11 @@ impl Recursor {
         let config = &self.inner.config;
         let stats = &self.inner.stats;
         let infra = &self.inner.infra;
-        let server = SocketAddr::new(addr, self.port_of(addr));
+        let tls = ctx.tls.clone();
+        let port = tls
+            .as_ref()
+            .map_or_else(|| self.port_of(addr), |route| route.port);
+        let server = SocketAddr::new(addr, port);
         ctx.spend_query().map_err(ExchangeError::Budget)?;
         let id: u16 = rand::random();
         let dnssec_ok = config.dnssec.validation;
@@ -168,11 +175,12 @@ impl Recursor {
         let slot = self.upstream_slot(ctx).await?;
         let started = Instant::now();
         let remaining = ctx.budget.deadline.saturating_duration_since(started);
-        // TCP pays for the connection setup too; its time and failures are not the server's RTT
-        // (a TCP-only problem must not demote the address for every name).
-        let (soft, hard) = match attempt.protocol {
-            Protocol::Udp => (infra.rto(addr, started), infra.hard_timeout(addr, started)),
-            Protocol::Tcp => (
+        // TCP and TLS pay for the connection setup too; their time and failures are not the
+        // server's RTT (a TCP-only problem must not demote the address for every name).
+        let udp = attempt.protocol == Protocol::Udp && tls.is_none();
+        let (soft, hard) = match udp {
+            true => (infra.rto(addr, started), infra.hard_timeout(addr, started)),
+            false => (
                 infra.rto(addr, started) * 2,
                 infra.hard_timeout(addr, started) * 2,
             ),
@@ -186,7 +194,7 @@ impl Recursor {
                 .ecs_audit
                 .record(addr, sent.prefix().prefix_len());
         }
-        trace!(%server, protocol = ?attempt.protocol, %name, %qtype, ?soft, ?timeout, "upstream query");
+        trace!(%server, protocol = ?attempt.protocol, tls = tls.is_some(), %name, %qtype, ?soft, ?timeout, "upstream query");
         let query = UpstreamQuery {
             server,
             protocol: attempt.protocol,
@@ -197,18 +205,18 @@ impl Recursor {
             // late-reply window existed; a try that heard nothing waits on for a late reply.
             echo_timeout: Some(soft),
         };
-        let udp = attempt.protocol == Protocol::Udp;
         // Taken before the send: a try already out when another try finds the server silent
         // goes overdue then, not at its own RTO.
         let silence = infra.silence(addr, started);
         let silenced = silence.notified();
         let in_flight = InFlight::begin(self, addr, slot);
-        let mut exchanged = self.inner.transport.exchange(query);
+        let mut exchanged = self.send(tls, query);
         let end = TryEnd {
             addr,
             attempt,
             started,
             full_wait: timeout == hard,
+            udp,
         };
         let early = if soft < timeout {
             tokio::select! {
@@ -279,7 +287,7 @@ impl Recursor {
                 let failed = match error {
                     TransportError::Timeout(_) | TransportError::EchoMissing(_) => Failure::Timeout,
                     TransportError::Io(_) => Failure::Network,
-                    TransportError::Framing(_) => Failure::Unusable,
+                    TransportError::Framing(_) | TransportError::Tls(_) => Failure::Unusable,
                 };
                 return Ok((result, None, Some(failed)));
             }
@@ -321,13 +329,29 @@ impl Recursor {
         Ok((TryResult::Reply(facts), Some(response), None))
     }
 
+    /// The query on its way: over the forwarder's TLS connection when the try has a TLS route
+    /// (then never through the plain transport: no clear-text fallback), else the transport.
+    fn send(
+        &self,
+        tls: Option<TlsRoute>,
+        query: UpstreamQuery,
+    ) -> BoxFuture<'static, Result<Vec<u8>, TransportError>> {
+        match tls {
+            Some(route) => {
+                let this = self.clone();
+                Box::pin(async move { route.client.exchange(query, &this.inner.stats).await })
+            }
+            None => self.inner.transport.exchange(query),
+        }
+    }
+
     /// What the end of one try says about the server: a UDP reply is an RTT sample (a late one
     /// too: the server is slow, not dead); a UDP try unanswered for its whole hard timeout is a
     /// timeout.
     fn settle(&self, end: TryEnd, exchanged: &Result<Vec<u8>, TransportError>) {
         let infra = &self.inner.infra;
         let now = Instant::now();
-        let udp = end.attempt.protocol == Protocol::Udp;
+        let udp = end.udp;
         match exchanged {
             Ok(_) if udp => infra.record_rtt(end.addr, now.duration_since(end.started), now),
             Ok(_) => {}

@@ -12,6 +12,12 @@
 //! trust anchor down like any other (the DS and DNSKEY questions themselves are routed like any
 //! question: forwarded if they fall in a forward zone).
 //!
+//! With `tls-name` ([`ForwardZone::tls`]), every try to the zone's forwarders goes over DNS
+//! over TLS (`crate::forward_tls`: one pipelined connection per forwarder), chosen per forwarder
+//! through the [`Ctx`]; the exchange is otherwise the same (IDs, ECS and its echo, budget,
+//! timeouts as for TCP). A forwarder that fails the certificate check is a failed server; there
+//! is no clear-text fallback.
+//!
 //! The deepest zone wins: a forward zone inside another, or a stub zone inside a forward zone,
 //! takes the names below it.
 
@@ -24,12 +30,13 @@ use tokio::sync::Notify;
 use tokio::time::Instant;
 
 use super::ask::{reply_scope, trace_final};
-use super::ctx::{Asking, Ctx};
+use super::ctx::{Asking, Ctx, TlsRoute};
 use super::exchange::ExchangeError;
 use super::reason::Failure;
 use super::validate::Evidence;
 use super::{Recursor, ResolveError};
 use crate::classify::{Classified, Step, classify};
+use crate::forward_tls::ForwardTls;
 
 /// One forward zone: its apex and the addresses (with ports) of its forwarders.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -38,6 +45,9 @@ pub struct ForwardZone {
     pub name: Name,
     /// Its forwarders, asked in turn (the one that answered fastest first).
     pub servers: Vec<SocketAddr>,
+    /// DNS over TLS to them, checking this name (`tls-name`); `None`: UDP, and TCP on
+    /// truncation.
+    pub tls: Option<ForwardTls>,
 }
 
 /// A forwarded step: the answer, its cache scope, the DNSSEC records that came with it.
@@ -76,8 +86,10 @@ impl Recursor {
     ) -> Result<Forwarded, ResolveError> {
         ctx.trace(|| {
             format!(
-                "{name} {qtype}: forward zone {}: asking its forwarders {:?} (RD=1)",
-                zone.name, zone.servers
+                "{name} {qtype}: forward zone {}: asking its forwarders {:?} (RD=1, {})",
+                zone.name,
+                zone.servers,
+                transport_of(zone)
             )
         });
         let now = Instant::now();
@@ -89,6 +101,13 @@ impl Recursor {
             ..ctx.clone()
         };
         for server in servers {
+            let ctx = Ctx {
+                tls: zone.tls.clone().map(|client| TlsRoute {
+                    client,
+                    port: server.port(),
+                }),
+                ..ctx.clone()
+            };
             if let Some(forwarded) = self
                 .try_forwarder(server, &zone.name, name, qtype, &ctx)
                 .await?
@@ -110,7 +129,10 @@ impl Recursor {
     ) -> Result<Option<Forwarded>, ResolveError> {
         let addr = server.ip();
         let decision = self.upstream_ecs(addr, zone, qtype, ctx, Asking::Forwarded);
-        ctx.trace(|| format!("  -> forwarder {server}: {name} {qtype}, {decision}"));
+        ctx.trace(|| {
+            let over = ctx.tls.as_ref().map_or("", |_| " over TLS");
+            format!("  -> forwarder {server}{over}: {name} {qtype}, {decision}")
+        });
         let overdue = Notify::new();
         let exchanged = self
             .exchange(addr, name, qtype, ctx, decision.option(), &overdue)
@@ -154,5 +176,13 @@ impl Recursor {
             Evidence::none(zone)
         });
         Ok(Some((step, scope, evidence)))
+    }
+}
+
+/// How a forward zone's forwarders are asked, for `scoped trace`.
+fn transport_of(zone: &ForwardZone) -> String {
+    match &zone.tls {
+        Some(tls) => format!("DNS over TLS, certificate name {}", tls.name()),
+        None => "UDP, TCP on truncation".to_owned(),
     }
 }

@@ -4,7 +4,7 @@
 //!
 //! | code | when |
 //! |---|---|
-//! | 22 No Reachable Authority | every server of a zone timed out, answered lame or refused |
+//! | 22 No Reachable Authority | every server of a zone timed out, answered lame or refused, or failed its TLS handshake (a DNS over TLS forwarder whose certificate is not valid for `tls-name`) |
 //! | 23 Network Error | every try at the servers of a zone failed on the network (no route, port unreachable) |
 //! | 0 Other | a limit of the engine: query budget, referrals, CNAME/DNAME chain |
 //!

@@ -44,7 +44,9 @@ impl Recursor {
     /// under way finish their current step with the old ones. What the caches hold below a zone
     /// that was added, removed or changed is flushed (it came from the old servers), and the
     /// rendered answers too when DNS64 changed (they may be synthesised).
-    pub fn set_routing(&self, routing: Routing) {
+    pub fn set_routing(&self, mut routing: Routing) {
+        let current = self.routing();
+        keep_connections(&current, &mut routing);
         let old = std::mem::replace(
             &mut *self
                 .inner
@@ -64,6 +66,23 @@ impl Recursor {
             && let Some(wire) = &self.inner.wire
         {
             wire.clear();
+        }
+    }
+}
+
+/// A forward zone whose DNS over TLS setting a reload leaves as it was keeps its open
+/// connections: the new setting is replaced by the old one, which is equal.
+fn keep_connections(old: &Routing, new: &mut Routing) {
+    for zone in &mut new.forward_zones {
+        let before = old
+            .forward_zones
+            .iter()
+            .find(|before| before.name == zone.name)
+            .and_then(|before| before.tls.as_ref());
+        if let (Some(tls), Some(before)) = (zone.tls.as_mut(), before)
+            && tls == before
+        {
+            *tls = before.clone();
         }
     }
 }

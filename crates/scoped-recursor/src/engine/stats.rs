@@ -59,6 +59,11 @@ crate::counters! {
         /// RFC 5011: the key stays trusted while missing; the state file says MISSING.
         dnssec_anchor_keys_missing: "Trusted keys of an anchored zone found no longer published (RFC 5011 Missing): the anchor may stop validating if the rest go too",
         dnssec_anchor_refreshes: "Background fetches of an anchored zone's DNSKEY RRset (RFC 5011 active refresh)",
+        forward_tls_connections: "DNS over TLS connections opened to forwarders (handshake done)",
+        /// The server counts as failed for that query; nothing is sent in clear instead.
+        forward_tls_handshake_failures: "DNS over TLS connections to forwarders that failed before or during the handshake (unreachable, certificate not valid for tls-name)",
+        forward_tls_resumed: "DNS over TLS connections to forwarders that resumed an earlier TLS session (a shorter handshake)",
+        forward_tls_reused: "Queries to DNS over TLS forwarders sent on a connection already open",
     }
 }
 

@@ -31,6 +31,7 @@ fn forwarding(internet: &Internet, dnssec: DnssecConfig) -> Recursor {
         forward_zones: vec![ForwardZone {
             name: name("."),
             servers: vec![SocketAddr::new(ip(ROOT), internet.port())],
+            tls: None,
         }],
         ..config_for(internet)
     };

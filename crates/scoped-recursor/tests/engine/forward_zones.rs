@@ -75,6 +75,7 @@ fn forward(zone: &str, servers: &[&str], port: u16) -> ForwardZone {
             .iter()
             .map(|s| SocketAddr::new(ip(s), port))
             .collect(),
+        tls: None,
     }
 }
 

@@ -14,6 +14,7 @@ mod delegation;
 mod dname;
 mod dns64;
 mod failover;
+mod forward_tls;
 mod forward_zones;
 mod hardening;
 mod iteration;

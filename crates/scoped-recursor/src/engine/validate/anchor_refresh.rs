@@ -138,6 +138,7 @@ impl Recursor {
             trace: None,
             validate: false,
             recursion_desired: false,
+            tls: None,
         };
         let fetching = self.inner.dnssec.fetching(zone);
         let _turn = fetching.lock.lock().await;
