@@ -172,6 +172,18 @@ impl CacheKey {
         Self::new(name, Some(rtype), class)
     }
 
+    /// The key of the same type for the owner's ancestor with its last `labels` labels (the
+    /// owner itself if it has no more): a suffix of the bytes, no name to lowercase again.
+    pub fn ancestor(&self, labels: usize) -> Self {
+        let total = label_starts(&self.name).count();
+        let name = match label_starts(&self.name).nth(total.saturating_sub(labels)) {
+            Some(start) if labels < total => self.name[start..].into(),
+            Some(_) => self.name.clone(),
+            None => Box::from(&[0u8][..]),
+        };
+        Self::from_wire(name, self.rtype, self.class)
+    }
+
     /// The key of the same owner with another type: no name to lowercase again.
     pub fn with_type(&self, rtype: Option<RecordType>) -> Self {
         Self::from_wire(self.name.clone(), rtype, self.class)
@@ -255,6 +267,24 @@ mod tests {
             CacheKey::rrset(&Name::root(), RecordType::NS, DNSClass::IN).wire_name(),
             b"\x00"
         );
+    }
+
+    #[test]
+    fn an_ancestors_key_is_the_key_made_for_the_ancestor() {
+        let key = CacheKey::rrset(&name("A.b.Example.com."), RecordType::NS, DNSClass::IN);
+        for (labels, want) in [
+            (0, "."),
+            (1, "com."),
+            (2, "example.com."),
+            (3, "b.example.com."),
+            (4, "a.b.example.com."),
+            (9, "a.b.example.com."),
+        ] {
+            let made = CacheKey::rrset(&name(want), RecordType::NS, DNSClass::IN);
+            let got = key.ancestor(labels);
+            assert_eq!(got, made, "{labels} labels");
+            assert_eq!(got.hash, made.hash);
+        }
     }
 
     #[test]

@@ -35,23 +35,27 @@ pub enum QminMode {
 /// or a name that answered a minimised question) is `known`, after `steps` minimised queries.
 /// Returns `None` when it is time to ask `full` itself.
 pub fn next_name(full: &Name, known: &Name, steps: u32) -> Option<Name> {
-    let total = full.num_labels();
-    let have = known.num_labels();
-    if !is_within(full, known) || have >= total || steps >= MAX_MINIMISE_COUNT {
+    let have = is_within(full, known).then(|| known.iter().len());
+    next_labels(full.iter().len(), have, steps).map(|labels| ancestor(full, labels))
+}
+
+/// [`next_name`] in label counts: how many of the `total` labels of the full name to ask for
+/// next, when the deepest ancestor known to exist has `known` labels (`None`: what is known is
+/// not an ancestor of the name). `None` when it is time to ask the full name.
+pub fn next_labels(total: usize, known: Option<usize>, steps: u32) -> Option<usize> {
+    let have = known?;
+    if have >= total || steps >= MAX_MINIMISE_COUNT {
         return None;
     }
-    let missing = u32::from(total - have);
+    let missing = (total - have) as u32;
     let add = if steps < MINIMISE_ONE_LAB {
         1
     } else {
         // Spread what is left over the steps left, so the last allowed step reaches the name.
         missing.div_ceil(MAX_MINIMISE_COUNT - steps)
     };
-    if add >= missing {
-        return None;
-    }
-    // `full` minus its first (missing - add) labels.
-    Some(ancestor(full, (have as usize) + add as usize))
+    // `full` minus its first (missing - add) labels, unless that is `full` itself.
+    (add < missing).then(|| have + add as usize)
 }
 
 /// What the servers said to a minimised question, as far as the walk is concerned.

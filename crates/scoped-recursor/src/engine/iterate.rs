@@ -17,6 +17,7 @@ use std::sync::Arc;
 use super::cuts::KnownCut;
 use crate::classify::{Delegation, NameServer, Step};
 use crate::qmin::{self, Heard, Next, QminMode};
+use scoped_ecs::names::ancestor;
 
 /// What a minimised step heard (`qmin.rs` decides what follows).
 fn heard_of(outcome: &Result<Outcome, Name>) -> Heard {
@@ -45,8 +46,10 @@ pub(super) enum Outcome {
 struct Walk {
     /// The servers being asked: the deepest zone cut reached.
     delegation: Arc<Delegation>,
-    /// The deepest name on the way known to exist: a zone cut, or a name that answered.
-    known: Name,
+    /// How many labels the deepest name on the way known to exist has (a zone cut, or a name
+    /// that answered): always an ancestor of the name asked for, so a count says which one.
+    /// `None` when the cut is not above the name (the name is then asked whole).
+    known: Option<usize>,
     /// Minimised steps taken.
     steps: u32,
     /// Still minimising (a relaxed fallback or an alias stops it).
@@ -54,10 +57,15 @@ struct Walk {
 }
 
 impl Walk {
-    fn descend(&mut self, next: Delegation) {
-        self.known = next.zone.clone();
+    fn descend(&mut self, name: &Name, next: Delegation) {
+        self.known = labels_above(name, &next.zone);
         self.delegation = Arc::new(next);
     }
+}
+
+/// The label count of `zone` if it is `name` or above it.
+fn labels_above(name: &Name, zone: &Name) -> Option<usize> {
+    is_within(name, zone).then(|| zone.iter().len())
 }
 
 /// What one minimised step settled.
@@ -91,19 +99,23 @@ impl Recursor {
         let delegation = self.closest_delegation(&start, ctx).await?;
         ctx.trace(|| format!("{name} {qtype}: closest known zone {}", delegation.zone));
         let mut walk = Walk {
-            known: delegation.zone.clone(),
+            known: labels_above(name, &delegation.zone),
             delegation,
             steps: 0,
             minimise: self.inner.config.qname_minimisation != QminMode::Off,
         };
+        let mut keys = None;
         for _ in 0..self.inner.config.max_referrals + qmin::MAX_MINIMISE_COUNT {
             let ask = if walk.minimise {
-                qmin::next_name(name, &walk.known, walk.steps)
+                qmin::next_labels(name.iter().len(), walk.known, walk.steps)
             } else {
                 None
             };
             if let Some(ask) = ask {
-                match self.minimised_step(&mut walk, name, ask, ctx).await? {
+                match self
+                    .minimised_step(&mut walk, name, ask, &mut keys, ctx)
+                    .await?
+                {
                     StepEnd::Walk => continue,
                     StepEnd::Final(step, scope, evidence) => return Ok((step, scope, evidence)),
                 }
@@ -116,26 +128,38 @@ impl Recursor {
                 Outcome::Referral(next) => {
                     self.trace_referral(ctx, &next);
                     trace!(zone = %next.zone, "referral");
-                    walk.descend(next);
+                    walk.descend(name, next);
                 }
             }
         }
         Err(ResolveError::TooManyReferrals)
     }
 
-    /// One QNAME-minimised step: `ask` (an ancestor of `name`) of the walk's servers, unless it
-    /// is already known to exist with no zone cut at it.
+    /// One QNAME-minimised step: the ancestor of `name` with `labels` labels, of the walk's
+    /// servers, unless it is already known to exist with no zone cut at it. `keys` holds the
+    /// name's key for the lookups of every step, made at the first.
     async fn minimised_step(
         &self,
         walk: &mut Walk,
         name: &Name,
-        ask: Name,
+        labels: usize,
+        keys: &mut Option<CacheKey>,
         ctx: &Ctx,
     ) -> Result<StepEnd, ResolveError> {
         walk.steps += 1;
-        if self.known_inside_zone(&ask) {
+        let key = keys.get_or_insert_with(|| CacheKey::rrset(name, RecordType::NS, DNSClass::IN));
+        if self.no_cut_known(&key.ancestor(labels)) {
+            ctx.trace(|| {
+                let ask = ancestor(name, labels);
+                format!("  minimised: {ask} exists (known, no zone cut): further down")
+            });
+            walk.known = Some(labels);
+            return Ok(StepEnd::Walk);
+        }
+        let ask = ancestor(name, labels);
+        if self.answered_inside_zone(&ask) {
             ctx.trace(|| format!("  minimised: {ask} exists (known, no zone cut): further down"));
-            walk.known = ask;
+            walk.known = Some(labels);
             return Ok(StepEnd::Walk);
         }
         let zone = walk.delegation.zone.clone();
@@ -161,7 +185,7 @@ impl Recursor {
         ) {
             (Next::Descend, Ok(Outcome::Referral(next))) => {
                 self.trace_referral(ctx, &next);
-                walk.descend(next);
+                walk.descend(name, next);
             }
             // It exists, and no zone is cut there: further down, same servers; and so for every
             // name below it while that is known, whatever client asks (issue 20).
@@ -169,7 +193,7 @@ impl Recursor {
                 if let Ok(Outcome::Final(step, _, _)) = &outcome {
                     self.remember_inside_zone(&ask, step);
                 }
-                walk.known = ask;
+                walk.known = Some(labels);
             }
             (Next::NxDomain, Ok(Outcome::Final(Step::NxDomain { soa, .. }, scope, evidence))) => {
                 // RFC 8020: nothing exists below a name that does not exist.
@@ -199,25 +223,26 @@ impl Recursor {
         Ok(StepEnd::Walk)
     }
 
-    /// Whether `name` is known to exist inside the zone above it, with no cut at it: learnt
-    /// from a minimised step, or an answer or NODATA for it in the record cache (RFC 9156 §3).
-    /// A cut there is almost always known (its NS came with the answer's path); if its NS
-    /// expired first, the deeper question still gets the referral.
-    fn known_inside_zone(&self, name: &Name) -> bool {
-        let now = Instant::now();
-        let key = CacheKey::rrset(name, RecordType::NS, DNSClass::IN);
-        if self
-            .inner
-            .no_cuts
-            .get(&key)
-            .is_some_and(|until| now < until)
-        {
-            return true;
-        }
+    /// Whether `name` is known to exist inside the zone above it, with no cut at it, from the
+    /// record cache: an answer or NODATA for it (RFC 9156 §3). (What minimised steps learnt is
+    /// `no_cut_known`.) A cut there is almost always known (its NS came with the answer's
+    /// path); if its NS expired first, the deeper question still gets the referral.
+    fn answered_inside_zone(&self, name: &Name) -> bool {
         matches!(
-            self.inner.cache.answer_step(name, RecordType::A, now),
+            self.inner
+                .cache
+                .answer_step(name, RecordType::A, Instant::now()),
             Some(AnswerStep::Records(_) | AnswerStep::Negative(ResponseCode::NoError, _))
         )
+    }
+
+    /// Whether a minimised step found no zone cut at the owner of `key` (its NS key), not long
+    /// ago enough for that to have expired.
+    fn no_cut_known(&self, key: &CacheKey) -> bool {
+        self.inner
+            .no_cuts
+            .get(key)
+            .is_some_and(|until| Instant::now() < until)
     }
 
     /// Remember that the zone's servers answered for `name` (an answer or NODATA, not a
