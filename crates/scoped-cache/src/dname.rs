@@ -69,7 +69,7 @@ pub fn present(record: &Record) -> String {
 /// owner itself is not redirected, RFC 6672 §2.3) or the record is not a usable DNAME.
 pub fn substitute(name: &Name, dname: &Record) -> Option<Substitution> {
     let owner = &dname.name;
-    if !is_within(name, &owner) || owner == name {
+    if !is_within(name, owner) || owner == name {
         return None;
     }
     let target = dname_target(dname)?;

@@ -187,7 +187,7 @@ impl Allowlist {
         // Allowlists hold a handful of zones; a scan beats building suffix keys per query.
         self.zones
             .iter()
-            .filter(|listed| is_within(zone, &listed))
+            .filter(|listed| is_within(zone, listed))
             .max_by_key(|listed| listed.num_labels())
             .map(AllowReason::Zone)
     }

@@ -185,7 +185,7 @@ pub fn classify(msg: &Message, zone: &Name, qname: &Name, qtype: RecordType) -> 
     ) {
         return Classified::Lame(LameReason::Rcode(rcode));
     }
-    if !is_within(qname, &zone) {
+    if !is_within(qname, zone) {
         // We only ask a zone's servers about names in it; anything else they say is noise.
         return Classified::Lame(LameReason::NoUsableData);
     }
@@ -196,7 +196,7 @@ pub fn classify(msg: &Message, zone: &Name, qname: &Name, qtype: RecordType) -> 
     let mut current = qname.clone();
     let mut records = Vec::new();
     let mut too_long = false;
-    while scoped_cache::hops(&links) <= MAX_LINKS_IN_RESPONSE && is_within(&current, &zone) {
+    while scoped_cache::hops(&links) <= MAX_LINKS_IN_RESPONSE && is_within(&current, zone) {
         let at_current = |r: &&Record| r.name == current && r.dns_class == DNSClass::IN;
         // A DNAME above the name redirects it, whatever the server put at the name itself.
         let link = match dname_above(msg, zone, &current) {
@@ -281,7 +281,7 @@ pub fn classify(msg: &Message, zone: &Name, qname: &Name, qtype: RecordType) -> 
         .iter()
         .find(|r| {
             r.record_type() == RecordType::SOA
-                && is_within(&r.name, &zone)
+                && is_within(&r.name, zone)
                 && is_within(&current, &r.name)
         })
         .map(|soa| Box::new(soa.clone()));
@@ -338,7 +338,7 @@ fn dname_above<'m>(
         .filter(|r| {
             r.record_type() == RecordType::DNAME
                 && r.dns_class == DNSClass::IN
-                && is_within(&r.name, &zone)
+                && is_within(&r.name, zone)
         })
         .filter_map(|r| Some((r, substitute(name, r)?)))
         .max_by_key(|(r, _)| r.name.num_labels())
@@ -359,7 +359,7 @@ fn referral(msg: &Message, zone: &Name, qname: &Name) -> Option<Result<Classifie
     let child = ns
         .iter()
         .map(|r| &r.name)
-        .filter(|owner| is_within(owner, &zone) && *owner != zone && is_within(qname, &owner))
+        .filter(|owner| is_within(owner, zone) && *owner != zone && is_within(qname, owner))
         .max_by_key(|owner| owner.num_labels())
         .cloned();
     let Some(child) = child else {
@@ -383,7 +383,7 @@ fn referral(msg: &Message, zone: &Name, qname: &Name) -> Option<Result<Classifie
         .iter()
         .filter(|r| matches!(r.record_type(), RecordType::A | RecordType::AAAA))
         .filter(|r| {
-            r.dns_class == DNSClass::IN && is_within(&r.name, &zone) && targets.contains(&r.name)
+            r.dns_class == DNSClass::IN && is_within(&r.name, zone) && targets.contains(&r.name)
         })
         .cloned()
         .collect();
@@ -430,7 +430,7 @@ pub fn authority_ns(
         .iter()
         .filter(|r| matches!(r.record_type(), RecordType::A | RecordType::AAAA))
         .filter(|r| {
-            r.dns_class == DNSClass::IN && is_within(&r.name, &zone) && targets.contains(&&r.name)
+            r.dns_class == DNSClass::IN && is_within(&r.name, zone) && targets.contains(&&r.name)
         })
         .cloned()
         .collect();
@@ -449,7 +449,7 @@ pub fn authority_ns_set<'a>(
     let in_bailiwick = |r: &&Record| {
         r.record_type() == RecordType::NS
             && r.dns_class == DNSClass::IN
-            && is_within(&r.name, &zone)
+            && is_within(&r.name, zone)
             && is_within(qname, &r.name)
     };
     // One pass: the NS records in bailiwick, then those of the deepest owner among them (every

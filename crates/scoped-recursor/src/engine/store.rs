@@ -94,7 +94,7 @@ impl Recursor {
                 .additionals
                 .iter()
                 .filter(|r| matches!(r.record_type(), RecordType::A | RecordType::AAAA))
-                .filter(|r| is_within(&r.name, &zone) && targets.contains(&r.name))
+                .filter(|r| is_within(&r.name, zone) && targets.contains(&r.name))
                 .cloned()
                 .collect();
             for rrset in group_rrsets(glue) {

@@ -82,6 +82,7 @@ use crate::rules::{ClientMemo, ClientRules, RulesHandle};
 use crate::stats::FrontendStats;
 
 mod parse;
+mod render;
 
 pub use parse::{DropReason, ErrorReason, ParsedQuery, Rejection, ReplyContext, parse_query};
 use parse::{peek_question, read_header, validate};
@@ -548,7 +549,7 @@ impl Pipeline {
     /// Serialises `response`, truncating it to header + question (+ OPT) with TC=1 if it exceeds
     /// `limit`, or answering SERVFAIL if the engine's records do not serialise; counts the rcode.
     pub(crate) fn finish(&self, mut response: Message, limit: usize) -> Option<Vec<u8>> {
-        let wire = match response.to_vec() {
+        let wire = match render::render(&response).map_or_else(|| response.to_vec(), Ok) {
             Ok(wire) => wire,
             Err(error) => {
                 tracing::warn!(%error, id = response.metadata.id, "response failed to serialise");
