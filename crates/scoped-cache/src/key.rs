@@ -136,11 +136,29 @@ impl CacheKey {
         name: &Name,
         rtype: Option<RecordType>,
         below: bool,
+        keep: impl FnMut(u64) -> bool,
+    ) -> Vec<Self> {
+        Self::suffix_keys(&lower_wire(name), rtype, below, keep)
+    }
+
+    /// [`up_the_tree`](Self::up_the_tree) from this key's owner, which is lowercase already.
+    pub(crate) fn up_from(
+        &self,
+        rtype: Option<RecordType>,
+        below: bool,
+        keep: impl FnMut(u64) -> bool,
+    ) -> Vec<Self> {
+        Self::suffix_keys(&self.name, rtype, below, keep)
+    }
+
+    fn suffix_keys(
+        lower: &[u8],
+        rtype: Option<RecordType>,
+        below: bool,
         mut keep: impl FnMut(u64) -> bool,
     ) -> Vec<Self> {
-        let lower = lower_wire(name);
         let mut keys = Vec::new();
-        for start in label_starts(&lower).skip(usize::from(below)) {
+        for start in label_starts(lower).skip(usize::from(below)) {
             let suffix = &lower[start..];
             let hash = Self::hash_of(suffix, rtype, DNSClass::IN);
             if keep(hash) {

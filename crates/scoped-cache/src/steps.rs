@@ -43,7 +43,9 @@ impl RecordCache {
         now: Instant,
         read: Read,
     ) -> Option<(AnswerStep, bool, Validation)> {
-        match self.read_checked(&CacheKey::rrset(name, qtype, DNSClass::IN), now, read) {
+        // One key made for the name; the others are its type changed or its suffixes.
+        let key = CacheKey::rrset(name, qtype, DNSClass::IN);
+        match self.read_checked(&key, now, read) {
             Some((CachedData::Rrset { records, trust }, refresh, v)) if trust.answers_clients() => {
                 return Some((AnswerStep::Records(records), refresh, v));
             }
@@ -52,15 +54,12 @@ impl RecordCache {
             }
             _ => {}
         }
-        if let Some(found) = self.name_error_at_or_above(name, now, read) {
+        if let Some(found) = self.name_error_at_or_above(&key, now, read) {
             return Some(found);
         }
         if qtype != RecordType::CNAME
-            && let Some((CachedData::Rrset { mut records, trust }, refresh, v)) = self.read_checked(
-                &CacheKey::rrset(name, RecordType::CNAME, DNSClass::IN),
-                now,
-                read,
-            )
+            && let Some((CachedData::Rrset { mut records, trust }, refresh, v)) =
+                self.read_checked(&key.with_type(Some(RecordType::CNAME)), now, read)
             && trust.answers_clients()
             && !records.is_empty()
         {
@@ -107,11 +106,11 @@ impl RecordCache {
     /// ancestors (RFC 8020 §2). The root never has one.
     fn name_error_at_or_above(
         &self,
-        name: &Name,
+        key: &CacheKey,
         now: Instant,
         read: Read,
     ) -> Option<(AnswerStep, bool, Validation)> {
-        for key in self.maybe_held_up(name, None, false) {
+        for key in key.up_from(None, false, |hash| self.presence.may_hold(hash)) {
             if let Some((CachedData::NxDomain { soa }, refresh, v)) =
                 self.read_checked(&key, now, read)
             {

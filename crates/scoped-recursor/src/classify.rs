@@ -30,7 +30,7 @@
 //! the answer section, and the emptied reply is then a NODATA if it has a SOA, and otherwise
 //! thrown away in favour of another server.
 
-use scoped_ecs::names::is_within;
+use scoped_ecs::names::{is_within, same_name};
 use std::net::IpAddr;
 
 use hickory_proto::op::{Message, ResponseCode};
@@ -197,7 +197,7 @@ pub fn classify(msg: &Message, zone: &Name, qname: &Name, qtype: RecordType) -> 
     let mut records = Vec::new();
     let mut too_long = false;
     while scoped_cache::hops(&links) <= MAX_LINKS_IN_RESPONSE && is_within(&current, zone) {
-        let at_current = |r: &&Record| r.name == current && r.dns_class == DNSClass::IN;
+        let at_current = |r: &&Record| same_name(&r.name, &current) && r.dns_class == DNSClass::IN;
         // A DNAME above the name redirects it, whatever the server put at the name itself.
         let link = match dname_above(msg, zone, &current) {
             Some((dname, Substitution::TooLong)) => {
@@ -359,7 +359,9 @@ fn referral(msg: &Message, zone: &Name, qname: &Name) -> Option<Result<Classifie
     let child = ns
         .iter()
         .map(|r| &r.name)
-        .filter(|owner| is_within(owner, zone) && *owner != zone && is_within(qname, owner))
+        .filter(|owner| {
+            is_within(owner, zone) && !same_name(owner, zone) && is_within(qname, owner)
+        })
         .max_by_key(|owner| owner.num_labels())
         .cloned();
     let Some(child) = child else {
@@ -367,7 +369,7 @@ fn referral(msg: &Message, zone: &Name, qname: &Name) -> Option<Result<Classifie
     };
     let ns_records: Vec<Record> = ns
         .into_iter()
-        .filter(|r| r.name == child)
+        .filter(|r| same_name(&r.name, &child))
         .cloned()
         .collect();
     let targets: Vec<Name> = ns_records
@@ -383,7 +385,9 @@ fn referral(msg: &Message, zone: &Name, qname: &Name) -> Option<Result<Classifie
         .iter()
         .filter(|r| matches!(r.record_type(), RecordType::A | RecordType::AAAA))
         .filter(|r| {
-            r.dns_class == DNSClass::IN && is_within(&r.name, zone) && targets.contains(&r.name)
+            r.dns_class == DNSClass::IN
+                && is_within(&r.name, zone)
+                && targets.iter().any(|t| same_name(t, &r.name))
         })
         .cloned()
         .collect();
@@ -430,7 +434,9 @@ pub fn authority_ns(
         .iter()
         .filter(|r| matches!(r.record_type(), RecordType::A | RecordType::AAAA))
         .filter(|r| {
-            r.dns_class == DNSClass::IN && is_within(&r.name, zone) && targets.contains(&&r.name)
+            r.dns_class == DNSClass::IN
+                && is_within(&r.name, zone)
+                && targets.iter().any(|t| same_name(t, &r.name))
         })
         .cloned()
         .collect();
@@ -464,7 +470,7 @@ pub fn authority_ns_set<'a>(
 pub fn addresses_of(name: &Name, records: &[Record]) -> Vec<IpAddr> {
     records
         .iter()
-        .filter(|r| &r.name == name)
+        .filter(|r| same_name(&r.name, name))
         .filter_map(|r| match &r.data {
             RData::A(a) => Some(IpAddr::V4(a.0)),
             RData::AAAA(aaaa) => Some(IpAddr::V6(aaaa.0)),

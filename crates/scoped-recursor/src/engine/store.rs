@@ -94,7 +94,9 @@ impl Recursor {
                 .additionals
                 .iter()
                 .filter(|r| matches!(r.record_type(), RecordType::A | RecordType::AAAA))
-                .filter(|r| is_within(&r.name, zone) && targets.contains(&r.name))
+                .filter(|r| {
+                    is_within(&r.name, zone) && targets.iter().any(|t| same_name(t, &r.name))
+                })
                 .cloned()
                 .collect();
             for rrset in group_rrsets(glue) {
@@ -293,7 +295,7 @@ fn same_targets(delegation: &crate::classify::Delegation, set: &[&Record]) -> bo
         && delegation
             .servers
             .iter()
-            .all(|s| targets().any(|t| s.name == *t))
+            .all(|s| targets().any(|t| same_name(&s.name, t)))
 }
 
 /// Split records into RRsets (same owner, type, class), keeping order of first appearance.
@@ -301,7 +303,7 @@ pub(super) fn group_rrsets(records: Vec<Record>) -> Vec<Vec<Record>> {
     let mut sets: Vec<Vec<Record>> = Vec::new();
     for record in records {
         match sets.iter_mut().find(|set| {
-            set[0].name == record.name
+            same_name(&set[0].name, &record.name)
                 && set[0].record_type() == record.record_type()
                 && set[0].dns_class == record.dns_class
         }) {
