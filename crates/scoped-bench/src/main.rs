@@ -4,8 +4,8 @@
 //!
 //! Needs root (every authoritative and resolver listens on port 53 of its own 127.x address:
 //! Unbound and PowerDNS only query port 53) and installs unbound, pdns-recursor, knot-resolver,
-//! nsd and dnsperf from Debian when they are missing. All traffic stays on loopback; every load
-//! is bounded in time and count.
+//! nsd, dnsperf and dnsutils (dig) from Debian when they are missing. All traffic stays on
+//! loopback; every load is bounded in time and count.
 #![forbid(unsafe_code)]
 
 mod daemons;

@@ -94,9 +94,13 @@ impl Lab {
         Some(at53(ip))
     }
 
-    /// The root server the resolvers start from.
-    pub fn root(&self) -> Ipv4Addr {
-        if self.validating { signed::ROOT } else { ROOT }
+    /// The root server the resolvers start from: its name and address.
+    pub fn root(&self) -> (&'static str, Ipv4Addr) {
+        if self.validating {
+            (signed::ROOT_NAME, signed::ROOT)
+        } else {
+            ("a.root.lab.", ROOT)
+        }
     }
 }
 
@@ -149,12 +153,12 @@ pub fn client_subnet(k: usize) -> Ipv4Addr {
 
 const SOA_TIMES: &str = "1 3600 600 86400 3600";
 
-/// The root zone: itself at `root`, `lab.` delegated to `tld`.
-fn root_zone(root: Ipv4Addr, tld: Ipv4Addr) -> String {
+/// The root zone: itself served by `root` (name, address), `lab.` delegated to `tld`.
+fn root_zone((name, root): (&str, Ipv4Addr), tld: Ipv4Addr) -> String {
     format!(
-        ". 86400 IN SOA a.root.lab. hostmaster.root.lab. {SOA_TIMES}\n\
-         . 86400 IN NS a.root.lab.\n\
-         a.root.lab. 86400 IN A {root}\n\
+        ". 86400 IN SOA {name} hostmaster.root.lab. {SOA_TIMES}\n\
+         . 86400 IN NS {name}\n\
+         {name} 86400 IN A {root}\n\
          lab. 86400 IN NS ns.nic.lab.\n\
          ns.nic.lab. 86400 IN A {tld}\n"
     )
@@ -216,9 +220,9 @@ pub fn cdn_zone() -> String {
     )
 }
 
-/// The root hints every resolver is given: the root server at `root` ([`Lab::root`]).
-pub fn root_hints(root: Ipv4Addr) -> String {
-    format!(". 3600000 NS a.root.lab.\na.root.lab. 3600000 A {root}\n")
+/// The root hints every resolver is given: the root server `root` ([`Lab::root`]).
+pub fn root_hints((name, root): (&str, Ipv4Addr)) -> String {
+    format!(". 3600000 NS {name}\n{name} 3600000 A {root}\n")
 }
 
 /// Write the nsd configuration and zone files into `dir`.
@@ -227,7 +231,7 @@ pub fn root_hints(root: Ipv4Addr) -> String {
 ///
 /// When a file cannot be written.
 pub fn write_nsd(dir: &Path) -> std::io::Result<()> {
-    std::fs::write(dir.join("root.zone"), root_zone(ROOT, TLD))?;
+    std::fs::write(dir.join("root.zone"), root_zone(PLAIN.root(), TLD))?;
     std::fs::write(dir.join("lab.zone"), tld_zone())?;
     std::fs::write(dir.join("bench.lab.zone"), leaf_zone(LEAF))?;
     std::fs::write(

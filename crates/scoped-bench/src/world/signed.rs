@@ -25,6 +25,11 @@ use super::{ANCHOR_FILE, SOA_TIMES, leaf_zone, nsd_config, root_zone};
 
 /// The signed root's server.
 pub const ROOT: Ipv4Addr = Ipv4Addr::new(127, 54, 1, 1);
+/// Its name: a name of the root zone itself, so its address is signed data there. (The
+/// unsigned lab's `a.root.lab.` lies below the `lab.` cut: its address in the root zone is
+/// glue, and Knot Resolver, validating, will not use it and cannot find it elsewhere without
+/// first asking the root.)
+pub const ROOT_NAME: &str = "a.root-servers.";
 /// The signed `lab.`'s server.
 pub const TLD: Ipv4Addr = Ipv4Addr::new(127, 54, 1, 2);
 /// The signed `bench.lab.`'s server.
@@ -51,7 +56,6 @@ fn tld_zone() -> String {
         "lab. 86400 IN SOA ns.nic.lab. hostmaster.nic.lab. {SOA_TIMES}\n\
          lab. 86400 IN NS ns.nic.lab.\n\
          ns.nic.lab. 86400 IN A {TLD}\n\
-         a.root.lab. 86400 IN A {ROOT}\n\
          bench.lab. 86400 IN NS ns.bench.lab.\n\
          ns.bench.lab. 86400 IN A {LEAF}\n"
     )
@@ -104,7 +108,10 @@ fn hierarchy(now: u32) -> anyhow::Result<SignedHierarchy> {
         ..Signing::new(now)
     };
     Ok(sign_hierarchy(vec![
-        (zone(".", &root_zone(ROOT, TLD))?, Some(Signing::new(now))),
+        (
+            zone(".", &root_zone((ROOT_NAME, ROOT), TLD))?,
+            Some(Signing::new(now)),
+        ),
         (zone("lab.", &tld_zone())?, Some(Signing::new(now))),
         (zone("bench.lab.", &bench_zone())?, Some(leaf)),
     ])?)
@@ -204,6 +211,22 @@ mod tests {
         let bench = zone(&lab, "bench.lab.");
         assert!(!lines_of(bench, "*.wild.bench.lab.", "RRSIG").is_empty());
         assert!(!lines_of(bench, SECURE_NAME, "RRSIG").is_empty());
+    }
+
+    /// The root server's address is signed data of the root zone, not glue below `lab.`: a
+    /// validating Knot Resolver refuses every query otherwise.
+    #[test]
+    fn the_root_servers_address_is_signed_in_the_root_zone() {
+        let lab = lab();
+        let root = zone(&lab, ".");
+        assert_eq!(lines_of(root, ".", "NS"), [". 86400 IN NS a.root-servers."]);
+        assert_eq!(
+            lines_of(root, ROOT_NAME, "A"),
+            ["a.root-servers. 86400 IN A 127.54.1.1"]
+        );
+        assert!(!lines_of(root, ROOT_NAME, "RRSIG").is_empty());
+        assert!(!root.contains("a.root.lab."));
+        assert!(!zone(&lab, "lab.").contains("a.root.lab."));
     }
 
     #[test]
