@@ -206,7 +206,7 @@ pub fn have(program: &str) -> bool {
 
 /// What the harness runs, by program: the program, its Debian package, the peer that needs
 /// it (`None`: every run does) and the systemd units the package enables and starts.
-const PACKAGES: [(&str, &str, Option<&str>, &[&str]); 5] = [
+const PACKAGES: [(&str, &str, Option<&str>, &[&str]); 6] = [
     ("unbound", "unbound", Some("unbound"), &["unbound.service"]),
     (
         "pdns_recursor",
@@ -223,6 +223,8 @@ const PACKAGES: [(&str, &str, Option<&str>, &[&str]); 5] = [
     ),
     ("nsd", "nsd", None, &["nsd.service"]),
     ("dnsperf", "dnsperf", None, &[]),
+    // dig, for the commands `--hold` prints (a secure and a bogus name of the signed lab).
+    ("dig", "dnsutils", None, &[]),
 ];
 
 /// The packages (with their systemd units) to install: those whose program is missing
@@ -298,7 +300,8 @@ mod tests {
                 "pdns-recursor",
                 "knot-resolver",
                 "nsd",
-                "dnsperf"
+                "dnsperf",
+                "dnsutils"
             ]
         );
         let skip = ["knot".to_owned(), "pdns".to_owned()];
@@ -306,7 +309,7 @@ mod tests {
             .into_iter()
             .map(|(p, _)| p)
             .collect();
-        assert_eq!(some, ["unbound", "dnsperf"]);
+        assert_eq!(some, ["unbound", "dnsperf", "dnsutils"]);
         let knot = missing_packages(&[], |p| p != "kresd");
         assert_eq!(
             knot,

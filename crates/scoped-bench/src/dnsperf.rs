@@ -109,6 +109,51 @@ pub fn run_mode(
     clients: usize,
     once: bool,
 ) -> anyhow::Result<Summary> {
+    run_args(
+        mode,
+        server,
+        datafile,
+        duration,
+        outstanding,
+        clients,
+        once,
+        &[],
+    )
+}
+
+/// [`run`] with the DO bit set in every query (dnsperf's `-D`, which adds EDNS): clients that
+/// ask a validating resolver for RRSIGs and AD, as `dig +dnssec` does.
+pub fn run_dnssec_ok(
+    server: SocketAddr,
+    datafile: &Path,
+    duration: Duration,
+    outstanding: usize,
+    clients: usize,
+    once: bool,
+) -> anyhow::Result<Summary> {
+    run_args(
+        "udp",
+        server,
+        datafile,
+        duration,
+        outstanding,
+        clients,
+        once,
+        &["-D"],
+    )
+}
+
+#[allow(clippy::too_many_arguments)]
+fn run_args(
+    mode: &str,
+    server: SocketAddr,
+    datafile: &Path,
+    duration: Duration,
+    outstanding: usize,
+    clients: usize,
+    once: bool,
+    extra: &[&str],
+) -> anyhow::Result<Summary> {
     let mut command = Command::new("dnsperf");
     command
         .arg("-m")
@@ -130,6 +175,7 @@ pub fn run_mode(
     if once {
         command.arg("-n").arg("1");
     }
+    command.args(extra);
     let output = command.output().context("running dnsperf")?;
     let text = String::from_utf8_lossy(&output.stdout);
     if !output.status.success() {

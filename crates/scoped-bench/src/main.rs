@@ -4,14 +4,15 @@
 //!
 //! Needs root (every authoritative and resolver listens on port 53 of its own 127.x address:
 //! Unbound and PowerDNS only query port 53) and installs unbound, pdns-recursor, knot-resolver,
-//! nsd and dnsperf from Debian when they are missing. All traffic stays on loopback; every load
-//! is bounded in time and count.
+//! nsd, dnsperf and dnsutils (dig) from Debian when they are missing. All traffic stays on
+//! loopback; every load is bounded in time and count.
 #![forbid(unsafe_code)]
 
 mod daemons;
 mod loaded;
 mod report;
 mod run;
+mod validated;
 mod world;
 
 use std::io::{BufWriter, Write as _};
@@ -71,14 +72,17 @@ struct Cli {
     #[arg(long, value_delimiter = ',')]
     skip: Vec<String>,
     /// Scenarios to run, the others left out (comma-separated; default: all): hits,
-    /// generator, misses, latency, dot, loaded, memory.
+    /// generator, misses, validated (DNSSEC validation on, signed lab), latency, dot, loaded,
+    /// memory.
     #[arg(long, value_delimiter = ',')]
     only: Vec<String>,
     /// The scoped binary to measure (default: build this checkout's with cargo, release).
     #[arg(long)]
     scoped: Option<PathBuf>,
     /// Start the authoritatives, resolvers and limits, print their addresses and wait for
-    /// Ctrl-C instead of measuring (to look at the setup with dig).
+    /// Ctrl-C instead of measuring (to look at the setup with dig). With the validated
+    /// scenario (the default, or `--only validated`), also the signed lab and its validating
+    /// resolvers, with dig commands for a secure and a bogus name.
     #[arg(long)]
     hold: bool,
 }
@@ -250,27 +254,32 @@ fn build_scoped() -> anyhow::Result<PathBuf> {
     )
 }
 
+/// Start resolver `name` of `lab` from its configuration in `dir` (the lab's directory).
 fn start_resolver(
     name: &str,
     dir: &Path,
     scoped: &Path,
     knot_cache: &Path,
+    lab: &world::Lab,
 ) -> anyhow::Result<Daemon> {
-    let (addr, command) = match name {
+    let addr = lab
+        .addr(name)
+        .with_context(|| format!("unknown resolver {name}"))?;
+    let command = match name {
         "scoped" => {
             let mut c = Command::new(scoped);
             c.arg("serve").arg("--config").arg(dir.join("scoped.toml"));
-            (at53(world::SCOPED), c)
+            c
         }
         "unbound" => {
             let mut c = Command::new("unbound");
             c.arg("-d").arg("-c").arg(dir.join("unbound.conf"));
-            (at53(world::UNBOUND), c)
+            c
         }
         "pdns" => {
             let mut c = Command::new("pdns_recursor");
             c.arg(format!("--config-dir={}", dir.display()));
-            (at53(world::PDNS), c)
+            c
         }
         "knot" => {
             // One process: kresd is single-threaded, so this is the others' one worker thread.
@@ -284,7 +293,7 @@ fn start_resolver(
                 .arg(rundir);
             return Daemon::start_with_scratch(
                 name,
-                at53(world::KNOT),
+                addr,
                 c,
                 dir,
                 &hit_name(0),
@@ -296,15 +305,15 @@ fn start_resolver(
     Daemon::start(name, addr, command, dir, &hit_name(0))
 }
 
-/// Where this run's Knot Resolver keeps its cache (see [`world::knot_cache_dir`]): `/dev/shm`
-/// when it has room for the whole file, which kresd allocates at start (a container's is often
-/// only 64 MiB), else the run's directory.
-fn knot_cache(dir: &Path) -> PathBuf {
+/// Where this run's Knot Resolver of `lab` keeps its cache (see [`world::knot_cache_dir`]):
+/// `/dev/shm` when it has room for the whole file, which kresd allocates at start (a
+/// container's is often only 64 MiB), else the lab's directory `dir`.
+fn knot_cache(dir: &Path, lab: &world::Lab) -> PathBuf {
     let shm = Path::new("/dev/shm");
     let need = f64::from(world::KNOT_CACHE_MIB + 64) * 1_048_576.0;
     let room = nix::sys::statvfs::statvfs(shm)
         .is_ok_and(|s| s.blocks_available() as f64 * s.fragment_size() as f64 >= need);
-    world::knot_cache_dir(dir, room.then_some(shm))
+    world::knot_cache_dir(dir, room.then_some(shm), lab)
 }
 
 fn warm(target: SocketAddr, queries: Vec<Vec<u8>>, what: &str) -> anyhow::Result<()> {
@@ -382,6 +391,7 @@ fn sample_from(target: &str, round: usize, outcome: &Outcome, cpu: f64) -> Sampl
         mean_us: outcome.mean_us(),
         p50_us: f64::from(outcome.quantile_us(0.5)),
         p99_us: f64::from(outcome.quantile_us(0.99)),
+        upstream: None,
     }
 }
 

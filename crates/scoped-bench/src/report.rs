@@ -27,6 +27,10 @@ pub struct Sample {
     pub mean_us: f64,
     pub p50_us: f64,
     pub p99_us: f64,
+    /// Queries the authoritatives received during the load, where the lab counts them (the
+    /// signed lab's nsd, in the validated scenario).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub upstream: Option<u64>,
 }
 
 impl Sample {
@@ -47,6 +51,7 @@ impl Sample {
             mean_us: s.mean_latency_us,
             p50_us: f64::NAN,
             p99_us: f64::NAN,
+            upstream: None,
         }
     }
 
@@ -706,6 +711,8 @@ impl Report {
 
         self.loaded_table(&mut md);
 
+        self.validated_tables(&mut md);
+
         let targets = self.targets_met(resolvers);
         let _ = writeln!(md, "\n### Targets (issues #7, #13 and #20)\n");
         let _ = writeln!(md, "| target | measured | met |");
@@ -770,3 +777,4 @@ impl Report {
 
 #[cfg(test)]
 mod tests;
+mod validated;

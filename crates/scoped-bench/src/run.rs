@@ -61,18 +61,11 @@ pub(crate) fn bench(cli: Cli) -> anyhow::Result<()> {
     let dir = std::path::absolute(cli.out.join(format!("run-{stamp}")))?;
     std::fs::create_dir_all(&dir)?;
     progress(&format!("run files in {}", dir.display()));
-    std::fs::write(dir.join("root.hints"), world::root_hints())?;
+    let plain_lab = world::PLAIN;
+    std::fs::write(dir.join("root.hints"), world::root_hints(plain_lab.root()))?;
     world::write_nsd(&dir)?;
-    std::fs::write(dir.join("scoped.toml"), world::scoped_config())?;
-    std::fs::write(dir.join("allowlist.txt"), world::SCOPED_ALLOWLIST)?;
-    std::fs::write(dir.join("unbound.conf"), world::unbound_config(&dir))?;
     world::write_tls(&dir)?;
-    std::fs::write(dir.join("recursor.conf"), world::pdns_config(&dir))?;
-    let knot_cache = knot_cache(&dir);
-    std::fs::write(
-        dir.join("kresd.conf"),
-        world::knot_config(&dir, &knot_cache),
-    )?;
+    let knot_cache = validated::write_resolver_configs(&dir, &plain_lab)?;
 
     progress(
         "starting the authoritatives: nsd on 127.54.0.1-3, the testkit's ECS servers on \
@@ -98,7 +91,13 @@ pub(crate) fn bench(cli: Cli) -> anyhow::Result<()> {
     let mut resolvers: Vec<Daemon> = Vec::new();
     for name in &names {
         progress(&format!("starting {name}"));
-        resolvers.push(start_resolver(name, &dir, &scoped_bin, &knot_cache)?);
+        resolvers.push(start_resolver(
+            name,
+            &dir,
+            &scoped_bin,
+            &knot_cache,
+            &plain_lab,
+        )?);
     }
     let exe = std::env::current_exe()?;
     let mut limits: Vec<Daemon> = Vec::new();
@@ -113,6 +112,16 @@ pub(crate) fn bench(cli: Cli) -> anyhow::Result<()> {
     }
 
     if cli.hold {
+        // The signed lab too, unless --only leaves the validated scenario out.
+        let signed = if wants("validated") {
+            let lab = validated::start(&dir, &names, &scoped_bin)?;
+            if let Err(e) = validated::check(&lab) {
+                progress(&format!("warning: {e:#}"));
+            }
+            Some(lab)
+        } else {
+            None
+        };
         for d in resolvers.iter().chain(&limits).chain(std::iter::once(&nsd)) {
             progress(&format!("{} at {} (pid {})", d.name, d.addr, d.pid()));
         }
@@ -120,7 +129,11 @@ pub(crate) fn bench(cli: Cli) -> anyhow::Result<()> {
             "ECS authorities: cdn.lab. at 127.54.0.4:53, loaded.lab. at 127.54.0.5-8:53; Ctrl-C \
              stops everything",
         );
+        if let Some(lab) = &signed {
+            validated::print_dig(lab);
+        }
         runtime.block_on(tokio::signal::ctrl_c())?;
+        drop(signed);
         return Ok(());
     }
 
@@ -224,6 +237,13 @@ pub(crate) fn bench(cli: Cli) -> anyhow::Result<()> {
         }
     }
 
+    // 3b. Validation on (issue #15): the signed lab, hits and misses of validating resolvers.
+    if wants("validated") {
+        let lab = validated::start(&dir, &names, &scoped_bin)?;
+        validated::check(&lab)?;
+        validated::measure(&lab, &resolvers, &hits_file, &settings, &mut report)?;
+    }
+
     // 4. Latency at a fixed offered load of cache hits.
     for round in 0..settings.rounds * usize::from(wants("latency")) {
         for daemon in resolvers.iter().chain(limits.iter().take(1)) {
@@ -313,7 +333,7 @@ pub(crate) fn bench(cli: Cli) -> anyhow::Result<()> {
         ));
         // Stop the old process before its replacement binds the same address.
         resolvers.remove(slot);
-        let daemon = start_resolver(&name, &dir, &scoped_bin, &knot_cache)?;
+        let daemon = start_resolver(&name, &dir, &scoped_bin, &knot_cache, &plain_lab)?;
         warm(
             daemon.addr,
             vec![wire::query(&cdn_name(SPARE_NAME), wire::TYPE_A, true, None)],
@@ -379,10 +399,11 @@ pub(crate) fn bench(cli: Cli) -> anyhow::Result<()> {
 }
 
 /// The scenarios `--only` can pick.
-const SCENARIOS: [&str; 7] = [
+const SCENARIOS: [&str; 8] = [
     "hits",
     "generator",
     "misses",
+    "validated",
     "latency",
     "dot",
     "loaded",

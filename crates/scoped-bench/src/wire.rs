@@ -60,6 +60,25 @@ pub fn rcode(message: &[u8]) -> Option<u8> {
     message.get(3).map(|b| b & 0x0f)
 }
 
+/// A query for `name` of type `qtype` with an OPT record whose DO bit is set (RFC 3225): what
+/// `dig +dnssec` sends, asking a validating resolver for AD and the RRSIGs.
+pub fn query_do(name: &str, qtype: u16) -> Vec<u8> {
+    let mut wire = query(name, qtype, true, None);
+    // The OPT record ends with TTL (extended RCODE, version, flags) and an empty RDLENGTH; DO is
+    // the top bit of the flags.
+    let flags = wire.len() - 4;
+    wire[flags] |= 0x80;
+    wire
+}
+
+/// The AD bit (authentic data) of the header's flags.
+pub const FLAG_AD: u16 = 0x0020;
+
+/// The header's flags (QR … RCODE) of a message, if it has a header.
+pub fn flags(message: &[u8]) -> Option<u16> {
+    message.get(2..4).map(|b| u16::from_be_bytes([b[0], b[1]]))
+}
+
 /// The number of answer records of a response, if it has a header.
 pub fn answer_count(message: &[u8]) -> Option<u16> {
     message.get(6..8).map(|b| u16::from_be_bytes([b[0], b[1]]))
@@ -89,6 +108,31 @@ mod tests {
         assert_eq!(&opt[..3], &[0, 0, 41]);
         assert_eq!(&opt[9..11], &[0, 11], "RDLENGTH: option header + 7");
         assert_eq!(&opt[11..], &[0, 8, 0, 7, 0, 1, 24, 0, 198, 51, 7]);
+    }
+
+    #[test]
+    fn a_do_query_sets_only_the_do_bit_of_its_opt_record() {
+        let plain = query("a.b", TYPE_A, true, None);
+        let q = query_do("a.b", TYPE_A);
+        assert_eq!(q.len(), plain.len());
+        let opt = &q[12 + 5 + 4..];
+        assert_eq!(&opt[..3], &[0, 0, 41]);
+        assert_eq!(
+            &opt[5..11],
+            &[0, 0, 0x80, 0, 0, 0],
+            "TTL: DO set, then RDLENGTH 0"
+        );
+        let differing: Vec<usize> = (0..q.len()).filter(|&i| q[i] != plain[i]).collect();
+        assert_eq!(differing, [q.len() - 4]);
+    }
+
+    #[test]
+    fn ad_is_read_from_the_header_flags() {
+        let mut response = vec![0, 7, 0x81, 0xa0, 0, 1, 0, 1, 0, 0, 0, 0];
+        assert_eq!(flags(&response).map(|f| f & FLAG_AD), Some(FLAG_AD));
+        response[3] = 0x80;
+        assert_eq!(flags(&response).map(|f| f & FLAG_AD), Some(0));
+        assert_eq!(flags(&[0]), None);
     }
 
     #[test]

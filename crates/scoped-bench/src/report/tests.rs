@@ -19,6 +19,7 @@ fn sample(target: &str, round: usize, answered: u64, cpu_seconds: f64) -> Sample
         mean_us: f64::NAN,
         p50_us: f64::NAN,
         p99_us: f64::NAN,
+        upstream: None,
     }
 }
 
@@ -227,4 +228,48 @@ fn numbers_get_thousands_separators() {
     assert_eq!(times(f64::NAN), "–");
     assert_eq!(percent(0.934), "93%");
     assert_eq!(percent(f64::NAN), "–");
+}
+
+/// The validated tables: hits with validation on beside the same resolver's hits without it
+/// (per-round ratio), the hit rate from the authoritative's count, misses with their upstream
+/// cost; and no section at all when the scenario did not run.
+#[test]
+fn the_validated_tables_compare_with_validation_off_and_show_the_hit_rate() {
+    let mut report = empty(1);
+    assert!(!report.render(&["scoped"]).0.contains("validation on"));
+    let counted = |target: &str, answered: u64, cpu: f64, upstream: u64| Sample {
+        upstream: Some(upstream),
+        ..sample(target, 0, answered, cpu)
+    };
+    for (target, off, on, with_do, upstream_do) in
+        [("scoped", 1000, 950, 900, 0), ("unbound", 800, 800, 400, 4)]
+    {
+        report.add("validated-off-hits", sample(target, 0, off, 1.0));
+        report.add("validated-hits", counted(target, on, 1.0, 0));
+        report.add(
+            "validated-hits-do",
+            counted(target, with_do, 1.0, upstream_do),
+        );
+    }
+    report.add("validated-misses", counted("scoped", 300, 1.0, 300));
+    report.add("validated-misses", counted("unbound", 200, 1.0, 600));
+    let md = report.render(&["scoped", "unbound"]).0;
+    let hits = table(&md, "Cache hits with DNSSEC validation on");
+    assert_eq!(
+        hits[1],
+        "| scoped | 1,000 | 950 | 900 | 95% (95) | 90% (90) | 100.00% / 100.00% | 0 / 0, 0 / 0 |"
+    );
+    assert_eq!(
+        hits[2],
+        "| unbound | 800 | 800 | 400 | 100% (100) | 50% (50) | 100.00% / 99.00% | 0 / 0, 0 / 0 |"
+    );
+    let misses = table(&md, "Cache misses with DNSSEC validation on");
+    assert_eq!(
+        misses[1],
+        "| scoped | 300 | 1.00 | 300 | 1.00 | 0 / 0 | 1.00× (1.00) |"
+    );
+    assert_eq!(
+        misses[2],
+        "| unbound | 200 | 1.00 | 200 | 3.00 | 0 / 0 | 1.50× (1.50) |"
+    );
 }

@@ -17,6 +17,8 @@ use std::fmt::Write as _;
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 use std::path::{Path, PathBuf};
 
+pub mod signed;
+
 /// Where the root, TLD and leaf zones are served.
 pub const ROOT: Ipv4Addr = Ipv4Addr::new(127, 54, 0, 1);
 /// The `lab.` server.
@@ -47,6 +49,63 @@ pub const KNOT: Ipv4Addr = Ipv4Addr::new(127, 55, 0, 4);
 pub const LIMIT_BATCHED: Ipv4Addr = Ipv4Addr::new(127, 55, 0, 10);
 /// The plain limit responder.
 pub const LIMIT_PLAIN: Ipv4Addr = Ipv4Addr::new(127, 55, 0, 11);
+
+/// One set of the four resolvers: where each listens, and whether they validate DNSSEC.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Lab {
+    pub scoped: Ipv4Addr,
+    pub unbound: Ipv4Addr,
+    pub pdns: Ipv4Addr,
+    pub knot: Ipv4Addr,
+    /// Validation on, from the signed lab's root anchor ([`ANCHOR_FILE`] in the lab's
+    /// directory), iterating from the signed root ([`signed::ROOT`]); otherwise off, from the
+    /// unsigned root ([`ROOT`]).
+    pub validating: bool,
+}
+
+/// The resolvers of the unsigned lab (every scenario but `validated`).
+pub const PLAIN: Lab = Lab {
+    scoped: SCOPED,
+    unbound: UNBOUND,
+    pdns: PDNS,
+    knot: KNOT,
+    validating: false,
+};
+
+/// The resolvers of the `validated` scenario: validation on, on the signed hierarchy.
+pub const VALIDATED: Lab = Lab {
+    scoped: Ipv4Addr::new(127, 55, 1, 1),
+    unbound: Ipv4Addr::new(127, 55, 1, 2),
+    pdns: Ipv4Addr::new(127, 55, 1, 3),
+    knot: Ipv4Addr::new(127, 55, 1, 4),
+    validating: true,
+};
+
+impl Lab {
+    /// Where `resolver` (one of [`RESOLVERS`]) listens.
+    pub fn addr(&self, resolver: &str) -> Option<SocketAddr> {
+        let ip = match resolver {
+            "scoped" => self.scoped,
+            "unbound" => self.unbound,
+            "pdns" => self.pdns,
+            "knot" => self.knot,
+            _ => return None,
+        };
+        Some(at53(ip))
+    }
+
+    /// The root server the resolvers start from: its name and address.
+    pub fn root(&self) -> (&'static str, Ipv4Addr) {
+        if self.validating {
+            (signed::ROOT_NAME, signed::ROOT)
+        } else {
+            ("a.root.lab.", ROOT)
+        }
+    }
+}
+
+/// The trust anchor (the signed root's DS records) in a validating lab's directory.
+pub const ANCHOR_FILE: &str = "root.key";
 
 /// Every resolver the harness can run, in the order it runs them (`--skip` takes these names).
 pub const RESOLVERS: [&str; 4] = ["scoped", "unbound", "pdns", "knot"];
@@ -94,13 +153,14 @@ pub fn client_subnet(k: usize) -> Ipv4Addr {
 
 const SOA_TIMES: &str = "1 3600 600 86400 3600";
 
-fn root_zone() -> String {
+/// The root zone: itself served by `root` (name, address), `lab.` delegated to `tld`.
+fn root_zone((name, root): (&str, Ipv4Addr), tld: Ipv4Addr) -> String {
     format!(
-        ". 86400 IN SOA a.root.lab. hostmaster.root.lab. {SOA_TIMES}\n\
-         . 86400 IN NS a.root.lab.\n\
-         a.root.lab. 86400 IN A {ROOT}\n\
+        ". 86400 IN SOA {name} hostmaster.root.lab. {SOA_TIMES}\n\
+         . 86400 IN NS {name}\n\
+         {name} 86400 IN A {root}\n\
          lab. 86400 IN NS ns.nic.lab.\n\
-         ns.nic.lab. 86400 IN A {TLD}\n"
+         ns.nic.lab. 86400 IN A {tld}\n"
     )
 }
 
@@ -137,11 +197,12 @@ pub fn loaded_zone() -> String {
     )
 }
 
-fn leaf_zone() -> String {
+/// `bench.lab.`, served at `leaf`: the hit names and the misses' wildcard.
+fn leaf_zone(leaf: Ipv4Addr) -> String {
     let mut zone = format!(
         "bench.lab. 86400 IN SOA ns.bench.lab. hostmaster.bench.lab. {SOA_TIMES}\n\
          bench.lab. 86400 IN NS ns.bench.lab.\n\
-         ns.bench.lab. 86400 IN A {LEAF}\n\
+         ns.bench.lab. 86400 IN A {leaf}\n\
          *.wild.bench.lab. 86400 IN A 192.0.2.200\n"
     );
     for i in 0..HIT_NAMES {
@@ -159,9 +220,9 @@ pub fn cdn_zone() -> String {
     )
 }
 
-/// The root hints every resolver is given.
-pub fn root_hints() -> String {
-    format!(". 3600000 NS a.root.lab.\na.root.lab. 3600000 A {ROOT}\n")
+/// The root hints every resolver is given: the root server `root` ([`Lab::root`]).
+pub fn root_hints((name, root): (&str, Ipv4Addr)) -> String {
+    format!(". 3600000 NS {name}\n{name} 3600000 A {root}\n")
 }
 
 /// Write the nsd configuration and zone files into `dir`.
@@ -170,15 +231,34 @@ pub fn root_hints() -> String {
 ///
 /// When a file cannot be written.
 pub fn write_nsd(dir: &Path) -> std::io::Result<()> {
-    std::fs::write(dir.join("root.zone"), root_zone())?;
+    std::fs::write(dir.join("root.zone"), root_zone(PLAIN.root(), TLD))?;
     std::fs::write(dir.join("lab.zone"), tld_zone())?;
-    std::fs::write(dir.join("bench.lab.zone"), leaf_zone())?;
+    std::fs::write(dir.join("bench.lab.zone"), leaf_zone(LEAF))?;
+    std::fs::write(
+        dir.join("nsd.conf"),
+        nsd_config(dir, [ROOT, TLD, LEAF], false),
+    )
+}
+
+/// The control socket of an nsd started with `control` in [`nsd_config`], in its directory.
+pub const NSD_CONTROL: &str = "nsd.ctl";
+
+/// nsd's configuration: one server process on port 53 of the three `servers` (root, `lab.`,
+/// `bench.lab.`), zone files `root.zone`, `lab.zone` and `bench.lab.zone` in `dir`; with
+/// `control`, `nsd-control` enabled on the Unix socket [`NSD_CONTROL`] (for its query count).
+pub(crate) fn nsd_config(dir: &Path, servers: [Ipv4Addr; 3], control: bool) -> String {
     let d = dir.display();
-    let config = format!(
+    let [root, tld, leaf] = servers;
+    let control = if control {
+        format!("\x20   control-enable: yes\n\x20   control-interface: \"{d}/{NSD_CONTROL}\"\n")
+    } else {
+        "\x20   control-enable: no\n".to_owned()
+    };
+    format!(
         "server:\n\
-         \x20   ip-address: {ROOT}\n\
-         \x20   ip-address: {TLD}\n\
-         \x20   ip-address: {LEAF}\n\
+         \x20   ip-address: {root}\n\
+         \x20   ip-address: {tld}\n\
+         \x20   ip-address: {leaf}\n\
          \x20   port: 53\n\
          \x20   server-count: 1\n\
          \x20   username: \"\"\n\
@@ -194,26 +274,43 @@ pub fn write_nsd(dir: &Path) -> std::io::Result<()> {
          \x20   hide-version: yes\n\
          \x20   rrl-ratelimit: 0\n\
          remote-control:\n\
-         \x20   control-enable: no\n\
+         {control}\
          zone:\n\x20   name: \".\"\n\x20   zonefile: \"root.zone\"\n\
          zone:\n\x20   name: \"lab.\"\n\x20   zonefile: \"lab.zone\"\n\
          zone:\n\x20   name: \"bench.lab.\"\n\x20   zonefile: \"bench.lab.zone\"\n"
-    );
-    std::fs::write(dir.join("nsd.conf"), config)
+    )
 }
 
 /// scoped's configuration: one worker thread, the lab's root, ECS to `cdn.lab.` only, client
-/// subnets taken from the load generator's ECS options (it is a trusted front end), no DNSSEC
-/// validation (the lab is unsigned, and the other resolvers run without it too).
-pub fn scoped_config() -> String {
+/// subnets taken from the load generator's ECS options (it is a trusted front end). In the
+/// unsigned lab no DNSSEC validation (the other resolvers run without it too) and a DoT
+/// listener; in the validating lab validation from the signed root's anchor, without the
+/// aggressive use of NSEC (as in every peer there, so a miss is a miss).
+pub fn scoped_config(lab: &Lab) -> String {
+    let ip = lab.scoped;
+    let (dot, dnssec) = if lab.validating {
+        (
+            String::new(),
+            format!(
+                "validation = true\ntrust-anchor-file = \"{ANCHOR_FILE}\"\n\
+                 aggressive-nsec = false\n"
+            ),
+        )
+    } else {
+        (
+            format!(
+                "dot-listen = [\"{ip}:{DOT_PORT}\"]\n\
+                 tls-certificate = \"{TLS_CERTIFICATE}\"\ntls-key = \"{TLS_KEY}\"\n"
+            ),
+            "validation = false\n".to_owned(),
+        )
+    };
     format!(
-        "[server]\nlisten = [\"{SCOPED}:53\"]\nthreads = 1\n\
-         dot-listen = [\"{SCOPED}:{DOT_PORT}\"]\n\
-         tls-certificate = \"{TLS_CERTIFICATE}\"\ntls-key = \"{TLS_KEY}\"\n\n\
+        "[server]\nlisten = [\"{ip}:53\"]\nthreads = 1\n{dot}\n\
          [recursion]\nroot-hints = \"root.hints\"\nallow-loopback-servers = true\n\n\
          [ecs]\nallowlist = \"allowlist.txt\"\ntrusted-front-ends = [\"127.0.0.0/8\"]\n\n\
-         [dnssec]\nvalidation = false\n\n\
-         [control]\nlisten = [\"{SCOPED}:9953\"]\n\n\
+         [dnssec]\n{dnssec}\n\
+         [control]\nlisten = [\"{ip}:9953\"]\n\n\
          [log]\nlevel = \"warn\"\n"
     )
 }
@@ -239,18 +336,39 @@ pub fn write_tls(dir: &Path) -> anyhow::Result<()> {
 /// scoped's ECS allowlist.
 pub const SCOPED_ALLOWLIST: &str = "cdn.lab.\nloaded.lab.\n";
 
-/// Unbound's configuration: one thread, no validator, subnetcache sending ECS to the CDN server
-/// only, caches large enough for the memory row, serve-expired and prefetch like scoped's
-/// defaults.
-pub fn unbound_config(dir: &Path) -> String {
+/// Unbound's configuration: one thread, subnetcache sending ECS to the CDN server only, caches
+/// large enough for the memory row, serve-expired and prefetch like scoped's defaults. In the
+/// unsigned lab no validator and a DoT listener; in the validating lab the validator module
+/// (between subnetcache and the iterator, its place in Unbound's own ECS setups) with the
+/// signed root's anchor, and no aggressive use of NSEC.
+pub fn unbound_config(dir: &Path, lab: &Lab) -> String {
     let d = dir.display();
+    let ip = lab.unbound;
+    let (listen, modules, validation) = if lab.validating {
+        (
+            String::new(),
+            "subnetcache validator iterator",
+            format!(
+                "\x20   trust-anchor-file: \"{d}/{ANCHOR_FILE}\"\n\
+                 \x20   aggressive-nsec: no\n"
+            ),
+        )
+    } else {
+        (
+            format!(
+                "\x20   interface: {ip}@{DOT_PORT}\n\
+                 \x20   tls-port: {DOT_PORT}\n\
+                 \x20   tls-service-key: \"{d}/{TLS_KEY}\"\n\
+                 \x20   tls-service-pem: \"{d}/{TLS_CERTIFICATE}\"\n"
+            ),
+            "subnetcache iterator",
+            String::new(),
+        )
+    };
     format!(
         "server:\n\
-         \x20   interface: {UNBOUND}@53\n\
-         \x20   interface: {UNBOUND}@{DOT_PORT}\n\
-         \x20   tls-port: {DOT_PORT}\n\
-         \x20   tls-service-key: \"{d}/{TLS_KEY}\"\n\
-         \x20   tls-service-pem: \"{d}/{TLS_CERTIFICATE}\"\n\
+         \x20   interface: {ip}@53\n\
+         {listen}\
          \x20   num-threads: 1\n\
          \x20   so-reuseport: yes\n\
          \x20   do-daemonize: no\n\
@@ -264,7 +382,8 @@ pub fn unbound_config(dir: &Path) -> String {
          \x20   root-hints: \"{d}/root.hints\"\n\
          \x20   do-not-query-localhost: no\n\
          \x20   access-control: 127.0.0.0/8 allow\n\
-         \x20   module-config: \"subnetcache iterator\"\n\
+         \x20   module-config: \"{modules}\"\n\
+         {validation}\
          \x20   send-client-subnet: {CDN}\n\
          \x20   send-client-subnet: {}\n\
          \x20   send-client-subnet: {}\n\
@@ -282,12 +401,20 @@ pub fn unbound_config(dir: &Path) -> String {
     )
 }
 
-/// PowerDNS Recursor's configuration (4.x `recursor.conf`): one worker thread, no DNSSEC
-/// processing, ECS to the CDN server only, incoming ECS options used, large caches.
-pub fn pdns_config(dir: &Path) -> String {
+/// PowerDNS Recursor's configuration (4.x `recursor.conf`): one worker thread, ECS to the CDN
+/// server only, incoming ECS options used, large caches. In the unsigned lab no DNSSEC
+/// processing; in the validating lab `dnssec=validate` with the signed root's anchor from
+/// [`PDNS_LUA`] ([`pdns_lua`]) and the aggressive NSEC cache off.
+pub fn pdns_config(dir: &Path, lab: &Lab) -> String {
     let d = dir.display();
+    let ip = lab.pdns;
+    let dnssec = if lab.validating {
+        format!("dnssec=validate\nlua-config-file={d}/{PDNS_LUA}\naggressive-nsec-cache-size=0\n")
+    } else {
+        "dnssec=off\n".to_owned()
+    };
     format!(
-        "local-address={PDNS}\n\
+        "local-address={ip}\n\
          local-port=53\n\
          allow-from=127.0.0.0/8\n\
          hint-file={d}/root.hints\n\
@@ -298,7 +425,7 @@ pub fn pdns_config(dir: &Path) -> String {
          daemon=no\n\
          write-pid=no\n\
          socket-dir={d}\n\
-         dnssec=off\n\
+         {dnssec}\
          quiet=yes\n\
          loglevel=3\n\
          disable-syslog=yes\n\
@@ -312,22 +439,65 @@ pub fn pdns_config(dir: &Path) -> String {
     )
 }
 
+/// PowerDNS Recursor's Lua configuration file in a validating lab's directory.
+pub const PDNS_LUA: &str = "recursor.lua";
+
+/// PowerDNS Recursor's Lua configuration in a validating lab: the built-in root anchors
+/// replaced by the DS records in `anchor` (trust-anchor-file text: `owner TTL IN DS rdata`
+/// lines; comments and blank lines skipped).
+///
+/// # Errors
+///
+/// When a line is not a DS record.
+pub fn pdns_lua(anchor: &str) -> anyhow::Result<String> {
+    let mut out =
+        String::from("-- Written by scoped-bench; see docs/benchmarks.md.\nclearTA('.')\n");
+    for line in anchor.lines().map(str::trim) {
+        if line.is_empty() || line.starts_with(';') {
+            continue;
+        }
+        let fields: Vec<&str> = line.split_whitespace().collect();
+        let Some(ds) = fields.iter().position(|f| f.eq_ignore_ascii_case("DS")) else {
+            anyhow::bail!("not a DS record: {line}");
+        };
+        let rdata = fields[ds + 1..].join(" ");
+        if ds == 0 || rdata.is_empty() {
+            anyhow::bail!("not a DS record: {line}");
+        }
+        let _ = writeln!(
+            out,
+            "addTA({}, {})",
+            lua_string(fields[0]),
+            lua_string(&rdata)
+        );
+    }
+    Ok(out)
+}
+
 /// Knot Resolver's cache size, MiB: Unbound's two caches together (`msg-cache-size` and
 /// `rrset-cache-size`, 256m each). kresd allocates the whole file up front.
 pub const KNOT_CACHE_MIB: u32 = 512;
 
 /// Where Knot Resolver's LMDB cache goes: on tmpfs when there is one (`shm`, normally
 /// `/dev/shm`), in memory like the other resolvers' caches rather than in a file on disk;
-/// otherwise in the run's directory. Named after the run so a leftover is recognisable.
-pub fn knot_cache_dir(run_dir: &Path, shm: Option<&Path>) -> PathBuf {
+/// otherwise in the lab's directory. Named after the run (and `-validated` for the validating
+/// lab's) so a leftover is recognisable. `lab_dir` is the run's directory, or the validating
+/// lab's directory inside it.
+pub fn knot_cache_dir(lab_dir: &Path, shm: Option<&Path>, lab: &Lab) -> PathBuf {
     match shm {
         Some(shm) => {
+            let run_dir = if lab.validating {
+                lab_dir.parent().unwrap_or(lab_dir)
+            } else {
+                lab_dir
+            };
             let run = run_dir
                 .file_name()
                 .map_or_else(|| "run".into(), |n| n.to_string_lossy());
-            shm.join(format!("scoped-bench-{run}-kresd-cache"))
+            let suffix = if lab.validating { "-validated" } else { "" };
+            shm.join(format!("scoped-bench-{run}{suffix}-kresd-cache"))
         }
-        None => run_dir.join("kresd-cache"),
+        None => lab_dir.join("kresd-cache"),
     }
 }
 
@@ -350,25 +520,40 @@ fn lua_string(s: &str) -> String {
 }
 
 /// Knot Resolver's configuration (5.x Lua, `kresd -c kresd.conf -n -q RUNDIR`): one process,
-/// UDP and TCP on port 53, the lab's root hints, no DNSSEC validation, loopback nameservers
-/// allowed, a 512 MiB cache in `cache_dir`. QNAME minimisation stays at its default (on), as it
-/// does in Unbound and PowerDNS Recursor. No ECS: kresd 5 has none.
-pub fn knot_config(dir: &Path, cache_dir: &Path) -> String {
+/// UDP and TCP on port 53, the lab's root hints, loopback nameservers allowed, a 512 MiB cache
+/// in `cache_dir`. QNAME minimisation stays at its default (on), as it does in Unbound and
+/// PowerDNS Recursor. No ECS: kresd 5 has none. In the unsigned lab no DNSSEC validation; in
+/// the validating lab kresd's default validation, from the signed root's anchor file instead of
+/// the built-in root keys.
+pub fn knot_config(dir: &Path, cache_dir: &Path, lab: &Lab) -> String {
     let hints = lua_string(&dir.join("root.hints").to_string_lossy());
     let cache = lua_string(&format!("lmdb://{}", cache_dir.display()));
+    let ip = lab.knot;
+    let validation = if lab.validating {
+        let anchor = lua_string(&dir.join(ANCHOR_FILE).to_string_lossy());
+        format!(
+            "-- Validation on (the validator layer is loaded by default): the signed lab's root\n\
+             -- anchor replaces the built-in root keys; read-only, so no RFC 5011 updates.\n\
+             trust_anchors.remove('.')\n\
+             trust_anchors.add_file({anchor}, true)\n"
+        )
+    } else {
+        "-- No validation, as in the other resolvers (the lab is unsigned): no trust anchor, and\n\
+         -- no validator layer, like Unbound's module-config without \"validator\".\n\
+         trust_anchors.remove('.')\n\
+         modules.unload('validate')\n"
+            .to_owned()
+    };
     format!(
         "-- Written by scoped-bench; see docs/benchmarks.md.\n\
          log_level('warning')\n\
          -- kind 'dns' is UDP and TCP.\n\
-         net.listen('{KNOT}', 53, {{ kind = 'dns' }})\n\
+         net.listen('{ip}', 53, {{ kind = 'dns' }})\n\
          -- The lab's root instead of the built-in hints; this is what kresd's own postconfig.lua\n\
          -- calls for the default file. The 'hints' module would do it too, but would also sit in\n\
          -- every query's path, where the other resolvers have nothing like it.\n\
          _hint_root_file({hints})\n\
-         -- No validation, as in the other resolvers (the lab is unsigned): no trust anchor, and\n\
-         -- no validator layer, like Unbound's module-config without \"validator\".\n\
-         trust_anchors.remove('.')\n\
-         modules.unload('validate')\n\
+         {validation}\
          -- kresd skips nameservers on loopback and private addresses unless a query carries\n\
          -- ALLOW_LOCAL; every nameserver of the lab is on 127.54.0.0/24. Set as a default of\n\
          -- every request: a policy rule setting it runs Lua for each query, which made a\n\
@@ -379,107 +564,4 @@ pub fn knot_config(dir: &Path, cache_dir: &Path) -> String {
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn client_subnets_are_distinct_public_slash_24s() {
-        assert_eq!(client_subnet(0), Ipv4Addr::new(11, 0, 0, 0));
-        assert_eq!(client_subnet(257), Ipv4Addr::new(11, 1, 1, 0));
-        assert_eq!(client_subnet(65_536), Ipv4Addr::new(12, 0, 0, 0));
-    }
-
-    #[test]
-    fn the_loaded_zone_is_delegated_to_four_addresses_and_every_ecs_peer_sends_ecs_there() {
-        let tld = tld_zone();
-        for (k, ip) in LOADED.iter().enumerate() {
-            assert!(tld.contains(&format!("loaded.lab. 86400 IN NS ns{}.loaded.lab.", k + 1)));
-            assert!(tld.contains(&format!("ns{}.loaded.lab. 86400 IN A {ip}", k + 1)));
-            assert!(unbound_config(Path::new("/r")).contains(&format!("send-client-subnet: {ip}")));
-        }
-        assert!(pdns_config(Path::new("/r")).contains(
-            "edns-subnet-allow-list=127.54.0.4,127.54.0.5,127.54.0.6,127.54.0.7,127.54.0.8\n"
-        ));
-        assert!(SCOPED_ALLOWLIST.lines().any(|l| l == "loaded.lab."));
-    }
-
-    #[test]
-    fn scoped_and_unbound_serve_dot_on_their_own_address_with_the_runs_certificate() {
-        let scoped = scoped_config();
-        assert!(scoped.contains(&format!("dot-listen = [\"{SCOPED}:853\"]")));
-        assert!(scoped.contains("tls-certificate = \"tls.crt\"\ntls-key = \"tls.key\""));
-        let unbound = unbound_config(Path::new("/r"));
-        for line in [
-            format!("interface: {UNBOUND}@853"),
-            "tls-port: 853".into(),
-            "tls-service-key: \"/r/tls.key\"".into(),
-            "tls-service-pem: \"/r/tls.crt\"".into(),
-        ] {
-            assert!(unbound.contains(&line), "{line}");
-        }
-    }
-
-    #[test]
-    fn scoped_config_validates_nothing_in_the_unsigned_lab() {
-        // scoped validates by default; the lab's root is unsigned, so every answer would be
-        // bogus under the built-in root anchor.
-        assert!(scoped_config().contains("[dnssec]\nvalidation = false\n"));
-    }
-
-    #[test]
-    fn knot_config_listens_on_its_address_with_the_labs_root_and_no_validation() {
-        let config = knot_config(Path::new("/r/run-1"), Path::new("/dev/shm/c"));
-        let lines: Vec<&str> = config
-            .lines()
-            .filter(|l| !l.trim_start().starts_with("--"))
-            .collect();
-        assert_eq!(
-            lines,
-            [
-                "log_level('warning')",
-                "net.listen('127.55.0.4', 53, { kind = 'dns' })",
-                "_hint_root_file('/r/run-1/root.hints')",
-                "trust_anchors.remove('.')",
-                "modules.unload('validate')",
-                "option('ALLOW_LOCAL', true)",
-                "cache.open(512 * MB, 'lmdb:///dev/shm/c')",
-            ]
-        );
-    }
-
-    #[test]
-    fn paths_are_quoted_for_lua() {
-        assert_eq!(lua_string("/a/b"), "'/a/b'");
-        assert_eq!(lua_string("/it's\\x"), "'/it\\'s\\\\x'");
-        let config = knot_config(Path::new("/o'dd"), Path::new("/c"));
-        assert!(config.contains("_hint_root_file('/o\\'dd/root.hints')"));
-    }
-
-    #[test]
-    fn knot_cache_goes_to_tmpfs_when_there_is_one() {
-        let run = Path::new("/w/target/scoped-bench/run-17");
-        assert_eq!(
-            knot_cache_dir(run, Some(Path::new("/dev/shm"))),
-            Path::new("/dev/shm/scoped-bench-run-17-kresd-cache")
-        );
-        assert_eq!(
-            knot_cache_dir(run, None),
-            Path::new("/w/target/scoped-bench/run-17/kresd-cache")
-        );
-    }
-
-    #[test]
-    fn only_knot_is_left_out_of_the_ecs_scenarios() {
-        let ecs: Vec<&str> = RESOLVERS.into_iter().filter(|r| speaks_ecs(r)).collect();
-        assert_eq!(ecs, ["scoped", "unbound", "pdns"]);
-    }
-
-    #[test]
-    fn the_cdn_zone_parses_in_the_testkit() {
-        scoped_testkit::Zone::parse("cdn.lab.", &cdn_zone()).unwrap();
-        scoped_testkit::Zone::parse("loaded.lab.", &loaded_zone()).unwrap();
-        scoped_testkit::Zone::parse("bench.lab.", &leaf_zone()).unwrap();
-        scoped_testkit::Zone::parse("lab.", &tld_zone()).unwrap();
-        scoped_testkit::Zone::parse(".", &root_zone()).unwrap();
-    }
-}
+mod tests;
