@@ -632,7 +632,8 @@ pub mod view;
 pub use view::CacheView;
 pub mod wire;
 pub use wire::{
-    WireAnswer, WireCache, WireClients, WireError, WireKey, WireKeyRef, lowercase_wire,
+    DNSSEC_AD, DNSSEC_CD, DNSSEC_DO, WireAnswer, WireCache, WireClients, WireError, WireKey,
+    WireKeyRef, lowercase_wire,
 };
 
 #[cfg(test)]

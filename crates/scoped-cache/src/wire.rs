@@ -55,6 +55,7 @@ pub struct WireKey {
     name: Box<[u8]>,
     qtype: u16,
     clients: WireClients,
+    dnssec: u8,
 }
 
 /// A borrowed [`WireKey`]: the name in lowercase wire form (labels with their length octets,
@@ -67,7 +68,18 @@ pub struct WireKeyRef<'a> {
     pub qtype: u16,
     /// The clients the answer serves.
     pub clients: WireClients,
+    /// The query's DNSSEC bits when they change the answer (a validating resolver): DO
+    /// ([`DNSSEC_DO`]), AD and CD; 0 otherwise. An answer is replayed only to queries with the
+    /// bits it was rendered for: they decide its RRSIGs, its proofs and its AD flag.
+    pub dnssec: u8,
 }
+
+/// [`WireKeyRef::dnssec`]: the query set DO in its OPT.
+pub const DNSSEC_DO: u8 = 1;
+/// [`WireKeyRef::dnssec`]: the query set AD in its header.
+pub const DNSSEC_AD: u8 = 2;
+/// [`WireKeyRef::dnssec`]: the query set CD in its header.
+pub const DNSSEC_CD: u8 = 4;
 
 impl WireKeyRef<'_> {
     /// The owned key.
@@ -76,6 +88,7 @@ impl WireKeyRef<'_> {
             name: self.name.into(),
             qtype: self.qtype,
             clients: self.clients,
+            dnssec: self.dnssec,
         }
     }
 }
@@ -92,6 +105,7 @@ impl Hash for WireKeyRef<'_> {
         self.name.hash(state);
         self.qtype.hash(state);
         self.clients.hash(state);
+        self.dnssec.hash(state);
     }
 }
 
@@ -102,7 +116,14 @@ impl WireKey {
             name: lowercase_wire(name).into_boxed_slice(),
             qtype: u16::from(qtype),
             clients,
+            dnssec: 0,
         }
+    }
+
+    /// The key for queries with these DNSSEC bits ([`WireKeyRef::dnssec`]).
+    pub fn with_dnssec(mut self, dnssec: u8) -> Self {
+        self.dnssec = dnssec;
+        self
     }
 
     fn as_ref(&self) -> WireKeyRef<'_> {
@@ -110,6 +131,7 @@ impl WireKey {
             name: &self.name,
             qtype: self.qtype,
             clients: self.clients,
+            dnssec: self.dnssec,
         }
     }
 
@@ -166,6 +188,8 @@ pub struct WireAnswer {
     pub rcode: u8,
     /// The ECS scope of the data (E23 echo).
     pub scope: u8,
+    /// AD was set in the rendered response (secure data, for a query with DO or AD).
+    pub authentic: bool,
     /// ANCOUNT.
     pub answers: u16,
     /// NSCOUNT.
@@ -220,6 +244,7 @@ impl WireAnswer {
         Ok(Self {
             rcode: header[3] & 0x0f,
             scope,
+            authentic: header[3] & 0x20 != 0,
             answers,
             authorities,
             body: response[start..pos].into(),
@@ -298,6 +323,9 @@ pub struct WireCache {
     /// entry's scope is at least this long, the rendered answers it can make wrong are known
     /// exactly ([`WireCache::forget_for`]).
     longest_subnet: Arc<[std::sync::atomic::AtomicU8; 2]>,
+    /// Every DNSSEC-bits value ([`WireKeyRef::dnssec`]) an answer was stored for, as a bit set:
+    /// [`WireCache::forget_for`] removes only those variants.
+    dnssec_variants: Arc<std::sync::atomic::AtomicU8>,
 }
 
 /// Buckets of [`WireCache::forget`]'s generations: a forgotten name retires the answers of the
@@ -350,6 +378,7 @@ impl WireCache {
                 std::sync::atomic::AtomicU8::new(0),
                 std::sync::atomic::AtomicU8::new(0),
             ]),
+            dnssec_variants: Arc::new(std::sync::atomic::AtomicU8::new(0)),
         }
     }
 
@@ -401,6 +430,9 @@ impl WireCache {
         if let WireClients::Subnet(net) = key.clients {
             self.longest_subnet[family_index(&net)].fetch_max(net.prefix_len(), Ordering::AcqRel);
         }
+        // Three bits make eight values, one bit each here.
+        self.dnssec_variants
+            .fetch_or(1 << (key.dnssec & 7), Ordering::AcqRel);
         self.entries.insert(key, Arc::new(answer));
     }
 
@@ -427,13 +459,17 @@ impl WireCache {
         if !exact {
             return false;
         }
-        for qtype in [qtype, TYPE_ANY] {
-            for clients in [WireClients::Every, clients] {
-                self.entries.remove(&WireKeyRef {
-                    name,
-                    qtype,
-                    clients,
-                });
+        let variants = self.dnssec_variants.load(Ordering::Acquire);
+        for dnssec in (0..8).filter(|bit| variants & (1 << bit) != 0) {
+            for qtype in [qtype, TYPE_ANY] {
+                for clients in [WireClients::Every, clients] {
+                    self.entries.remove(&WireKeyRef {
+                        name,
+                        qtype,
+                        clients,
+                        dnssec,
+                    });
+                }
             }
         }
         true

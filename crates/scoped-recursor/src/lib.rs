@@ -25,7 +25,10 @@ use futures::future::BoxFuture;
 use hickory_proto::op::ResponseCode;
 use hickory_proto::rr::{DNSClass, Name, Record, RecordType};
 use ipnet::IpNet;
-pub use scoped_cache::{Validation, WireAnswer, WireCache, WireClients, WireKey, WireKeyRef};
+pub use scoped_cache::{
+    DNSSEC_AD, DNSSEC_CD, DNSSEC_DO, Validation, WireAnswer, WireCache, WireClients, WireKey,
+    WireKeyRef,
+};
 
 pub use config::{DnssecConfig, RecursorConfig};
 pub use dns64::Dns64Config;

@@ -761,6 +761,7 @@ async fn e19_caching_something_tailored_drops_the_names_answers_for_every_client
         name: &wire_name,
         qtype: 1,
         clients: TOKYO.into(),
+        dnssec: 0,
     };
     assert!(
         recursor
@@ -854,6 +855,7 @@ async fn e19_a_tailored_24_drops_only_the_rendered_answers_it_changes() {
             name: &wire_name,
             qtype: 1,
             clients: clients(subnet),
+            dnssec: 0,
         };
         // `lookup` falls back to the answer for every client: ask for the exact entry.
         let held = recursor.wire_answer(&key, tokio::time::Instant::now());
@@ -883,6 +885,7 @@ async fn e19_a_tailored_24_drops_only_the_rendered_answers_it_changes() {
         name: &wire_name,
         qtype: 1,
         clients: WireClients::Every,
+        dnssec: 0,
     };
     assert!(
         recursor

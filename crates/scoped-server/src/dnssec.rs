@@ -5,7 +5,7 @@
 use hickory_proto::op::Message;
 use hickory_proto::rr::rdata::opt::EdnsOption;
 use hickory_proto::rr::{Record, RecordType};
-use scoped_recursor::{Resolution, Validation};
+use scoped_recursor::{DNSSEC_AD, DNSSEC_CD, DNSSEC_DO, Resolution, Validation};
 
 use crate::pipeline::{EDE_OPTION_CODE, ParsedQuery};
 
@@ -29,9 +29,12 @@ impl ClientBits {
         }
     }
 
-    /// Whether any of DO, AD and CD is set: with validation on, the answer depends on them.
-    pub(crate) fn any(self) -> bool {
-        self.dnssec_ok || self.authentic_data || self.checking_disabled
+    /// The bits as the rendered-answer cache keys them (`WireKeyRef::dnssec`).
+    pub(crate) fn wire_key_bits(self) -> u8 {
+        let bit = |set: bool, bit: u8| if set { bit } else { 0 };
+        bit(self.dnssec_ok, DNSSEC_DO)
+            | bit(self.authentic_data, DNSSEC_AD)
+            | bit(self.checking_disabled, DNSSEC_CD)
     }
 }
 

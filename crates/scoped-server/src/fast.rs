@@ -14,6 +14,8 @@ use scoped_ecs::wire::{
 };
 use scoped_ecs::{Direction, Ecs, find_ecs, scan_opt};
 
+use scoped_recursor::{DNSSEC_AD, DNSSEC_CD, DNSSEC_DO};
+
 const CLASS_IN: u16 = 1;
 
 /// A query the fast path may answer, read from its bytes.
@@ -28,8 +30,8 @@ pub(crate) struct PlainQuery {
     pub opt: Option<(u16, bool)>,
     /// The client's ECS option (strictly valid, E07).
     pub ecs: Option<Ecs>,
-    /// AD or CD set in the header.
-    pub ad_cd: bool,
+    /// AD and CD in the header, as bits of `WireKeyRef::dnssec`.
+    pub ad_cd: u8,
 }
 
 impl PlainQuery {
@@ -37,9 +39,10 @@ impl PlainQuery {
         &self.name[..self.name_len]
     }
 
-    /// Whether the header has AD or CD set.
-    pub(crate) fn dnssec_bits(&self) -> bool {
-        self.ad_cd
+    /// The query's DO, AD and CD bits, as `WireKeyRef::dnssec` keys them.
+    pub(crate) fn dnssec_bits(&self) -> u8 {
+        let dnssec_ok = self.opt.is_some_and(|(_, dnssec_ok)| dnssec_ok);
+        self.ad_cd | if dnssec_ok { DNSSEC_DO } else { 0 }
     }
 }
 
@@ -101,7 +104,8 @@ pub(crate) fn plain_query(wire: &[u8]) -> Option<PlainQuery> {
         (None, None)
     };
     Some(PlainQuery {
-        ad_cd: header[3] & 0x30 != 0,
+        ad_cd: if header[3] & 0x20 != 0 { DNSSEC_AD } else { 0 }
+            | if header[3] & 0x10 != 0 { DNSSEC_CD } else { 0 },
         question_end,
         name,
         name_len,
@@ -117,10 +121,17 @@ fn ordinary_type(qtype: u16) -> bool {
 }
 
 /// The response header: the client's ID, QR, RD and CD echoed, RA set, the counts.
-pub(crate) fn write_header(out: &mut Vec<u8>, query: &[u8], rcode: u8, counts: [u16; 4]) {
+pub(crate) fn write_header(
+    out: &mut Vec<u8>,
+    query: &[u8],
+    rcode: u8,
+    authentic: bool,
+    counts: [u16; 4],
+) {
     out.extend_from_slice(&query[..2]);
     out.push(0x80 | (query[2] & 0x01));
-    out.push(0x80 | (query[3] & 0x10) | (rcode & 0x0f));
+    let ad = if authentic { 0x20 } else { 0 };
+    out.push(0x80 | ad | (query[3] & 0x10) | (rcode & 0x0f));
     for count in counts {
         out.extend_from_slice(&count.to_be_bytes());
     }
@@ -190,7 +201,15 @@ mod tests {
         let mut query = message("a.example.", RecordType::A);
         query.metadata.authentic_data = true;
         query.metadata.checking_disabled = true;
-        assert!(plain(&query).is_some());
+        assert_eq!(
+            plain(&query).map(|q| q.dnssec_bits()),
+            Some(DNSSEC_AD | DNSSEC_CD)
+        );
+        let mut with_do = message("a.example.", RecordType::A);
+        let mut edns = hickory_proto::op::Edns::new();
+        edns.set_dnssec_ok(true);
+        with_do.edns = Some(edns);
+        assert_eq!(plain(&with_do).map(|q| q.dnssec_bits()), Some(DNSSEC_DO));
     }
 
     #[test]

@@ -54,6 +54,7 @@ async fn body_is_replayed_with_ttls_counted_down() {
         name: &wire_name("www.example."),
         qtype: 1,
         clients: WireClients::NoSubnet,
+        dnssec: 0,
     };
     cache.insert(
         key.to_key(),
@@ -85,6 +86,7 @@ async fn a_body_replays_after_the_question_in_another_case() {
         name: &wire_name("www.example."),
         qtype: 1,
         clients: WireClients::NoSubnet,
+        dnssec: 0,
     };
     let now = Instant::now();
     let answer = WireAnswer::from_response(&wire, 0).unwrap();
@@ -109,6 +111,7 @@ fn keys_differ_by_type_and_subnet_and_borrowed_keys_find_owned_ones() {
         name: &name,
         qtype,
         clients: subnet.into(),
+        dnssec: 0,
     };
     let now = Instant::now();
     let keep = Duration::from_secs(30);
@@ -131,6 +134,7 @@ fn forget_retires_every_answer_of_the_name_and_later_ones_count_again() {
         name,
         qtype,
         clients,
+        dnssec: 0,
     };
     for (name, clients) in [
         (&www, WireClients::Every),
@@ -173,6 +177,7 @@ fn forget_for_a_full_length_subnet_drops_only_its_answer_and_the_one_for_every_c
         name: &www,
         qtype,
         clients,
+        dnssec: 0,
     };
     let stored = [
         (1, WireClients::Every),
@@ -213,6 +218,33 @@ fn forget_for_a_full_length_subnet_drops_only_its_answer_and_the_one_for_every_c
 }
 
 #[test]
+fn forget_for_drops_the_answers_rendered_for_every_set_of_dnssec_bits() {
+    let cache = WireCache::new(1 << 20);
+    let now = Instant::now();
+    let www = wire_name("www.example.");
+    let key = |dnssec| WireKeyRef {
+        name: &www,
+        qtype: 1,
+        clients: WireClients::NoSubnet,
+        dnssec,
+    };
+    for dnssec in [0, DNSSEC_DO, DNSSEC_DO | DNSSEC_CD] {
+        let answer = WireAnswer::from_response(&response("www.example."), 0).unwrap();
+        cache.insert(key(dnssec).to_key(), answer, now, Duration::from_secs(30));
+    }
+    assert!(cache.get(&key(DNSSEC_DO), now).is_some());
+    assert!(
+        cache.get(&key(DNSSEC_AD), now).is_none(),
+        "another set of bits"
+    );
+    assert!(cache.forget_for(&www, 1, WireClients::NoSubnet));
+    for dnssec in [0, DNSSEC_DO, DNSSEC_DO | DNSSEC_CD] {
+        assert!(cache.get(&key(dnssec), now).is_none(), "bits {dnssec}");
+    }
+    assert_eq!(cache.len(), 0);
+}
+
+#[test]
 fn forget_for_is_exact_only_up_to_the_longest_subnet_stored_per_family() {
     let cache = WireCache::new(1 << 20);
     let now = Instant::now();
@@ -223,6 +255,7 @@ fn forget_for_is_exact_only_up_to_the_longest_subnet_stored_per_family() {
         name: &www,
         qtype: 28,
         clients,
+        dnssec: 0,
     };
     cache.insert(stored.to_key(), answer, now, Duration::from_secs(30));
     let v6 = |s: &str| WireClients::Subnet(s.parse::<IpNet>().unwrap());
@@ -256,6 +289,7 @@ fn an_answer_for_every_client_serves_any_subnet_unless_one_has_its_own() {
         name: &name,
         qtype: 1,
         clients,
+        dnssec: 0,
     };
     let every = WireAnswer::from_response(&wire, 0).unwrap();
     cache.insert(key(WireClients::Every).to_key(), every, now, keep);
@@ -285,6 +319,7 @@ fn a_client_without_subnet_gets_its_own_answer_when_none_is_for_every_client() {
         name: &name,
         qtype: 1,
         clients,
+        dnssec: 0,
     };
     let own = WireAnswer::from_response(&wire, 0).unwrap();
     cache.insert(
@@ -317,6 +352,7 @@ fn flush_by_name_and_subtree() {
             name: &wire_name(owner),
             qtype: 1,
             clients: WireClients::NoSubnet,
+            dnssec: 0,
         };
         cache.insert(key.to_key(), answer, now, Duration::from_secs(30));
     }
@@ -327,6 +363,7 @@ fn flush_by_name_and_subtree() {
                     name: &wire_name(owner),
                     qtype: 1,
                     clients: WireClients::NoSubnet,
+                    dnssec: 0,
                 },
                 now,
             )
@@ -367,6 +404,7 @@ fn filled(max_bytes: u64) -> WireCache {
             name: &wire_name(&owner),
             qtype: 1,
             clients: WireClients::NoSubnet,
+            dnssec: 0,
         };
         cache.insert(key.to_key(), answer, now, Duration::from_secs(30));
     }

@@ -28,6 +28,7 @@ async fn rendered_answers_are_kept_until_the_prefetch_window_and_flushed_with_th
         name: &wire_name,
         qtype: 1,
         clients: scoped_recursor::WireClients::NoSubnet,
+        dnssec: 0,
     };
     let keep = |ttl| {
         recursor.keep_wire_answer(

@@ -246,11 +246,13 @@ impl Pipeline {
         if self.local.intercepts(query.name()) {
             return false;
         }
-        // With validation on, DO, AD and CD change the answer (AD, RRSIGs, unchecked data): the
-        // rendered answers are those of queries without them, and only such queries get them.
-        if self.resolver.validates() && (query.dnssec_bits() || query.opt.is_some_and(|o| o.1)) {
-            return false;
-        }
+        // With validation on, DO, AD and CD change the answer (AD, RRSIGs and proofs, unchecked
+        // data): an answer is replayed only to queries with the bits it was rendered for.
+        let dnssec = if self.resolver.validates() {
+            query.dnssec_bits()
+        } else {
+            0
+        };
         let client_ip = client.ip().to_canonical();
         let (rules, last_client) = self.rules.through(memo);
         let verdict = match (&query.ecs, *last_client) {
@@ -273,6 +275,7 @@ impl Pipeline {
             name: query.name(),
             qtype: query.qtype,
             clients: decision.subnet().into(),
+            dnssec,
         };
         let Some(answer) = self.resolver.wire_answer(&key, now) else {
             return false;
@@ -282,6 +285,7 @@ impl Pipeline {
             out,
             wire,
             answer.rcode,
+            answer.authentic,
             [1, answer.answers, answer.authorities, additional],
         );
         out.extend_from_slice(&wire[HEADER_LEN..query.question_end]);
@@ -407,10 +411,17 @@ impl Pipeline {
         // (name, subnet) pair filled once — is not rendered for replay: that would cost its
         // bytes in the answer cache (a flood of fresh names would evict the answers that are
         // asked again) and buy nothing.
-        let bits_matter = self.resolver.validates() && bits.any();
+        // With validation on, the answer is rendered for this query's DNSSEC bits and replayed
+        // only to queries with the same ones. One with an Extended DNS Error is not replayed:
+        // the fast path writes its own OPT record, without it.
+        let dnssec = if self.resolver.validates() {
+            bits.wire_key_bits()
+        } else {
+            0
+        };
         let replayable = resolution.from_cache
             && !resolution.stale
-            && !bits_matter
+            && resolution.ede.is_none()
             && matches!(
                 resolution.rcode,
                 ResponseCode::NoError | ResponseCode::NXDomain
@@ -420,8 +431,9 @@ impl Pipeline {
         } else {
             decision.subnet().into()
         };
-        let key =
-            replayable.then(|| WireKey::new(query.query.name(), query.query.query_type(), clients));
+        let key = replayable.then(|| {
+            WireKey::new(query.query.name(), query.query.query_type(), clients).with_dnssec(dnssec)
+        });
         let scope = resolution.scope;
 
         let mut response = self.response(

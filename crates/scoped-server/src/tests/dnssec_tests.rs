@@ -1,6 +1,6 @@
 //! DNSSEC in the front end: AD (RFC 6840 §5.8), EDE for bogus answers (RFC 8914), CD passed on,
-//! and a fast path that never replays an answer to a client whose DO, AD or CD bits would
-//! change it.
+//! and a fast path that replays an answer only to clients with the DO, AD and CD bits it was
+//! rendered for.
 
 use std::sync::Arc;
 
@@ -236,34 +236,116 @@ async fn cd_is_passed_to_the_engine() {
     assert!(!seen[1].checking_disabled);
 }
 
+/// A secure A RRset with a stand-in for its RRSIG (the front end only looks at its type).
+fn signed_answer(name: &str) -> Resolution {
+    let owner = super::name_of(name);
+    let a = hickory_proto::rr::Record::from_rdata(
+        owner.clone(),
+        300,
+        hickory_proto::rr::RData::A(hickory_proto::rr::rdata::A::new(192, 0, 2, 1)),
+    );
+    let sig = hickory_proto::rr::Record::from_rdata(
+        owner,
+        300,
+        hickory_proto::rr::RData::Unknown {
+            code: RecordType::RRSIG,
+            rdata: hickory_proto::rr::rdata::NULL::with(vec![0; 20]),
+        },
+    );
+    Resolution {
+        answers: vec![a, sig],
+        security: Validation::Secure,
+        ..Resolution::error(ResponseCode::NoError)
+    }
+}
+
 #[tokio::test]
-async fn with_validation_the_fast_path_serves_only_queries_without_do_ad_and_cd() {
-    let resolver = with_security(FakeResolver::new(), "www.example.", Validation::Secure)
+async fn with_validation_each_set_of_do_ad_and_cd_bits_has_its_own_replayed_answer() {
+    let resolver = FakeResolver::new()
+        .with("www.example.", RecordType::A, signed_answer("www.example."))
         .with_wire_cache()
         .validating();
     let (resolver, pipeline) = dnssec_pipeline(resolver);
     let asked = || resolver.seen().len();
-    // An answer rendered for a CD client is not kept for replay.
-    send(&pipeline, &cd_query(1, "www.example.")).await;
-    send(&pipeline, &query(2, "www.example.", RecordType::A)).await;
-    assert_eq!(
-        asked(),
-        2,
-        "the plain query after a CD one went to the engine"
-    );
-    // The plain query's answer is kept, and replayed to plain queries only.
-    let plain = send(&pipeline, &query(3, "www.example.", RecordType::A)).await;
-    assert_eq!(asked(), 2, "replayed");
+    let types = |m: &Message| {
+        m.answers
+            .iter()
+            .map(|r| r.record_type())
+            .collect::<Vec<_>>()
+    };
+    let do_query = |id| with_edns(query(id, "www.example.", RecordType::A), 1232, 0, true);
+    // Each set of bits goes to the engine once, and is replayed from then on: what was
+    // rendered for one set never reaches a query with another.
+    let cd = send(&pipeline, &cd_query(1, "www.example.")).await;
+    let plain = send(&pipeline, &query(2, "www.example.", RecordType::A)).await;
+    let signed = send(&pipeline, &do_query(3)).await;
+    let ad = send(&pipeline, &ad_query(4, "www.example.")).await;
+    assert_eq!(asked(), 4, "one engine question per set of bits");
+    for (what, first, again) in [
+        (
+            "CD",
+            cd,
+            send(&pipeline, &cd_query(5, "www.example.")).await,
+        ),
+        (
+            "plain",
+            plain,
+            send(&pipeline, &query(6, "www.example.", RecordType::A)).await,
+        ),
+        ("DO", signed, send(&pipeline, &do_query(7)).await),
+        (
+            "AD",
+            ad,
+            send(&pipeline, &ad_query(8, "www.example.")).await,
+        ),
+    ] {
+        assert_eq!(types(&again), types(&first), "{what}: the same records");
+        assert_eq!(
+            again.metadata.authentic_data, first.metadata.authentic_data,
+            "{what}: the same AD"
+        );
+        assert_eq!(
+            again.metadata.checking_disabled, first.metadata.checking_disabled,
+            "{what}: CD copied"
+        );
+    }
+    assert_eq!(asked(), 4, "every second question replayed");
+    let signed = send(&pipeline, &do_query(9)).await;
+    assert_eq!(types(&signed), vec![RecordType::A, RecordType::RRSIG]);
+    assert!(signed.metadata.authentic_data);
+    assert!(signed.edns.expect("OPT").flags().dnssec_ok);
+    let plain = send(&pipeline, &query(10, "www.example.", RecordType::A)).await;
+    assert_eq!(types(&plain), vec![RecordType::A]);
     assert!(!plain.metadata.authentic_data);
-    let do_query = with_edns(query(4, "www.example.", RecordType::A), 1232, 0, true);
-    let with_do = send(&pipeline, &do_query).await;
-    assert_eq!(asked(), 3, "DO goes to the engine");
-    assert!(with_do.metadata.authentic_data);
-    let with_ad = send(&pipeline, &ad_query(5, "www.example.")).await;
-    assert_eq!(asked(), 4, "AD goes to the engine");
-    assert!(with_ad.metadata.authentic_data);
-    send(&pipeline, &cd_query(6, "www.example.")).await;
-    assert_eq!(asked(), 5, "CD goes to the engine");
+    assert_eq!(asked(), 4);
+}
+
+#[tokio::test]
+async fn an_answer_with_an_extended_error_is_not_replayed_without_it() {
+    let mut insecure = signed_answer("old.example.");
+    insecure.answers.truncate(1);
+    insecure.security = Validation::Insecure;
+    insecure.ede = Some(Ede {
+        code: 1,
+        text: "insecure: unsupported DNSKEY algorithm (zone old.example.)".into(),
+    });
+    let resolver = FakeResolver::new()
+        .with("old.example.", RecordType::A, insecure)
+        .with_wire_cache()
+        .validating();
+    let (resolver, pipeline) = dnssec_pipeline(resolver);
+    for id in 1..=2 {
+        let asked = with_edns(query(id, "old.example.", RecordType::A), 1232, 0, false);
+        let response = send(&pipeline, &asked).await;
+        let edns = response.edns.expect("OPT");
+        let ede = edns
+            .options()
+            .as_ref()
+            .iter()
+            .any(|(code, _)| u16::from(*code) == crate::pipeline::EDE_OPTION_CODE);
+        assert!(ede, "query {id}: the EDE is there");
+    }
+    assert_eq!(resolver.seen().len(), 2, "not replayed");
 }
 
 #[tokio::test]

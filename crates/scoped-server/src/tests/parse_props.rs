@@ -152,7 +152,7 @@ proptest! {
             let full = parse_query(&bytes);
             prop_assert!(full.is_ok(), "fast took what full refuses: {:?}", full.err());
             let full = full.expect("checked");
-            let key = scoped_recursor::WireKeyRef { name: plain.name(), qtype: plain.qtype, clients: scoped_recursor::WireClients::NoSubnet };
+            let key = scoped_recursor::WireKeyRef { name: plain.name(), qtype: plain.qtype, clients: scoped_recursor::WireClients::NoSubnet, dnssec: 0 };
             prop_assert_eq!(key.to_key(), scoped_recursor::WireKey::new(full.query.name(), full.query.query_type(), scoped_recursor::WireClients::NoSubnet));
             prop_assert_eq!(plain.ecs, full.ecs);
             // hickory reads a payload below 512 as 512 (RFC 6891 §6.2.5); the fast path clamps
