@@ -43,30 +43,48 @@ pub(super) enum ExchangeError {
 pub(super) struct InFlight {
     recursor: Recursor,
     addr: IpAddr,
+    ended: bool,
 }
 
 impl InFlight {
-    /// Takes over `slot` (given back on drop) and counts the query at `addr`.
+    /// Takes over `slot` (given back when it ends) and counts the query at `addr`, sent `now`.
     pub(super) fn begin(
         recursor: &Recursor,
         addr: IpAddr,
         slot: tokio::sync::SemaphorePermit<'_>,
+        now: Instant,
     ) -> Self {
         slot.forget();
-        recursor.inner.infra.begin_query(addr, Instant::now());
+        recursor.inner.infra.begin_query(addr, now);
         Self {
             recursor: recursor.clone(),
             addr,
+            ended: false,
+        }
+    }
+
+    /// The query ended `now` (a clock read the caller made anyway).
+    pub(super) fn end(mut self, now: Instant) {
+        self.release(now);
+    }
+
+    fn release(&mut self, now: Instant) {
+        if std::mem::replace(&mut self.ended, true) {
+            return;
+        }
+        let inner = &self.recursor.inner;
+        inner.upstream_slots.add_permits(1);
+        if let Some(room) = inner.infra.end_query(self.addr, now) {
+            room.notify_one();
         }
     }
 }
 
+/// A query dropped before it ended (its task cancelled) still gives its slot back.
 impl Drop for InFlight {
     fn drop(&mut self) {
-        let inner = &self.recursor.inner;
-        inner.upstream_slots.add_permits(1);
-        if let Some(room) = inner.infra.end_query(self.addr, Instant::now()) {
-            room.notify_one();
+        if !self.ended {
+            self.release(Instant::now());
         }
     }
 }
@@ -109,7 +127,7 @@ impl Recursor {
         overdue: &Notify,
     ) -> Result<(Message, EcsExchange), ExchangeError> {
         let infra = &self.inner.infra;
-        let now = Instant::now();
+        let mut now = Instant::now();
         let mut plan = ExchangePlan::new(
             ecs,
             infra.edns_broken(addr, now),
@@ -119,14 +137,17 @@ impl Recursor {
         loop {
             self.count_try(attempt.reason);
             let (result, response, failed) = self
-                .send_try(addr, name, qtype, ctx, attempt, overdue)
+                .send_try(addr, name, qtype, ctx, attempt, overdue, now)
                 .await?;
             let (next, learned) = plan.next(result);
             self.learn(addr, learned);
             // How the last try failed; a reply the plan gave up on was unusable.
             let failed = failed.unwrap_or(Failure::Unusable);
             match (next, response) {
-                (Next::Send(again), _) => attempt = again,
+                (Next::Send(again), _) => {
+                    attempt = again;
+                    now = Instant::now();
+                }
                 (Next::Done(outcome), Some(response)) => return Ok((response, outcome)),
                 (Next::Done(_), None) => return Err(ExchangeError::Server(failed)),
                 (Next::Fail(failure), _) => {
@@ -148,6 +169,7 @@ impl Recursor {
         ctx: &Ctx,
         attempt: Try,
         overdue: &Notify,
+        now: Instant,
     ) -> Result<(TryResult, Option<Message>, Option<Failure>), ExchangeError> {
         let config = &self.inner.config;
         let stats = &self.inner.stats;
@@ -162,7 +184,7 @@ impl Recursor {
         let dnssec_ok = config.dnssec.validation;
         let cookie = attempt
             .edns
-            .then(|| infra.cookie_option(addr, Instant::now()))
+            .then(|| infra.cookie_option(addr, now))
             .flatten();
         let mut message = add_cookie(
             build_query(id, name, qtype, attempt.edns, attempt.ecs, dnssec_ok),
@@ -172,8 +194,10 @@ impl Recursor {
             // RD is the lowest bit of the third octet (RFC 1035 §4.1.1).
             message[2] |= 0x01;
         }
-        let slot = self.upstream_slot(ctx).await?;
-        let started = Instant::now();
+        // The try starts now, unless it had to wait for a slot (clock reads are a visible share
+        // of a miss's cost).
+        let (slot, waited) = self.upstream_slot(ctx).await?;
+        let started = if waited { Instant::now() } else { now };
         let remaining = ctx.budget.deadline.saturating_duration_since(started);
         // TCP and TLS pay for the connection setup too; their time and failures are not the
         // server's RTT (a TCP-only problem must not demote the address for every name).
@@ -209,7 +233,7 @@ impl Recursor {
         // goes overdue then, not at its own RTO.
         let silence = infra.silence(addr, started);
         let silenced = silence.notified();
-        let in_flight = InFlight::begin(self, addr, slot);
+        let in_flight = InFlight::begin(self, addr, slot, started);
         let mut exchanged = self.send(tls, query);
         let end = TryEnd {
             addr,
@@ -230,11 +254,12 @@ impl Recursor {
         } else {
             Early::Done((&mut exchanged).await)
         };
-        let exchanged = match early {
+        let (exchanged, ended) = match early {
             Early::Done(exchanged) => {
-                self.settle(end, &exchanged);
-                drop(in_flight);
-                exchanged
+                let ended = Instant::now();
+                self.settle(end, &exchanged, ended);
+                in_flight.end(ended);
+                (exchanged, ended)
             }
             overdue_now => {
                 // Overdue, not failed: the next server may be asked, and this try stays open
@@ -263,8 +288,9 @@ impl Recursor {
                 let this = self.clone();
                 tokio::spawn(async move {
                     let exchanged = exchanged.await;
-                    this.settle(end, &exchanged);
-                    drop(in_flight);
+                    let ended = Instant::now();
+                    this.settle(end, &exchanged, ended);
+                    in_flight.end(ended);
                     // The question may have its answer already: then only the SRTT learnt.
                     let _ = tx.send(exchanged);
                 });
@@ -273,7 +299,7 @@ impl Recursor {
                     bump(&stats.late_replies);
                     ctx.trace(|| format!("  <- {addr}: late reply after {:?}", started.elapsed()));
                 }
-                exchanged
+                (exchanged, Instant::now())
             }
         };
         let reply = match exchanged {
@@ -297,8 +323,7 @@ impl Recursor {
             debug!(%server, "malformed reply");
             return Ok((TryResult::NoReply, None, Some(Failure::Unusable)));
         };
-        if cookie.is_some()
-            && infra.check_reply_cookie(addr, &reply, Instant::now()) == CookieCheck::Spoofed
+        if cookie.is_some() && infra.check_reply_cookie(addr, &reply, ended) == CookieCheck::Spoofed
         {
             // Not the server's reply: as if nothing had come (RFC 7873 §5.3).
             bump(&stats.cookie_spoofed_replies);
@@ -348,9 +373,8 @@ impl Recursor {
     /// What the end of one try says about the server: a UDP reply is an RTT sample (a late one
     /// too: the server is slow, not dead); a UDP try unanswered for its whole hard timeout is a
     /// timeout.
-    fn settle(&self, end: TryEnd, exchanged: &Result<Vec<u8>, TransportError>) {
+    fn settle(&self, end: TryEnd, exchanged: &Result<Vec<u8>, TransportError>, now: Instant) {
         let infra = &self.inner.infra;
-        let now = Instant::now();
         let udp = end.udp;
         match exchanged {
             Ok(_) if udp => infra.record_rtt(end.addr, now.duration_since(end.started), now),
@@ -370,17 +394,18 @@ impl Recursor {
     }
 
     /// At most `max_outstanding_upstream` queries in flight, all questions together.
+    /// With it, whether it had to wait for it.
     async fn upstream_slot(
         &self,
         ctx: &Ctx,
-    ) -> Result<tokio::sync::SemaphorePermit<'_>, ExchangeError> {
+    ) -> Result<(tokio::sync::SemaphorePermit<'_>, bool), ExchangeError> {
         let slots = &self.inner.upstream_slots;
         if let Ok(permit) = slots.try_acquire() {
-            return Ok(permit);
+            return Ok((permit, false));
         }
         bump(&self.inner.stats.upstream_throttled);
         match tokio::time::timeout_at(ctx.budget.deadline, slots.acquire()).await {
-            Ok(Ok(permit)) => Ok(permit),
+            Ok(Ok(permit)) => Ok((permit, true)),
             _ => Err(ExchangeError::Budget(ResolveError::Deadline)),
         }
     }

@@ -77,7 +77,7 @@ impl Recursor {
                     .ecs_audit
                     .record(addr, sent.prefix().prefix_len());
             }
-            let in_flight = InFlight::begin(self, addr, slot);
+            let in_flight = InFlight::begin(self, addr, slot, Instant::now());
             let this = self.clone();
             let name = name.clone();
             tokio::spawn(async move { this.probe(addr, (name, qtype), ecs, in_flight).await });
@@ -121,6 +121,6 @@ impl Recursor {
                 infra.record_timeout(addr, now);
             }
         }
-        drop(in_flight);
+        in_flight.end(now);
     }
 }
