@@ -137,7 +137,7 @@ impl Recursor {
         loop {
             self.count_try(attempt.reason);
             let (result, response, failed) = self
-                .send_try(addr, name, qtype, ctx, attempt, overdue, now)
+                .send_try(addr, name, qtype, ctx, (attempt, now), overdue)
                 .await?;
             let (next, learned) = plan.next(result);
             self.learn(addr, learned);
@@ -167,9 +167,9 @@ impl Recursor {
         name: &Name,
         qtype: RecordType,
         ctx: &Ctx,
-        attempt: Try,
+        // The try, and the clock read just before it (its start unless it waits for a slot).
+        (attempt, now): (Try, Instant),
         overdue: &Notify,
-        now: Instant,
     ) -> Result<(TryResult, Option<Message>, Option<Failure>), ExchangeError> {
         let config = &self.inner.config;
         let stats = &self.inner.stats;
