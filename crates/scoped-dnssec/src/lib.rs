@@ -31,7 +31,7 @@ pub use denial::{Denied, prove_denial};
 pub use policy::Policy;
 pub use rollover::{Changes, KeyState, Rollover};
 pub use status::{Kind, Reason, Security};
-pub use verify::{Verified, verify_rrset};
+pub use verify::{Crypto, SigCheck, Verified, verify_rrset, verify_rrset_with};
 
 /// hickory-proto's DNSSEC types, re-exported so callers use the same version.
 pub use hickory_proto::dnssec::{

@@ -1,7 +1,7 @@
 //! One RRset against its RRSIGs and the zone's DNSKEY set (RFC 4035 §5.3).
 
-use hickory_proto::dnssec::Verifier;
 use hickory_proto::dnssec::rdata::{DNSKEY, DNSSECRData, RRSIG};
+use hickory_proto::dnssec::{TBS, Verifier};
 use hickory_proto::rr::{Name, RData, Record, RecordType};
 
 use crate::policy::Policy;
@@ -85,6 +85,36 @@ pub fn verify_rrset(
     now: u32,
     policy: &Policy,
 ) -> Result<Verified, Reason> {
+    verify_rrset_with(rrset, rrsigs, zone, (keys, &Crypto), now, policy)
+}
+
+/// How a signature is checked once everything around it (signer, algorithm, validity
+/// period, key tag) has been: `signature` over the signed data `tbs` (RFC 4034 §3.1.8.1) with
+/// `key`. [`Crypto`] does the cryptography; a caller may put a memo of earlier results in
+/// front of it, as the result depends on these three inputs alone.
+pub trait SigCheck {
+    /// Whether the signature verifies.
+    fn verifies(&self, key: &DNSKEY, tbs: &[u8], signature: &[u8]) -> bool;
+}
+
+/// The cryptography itself (hickory-proto's, with ring).
+pub struct Crypto;
+
+impl SigCheck for Crypto {
+    fn verifies(&self, key: &DNSKEY, tbs: &[u8], signature: &[u8]) -> bool {
+        key.verify(tbs, signature).is_ok()
+    }
+}
+
+/// [`verify_rrset`] with the signatures checked by `check`.
+pub fn verify_rrset_with(
+    rrset: &[Record],
+    rrsigs: &[Record],
+    zone: &Name,
+    (keys, check): (&[DNSKEY], &dyn SigCheck),
+    now: u32,
+    policy: &Policy,
+) -> Result<Verified, Reason> {
     let Some(first) = rrset.first() else {
         return Err(Reason::new(Kind::RrsigsMissing, zone));
     };
@@ -100,7 +130,16 @@ pub fn verify_rrset(
             continue;
         }
         let tag = input.key_tag;
-        match check_one(rrset, record, rrsig, owner, zone, keys, now, policy) {
+        match check_one(
+            rrset,
+            record,
+            rrsig,
+            owner,
+            zone,
+            (keys, check),
+            now,
+            policy,
+        ) {
             Ok(expires_in) => {
                 let ttl = rrset
                     .iter()
@@ -136,7 +175,7 @@ fn check_one(
     rrsig: &RRSIG,
     owner: &Name,
     zone: &Name,
-    keys: &[DNSKEY],
+    (keys, check): (&[DNSKEY], &dyn SigCheck),
     now: u32,
     policy: &Policy,
 ) -> Result<u32, Miss> {
@@ -161,15 +200,21 @@ fn check_one(
         return Err(Miss::NotYetValid);
     }
     let mut found = false;
+    // The signed data, made once for every key that may have signed it.
+    let mut tbs = None;
     for key in keys.iter().filter(|k| usable_key(k, input.algorithm)) {
         if key.calculate_key_tag().ok() != Some(input.key_tag) {
             continue;
         }
         found = true;
-        if key
-            .verify_rrsig(owner, record.dns_class, rrsig, rrset.iter())
-            .is_ok()
-        {
+        let signed = match &tbs {
+            Some(signed) => signed,
+            None => match TBS::from_input(owner, record.dns_class, input, rrset.iter()) {
+                Ok(signed) => tbs.insert(signed),
+                Err(_) => return Err(Miss::Invalid),
+            },
+        };
+        if check.verifies(key, signed.as_ref(), rrsig.sig()) {
             return Ok(expiration.wrapping_sub(now));
         }
     }

@@ -4,7 +4,9 @@
 
 use hickory_proto::rr::{Name, RData, Record, RecordType};
 use scoped_dnssec::denial::nsec3_owner;
-use scoped_dnssec::{DNSSECRData, DS, Denied, Kind, Reason, Security, prove_denial, verify_rrset};
+use scoped_dnssec::{
+    DNSSECRData, DS, Denied, Kind, Reason, Security, SigCheck, prove_denial, verify_rrset_with,
+};
 
 use super::{Evidence, ZoneState};
 use crate::classify::Step;
@@ -71,7 +73,12 @@ impl Recursor {
                     ZoneState::Secure(keys) => keys,
                     other => return Ok(Err(other)),
                 };
-                if let Err(reason) = verify_rrset(records, &sigs, &parent, &keys.keys, now, policy)
+                let checked = (
+                    &keys.keys[..],
+                    &self.inner.dnssec.signatures as &dyn SigCheck,
+                );
+                if let Err(reason) =
+                    verify_rrset_with(records, &sigs, &parent, checked, now, policy)
                 {
                     return Ok(Err(ZoneState::Bogus(reason)));
                 }

@@ -21,6 +21,7 @@ mod ds;
 mod evidence;
 mod proof;
 mod referral;
+mod signatures;
 
 pub(super) use evidence::{Evidence, with_sigs};
 
@@ -32,8 +33,8 @@ use futures::future::BoxFuture;
 use hickory_proto::rr::{Name, Record, RecordType};
 use scoped_cache::Validation;
 use scoped_dnssec::{
-    ChainResult, DS, Denied, Reason, Security, Trust, ZoneKeys, prove_denial, validate_zone_keys,
-    verify_rrset,
+    ChainResult, DS, Denied, Reason, Security, SigCheck, Trust, ZoneKeys, prove_denial,
+    validate_zone_keys, verify_rrset_with,
 };
 use scoped_ecs::CacheScope;
 use tokio::time::Instant;
@@ -95,6 +96,8 @@ pub(super) struct DnssecState {
     /// Zones whose keys a question is fetching: the others asking for them wait for its
     /// verdict instead of fetching too.
     fetching: std::sync::Mutex<HashMap<Name, Arc<tokio::sync::Mutex<()>>>>,
+    /// Signatures already verified (`signatures.rs`).
+    signatures: signatures::Signatures,
 }
 
 /// Held while a zone's keys are fetched; the entry in `fetching` goes with the last holder.
@@ -139,6 +142,7 @@ impl Default for DnssecState {
             started: Instant::now(),
             referrals: referral::referrals(),
             fetching: std::sync::Mutex::default(),
+            signatures: signatures::Signatures::default(),
         }
     }
 }
@@ -346,7 +350,11 @@ impl Recursor {
             return Ok(Security::Insecure(reason));
         }
         let now = self.epoch_now();
-        let security = match verify_rrset(rrset, &sigs, &zone, &keys.keys, now, &dnssec.policy) {
+        let checked = (
+            &keys.keys[..],
+            &self.inner.dnssec.signatures as &dyn SigCheck,
+        );
+        let security = match verify_rrset_with(rrset, &sigs, &zone, checked, now, &dnssec.policy) {
             Ok(verified) => {
                 ctx.trace(|| {
                     format!(
@@ -423,7 +431,11 @@ impl Recursor {
             .collect();
         for rrset in group_rrsets(denials.clone()) {
             let sigs = evidence.sigs_for(&rrset[0].name, rrset[0].record_type());
-            verify_rrset(&rrset, &sigs, zone, &keys.keys, now, policy)?;
+            let checked = (
+                &keys.keys[..],
+                &self.inner.dnssec.signatures as &dyn SigCheck,
+            );
+            verify_rrset_with(&rrset, &sigs, zone, checked, now, policy)?;
         }
         Ok(denials)
     }
