@@ -94,7 +94,7 @@ fn label_starts(wire: &[u8]) -> impl Iterator<Item = usize> + '_ {
 }
 
 /// Whether the wire name `name` is `zone` or below it (both lowercase wire form).
-fn wire_at_or_below(name: &[u8], zone: &[u8]) -> bool {
+pub(crate) fn wire_at_or_below(name: &[u8], zone: &[u8]) -> bool {
     if zone.len() == 1 {
         return true;
     }

@@ -538,17 +538,12 @@ impl RecordCache {
         .map(|(answer, _)| answer)
     }
 
-    /// The keys of kind `rtype` (NXDOMAIN, CNAME, NS or DNAME: the kinds the counting filter
-    /// counts) at `name` and its ancestors, deepest first, the root left out (and `name` too
-    /// with `below`), that may be cached: the filter says the others surely are not.
-    fn maybe_held_up(&self, name: &Name, rtype: Option<RecordType>, below: bool) -> Vec<CacheKey> {
-        CacheKey::up_the_tree(name, rtype, below, |hash| self.presence.may_hold(hash))
-    }
-
     /// The NS keys of `name` and its ancestors, deepest first, the root left out, that may hold
     /// a cached NS set: the zone-cut walk reads only these (the others surely hold none).
     pub fn maybe_zone_cuts(&self, name: &Name) -> Vec<CacheKey> {
-        self.maybe_held_up(name, Some(RecordType::NS), false)
+        CacheKey::up_the_tree(name, Some(RecordType::NS), false, |hash| {
+            self.presence.may_hold(hash)
+        })
     }
 
     /// Remove everything.

@@ -66,7 +66,7 @@ impl RecordCache {
             let sigs = rrsigs(records.split_off(1));
             return Some((AnswerStep::Cname(records.remove(0), sigs), refresh, v));
         }
-        self.dname_above_checked(name, now, read)
+        self.dname_above_checked(&key, now, read)
             .and_then(|(records, refresh, v)| {
                 Some((AnswerStep::from_dname(name, records)?, refresh, v))
             })
@@ -76,21 +76,24 @@ impl RecordCache {
     /// excepted), as `read` sees it, and whether the read claimed its refresh. Costs nothing
     /// until a DNAME was ever stored, then one filter probe per ancestor.
     pub fn dname_above(&self, name: &Name, now: Instant, read: Read) -> Option<(Record, bool)> {
-        self.dname_above_checked(name, now, read)
+        let key = CacheKey::rrset(name, RecordType::DNAME, DNSClass::IN);
+        self.dname_above_checked(&key, now, read)
             .map(|(mut records, refresh, _)| (records.swap_remove(0), refresh))
     }
 
-    /// The cached DNAME RRset above `name` (the DNAME, then its RRSIGs), never empty.
+    /// The cached DNAME RRset above the owner of `key` (the DNAME, then its RRSIGs), never
+    /// empty.
     fn dname_above_checked(
         &self,
-        name: &Name,
+        key: &CacheKey,
         now: Instant,
         read: Read,
     ) -> Option<(Vec<Record>, bool, Validation)> {
         if !self.dnames.load(Ordering::Relaxed) {
             return None;
         }
-        for key in self.maybe_held_up(name, Some(RecordType::DNAME), true) {
+        let may_hold = |hash| self.presence.may_hold(hash);
+        for key in key.up_from(Some(RecordType::DNAME), true, may_hold) {
             if let Some((CachedData::Rrset { records, trust }, refresh, v)) =
                 self.read_checked(&key, now, read)
                 && trust.answers_clients()

@@ -138,22 +138,10 @@ impl WireKey {
     /// Whether `name` (lowercase wire form) is this key's name or, with `subtree`, one of its
     /// ancestors.
     fn is_at_or_below(&self, name: &[u8], subtree: bool) -> bool {
-        if !subtree {
-            return *self.name == *name;
-        }
-        // Walk the key's label boundaries; the suffix starting at one of them must equal `name`.
-        let mut pos = 0;
-        loop {
-            if self.name[pos..] == *name {
-                return true;
-            }
-            match self.name.get(pos) {
-                Some(&0) | None => return false,
-                Some(&len) => pos += 1 + usize::from(len),
-            }
-            if pos >= self.name.len() {
-                return false;
-            }
+        if subtree {
+            crate::key::wire_at_or_below(&self.name, name)
+        } else {
+            *self.name == *name
         }
     }
 }

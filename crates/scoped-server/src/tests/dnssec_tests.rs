@@ -127,27 +127,7 @@ async fn a_bogus_answer_is_servfail_with_the_ede_and_its_text() {
 
 #[tokio::test]
 async fn rrsigs_go_only_to_clients_that_asked_with_do_or_for_rrsigs() {
-    let owner = super::name_of("secure.example.");
-    let a = hickory_proto::rr::Record::from_rdata(
-        owner.clone(),
-        300,
-        hickory_proto::rr::RData::A(hickory_proto::rr::rdata::A::new(192, 0, 2, 1)),
-    );
-    // A stand-in for the RRSIG the engine keeps beside the RRset (its contents do not matter
-    // to the front end, only its type).
-    let sig = hickory_proto::rr::Record::from_rdata(
-        owner,
-        300,
-        hickory_proto::rr::RData::Unknown {
-            code: RecordType::RRSIG,
-            rdata: hickory_proto::rr::rdata::NULL::with(vec![0; 20]),
-        },
-    );
-    let resolution = Resolution {
-        answers: vec![a, sig],
-        security: Validation::Secure,
-        ..Resolution::error(ResponseCode::NoError)
-    };
+    let resolution = signed_answer("secure.example.");
     let resolver = FakeResolver::new()
         .with("secure.example.", RecordType::A, resolution)
         .validating();
