@@ -192,24 +192,6 @@ fn cdn_saw(fixture: &EcsInternet, qname: &str) -> Vec<Option<IpNet>> {
         .collect()
 }
 
-/// A front-end counter from an instance's control endpoint (`GET /stats`).
-async fn frontend_counter(lab: &Lab, counter: &str) -> u64 {
-    let control = lab.control.expect("the control endpoint is on");
-    let mut stream = TcpStream::connect(control).await.expect("control");
-    stream
-        .write_all(b"GET /stats HTTP/1.0\r\nHost: localhost\r\n\r\n")
-        .await
-        .expect("request");
-    let mut text = String::new();
-    stream.read_to_string(&mut text).await.expect("response");
-    let body = text
-        .split_once("\r\n\r\n")
-        .map(|(_, b)| b)
-        .unwrap_or_default();
-    let json: serde_json::Value = serde_json::from_str(body).expect("JSON stats");
-    json["frontend"][counter].as_u64().expect("a counter")
-}
-
 const PROXY_INSTANCE: &str = r#"
 [server]
 proxy-protocol-from = ["127.0.0.1/32"]
@@ -242,8 +224,8 @@ async fn dnsdist_with_proxy_protocol_passes_each_client_to_two_instances() {
         )
     });
     let dnsdist = start_dnsdist(&servers, "").await;
-    let health_a = frontend_counter(&a, "proxy_local").await;
-    let health_b = frontend_counter(&b, "proxy_local").await;
+    let health_a = a.counter("frontend", "proxy_local").await;
+    let health_b = b.counter("frontend", "proxy_local").await;
     println!("dnsdist health checks seen as PROXY LOCAL: {health_a} and {health_b}");
 
     // Each client's own /24, whichever instance it lands on.
@@ -335,10 +317,10 @@ async fn dnsdist_with_proxy_protocol_passes_each_client_to_two_instances() {
     // Both instances served (round robin), and nothing was dropped for want of a header.
     let mut served = Vec::new();
     for lab in [&a, &b] {
-        let udp = frontend_counter(lab, "queries_udp").await;
-        let dropped = frontend_counter(lab, "proxy_dropped_missing").await
-            + frontend_counter(lab, "proxy_dropped_untrusted").await
-            + frontend_counter(lab, "proxy_dropped_malformed").await;
+        let udp = lab.counter("frontend", "queries_udp").await;
+        let dropped = lab.counter("frontend", "proxy_dropped_missing").await
+            + lab.counter("frontend", "proxy_dropped_untrusted").await
+            + lab.counter("frontend", "proxy_dropped_malformed").await;
         served.push((udp, dropped));
     }
     println!("instances (queries_udp, proxy drops): {served:?}");

@@ -9,8 +9,6 @@ use hickory_proto::rr::rdata::A;
 use hickory_proto::rr::{RData, RecordType};
 use scoped_testkit::standard::standard_builder;
 use scoped_testkit::{Behaviour, DotOptions, DotServer, Internet};
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
-use tokio::net::TcpStream;
 
 use crate::lab::{Lab, query};
 
@@ -108,24 +106,6 @@ fn forward_lan_over_tls(config: &mut toml::Table, dot: &DotServer, tls_name: &st
     );
 }
 
-/// An engine counter from the control endpoint (`GET /stats`).
-async fn engine_counter(lab: &Lab, counter: &str) -> u64 {
-    let control = lab.control.expect("the control endpoint is on");
-    let mut stream = TcpStream::connect(control).await.expect("control");
-    stream
-        .write_all(b"GET /stats HTTP/1.0\r\nHost: localhost\r\n\r\n")
-        .await
-        .expect("request");
-    let mut text = String::new();
-    stream.read_to_string(&mut text).await.expect("response");
-    let body = text
-        .split_once("\r\n\r\n")
-        .map(|(_, b)| b)
-        .unwrap_or_default();
-    let json: serde_json::Value = serde_json::from_str(body).expect("JSON stats");
-    json["engine"][counter].as_u64().expect("a counter")
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_forward_zone_with_tls_name_is_forwarded_over_dns_over_tls() {
     let internet = internet();
@@ -170,8 +150,8 @@ async fn a_forward_zone_with_tls_name_is_forwarded_over_dns_over_tls() {
         .await;
     assert_eq!(a_records(&again), vec![Ipv4Addr::new(192, 168, 1, 1)]);
     assert_eq!((dot.accepts(), dot.queries()), (1, 2));
-    assert_eq!(engine_counter(&lab, "forward_tls_connections").await, 1);
-    assert_eq!(engine_counter(&lab, "forward_tls_reused").await, 1);
+    assert_eq!(lab.counter("engine", "forward_tls_connections").await, 1);
+    assert_eq!(lab.counter("engine", "forward_tls_reused").await, 1);
 }
 
 /// Polls `check` until it holds (a reload is applied asynchronously), for at most 10 s.

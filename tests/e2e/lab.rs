@@ -233,6 +233,25 @@ impl Lab {
     pub fn stderr(&self) -> String {
         std::fs::read_to_string(self.dir.join("stderr.log")).unwrap_or_default()
     }
+
+    /// One counter of a group (`engine`, `frontend`, …) from the control endpoint's
+    /// `GET /stats`.
+    pub async fn counter(&self, group: &str, counter: &str) -> u64 {
+        let control = self.control.expect("the control endpoint is on");
+        let mut stream = TcpStream::connect(control).await.expect("control");
+        stream
+            .write_all(b"GET /stats HTTP/1.0\r\nHost: localhost\r\n\r\n")
+            .await
+            .expect("request");
+        let mut text = String::new();
+        stream.read_to_string(&mut text).await.expect("response");
+        let body = text
+            .split_once("\r\n\r\n")
+            .map(|(_, b)| b)
+            .unwrap_or_default();
+        let json: serde_json::Value = serde_json::from_str(body).expect("JSON stats");
+        json[group][counter].as_u64().expect("a counter")
+    }
 }
 
 impl Drop for Lab {
