@@ -5,13 +5,13 @@ use std::net::{IpAddr, Ipv4Addr};
 use hickory_proto::op::ResponseCode;
 use hickory_proto::rr::RecordType;
 use ipnet::IpNet;
-use scoped_ecs::{Allowlist, Direction, message_ecs};
+use scoped_ecs::Allowlist;
 use scoped_recursor::{Question, RecursorConfig, ResolveRequest, Validation};
+use scoped_testkit::QueryLogEntry;
 use scoped_testkit::engine::{a_records, ask, ask_from, config_for, recursor_with};
 use scoped_testkit::signed::{DsMode, Signing};
-use scoped_testkit::{QueryLogEntry, ResponderAction};
 
-use super::{EXAMPLE, Hierarchy, NOW, ip, name, queries_of, validating};
+use super::{EXAMPLE, Hierarchy, NOW, ip, name, queries_of, tailoring, validating};
 
 fn dnssec_ok(query: &QueryLogEntry) -> bool {
     query
@@ -116,18 +116,7 @@ async fn validating_queries_set_do_and_fetch_dnskey_and_ds() {
 async fn an_ecs_tailored_answer_is_validated_and_dnskey_and_ds_carry_no_ecs() {
     let (internet, dnssec) = Hierarchy::default().build();
     // The example server tailors its answers: the zone's signed answer, echoed with SCOPE 24.
-    internet
-        .expect_server(ip(EXAMPLE))
-        .set_responder(|query, info| {
-            let mut response = info.zone_response(query);
-            if let Ok(Some(ecs)) = message_ecs(info.wire, Direction::Query)
-                && let Some(edns) = response.edns.as_mut()
-            {
-                let echo = ecs.echo(ecs.source(), 24);
-                edns.options_mut().insert(echo.to_edns_option());
-            }
-            ResponderAction::Reply(response)
-        });
+    tailoring(&internet, &[EXAMPLE]);
     let config = RecursorConfig {
         dnssec,
         ecs_allowlist: Allowlist::parse("example.").unwrap(),

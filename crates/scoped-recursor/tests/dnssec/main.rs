@@ -190,3 +190,22 @@ pub fn queries_of(internet: &Internet, qtype: RecordType) -> Vec<scoped_testkit:
         .filter(|q| q.qtype == qtype)
         .collect()
 }
+
+/// The servers at `servers` answer as their zones say, echoing the client subnet with SCOPE 24.
+pub fn tailoring(internet: &Internet, servers: &[&str]) {
+    for server in servers {
+        internet
+            .expect_server(ip(server))
+            .set_responder(|query, info| {
+                let mut response = info.zone_response(query);
+                if let Ok(Some(ecs)) =
+                    scoped_ecs::message_ecs(info.wire, scoped_ecs::Direction::Query)
+                    && let Some(edns) = response.edns.as_mut()
+                {
+                    let echo = ecs.echo(ecs.source(), 24);
+                    edns.options_mut().insert(echo.to_edns_option());
+                }
+                scoped_testkit::ResponderAction::Reply(response)
+            });
+    }
+}

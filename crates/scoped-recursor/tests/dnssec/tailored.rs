@@ -5,13 +5,13 @@
 use hickory_proto::op::ResponseCode;
 use hickory_proto::rr::{Record, RecordType};
 use ipnet::IpNet;
-use scoped_ecs::{Allowlist, Direction, message_ecs};
+use scoped_ecs::Allowlist;
 use scoped_recursor::{Recursor, RecursorConfig, Resolution, Validation};
+use scoped_testkit::Internet;
 use scoped_testkit::engine::{ask_from, config_for, recursor_with, types};
 use scoped_testkit::signed::Signing;
-use scoped_testkit::{Internet, ResponderAction};
 
-use super::{EXAMPLE, Hierarchy, NOW, SUB, ip};
+use super::{EXAMPLE, Hierarchy, NOW, SUB, tailoring};
 
 /// Records as comparable text, order kept, TTLs left out (a hit counts them down).
 fn without_ttls(records: &[Record]) -> Vec<String> {
@@ -23,24 +23,6 @@ fn without_ttls(records: &[Record]) -> Vec<String> {
             r.to_string()
         })
         .collect()
-}
-
-/// The servers at `servers` answer as their zones say, echoing the client subnet with SCOPE 24.
-fn tailoring(internet: &Internet, servers: &[&str]) {
-    for server in servers {
-        internet
-            .expect_server(ip(server))
-            .set_responder(|query, info| {
-                let mut response = info.zone_response(query);
-                if let Ok(Some(ecs)) = message_ecs(info.wire, Direction::Query)
-                    && let Some(edns) = response.edns.as_mut()
-                {
-                    let echo = ecs.echo(ecs.source(), 24);
-                    edns.options_mut().insert(echo.to_edns_option());
-                }
-                ResponderAction::Reply(response)
-            });
-    }
 }
 
 /// A validating engine that sends the client subnet to `example.` and below, whose servers
