@@ -13,6 +13,9 @@
 //!   TCP: the first reply is returned if it matches, else `Err(Framing(..))`.
 //! - The querier's source address is 127.0.0.1 (::1 for IPv6 servers) with a port counting up.
 //!
+//! - Every exchange yields to the runtime at least once before it ends, as a real one waits for
+//!   its socket.
+//!
 //! Everything waits with `tokio::time::sleep`, so `#[tokio::test(start_paused = true)]` tests run
 //! in virtual time.
 
@@ -50,6 +53,10 @@ impl Internet {
             return Err(TransportError::Timeout(timeout));
         }
         sleep(handled.delay).await;
+        // A reply over a real network is never there when the query is sent: the querier's
+        // task always waits at least once, and other tasks (background measurements, handed-off
+        // resolutions) run meanwhile, also with no delay configured.
+        tokio::task::yield_now().await;
         match query.protocol {
             Protocol::Udp => {
                 if let Some(reply) = handled.replies.iter().find(|r| query.accepts(r)) {

@@ -49,6 +49,9 @@ impl Verdict {
     }
 }
 
+/// How long after a question's deadline its backstop timer fires.
+const DEADLINE_BACKSTOP: std::time::Duration = std::time::Duration::from_millis(50);
+
 impl Recursor {
     pub(super) async fn resolve_with_trace(
         &self,
@@ -79,9 +82,14 @@ impl Recursor {
             Some(net) => format!("{} {}, client subnet {net}", question.name, question.qtype),
             None => format!("{} {}, no client subnet", question.name, question.qtype),
         });
-        let deadline = ctx.budget.deadline;
+        // Every wait inside ends by the budget's deadline on its own (a try's timeout is cut to
+        // what is left), and says why it failed; this timer only catches what does not. It fires
+        // a little later, so that a try whose own timer started a moment after the deadline was
+        // computed (a TLS exchange starts its timer when first polled) still ends first, with
+        // its failure counted: the client gets "no reachable authority", not a bare timeout.
+        let backstop = ctx.budget.deadline + DEADLINE_BACKSTOP;
         let work = self.resolve_chain(question.name.clone(), question.qtype, &ctx, lookup);
-        let result = match tokio::time::timeout_at(deadline, work).await {
+        let result = match tokio::time::timeout_at(backstop, work).await {
             Ok(result) => result,
             Err(_) => Err(ResolveError::Deadline),
         };

@@ -9,7 +9,7 @@ use tokio::time::Instant;
 
 use super::Recursor;
 use super::ctx::{Lookup, Role};
-use super::request::InflightKey;
+use super::request::{InflightKey, Part};
 use super::stats::bump;
 use crate::{Question, Resolution};
 
@@ -24,8 +24,9 @@ impl Recursor {
     /// (E06). Nothing happens if it is already being resolved.
     pub(super) fn prefetch(&self, question: Question, subnet: Option<IpNet>) {
         let key = InflightKey::new(&question, subnet, self.validating());
-        let (_, joined) = self.flight(key, question, subnet, Role::Prefetch, Lookup::Again);
-        if !joined {
+        if let Part::Lead(lead) = self.flight(key, question, subnet, Role::Prefetch, Lookup::Again)
+        {
+            lead.detach();
             bump(&self.inner.stats.prefetches);
         }
     }

@@ -2,9 +2,12 @@
 //! this (question, subnet) in flight (de-duplication), with serve-stale around it.
 
 use std::cell::Cell;
+use std::future::Future;
+use std::pin::Pin;
 use std::sync::atomic::Ordering;
-
 use std::sync::{Arc, OnceLock};
+use std::task::{Context, Poll};
+use std::time::Duration;
 
 use hickory_proto::op::ResponseCode;
 use hickory_proto::rr::{DNSClass, RecordType};
@@ -41,9 +44,9 @@ impl InflightKey {
 }
 
 /// One resolution in flight, shared by every client that asks the same question meanwhile:
-/// the task resolving it sets the result once and wakes them all. (It replaced a
-/// `futures::Shared` around the task's `JoinHandle`, which cost a boxed future and a waker slab
-/// per miss; callgrind, docs/benchmarks.md.)
+/// whoever runs it sets the result once and wakes them all. (It replaced a `futures::Shared`
+/// around the task's `JoinHandle`, which cost a boxed future and a waker slab per miss;
+/// callgrind, docs/benchmarks.md.)
 #[derive(Default)]
 pub(super) struct Flight {
     result: OnceLock<Resolution>,
@@ -81,6 +84,114 @@ impl Drop for FinishOnDrop {
     fn drop(&mut self) {
         if self.0.result.get().is_none() {
             self.0.finish(Resolution::servfail());
+        }
+    }
+}
+
+type Work = Pin<Box<dyn Future<Output = Resolution> + Send>>;
+
+/// A resolution this request started: the request polls it itself instead of spawning a task
+/// and waiting for it (a spawn, a wake-up through the scheduler and a copy of the result per
+/// miss; callgrind, docs/benchmarks.md). Clients that ask the same question meanwhile wait on
+/// the [`Flight`], and get the result when it is in.
+///
+/// If the request stops polling before the end (its stale-answer timer fired, or its task was
+/// dropped), the rest of the resolution goes on in a task of its own, so that it still fills
+/// the cache and answers the others.
+pub(super) struct Lead {
+    flight: Arc<Flight>,
+    work: Option<Work>,
+}
+
+impl Lead {
+    /// The rest of the resolution in a task of its own, for a caller that does not wait.
+    pub(super) fn detach(mut self) {
+        self.hand_off();
+    }
+
+    fn hand_off(&mut self) {
+        let Some(work) = self.work.take() else {
+            return;
+        };
+        let finish = FinishOnDrop(Arc::clone(&self.flight));
+        // A resolution that panicked in the request's own poll is not resumed: its waiters get
+        // SERVFAIL from `finish`, dropped here. Without a runtime (shutting down) likewise.
+        if std::thread::panicking() {
+            return;
+        }
+        if let Ok(runtime) = tokio::runtime::Handle::try_current() {
+            runtime.spawn(async move {
+                let resolution = work.await;
+                finish.0.finish(resolution);
+            });
+        }
+    }
+}
+
+impl Future for Lead {
+    type Output = Resolution;
+
+    fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Resolution> {
+        let Some(work) = self.work.as_mut() else {
+            // Polled after it finished: the result is the flight's (never happens in this file).
+            return Poll::Ready(
+                self.flight
+                    .result
+                    .get()
+                    .cloned()
+                    .unwrap_or_else(Resolution::servfail),
+            );
+        };
+        let resolution = std::task::ready!(work.as_mut().poll(cx));
+        self.work = None;
+        // The work has left the in-flight table, so nobody joins from now on: the result is
+        // copied for the flight only when someone joined before.
+        if Arc::strong_count(&self.flight) > 1 {
+            self.flight.finish(resolution.clone());
+        }
+        Poll::Ready(resolution)
+    }
+}
+
+impl Drop for Lead {
+    fn drop(&mut self) {
+        self.hand_off();
+    }
+}
+
+/// A request's part in the resolution of its question.
+pub(super) enum Part {
+    /// It started the resolution, and runs it.
+    Lead(Lead),
+    /// Another request runs it: wait for the result.
+    Joined(Arc<Flight>),
+}
+
+impl Part {
+    /// The resolution, or, when it takes longer than `patience`, the flight to wait on after
+    /// looking for something else to answer with (a resolution this request ran goes on in a
+    /// task of its own).
+    pub(super) async fn within(
+        self,
+        patience: Option<Duration>,
+    ) -> Result<Resolution, Arc<Flight>> {
+        match (self, patience) {
+            (Part::Lead(lead), None) => Ok(lead.await),
+            (Part::Joined(flight), None) => Ok(flight.wait().await),
+            (Part::Lead(mut lead), Some(patience)) => {
+                match tokio::time::timeout(patience, &mut lead).await {
+                    Ok(resolution) => Ok(resolution),
+                    // Taken before `lead` is dropped and hands the work off, so its result is
+                    // kept for this waiter.
+                    Err(_) => Err(Arc::clone(&lead.flight)),
+                }
+            }
+            (Part::Joined(flight), Some(patience)) => {
+                match tokio::time::timeout(patience, flight.wait()).await {
+                    Ok(resolution) => Ok(resolution),
+                    Err(_) => Err(flight),
+                }
+            }
         }
     }
 }
@@ -150,28 +261,24 @@ impl Recursor {
             bump(&self.inner.stats.stale_served_failed);
             return stale;
         }
-        let (flight, joined) = self.flight(key, question.clone(), subnet, Role::Client, cached);
-        if joined {
+        let part = self.flight(key, question.clone(), subnet, Role::Client, cached);
+        if let Part::Joined(_) = part {
             bump(&self.inner.stats.deduplicated);
         }
-        if !self.serves_stale() {
-            let resolution = self.with_proof(&question, subnet, flight.wait().await);
-            return self.mark_for_every_client(&question, resolution);
-        }
-        let resolution = match self.inner.config.stale_client_timeout {
-            Some(wait) => match tokio::time::timeout(wait, flight.wait()).await {
-                Ok(resolution) => resolution,
-                Err(_) => {
-                    let now = Instant::now();
-                    if let Some(stale) = self.stale_answer(&question, subnet, now, checked) {
-                        // The resolution goes on (it is spawned) and refreshes the cache.
-                        bump(&self.inner.stats.stale_served_slow);
-                        return stale;
-                    }
-                    flight.wait().await
+        let patience = match self.serves_stale() {
+            true => self.inner.config.stale_client_timeout,
+            false => None,
+        };
+        let resolution = match part.within(patience).await {
+            Ok(resolution) => resolution,
+            Err(flight) => {
+                if let Some(stale) = self.stale_answer(&question, subnet, Instant::now(), checked) {
+                    // The resolution goes on in a task of its own and refreshes the cache.
+                    bump(&self.inner.stats.stale_served_slow);
+                    return stale;
                 }
-            },
-            None => flight.wait().await,
+                flight.wait().await
+            }
         };
         // Bogus data is never served, stale or not; stale data stands in for servers that
         // could not be reached.
@@ -216,9 +323,8 @@ impl Recursor {
         resolution
     }
 
-    /// The resolution of `key` in flight, joined (`true`) or started: spawned, so that a client
-    /// that goes away does not cancel work others wait for. A failure is remembered for the
-    /// stale recheck time.
+    /// The resolution of `key` in flight, joined, or started: then the caller runs it (see
+    /// [`Lead`]). A failure is remembered for the stale recheck time.
     pub(super) fn flight(
         &self,
         key: InflightKey,
@@ -226,21 +332,20 @@ impl Recursor {
         subnet: Option<IpNet>,
         role: Role,
         lookup: Lookup,
-    ) -> (SharedResolution, bool) {
+    ) -> Part {
         let mut inflight = self
             .inner
             .inflight
             .lock()
             .unwrap_or_else(|e| e.into_inner());
         if let Some(running) = inflight.get(&key) {
-            return (running.clone(), true);
+            return Part::Joined(running.clone());
         }
         let this = self.clone();
         let task_key = key.clone();
         let checked = key.checked;
         let flight = Arc::new(Flight::default());
-        let finish = FinishOnDrop(flight.clone());
-        tokio::spawn(async move {
+        let work: Work = Box::pin(async move {
             let resolution = this
                 .resolve_with_trace(question, subnet, None, role, lookup, checked)
                 .await;
@@ -256,10 +361,13 @@ impl Recursor {
                 .lock()
                 .unwrap_or_else(|e| e.into_inner())
                 .remove(&task_key);
-            finish.0.finish(resolution);
+            resolution
         });
         inflight.insert(key, flight.clone());
-        (flight, false)
+        Part::Lead(Lead {
+            flight,
+            work: Some(work),
+        })
     }
 }
 
@@ -304,5 +412,71 @@ mod tests {
             .expect("no waiter is left waiting")
             .expect("the waiter");
         assert_eq!(got.rcode, ResponseCode::ServFail);
+    }
+
+    /// A lead whose work waits for `gate`, then answers NXDOMAIN with SCOPE 24.
+    fn gated_lead() -> (Lead, tokio::sync::oneshot::Sender<()>) {
+        let (open, gate) = tokio::sync::oneshot::channel::<()>();
+        let work: Work = Box::pin(async move {
+            let _ = gate.await;
+            let mut answer = Resolution::error(ResponseCode::NXDomain);
+            answer.scope = 24;
+            answer
+        });
+        let lead = Lead {
+            flight: Arc::new(Flight::default()),
+            work: Some(work),
+        };
+        (lead, open)
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_lead_gives_its_result_to_the_requests_that_joined_it() {
+        let (lead, open) = gated_lead();
+        let joined = tokio::spawn({
+            let flight = Arc::clone(&lead.flight);
+            async move { flight.wait().await }
+        });
+        tokio::task::yield_now().await;
+        open.send(()).expect("the work waits");
+        let led = lead.await;
+        let joined = joined.await.expect("the waiter");
+        assert_eq!((led.rcode, led.scope), (ResponseCode::NXDomain, 24));
+        assert_eq!((joined.rcode, joined.scope), (ResponseCode::NXDomain, 24));
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_lead_that_stops_waiting_hands_its_work_to_a_task_that_finishes_it() {
+        let (lead, open) = gated_lead();
+        let part = Part::Lead(lead);
+        // The request gives up after a second (as for a stale answer) and then waits again.
+        let flight = match part.within(Some(std::time::Duration::from_secs(1))).await {
+            Err(flight) => flight,
+            Ok(_) => panic!("the work cannot finish before the gate opens"),
+        };
+        assert!(flight.result.get().is_none(), "the work is still running");
+        open.send(())
+            .expect("the handed-off work still waits, it was not dropped");
+        let got = tokio::time::timeout(std::time::Duration::from_secs(5), flight.wait())
+            .await
+            .expect("the handed-off work finishes");
+        assert_eq!((got.rcode, got.scope), (ResponseCode::NXDomain, 24));
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_lead_dropped_mid_way_still_answers_its_waiters() {
+        let (lead, open) = gated_lead();
+        let flight = Arc::clone(&lead.flight);
+        let waiter = tokio::spawn(async move { flight.wait().await });
+        // Polled once, then dropped, as when the client's task is aborted.
+        let mut lead = lead;
+        assert!(futures::poll!(&mut lead).is_pending());
+        drop(lead);
+        open.send(()).expect("the work lives on");
+        let got = tokio::time::timeout(std::time::Duration::from_secs(5), waiter)
+            .await
+            .expect("the handed-off work finishes")
+            .expect("the waiter");
+        assert_eq!((got.rcode, got.scope), (ResponseCode::NXDomain, 24));
     }
 }
