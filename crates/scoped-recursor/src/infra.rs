@@ -246,11 +246,39 @@ impl InfraCache {
     /// `hard_timeout_factor` RTOs, at least `initial_rto` and the RTO, at most `max_rto`. Only a
     /// query unanswered this long counts as a timeout.
     pub fn hard_timeout(&self, addr: IpAddr, now: Instant) -> Duration {
+        hard_timeout_of(&self.config, self.rto(addr, now))
+    }
+
+    /// A try to `addr` goes out `now`: its timeouts and its silence signal
+    /// ([`InfraCache::rto`], [`InfraCache::hard_timeout`], [`InfraCache::silence`]), and one more
+    /// query in flight ([`InfraCache::begin_query`]), in one visit to the record. End it with
+    /// [`InfraCache::end_try`].
+    pub fn start_try(&self, addr: IpAddr, now: Instant) -> TryStart {
         let config = &self.config;
-        let rto = self.rto(addr, now);
-        rto.saturating_mul(config.hard_timeout_factor)
-            .clamp(config.initial_rto, config.max_rto)
-            .max(rto)
+        self.write(addr, now, |r| {
+            let rto = r.rto(config, now);
+            r.in_flight = r.in_flight.saturating_add(1);
+            TryStart {
+                rto,
+                hard_timeout: hard_timeout_of(config, rto),
+                silence: r.silence.get_or_insert_with(Default::default).clone(),
+            }
+        })
+    }
+
+    /// A try to `addr` ended `now`, with what it says of the server (an RTT sample, a
+    /// timeout, or nothing): [`InfraCache::record_rtt`] or [`InfraCache::record_timeout`], then
+    /// [`InfraCache::end_query`], in one visit to the record.
+    pub fn end_try(&self, addr: IpAddr, now: Instant, sample: TrySample) -> Option<Arc<Notify>> {
+        let config = &self.config;
+        self.write(addr, now, |r| {
+            match sample {
+                TrySample::Rtt(rtt) => r.answered(rtt, now),
+                TrySample::Timeout => r.timed_out(config.hold_off, now),
+                TrySample::Nothing => {}
+            }
+            r.query_ended(config.max_in_flight)
+        })
     }
 
     /// A query to `addr` is sent: one more in flight.
@@ -263,15 +291,7 @@ impl InfraCache {
     /// one (`notify_one`). When none is left in flight, no query is overdue any more.
     pub fn end_query(&self, addr: IpAddr, now: Instant) -> Option<Arc<Notify>> {
         let max = self.config.max_in_flight;
-        self.write(addr, now, |r| {
-            let was_full = r.in_flight >= max;
-            r.in_flight = r.in_flight.saturating_sub(1);
-            if r.in_flight == 0 {
-                r.overdue_since = None;
-                r.silent = false;
-            }
-            r.room.clone().filter(|_| was_full)
-        })
+        self.write(addr, now, |r| r.query_ended(max))
     }
 
     /// Where to wait for room at `addr` (woken, one waiter at a time, as its queries end).
@@ -345,15 +365,7 @@ impl InfraCache {
     /// mark are wiped. A late reply (after its RTO) is such a sample too, at its full delay: the
     /// server is slow, not dead.
     pub fn record_rtt(&self, addr: IpAddr, rtt: Duration, now: Instant) {
-        self.write(addr, now, |record| {
-            record.sample(rtt, now);
-            record.consecutive_timeouts = 0;
-            record.probe_at = None;
-            record.pending_until = None;
-            record.overdue_since = None;
-            record.silent = false;
-            record.queries += 1;
-        });
+        self.write(addr, now, |record| record.answered(rtt, now));
     }
 
     /// A query to `addr` got no answer within its hard timeout (or failed at the socket): its
@@ -361,15 +373,7 @@ impl InfraCache {
     /// held off.
     pub fn record_timeout(&self, addr: IpAddr, now: Instant) {
         let hold_off = self.config.hold_off;
-        self.write(addr, now, |record| {
-            record.consecutive_timeouts = record.consecutive_timeouts.saturating_add(1);
-            record.probe_at = Some(now + hold_off);
-            record.pending_until = None;
-            record.overdue_since = None;
-            record.silent = false;
-            record.queries += 1;
-            record.timeouts += 1;
-        });
+        self.write(addr, now, |record| record.timed_out(hold_off, now));
     }
 
     /// Whether `addr` is known to reject EDNS: query it without an OPT record.
@@ -390,6 +394,18 @@ impl InfraCache {
     /// `addr` answered with an OPT record: it speaks EDNS.
     pub fn record_edns_works(&self, addr: IpAddr, now: Instant) {
         self.write(addr, now, |r| r.edns_broken_until = None);
+    }
+
+    /// [`InfraCache::edns_broken`] and [`InfraCache::ecs_capability`] in one visit, for the
+    /// start of an exchange.
+    pub fn capabilities(&self, addr: IpAddr, now: Instant) -> (bool, EcsCapability) {
+        self.read(addr, now, |record| match record {
+            Some(r) => (
+                r.edns_broken_until.is_some_and(|until| now < until),
+                r.ecs_capability(now),
+            ),
+            None => (false, EcsCapability::Unknown),
+        })
     }
 
     /// What `addr` is known to do with ECS.
@@ -506,6 +522,34 @@ impl InfraCache {
         record.last_used = record.last_used.max(now);
         f(record)
     }
+}
+
+/// What a try needs to know when it goes out ([`InfraCache::start_try`]).
+pub struct TryStart {
+    /// The soft timeout ([`InfraCache::rto`]).
+    pub rto: Duration,
+    /// [`InfraCache::hard_timeout`].
+    pub hard_timeout: Duration,
+    /// [`InfraCache::silence`].
+    pub silence: Arc<Notify>,
+}
+
+/// What the end of a try says about its server ([`InfraCache::end_try`]).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum TrySample {
+    /// A reply after this long: an RTT sample.
+    Rtt(Duration),
+    /// No reply within the hard timeout.
+    Timeout,
+    /// Nothing to learn (a TCP or TLS try, a try cut short by the question's deadline).
+    Nothing,
+}
+
+/// `hard_timeout_factor` RTOs, at least `initial_rto` and the RTO, at most `max_rto`.
+fn hard_timeout_of(config: &InfraConfig, rto: Duration) -> Duration {
+    rto.saturating_mul(config.hard_timeout_factor)
+        .clamp(config.initial_rto, config.max_rto)
+        .max(rto)
 }
 
 fn lock_budget(budget: &Mutex<RetryBudget>) -> MutexGuard<'_, RetryBudget> {

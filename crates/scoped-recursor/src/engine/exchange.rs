@@ -27,7 +27,7 @@ use super::reason::Failure;
 use super::stats::bump;
 use super::{Recursor, ResolveError};
 use crate::config::EDNS_PAYLOAD;
-use crate::infra::{COOKIE_OPTION, CookieCheck};
+use crate::infra::{COOKIE_OPTION, CookieCheck, TrySample};
 use crate::transport::{Protocol, TransportError, UpstreamQuery};
 
 /// Why one exchange with one server produced nothing usable.
@@ -63,18 +63,35 @@ impl InFlight {
         }
     }
 
-    /// The query ended `now` (a clock read the caller made anyway).
-    pub(super) fn end(mut self, now: Instant) {
-        self.release(now);
+    /// Takes over `slot` for a query already counted at `addr` ([`InfraCache::start_try`]).
+    ///
+    /// [`InfraCache::start_try`]: crate::infra::InfraCache::start_try
+    fn counted(recursor: &Recursor, slot: tokio::sync::SemaphorePermit<'_>, addr: IpAddr) -> Self {
+        slot.forget();
+        Self {
+            recursor: recursor.clone(),
+            addr,
+            ended: false,
+        }
     }
 
-    fn release(&mut self, now: Instant) {
+    /// The query ended `now` (a clock read the caller made anyway).
+    pub(super) fn end(self, now: Instant) {
+        self.end_with(now, TrySample::Nothing);
+    }
+
+    /// The query ended `now`, and `sample` is what it says of the server.
+    fn end_with(mut self, now: Instant, sample: TrySample) {
+        self.release(now, sample);
+    }
+
+    fn release(&mut self, now: Instant, sample: TrySample) {
         if std::mem::replace(&mut self.ended, true) {
             return;
         }
         let inner = &self.recursor.inner;
         inner.upstream_slots.add_permits(1);
-        if let Some(room) = inner.infra.end_query(self.addr, now) {
+        if let Some(room) = inner.infra.end_try(self.addr, now, sample) {
             room.notify_one();
         }
     }
@@ -84,7 +101,7 @@ impl InFlight {
 impl Drop for InFlight {
     fn drop(&mut self) {
         if !self.ended {
-            self.release(Instant::now());
+            self.release(Instant::now(), TrySample::Nothing);
         }
     }
 }
@@ -128,11 +145,8 @@ impl Recursor {
     ) -> Result<(Message, EcsExchange), ExchangeError> {
         let infra = &self.inner.infra;
         let mut now = Instant::now();
-        let mut plan = ExchangePlan::new(
-            ecs,
-            infra.edns_broken(addr, now),
-            infra.ecs_capability(addr, now),
-        );
+        let (edns_broken, ecs_capability) = infra.capabilities(addr, now);
+        let mut plan = ExchangePlan::new(ecs, edns_broken, ecs_capability);
         let mut attempt = plan.start();
         loop {
             self.count_try(attempt.reason);
@@ -202,12 +216,12 @@ impl Recursor {
         // TCP and TLS pay for the connection setup too; their time and failures are not the
         // server's RTT (a TCP-only problem must not demote the address for every name).
         let udp = attempt.protocol == Protocol::Udp && tls.is_none();
+        // Counted in flight from here; `in_flight` below ends it, however the try ends.
+        let times = infra.start_try(addr, started);
+        let in_flight = InFlight::counted(self, slot, addr);
         let (soft, hard) = match udp {
-            true => (infra.rto(addr, started), infra.hard_timeout(addr, started)),
-            false => (
-                infra.rto(addr, started) * 2,
-                infra.hard_timeout(addr, started) * 2,
-            ),
+            true => (times.rto, times.hard_timeout),
+            false => (times.rto * 2, times.hard_timeout * 2),
         };
         let timeout = hard.min(remaining);
         let soft = soft.min(timeout);
@@ -231,9 +245,7 @@ impl Recursor {
         };
         // Taken before the send: a try already out when another try finds the server silent
         // goes overdue then, not at its own RTO.
-        let silence = infra.silence(addr, started);
-        let silenced = silence.notified();
-        let in_flight = InFlight::begin(self, addr, slot, started);
+        let silenced = times.silence.notified();
         let mut exchanged = self.send(tls, query);
         let end = TryEnd {
             addr,
@@ -257,8 +269,7 @@ impl Recursor {
         let (exchanged, ended) = match early {
             Early::Done(exchanged) => {
                 let ended = Instant::now();
-                self.settle(end, &exchanged, ended);
-                in_flight.end(ended);
+                in_flight.end_with(ended, self.settle(end, &exchanged, ended));
                 (exchanged, ended)
             }
             overdue_now => {
@@ -289,8 +300,7 @@ impl Recursor {
                 tokio::spawn(async move {
                     let exchanged = exchanged.await;
                     let ended = Instant::now();
-                    this.settle(end, &exchanged, ended);
-                    in_flight.end(ended);
+                    in_flight.end_with(ended, this.settle(end, &exchanged, ended));
                     // The question may have its answer already: then only the SRTT learnt.
                     let _ = tx.send(exchanged);
                 });
@@ -373,12 +383,16 @@ impl Recursor {
     /// What the end of one try says about the server: a UDP reply is an RTT sample (a late one
     /// too: the server is slow, not dead); a UDP try unanswered for its whole hard timeout is a
     /// timeout.
-    fn settle(&self, end: TryEnd, exchanged: &Result<Vec<u8>, TransportError>, now: Instant) {
-        let infra = &self.inner.infra;
+    fn settle(
+        &self,
+        end: TryEnd,
+        exchanged: &Result<Vec<u8>, TransportError>,
+        now: Instant,
+    ) -> TrySample {
         let udp = end.udp;
         match exchanged {
-            Ok(_) if udp => infra.record_rtt(end.addr, now.duration_since(end.started), now),
-            Ok(_) => {}
+            Ok(_) if udp => TrySample::Rtt(now.duration_since(end.started)),
+            Ok(_) => TrySample::Nothing,
             Err(error) => {
                 bump(&self.inner.stats.upstream_failures);
                 debug!(addr = %end.addr, %error, "upstream exchange failed");
@@ -387,7 +401,9 @@ impl Recursor {
                 let echo_missing = matches!(error, TransportError::EchoMissing(_));
                 let reasks = echo_missing && end.attempt.reason != TryReason::EchoMissing;
                 if end.full_wait && udp && !reasks {
-                    infra.record_timeout(end.addr, now);
+                    TrySample::Timeout
+                } else {
+                    TrySample::Nothing
                 }
             }
         }

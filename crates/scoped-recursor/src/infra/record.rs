@@ -89,6 +89,39 @@ impl ServerRecord {
     }
 
     /// RFC 6298 §2.2/§2.3, in microseconds.
+    /// A reply after `rtt`: a sample, and the timeouts, backoff and overdue mark wiped.
+    pub(super) fn answered(&mut self, rtt: Duration, now: Instant) {
+        self.sample(rtt, now);
+        self.consecutive_timeouts = 0;
+        self.probe_at = None;
+        self.pending_until = None;
+        self.overdue_since = None;
+        self.silent = false;
+        self.queries += 1;
+    }
+
+    /// No reply within the hard timeout: backed off, and probed again after `hold_off`.
+    pub(super) fn timed_out(&mut self, hold_off: Duration, now: Instant) {
+        self.consecutive_timeouts = self.consecutive_timeouts.saturating_add(1);
+        self.probe_at = Some(now + hold_off);
+        self.pending_until = None;
+        self.overdue_since = None;
+        self.silent = false;
+        self.queries += 1;
+        self.timeouts += 1;
+    }
+
+    /// One query fewer in flight; the room signal to wake when the address was full (`max`).
+    pub(super) fn query_ended(&mut self, max: u32) -> Option<std::sync::Arc<tokio::sync::Notify>> {
+        let was_full = self.in_flight >= max;
+        self.in_flight = self.in_flight.saturating_sub(1);
+        if self.in_flight == 0 {
+            self.overdue_since = None;
+            self.silent = false;
+        }
+        self.room.clone().filter(|_| was_full)
+    }
+
     pub(super) fn sample(&mut self, rtt: Duration, now: Instant) {
         let r = u64::try_from(rtt.as_micros()).unwrap_or(u64::MAX / SRTT_WEIGHT);
         let r = r.min(u64::MAX / SRTT_WEIGHT);

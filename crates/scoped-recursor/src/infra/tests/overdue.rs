@@ -159,3 +159,77 @@ fn the_hard_timeout_is_several_rtos_between_initial_rto_and_max_rto() {
     }
     assert_eq!(cache.hard_timeout(ip(3), now), millis(2000));
 }
+
+/// `start_try` and `end_try` (one visit to the record each) do what the separate calls they
+/// stand for do, on two tables driven side by side.
+#[test]
+fn a_try_started_and_ended_in_one_visit_each_matches_the_separate_calls() {
+    let config = InfraConfig {
+        max_in_flight: 2,
+        ..InfraConfig::default()
+    };
+    let (one, separate) = (table(config.clone()), table(config));
+    let addr = ip(1);
+    let t0 = Instant::now();
+    // A sample first, so the RTO is the server's own, not the initial one.
+    for cache in [&one, &separate] {
+        cache.record_rtt(addr, millis(30), t0);
+    }
+    let started = one.start_try(addr, t0);
+    assert_eq!(started.rto, separate.rto(addr, t0));
+    assert_eq!(started.hard_timeout, separate.hard_timeout(addr, t0));
+    separate.begin_query(addr, t0);
+    assert_eq!(entry(&one, addr, t0).in_flight, 1);
+    // The signal handed out is the record's: a silent server found by another try wakes it.
+    let silenced = started.silence.notified();
+    let sent = t0 + millis(1);
+    if let Some(silence) = one.record_overdue(addr, sent, t0 + millis(500)) {
+        silence.notify_waiters();
+    }
+    woken_now(silenced);
+
+    // Ended with an RTT sample: as record_rtt, then end_query.
+    let t1 = t0 + millis(600);
+    assert!(one.end_try(addr, t1, TrySample::Rtt(millis(80))).is_none());
+    separate.record_rtt(addr, millis(80), t1);
+    assert!(separate.end_query(addr, t1).is_none());
+    let (a, b) = (entry(&one, addr, t1), entry(&separate, addr, t1));
+    assert_eq!(
+        (a.srtt, a.rto, a.in_flight, a.queries),
+        (b.srtt, b.rto, b.in_flight, b.queries)
+    );
+    assert_eq!(a.in_flight, 0);
+
+    // Ended with a timeout while the address was full: as record_timeout, then end_query,
+    // which hands out the room signal.
+    for cache in [&one, &separate] {
+        cache.room(addr, t1);
+    }
+    one.start_try(addr, t1);
+    one.start_try(addr, t1);
+    separate.begin_query(addr, t1);
+    separate.begin_query(addr, t1);
+    let t2 = t1 + millis(2_000);
+    assert!(
+        one.end_try(addr, t2, TrySample::Timeout).is_some(),
+        "room signal"
+    );
+    separate.record_timeout(addr, t2);
+    assert!(separate.end_query(addr, t2).is_some());
+    let (a, b) = (entry(&one, addr, t2), entry(&separate, addr, t2));
+    assert_eq!(
+        (a.rto, a.consecutive_timeouts, a.timeouts, a.in_flight),
+        (b.rto, b.consecutive_timeouts, b.timeouts, b.in_flight)
+    );
+    assert_eq!(a.timeouts, 1);
+
+    // Nothing to learn (TCP, or cut short by the deadline): only the query is counted out.
+    let before = entry(&one, addr, t2);
+    one.end_try(addr, t2, TrySample::Nothing);
+    let after = entry(&one, addr, t2);
+    assert_eq!(
+        (after.queries, after.timeouts),
+        (before.queries, before.timeouts)
+    );
+    assert_eq!(after.in_flight, before.in_flight - 1);
+}
