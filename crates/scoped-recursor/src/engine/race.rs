@@ -25,8 +25,6 @@ use std::net::IpAddr;
 use std::pin::Pin;
 use std::sync::Arc;
 
-use futures::StreamExt;
-use futures::stream::FuturesUnordered;
 use hickory_proto::rr::{Name, RecordType};
 use tokio::sync::Notify;
 use tokio::time::Instant;
@@ -38,6 +36,27 @@ use super::{Recursor, ResolveError};
 
 /// What one open try came to: its number and its result.
 type Ended = (usize, Result<Option<Outcome>, ResolveError>);
+
+/// One open try.
+type OpenTry<'a> = Pin<Box<dyn Future<Output = Ended> + Send + 'a>>;
+
+/// The next of the open tries to end (never, with none open). They are few (one, nearly
+/// always: a second only once the first is overdue) and share this task's waker, so each wake
+/// polls them all: cheaper than `FuturesUnordered`'s task per future and its ready queue
+/// (callgrind, docs/benchmarks.md).
+async fn next_ended(open: &mut Vec<OpenTry<'_>>) -> Ended {
+    std::future::poll_fn(|cx| {
+        for index in 0..open.len() {
+            if let std::task::Poll::Ready(ended) = open[index].as_mut().poll(cx) {
+                // Ended futures are never polled again.
+                drop(open.swap_remove(index));
+                return std::task::Poll::Ready(ended);
+            }
+        }
+        std::task::Poll::Pending
+    })
+    .await
+}
 
 /// What woke the loop.
 enum Event {
@@ -70,8 +89,7 @@ impl Recursor {
                 waiting.push_back(addr);
             }
         }
-        let mut open: FuturesUnordered<Pin<Box<dyn Future<Output = Ended> + Send + '_>>> =
-            FuturesUnordered::new();
+        let mut open: Vec<OpenTry<'_>> = Vec::new();
         // The newest try, while it is neither overdue nor ended: the next server waits for it.
         let mut newest: Option<(usize, Arc<Notify>)> = None;
         let mut started = 0usize;
@@ -141,7 +159,7 @@ impl Recursor {
                     }
                 };
                 tokio::select! {
-                    Some(ended) = open.next() => Event::Ended(ended),
+                    ended = next_ended(&mut open) => Event::Ended(ended),
                     () = overdue => Event::Overdue,
                 }
             };
