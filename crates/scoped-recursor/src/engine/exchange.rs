@@ -12,8 +12,10 @@
 use std::net::{IpAddr, SocketAddr};
 
 use futures::future::BoxFuture;
-use hickory_proto::op::Message;
+use hickory_proto::op::{Header, Message, Query};
 use hickory_proto::rr::{DNSClass, Name, RecordType};
+use hickory_proto::serialize::binary::{BinDecodable, BinDecoder, DecodeError};
+use scoped_ecs::wire::HEADER_LEN;
 use scoped_ecs::{Ecs, check_reply_opt, scan_opt};
 use tokio::sync::Notify;
 use tokio::time::Instant;
@@ -328,7 +330,7 @@ impl Recursor {
                 return Ok((result, None, Some(failed)));
             }
         };
-        let Ok(response) = Message::from_vec(&reply) else {
+        let Ok(response) = read_reply(&reply, name, qtype) else {
             bump(&stats.malformed_replies);
             debug!(%server, "malformed reply");
             return Ok((TryResult::NoReply, None, Some(Failure::Unusable)));
@@ -453,6 +455,46 @@ impl Recursor {
             infra.record_ecs(addr, capability, now);
         }
     }
+}
+
+/// The reply as `Message::from_vec` reads it, but for its question: every transport has
+/// already matched it against the query's (`reply_matches`: ID, name, type and class), so it
+/// is skipped on the wire and the query's own put in its place, which saves reading a name.
+fn read_reply(reply: &[u8], name: &Name, qtype: RecordType) -> Result<Message, DecodeError> {
+    let mut decoder = BinDecoder::new(reply);
+    let Header {
+        mut metadata,
+        counts,
+    } = Header::read(&mut decoder)?;
+    let question_end = match counts.queries {
+        1 => scoped_ecs::wire::skip_name(reply, HEADER_LEN)
+            .ok()
+            .map(|n| n.end + 4),
+        _ => None,
+    };
+    let Some(question_end) = question_end.filter(|&end| end <= reply.len()) else {
+        // Not the one question matched (never, through the transports): read it all.
+        return Message::from_vec(reply);
+    };
+    decoder.read_slice(question_end - HEADER_LEN)?;
+    let op = metadata.op_code;
+    let (answers, _, _) = Message::read_records(&mut decoder, counts.answers.into(), false, op)?;
+    let (authorities, _, _) =
+        Message::read_records(&mut decoder, counts.authorities.into(), false, op)?;
+    let (additionals, edns, signature) =
+        Message::read_records(&mut decoder, counts.additionals.into(), true, op)?;
+    if let Some(edns) = &edns {
+        metadata.merge_response_code(edns.rcode_high());
+    }
+    let mut message = Message::new(metadata.id, metadata.message_type, op);
+    message.metadata = metadata;
+    message.queries = vec![Query::query(name.clone(), qtype)];
+    message.answers = answers;
+    message.authorities = authorities;
+    message.additionals = additionals;
+    message.signature = signature;
+    message.edns = edns;
+    Ok(message)
 }
 
 /// The wire form of an iterative query: RD clear, EDNS0 with our payload size, DO set when
@@ -624,5 +666,71 @@ mod tests {
         // Without EDNS there is no DO to set.
         let plain = build_query(9, &name, RecordType::DNSKEY, false, None, true);
         assert!(Message::from_vec(&plain).unwrap().edns.is_none());
+    }
+
+    /// Replies read with the question skipped equal what hickory reads from the whole message.
+    #[test]
+    fn a_reply_read_without_its_question_is_the_message_hickory_reads() {
+        use hickory_proto::rr::rdata::{A, NS, SOA};
+        use hickory_proto::rr::{RData, Record};
+        let name = Name::from_ascii("www.Example.com.").unwrap();
+        let zone = Name::from_ascii("example.com.").unwrap();
+        let ns = Name::from_ascii("ns1.example.com.").unwrap();
+        let reply = |rcode_high: u8, soa: bool| {
+            let mut msg = Message::new(4242, MessageType::Response, OpCode::Query);
+            msg.metadata.authoritative = true;
+            msg.add_query(Query::query(name.clone(), RecordType::A));
+            msg.add_answer(Record::from_rdata(
+                name.clone(),
+                300,
+                RData::A(A::new(192, 0, 2, 1)),
+            ));
+            msg.add_authority(Record::from_rdata(
+                zone.clone(),
+                3600,
+                RData::NS(NS(ns.clone())),
+            ));
+            if soa {
+                let soa = SOA::new(ns.clone(), zone.clone(), 1, 2, 3, 4, 5);
+                msg.add_authority(Record::from_rdata(zone.clone(), 60, RData::SOA(soa)));
+            }
+            msg.add_additional(Record::from_rdata(
+                ns.clone(),
+                3600,
+                RData::A(A::new(192, 0, 2, 53)),
+            ));
+            // Written by hickory as the OPT record's high bits and the header's low ones.
+            msg.metadata.response_code = hickory_proto::op::ResponseCode::from(rcode_high, 0);
+            msg.set_edns(Edns::new());
+            msg.to_vec().unwrap()
+        };
+        for wire in [reply(0, false), reply(0, true), reply(1, false)] {
+            let ours = read_reply(&wire, &name, RecordType::A).expect("reads");
+            assert_eq!(ours, Message::from_vec(&wire).unwrap());
+        }
+        // The extended RCODE from the OPT record is merged as hickory does (BADVERS here).
+        let badvers = read_reply(&reply(1, false), &name, RecordType::A).unwrap();
+        assert_eq!(u16::from(badvers.metadata.response_code), 16);
+        // Cut anywhere, it fails as hickory's read fails, never panics.
+        let whole = reply(0, true);
+        for cut in 0..whole.len() {
+            assert_eq!(
+                read_reply(&whole[..cut], &name, RecordType::A).is_ok(),
+                Message::from_vec(&whole[..cut]).is_ok(),
+                "cut at {cut}"
+            );
+        }
+        // No question (not what a transport passes on): read whole, as hickory does.
+        let mut none = Message::new(1, MessageType::Response, OpCode::Query);
+        none.add_answer(Record::from_rdata(
+            name.clone(),
+            300,
+            RData::A(A::new(192, 0, 2, 1)),
+        ));
+        let wire = none.to_vec().unwrap();
+        assert_eq!(
+            read_reply(&wire, &name, RecordType::A).unwrap(),
+            Message::from_vec(&wire).unwrap()
+        );
     }
 }
