@@ -118,6 +118,26 @@ enum Early {
     Silenced,
 }
 
+/// What one try came to: what the plan decides on, the message itself, how it failed (if it
+/// did), and when it ended (a clock read the try made anyway).
+struct Tried {
+    result: TryResult,
+    response: Option<Message>,
+    failed: Option<Failure>,
+    ended: Instant,
+}
+
+impl Tried {
+    fn failed(result: TryResult, failed: Failure, ended: Instant) -> Self {
+        Self {
+            result,
+            response: None,
+            failed: Some(failed),
+            ended,
+        }
+    }
+}
+
 /// How one try ended, for the infrastructure cache.
 #[derive(Clone, Copy)]
 struct TryEnd {
@@ -152,11 +172,16 @@ impl Recursor {
         let mut attempt = plan.start();
         loop {
             self.count_try(attempt.reason);
-            let (result, response, failed) = self
+            let Tried {
+                result,
+                response,
+                failed,
+                ended,
+            } = self
                 .send_try(addr, name, qtype, ctx, (attempt, now), overdue)
                 .await?;
             let (next, learned) = plan.next(result);
-            self.learn(addr, learned);
+            self.learn(addr, learned, ended);
             // How the last try failed; a reply the plan gave up on was unusable.
             let failed = failed.unwrap_or(Failure::Unusable);
             match (next, response) {
@@ -186,7 +211,7 @@ impl Recursor {
         // The try, and the clock read just before it (its start unless it waits for a slot).
         (attempt, now): (Try, Instant),
         overdue: &Notify,
-    ) -> Result<(TryResult, Option<Message>, Option<Failure>), ExchangeError> {
+    ) -> Result<Tried, ExchangeError> {
         let config = &self.inner.config;
         let stats = &self.inner.stats;
         let infra = &self.inner.infra;
@@ -327,13 +352,13 @@ impl Recursor {
                     TransportError::Io(_) => Failure::Network,
                     TransportError::Framing(_) | TransportError::Tls(_) => Failure::Unusable,
                 };
-                return Ok((result, None, Some(failed)));
+                return Ok(Tried::failed(result, failed, ended));
             }
         };
         let Ok(response) = read_reply(&reply, name, qtype) else {
             bump(&stats.malformed_replies);
             debug!(%server, "malformed reply");
-            return Ok((TryResult::NoReply, None, Some(Failure::Unusable)));
+            return Ok(Tried::failed(TryResult::NoReply, Failure::Unusable, ended));
         };
         if cookie.is_some() && infra.check_reply_cookie(addr, &reply, ended) == CookieCheck::Spoofed
         {
@@ -341,14 +366,14 @@ impl Recursor {
             bump(&stats.cookie_spoofed_replies);
             debug!(%server, "reply without our cookie from a server that sends cookies");
             ctx.trace(|| format!("  <- {addr}: reply without our cookie, dropped as spoofed"));
-            return Ok((TryResult::NoReply, None, Some(Failure::Timeout)));
+            return Ok(Tried::failed(TryResult::NoReply, Failure::Timeout, ended));
         }
         let records =
             response.answers.len() + response.authorities.len() + response.additionals.len();
         if records > config.max_records_per_reply {
             bump(&stats.oversized_replies);
             debug!(%server, records, "reply with too many records");
-            return Ok((TryResult::NoReply, None, Some(Failure::Unusable)));
+            return Ok(Tried::failed(TryResult::NoReply, Failure::Unusable, ended));
         }
         // The transport already dropped mismatching replies (E11); the check is made again here
         // because a TCP reply is not filtered the same way.
@@ -363,7 +388,12 @@ impl Recursor {
             has_opt: response.edns.is_some(),
             ecs,
         };
-        Ok((TryResult::Reply(facts), Some(response), None))
+        Ok(Tried {
+            result: TryResult::Reply(facts),
+            response: Some(response),
+            failed: None,
+            ended,
+        })
     }
 
     /// The query on its way: over the forwarder's TLS connection when the try has a TLS route
@@ -440,9 +470,8 @@ impl Recursor {
     }
 
     /// What a try taught about the server goes into the infrastructure cache.
-    fn learn(&self, addr: IpAddr, learned: Learned) {
+    fn learn(&self, addr: IpAddr, learned: Learned, now: Instant) {
         let infra = &self.inner.infra;
-        let now = Instant::now();
         match learned.edns {
             Some(true) => infra.record_edns_works(addr, now),
             Some(false) => infra.record_edns_broken(addr, now),
