@@ -13,7 +13,6 @@ use std::time::Duration;
 
 use tokio::net::UdpSocket;
 use tokio::sync::Semaphore;
-use tokio::task::JoinSet;
 
 use crate::guard::{Admitted, Verdict};
 use crate::pipeline::{Pipeline, Transport};
@@ -34,13 +33,12 @@ const RECV_ERROR_BACKOFF: Duration = Duration::from_millis(10);
 #[cfg_attr(not(target_os = "linux"), allow(dead_code))]
 const BATCH: usize = 32;
 
-/// Serves `socket` until the task is aborted. At most `max_inflight` queries are resolved at
-/// once; datagrams beyond that are dropped and counted, never queued.
+/// Serves `socket` until the task is aborted (the socket closes then, and queries still being
+/// resolved get no response). At most `max_inflight` queries are resolved at once; datagrams
+/// beyond that are dropped and counted, never queued.
 pub(crate) async fn serve(socket: Arc<UdpSocket>, pipeline: Arc<Pipeline>, max_inflight: usize) {
     let mut loop_state = Loop {
         permits: Arc::new(Semaphore::new(max_inflight.min(Semaphore::MAX_PERMITS))),
-        // Aborted with this future, so shutting the listener down also abandons its queries.
-        queries: JoinSet::new(),
         socket,
         pipeline,
         memo: ClientMemo::default(),
@@ -55,7 +53,6 @@ struct Loop {
     socket: Arc<UdpSocket>,
     pipeline: Arc<Pipeline>,
     permits: Arc<Semaphore>,
-    queries: JoinSet<()>,
     /// The fast path's verdict on the last client without an ECS option.
     memo: ClientMemo,
 }
@@ -101,19 +98,25 @@ impl Loop {
 
     /// A query the fast path did not answer: resolved in its own task, if a permit is free.
     /// The response goes to `peer` (the load balancer, for a query behind a PROXY header).
+    ///
+    /// The task holds the socket weakly: once the loop is gone (the listener shut down), the
+    /// socket closes at once and a response still being resolved is never sent. The
+    /// resolution itself finishes within its time budget and fills the cache. (A `JoinSet`
+    /// that aborted the tasks cost a fifth of a miss's front-end work: callgrind,
+    /// docs/benchmarks.md.)
     fn spawn_full(&mut self, query: &[u8], admitted: Admitted, peer: SocketAddr) {
-        while self.queries.try_join_next().is_some() {}
         let Ok(permit) = Arc::clone(&self.permits).try_acquire_owned() else {
             FrontendStats::bump(&self.pipeline.stats().dropped_overload);
             return;
         };
         let datagram = query.to_vec();
-        let socket = Arc::clone(&self.socket);
+        let socket = Arc::downgrade(&self.socket);
         let pipeline = Arc::clone(&self.pipeline);
-        self.queries.spawn(async move {
+        tokio::spawn(async move {
             if let Some(mut response) = pipeline
                 .handle_full(&datagram, admitted.client, Transport::Udp)
                 .await
+                && let Some(socket) = socket.upgrade()
             {
                 pipeline.guard.finish(&admitted, &datagram, &mut response);
                 send(&socket, &response, peer).await;

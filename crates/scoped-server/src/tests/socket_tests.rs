@@ -363,6 +363,29 @@ async fn shutdown_stops_the_server() {
     );
 }
 
+/// A UDP query still being resolved when the server shuts down: its socket is closed at once
+/// (the port can be bound again while the resolution goes on) and no response ever comes.
+#[tokio::test]
+async fn a_udp_query_in_flight_at_shutdown_is_abandoned_and_its_socket_closed_at_once() {
+    let server = TestServer::start(loopback_config(), resolver()).expect("bind");
+    let addr = server.addr;
+    let client = UdpSocket::bind("127.0.0.1:0").await.expect("client socket");
+    let slow = wire(&query(6, "slow.example.", RecordType::A));
+    client.send_to(&slow, addr).await.expect("send");
+    // Received and resolving (300 ms) when the server stops.
+    tokio::time::sleep(Duration::from_millis(50)).await;
+    server.stop().await;
+    let rebound = std::net::UdpSocket::bind(addr);
+    assert!(
+        rebound.is_ok(),
+        "the listener's socket is closed: {rebound:?}"
+    );
+    drop(rebound);
+    let mut buffer = vec![0u8; 65_535];
+    let late = timeout(Duration::from_millis(600), client.recv_from(&mut buffer)).await;
+    assert!(late.is_err(), "no response after shutdown");
+}
+
 #[tokio::test]
 async fn ipv6_loopback_listener_answers_both_transports() {
     let config = ServerConfig {
