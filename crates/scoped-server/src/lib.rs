@@ -61,7 +61,7 @@ pub use metrics::{
 };
 pub use padding::{PADDING_OPTION_CODE, RESPONSE_BLOCK};
 pub use pipeline::{
-    DropReason, ErrorReason, ParsedQuery, Pipeline, Rejection, ReplyContext, TCP_MAX_MESSAGE,
+    DropReason, ErrorReason, Fast, ParsedQuery, Pipeline, Rejection, ReplyContext, TCP_MAX_MESSAGE,
     Transport, parse_query,
 };
 pub use ratelimit::{RATE_LIMIT_V4_PREFIX, RATE_LIMIT_V6_PREFIX};

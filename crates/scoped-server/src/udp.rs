@@ -15,7 +15,7 @@ use tokio::net::UdpSocket;
 use tokio::sync::Semaphore;
 
 use crate::guard::{Admitted, Verdict};
-use crate::pipeline::{Pipeline, Transport};
+use crate::pipeline::{Fast, Pipeline, Transport};
 use crate::rules::ClientMemo;
 use crate::stats::FrontendStats;
 
@@ -105,6 +105,11 @@ impl Loop {
     /// that aborted the tasks cost a fifth of a miss's front-end work: callgrind,
     /// docs/benchmarks.md.)
     fn spawn_full(&mut self, query: &[u8], admitted: Admitted, peer: SocketAddr) {
+        self.spawn_full_after(query, admitted, peer, Fast::Full);
+    }
+
+    /// [`Loop::spawn_full`] for a query the fast path looked at: `fast` says what it found.
+    fn spawn_full_after(&mut self, query: &[u8], admitted: Admitted, peer: SocketAddr, fast: Fast) {
         let Ok(permit) = Arc::clone(&self.permits).try_acquire_owned() else {
             FrontendStats::bump(&self.pipeline.stats().dropped_overload);
             return;
@@ -113,9 +118,20 @@ impl Loop {
         let socket = Arc::downgrade(&self.socket);
         let pipeline = Arc::clone(&self.pipeline);
         tokio::spawn(async move {
-            if let Some(mut response) = pipeline
-                .handle_full(&datagram, admitted.client, Transport::Udp)
-                .await
+            let client = admitted.client;
+            let response = match fast {
+                Fast::NotLocal => {
+                    pipeline
+                        .handle_full_not_local(&datagram, client, Transport::Udp)
+                        .await
+                }
+                _ => {
+                    pipeline
+                        .handle_full(&datagram, client, Transport::Udp)
+                        .await
+                }
+            };
+            if let Some(mut response) = response
                 && let Some(socket) = socket.upgrade()
             {
                 pipeline.guard.finish(&admitted, &datagram, &mut response);
@@ -146,7 +162,7 @@ mod batched {
 
     use super::{BATCH, FAST_RESPONSE_CAPACITY, Loop, MAX_DATAGRAM, RECV_ERROR_BACKOFF, send};
     use crate::guard::Verdict;
-    use crate::pipeline::Transport;
+    use crate::pipeline::{Fast, Transport};
     use crate::stats::FrontendStats;
 
     fn std_addr(addr: &SockaddrStorage) -> Option<SocketAddr> {
@@ -232,18 +248,19 @@ mod batched {
                         continue;
                     }
                     response.clear();
-                    if self.pipeline.answer_fast_at(
+                    let fast = self.pipeline.answer_fast_or_not(
                         query,
                         admitted.client,
                         Transport::Udp,
                         response,
                         now,
                         &mut self.memo,
-                    ) {
+                    );
+                    if fast == Fast::Answered {
                         self.pipeline.guard.finish(&admitted, query, response);
                         answers.push(address);
                     } else {
-                        self.spawn_full(query, admitted, peer);
+                        self.spawn_full_after(query, admitted, peer, fast);
                     }
                 }
                 if !answers.is_empty() {

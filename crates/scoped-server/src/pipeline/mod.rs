@@ -131,6 +131,17 @@ pub struct Pipeline {
     pub(crate) guard: crate::guard::Guard,
 }
 
+/// What the fast path did with a query ([`Pipeline::answer_fast_or_not`]).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Fast {
+    /// Answered: the response is written.
+    Answered,
+    /// Not answered, and no local zone covers its name.
+    NotLocal,
+    /// Not answered, and not looked at far enough to say more.
+    Full,
+}
+
 impl Pipeline {
     /// A pipeline answering with `resolver`, counting into `stats`.
     pub fn new(
@@ -240,11 +251,26 @@ impl Pipeline {
         now: tokio::time::Instant,
         memo: &mut ClientMemo,
     ) -> bool {
+        self.answer_fast_or_not(wire, client, transport, out, now, memo) == Fast::Answered
+    }
+
+    /// [`answer_fast_at`](Self::answer_fast_at), saying also, for a query it did not answer,
+    /// whether it found no local zone covering the name: then
+    /// [`handle_full_not_local`](Self::handle_full_not_local) need not look again.
+    pub fn answer_fast_or_not(
+        &self,
+        wire: &[u8],
+        client: SocketAddr,
+        transport: Transport,
+        out: &mut Vec<u8>,
+        now: tokio::time::Instant,
+        memo: &mut ClientMemo,
+    ) -> Fast {
         let Some(query) = fast::plain_query(wire) else {
-            return false;
+            return Fast::Full;
         };
         if self.local.intercepts(query.name()) {
-            return false;
+            return Fast::Full;
         }
         // With validation on, DO, AD and CD change the answer (AD, RRSIGs and proofs, unchecked
         // data): an answer is replayed only to queries with the bits it was rendered for.
@@ -269,7 +295,7 @@ impl Pipeline {
             }
         };
         let Some(decision) = verdict else {
-            return false;
+            return Fast::NotLocal;
         };
         let key = WireKeyRef {
             name: query.name(),
@@ -278,7 +304,7 @@ impl Pipeline {
             dnssec,
         };
         let Some(answer) = self.resolver.wire_answer(&key, now) else {
-            return false;
+            return Fast::NotLocal;
         };
         let additional = u16::from(query.opt.is_some());
         fast::write_header(
@@ -291,7 +317,7 @@ impl Pipeline {
         out.extend_from_slice(&wire[HEADER_LEN..query.question_end]);
         if !answer.write_body(out, now) {
             out.clear();
-            return false;
+            return Fast::NotLocal;
         }
         let echo = query
             .ecs
@@ -309,7 +335,7 @@ impl Pipeline {
         if out.len() > limit {
             // The full path truncates it.
             out.clear();
-            return false;
+            return Fast::NotLocal;
         }
         self.count_query(transport);
         count_decision(&self.stats, rules, client_ip, query.ecs.as_ref(), &decision);
@@ -321,7 +347,7 @@ impl Pipeline {
         self.metrics.count_qtype(query.qtype);
         // From the batch's clock reading: the time since the datagram was read.
         self.metrics.latency_cache.observe(now.elapsed());
-        true
+        Fast::Answered
     }
 
     fn count_query(&self, transport: Transport) {
@@ -339,6 +365,27 @@ impl Pipeline {
         wire: &[u8],
         client: SocketAddr,
         transport: Transport,
+    ) -> Option<Vec<u8>> {
+        self.handle_full_with(wire, client, transport, false).await
+    }
+
+    /// [`handle_full`](Self::handle_full) for a query the fast path found no local zone for
+    /// ([`Fast::NotLocal`]): the local zones are not looked at again.
+    pub async fn handle_full_not_local(
+        &self,
+        wire: &[u8],
+        client: SocketAddr,
+        transport: Transport,
+    ) -> Option<Vec<u8>> {
+        self.handle_full_with(wire, client, transport, true).await
+    }
+
+    async fn handle_full_with(
+        &self,
+        wire: &[u8],
+        client: SocketAddr,
+        transport: Transport,
+        not_local: bool,
     ) -> Option<Vec<u8>> {
         let started = tokio::time::Instant::now();
         self.count_query(transport);
@@ -378,7 +425,9 @@ impl Pipeline {
             query.ecs.as_ref(),
             &decision,
         );
-        if let Some(local) = self.local_answer(query.query.name(), query.query.query_type()) {
+        if !not_local
+            && let Some(local) = self.local_answer(query.query.name(), query.query.query_type())
+        {
             return self.answer_locally(query, &decision, local, transport);
         }
         let request = ResolveRequest {

@@ -266,3 +266,59 @@ async fn a_dns64_ptr_for_a_private_address_is_answered_locally_with_zero_upstrea
     .unwrap();
     assert!(internet.total_queries() > 0);
 }
+
+/// The fast path tells the UDP loop whether a local zone covers a query it did not answer; the
+/// full path then skips the local zones only when none does, so no local name is ever resolved.
+#[tokio::test]
+async fn the_fast_path_says_not_local_only_for_names_no_local_zone_answers() {
+    use crate::Fast;
+    let local = LocalZones::build(&LocalConfig {
+        zones: vec![
+            "lan.example. transparent".parse().unwrap(),
+            "blocked.example. static".parse().unwrap(),
+        ],
+        records: vec!["nas.lan.example. 60 A 10.0.0.2".into()],
+        ..LocalConfig::default()
+    })
+    .unwrap();
+    let resolver = Arc::new(FakeResolver::new().with_a("www.lan.example.", RecordType::A, 1));
+    let pipeline = pipeline(Arc::clone(&resolver), &config_with(local));
+    let verdict = |name: &str| {
+        let mut out = Vec::new();
+        pipeline.answer_fast_or_not(
+            &wire(&query(3, name, RecordType::A)),
+            CLIENT,
+            Transport::Udp,
+            &mut out,
+            tokio::time::Instant::now(),
+            &mut Default::default(),
+        )
+    };
+    assert_eq!(verdict("nas.lan.example."), Fast::Full, "local data");
+    assert_eq!(verdict("x.blocked.example."), Fast::Full, "a static zone");
+    assert_eq!(verdict("localhost."), Fast::Full, "a default zone");
+    assert_eq!(
+        verdict("www.lan.example."),
+        Fast::NotLocal,
+        "transparent, no data"
+    );
+    assert_eq!(verdict("www.example.com."), Fast::NotLocal);
+    // What says NotLocal is resolved; what is local never reaches the engine.
+    let wire_of = |name: &str| wire(&query(4, name, RecordType::A));
+    let resolved = pipeline
+        .handle_full_not_local(&wire_of("www.lan.example."), CLIENT, Transport::Udp)
+        .await
+        .expect("a response");
+    assert!(!resolved.is_empty());
+    let local = pipeline
+        .handle_full(&wire_of("nas.lan.example."), CLIENT, Transport::Udp)
+        .await
+        .expect("a response");
+    assert!(!local.is_empty());
+    let seen: Vec<_> = resolver
+        .seen()
+        .iter()
+        .map(|r| r.question.name.to_ascii())
+        .collect();
+    assert_eq!(seen, ["www.lan.example."]);
+}
