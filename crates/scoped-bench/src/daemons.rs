@@ -32,6 +32,21 @@ impl Drop for Scratch {
     }
 }
 
+/// Fails if something already holds `addr` over UDP: a lab left running (an earlier `--hold`
+/// that was not stopped) would otherwise answer in place of the daemon about to start, which
+/// could not bind and would exit, and its numbers would be the leftover's.
+fn ensure_free(name: &str, addr: SocketAddr) -> anyhow::Result<()> {
+    match std::net::UdpSocket::bind(addr) {
+        Ok(_) => Ok(()),
+        Err(error) if error.kind() == std::io::ErrorKind::AddrInUse => anyhow::bail!(
+            "cannot start {name}: {addr} is already taken, most likely by a lab still running \
+             from an earlier scoped-bench run (--hold); stop it first"
+        ),
+        // Anything else (no such address here) is for the daemon itself to report.
+        Err(_) => Ok(()),
+    }
+}
+
 impl Daemon {
     /// Start `command` (stdout and stderr to `dir/NAME.out`) and wait until it answers
     /// `probe_name` at `addr` (at most 20 s).
@@ -63,6 +78,7 @@ impl Daemon {
             }
             None => None,
         };
+        ensure_free(name, addr)?;
         let log = dir.join(format!("{name}.out"));
         let out = File::create(&log)?;
         command
@@ -318,5 +334,21 @@ mod tests {
                 &["kresd.target", "kresd@1.service", "kres-cache-gc.service"][..]
             )]
         );
+    }
+
+    #[test]
+    fn a_daemon_is_not_started_on_an_address_something_else_holds() {
+        let holder = std::net::UdpSocket::bind("127.0.0.1:0").expect("a loopback port");
+        let taken = holder.local_addr().expect("its address");
+        let dir = std::env::temp_dir();
+        let error = Daemon::start("leftover", taken, Command::new("true"), &dir, "x.")
+            .err()
+            .expect("refused");
+        let text = format!("{error:#}");
+        assert!(text.contains("already taken"), "{text}");
+        assert!(text.contains(&taken.to_string()), "{text}");
+        drop(holder);
+        // Free again: the check passes (the daemon itself is then started and probed).
+        assert!(ensure_free("leftover", taken).is_ok());
     }
 }
