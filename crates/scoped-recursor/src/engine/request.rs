@@ -142,7 +142,19 @@ impl Future for Lead {
                     .unwrap_or_else(Resolution::servfail),
             );
         };
-        let resolution = std::task::ready!(work.as_mut().poll(cx));
+        // A resolution that panics answers SERVFAIL, here and to whoever joined it, instead of
+        // taking the client's task down without a response (a spawned resolution's panic used
+        // to end in SERVFAIL for its waiters too).
+        let polled =
+            std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| work.as_mut().poll(cx)));
+        let resolution = match polled {
+            Ok(Poll::Pending) => return Poll::Pending,
+            Ok(Poll::Ready(resolution)) => resolution,
+            Err(_) => {
+                tracing::error!("a resolution panicked: answered SERVFAIL");
+                Resolution::servfail()
+            }
+        };
         self.work = None;
         // The work has left the in-flight table, so nobody joins from now on: the result is
         // copied for the flight only when someone joined before.
@@ -193,6 +205,24 @@ impl Part {
                 }
             }
         }
+    }
+}
+
+/// A resolution's place in the in-flight table, given up when it ends (completed, or dropped
+/// after a panic).
+struct InflightEntry {
+    recursor: Recursor,
+    key: InflightKey,
+}
+
+impl Drop for InflightEntry {
+    fn drop(&mut self) {
+        self.recursor
+            .inner
+            .inflight
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .remove(&self.key);
     }
 }
 
@@ -346,21 +376,24 @@ impl Recursor {
         let checked = key.checked;
         let flight = Arc::new(Flight::default());
         let work: Work = Box::pin(async move {
+            // Leaves the in-flight table however the work ends: a resolution that panicked
+            // must not leave its key there, or every later identical question would join it.
+            let entry = InflightEntry {
+                recursor: this,
+                key: task_key,
+            };
+            let this = &entry.recursor;
             let resolution = this
                 .resolve_with_trace(question, subnet, None, role, lookup, checked)
                 .await;
             if resolution.rcode == ResponseCode::ServFail {
                 let until = Instant::now() + this.inner.config.stale_recheck;
                 this.inner.failed_ever.store(true, Ordering::Relaxed);
-                this.inner.failed_recently.insert(task_key.clone(), until);
+                this.inner.failed_recently.insert(entry.key.clone(), until);
             } else if this.inner.failed_ever.load(Ordering::Relaxed) {
-                this.inner.failed_recently.invalidate(&task_key);
+                this.inner.failed_recently.invalidate(&entry.key);
             }
-            this.inner
-                .inflight
-                .lock()
-                .unwrap_or_else(|e| e.into_inner())
-                .remove(&task_key);
+            drop(entry);
             resolution
         });
         inflight.insert(key, flight.clone());
@@ -478,5 +511,30 @@ mod tests {
             .expect("the handed-off work finishes")
             .expect("the waiter");
         assert_eq!((got.rcode, got.scope), (ResponseCode::NXDomain, 24));
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_resolution_that_panics_answers_servfail_to_its_lead_and_to_those_who_joined() {
+        let (open, gate) = tokio::sync::oneshot::channel::<()>();
+        let work: Work = Box::pin(async move {
+            let _ = gate.await;
+            panic!("a resolution failed hard");
+        });
+        let lead = Lead {
+            flight: Arc::new(Flight::default()),
+            work: Some(work),
+        };
+        let joined = tokio::spawn({
+            let flight = Arc::clone(&lead.flight);
+            async move { flight.wait().await }
+        });
+        tokio::task::yield_now().await;
+        open.send(()).expect("the work waits");
+        assert_eq!(lead.await.rcode, ResponseCode::ServFail);
+        let joined = tokio::time::timeout(std::time::Duration::from_secs(5), joined)
+            .await
+            .expect("the waiter is answered")
+            .expect("the waiter");
+        assert_eq!(joined.rcode, ResponseCode::ServFail);
     }
 }
