@@ -17,8 +17,8 @@ use hickory_proto::rr::RecordType;
 use scoped_cache::{CacheConfig, RecordCache};
 use scoped_recursor::Recursor;
 use scoped_server::{
-    ClientMemo, LocalConfig, LocalZoneKind, LocalZoneSpec, LocalZones, Pipeline, ServerConfig,
-    Transport,
+    ClientMemo, Fast, LocalConfig, LocalZoneKind, LocalZoneSpec, LocalZones, Pipeline,
+    ServerConfig, Transport,
 };
 use scoped_testkit::{name, standard_internet};
 
@@ -154,14 +154,17 @@ fn hit_path(c: &mut Criterion) {
             b.iter(|| {
                 out.clear();
                 let now = tokio::time::Instant::now();
-                assert!(pipeline.answer_fast_at(
-                    black_box(&wire),
-                    CLIENT,
-                    Transport::Udp,
-                    &mut out,
-                    now,
-                    &mut memo
-                ));
+                assert_eq!(
+                    pipeline.answer_fast_at(
+                        black_box(&wire),
+                        CLIENT,
+                        Transport::Udp,
+                        &mut out,
+                        now,
+                        &mut memo
+                    ),
+                    Fast::Answered
+                );
                 black_box(out.len())
             })
         });

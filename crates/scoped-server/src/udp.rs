@@ -91,7 +91,7 @@ impl Loop {
                 guard.finish(&admitted, query, &mut response);
                 send(&self.socket, &response, peer).await;
             } else {
-                self.spawn_full(query, admitted, peer);
+                self.spawn_full(query, admitted, peer, Fast::Full);
             }
         }
     }
@@ -104,12 +104,8 @@ impl Loop {
     /// resolution itself finishes within its time budget and fills the cache. (A `JoinSet`
     /// that aborted the tasks cost a fifth of a miss's front-end work: callgrind,
     /// docs/benchmarks.md.)
-    fn spawn_full(&mut self, query: &[u8], admitted: Admitted, peer: SocketAddr) {
-        self.spawn_full_after(query, admitted, peer, Fast::Full);
-    }
-
-    /// [`Loop::spawn_full`] for a query the fast path looked at: `fast` says what it found.
-    fn spawn_full_after(&mut self, query: &[u8], admitted: Admitted, peer: SocketAddr, fast: Fast) {
+    /// `fast` is what the fast path found ([`Fast::Full`] if it did not look).
+    fn spawn_full(&mut self, query: &[u8], admitted: Admitted, peer: SocketAddr, fast: Fast) {
         let Ok(permit) = Arc::clone(&self.permits).try_acquire_owned() else {
             FrontendStats::bump(&self.pipeline.stats().dropped_overload);
             return;
@@ -118,19 +114,9 @@ impl Loop {
         let socket = Arc::downgrade(&self.socket);
         let pipeline = Arc::clone(&self.pipeline);
         tokio::spawn(async move {
-            let client = admitted.client;
-            let response = match fast {
-                Fast::NotLocal => {
-                    pipeline
-                        .handle_full_not_local(&datagram, client, Transport::Udp)
-                        .await
-                }
-                _ => {
-                    pipeline
-                        .handle_full(&datagram, client, Transport::Udp)
-                        .await
-                }
-            };
+            let response = pipeline
+                .handle_full_after(&datagram, admitted.client, Transport::Udp, fast)
+                .await;
             if let Some(mut response) = response
                 && let Some(socket) = socket.upgrade()
             {
@@ -244,11 +230,11 @@ mod batched {
                     if truncated {
                         // Longer than any DNS message: cut by the kernel; the full path
                         // answers FORMERR for what is left.
-                        self.spawn_full(query, admitted, peer);
+                        self.spawn_full(query, admitted, peer, Fast::Full);
                         continue;
                     }
                     response.clear();
-                    let fast = self.pipeline.answer_fast_or_not(
+                    let fast = self.pipeline.answer_fast_at(
                         query,
                         admitted.client,
                         Transport::Udp,
@@ -260,7 +246,7 @@ mod batched {
                         self.pipeline.guard.finish(&admitted, query, response);
                         answers.push(address);
                     } else {
-                        self.spawn_full_after(query, admitted, peer, fast);
+                        self.spawn_full(query, admitted, peer, fast);
                     }
                 }
                 if !answers.is_empty() {

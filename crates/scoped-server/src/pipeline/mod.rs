@@ -131,7 +131,7 @@ pub struct Pipeline {
     pub(crate) guard: crate::guard::Guard,
 }
 
-/// What the fast path did with a query ([`Pipeline::answer_fast_or_not`]).
+/// What the fast path did with a query ([`Pipeline::answer_fast_at`]).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Fast {
     /// Answered: the response is written.
@@ -229,35 +229,16 @@ impl Pipeline {
         out: &mut Vec<u8>,
     ) -> bool {
         let now = tokio::time::Instant::now();
-        self.answer_fast_at(
-            wire,
-            client,
-            transport,
-            out,
-            now,
-            &mut ClientMemo::default(),
-        )
+        let memo = &mut ClientMemo::default();
+        self.answer_fast_at(wire, client, transport, out, now, memo) == Fast::Answered
     }
 
     /// [`answer_fast`](Self::answer_fast) with the clock already read and the loop's
     /// [`ClientMemo`]: the UDP loop reads the clock once per batch of datagrams (a clock read
-    /// per query was a visible share of a hit's cost).
+    /// per query was a visible share of a hit's cost). It says what it did with the query; for
+    /// one it did not answer, also whether it found no local zone covering the name (then
+    /// [`handle_full_after`](Self::handle_full_after) need not look again).
     pub fn answer_fast_at(
-        &self,
-        wire: &[u8],
-        client: SocketAddr,
-        transport: Transport,
-        out: &mut Vec<u8>,
-        now: tokio::time::Instant,
-        memo: &mut ClientMemo,
-    ) -> bool {
-        self.answer_fast_or_not(wire, client, transport, out, now, memo) == Fast::Answered
-    }
-
-    /// [`answer_fast_at`](Self::answer_fast_at), saying also, for a query it did not answer,
-    /// whether it found no local zone covering the name: then
-    /// [`handle_full_not_local`](Self::handle_full_not_local) need not look again.
-    pub fn answer_fast_or_not(
         &self,
         wire: &[u8],
         client: SocketAddr,
@@ -366,26 +347,18 @@ impl Pipeline {
         client: SocketAddr,
         transport: Transport,
     ) -> Option<Vec<u8>> {
-        self.handle_full_with(wire, client, transport, false).await
+        self.handle_full_after(wire, client, transport, Fast::Full)
+            .await
     }
 
-    /// [`handle_full`](Self::handle_full) for a query the fast path found no local zone for
-    /// ([`Fast::NotLocal`]): the local zones are not looked at again.
-    pub async fn handle_full_not_local(
+    /// [`handle_full`](Self::handle_full) for a query the fast path ([`Pipeline::answer_fast_at`])
+    /// did not answer: with [`Fast::NotLocal`] the local zones are not looked at again.
+    pub async fn handle_full_after(
         &self,
         wire: &[u8],
         client: SocketAddr,
         transport: Transport,
-    ) -> Option<Vec<u8>> {
-        self.handle_full_with(wire, client, transport, true).await
-    }
-
-    async fn handle_full_with(
-        &self,
-        wire: &[u8],
-        client: SocketAddr,
-        transport: Transport,
-        not_local: bool,
+        fast: Fast,
     ) -> Option<Vec<u8>> {
         let started = tokio::time::Instant::now();
         self.count_query(transport);
@@ -425,7 +398,7 @@ impl Pipeline {
             query.ecs.as_ref(),
             &decision,
         );
-        if !not_local
+        if fast != Fast::NotLocal
             && let Some(local) = self.local_answer(query.query.name(), query.query.query_type())
         {
             return self.answer_locally(query, &decision, local, transport);

@@ -285,7 +285,7 @@ async fn the_fast_path_says_not_local_only_for_names_no_local_zone_answers() {
     let pipeline = pipeline(Arc::clone(&resolver), &config_with(local));
     let verdict = |name: &str| {
         let mut out = Vec::new();
-        pipeline.answer_fast_or_not(
+        pipeline.answer_fast_at(
             &wire(&query(3, name, RecordType::A)),
             CLIENT,
             Transport::Udp,
@@ -306,7 +306,12 @@ async fn the_fast_path_says_not_local_only_for_names_no_local_zone_answers() {
     // What says NotLocal is resolved; what is local never reaches the engine.
     let wire_of = |name: &str| wire(&query(4, name, RecordType::A));
     let resolved = pipeline
-        .handle_full_not_local(&wire_of("www.lan.example."), CLIENT, Transport::Udp)
+        .handle_full_after(
+            &wire_of("www.lan.example."),
+            CLIENT,
+            Transport::Udp,
+            Fast::NotLocal,
+        )
         .await
         .expect("a response");
     assert!(!resolved.is_empty());

@@ -58,7 +58,7 @@ async fn a_client_the_loop_already_admitted_is_refused_once_the_acl_drops_it() {
             &mut out,
             now,
             &mut memo,
-        )
+        ) == crate::Fast::Answered
     };
     assert!(fast(&pipeline), "admitted and remembered by the loop");
     assert!(fast(&pipeline));
