@@ -77,13 +77,9 @@ impl InFlight {
         }
     }
 
-    /// The query ended `now` (a clock read the caller made anyway).
-    pub(super) fn end(self, now: Instant) {
-        self.end_with(now, TrySample::Nothing);
-    }
-
-    /// The query ended `now`, and `sample` is what it says of the server.
-    fn end_with(mut self, now: Instant, sample: TrySample) {
+    /// The query ended `now` (a clock read the caller made anyway), and `sample` is what it
+    /// says of the server.
+    pub(super) fn end(mut self, now: Instant, sample: TrySample) {
         self.release(now, sample);
     }
 
@@ -296,7 +292,7 @@ impl Recursor {
         let (exchanged, ended) = match early {
             Early::Done(exchanged) => {
                 let ended = Instant::now();
-                in_flight.end_with(ended, self.settle(end, &exchanged, ended));
+                in_flight.end(ended, self.settle(end, &exchanged, ended));
                 (exchanged, ended)
             }
             overdue_now => {
@@ -327,7 +323,7 @@ impl Recursor {
                 tokio::spawn(async move {
                     let exchanged = exchanged.await;
                     let ended = Instant::now();
-                    in_flight.end_with(ended, this.settle(end, &exchanged, ended));
+                    in_flight.end(ended, this.settle(end, &exchanged, ended));
                     // The question may have its answer already: then only the SRTT learnt.
                     let _ = tx.send(exchanged);
                 });

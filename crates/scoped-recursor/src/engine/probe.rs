@@ -32,7 +32,7 @@ use super::Recursor;
 use super::ctx::{Asking, Ctx};
 use super::exchange::{InFlight, build_query};
 use super::stats::bump;
-use crate::infra::{EcsCapability, Measure};
+use crate::infra::{EcsCapability, Measure, TrySample};
 use crate::transport::{Protocol, UpstreamQuery};
 
 impl Recursor {
@@ -113,14 +113,14 @@ impl Recursor {
         };
         let exchanged = self.inner.transport.exchange(query).await;
         let now = Instant::now();
-        match exchanged {
-            Ok(_) => infra.record_rtt(addr, now.duration_since(started), now),
+        let sample = match exchanged {
+            Ok(_) => TrySample::Rtt(now.duration_since(started)),
             Err(error) => {
                 bump(&self.inner.stats.upstream_failures);
                 debug!(%addr, %error, "background measurement unanswered");
-                infra.record_timeout(addr, now);
+                TrySample::Timeout
             }
-        }
-        in_flight.end(now);
+        };
+        in_flight.end(now, sample);
     }
 }
