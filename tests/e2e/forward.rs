@@ -92,6 +92,19 @@ async fn a_forward_zone_is_answered_by_its_forwarder_and_the_root_never_hears_of
 }
 
 /// `lan.` forwarded over DNS over TLS to `dot`, checking `tls_name`, trusting `corp-ca.pem`.
+/// The router also speaks DNS over TLS, with a certificate for its name made now (trusted
+/// through tls-ca-file, as an internal CA would be).
+async fn router_dot(internet: &Internet) -> DotServer {
+    internet
+        .serve_dot(
+            ROUTER.parse().unwrap(),
+            &["router.lan.example"],
+            DotOptions::default(),
+        )
+        .await
+        .expect("DoT server")
+}
+
 fn forward_lan_over_tls(config: &mut toml::Table, dot: &DotServer, tls_name: &str) {
     let zone: toml::Table = format!(
         "name = \"lan.\"\naddresses = [\"{}\"]\ntls-name = \"{tls_name}\"\n\
@@ -109,16 +122,7 @@ fn forward_lan_over_tls(config: &mut toml::Table, dot: &DotServer, tls_name: &st
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_forward_zone_with_tls_name_is_forwarded_over_dns_over_tls() {
     let internet = internet();
-    // The router also speaks DNS over TLS, with a certificate for its name made now (trusted
-    // through tls-ca-file, as an internal CA would be).
-    let dot = internet
-        .serve_dot(
-            ROUTER.parse().unwrap(),
-            &["router.lan.example"],
-            DotOptions::default(),
-        )
-        .await
-        .expect("DoT server");
+    let dot = router_dot(&internet).await;
     let files = [("corp-ca.pem", dot.certificate_pem())];
     let lab = Lab::start_with_files(internet, &files, |config| {
         forward_lan_over_tls(config, &dot, "router.lan.example");
@@ -228,14 +232,7 @@ async fn a_reload_applies_local_data_dns64_and_forward_zones_live() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_reload_puts_a_new_tls_name_in_force() {
     let internet = internet();
-    let dot = internet
-        .serve_dot(
-            ROUTER.parse().unwrap(),
-            &["router.lan.example"],
-            DotOptions::default(),
-        )
-        .await
-        .expect("DoT server");
+    let dot = router_dot(&internet).await;
     let files = [("corp-ca.pem", dot.certificate_pem())];
     let mut started = toml::Table::new();
     let lab = Lab::start_with_files(internet, &files, |config| {
