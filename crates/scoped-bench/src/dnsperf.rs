@@ -86,8 +86,8 @@ pub fn run(
     clients: usize,
     once: bool,
 ) -> anyhow::Result<Summary> {
-    run_mode(
-        "udp",
+    run_as(
+        How::Udp,
         server,
         datafile,
         duration,
@@ -97,33 +97,22 @@ pub fn run(
     )
 }
 
-/// [`run`] over another transport: dnsperf's `-m` (`udp`, `tcp`, `dot`). Over TCP and DoT each
-/// of the `clients` keeps one connection for the whole load (dnsperf does not verify the
-/// server's certificate).
-pub fn run_mode(
-    mode: &str,
-    server: SocketAddr,
-    datafile: &Path,
-    duration: Duration,
-    outstanding: usize,
-    clients: usize,
-    once: bool,
-) -> anyhow::Result<Summary> {
-    run_args(
-        mode,
-        server,
-        datafile,
-        duration,
-        outstanding,
-        clients,
-        once,
-        &[],
-    )
+/// How dnsperf asks, beyond plain UDP.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum How {
+    /// Plain UDP queries.
+    Udp,
+    /// UDP with the DO bit set in every query (dnsperf's `-D`, which adds EDNS): clients that
+    /// ask a validating resolver for RRSIGs and AD, as `dig +dnssec` does.
+    DnssecOk,
+    /// DNS over TLS (dnsperf's `-m dot`): each of the `clients` keeps one connection for the
+    /// whole load (dnsperf does not verify the server's certificate).
+    Dot,
 }
 
-/// [`run`] with the DO bit set in every query (dnsperf's `-D`, which adds EDNS): clients that
-/// ask a validating resolver for RRSIGs and AD, as `dig +dnssec` does.
-pub fn run_dnssec_ok(
+/// [`run`], asking as `how` says.
+pub fn run_as(
+    how: How,
     server: SocketAddr,
     datafile: &Path,
     duration: Duration,
@@ -131,29 +120,11 @@ pub fn run_dnssec_ok(
     clients: usize,
     once: bool,
 ) -> anyhow::Result<Summary> {
-    run_args(
-        "udp",
-        server,
-        datafile,
-        duration,
-        outstanding,
-        clients,
-        once,
-        &["-D"],
-    )
-}
-
-#[allow(clippy::too_many_arguments)]
-fn run_args(
-    mode: &str,
-    server: SocketAddr,
-    datafile: &Path,
-    duration: Duration,
-    outstanding: usize,
-    clients: usize,
-    once: bool,
-    extra: &[&str],
-) -> anyhow::Result<Summary> {
+    let (mode, extra): (&str, &[&str]) = match how {
+        How::Udp => ("udp", &[]),
+        How::DnssecOk => ("udp", &["-D"]),
+        How::Dot => ("dot", &[]),
+    };
     let mut command = Command::new("dnsperf");
     command
         .arg("-m")

@@ -430,8 +430,8 @@ fn dot_hits(
             .filter(|r| world::DOT_RESOLVERS.contains(&r.name.as_str()))
         {
             let before = r.cpu();
-            let summary = dnsperf::run_mode(
-                "dot",
+            let summary = dnsperf::run_as(
+                dnsperf::How::Dot,
                 SocketAddr::new(r.addr.ip(), world::DOT_PORT),
                 hits_file,
                 duration,

@@ -273,7 +273,15 @@ pub(crate) fn measure(
             say("hits, validating, DO=0", &sample);
             report.add("validated-hits", sample);
             let sample = measured(lab, r, round, || {
-                dnsperf::run_dnssec_ok(r.addr, hits_file, duration, outstanding, clients, false)
+                dnsperf::run_as(
+                    dnsperf::How::DnssecOk,
+                    r.addr,
+                    hits_file,
+                    duration,
+                    outstanding,
+                    clients,
+                    false,
+                )
             })?;
             say("hits, validating, DO=1", &sample);
             report.add("validated-hits-do", sample);
