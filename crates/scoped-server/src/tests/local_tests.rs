@@ -17,6 +17,15 @@ fn config_with(local: LocalZones) -> ServerConfig {
     }
 }
 
+/// The names the engine was asked, in order.
+fn asked_names(resolver: &FakeResolver) -> Vec<String> {
+    resolver
+        .seen()
+        .iter()
+        .map(|r| r.question.name.to_ascii())
+        .collect()
+}
+
 fn blocklist(zones: &[&str]) -> LocalZones {
     LocalZones::build(&LocalConfig {
         zones: zones.iter().map(|z| z.parse().unwrap()).collect(),
@@ -120,12 +129,7 @@ async fn a_transparent_zone_passes_names_without_data_to_the_engine() {
     .unwrap();
     assert_eq!(resolved.answers.len(), 1);
     assert!(!resolved.metadata.authoritative);
-    let seen: Vec<_> = resolver
-        .seen()
-        .iter()
-        .map(|r| r.question.name.to_ascii())
-        .collect();
-    assert_eq!(seen, ["www.lan.example."]);
+    assert_eq!(asked_names(&resolver), ["www.lan.example."]);
 }
 
 #[tokio::test]
@@ -320,10 +324,5 @@ async fn the_fast_path_says_not_local_only_for_names_no_local_zone_answers() {
         .await
         .expect("a response");
     assert!(!local.is_empty());
-    let seen: Vec<_> = resolver
-        .seen()
-        .iter()
-        .map(|r| r.question.name.to_ascii())
-        .collect();
-    assert_eq!(seen, ["www.lan.example."]);
+    assert_eq!(asked_names(&resolver), ["www.lan.example."]);
 }
