@@ -94,9 +94,13 @@ impl Recursor {
             name.clone()
         };
         if let Some(forward) = self.forward_zone_for(&start) {
-            return self.ask_forwarders(&forward, name, qtype, ctx).await;
+            return Box::pin(self.ask_forwarders(&forward, name, qtype, ctx)).await;
         }
-        let delegation = self.closest_delegation(&start, ctx).await?;
+        let delegation = match self.closest_delegation(&start, ctx) {
+            Some(known) => known,
+            // Only before the root is primed.
+            None => Box::pin(self.prime(ctx)).await?,
+        };
         ctx.trace(|| format!("{name} {qtype}: closest known zone {}", delegation.zone));
         let mut walk = Walk {
             known: labels_above(name, &delegation.zone),
@@ -164,15 +168,15 @@ impl Recursor {
         }
         let zone = walk.delegation.zone.clone();
         ctx.trace(|| format!("  minimised: {ask} A of the servers of {zone}"));
-        let outcome = match self
-            .ask_zone(
-                &walk.delegation,
-                &ask,
-                RecordType::A,
-                ctx,
-                Asking::MinimisedStep,
-            )
-            .await
+        // Boxed: most steps end above, from what is known, and this state is a whole question's.
+        let outcome = match Box::pin(self.ask_zone(
+            &walk.delegation,
+            &ask,
+            RecordType::A,
+            ctx,
+            Asking::MinimisedStep,
+        ))
+        .await
         {
             Ok(outcome) => Ok(outcome),
             Err(ResolveError::AllServersFailed(zone)) => Err(zone),
@@ -270,13 +274,10 @@ impl Recursor {
         self.inner.no_cuts.insert(key, until);
     }
 
-    /// The deepest cached zone cut at or above `name`, or the root (primed on first need). Inside
-    /// a stub zone, the deepest cut cached below the stub's apex, or the stub zone itself.
-    pub(super) async fn closest_delegation(
-        &self,
-        name: &Name,
-        ctx: &Ctx,
-    ) -> Result<Arc<Delegation>, ResolveError> {
+    /// The deepest cached zone cut at or above `name`, or the root's; `None` when the root is
+    /// not primed yet. Inside a stub zone, the deepest cut cached below the stub's apex, or the
+    /// stub zone itself.
+    pub(super) fn closest_delegation(&self, name: &Name, ctx: &Ctx) -> Option<Arc<Delegation>> {
         let now = Instant::now();
         let stub = self.stub_zone_for(name);
         for ancestor in self.inner.cache.maybe_zone_cuts(name) {
@@ -299,7 +300,7 @@ impl Recursor {
                 // A cut whose every nameserver lives inside it and has no address left can only
                 // be reached again through its parent's referral (fresh glue).
                 if reachable {
-                    return Ok(delegation);
+                    return Some(delegation);
                 }
             }
         }
@@ -310,12 +311,9 @@ impl Recursor {
                     stub.name, stub.servers
                 )
             });
-            return Ok(Arc::new(self.stub_delegation(&stub)));
+            return Some(Arc::new(self.stub_delegation(&stub)));
         }
-        if let Some(root) = self.cached_delegation(&Name::root(), now) {
-            return Ok(root);
-        }
-        self.prime(ctx).await
+        self.cached_delegation(&Name::root(), now)
     }
 
     /// The cached delegation of `zone`: its NS set (referral trust or better) with each
