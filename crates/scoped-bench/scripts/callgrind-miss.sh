@@ -10,29 +10,55 @@
 # with 200 misses, zeroes the counters, sends MISSES (default 3000) fresh names under the lab's
 # wildcard, and prints the instructions per miss. The profile is left in /tmp/cg.TAG.PID.1
 # (read it with callgrind_annotate --inclusive=yes --tree=calling).
+#
+# CACHE_SIM=1 also simulates the caches and the branch predictor and prints, per miss,
+# instruction-cache misses, data-cache read and write misses and mispredicted branches: where
+# the cycles go that the instruction count does not show.
+# PEER=unbound runs the lab's Unbound (its configuration moved to 127.55.0.21) instead of
+# scoped, for the same counts of a peer.
 set -euo pipefail
 tag=${1:?usage: callgrind-miss.sh TAG [SCOPED_BINARY] [MISSES]}
 scoped=$(realpath "${2:-target/release/scoped}")
 misses=${3:-3000}
-run=$(ls -dt target/scoped-bench/run-* | head -1)
+run=$(realpath "$(ls -dt target/scoped-bench/run-* | head -1)")
 addr=127.55.0.21
-pkill -f scoped-cg.toml || true
-sed "s/127\.55\.0\.1:/$addr:/g" "$run/scoped.toml" > "$run/scoped-cg.toml"
-(cd "$run" && valgrind --tool=callgrind --callgrind-out-file="/tmp/cg.$tag.%p" \
-    "$scoped" serve --config scoped-cg.toml > "/tmp/cg-$tag.out" 2>&1 &)
+pkill -f "cg.$tag-cfg" || true
+case "${PEER:-scoped}" in
+    scoped)
+        sed "s/127\.55\.0\.1:/$addr:/g" "$run/scoped.toml" > "$run/cg.$tag-cfg.toml"
+        command=("$scoped" serve --config "cg.$tag-cfg.toml") ;;
+    unbound)
+        # Plain DNS only: the DoT listener and its port stay with the lab's Unbound.
+        sed -e "s/127\.55\.0\.2@53/$addr@53/; s/unbound\.pid/cg-unbound.pid/; s/unbound\.log/cg-unbound.log/" \
+            -e '/@853/d; /tls-port/d' "$run/unbound.conf" > "$run/cg.$tag-cfg.conf"
+        command=(unbound -d -c "$run/cg.$tag-cfg.conf") ;;
+    *) echo "callgrind-miss: PEER is scoped or unbound" >&2; exit 1 ;;
+esac
+sim=()
+if [ "${CACHE_SIM:-0}" = 1 ]; then sim=(--cache-sim=yes --branch-sim=yes); fi
+(cd "$run" && valgrind --tool=callgrind "${sim[@]}" --callgrind-out-file="/tmp/cg.$tag.%p" \
+    "${command[@]}" > "/tmp/cg-$tag.out" 2>&1 &)
 for i in $(seq 1 60); do
     sleep 1
     dig @$addr +short +tries=1 +time=1 "ping$i.wild.bench.lab" > /dev/null 2>&1 && break
 done
-pid=$(pgrep -f 'scoped-cg.toml' | head -1)
+pid=$(pgrep -f "cg.$tag-cfg" | head -1)
 for i in $(seq 1 200); do echo "w${i}$tag.wild.bench.lab. A"; done > "/tmp/warm-$tag.txt"
 for i in $(seq 1 "$misses"); do echo "m${i}$tag.wild.bench.lab. A"; done > "/tmp/names-$tag.txt"
 dnsperf -s $addr -d "/tmp/warm-$tag.txt" -n 1 -q 20 -l 60 > /dev/null
-callgrind_control -z "$pid" > /dev/null
+callgrind_control -z "$pid" > /dev/null || { echo "callgrind-miss: no callgrind process $pid" >&2; exit 1; }
 dnsperf -s $addr -d "/tmp/names-$tag.txt" -n 1 -q 20 -l 300 | grep -E 'completed|lost'
 callgrind_control -d "$pid" > /dev/null
 sleep 2
-pkill -f scoped-cg.toml || true
+pkill -f "cg.$tag-cfg" || true
 profile=$(ls -t /tmp/cg."$tag".*.1 | head -1)
-total=$(awk '/^totals:/ {print $2}' "$profile")
-echo "$tag: $((total / misses)) instructions per miss ($profile)"
+# The events line names the columns of the totals line.
+awk -v tag="$tag" -v n="$misses" -v profile="$profile" '
+    /^events:/ { for (i = 2; i <= NF; i++) name[i] = $i }
+    /^totals:/ {
+        for (i = 2; i <= NF; i++) per[name[i]] = int($i / n)
+        line = tag ": " per["Ir"] " instructions per miss"
+        if ("I1mr" in per)
+            line = line sprintf("; I1 misses %d, D1 read misses %d, D1 write misses %d, mispredicted branches %d (conditional) + %d (indirect)", per["I1mr"], per["D1mr"], per["D1mw"], per["Bcm"], per["Bim"])
+        print line " (" profile ")"
+    }' "$profile"

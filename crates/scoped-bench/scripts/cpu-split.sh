@@ -1,0 +1,40 @@
+#!/usr/bin/env bash
+# User and system CPU per cache miss of each resolver in a held bench lab, rounds interleaved:
+# the kernel's share (sockets, sends, wake-ups) is much the same for every resolver, so the
+# difference between them is in user time. Needs dnsperf and a lab held open in another shell:
+#
+#     target/release/scoped-bench --hold --scoped target/release/scoped --skip pdns,loaded
+#
+# Usage: cpu-split.sh [ROUNDS] [MISSES]   (defaults 3 and 60000; 100 outstanding, as the bench)
+# The times come from /proc/PID/stat (utime, stime), in clock ticks: keep MISSES large enough
+# for a round to last seconds.
+set -euo pipefail
+rounds=${1:-3}
+misses=${2:-60000}
+hz=$(getconf CLK_TCK)
+pid_of() {
+    case $1 in
+        # Whatever the binary is called (scoped-bench --scoped PATH).
+        scoped) pgrep -f ' serve --config .*/scoped.toml' | head -1 ;;
+        unbound) pgrep -x unbound | head -1 ;;
+        knot) pgrep -x kresd | head -1 ;;
+    esac
+}
+declare -A addr=([scoped]=127.55.0.1 [unbound]=127.55.0.2 [knot]=127.55.0.4)
+for round in $(seq 1 "$rounds"); do
+    for name in scoped unbound knot; do
+        pid=$(pid_of $name)
+        if [ -z "$pid" ]; then
+            echo "cpu-split: no $name running in the lab; skipped" >&2
+            continue
+        fi
+        names=$(mktemp)
+        for i in $(seq 1 "$misses"); do echo "split$round$name$i.wild.bench.lab. A"; done > "$names"
+        read -r user0 sys0 < <(awk '{print $14, $15}' "/proc/$pid/stat")
+        done_=$(dnsperf -s "${addr[$name]}" -d "$names" -n 1 -q 100 -l 120 | awk '/Queries completed/ {print $3}')
+        read -r user1 sys1 < <(awk '{print $14, $15}' "/proc/$pid/stat")
+        rm -f "$names"
+        awk -v r="$round" -v n="$name" -v d="$done_" -v u=$((user1 - user0)) -v s=$((sys1 - sys0)) -v hz="$hz" \
+            'BEGIN { printf "round %d %-8s user %5.1f µs, system %5.1f µs per miss; %6d misses per CPU-second\n", r, n, u * 1e6 / hz / d, s * 1e6 / hz / d, d * hz / (u + s) }'
+    done
+done
