@@ -227,7 +227,7 @@ impl Recursor {
 
     /// Validate a step of a client's resolution when its question is validated (`validate.rs`);
     /// otherwise it is unchecked.
-    async fn check_step(
+    pub(super) async fn check_step(
         &self,
         step: &Step,
         evidence: &super::validate::Evidence,

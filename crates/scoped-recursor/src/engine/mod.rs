@@ -55,6 +55,9 @@ mod stub;
 mod trace;
 mod validate;
 
+#[cfg(test)]
+mod state_size;
+
 use std::collections::HashMap;
 use std::net::IpAddr;
 use std::sync::{Arc, Mutex, RwLock};
