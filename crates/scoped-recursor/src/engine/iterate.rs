@@ -168,7 +168,8 @@ impl Recursor {
         }
         let zone = walk.delegation.zone.clone();
         ctx.trace(|| format!("  minimised: {ask} A of the servers of {zone}"));
-        // Boxed: most steps end above, from what is known, and this state is a whole question's.
+        // Boxed: most steps end above, from what is known; asking carries a whole question's
+        // state, which would otherwise sit in every iteration's.
         let outcome = match Box::pin(self.ask_zone(
             &walk.delegation,
             &ask,
