@@ -2,7 +2,7 @@
 # A profile-guided build of scoped: an instrumented build, trained on cache misses and hits in
 # a held bench lab, then the release build again with the profile, which lays out hot code
 # together and inlines along the paths the training took. In callgrind (callgrind-miss.sh with
-# CACHE_SIM=1) it costs 17 % fewer instructions and 11 % fewer instruction-cache misses per
+# CACHE_SIM=1) it costs 14 % fewer instructions and 22 % fewer instruction-cache misses per
 # miss than the plain release build (docs/benchmarks.md). Needs dnsperf and dig, rustup's
 # llvm-tools (added if missing) and a lab held open in another shell:
 #
