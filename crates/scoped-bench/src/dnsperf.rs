@@ -97,7 +97,7 @@ pub fn run(
     )
 }
 
-/// How dnsperf asks, beyond plain UDP.
+/// How dnsperf asks: the transport, and whether queries carry the DO bit.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum How {
     /// Plain UDP queries.

@@ -379,9 +379,7 @@ impl InfraCache {
     /// Whether `addr` is known to reject EDNS: query it without an OPT record.
     pub fn edns_broken(&self, addr: IpAddr, now: Instant) -> bool {
         self.read(addr, now, |record| {
-            record
-                .and_then(|r| r.edns_broken_until)
-                .is_some_and(|until| now < until)
+            record.is_some_and(|r| r.edns_broken(now))
         })
     }
 
@@ -400,10 +398,7 @@ impl InfraCache {
     /// start of an exchange.
     pub fn capabilities(&self, addr: IpAddr, now: Instant) -> (bool, EcsCapability) {
         self.read(addr, now, |record| match record {
-            Some(r) => (
-                r.edns_broken_until.is_some_and(|until| now < until),
-                r.ecs_capability(now),
-            ),
+            Some(r) => (r.edns_broken(now), r.ecs_capability(now)),
             None => (false, EcsCapability::Unknown),
         })
     }
@@ -461,7 +456,7 @@ impl InfraCache {
                         queries: r.queries,
                         timeouts: r.timeouts,
                         last_used: now.saturating_duration_since(r.last_used),
-                        edns_broken: r.edns_broken_until.is_some_and(|t| now < t),
+                        edns_broken: r.edns_broken(now),
                         ecs: r.ecs_capability(now),
                         in_flight: r.in_flight,
                         overdue: r

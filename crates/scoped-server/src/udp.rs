@@ -104,6 +104,7 @@ impl Loop {
     /// resolution itself finishes within its time budget and fills the cache. (A `JoinSet`
     /// that aborted the tasks cost a fifth of a miss's front-end work: callgrind,
     /// docs/benchmarks.md.)
+    ///
     /// `fast` is what the fast path found ([`Fast::Full`] if it did not look).
     fn spawn_full(&mut self, query: &[u8], admitted: Admitted, peer: SocketAddr, fast: Fast) {
         let Ok(permit) = Arc::clone(&self.permits).try_acquire_owned() else {

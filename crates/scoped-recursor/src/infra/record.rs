@@ -88,7 +88,6 @@ impl ServerRecord {
         }
     }
 
-    /// RFC 6298 §2.2/§2.3, in microseconds.
     /// A reply after `rtt`: a sample, and the timeouts, backoff and overdue mark wiped.
     pub(super) fn answered(&mut self, rtt: Duration, now: Instant) {
         self.sample(rtt, now);
@@ -122,6 +121,7 @@ impl ServerRecord {
         self.room.clone().filter(|_| was_full)
     }
 
+    /// RFC 6298 §2.2/§2.3, in microseconds.
     pub(super) fn sample(&mut self, rtt: Duration, now: Instant) {
         let r = u64::try_from(rtt.as_micros()).unwrap_or(u64::MAX / SRTT_WEIGHT);
         let r = r.min(u64::MAX / SRTT_WEIGHT);
@@ -202,6 +202,11 @@ impl ServerRecord {
             && self.in_flight == 0
             && stale(self.last_sample)
             && stale(self.explored_at)
+    }
+
+    /// Whether the server is known, `now`, to reject EDNS.
+    pub(super) fn edns_broken(&self, now: Instant) -> bool {
+        self.edns_broken_until.is_some_and(|until| now < until)
     }
 
     pub(super) fn ecs_capability(&self, now: Instant) -> EcsCapability {
