@@ -15,16 +15,12 @@ a=$(realpath "${1:?usage: ab-miss.sh BINARY_A BINARY_B [ROUNDS] [MISSES]}")
 b=$(realpath "${2:?usage: ab-miss.sh BINARY_A BINARY_B [ROUNDS] [MISSES]}")
 rounds=${3:-5}
 misses=${4:-40000}
-run=$(ls -dt target/scoped-bench/run-* | head -1)
+source "$(dirname "$0")/lab.sh"
+run=$(lab_run)
 start() { # BINARY ADDR TAG
-    sed "s/127\.55\.0\.1:/$2:/g" "$run/scoped.toml" > "$run/scoped-ab-$3.toml"
+    lab_scoped_config "$run" "$2" "scoped-ab-$3"
     (cd "$run" && taskset -c 1 "$1" serve --config "scoped-ab-$3.toml" > "/tmp/ab-$3.out" 2>&1 &)
-    for _ in $(seq 1 50); do
-        sleep 0.2
-        dig @"$2" +short +tries=1 +time=1 "ping.wild.bench.lab" > /dev/null 2>&1 && return 0
-    done
-    echo "ab-miss: $3 did not start" >&2
-    return 1
+    lab_wait "$2" 10
 }
 cpu_ticks() { awk '{print $14 + $15}' "/proc/$1/stat"; }
 measure() { # ADDR PID TAG ROUND

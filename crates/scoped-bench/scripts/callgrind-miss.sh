@@ -20,12 +20,13 @@ set -euo pipefail
 tag=${1:?usage: callgrind-miss.sh TAG [SCOPED_BINARY] [MISSES]}
 scoped=$(realpath "${2:-target/release/scoped}")
 misses=${3:-3000}
-run=$(realpath "$(ls -dt target/scoped-bench/run-* | head -1)")
+source "$(dirname "$0")/lab.sh"
+run=$(lab_run)
 addr=127.55.0.21
 pkill -f "cg.$tag-cfg" || true
 case "${PEER:-scoped}" in
     scoped)
-        sed "s/127\.55\.0\.1:/$addr:/g" "$run/scoped.toml" > "$run/cg.$tag-cfg.toml"
+        lab_scoped_config "$run" "$addr" "cg.$tag-cfg"
         command=("$scoped" serve --config "cg.$tag-cfg.toml") ;;
     unbound)
         # Plain DNS only: the DoT listener and its port stay with the lab's Unbound.
@@ -38,10 +39,8 @@ sim=()
 if [ "${CACHE_SIM:-0}" = 1 ]; then sim=(--cache-sim=yes --branch-sim=yes); fi
 (cd "$run" && valgrind --tool=callgrind "${sim[@]}" --callgrind-out-file="/tmp/cg.$tag.%p" \
     "${command[@]}" > "/tmp/cg-$tag.out" 2>&1 &)
-for i in $(seq 1 60); do
-    sleep 1
-    dig @$addr +short +tries=1 +time=1 "ping$i.wild.bench.lab" > /dev/null 2>&1 && break
-done
+# Slow to start under valgrind.
+lab_wait "$addr" 60
 pid=$(pgrep -f "cg.$tag-cfg" | head -1)
 for i in $(seq 1 200); do echo "w${i}$tag.wild.bench.lab. A"; done > "/tmp/warm-$tag.txt"
 for i in $(seq 1 "$misses"); do echo "m${i}$tag.wild.bench.lab. A"; done > "/tmp/names-$tag.txt"

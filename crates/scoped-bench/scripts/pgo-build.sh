@@ -16,7 +16,8 @@ root=$(pwd)
 work="$root/target/pgo"
 profiles="$work/profiles"
 addr=127.55.0.21
-run=$(realpath "$(ls -dt target/scoped-bench/run-* | head -1)")
+source "$root/crates/scoped-bench/scripts/lab.sh"
+run=$(lab_run)
 
 rustup component add llvm-tools > /dev/null
 profdata="$(rustc --print sysroot)/lib/rustlib/$(rustc -vV | sed -n 's/^host: //p')/bin/llvm-profdata"
@@ -30,12 +31,9 @@ echo "== training in the lab held at $run"
 pkill -f 'pgo-train.toml' || true
 # Build scripts ran instrumented too: only the resolver's own run counts.
 rm -rf "$profiles"
-sed "s/127\.55\.0\.1:/$addr:/g" "$run/scoped.toml" > "$run/pgo-train.toml"
+lab_scoped_config "$run" "$addr" pgo-train
 (cd "$run" && "$work/gen/release/scoped" serve --config pgo-train.toml > "$work/train.log" 2>&1 &)
-for i in $(seq 1 50); do
-    sleep 0.2
-    dig @$addr +short +tries=1 +time=1 "pgo$i.wild.bench.lab" > /dev/null 2>&1 && break
-done
+lab_wait "$addr" 10
 pid=$(pgrep -f 'pgo-train.toml' | head -1)
 names="$work/names.txt"
 for i in $(seq 1 150000); do echo "pgo$i.wild.bench.lab. A"; done > "$names"
