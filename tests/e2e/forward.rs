@@ -91,7 +91,6 @@ async fn a_forward_zone_is_answered_by_its_forwarder_and_the_root_never_hears_of
     assert_eq!(asked(&lab, ROUTER), 1);
 }
 
-/// `lan.` forwarded over DNS over TLS to `dot`, checking `tls_name`, trusting `corp-ca.pem`.
 /// The router also speaks DNS over TLS, with a certificate for its name made now (trusted
 /// through tls-ca-file, as an internal CA would be).
 async fn router_dot(internet: &Internet) -> DotServer {
@@ -105,6 +104,7 @@ async fn router_dot(internet: &Internet) -> DotServer {
         .expect("DoT server")
 }
 
+/// `lan.` forwarded over DNS over TLS to `dot`, checking `tls_name`, trusting `corp-ca.pem`.
 fn forward_lan_over_tls(config: &mut toml::Table, dot: &DotServer, tls_name: &str) {
     let zone: toml::Table = format!(
         "name = \"lan.\"\naddresses = [\"{}\"]\ntls-name = \"{tls_name}\"\n\
