@@ -238,9 +238,10 @@ impl Recursor {
     /// With DNS64 on, AAAA and PTR questions go through the DNS64 step (`dns64.rs`), which asks
     /// this path for what it needs.
     ///
-    /// Rare branches are boxed here and below (DNS64, validation, forwarding, the walk from the
-    /// root): an async function's state is as large as its largest branch, and every miss
-    /// allocates, copies and touches the state of the common one. See docs/benchmarks.md.
+    /// Rare branches are boxed here and below (DNS64, validation, forwarding, priming, a
+    /// minimised step's query): an async function's state is as large as its largest branch,
+    /// and every miss allocates, copies and touches the state of the common one
+    /// (`state_size.rs`, docs/benchmarks.md).
     pub async fn resolve_request(&self, request: ResolveRequest) -> Resolution {
         if self.dns64_applies(&request) {
             return Box::pin(self.with_dns64(request, None)).await;
