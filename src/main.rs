@@ -3,14 +3,16 @@
 //! `scoped serve [--config resolver.toml]` runs the resolver in the foreground until SIGTERM or
 //! Ctrl-C; `scoped check-config FILE` validates a configuration and exits; `scoped ctl …` talks
 //! to a running resolver's control endpoint.
-#![forbid(unsafe_code)]
+#![deny(unsafe_code)]
 
 use scoped::{control, ctl, demo, locate, logging, notify, privileges, recursor_on, reload, trace};
+
+mod allocator;
 
 /// mimalloc instead of the system allocator: a cache miss allocates and frees many small
 /// objects (names, records, messages), and glibc's malloc was a sixth of the miss path's CPU.
 #[global_allocator]
-static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+static ALLOCATOR: allocator::Mimalloc = allocator::Mimalloc;
 
 use std::io::Write;
 use std::path::{Path, PathBuf};
