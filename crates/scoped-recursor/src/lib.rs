@@ -7,6 +7,7 @@
 //! the simulated internet of `scoped-testkit` on virtual time.
 #![warn(missing_docs)]
 
+pub mod boxed;
 pub mod classify;
 pub mod config;
 pub mod counters;

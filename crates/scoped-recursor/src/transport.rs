@@ -201,7 +201,7 @@ impl Transport for NetTransport {
     ) -> BoxFuture<'static, Result<Vec<u8>, TransportError>> {
         let source = self.source_for(&query.server);
         let counters = self.counters.clone();
-        Box::pin(async move {
+        crate::boxed::pin_in_place(|| async move {
             let timeout = query.timeout;
             let result = match query.protocol {
                 Protocol::Udp => {

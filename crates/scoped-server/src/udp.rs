@@ -114,7 +114,9 @@ impl Loop {
         let datagram = query.to_vec();
         let socket = Arc::downgrade(&self.socket);
         let pipeline = Arc::clone(&self.pipeline);
-        tokio::spawn(async move {
+        // Boxed where it is built: the task then holds a pointer, and neither spawning nor
+        // ending it copies the whole resolution's state (see scoped_recursor::boxed).
+        tokio::spawn(scoped_recursor::boxed::pin_in_place(|| async move {
             let response = pipeline
                 .handle_full_after(&datagram, admitted.client, Transport::Udp, fast)
                 .await;
@@ -125,7 +127,7 @@ impl Loop {
                 send(&socket, &response, peer).await;
             }
             drop(permit);
-        });
+        }));
     }
 }
 

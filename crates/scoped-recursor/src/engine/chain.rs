@@ -130,7 +130,7 @@ impl Recursor {
         ctx: &'a Ctx,
         mut lookup: Lookup,
     ) -> BoxFuture<'a, Result<Resolution, ResolveError>> {
-        Box::pin(async move {
+        crate::boxed::pin_in_place(|| async move {
             let max_links = self.inner.config.max_cname_chain;
             let max_ttl = self.inner.cache.config().max_ttl;
             let mut links: Vec<Record> = Vec::new();

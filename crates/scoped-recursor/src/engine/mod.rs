@@ -312,7 +312,7 @@ impl Recursor {
 impl Resolve for Recursor {
     fn resolve(&self, request: ResolveRequest) -> BoxFuture<'static, Resolution> {
         let this = self.clone();
-        Box::pin(async move { this.resolve_request(request).await })
+        crate::boxed::pin_in_place(|| async move { this.resolve_request(request).await })
     }
 
     /// With DNS64 on, DO and CD together also change the answer (no synthesis).

@@ -125,7 +125,7 @@ impl Recursor {
                             let signal = overdue.clone();
                             let number = started;
                             started += 1;
-                            open.push(Box::pin(async move {
+                            open.push(crate::boxed::pin_in_place(|| async move {
                                 let result = self
                                     .try_server(addr, zone, name, qtype, ctx, asking, &signal)
                                     .await;
