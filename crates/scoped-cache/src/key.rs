@@ -73,9 +73,13 @@ pub(crate) fn lower_wire(name: &Name) -> Box<[u8]> {
 }
 
 /// The length of `name` in wire form, uncompressed: each label with its length octet, and the
-/// root's zero octet. (hickory's `Name::len` is the length of the text form.)
+/// root's zero octet. (hickory's `Name::len` counts a dot for each label, where the wire form
+/// has the label's length octet, and one for a name of no labels.)
 pub(crate) fn wire_len(name: &Name) -> usize {
-    name.iter().map(|label| label.len() + 1).sum::<usize>() + 1
+    match name.iter().len() {
+        0 => 1,
+        _ => name.len() + 1,
+    }
 }
 
 /// The offsets at which each label of a wire name starts, the name's own first: the ancestors
@@ -285,6 +289,27 @@ mod tests {
             CacheKey::rrset(&Name::root(), RecordType::NS, DNSClass::IN).wire_name(),
             b"\x00"
         );
+    }
+
+    #[test]
+    fn the_wire_length_is_that_of_hickorys_encoding_and_of_the_key() {
+        use hickory_proto::serialize::binary::BinEncodable;
+        let names = [
+            Name::root(),
+            Name::new(),
+            name("com."),
+            name("WWW.Example.COM."),
+            name("www.example.com"),
+            name("a.b.c.d.e.f.g.h."),
+            Name::from_labels([&[b'x'; 63][..], &[b'Y'; 63][..], &[b'z'; 63][..]]).expect("ok"),
+        ];
+        for n in names {
+            let encoded = n.to_bytes().expect("encodes");
+            assert_eq!(wire_len(&n), encoded.len(), "{n:?}");
+            let lower = lower_wire(&n);
+            assert_eq!(lower.len(), encoded.len(), "{n:?}");
+            assert_eq!(*lower, *encoded.to_ascii_lowercase(), "{n:?}");
+        }
     }
 
     #[test]
