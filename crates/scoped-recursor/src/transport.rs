@@ -15,7 +15,7 @@ use std::time::Duration;
 
 use futures::future::BoxFuture;
 use scoped_ecs::{Direction, ReplyEcs, check_reply_opt, find_ecs, message_ecs, scan_opt};
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::io::{AsyncReadExt, AsyncWriteExt, Interest};
 use tokio::net::{TcpSocket, UdpSocket};
 
 use crate::counters::bump;
@@ -131,7 +131,7 @@ fn ecs_matches(query: &[u8], reply: &[u8]) -> bool {
 crate::counters! {
     /// Counters of what the network transport threw away.
     pub struct TransportCounters {
-        mismatched_replies: "Upstream UDP datagrams that did not match the outstanding query (wrong ID or question)",
+        mismatched_replies: "Upstream UDP datagrams that did not match the outstanding query (another source address or port, wrong ID or question)",
         timeouts: "Upstream exchanges that ended in a timeout",
     }
 }
@@ -232,19 +232,31 @@ async fn udp_exchange(
     let echo_deadline = query
         .echo_timeout
         .map(|echo| (deadline - query.timeout + echo).min(deadline));
-    let socket = connected_udp(source, query.server)?;
-    socket.send(&query.message).await?;
+    let socket = query_socket(source, query.server)?;
+    socket.send_to(&query.message, query.server).await?;
     let mut echo_missing = false;
     loop {
         let until = match echo_deadline {
             Some(echo) if echo_missing => echo,
             _ => deadline,
         };
-        match tokio::time::timeout_at(until, socket.readable()).await {
+        let wait = socket.ready(Interest::READABLE | Interest::ERROR);
+        let ready = match tokio::time::timeout_at(until, wait).await {
             Ok(ready) => ready?,
             Err(_) if echo_missing => return Err(TransportError::EchoMissing(query.timeout)),
             Err(_) => return Err(TransportError::Timeout(query.timeout)),
         };
+        if ready.is_error() {
+            // An ICMP error for the query (port or host unreachable): the server will not
+            // answer, so the try ends now rather than at its timeout.
+            if let Some(error) = socket.take_error()? {
+                return Err(error.into());
+            }
+            // Nothing pending after all: clear the readiness, or the wait would not wait.
+            let _ = socket.try_io(Interest::ERROR, || {
+                Err::<(), _>(io::Error::from(io::ErrorKind::WouldBlock))
+            });
+        }
         let received = match receive(&socket, query) {
             Ok(received) => received,
             // Readiness can be spurious: wait again.
@@ -280,11 +292,17 @@ thread_local! {
         std::cell::RefCell::new(vec![0; UDP_RECV_BUFFER].into_boxed_slice());
 }
 
-/// One datagram from `socket`, without waiting, judged against `query`.
+/// One datagram from `socket`, without waiting, judged against `query`. Only the server's
+/// address and port can send the reply: the socket is not connected (see [`query_socket`]),
+/// so a datagram from anywhere else is stray, whatever it holds.
 fn receive(socket: &UdpSocket, query: &UpstreamQuery) -> io::Result<Received> {
     RECEIVE.with_borrow_mut(|buf| {
-        let len = socket.try_recv(buf)?;
+        let (len, from) = socket.try_recv_from(buf)?;
         let datagram = &buf[..len];
+        let server = query.server;
+        if from.ip().to_canonical() != server.ip().to_canonical() || from.port() != server.port() {
+            return Ok(Received::Other { matched: false });
+        }
         Ok(if query.accepts(datagram) {
             Received::Reply(datagram.to_vec())
         } else {
@@ -295,21 +313,35 @@ fn receive(socket: &UdpSocket, query: &UpstreamQuery) -> io::Result<Received> {
     })
 }
 
-/// A non-blocking UDP socket connected to `server` (the kernel then drops datagrams from any
-/// other address or port), on a random ephemeral port (RFC 5452 §9.2). Without a configured
-/// source address, `connect` picks the port itself (Linux chooses it at random in the ephemeral
-/// range as `bind` to port 0 does), which saves the `bind` system call on every query.
-fn connected_udp(source: SocketAddr, server: SocketAddr) -> io::Result<UdpSocket> {
+/// A non-blocking UDP socket for one query to `server`, on a random ephemeral port (RFC 5452
+/// §9.2): bound to the source address when one is configured, else bound by the kernel at the
+/// first send, which picks the port at random in the ephemeral range as `bind` to port 0 does.
+///
+/// Not connected: a UDP `connect` takes the kernel's socket-table locks three or four times
+/// (the port, then rehashing the socket under the server's address), and was 4 % of a cache
+/// miss's CPU against 1.4 % for Knot Resolver's bind-and-send (perf, docs/benchmarks.md). The
+/// reply's source is checked here instead ([`receive`]). ICMP errors, which Linux gives only
+/// to connected sockets unless asked, are asked for (`IP_RECVERR`): a server whose port is
+/// closed fails its try at once.
+fn query_socket(source: SocketAddr, server: SocketAddr) -> io::Result<UdpSocket> {
     use socket2::{Domain, Socket, Type};
     let socket = Socket::new(
         Domain::for_address(server),
         Type::DGRAM.nonblocking().cloexec(),
         Some(socket2::Protocol::UDP),
     )?;
+    #[cfg(target_os = "linux")]
+    {
+        use nix::sys::socket::{setsockopt, sockopt};
+        match server {
+            SocketAddr::V4(_) => setsockopt(&socket, sockopt::Ipv4RecvErr, &true),
+            SocketAddr::V6(_) => setsockopt(&socket, sockopt::Ipv6RecvErr, &true),
+        }
+        .map_err(io::Error::from)?;
+    }
     if !source.ip().is_unspecified() {
         socket.bind(&source.into())?;
     }
-    socket.connect(&server.into())?;
     UdpSocket::from_std(socket.into())
 }
 
@@ -495,16 +527,20 @@ mod tests {
         let server = UdpSocket::bind("127.0.0.1:0").await.unwrap();
         let server_addr = server.local_addr().unwrap();
         let stray = UdpSocket::bind("127.0.0.2:0").await.unwrap();
+        let other_port = UdpSocket::bind("127.0.0.1:0").await.unwrap();
         tokio::spawn(async move {
             let mut buf = [0u8; 512];
             let (n, client) = server.recv_from(&mut buf).await.unwrap();
             let q = buf[..n].to_vec();
             let id = u16::from_be_bytes([q[0], q[1]]);
-            // Right ID and question, but from another address: the connected socket drops it.
-            stray
-                .send_to(&reply_to(&q, id, "www.example.com."), client)
-                .await
-                .unwrap();
+            // Right ID and question, but from another address, then from another port of the
+            // server's address: skipped and counted.
+            for forger in [&stray, &other_port] {
+                forger
+                    .send_to(&reply_to(&q, id, "www.example.com."), client)
+                    .await
+                    .unwrap();
+            }
             // Wrong ID, then wrong question, from the right address: skipped and counted.
             server
                 .send_to(
@@ -543,8 +579,36 @@ mod tests {
                 .counters()
                 .mismatched_replies
                 .load(Ordering::Relaxed),
-            2
+            4
         );
+    }
+
+    /// A port with nothing behind it answers with an ICMP error, which ends the try at once,
+    /// long before its timeout.
+    #[tokio::test]
+    async fn a_closed_port_fails_the_try_at_once() {
+        let closed = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();
+        let server = closed.local_addr().unwrap();
+        drop(closed);
+        let transport = NetTransport::new(&[]);
+        let query = UpstreamQuery {
+            server,
+            protocol: Protocol::Udp,
+            message: query_wire(7, "www.example.com."),
+            timeout: Duration::from_secs(60),
+            require_ecs_echo: false,
+            echo_timeout: None,
+        };
+        // Bounded however it goes: a try that waited for its timeout fails this outer one.
+        let err = tokio::time::timeout(Duration::from_secs(20), transport.exchange(query))
+            .await
+            .expect("the ICMP error ends the try, not its 60-second timeout")
+            .unwrap_err();
+        assert!(
+            matches!(&err, TransportError::Io(e) if e.kind() == io::ErrorKind::ConnectionRefused),
+            "{err}"
+        );
+        assert_eq!(transport.counters().timeouts.load(Ordering::Relaxed), 0);
     }
 
     #[tokio::test]
