@@ -12,18 +12,10 @@ set -euo pipefail
 rounds=${1:-3}
 misses=${2:-60000}
 hz=$(getconf CLK_TCK)
-pid_of() {
-    case $1 in
-        # Whatever the binary is called (scoped-bench --scoped PATH).
-        scoped) pgrep -f ' serve --config .*/scoped.toml' | head -1 ;;
-        unbound) pgrep -x unbound | head -1 ;;
-        knot) pgrep -x kresd | head -1 ;;
-    esac
-}
-declare -A addr=([scoped]=127.55.0.1 [unbound]=127.55.0.2 [knot]=127.55.0.4)
+source "$(dirname "$0")/lab.sh"
 for round in $(seq 1 "$rounds"); do
     for name in scoped unbound knot; do
-        pid=$(pid_of $name)
+        pid=$(lab_pid $name)
         if [ -z "$pid" ]; then
             echo "cpu-split: no $name running in the lab; skipped" >&2
             continue
@@ -31,7 +23,7 @@ for round in $(seq 1 "$rounds"); do
         names=$(mktemp)
         for i in $(seq 1 "$misses"); do echo "split$round$name$i.wild.bench.lab. A"; done > "$names"
         read -r user0 sys0 < <(awk '{print $14, $15}' "/proc/$pid/stat")
-        done_=$(dnsperf -s "${addr[$name]}" -d "$names" -n 1 -q 100 -l 120 | awk '/Queries completed/ {print $3}')
+        done_=$(dnsperf -s "$(lab_addr $name)" -d "$names" -n 1 -q 100 -l 120 | awk '/Queries completed/ {print $3}')
         read -r user1 sys1 < <(awk '{print $14, $15}' "/proc/$pid/stat")
         rm -f "$names"
         awk -v r="$round" -v n="$name" -v d="$done_" -v u=$((user1 - user0)) -v s=$((sys1 - sys0)) -v hz="$hz" \

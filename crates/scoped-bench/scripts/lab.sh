@@ -1,5 +1,6 @@
 # Sourced by the scripts here, run from the repository root with a lab held open by
-# `scoped-bench --hold`: the lab's run directory, and a resolver started beside the lab's own.
+# `scoped-bench --hold`: the lab's run directory, its resolvers' processes and addresses, and a
+# resolver started beside the lab's own.
 
 # The newest lab's run directory (absolute).
 lab_run() {
@@ -28,4 +29,23 @@ lab_wait() {
     done
     echo "$(basename "$0"): nothing answers at $1 after $2 s" >&2
     return 1
+}
+
+# lab_pid NAME: the process of the lab's own scoped, unbound or knot (empty if not running).
+lab_pid() {
+    case $1 in
+        # Whatever the binary is called (scoped-bench --scoped PATH).
+        scoped) { pgrep -f ' serve --config .*/scoped.toml' || true; } | head -1 ;;
+        unbound) { pgrep -x unbound || true; } | head -1 ;;
+        knot) { pgrep -x kresd || true; } | head -1 ;;
+    esac
+}
+
+# lab_addr NAME: where the lab's scoped, unbound or knot listens.
+lab_addr() {
+    case $1 in
+        scoped) echo 127.55.0.1 ;;
+        unbound) echo 127.55.0.2 ;;
+        knot) echo 127.55.0.4 ;;
+    esac
 }

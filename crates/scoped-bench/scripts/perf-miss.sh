@@ -12,16 +12,9 @@
 set -euo pipefail
 misses=${1:-40000}
 rate=20000
-pid_of() {
-    case $1 in
-        scoped) pgrep -f ' serve --config .*/scoped.toml' | head -1 ;;
-        unbound) pgrep -x unbound | head -1 ;;
-        knot) pgrep -x kresd | head -1 ;;
-    esac
-}
-declare -A addr=([scoped]=127.55.0.1 [unbound]=127.55.0.2 [knot]=127.55.0.4)
+source "$(dirname "$0")/lab.sh"
 for name in scoped unbound knot; do
-    pid=$(pid_of $name)
+    pid=$(lab_pid $name)
     if [ -z "$pid" ]; then
         echo "perf-miss: no $name running in the lab; skipped" >&2
         continue
@@ -32,7 +25,7 @@ for name in scoped unbound knot; do
     perf record -F "$rate" -e cpu-clock -g -p "$pid" -o "$data" 2> /dev/null &
     recorder=$!
     sleep 1
-    done_=$(dnsperf -s "${addr[$name]}" -d "$names" -n 1 -q 100 -l 120 | awk '/Queries completed/ {print $3}')
+    done_=$(dnsperf -s "$(lab_addr $name)" -d "$names" -n 1 -q 100 -l 120 | awk '/Queries completed/ {print $3}')
     kill -INT "$recorder"
     wait "$recorder" 2> /dev/null || true
     rm -f "$names"
