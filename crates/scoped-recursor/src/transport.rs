@@ -299,8 +299,9 @@ fn receive(socket: &UdpSocket, query: &UpstreamQuery) -> io::Result<Received> {
     RECEIVE.with_borrow_mut(|buf| {
         let (len, from) = socket.try_recv_from(buf)?;
         let datagram = &buf[..len];
-        let server = query.server;
-        if from.ip().to_canonical() != server.ip().to_canonical() || from.port() != server.port() {
+        // Address and port only: the socket is of the server's family, so both are written
+        // the same way, and a flow label or scope is no part of who sent it.
+        if (from.ip(), from.port()) != (query.server.ip(), query.server.port()) {
             return Ok(Received::Other { matched: false });
         }
         Ok(if query.accepts(datagram) {
