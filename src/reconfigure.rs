@@ -187,7 +187,8 @@ impl LiveConfig {
             .rules
             .replace(&config.server.allow, config.server.ecs.policy.clone());
         self.local.replace(&config.server.local);
-        // The caches settle at a new size as their content turns over (`scoped-cache/src/limit.rs`).
+        // The record cache takes its new size at once; the tailored cache settles at its new
+        // size as its content turns over (`scoped-cache/src/limit.rs`).
         recursor.cache().set_max_bytes(config.cache.max_bytes);
         recursor
             .scoped_cache()
@@ -328,7 +329,7 @@ mod tests {
         assert_eq!(now.subnet_policy.length_for(ip("81.2.69.142")), 20);
         assert!(now.subnet_policy.is_trusted(ip("198.51.100.53")));
 
-        // The cache sizes move live (the caches settle at them as they turn over); turning the
+        // The cache sizes move live (at once, or as the tailored cache turns over); turning the
         // rendered-answer cache off needs a restart.
         std::fs::write(
             &file,

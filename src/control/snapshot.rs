@@ -75,8 +75,8 @@ impl Snapshot {
         let recursor = &resolver.recursor;
         let records = recursor.cache();
         let tailored = recursor.scoped_cache();
-        // moka counts entries lazily: settle them so the sizes are current.
-        records.run_pending_tasks();
+        // The tailored cache's table (moka) counts entries lazily: settle them so the sizes are
+        // current. The record cache's counts are always current.
         tailored.run_pending_tasks();
         Snapshot {
             uptime: resolver.started.elapsed(),
@@ -87,7 +87,7 @@ impl Snapshot {
             records: CacheSize {
                 entries: records.entry_count(),
                 weighted_bytes: records.weighted_bytes(),
-                max_bytes: records.config().max_bytes,
+                max_bytes: records.max_bytes(),
             },
             tailored: CacheSize {
                 entries: tailored.entry_count(),

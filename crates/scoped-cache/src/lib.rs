@@ -10,8 +10,9 @@
 //! replaces more trustworthy data that is still alive.
 //!
 //! Time is `tokio::time::Instant`, so tests on tokio's paused clock see TTLs expire exactly.
-//! Expiry is decided here, logically, on every read; moka holds the entries, bounds them in
-//! bytes (a weigher) and reclaims memory some time after they die.
+//! Expiry is decided here, logically, on every read. The table (quick_cache) holds the entries
+//! and bounds them in bytes; an entry's memory is reclaimed when newer entries need its room,
+//! as Unbound's caches do, not by a timer per entry (see `Entries`).
 //!
 //! Two parts of a cache's life are decided here too, for both caches alike (see [`Read`]): data
 //! is kept `max_stale` seconds past its TTL so that it can be served stale when its servers fail
@@ -25,7 +26,6 @@ use std::time::Duration;
 
 use hickory_proto::rr::{DNSClass, Name, RData, Record, RecordType};
 use hickory_proto::serialize::binary::BinEncodable;
-use moka::policy::EvictionPolicy;
 use tokio::time::Instant;
 
 mod chain;
@@ -39,15 +39,16 @@ pub use chain::{AnswerEnd, AnswerStep, CachedAnswer, follow_chain, hops, revisit
 pub use key::{CacheKey, KeyHasher};
 pub use validation::Validation;
 
-use crate::limit::ByteLimit;
 use crate::presence::Presence;
 pub use crate::versions::VersionSlot;
 use crate::versions::Versions;
 
-/// moka's own bookkeeping per entry, measured at ~300–440 bytes.
-const ENTRY_OVERHEAD_BYTES: u32 = 400;
-/// Fixed cost we charge per stored record on top of its wire length (the `Record` struct).
-const RECORD_OVERHEAD_BYTES: u32 = 96;
+/// What an entry costs besides its records and its key's name: the `CacheEntry` in its `Arc`
+/// (which holds a whole `Record` inline, for the SOA of a negative entry), the allocator's
+/// rounding, and the table's share: its slot and links (with the slack of a growing table) and
+/// the recently evicted keys it remembers. Measured: 400,000 A RRsets under a wildcard grew the
+/// resolver by 814 bytes each, which this and [`record_weight`] count as 820.
+const ENTRY_OVERHEAD_BYTES: u32 = std::mem::size_of::<CacheEntry>() as u32 + 176;
 
 /// How much a piece of cached data is believed (RFC 2181 §5.4.1), lowest first.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
@@ -196,6 +197,8 @@ pub struct CacheEntry {
     data: CachedData,
     expires: Instant,
     ttl: u32,
+    /// What the table counts for the entry, its key included; fixed for its life, as the table
+    /// requires.
     weight: u32,
     /// What DNSSEC validation said about the data.
     validation: Validation,
@@ -260,10 +263,51 @@ impl CacheEntry {
     }
 }
 
+/// The table of the record cache.
+///
+/// quick_cache, not moka: a resolver's cache is full in steady state, so every insert evicts,
+/// and what an eviction costs is paid on every cache miss. moka's eviction went through its
+/// write-order deque, its timer wheel (per-entry expiry), a lock per key (for the eviction
+/// listener), its lock-free table's tombstones and rehashing, and epoch-deferred frees: a full
+/// cache cost a fifth more CPU per miss than an empty one (docs/benchmarks.md). quick_cache is a
+/// sharded table under a lock per shard with CLOCK-Pro eviction: an entry is evicted in place,
+/// and a stream of names asked once passes through the cold part without pushing out the
+/// entries asked for again. Every new entry is admitted.
+///
+/// Nothing is reclaimed on a timer: expiry is decided on every read, and dead entries leave
+/// when newer ones need their room (`max_stale` past their TTL they are no longer even served
+/// stale).
+type Entries = quick_cache::sync::Cache<CacheKey, Arc<CacheEntry>, Weigh, KeyHasher, CountOut>;
+
+/// An entry weighs what was fixed when it was stored.
+#[derive(Clone)]
+struct Weigh;
+
+impl quick_cache::Weighter<CacheKey, Arc<CacheEntry>> for Weigh {
+    fn weight(&self, _key: &CacheKey, entry: &Arc<CacheEntry>) -> u64 {
+        u64::from(entry.weight)
+    }
+}
+
+/// Counts an entry of a filtered kind out of `presence` when it is evicted or replaced (the
+/// other removals — flush, clear — count theirs out themselves).
+#[derive(Clone)]
+struct CountOut(Arc<Presence>);
+
+impl quick_cache::Lifecycle<CacheKey, Arc<CacheEntry>> for CountOut {
+    type RequestState = ();
+
+    fn on_evict(&self, _state: &mut (), key: CacheKey, _entry: Arc<CacheEntry>) {
+        if key.is_filtered() {
+            self.0.remove(key.hash);
+        }
+    }
+}
+
 /// The record cache. Cheap to clone (shared inside).
 #[derive(Clone)]
 pub struct RecordCache {
-    entries: moka::sync::Cache<CacheKey, Arc<CacheEntry>, KeyHasher>,
+    entries: Arc<Entries>,
     config: Arc<CacheConfig>,
     /// Which NXDOMAIN, CNAME, NS and DNAME keys may be cached (`presence.rs`): a miss asks for
     /// them at several names, and nearly all of them are absent.
@@ -272,82 +316,48 @@ pub struct RecordCache {
     dnames: Arc<AtomicBool>,
     /// A write count per bucket of keys, for readers that keep derived data (`versions.rs`).
     versions: Arc<Versions>,
-    /// The byte limit in force, which a reload may move (`limit.rs`).
-    limit: Arc<ByteLimit>,
 }
 
 impl std::fmt::Debug for RecordCache {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("RecordCache")
-            .field("entries", &self.entries.entry_count())
-            .field("weighted_bytes", &self.entries.weighted_size())
+            .field("entries", &self.entries.len())
+            .field("weighted_bytes", &self.entries.weight())
             .finish()
     }
 }
 
-/// Tells moka when to reclaim an entry: when its TTL and the stale window after it have passed
-/// (on moka's own clock). Correctness does not depend on this; reads check expiry against
-/// tokio's clock.
-struct ReclaimAfterStale {
-    max_stale: u32,
-}
-
-impl moka::Expiry<CacheKey, Arc<CacheEntry>> for ReclaimAfterStale {
-    fn expire_after_create(
-        &self,
-        _key: &CacheKey,
-        value: &Arc<CacheEntry>,
-        _created_at: std::time::Instant,
-    ) -> Option<Duration> {
-        Some(secs(value.ttl.saturating_add(self.max_stale)))
-    }
-
-    fn expire_after_update(
-        &self,
-        _key: &CacheKey,
-        value: &Arc<CacheEntry>,
-        _updated_at: std::time::Instant,
-        _duration_until_expiry: Option<Duration>,
-    ) -> Option<Duration> {
-        Some(secs(value.ttl.saturating_add(self.max_stale)))
-    }
-}
+/// Bytes of cache per shard of the table at least: a shard evicts within itself, so it must
+/// hold many entries.
+const MIN_SHARD_BYTES: u64 = 1 << 20;
 
 impl RecordCache {
     /// An empty cache with these limits.
     pub fn new(config: CacheConfig) -> Self {
         let presence = Arc::new(Presence::for_cache(config.max_bytes));
-        let listener = presence.clone();
-        let limit = Arc::new(ByteLimit::new(config.max_bytes));
-        let scale = Arc::clone(&limit);
-        let entries = moka::sync::Cache::builder()
-            .max_capacity(config.max_bytes)
-            .weigher(move |key: &CacheKey, entry: &Arc<CacheEntry>| {
-                scale.weigh(entry.weight.saturating_add(key.name.len() as u32))
-            })
-            .expire_after(ReclaimAfterStale {
-                max_stale: config.max_stale,
-            })
-            // LRU, not TinyLFU: TinyLFU refuses new keys into a full cache,
-            // and a resolver must always be able to cache the answer it just fetched.
-            .eviction_policy(EvictionPolicy::lru())
-            // For `flush` of a name or a subtree.
-            .support_invalidation_closures()
-            // Every value put in leaves through here once (replaced, expired, evicted,
-            // invalidated): the other half of `presence`'s count.
-            .eviction_listener(move |key: Arc<CacheKey>, _, _| {
-                if key.is_filtered() {
-                    listener.remove(key.hash);
-                }
-            })
-            .build_with_hasher(KeyHasher::default());
+        let parallel = std::thread::available_parallelism().map_or(4, |n| n.get() * 4);
+        let shards = (config.max_bytes / MIN_SHARD_BYTES).clamp(1, parallel as u64) as usize;
+        // Only a hint, for the table of recently evicted keys (a key asked again soon after it
+        // left comes back as hot): the table itself grows with its content.
+        let items = (config.max_bytes / 512).clamp(64, 1 << 24) as usize;
+        let options = quick_cache::OptionsBuilder::new()
+            .estimated_items_capacity(items)
+            .weight_capacity(config.max_bytes.max(1))
+            .shards(shards)
+            .build()
+            .expect("the options are within quick_cache's bounds");
+        let entries = Entries::with_options(
+            options,
+            Weigh,
+            KeyHasher::default(),
+            CountOut(Arc::clone(&presence)),
+        );
         Self {
-            entries,
+            entries: Arc::new(entries),
             config: Arc::new(config),
             presence,
             dnames: Arc::new(AtomicBool::new(false)),
             versions: Arc::new(Versions::new()),
-            limit,
         }
     }
 
@@ -358,15 +368,13 @@ impl RecordCache {
 
     /// The byte limit in force.
     pub fn max_bytes(&self) -> u64 {
-        self.limit.bytes()
+        self.entries.capacity()
     }
 
-    /// Move the byte limit while the cache runs (a reload). Nothing is dropped at once: the
-    /// entries stored from now on are weighed against the new limit, and the least recently
-    /// used leave as they come in, until the cache holds what the new limit allows
-    /// (`limit.rs`).
+    /// Move the byte limit while the cache runs (a reload): a smaller one evicts at once, the
+    /// cold entries first, until the cache holds what it allows.
     pub fn set_max_bytes(&self, bytes: u64) {
-        self.limit.set(bytes);
+        self.entries.set_capacity(bytes.max(1));
     }
 
     /// The entry under `key`, live or not; a key of a filtered kind that the filter says is
@@ -378,11 +386,13 @@ impl RecordCache {
         self.entries.get(key)
     }
 
-    /// Put `entry` under `key`, counting it in `presence` when its kind is filtered.
-    fn put(&self, key: CacheKey, entry: CacheEntry) {
+    /// Put `entry` under `key`, counting it in `presence` when its kind is filtered (the entry
+    /// it replaces, if any, is counted out by `CountOut`).
+    fn put(&self, key: CacheKey, mut entry: CacheEntry) {
         if key.is_filtered() {
             self.presence.add(key.hash);
         }
+        entry.weight = entry.weight.saturating_add(key.name.len() as u32);
         let hash = key.hash;
         self.entries.insert(key, Arc::new(entry));
         // After the insert: see the order `versions.rs` relies on.
@@ -548,34 +558,42 @@ impl RecordCache {
 
     /// Remove everything.
     pub fn clear(&self) {
-        self.entries.invalidate_all();
+        self.entries.retain(|key, _| {
+            self.count_out(key);
+            false
+        });
         self.versions.changed_all();
     }
 
     /// Remove every entry for `name` (every type, and its NXDOMAIN) or, with `subtree`, for
-    /// `name` and every name below it. Reads see it at once; memory is reclaimed lazily.
+    /// `name` and every name below it.
     pub fn flush(&self, name: &Name, subtree: bool) {
         let name = key::lower_wire(name);
-        // Cannot fail: invalidation closures are enabled in `new`.
-        let _ = self
-            .entries
-            .invalidate_entries_if(move |key, _| key.is_flushed_by(&name, subtree));
+        self.entries.retain(|key, _| {
+            let flushed = key.is_flushed_by(&name, subtree);
+            if flushed {
+                self.count_out(key);
+            }
+            !flushed
+        });
         self.versions.changed_all();
     }
 
-    /// Number of entries (approximate until moka's pending work runs).
+    /// `key` leaves the table other than by eviction: out of `presence` if it was counted in.
+    fn count_out(&self, key: &CacheKey) {
+        if key.is_filtered() {
+            self.presence.remove(key.hash);
+        }
+    }
+
+    /// Number of entries, live or not.
     pub fn entry_count(&self) -> u64 {
-        self.entries.entry_count()
+        self.entries.len() as u64
     }
 
-    /// Estimated bytes held (approximate until moka's pending work runs).
+    /// Estimated bytes held.
     pub fn weighted_bytes(&self) -> u64 {
-        self.entries.weighted_size()
-    }
-
-    /// Run moka's pending maintenance (evictions, counts); for tests and stats.
-    pub fn run_pending_tasks(&self) {
-        self.entries.run_pending_tasks();
+        self.entries.weight()
     }
 
     fn clamp_ttl(&self, ttl: u32) -> Option<u32> {
@@ -596,12 +614,11 @@ pub fn negative_ttl(soa: &Record) -> Option<u32> {
     }
 }
 
+/// A record in memory: the `Record` struct, and about its wire length again for what its
+/// name and data hold outside it (long names, the data of the larger types).
 fn record_weight(record: &Record) -> u32 {
     let wire = key::wire_len(&record.name) + 10 + rdata_len(&record.data);
-    // The in-memory form holds the name and rdata once more than the wire form would.
-    (wire as u32)
-        .saturating_mul(2)
-        .saturating_add(RECORD_OVERHEAD_BYTES)
+    (wire as u32).saturating_add(std::mem::size_of::<Record>() as u32)
 }
 
 /// The wire length of `data` (uncompressed): counted for the common types, encoded for the

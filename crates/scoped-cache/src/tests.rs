@@ -505,7 +505,6 @@ async fn memory_is_bounded_in_bytes() {
             now,
         );
     }
-    cache.run_pending_tasks();
     assert!(
         cache.weighted_bytes() <= max_bytes,
         "{} > {max_bytes}",
@@ -514,7 +513,6 @@ async fn memory_is_bounded_in_bytes() {
     assert!(cache.entry_count() < 5_000);
     // The newest answer always gets in (LRU admission, not TinyLFU).
     cache.insert_rrset(vec![a("newest.example.", 3600, 1)], Trust::Answer, now);
-    cache.run_pending_tasks();
     assert!(
         cache
             .rrset(&name("newest.example."), RecordType::A, Trust::Answer, now)
@@ -731,16 +729,15 @@ fn presence_counts_nxdomain_and_cname_keys_in_and_out() {
         Trust::Answer,
         now,
     );
-    // Replacing an entry counts the new one in and (through moka's listener) the old one out.
+    // Replacing an entry counts the new one in and (through the table's lifecycle hook) the
+    // old one out.
     cache.insert_negative(&name("nope.example."), None, soa("example.", 3600, 60), now);
-    cache.run_pending_tasks();
     assert!(cache.presence.may_hold(nx.hash) && cache.presence.may_hold(alias.hash));
     assert!(matches!(
         cache.answer_step(&name("a.nope.example."), RecordType::A, now),
         Some(AnswerStep::Negative(ResponseCode::NXDomain, _))
     ));
     cache.flush(&name("example."), true);
-    cache.run_pending_tasks();
     assert!(
         !cache.presence.may_hold(nx.hash) && !cache.presence.may_hold(alias.hash),
         "every entry counted in was counted out"
@@ -845,17 +842,17 @@ async fn a_write_moves_its_keys_version_and_a_flush_moves_every_one() {
 
 #[test]
 fn records_are_weighed_by_their_wire_length() {
-    // A: name + 10 fixed octets + 4; the weight counts the wire form twice plus a fixed part.
+    // A: name + 10 fixed octets + 4; the weight counts the wire form and the struct.
     let record = a("www.example.", 60, 1);
     let wire = record.to_bytes().unwrap().len() as u32;
-    assert_eq!(record_weight(&record), wire * 2 + RECORD_OVERHEAD_BYTES);
+    assert_eq!(record_weight(&record), wire + size_of::<Record>() as u32);
     let alias = cname("www.example.", 60, "target.example.net.");
     let wire = alias.to_bytes().unwrap().len() as u32;
-    assert_eq!(record_weight(&alias), wire * 2 + RECORD_OVERHEAD_BYTES);
+    assert_eq!(record_weight(&alias), wire + size_of::<Record>() as u32);
 }
 
 #[tokio::test(start_paused = true)]
-async fn a_new_byte_limit_is_reached_as_the_content_turns_over() {
+async fn a_new_byte_limit_is_in_force_at_once() {
     let cache = RecordCache::new(CacheConfig {
         max_bytes: 1 << 20,
         ..CacheConfig::default()
@@ -866,25 +863,64 @@ async fn a_new_byte_limit_is_reached_as_the_content_turns_over() {
             let owner = format!("{prefix}{i}.example.");
             cache.insert_rrset(vec![a(&owner, 3600, 1)], Trust::AuthoritativeAnswer, now);
         }
-        cache.run_pending_tasks();
         cache.entry_count()
     };
-    let full = fill("a", 4000);
-    assert!(full > 1000 && full < 4000, "1 MiB holds {full} entries");
+    let full = fill("a", 8000);
+    assert!(full > 1000 && full < 8000, "1 MiB holds {full} entries");
+    assert!(cache.weighted_bytes() <= 1 << 20);
+    // A smaller limit evicts at the change itself.
     cache.set_max_bytes(256 << 10);
     assert_eq!(cache.max_bytes(), 256 << 10);
-    // Nothing is dropped at the change itself...
-    assert_eq!(cache.entry_count(), full);
-    // ...but once the content has turned over, a quarter of the bytes are held.
-    let quarter = fill("b", 4000);
+    assert!(cache.weighted_bytes() <= 256 << 10);
+    let quarter = cache.entry_count();
     assert!(
         quarter * 4 <= full + 8 && quarter * 4 + 40 >= full,
         "{quarter} entries after the limit was quartered, {full} before"
     );
+    // What is left still answers, and new entries keep to the limit.
+    let kept = (0..8000)
+        .filter(|i| {
+            let owner = name(&format!("a{i}.example."));
+            cache
+                .rrset(&owner, RecordType::A, Trust::Answer, now)
+                .is_some()
+        })
+        .count();
+    assert_eq!(kept as u64, quarter);
+    assert!(fill("b", 4000) <= quarter + 8);
+    // A larger one makes room for more.
     cache.set_max_bytes(2 << 20);
-    let double = fill("c", 8000);
+    let double = fill("c", 16000);
     assert!(
         double + 40 >= full * 2 && double <= full * 2 + 8,
         "{double} entries after the limit was doubled, {full} at 1 MiB"
     );
+}
+
+#[tokio::test(start_paused = true)]
+async fn an_evicted_entry_is_counted_out_of_presence() {
+    let cache = RecordCache::new(CacheConfig {
+        max_bytes: 256 << 10,
+        ..CacheConfig::default()
+    });
+    let now = Instant::now();
+    let fill = |prefix: &str| {
+        for i in 0..20_000 {
+            let owner = format!("{prefix}{i}.example.");
+            cache.insert_rrset(vec![a(&owner, 3600, 1)], Trust::Answer, now);
+        }
+    };
+    // A full cache, then the alias, then more names asked once, which push it out (none of
+    // them is of a filtered kind).
+    fill("early");
+    let alias = CacheKey::rrset(&name("www.example."), RecordType::CNAME, DNSClass::IN);
+    cache.insert_rrset(
+        vec![cname("www.example.", 300, "web.example.")],
+        Trust::Answer,
+        now,
+    );
+    assert!(cache.presence.may_hold(alias.hash));
+    fill("late");
+    assert!(cache.get(&alias, now).is_none(), "evicted");
+    assert!(!cache.presence.may_hold(alias.hash), "and counted out");
 }
