@@ -11,7 +11,8 @@
 # A listens on 127.55.0.22, B on 127.55.0.23, with the lab's scoped configuration; each round
 # sends MISSES (default 40000) fresh names under the lab's wildcard to each, 100 outstanding.
 # PREFILL_B=N first sends B N fresh names, unmeasured: with the same binary twice, that weighs
-# a large cache against a small one.
+# a large cache against a small one. PREFILL=N sends both N fresh names first: two binaries
+# compared with full caches, the state a busy resolver lives in.
 set -euo pipefail
 a=$(realpath "${1:?usage: ab-miss.sh BINARY_A BINARY_B [ROUNDS] [MISSES]}")
 b=$(realpath "${2:?usage: ab-miss.sh BINARY_A BINARY_B [ROUNDS] [MISSES]}")
@@ -42,11 +43,19 @@ start "$a" 127.55.0.22 A
 start "$b" 127.55.0.23 B
 pid_a=$(pgrep -f 'scoped-ab-A.toml' | head -1)
 pid_b=$(pgrep -f 'scoped-ab-B.toml' | head -1)
-if [ "${PREFILL_B:-0}" -gt 0 ]; then
-    prefill=/tmp/ab-names-prefill.txt
-    for i in $(seq 1 "$PREFILL_B"); do echo "p${i}fill.wild.bench.lab. A"; done > "$prefill"
-    taskset -c 0 dnsperf -s 127.55.0.23 -d "$prefill" -n 1 -q 100 -l 600 | grep 'Queries completed'
+prefill() { # COUNT ADDR...
+    local prefill=/tmp/ab-names-prefill.txt count=$1
+    shift
+    for i in $(seq 1 "$count"); do echo "p${i}fill.wild.bench.lab. A"; done > "$prefill"
+    for addr in "$@"; do
+        taskset -c 0 dnsperf -s "$addr" -d "$prefill" -n 1 -q 100 -l 600 | grep 'Queries completed'
+    done
     rm -f "$prefill"
+}
+if [ "${PREFILL:-0}" -gt 0 ]; then
+    prefill "$PREFILL" 127.55.0.22 127.55.0.23
+elif [ "${PREFILL_B:-0}" -gt 0 ]; then
+    prefill "$PREFILL_B" 127.55.0.23
 fi
 ratios=()
 for round in $(seq 1 "$rounds"); do

@@ -98,8 +98,8 @@ impl AnswerStep {
                     Some(Self::Records(records))
                 }
             }
-            CachedData::NoData { soa } => Some(Self::Negative(ResponseCode::NoError, soa)),
-            CachedData::NxDomain { soa } => Some(Self::Negative(ResponseCode::NXDomain, soa)),
+            CachedData::NoData { soa } => Some(Self::Negative(ResponseCode::NoError, *soa)),
+            CachedData::NxDomain { soa } => Some(Self::Negative(ResponseCode::NXDomain, *soa)),
         }
     }
 }

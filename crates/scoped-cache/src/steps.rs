@@ -50,7 +50,11 @@ impl RecordCache {
                 return Some((AnswerStep::Records(records), refresh, v));
             }
             Some((CachedData::NoData { soa }, refresh, v)) => {
-                return Some((AnswerStep::Negative(ResponseCode::NoError, soa), refresh, v));
+                return Some((
+                    AnswerStep::Negative(ResponseCode::NoError, *soa),
+                    refresh,
+                    v,
+                ));
             }
             _ => {}
         }
@@ -118,7 +122,7 @@ impl RecordCache {
                 self.read_checked(&key, now, read)
             {
                 return Some((
-                    AnswerStep::Negative(ResponseCode::NXDomain, soa),
+                    AnswerStep::Negative(ResponseCode::NXDomain, *soa),
                     refresh,
                     v,
                 ));

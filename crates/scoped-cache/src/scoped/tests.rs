@@ -413,7 +413,9 @@ fn e17_negative_tailored_entry_does_not_hide_other_subnets_positive<C: ScopedSto
     cache.insert(
         k.clone(),
         covering("192.0.2.0/24"),
-        CachedData::NoData { soa: soa(300, 60) },
+        CachedData::NoData {
+            soa: Box::new(soa(300, 60)),
+        },
         now,
     );
     cache.insert(k.clone(), covering("198.51.100.0/24"), answer(300, 7), now);
@@ -426,13 +428,17 @@ fn e17_negative_tailored_entry_does_not_hide_other_subnets_positive<C: ScopedSto
     cache.insert(
         k2.clone(),
         CacheScope::Global,
-        CachedData::NxDomain { soa: soa(300, 300) },
+        CachedData::NxDomain {
+            soa: Box::new(soa(300, 300)),
+        },
         now,
     );
     cache.insert(
         k2.clone(),
         covering("192.0.0.0/16"),
-        CachedData::NoData { soa: soa(300, 300) },
+        CachedData::NoData {
+            soa: Box::new(soa(300, 300)),
+        },
         now,
     );
     cache.insert(
@@ -567,7 +573,9 @@ async fn ttl_is_clamped_and_zero_stores_nothing<C: ScopedStore>() {
     cache.insert(
         k.clone(),
         covering("192.0.3.0/24"),
-        CachedData::NoData { soa: soa(300, 300) },
+        CachedData::NoData {
+            soa: Box::new(soa(300, 300)),
+        },
         t0,
     );
     let ttl = |c: &str| cache.get(&k, Some(net(c)), t0).map(|h| ttl_of(&h));
@@ -580,7 +588,9 @@ async fn ttl_is_clamped_and_zero_stores_nothing<C: ScopedStore>() {
     zero.insert(
         k.clone(),
         CacheScope::Global,
-        CachedData::NoData { soa: soa(300, 0) },
+        CachedData::NoData {
+            soa: Box::new(soa(300, 0)),
+        },
         t0,
     );
     zero.insert(

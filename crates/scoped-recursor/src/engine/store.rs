@@ -154,11 +154,11 @@ impl Recursor {
             let (key, data) = match rtype {
                 Some(rtype) => (
                     CacheKey::rrset(name, rtype, DNSClass::IN),
-                    CachedData::NoData { soa },
+                    CachedData::NoData { soa: Box::new(soa) },
                 ),
                 None => (
                     CacheKey::name_error(name, DNSClass::IN),
-                    CachedData::NxDomain { soa },
+                    CachedData::NxDomain { soa: Box::new(soa) },
                 ),
             };
             self.forget_rendered(
