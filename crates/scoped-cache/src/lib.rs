@@ -300,9 +300,14 @@ impl quick_cache::Lifecycle<CacheKey, Arc<CacheEntry>> for CountOut {
     type RequestState = ();
 
     fn on_evict(&self, _state: &mut (), key: CacheKey, _entry: Arc<CacheEntry>) {
-        if key.is_filtered() {
-            self.0.remove(key.hash);
-        }
+        count_out(&self.0, &key);
+    }
+}
+
+/// `key` left the table: out of `presence` if it is of a filtered kind (and so was counted in).
+fn count_out(presence: &Presence, key: &CacheKey) {
+    if key.is_filtered() {
+        presence.remove(key.hash);
     }
 }
 
@@ -561,7 +566,7 @@ impl RecordCache {
     /// Remove everything.
     pub fn clear(&self) {
         self.entries.retain(|key, _| {
-            self.count_out(key);
+            count_out(&self.presence, key);
             false
         });
         self.versions.changed_all();
@@ -574,18 +579,11 @@ impl RecordCache {
         self.entries.retain(|key, _| {
             let flushed = key.is_flushed_by(&name, subtree);
             if flushed {
-                self.count_out(key);
+                count_out(&self.presence, key);
             }
             !flushed
         });
         self.versions.changed_all();
-    }
-
-    /// `key` leaves the table other than by eviction: out of `presence` if it was counted in.
-    fn count_out(&self, key: &CacheKey) {
-        if key.is_filtered() {
-            self.presence.remove(key.hash);
-        }
     }
 
     /// Number of entries, live or not.
