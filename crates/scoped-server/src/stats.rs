@@ -104,6 +104,8 @@ frontend_counters! {
     /// Sent as header and question only.
     truncated: "Responses too large for the client's UDP size, sent with TC=1",
     encode_errors: "Responses that failed to serialise (answered SERVFAIL instead)",
+    /// Responses per call is how well they share the calls (one each when queries are few).
+    udp_full_send_calls: "sendmmsg calls that sent the full path's UDP responses, queued per round of the scheduler",
     tcp_accepted: "TCP connections accepted",
     tcp_rejected_server_full: "TCP connections closed at once: tcp-max-connections open",
     tcp_rejected_per_client: "TCP connections closed at once: the client had tcp-max-connections-per-client",

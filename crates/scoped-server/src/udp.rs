@@ -5,14 +5,16 @@
 //! the fast path answers the cache hits among them, and one `sendmmsg` sends those answers. At
 //! a cache hit's user-space cost (a few hundred nanoseconds) the two system calls per query of a
 //! plain loop are most of the work; batching shares them across a batch under load, and costs
-//! nothing when queries come one at a time (a batch of one).
+//! nothing when queries come one at a time (a batch of one). The full path's responses, each
+//! finished by its own task, are queued in an outbox and sent the same way, once per round of
+//! the scheduler (see [`drain`]).
 
 use std::net::SocketAddr;
-use std::sync::Arc;
+use std::sync::{Arc, Mutex, Weak};
 use std::time::Duration;
 
 use tokio::net::UdpSocket;
-use tokio::sync::Semaphore;
+use tokio::sync::{Notify, Semaphore};
 
 use crate::guard::{Admitted, Verdict};
 use crate::pipeline::{Fast, Pipeline, Transport};
@@ -37,11 +39,18 @@ const BATCH: usize = 32;
 /// resolved get no response). At most `max_inflight` queries are resolved at once; datagrams
 /// beyond that are dropped and counted, never queued.
 pub(crate) async fn serve(socket: Arc<UdpSocket>, pipeline: Arc<Pipeline>, max_inflight: usize) {
+    let outbox = Arc::new(Outbox::default());
+    let _drain = AbortOnDrop(tokio::spawn(drain(
+        Arc::downgrade(&socket),
+        Arc::clone(&outbox),
+        Arc::clone(pipeline.stats()),
+    )));
     let mut loop_state = Loop {
         permits: Arc::new(Semaphore::new(max_inflight.min(Semaphore::MAX_PERMITS))),
         socket,
         pipeline,
         memo: ClientMemo::default(),
+        outbox,
     };
     #[cfg(target_os = "linux")]
     loop_state.serve_batched().await;
@@ -55,6 +64,45 @@ struct Loop {
     permits: Arc<Semaphore>,
     /// The fast path's verdict on the last client without an ECS option.
     memo: ClientMemo,
+    /// The full path's responses, waiting for the loop's `drain` task to send them.
+    outbox: Arc<Outbox>,
+}
+
+/// Responses of the full path (each resolved in its own task), queued for one `sendmmsg` per
+/// round of the scheduler (see [`drain`]).
+#[derive(Default)]
+struct Outbox {
+    queue: Mutex<Vec<(Vec<u8>, SocketAddr)>>,
+    /// Signalled when the queue stops being empty.
+    ready: Notify,
+}
+
+impl Outbox {
+    fn push(&self, response: Vec<u8>, client: SocketAddr) {
+        let mut queue = self.lock();
+        let first = queue.is_empty();
+        queue.push((response, client));
+        drop(queue);
+        if first {
+            self.ready.notify_one();
+        }
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, Vec<(Vec<u8>, SocketAddr)>> {
+        // A panic while holding the lock leaves only whole entries behind.
+        self.queue
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+}
+
+/// Aborts the task when the listener's loop ends (or is aborted itself).
+struct AbortOnDrop(tokio::task::JoinHandle<()>);
+
+impl Drop for AbortOnDrop {
+    fn drop(&mut self) {
+        self.0.abort();
+    }
 }
 
 impl Loop {
@@ -99,8 +147,9 @@ impl Loop {
     /// A query the fast path did not answer: resolved in its own task, if a permit is free.
     /// The response goes to `peer` (the load balancer, for a query behind a PROXY header).
     ///
-    /// The task holds the socket weakly: once the loop is gone (the listener shut down), the
-    /// socket closes at once and a response still being resolved is never sent. The
+    /// The task hands its response to the loop's outbox, and holds no socket: once the loop
+    /// is gone (the listener shut down), the socket closes at once, the outbox's `drain` task
+    /// with it, and a response still being resolved is never sent. The
     /// resolution itself finishes within its time budget and fills the cache. (A `JoinSet`
     /// that aborted the tasks cost a fifth of a miss's front-end work: callgrind,
     /// docs/benchmarks.md.)
@@ -112,7 +161,7 @@ impl Loop {
             return;
         };
         let datagram = query.to_vec();
-        let socket = Arc::downgrade(&self.socket);
+        let outbox = Arc::clone(&self.outbox);
         let pipeline = Arc::clone(&self.pipeline);
         // Boxed where it is built: the task then holds a pointer, and neither spawning nor
         // ending it copies the whole resolution's state (see scoped_recursor::boxed).
@@ -120,14 +169,40 @@ impl Loop {
             let response = pipeline
                 .handle_full_after(&datagram, admitted.client, Transport::Udp, fast)
                 .await;
-            if let Some(mut response) = response
-                && let Some(socket) = socket.upgrade()
-            {
+            if let Some(mut response) = response {
                 pipeline.guard.finish(&admitted, &datagram, &mut response);
-                send(&socket, &response, peer).await;
+                outbox.push(response, peer);
             }
             drop(permit);
         }));
+    }
+}
+
+/// Sends what the full path put in `outbox`, a batch at a time, until aborted or the socket
+/// is gone (then what is queued is dropped, as the responses still being resolved are).
+///
+/// Woken by the first response of a batch, it first yields once, so that every task ready in
+/// this round of the scheduler runs before it and its response joins the batch. Under load one
+/// `sendmmsg` then carries dozens of responses, and the client is woken once for all of them
+/// rather than once each (the kernel's wake-up was a tenth of a miss's CPU). With one query at
+/// a time the cost is one more turn of the scheduler.
+async fn drain(socket: Weak<UdpSocket>, outbox: Arc<Outbox>, stats: Arc<FrontendStats>) {
+    let mut sending = Vec::new();
+    loop {
+        outbox.ready.notified().await;
+        tokio::task::yield_now().await;
+        std::mem::swap(&mut *outbox.lock(), &mut sending);
+        let Some(socket) = socket.upgrade() else {
+            return;
+        };
+        #[cfg(target_os = "linux")]
+        batched::send_all(&socket, &sending, &stats).await;
+        #[cfg(not(target_os = "linux"))]
+        for (response, client) in &sending {
+            FrontendStats::bump(&stats.udp_full_send_calls);
+            send(&socket, response, *client).await;
+        }
+        sending.clear();
     }
 }
 
@@ -148,6 +223,7 @@ mod batched {
         ControlMessage, MsgFlags, MultiHeaders, SockaddrStorage, recvmmsg, sendmmsg,
     };
     use tokio::io::Interest;
+    use tokio::net::UdpSocket;
 
     use super::{BATCH, FAST_RESPONSE_CAPACITY, Loop, MAX_DATAGRAM, RECV_ERROR_BACKOFF, send};
     use crate::guard::Verdict;
@@ -265,33 +341,73 @@ mod batched {
             responses: &[Vec<u8>; BATCH],
             answers: &[SockaddrStorage],
         ) {
-            let sent = self
-                .socket
-                .try_io(Interest::WRITABLE, || {
-                    let slices = responses.each_ref().map(|r| [IoSlice::new(r)]);
-                    let addresses: [Option<SockaddrStorage>; BATCH] =
-                        std::array::from_fn(|i| answers.get(i).copied());
-                    SEND_HEADERS.with_borrow_mut(|headers| {
-                        let results = sendmmsg(
-                            fd,
-                            headers,
-                            slices[..answers.len()].iter(),
-                            &addresses[..answers.len()],
-                            [] as [ControlMessage<'_>; 0],
-                            MsgFlags::MSG_DONTWAIT,
-                        )
-                        .map_err(io::Error::from)?;
-                        Ok(results.count())
-                    })
-                })
-                .unwrap_or(0);
-            let sent = sent.min(answers.len());
+            let slices = responses.each_ref().map(|r| [IoSlice::new(r)]);
+            let addresses: [Option<SockaddrStorage>; BATCH] =
+                std::array::from_fn(|i| answers.get(i).copied());
+            let count = answers.len();
+            let sent = send_many(&self.socket, fd, &slices[..count], &addresses[..count]);
             for (address, response) in answers[sent..].iter().zip(&responses[sent..]) {
                 if let Some(client) = std_addr(address) {
                     send(&self.socket, response, client).await;
                 } else {
                     FrontendStats::bump(&self.pipeline.stats().dropped_overload);
                 }
+            }
+        }
+    }
+
+    /// One `sendmmsg` for `slices[i]` to `addresses[i]`; how many the kernel took (none if
+    /// the socket's send buffer is full: the caller sends the rest one by one, waiting).
+    fn send_many(
+        socket: &UdpSocket,
+        fd: i32,
+        slices: &[[IoSlice<'_>; 1]],
+        addresses: &[Option<SockaddrStorage>],
+    ) -> usize {
+        let sent = socket
+            .try_io(Interest::WRITABLE, || {
+                SEND_HEADERS.with_borrow_mut(|headers| {
+                    let results = sendmmsg(
+                        fd,
+                        headers,
+                        slices.iter(),
+                        addresses,
+                        [] as [ControlMessage<'_>; 0],
+                        MsgFlags::MSG_DONTWAIT,
+                    )
+                    .map_err(io::Error::from)?;
+                    Ok(results.count())
+                })
+            })
+            .unwrap_or(0);
+        sent.min(slices.len())
+    }
+
+    /// Sends `responses` with as few `sendmmsg` calls as a batch allows, then one by one
+    /// (waiting for room) what the kernel did not take.
+    pub(super) async fn send_all(
+        socket: &UdpSocket,
+        responses: &[(Vec<u8>, SocketAddr)],
+        stats: &FrontendStats,
+    ) {
+        let fd = socket.as_raw_fd();
+        for chunk in responses.chunks(BATCH) {
+            let slices: [[IoSlice<'_>; 1]; BATCH] = std::array::from_fn(|i| {
+                [IoSlice::new(
+                    chunk.get(i).map_or(&[][..], |(r, _)| r.as_slice()),
+                )]
+            });
+            let addresses: [Option<SockaddrStorage>; BATCH] =
+                std::array::from_fn(|i| chunk.get(i).map(|&(_, to)| SockaddrStorage::from(to)));
+            FrontendStats::bump(&stats.udp_full_send_calls);
+            let sent = send_many(
+                socket,
+                fd,
+                &slices[..chunk.len()],
+                &addresses[..chunk.len()],
+            );
+            for (response, client) in &chunk[sent..] {
+                send(socket, response, *client).await;
             }
         }
     }

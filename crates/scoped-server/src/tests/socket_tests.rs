@@ -495,6 +495,52 @@ async fn a_burst_of_cache_hits_is_answered_in_full_from_batched_reads() {
     server.stop().await;
 }
 
+/// Resolutions that finish together have their responses sent together: the full path queues
+/// them, and one `sendmmsg` per round of the scheduler carries them (up to 32 per call). Every
+/// query still gets its own response, to its own ID.
+#[tokio::test]
+async fn full_path_responses_finishing_together_share_send_calls() {
+    let server = TestServer::start(loopback_config(), resolver()).expect("bind");
+    let client = UdpSocket::bind("127.0.0.1:0").await.unwrap();
+    client.connect(server.addr).await.unwrap();
+    // All resolving at once (300 ms each), so their timers end within a few ticks.
+    const BURST: u16 = 100;
+    for id in 1..=BURST {
+        client
+            .send(&wire(&query(id, "slow.example.", RecordType::A)))
+            .await
+            .unwrap();
+    }
+    let mut buffer = vec![0u8; 4096];
+    let mut ids = std::collections::HashSet::new();
+    while ids.len() < usize::from(BURST) {
+        let len = timeout(PATIENCE, client.recv(&mut buffer))
+            .await
+            .expect("every query is answered")
+            .unwrap();
+        let response = Message::from_vec(&buffer[..len]).unwrap();
+        assert_eq!(response.answers.len(), 1);
+        assert!(ids.insert(response.metadata.id), "one response per query");
+    }
+    let calls = server.stats.snapshot().udp_full_send_calls;
+    // One call per response would be 100; at 32 per call it is 4 per round.
+    assert!(
+        (4..=25).contains(&calls),
+        "{calls} sendmmsg calls for {BURST} responses"
+    );
+    // One at a time, each response still goes out at once, in a call of its own.
+    let response = udp_exchange(
+        server.addr,
+        &wire(&query(7, "nope.example.", RecordType::A)),
+        PATIENCE,
+    )
+    .await
+    .expect("answered");
+    assert_eq!(&response[..2], &[0, 7]);
+    assert_eq!(server.stats.snapshot().udp_full_send_calls, calls + 1);
+    server.stop().await;
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn several_udp_sockets_share_a_fixed_port() {
     // A port free for both transports right now (the test cannot use port 0: one socket only).
