@@ -29,6 +29,7 @@ use hickory_proto::serialize::binary::BinEncodable;
 use tokio::time::Instant;
 
 mod chain;
+mod deadlines;
 mod key;
 mod limit;
 mod steps;
@@ -36,6 +37,7 @@ mod validation;
 mod versions;
 
 pub use chain::{AnswerEnd, AnswerStep, CachedAnswer, follow_chain, hops, revisits};
+pub use deadlines::Deadlines;
 pub use key::{CacheKey, KeyHasher};
 pub use validation::Validation;
 

@@ -244,10 +244,7 @@ impl Recursor {
     /// Whether a minimised step found no zone cut at the owner of `key` (its NS key), not long
     /// ago enough for that to have expired.
     fn no_cut_known(&self, key: &CacheKey) -> bool {
-        self.inner
-            .no_cuts
-            .get(key)
-            .is_some_and(|until| Instant::now() < until)
+        self.inner.no_cuts.holds(key, Instant::now())
     }
 
     /// Remember that the zone's servers answered for `name` (an answer or NODATA, not a

@@ -15,7 +15,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
 use hickory_proto::rr::{DNSClass, Name, RecordType};
-use scoped_cache::{CacheKey, KeyHasher};
+use scoped_cache::{CacheKey, Deadlines};
 use tokio::time::Instant;
 
 use super::Recursor;
@@ -25,15 +25,14 @@ use super::ctx::Ctx;
 pub(super) const LAME_TTL: Duration = Duration::from_secs(15 * 60);
 
 /// How many (server, zone, type) marks are kept.
-const CAPACITY: u64 = 65_536;
+const CAPACITY: usize = 65_536;
 
 /// The server, and the (zone, type) as the record cache keys it: lowercase, hash computed once.
 type Key = (IpAddr, CacheKey);
 
-/// The (server, zone, type) marks, each with the instant it lapses (tokio's clock; moka's only
-/// reclaims the memory).
+/// The (server, zone, type) marks, each with the instant it lapses.
 pub(super) struct LameServers {
-    marks: moka::sync::Cache<Key, Instant, KeyHasher>,
+    marks: Deadlines<Key>,
     /// Whether any server was ever marked: until then no question looks in `marks`.
     any: AtomicBool,
 }
@@ -41,10 +40,7 @@ pub(super) struct LameServers {
 impl Default for LameServers {
     fn default() -> Self {
         Self {
-            marks: moka::sync::Cache::builder()
-                .max_capacity(CAPACITY)
-                .time_to_live(LAME_TTL)
-                .build_with_hasher(KeyHasher::default()),
+            marks: Deadlines::new(CAPACITY),
             any: AtomicBool::new(false),
         }
     }
@@ -63,8 +59,7 @@ impl LameServers {
     /// as [`CacheKey::rrset`]).
     fn is_lame(&self, addr: IpAddr, zone_type: &CacheKey, now: Instant) -> bool {
         self.marks
-            .get(&(addr.to_canonical(), zone_type.clone()))
-            .is_some_and(|until| now < until)
+            .holds(&(addr.to_canonical(), zone_type.clone()), now)
     }
 }
 

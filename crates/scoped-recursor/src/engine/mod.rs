@@ -65,8 +65,8 @@ use std::sync::{Arc, Mutex, RwLock};
 use futures::future::BoxFuture;
 use hickory_proto::rr::Name;
 use scoped_cache::{
-    CacheKey, KeyHasher, RecordCache, ScopedCache, WireAnswer, WireCache, WireKey, WireKeyRef,
-    lowercase_wire,
+    CacheKey, Deadlines, KeyHasher, RecordCache, ScopedCache, WireAnswer, WireCache, WireKey,
+    WireKeyRef, lowercase_wire,
 };
 use scoped_ecs::Allowlist;
 use tokio::time::Instant;
@@ -108,10 +108,10 @@ pub enum ResolveError {
 }
 
 /// How many names known to have no zone cut are remembered.
-const NO_CUTS_CAPACITY: u64 = 100_000;
+const NO_CUTS_CAPACITY: usize = 100_000;
 
 /// How many recently failed questions are remembered for the stale recheck (RFC 8767 §5).
-const FAILED_RECENTLY_CAPACITY: u64 = 65_536;
+const FAILED_RECENTLY_CAPACITY: usize = 65_536;
 
 struct Inner {
     config: RecursorConfig,
@@ -131,12 +131,11 @@ struct Inner {
     /// Slots for upstream queries in flight (`max_outstanding_upstream`).
     upstream_slots: tokio::sync::Semaphore,
     /// Questions whose resolution failed recently, and until when their stale data is served
-    /// without trying again (RFC 8767 §5). Bounded; reclaimed on moka's clock, read on tokio's.
-    failed_recently: moka::sync::Cache<InflightKey, Instant, KeyHasher>,
+    /// without trying again (RFC 8767 §5). Bounded.
+    failed_recently: Deadlines<InflightKey>,
     /// Names known to exist with no zone cut at them, until when (learnt from minimised steps:
-    /// `iterate.rs`). Keyed as the NS question at the name. Bounded; reclaimed on moka's clock,
-    /// read on tokio's.
-    no_cuts: moka::sync::Cache<CacheKey, Instant, KeyHasher>,
+    /// `iterate.rs`). Keyed as the NS question at the name. Bounded.
+    no_cuts: Deadlines<CacheKey>,
     /// Delegations built from the record cache (`cuts.rs`).
     known_cuts: cuts::KnownCuts,
     /// Whether anything was ever put in `failed_recently`: until then, a miss need not look in
@@ -183,16 +182,8 @@ impl Recursor {
             Some(seed) => rand::SeedableRng::seed_from_u64(seed),
             None => rand::SeedableRng::from_os_rng(),
         });
-        let failed_recently = moka::sync::Cache::builder()
-            .max_capacity(FAILED_RECENTLY_CAPACITY)
-            .time_to_live(config.stale_recheck)
-            .build_with_hasher(KeyHasher::default());
-        let no_cuts = moka::sync::Cache::builder()
-            .max_capacity(NO_CUTS_CAPACITY)
-            .time_to_live(std::time::Duration::from_secs(u64::from(
-                cache.config().max_ttl,
-            )))
-            .build_with_hasher(KeyHasher::default());
+        let failed_recently = Deadlines::new(FAILED_RECENTLY_CAPACITY);
+        let no_cuts = Deadlines::new(NO_CUTS_CAPACITY);
         let wire =
             (config.answer_cache_bytes > 0).then(|| WireCache::new(config.answer_cache_bytes));
         let routing = RwLock::new(Arc::new(routing::Routing::of(&config)));
@@ -244,7 +235,7 @@ impl Recursor {
     pub fn flush(&self, name: &Name, subtree: bool) {
         self.inner.cache.flush(name, subtree);
         // Relearnt at the first walk through: cheaper than finding what lies below `name`.
-        self.inner.no_cuts.invalidate_all();
+        self.inner.no_cuts.clear();
         self.inner.dnssec.clear();
         self.inner.scoped.flush(name, subtree);
         if let Some(wire) = &self.inner.wire {
@@ -255,7 +246,7 @@ impl Recursor {
     /// Empty both caches (the server-selection table is kept).
     pub fn flush_all(&self) {
         self.inner.cache.clear();
-        self.inner.no_cuts.invalidate_all();
+        self.inner.no_cuts.clear();
         self.inner.dnssec.clear();
         self.inner.scoped.clear();
         if let Some(wire) = &self.inner.wire {

@@ -287,11 +287,7 @@ impl Recursor {
         // Stale data is looked for only when it may be served: most misses resolve in time,
         // and the walk through both caches is not free.
         let recently_failed = self.inner.failed_ever.load(Ordering::Relaxed)
-            && self
-                .inner
-                .failed_recently
-                .get(&key)
-                .is_some_and(|until| now < until);
+            && self.inner.failed_recently.holds(&key, now);
         if recently_failed && let Some(stale) = self.stale_answer(&question, subnet, now, checked) {
             bump(&self.inner.stats.stale_served_failed);
             return stale;
@@ -396,7 +392,7 @@ impl Recursor {
                 this.inner.failed_ever.store(true, Ordering::Relaxed);
                 this.inner.failed_recently.insert(entry.key.clone(), until);
             } else if this.inner.failed_ever.load(Ordering::Relaxed) {
-                this.inner.failed_recently.invalidate(&entry.key);
+                this.inner.failed_recently.remove(&entry.key);
             }
             drop(entry);
             resolution
