@@ -15,8 +15,9 @@ use std::time::Duration;
 
 use futures::future::BoxFuture;
 use scoped_ecs::{Direction, ReplyEcs, check_reply_opt, find_ecs, message_ecs, scan_opt};
+use tokio::io::unix::AsyncFd;
 use tokio::io::{AsyncReadExt, AsyncWriteExt, Interest};
-use tokio::net::{TcpSocket, UdpSocket};
+use tokio::net::TcpSocket;
 
 use crate::counters::bump;
 
@@ -233,7 +234,9 @@ async fn udp_exchange(
         .echo_timeout
         .map(|echo| (deadline - query.timeout + echo).min(deadline));
     let socket = query_socket(source, query.server)?;
-    socket.send_to(&query.message, query.server).await?;
+    // A fresh socket's send buffer is empty: the send does not block. Should it fail anyway
+    // (`ENOBUFS`, `EAGAIN` under memory pressure), the try fails and the engine moves on.
+    socket.get_ref().send_to(&query.message, query.server)?;
     let mut echo_missing = false;
     loop {
         let until = match echo_deadline {
@@ -246,18 +249,20 @@ async fn udp_exchange(
             Err(_) if echo_missing => return Err(TransportError::EchoMissing(query.timeout)),
             Err(_) => return Err(TransportError::Timeout(query.timeout)),
         };
-        if ready.is_error() {
+        if ready.ready().is_error() {
             // An ICMP error for the query (port or host unreachable): the server will not
             // answer, so the try ends now rather than at its timeout.
-            if let Some(error) = socket.take_error()? {
+            if let Some(error) = socket.get_ref().take_error()? {
                 return Err(error.into());
             }
             // Nothing pending after all: clear the readiness, or the wait would not wait.
-            let _ = socket.try_io(Interest::ERROR, || {
+            let _ = socket.try_io(Interest::ERROR, |_| {
                 Err::<(), _>(io::Error::from(io::ErrorKind::WouldBlock))
             });
         }
-        let received = match receive(&socket, query) {
+        drop(ready);
+        // Readiness is cleared when the socket turns out empty.
+        let received = match socket.try_io(Interest::READABLE, |socket| receive(socket, query)) {
             Ok(received) => received,
             // Readiness can be spurious: wait again.
             Err(e) if e.kind() == io::ErrorKind::WouldBlock => continue,
@@ -295,9 +300,9 @@ thread_local! {
 /// One datagram from `socket`, without waiting, judged against `query`. Only the server's
 /// address and port can send the reply: the socket is not connected (see [`query_socket`]),
 /// so a datagram from anywhere else is stray, whatever it holds.
-fn receive(socket: &UdpSocket, query: &UpstreamQuery) -> io::Result<Received> {
+fn receive(socket: &std::net::UdpSocket, query: &UpstreamQuery) -> io::Result<Received> {
     RECEIVE.with_borrow_mut(|buf| {
-        let (len, from) = socket.try_recv_from(buf)?;
+        let (len, from) = socket.recv_from(buf)?;
         let datagram = &buf[..len];
         // Address and port only: the socket is of the server's family, so both are written
         // the same way, and a flow label or scope is no part of who sent it.
@@ -324,7 +329,14 @@ fn receive(socket: &UdpSocket, query: &UpstreamQuery) -> io::Result<Received> {
 /// reply's source is checked here instead ([`receive`]). ICMP errors, which Linux gives only
 /// to connected sockets unless asked, are asked for (`IP_RECVERR`): a server whose port is
 /// closed fails its try at once.
-fn query_socket(source: SocketAddr, server: SocketAddr) -> io::Result<UdpSocket> {
+///
+/// Registered with the reactor for reading only. A UDP socket is writable at once and again
+/// after every datagram it sends, and with write interest each of those moments woke the
+/// reactor for nothing: one needless event per query, half of what `epoll_wait` returned.
+fn query_socket(
+    source: SocketAddr,
+    server: SocketAddr,
+) -> io::Result<AsyncFd<std::net::UdpSocket>> {
     use socket2::{Domain, Socket, Type};
     let socket = Socket::new(
         Domain::for_address(server),
@@ -343,7 +355,14 @@ fn query_socket(source: SocketAddr, server: SocketAddr) -> io::Result<UdpSocket>
     if !source.ip().is_unspecified() {
         socket.bind(&source.into())?;
     }
-    UdpSocket::from_std(socket.into())
+    let socket = std::net::UdpSocket::from(socket);
+    // SAFETY: `register_with_interest` needs the descriptor that `as_raw_fd` returns to stay
+    // open and the same for as long as the `AsyncFd` lives. A `std::net::UdpSocket` owns its
+    // descriptor, never replaces it, and closes it only when dropped, which the `AsyncFd`
+    // (its owner, never asked for it back here) does after deregistering it.
+    #[allow(unsafe_code)]
+    let registered = unsafe { AsyncFd::register_with_interest(socket, Interest::READABLE) };
+    registered.map_err(io::Error::from)
 }
 
 async fn tcp_exchange(
@@ -382,7 +401,7 @@ mod tests {
 
     use hickory_proto::op::{Message, MessageType, OpCode, Query};
     use hickory_proto::rr::{Name, RecordType};
-    use tokio::net::TcpListener;
+    use tokio::net::{TcpListener, UdpSocket};
 
     use super::*;
 
