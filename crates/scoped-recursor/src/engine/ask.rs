@@ -7,7 +7,6 @@ use hickory_proto::rr::{Name, RecordType};
 use scoped_cache::Trust;
 use scoped_ecs::{AllowReason, CacheScope, EcsWithheld, QueryPurpose, UpstreamEcs, cache_scope};
 use tokio::sync::Notify;
-use tokio::time::Instant;
 use tracing::debug;
 
 use super::ctx::{Asking, Ctx};
@@ -48,7 +47,7 @@ impl Recursor {
             format!("  -> {addr}: {name} {qtype}, {ecs}")
         });
         let ecs = decision.option();
-        let (response, ecs_outcome) =
+        let (response, ecs_outcome, now) =
             match self.exchange(addr, name, qtype, ctx, ecs, overdue).await {
                 Ok(exchanged) => exchanged,
                 Err(ExchangeError::Server(failed)) => {
@@ -63,7 +62,6 @@ impl Recursor {
                 Err(ExchangeError::Budget(e)) => return Err(e),
             };
         let scope = reply_scope(qtype, ecs_outcome, decision);
-        let now = Instant::now();
         match classify(&response, zone, name, qtype) {
             Classified::Lame(reason) => {
                 ctx.trace(|| format!("  <- {addr}: unusable ({reason:?}); next server"));

@@ -183,8 +183,8 @@ impl Ctx {
                 .is_ok()
     }
 
-    pub(super) fn spend_query(&self) -> Result<(), ResolveError> {
-        if Instant::now() >= self.budget.deadline {
+    pub(super) fn spend_query(&self, now: Instant) -> Result<(), ResolveError> {
+        if now >= self.budget.deadline {
             return Err(ResolveError::Deadline);
         }
         self.budget

@@ -150,8 +150,8 @@ impl Recursor {
     /// One question to one server, driving its [`ExchangePlan`]: each try the plan asks for is
     /// sent and awaited here, and what came back goes to the plan, which says what next. Each
     /// try feeds the server's SRTT or its penalty, and spends from the question's budget; a try
-    /// still unanswered at the server's RTO wakes `overdue`. Returns the response and what
-    /// became of ECS.
+    /// still unanswered at the server's RTO wakes `overdue`. Returns the response, what became
+    /// of ECS, and when the reply came (a clock read the caller need not repeat).
     pub(super) async fn exchange(
         &self,
         addr: IpAddr,
@@ -160,7 +160,7 @@ impl Recursor {
         ctx: &Ctx,
         ecs: Option<Ecs>,
         overdue: &Notify,
-    ) -> Result<(Message, EcsExchange), ExchangeError> {
+    ) -> Result<(Message, EcsExchange, Instant), ExchangeError> {
         let infra = &self.inner.infra;
         let mut now = Instant::now();
         let (edns_broken, ecs_capability) = infra.capabilities(addr, now);
@@ -185,7 +185,7 @@ impl Recursor {
                     attempt = again;
                     now = Instant::now();
                 }
-                (Next::Done(outcome), Some(response)) => return Ok((response, outcome)),
+                (Next::Done(outcome), Some(response)) => return Ok((response, outcome, ended)),
                 (Next::Done(_), None) => return Err(ExchangeError::Server(failed)),
                 (Next::Fail(failure), _) => {
                     debug!(%addr, %name, ?failure, "no usable reply from this server");
@@ -216,7 +216,7 @@ impl Recursor {
             .as_ref()
             .map_or_else(|| self.port_of(addr), |route| route.port);
         let server = SocketAddr::new(addr, port);
-        ctx.spend_query().map_err(ExchangeError::Budget)?;
+        ctx.spend_query(now).map_err(ExchangeError::Budget)?;
         let id: u16 = rand::random();
         let dnssec_ok = config.dnssec.validation;
         let cookie = attempt
@@ -283,7 +283,7 @@ impl Recursor {
                 // the RTO is taken first, as `tokio::time::timeout` did.
                 biased;
                 exchanged = &mut exchanged => Early::Done(exchanged),
-                () = tokio::time::sleep(soft) => Early::Overdue,
+                () = tokio::time::sleep_until(started + soft) => Early::Overdue,
                 () = silenced, if udp => Early::Silenced,
             }
         } else {

@@ -137,7 +137,7 @@ impl Recursor {
         let exchanged = self
             .exchange(addr, name, qtype, ctx, decision.option(), &overdue)
             .await;
-        let (mut response, ecs_outcome) = match exchanged {
+        let (mut response, ecs_outcome, now) = match exchanged {
             Ok(exchanged) => exchanged,
             Err(ExchangeError::Server(failed)) => {
                 ctx.note_failure(zone, failed);
@@ -169,7 +169,7 @@ impl Recursor {
             }
         };
         ctx.trace(|| trace_final(addr, &step, ecs_outcome, scope));
-        self.cache_step(&step, &response, zone, qtype, scope, Instant::now(), true);
+        self.cache_step(&step, &response, zone, qtype, scope, now, true);
         let evidence = Box::new(if self.validating() {
             Evidence::of(&response, zone)
         } else {

@@ -96,9 +96,9 @@ impl Recursor {
         let mut queued = false;
         loop {
             if newest.is_none() && !waiting.is_empty() {
-                match self.next_server(&waiting) {
+                let now = Instant::now();
+                match self.next_server(&waiting, now) {
                     Some(index) => {
-                        let now = Instant::now();
                         let go = if tried.is_empty() {
                             infra.count_first_try(now);
                             true
@@ -182,8 +182,7 @@ impl Recursor {
     }
 
     /// The index in `waiting` of the first server not at its in-flight limit, if any.
-    fn next_server(&self, waiting: &VecDeque<IpAddr>) -> Option<usize> {
-        let now = Instant::now();
+    fn next_server(&self, waiting: &VecDeque<IpAddr>, now: Instant) -> Option<usize> {
         waiting
             .iter()
             .position(|&addr| !self.inner.infra.is_busy(addr, now))
