@@ -447,6 +447,29 @@ fn bind_outside_a_runtime_is_an_error_not_a_panic() {
     assert!(bind(loopback_config()).is_err());
 }
 
+/// Sends `burst` A queries for `name` (IDs 1 to `burst`) on the connected `client` before
+/// reading any answer, then reads one answer of one record for each ID. 100 answers fit the
+/// default socket buffers even if the client reads late.
+async fn burst_answered(client: &UdpSocket, name: &str, burst: u16) {
+    for id in 1..=burst {
+        client
+            .send(&wire(&query(id, name, RecordType::A)))
+            .await
+            .unwrap();
+    }
+    let mut buffer = vec![0u8; 4096];
+    let mut ids = std::collections::HashSet::new();
+    while ids.len() < usize::from(burst) {
+        let len = timeout(PATIENCE, client.recv(&mut buffer))
+            .await
+            .expect("every query is answered")
+            .unwrap();
+        let response = Message::from_vec(&buffer[..len]).unwrap();
+        assert_eq!(response.answers.len(), 1);
+        assert!(ids.insert(response.metadata.id), "one response per query");
+    }
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_burst_of_cache_hits_is_answered_in_full_from_batched_reads() {
     let resolver = Arc::new(
@@ -468,24 +491,8 @@ async fn a_burst_of_cache_hits_is_answered_in_full_from_batched_reads() {
         .unwrap()
         .unwrap();
     // Then a burst, sent before any answer is read: the server reads several per call.
-    // 100 answers fit the default socket buffers even if the client reads late.
     const BURST: u16 = 100;
-    for id in 1..=BURST {
-        client
-            .send(&wire(&query(id, "fast.example.", RecordType::A)))
-            .await
-            .unwrap();
-    }
-    let mut ids = std::collections::HashSet::new();
-    while ids.len() < usize::from(BURST) {
-        let len = timeout(PATIENCE, client.recv(&mut buffer))
-            .await
-            .expect("every query is answered")
-            .unwrap();
-        let response = Message::from_vec(&buffer[..len]).unwrap();
-        assert_eq!(response.answers.len(), 1);
-        ids.insert(response.metadata.id);
-    }
+    burst_answered(&client, "fast.example.", BURST).await;
     assert_eq!(
         resolver.seen().len(),
         1,
@@ -505,23 +512,7 @@ async fn full_path_responses_finishing_together_share_send_calls() {
     client.connect(server.addr).await.unwrap();
     // All resolving at once (300 ms each), so their timers end within a few ticks.
     const BURST: u16 = 100;
-    for id in 1..=BURST {
-        client
-            .send(&wire(&query(id, "slow.example.", RecordType::A)))
-            .await
-            .unwrap();
-    }
-    let mut buffer = vec![0u8; 4096];
-    let mut ids = std::collections::HashSet::new();
-    while ids.len() < usize::from(BURST) {
-        let len = timeout(PATIENCE, client.recv(&mut buffer))
-            .await
-            .expect("every query is answered")
-            .unwrap();
-        let response = Message::from_vec(&buffer[..len]).unwrap();
-        assert_eq!(response.answers.len(), 1);
-        assert!(ids.insert(response.metadata.id), "one response per query");
-    }
+    burst_answered(&client, "slow.example.", BURST).await;
     let calls = server.stats.snapshot().udp_full_send_calls;
     // One call per response would be 100; at 32 per call it is 4 per round.
     assert!(
