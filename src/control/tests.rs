@@ -59,6 +59,7 @@ const EXPORTED_COUNTERS: [(&str, &[&str]); 3] = [
             "ecs_echoed",
             "truncated",
             "encode_errors",
+            "udp_full_send_calls",
             "tcp_accepted",
             "tcp_rejected_server_full",
             "tcp_rejected_per_client",
