@@ -245,11 +245,11 @@ async fn udp_exchange(
         };
         let wait = socket.ready(Interest::READABLE | Interest::ERROR);
         let ready = match tokio::time::timeout_at(until, wait).await {
-            Ok(ready) => ready?,
+            Ok(ready) => ready?.ready(),
             Err(_) if echo_missing => return Err(TransportError::EchoMissing(query.timeout)),
             Err(_) => return Err(TransportError::Timeout(query.timeout)),
         };
-        if ready.ready().is_error() {
+        if ready.is_error() {
             // An ICMP error for the query (port or host unreachable): the server will not
             // answer, so the try ends now rather than at its timeout.
             if let Some(error) = socket.get_ref().take_error()? {
@@ -260,7 +260,6 @@ async fn udp_exchange(
                 Err::<(), _>(io::Error::from(io::ErrorKind::WouldBlock))
             });
         }
-        drop(ready);
         // Readiness is cleared when the socket turns out empty.
         let received = match socket.try_io(Interest::READABLE, |socket| receive(socket, query)) {
             Ok(received) => received,

@@ -329,23 +329,18 @@ mod batched {
                     }
                 }
                 if !answers.is_empty() {
-                    self.send_answers(fd, &responses, &answers).await;
+                    self.send_answers(&responses, &answers).await;
                 }
             }
         }
 
         /// Sends the fast answers with one `sendmmsg`, or one by one what it could not send.
-        async fn send_answers(
-            &self,
-            fd: i32,
-            responses: &[Vec<u8>; BATCH],
-            answers: &[SockaddrStorage],
-        ) {
+        async fn send_answers(&self, responses: &[Vec<u8>; BATCH], answers: &[SockaddrStorage]) {
             let slices = responses.each_ref().map(|r| [IoSlice::new(r)]);
             let addresses: [Option<SockaddrStorage>; BATCH] =
                 std::array::from_fn(|i| answers.get(i).copied());
             let count = answers.len();
-            let sent = send_many(&self.socket, fd, &slices[..count], &addresses[..count]);
+            let sent = send_many(&self.socket, &slices[..count], &addresses[..count]);
             for (address, response) in answers[sent..].iter().zip(&responses[sent..]) {
                 if let Some(client) = std_addr(address) {
                     send(&self.socket, response, client).await;
@@ -360,7 +355,6 @@ mod batched {
     /// the socket's send buffer is full: the caller sends the rest one by one, waiting).
     fn send_many(
         socket: &UdpSocket,
-        fd: i32,
         slices: &[[IoSlice<'_>; 1]],
         addresses: &[Option<SockaddrStorage>],
     ) -> usize {
@@ -368,7 +362,7 @@ mod batched {
             .try_io(Interest::WRITABLE, || {
                 SEND_HEADERS.with_borrow_mut(|headers| {
                     let results = sendmmsg(
-                        fd,
+                        socket.as_raw_fd(),
                         headers,
                         slices.iter(),
                         addresses,
@@ -390,7 +384,6 @@ mod batched {
         responses: &[(Vec<u8>, SocketAddr)],
         stats: &FrontendStats,
     ) {
-        let fd = socket.as_raw_fd();
         for chunk in responses.chunks(BATCH) {
             let slices: [[IoSlice<'_>; 1]; BATCH] = std::array::from_fn(|i| {
                 [IoSlice::new(
@@ -400,12 +393,7 @@ mod batched {
             let addresses: [Option<SockaddrStorage>; BATCH] =
                 std::array::from_fn(|i| chunk.get(i).map(|&(_, to)| SockaddrStorage::from(to)));
             FrontendStats::bump(&stats.udp_full_send_calls);
-            let sent = send_many(
-                socket,
-                fd,
-                &slices[..chunk.len()],
-                &addresses[..chunk.len()],
-            );
+            let sent = send_many(socket, &slices[..chunk.len()], &addresses[..chunk.len()]);
             for (response, client) in &chunk[sent..] {
                 send(socket, response, *client).await;
             }
