@@ -12,23 +12,29 @@ use hickory_proto::rr::Name;
 
 /// Whether `a` and `b` are the same name, ASCII case ignored (RFC 4343): `a == b`.
 pub fn same_name(a: &Name, b: &Name) -> bool {
+    let (x, y) = (a.iter(), b.iter());
     a.is_fqdn() == b.is_fqdn()
         && a.len() == b.len()
-        && a.iter().len() == b.iter().len()
-        && a.iter()
-            .zip(b.iter())
-            .all(|(x, y)| x.eq_ignore_ascii_case(y))
+        && x.len() == y.len()
+        && x.zip(y).all(|(x, y)| same_label(x, y))
 }
 
 /// Whether `name` is `zone` or below it, ASCII case ignored: `zone.zone_of(name)`.
 pub fn is_within(name: &Name, zone: &Name) -> bool {
-    // From the root: only the zone's labels are looked at.
-    zone.iter().len() <= name.iter().len()
-        && name
-            .iter()
-            .rev()
-            .zip(zone.iter().rev())
-            .all(|(x, y)| x.eq_ignore_ascii_case(y))
+    let (x, y) = (name.iter(), zone.iter());
+    // From the root: only the zone's labels are looked at. A name shorter (in octets) than the
+    // zone cannot be below it.
+    y.len() <= x.len()
+        && zone.len() <= name.len()
+        && x.rev().zip(y.rev()).all(|(x, y)| same_label(x, y))
+}
+
+/// Two labels equal, ASCII case ignored. The octets are compared as they are first: the names
+/// a resolver compares mostly come in one case (a reply's owner names point at its question),
+/// and a plain comparison is one `memcmp`, where folding the case goes octet by octet.
+#[inline]
+fn same_label(x: &[u8], y: &[u8]) -> bool {
+    x.len() == y.len() && (x == y || x.eq_ignore_ascii_case(y))
 }
 
 /// The ancestor of `name` with its last `labels` labels (`name` itself if it has no more):
