@@ -428,14 +428,17 @@ impl RecordCache {
     }
 
     /// The data under `key` as `read` sees it at `now` (TTLs set), and whether this read
-    /// claimed its refresh, and what validation said about it.
+    /// claimed its refresh, and what validation said about it. Sets `seen` when the key has an
+    /// entry at all, usable or not.
     fn read_checked(
         &self,
         key: &CacheKey,
         now: Instant,
         read: Read,
+        seen: &std::cell::Cell<bool>,
     ) -> Option<(CachedData, bool, Validation)> {
         let entry = self.lookup(key)?;
+        seen.set(true);
         let (ttl, refresh) = read_ttl(
             entry.expires,
             entry.ttl,

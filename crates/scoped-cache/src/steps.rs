@@ -2,6 +2,7 @@
 //! negative entry at the name, an NXDOMAIN above it, a CNAME, a DNAME above it — with what
 //! DNSSEC validation said about the entry.
 
+use std::cell::Cell;
 use std::sync::atomic::Ordering;
 
 use hickory_proto::op::ResponseCode;
@@ -43,9 +44,24 @@ impl RecordCache {
         now: Instant,
         read: Read,
     ) -> Option<(AnswerStep, bool, Validation)> {
+        self.step_seen(name, qtype, now, read, &Cell::new(false))
+    }
+
+    /// [`step_checked`](Self::step_checked), setting `seen` when any entry it looked up was in
+    /// the cache, whatever its age, trust or validation: left unset, a step by any other
+    /// [`Read`] (a stale one above all) would find nothing either, for it looks up the same
+    /// keys. On a miss the resolver needs no timer for a stale answer then.
+    pub fn step_seen(
+        &self,
+        name: &Name,
+        qtype: RecordType,
+        now: Instant,
+        read: Read,
+        seen: &Cell<bool>,
+    ) -> Option<(AnswerStep, bool, Validation)> {
         // One key made for the name; the others are its type changed or its suffixes.
         let key = CacheKey::rrset(name, qtype, DNSClass::IN);
-        match self.read_checked(&key, now, read) {
+        match self.read_checked(&key, now, read, seen) {
             Some((CachedData::Rrset { records, trust }, refresh, v)) if trust.answers_clients() => {
                 return Some((AnswerStep::Records(records), refresh, v));
             }
@@ -58,19 +74,19 @@ impl RecordCache {
             }
             _ => {}
         }
-        if let Some(found) = self.name_error_at_or_above(&key, now, read) {
+        if let Some(found) = self.name_error_at_or_above(&key, now, read, seen) {
             return Some(found);
         }
         if qtype != RecordType::CNAME
             && let Some((CachedData::Rrset { mut records, trust }, refresh, v)) =
-                self.read_checked(&key.with_type(Some(RecordType::CNAME)), now, read)
+                self.read_checked(&key.with_type(Some(RecordType::CNAME)), now, read, seen)
             && trust.answers_clients()
             && !records.is_empty()
         {
             let sigs = rrsigs(records.split_off(1));
             return Some((AnswerStep::Cname(records.remove(0), sigs), refresh, v));
         }
-        self.dname_above_checked(&key, now, read)
+        self.dname_above_checked(&key, now, read, seen)
             .and_then(|(records, refresh, v)| {
                 Some((AnswerStep::from_dname(name, records)?, refresh, v))
             })
@@ -81,7 +97,7 @@ impl RecordCache {
     /// until a DNAME was ever stored, then one filter probe per ancestor.
     pub fn dname_above(&self, name: &Name, now: Instant, read: Read) -> Option<(Record, bool)> {
         let key = CacheKey::rrset(name, RecordType::DNAME, DNSClass::IN);
-        self.dname_above_checked(&key, now, read)
+        self.dname_above_checked(&key, now, read, &Cell::new(false))
             .map(|(mut records, refresh, _)| (records.swap_remove(0), refresh))
     }
 
@@ -92,6 +108,7 @@ impl RecordCache {
         key: &CacheKey,
         now: Instant,
         read: Read,
+        seen: &Cell<bool>,
     ) -> Option<(Vec<Record>, bool, Validation)> {
         if !self.dnames.load(Ordering::Relaxed) {
             return None;
@@ -99,7 +116,7 @@ impl RecordCache {
         let may_hold = |hash| self.presence.may_hold(hash);
         for key in key.up_from(Some(RecordType::DNAME), true, may_hold) {
             if let Some((CachedData::Rrset { records, trust }, refresh, v)) =
-                self.read_checked(&key, now, read)
+                self.read_checked(&key, now, read, seen)
                 && trust.answers_clients()
                 && !records.is_empty()
             {
@@ -116,10 +133,11 @@ impl RecordCache {
         key: &CacheKey,
         now: Instant,
         read: Read,
+        seen: &Cell<bool>,
     ) -> Option<(AnswerStep, bool, Validation)> {
         for key in key.up_from(None, false, |hash| self.presence.may_hold(hash)) {
             if let Some((CachedData::NxDomain { soa }, refresh, v)) =
-                self.read_checked(&key, now, read)
+                self.read_checked(&key, now, read, seen)
             {
                 return Some((
                     AnswerStep::Negative(ResponseCode::NXDomain, *soa),

@@ -632,6 +632,52 @@ async fn stale_read_covers_negative_answers_and_cname_links() {
     assert_eq!(step_ttl(&step), STALE_TTL);
 }
 
+/// A live step that finds nothing says whether it looked at any entry at all: where it saw
+/// none, a stale step finds nothing either; where a stale step finds something, it saw one.
+#[tokio::test(start_paused = true)]
+async fn a_step_says_whether_it_saw_any_entry() {
+    let cache = RecordCache::new(CacheConfig {
+        max_stale: 600,
+        ..CacheConfig::default()
+    });
+    let now = Instant::now();
+    cache.insert_rrset(
+        vec![a("www.example.", 60, 1)],
+        Trust::AuthoritativeAnswer,
+        now,
+    );
+    cache.insert_rrset(vec![a("ns.example.", 60, 2)], Trust::Glue, now);
+    cache.insert_negative(&name("gone.example."), None, soa("example.", 60, 60), now);
+    cache.insert_rrset(
+        vec![cname("alias.example.", 60, "www.example.")],
+        Trust::AuthoritativeAnswer,
+        now,
+    );
+    // (owner, type, whether a stale step finds something once all has expired, whether the
+    // live step sees an entry then).
+    let questions = [
+        ("www.example.", RecordType::A, true, true),
+        ("www.example.", RecordType::AAAA, false, false),
+        ("a.gone.example.", RecordType::A, true, true),
+        ("alias.example.", RecordType::A, true, true),
+        ("alias.example.", RecordType::CNAME, true, true),
+        // Glue answers no client, stale or not; seen all the same.
+        ("ns.example.", RecordType::A, false, true),
+        ("new.example.", RecordType::A, false, false),
+    ];
+    tokio::time::advance(Duration::from_secs(120)).await;
+    let now = Instant::now();
+    for (owner, rtype, stale, expect_seen) in questions {
+        let seen = std::cell::Cell::new(false);
+        let live = cache.step_seen(&name(owner), rtype, now, Read::Hit, &seen);
+        assert!(live.is_none(), "{owner} {rtype}: expired");
+        assert_eq!(seen.get(), expect_seen, "{owner} {rtype}: seen");
+        let found = cache.step(&name(owner), rtype, now, Read::Stale).is_some();
+        assert_eq!(found, stale, "{owner} {rtype}: a stale step");
+        assert!(seen.get() || !found, "{owner} {rtype}: stale data unseen");
+    }
+}
+
 #[tokio::test(start_paused = true)]
 async fn serve_stale_off_keeps_nothing_past_the_ttl() {
     let cache = RecordCache::new(CacheConfig {

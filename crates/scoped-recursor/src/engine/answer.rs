@@ -26,6 +26,16 @@ pub(super) enum FromCache {
     Nothing,
 }
 
+/// What a read of the caches noticed on its way, beside what it found.
+#[derive(Default)]
+pub(super) struct Noted {
+    /// A link claimed its entry's prefetch ([`Read::Hit`]).
+    pub(super) refresh: Cell<bool>,
+    /// An entry was in a cache under a key the read looked up, usable or not. Without one, a
+    /// stale read of the same question finds nothing either.
+    pub(super) seen: Cell<bool>,
+}
+
 impl FromCache {
     /// The answer, if the caches hold all of it.
     pub(super) fn answer(self) -> Option<Resolution> {
@@ -45,7 +55,7 @@ impl Recursor {
         subnet: Option<IpNet>,
         now: Instant,
         read: Read,
-        refresh: &Cell<bool>,
+        noted: &Noted,
         checked: bool,
     ) -> FromCache {
         let max_links = self.inner.config.max_cname_chain;
@@ -56,7 +66,7 @@ impl Recursor {
             max_links,
             now,
             read,
-            refresh,
+            noted,
             checked,
         ) else {
             return FromCache::Nothing;
@@ -77,7 +87,7 @@ impl Recursor {
     /// Assemble an answer from both caches, link by link: for each name the entry tailored to
     /// `subnet` wins over the untailored one (E19: any covering prefix is longer than 0), and the
     /// answer's scope is the longest of the links used (E18). `None` when nothing is known
-    /// about `name` itself. `refresh` is set when a link claimed its prefetch (`Read::Hit`).
+    /// about `name` itself. `noted` says what the read saw on its way ([`Noted`]).
     /// With `checked`, a link that was not validated counts as unknown (it is resolved again),
     /// and the status of the answer is that of its links together.
     #[allow(clippy::too_many_arguments)]
@@ -89,19 +99,19 @@ impl Recursor {
         max_links: usize,
         now: Instant,
         read: Read,
-        refresh: &Cell<bool>,
+        noted: &Noted,
         checked: bool,
     ) -> Option<(scoped_cache::CachedAnswer, u8, Validation)> {
         let mut security = Validation::Secure;
         let (answer, scope) = scoped_cache::follow_chain(name, qtype, max_links, |link| {
             let (step, scope, claimed, validation) =
-                self.cached_step(link, qtype, subnet, now, read)?;
+                self.cached_step(link, qtype, subnet, now, read, &noted.seen)?;
             if checked && validation == Validation::Unchecked {
                 return None;
             }
             security = security.combine(validation);
             if claimed {
-                refresh.set(true);
+                noted.refresh.set(true);
             }
             Some((step, scope))
         })?;
@@ -117,7 +127,9 @@ impl Recursor {
     /// whether the read claimed the entry's refresh. Keys are built only as the lookups need
     /// them, RRset first (as in `RecordCache::step`): a hit costs one lookup per cache. A
     /// tailored DNAME above the name is looked for only once one was ever cached. Also says
-    /// what validation said about the entry.
+    /// what validation said about the entry. Sets `seen` when an entry was under a key looked
+    /// up, usable or not (any entry at all in the tailored cache counts: its reads tell no
+    /// more).
     pub(super) fn cached_step(
         &self,
         name: &Name,
@@ -125,6 +137,7 @@ impl Recursor {
         subnet: Option<IpNet>,
         now: Instant,
         read: Read,
+        seen: &Cell<bool>,
     ) -> Option<(AnswerStep, u8, bool, Validation)> {
         let class = DNSClass::IN;
         let tailored = |key: CacheKey| {
@@ -135,6 +148,9 @@ impl Recursor {
         };
         // Most resolvers' clients bring no subnet: then the tailored cache stays empty.
         let any_tailored = !self.inner.scoped.is_empty();
+        if any_tailored {
+            seen.set(true);
+        }
         any_tailored
             .then(|| tailored(CacheKey::rrset(name, qtype, class)))
             .flatten()
@@ -152,7 +168,7 @@ impl Recursor {
             .or_else(|| {
                 self.inner
                     .cache
-                    .step_checked(name, qtype, now, read)
+                    .step_seen(name, qtype, now, read, seen)
                     .map(|(step, claimed, validation)| (step, 0, claimed, validation))
             })
     }

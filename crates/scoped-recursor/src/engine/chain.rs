@@ -1,7 +1,6 @@
 //! One resolution of a client question: the budget, the chain of CNAMEs and DNAMEs (from the
 //! caches where it can, else by iteration), and the negative answer's SOA.
 
-use std::cell::Cell;
 use std::sync::{Arc, Mutex};
 
 use futures::future::BoxFuture;
@@ -12,7 +11,7 @@ use scoped_cache::{AnswerEnd, Read, Validation, hops, revisits};
 use tokio::time::Instant;
 use tracing::debug;
 
-use super::answer::{clamp, negative, positive, too_long};
+use super::answer::{Noted, clamp, negative, positive, too_long};
 use super::ctx::{Budget, Ctx, Lookup, Role};
 use super::stats::bump;
 use super::{Recursor, ResolveError};
@@ -146,7 +145,7 @@ impl Recursor {
                 }
                 let now = Instant::now();
                 let left = max_links - hops(&links);
-                let unused = Cell::new(false);
+                let unused = Noted::default();
                 // A refresh asks the question's own links again (the cache still has them).
                 let look = ctx.role != Role::Prefetch && lookup == Lookup::Again;
                 lookup = Lookup::Again;

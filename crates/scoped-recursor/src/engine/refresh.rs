@@ -1,13 +1,12 @@
 //! Keeping answers fresh: prefetch of entries hit near the end of their TTL, and serving stale
 //! data when a resolution fails or is slow (RFC 8767).
 
-use std::cell::Cell;
-
 use ipnet::IpNet;
 use scoped_cache::Read;
 use tokio::time::Instant;
 
 use super::Recursor;
+use super::answer::Noted;
 use super::ctx::{Lookup, Role};
 use super::request::{InflightKey, Part};
 use super::stats::bump;
@@ -43,7 +42,7 @@ impl Recursor {
         if !self.serves_stale() {
             return None;
         }
-        let unused = Cell::new(false);
+        let unused = Noted::default();
         let answer = self
             .answer_from_cache(question, subnet, now, Read::Stale, &unused, checked)
             .answer()?;

@@ -1,7 +1,6 @@
 //! Step 1, the client's request: answer from the caches, or join or start the one resolution of
 //! this (question, subnet) in flight (de-duplication), with serve-stale around it.
 
-use std::cell::Cell;
 use std::future::Future;
 use std::pin::Pin;
 use std::sync::atomic::Ordering;
@@ -17,7 +16,7 @@ use tokio::sync::Notify;
 use tokio::time::Instant;
 
 use super::Recursor;
-use super::answer::FromCache;
+use super::answer::{FromCache, Noted};
 use super::ctx::{Lookup, Role};
 use super::stats::bump;
 use crate::{Question, Resolution, ResolveRequest};
@@ -262,14 +261,14 @@ impl Recursor {
             return bogus;
         }
         let now = Instant::now();
-        let refresh = Cell::new(false);
+        let noted = Noted::default();
         let read = Read::Hit;
-        let cached = match self.answer_from_cache(&question, subnet, now, read, &refresh, checked) {
+        let cached = match self.answer_from_cache(&question, subnet, now, read, &noted, checked) {
             FromCache::Answer(hit) => {
                 bump(&self.inner.stats.cache_hits);
                 let hit =
                     self.mark_for_every_client(&question, self.with_proof(&question, subnet, hit));
-                if refresh.get() {
+                if noted.refresh.get() {
                     self.prefetch(question, subnet);
                 }
                 return hit;
@@ -292,11 +291,16 @@ impl Recursor {
             bump(&self.inner.stats.stale_served_failed);
             return stale;
         }
+        // The client waits for the resolution only so long when stale data could stand in for
+        // it. When the read above saw no entry at all for the question, live or expired, none
+        // can: then no timer (one per miss was a percent of its CPU, and each timer set can
+        // wake the runtime).
+        let stale_possible = self.serves_stale() && noted.seen.get();
         let part = self.flight(key, question.clone(), subnet, Role::Client, cached);
         if let Part::Joined(_) = part {
             bump(&self.inner.stats.deduplicated);
         }
-        let patience = match self.serves_stale() {
+        let patience = match stale_possible {
             true => self.inner.config.stale_client_timeout,
             false => None,
         };

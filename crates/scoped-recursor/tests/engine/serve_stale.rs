@@ -177,3 +177,34 @@ async fn stale_negative_answers_are_served_too() {
     assert!(res.stale);
     assert_eq!(res.authorities[0].ttl, scoped_cache::STALE_TTL);
 }
+
+/// The client timer is set on a miss only when a read saw something for the question; an
+/// expired NXDOMAIN of an ancestor counts (RFC 8020), and is served at the timer.
+#[tokio::test(start_paused = true)]
+async fn an_expired_nxdomain_above_the_name_is_served_at_the_client_timer() {
+    let internet = standard_internet();
+    let mut config = config_for(&internet);
+    config.query_timeout = Duration::from_secs(20);
+    config.infra.initial_rto = Duration::from_secs(5);
+    config.infra.min_rto = Duration::from_secs(5);
+    config.infra.max_rto = Duration::from_secs(10);
+    let recursor = recursor_with(&internet, config);
+    let res = ask(&recursor, "nx.example.com.", RecordType::A).await;
+    assert_eq!(res.rcode, ResponseCode::NXDomain);
+    tokio::time::advance(Duration::from_secs(61)).await;
+    example_com_servers(&internet, |s| s.set_delay(Duration::from_secs(3)));
+    let start = Instant::now();
+    let res = ask(&recursor, "below.nx.example.com.", RecordType::A).await;
+    assert_eq!(start.elapsed(), Duration::from_millis(1800), "the timer");
+    assert_eq!(res.rcode, ResponseCode::NXDomain);
+    assert!(res.stale);
+    // A name the caches know nothing of waits for its answer: nothing stale could come.
+    let start = Instant::now();
+    let res = ask(&recursor, "fresh.example.com.", RecordType::A).await;
+    assert!(
+        start.elapsed() >= Duration::from_secs(3),
+        "{:?}",
+        start.elapsed()
+    );
+    assert!(!res.stale);
+}
