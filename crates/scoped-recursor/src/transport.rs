@@ -8,9 +8,11 @@
 //! A transport must never return a datagram that does not match: on UDP it keeps waiting (until
 //! the timeout) past forged or stray replies and counts them.
 
+use std::future::Future;
 use std::io;
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
 use std::sync::Arc;
+use std::task::Poll;
 use std::time::Duration;
 
 use futures::future::BoxFuture;
@@ -103,6 +105,18 @@ pub trait Transport: Send + Sync + 'static {
     /// Send `query` and return the first reply that [`reply_matches`] it.
     fn exchange(&self, query: UpstreamQuery)
     -> BoxFuture<'static, Result<Vec<u8>, TransportError>>;
+
+    /// [`exchange`](Self::exchange), for a caller that polls the exchange again by its
+    /// [`echo_timeout`](UpstreamQuery::echo_timeout) when no reply has come by then, from a
+    /// timer of its own (the engine's try does, at the server's RTO). The transport may then
+    /// leave its own timeout unset until that poll: most replies come before it, and then no
+    /// second timer is set and cleared for nothing. The default is `exchange`.
+    fn exchange_repolled(
+        &self,
+        query: UpstreamQuery,
+    ) -> BoxFuture<'static, Result<Vec<u8>, TransportError>> {
+        self.exchange(query)
+    }
 }
 
 /// Does `reply` answer `query`? Same ID, QR set, exactly one question equal to the query's
@@ -200,6 +214,33 @@ impl Transport for NetTransport {
         &self,
         query: UpstreamQuery,
     ) -> BoxFuture<'static, Result<Vec<u8>, TransportError>> {
+        self.exchange_with(query, Timer::AtOnce)
+    }
+
+    fn exchange_repolled(
+        &self,
+        query: UpstreamQuery,
+    ) -> BoxFuture<'static, Result<Vec<u8>, TransportError>> {
+        self.exchange_with(query, Timer::WhenRepolled)
+    }
+}
+
+/// When a UDP exchange sets the timer of its timeout.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Timer {
+    /// With its first wait.
+    AtOnce,
+    /// Only when polled again with no reply in: the caller polls it by then (see
+    /// [`Transport::exchange_repolled`]).
+    WhenRepolled,
+}
+
+impl NetTransport {
+    fn exchange_with(
+        &self,
+        query: UpstreamQuery,
+        timer: Timer,
+    ) -> BoxFuture<'static, Result<Vec<u8>, TransportError>> {
         let source = self.source_for(&query.server);
         let counters = self.counters.clone();
         crate::boxed::pin_in_place(|| async move {
@@ -207,7 +248,7 @@ impl Transport for NetTransport {
             let result = match query.protocol {
                 Protocol::Udp => {
                     let deadline = tokio::time::Instant::now() + timeout;
-                    udp_exchange(source, &query, &counters, deadline).await
+                    udp_exchange(source, &query, &counters, (deadline, timer)).await
                 }
                 Protocol::Tcp => tokio::time::timeout(timeout, tcp_exchange(source, &query))
                     .await
@@ -228,7 +269,7 @@ async fn udp_exchange(
     source: SocketAddr,
     query: &UpstreamQuery,
     counters: &TransportCounters,
-    deadline: tokio::time::Instant,
+    (deadline, mut timer): (tokio::time::Instant, Timer),
 ) -> Result<Vec<u8>, TransportError> {
     let echo_deadline = query
         .echo_timeout
@@ -244,7 +285,13 @@ async fn udp_exchange(
             _ => deadline,
         };
         let wait = socket.ready(Interest::READABLE | Interest::ERROR);
-        let ready = match tokio::time::timeout_at(until, wait).await {
+        // Only the first wait can go without its timer: after any datagram the caller's own
+        // timer may have passed already.
+        let waited = match std::mem::replace(&mut timer, Timer::AtOnce) {
+            Timer::AtOnce => tokio::time::timeout_at(until, wait).await,
+            Timer::WhenRepolled => timer_when_repolled(until, wait).await,
+        };
+        let ready = match waited {
             Ok(ready) => ready?.ready(),
             Err(_) if echo_missing => return Err(TransportError::EchoMissing(query.timeout)),
             Err(_) => return Err(TransportError::Timeout(query.timeout)),
@@ -276,6 +323,32 @@ async fn udp_exchange(
         if echo_missing && echo_deadline.is_some_and(|echo| tokio::time::Instant::now() >= echo) {
             return Err(TransportError::EchoMissing(query.timeout));
         }
+    }
+}
+
+/// `wait`, given up at `until` as `tokio::time::timeout_at` would, but with the timer set only
+/// when polled a second time with `wait` still pending. The first poll starts the wait; a
+/// second comes from the reply (no timer ever set) or from the caller's own timer before
+/// `until` (then this one is set).
+async fn timer_when_repolled<F: Future>(
+    until: tokio::time::Instant,
+    wait: F,
+) -> Result<F::Output, tokio::time::error::Elapsed> {
+    let mut wait = std::pin::pin!(wait);
+    let mut polled = false;
+    let pending = std::future::poll_fn(|cx| match wait.as_mut().poll(cx) {
+        Poll::Ready(out) => Poll::Ready(Some(out)),
+        // Repolled with nothing in: from here on, as with the timer from the start.
+        Poll::Pending if polled => Poll::Ready(None),
+        Poll::Pending => {
+            polled = true;
+            Poll::Pending
+        }
+    })
+    .await;
+    match pending {
+        Some(out) => Ok(out),
+        None => tokio::time::timeout_at(until, wait).await,
     }
 }
 
@@ -600,6 +673,91 @@ mod tests {
                 .load(Ordering::Relaxed),
             4
         );
+    }
+
+    /// The timer of a repolled exchange's wait: none before the second poll; from then on the
+    /// wait ends at `until`, and not before. A wait that ends first gives its output.
+    #[tokio::test(start_paused = true)]
+    async fn the_wait_sets_its_timer_when_polled_again() {
+        use std::task::Poll;
+        let start = tokio::time::Instant::now();
+        let until = start + Duration::from_secs(5);
+        let mut never = std::pin::pin!(timer_when_repolled(until, std::future::pending::<()>()));
+        assert_eq!(futures::poll!(never.as_mut()), Poll::Pending);
+        // No timer yet: a second poll long after `until` is the first to see it passed.
+        tokio::time::advance(Duration::from_secs(9)).await;
+        assert!(matches!(
+            futures::poll!(never.as_mut()),
+            Poll::Ready(Err(_))
+        ));
+
+        let start = tokio::time::Instant::now();
+        let until = start + Duration::from_secs(5);
+        let mut never = std::pin::pin!(timer_when_repolled(until, std::future::pending::<()>()));
+        assert_eq!(futures::poll!(never.as_mut()), Poll::Pending);
+        tokio::time::advance(Duration::from_secs(1)).await;
+        assert_eq!(
+            futures::poll!(never.as_mut()),
+            Poll::Pending,
+            "timer set now"
+        );
+        assert!(never.await.is_err());
+        assert_eq!(
+            start.elapsed(),
+            Duration::from_secs(5),
+            "at `until`, not before"
+        );
+
+        let (tx, rx) = tokio::sync::oneshot::channel();
+        let until = tokio::time::Instant::now() + Duration::from_secs(5);
+        let mut answered = std::pin::pin!(timer_when_repolled(until, rx));
+        assert_eq!(futures::poll!(answered.as_mut()), Poll::Pending);
+        tx.send(7).unwrap();
+        assert_eq!(answered.await.unwrap().unwrap(), 7);
+    }
+
+    /// A repolled UDP exchange gets its reply as a plain one does, and, polled again at its
+    /// soft deadline with nothing in, still ends at its timeout (counted as one).
+    #[tokio::test]
+    async fn a_repolled_exchange_answers_and_times_out_like_a_plain_one() {
+        let server = UdpSocket::bind("127.0.0.1:0").await.unwrap();
+        let server_addr = server.local_addr().unwrap();
+        tokio::spawn(async move {
+            let mut buf = [0u8; 512];
+            let (len, client) = server.recv_from(&mut buf).await.unwrap();
+            let reply = reply_to(&buf[..len], 0x5151, "www.example.com.");
+            server.send_to(&reply, client).await.unwrap();
+            // The second query gets nothing.
+            let _ = server.recv_from(&mut buf).await;
+            std::future::pending::<()>().await;
+        });
+        let transport = NetTransport::new(&[]);
+        let query = |id| UpstreamQuery {
+            server: server_addr,
+            protocol: Protocol::Udp,
+            message: query_wire(id, "www.example.com."),
+            timeout: Duration::from_millis(300),
+            require_ecs_echo: false,
+            echo_timeout: Some(Duration::from_millis(100)),
+        };
+        let reply = transport.exchange_repolled(query(0x5151)).await.unwrap();
+        assert_eq!(Message::from_vec(&reply).unwrap().metadata.id, 0x5151);
+        // Polled again at the soft deadline, as the engine's try does at the RTO.
+        let started = std::time::Instant::now();
+        let mut silent = transport.exchange_repolled(query(0x5252));
+        let soft = tokio::time::sleep(Duration::from_millis(100));
+        tokio::select! {
+            biased;
+            _ = &mut silent => panic!("nothing was sent back"),
+            () = soft => {}
+        }
+        let err = tokio::time::timeout(Duration::from_secs(10), silent)
+            .await
+            .expect("bounded by its own timeout once repolled")
+            .unwrap_err();
+        assert!(matches!(err, TransportError::Timeout(_)), "{err:?}");
+        assert!(started.elapsed() >= Duration::from_millis(300));
+        assert_eq!(transport.counters().timeouts.load(Ordering::Relaxed), 1);
     }
 
     /// A port with nothing behind it answers with an ICMP error, which ends the try at once,

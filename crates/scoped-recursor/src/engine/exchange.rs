@@ -269,7 +269,9 @@ impl Recursor {
         // Taken before the send: a try already out when another try finds the server silent
         // goes overdue then, not at its own RTO.
         let silenced = times.silence.notified();
-        let mut exchanged = self.send(tls, query);
+        // Below, the wait polls the exchange again at the RTO if no reply came by then: the
+        // transport need set its own (hard) timeout only at that poll.
+        let mut exchanged = self.send(tls, query, soft < timeout);
         let end = TryEnd {
             addr,
             attempt,
@@ -394,16 +396,22 @@ impl Recursor {
 
     /// The query on its way: over the forwarder's TLS connection when the try has a TLS route
     /// (then never through the plain transport: no clear-text fallback), else the transport.
+    /// `repolled`: the caller polls the exchange again at the query's `echo_timeout` if no
+    /// reply came by then ([`Transport::exchange_repolled`]).
+    ///
+    /// [`Transport::exchange_repolled`]: crate::transport::Transport::exchange_repolled
     fn send(
         &self,
         tls: Option<TlsRoute>,
         query: UpstreamQuery,
+        repolled: bool,
     ) -> BoxFuture<'static, Result<Vec<u8>, TransportError>> {
         match tls {
             Some(route) => {
                 let this = self.clone();
                 Box::pin(async move { route.client.exchange(query, &this.inner.stats).await })
             }
+            None if repolled => self.inner.transport.exchange_repolled(query),
             None => self.inner.transport.exchange(query),
         }
     }
