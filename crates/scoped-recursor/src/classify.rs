@@ -196,7 +196,11 @@ pub fn classify(msg: &Message, zone: &Name, qname: &Name, qtype: RecordType) -> 
     let mut current = qname.clone();
     let mut records = Vec::new();
     let mut too_long = false;
-    while scoped_cache::hops(&links) <= MAX_LINKS_IN_RESPONSE && is_within(&current, zone) {
+    // The qname is in the zone (above); each CNAME target is checked as it is followed.
+    let mut in_zone = true;
+    while scoped_cache::hops(&links) <= MAX_LINKS_IN_RESPONSE
+        && (std::mem::take(&mut in_zone) || is_within(&current, zone))
+    {
         let at_current = |r: &&Record| same_name(&r.name, &current) && r.dns_class == DNSClass::IN;
         // A DNAME above the name redirects it, whatever the server put at the name itself.
         let link = match dname_above(msg, zone, &current) {
