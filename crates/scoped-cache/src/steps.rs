@@ -44,24 +44,28 @@ impl RecordCache {
         now: Instant,
         read: Read,
     ) -> Option<(AnswerStep, bool, Validation)> {
-        self.step_seen(name, qtype, now, read, &Cell::new(false))
+        let key = CacheKey::rrset(name, qtype, DNSClass::IN);
+        self.step_seen(name, &key, now, read, &Cell::new(false))
     }
 
     /// [`step_checked`](Self::step_checked), setting `seen` when any entry it looked up was in
     /// the cache, whatever its age, trust or validation: left unset, a step by any other
     /// [`Read`] (a stale one above all) would find nothing either, for it looks up the same
     /// keys. On a miss the resolver needs no timer for a stale answer then.
+    ///
+    /// `key` is the question's, [`CacheKey::rrset`] of `name` and the type asked (made once by
+    /// the caller, which keys other tables with it too); the other keys looked up are its type
+    /// changed or its suffixes.
     pub fn step_seen(
         &self,
         name: &Name,
-        qtype: RecordType,
+        key: &CacheKey,
         now: Instant,
         read: Read,
         seen: &Cell<bool>,
     ) -> Option<(AnswerStep, bool, Validation)> {
-        // One key made for the name; the others are its type changed or its suffixes.
-        let key = CacheKey::rrset(name, qtype, DNSClass::IN);
-        match self.read_checked(&key, now, read, seen) {
+        let qtype = key.rtype;
+        match self.read_checked(key, now, read, seen) {
             Some((CachedData::Rrset { records, trust }, refresh, v)) if trust.answers_clients() => {
                 return Some((AnswerStep::Records(records), refresh, v));
             }
@@ -74,10 +78,10 @@ impl RecordCache {
             }
             _ => {}
         }
-        if let Some(found) = self.name_error_at_or_above(&key, now, read, seen) {
+        if let Some(found) = self.name_error_at_or_above(key, now, read, seen) {
             return Some(found);
         }
-        if qtype != RecordType::CNAME
+        if qtype != Some(RecordType::CNAME)
             && let Some((CachedData::Rrset { mut records, trust }, refresh, v)) =
                 self.read_checked(&key.with_type(Some(RecordType::CNAME)), now, read, seen)
             && trust.answers_clients()
@@ -86,7 +90,7 @@ impl RecordCache {
             let sigs = rrsigs(records.split_off(1));
             return Some((AnswerStep::Cname(records.remove(0), sigs), refresh, v));
         }
-        self.dname_above_checked(&key, now, read, seen)
+        self.dname_above_checked(key, now, read, seen)
             .and_then(|(records, refresh, v)| {
                 Some((AnswerStep::from_dname(name, records)?, refresh, v))
             })

@@ -669,7 +669,8 @@ async fn a_step_says_whether_it_saw_any_entry() {
     let now = Instant::now();
     for (owner, rtype, stale, expect_seen) in questions {
         let seen = std::cell::Cell::new(false);
-        let live = cache.step_seen(&name(owner), rtype, now, Read::Hit, &seen);
+        let key = CacheKey::rrset(&name(owner), rtype, DNSClass::IN);
+        let live = cache.step_seen(&name(owner), &key, now, Read::Hit, &seen);
         assert!(live.is_none(), "{owner} {rtype}: expired");
         assert_eq!(seen.get(), expect_seen, "{owner} {rtype}: seen");
         let found = cache.step(&name(owner), rtype, now, Read::Stale).is_some();

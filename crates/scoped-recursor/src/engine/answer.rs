@@ -47,11 +47,14 @@ impl FromCache {
 }
 
 impl Recursor {
-    /// The answer the caches hold for `question`. With `checked` (validation on, CD clear),
-    /// only validated entries count: unchecked data is resolved (and validated) again.
+    /// The answer the caches hold for `question`, whose RRset key is `key`. With `checked`
+    /// (validation on, CD clear), only validated entries count: unchecked data is resolved
+    /// (and validated) again.
+    #[allow(clippy::too_many_arguments)]
     pub(super) fn answer_from_cache(
         &self,
         question: &Question,
+        key: &CacheKey,
         subnet: Option<IpNet>,
         now: Instant,
         read: Read,
@@ -60,7 +63,7 @@ impl Recursor {
     ) -> FromCache {
         let max_links = self.inner.config.max_cname_chain;
         let Some((cached, scope, security)) = self.cached_answer(
-            &question.name,
+            (&question.name, key),
             question.qtype,
             subnet,
             max_links,
@@ -87,13 +90,14 @@ impl Recursor {
     /// Assemble an answer from both caches, link by link: for each name the entry tailored to
     /// `subnet` wins over the untailored one (E19: any covering prefix is longer than 0), and the
     /// answer's scope is the longest of the links used (E18). `None` when nothing is known
-    /// about `name` itself. `noted` says what the read saw on its way ([`Noted`]).
+    /// about `name` itself. `noted` says what the read saw on its way ([`Noted`]). `key` is
+    /// the RRset key of `name` and `qtype`, made once by the caller.
     /// With `checked`, a link that was not validated counts as unknown (it is resolved again),
     /// and the status of the answer is that of its links together.
     #[allow(clippy::too_many_arguments)]
     pub(super) fn cached_answer(
         &self,
-        name: &Name,
+        (name, key): (&Name, &CacheKey),
         qtype: RecordType,
         subnet: Option<IpNet>,
         max_links: usize,
@@ -103,9 +107,20 @@ impl Recursor {
         checked: bool,
     ) -> Option<(scoped_cache::CachedAnswer, u8, Validation)> {
         let mut security = Validation::Secure;
+        // The first link is `name` itself, whose key the caller made; the next links' keys
+        // are made as they are reached.
+        let mut first = Some(key);
         let (answer, scope) = scoped_cache::follow_chain(name, qtype, max_links, |link| {
+            let made;
+            let key = match first.take() {
+                Some(key) => key,
+                None => {
+                    made = CacheKey::rrset(link, qtype, DNSClass::IN);
+                    &made
+                }
+            };
             let (step, scope, claimed, validation) =
-                self.cached_step(link, qtype, subnet, now, read, &noted.seen)?;
+                self.cached_step((link, key), qtype, subnet, now, read, &noted.seen)?;
             if checked && validation == Validation::Unchecked {
                 return None;
             }
@@ -132,7 +147,7 @@ impl Recursor {
     /// more).
     pub(super) fn cached_step(
         &self,
-        name: &Name,
+        (name, key): (&Name, &CacheKey),
         qtype: RecordType,
         subnet: Option<IpNet>,
         now: Instant,
@@ -152,7 +167,7 @@ impl Recursor {
             seen.set(true);
         }
         any_tailored
-            .then(|| tailored(CacheKey::rrset(name, qtype, class)))
+            .then(|| tailored(key.clone()))
             .flatten()
             .or_else(|| any_tailored.then(|| tailored(CacheKey::name_error(name, class)))?)
             .or_else(|| {
@@ -168,7 +183,7 @@ impl Recursor {
             .or_else(|| {
                 self.inner
                     .cache
-                    .step_seen(name, qtype, now, read, seen)
+                    .step_seen(name, key, now, read, seen)
                     .map(|(step, claimed, validation)| (step, 0, claimed, validation))
             })
     }

@@ -5,9 +5,9 @@ use std::sync::{Arc, Mutex};
 
 use futures::future::BoxFuture;
 use hickory_proto::op::ResponseCode;
-use hickory_proto::rr::{Name, Record, RecordType};
+use hickory_proto::rr::{DNSClass, Name, Record, RecordType};
 use ipnet::IpNet;
-use scoped_cache::{AnswerEnd, Read, Validation, hops, revisits};
+use scoped_cache::{AnswerEnd, CacheKey, Read, Validation, hops, revisits};
 use tokio::time::Instant;
 use tracing::debug;
 
@@ -152,8 +152,16 @@ impl Recursor {
                 if let Some((cached, s, v)) = look
                     .then(|| {
                         let (read, subnet, checked) = (Read::Live, ctx.subnet, ctx.validate);
+                        let key = CacheKey::rrset(&current, qtype, DNSClass::IN);
                         self.cached_answer(
-                            &current, qtype, subnet, left, now, read, &unused, checked,
+                            (&current, &key),
+                            qtype,
+                            subnet,
+                            left,
+                            now,
+                            read,
+                            &unused,
+                            checked,
                         )
                     })
                     .flatten()

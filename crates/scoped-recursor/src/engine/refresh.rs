@@ -2,7 +2,7 @@
 //! data when a resolution fails or is slow (RFC 8767).
 
 use ipnet::IpNet;
-use scoped_cache::Read;
+use scoped_cache::{CacheKey, Read};
 use tokio::time::Instant;
 
 use super::Recursor;
@@ -43,8 +43,9 @@ impl Recursor {
             return None;
         }
         let unused = Noted::default();
+        let key = CacheKey::rrset(&question.name, question.qtype, question.qclass);
         let answer = self
-            .answer_from_cache(question, subnet, now, Read::Stale, &unused, checked)
+            .answer_from_cache(question, &key, subnet, now, Read::Stale, &unused, checked)
             .answer()?;
         Some(Resolution {
             stale: true,

@@ -261,28 +261,31 @@ impl Recursor {
             return bogus;
         }
         let now = Instant::now();
+        // The question's key, made once: the caches' lookups and the in-flight table use it.
+        let key = InflightKey::new(&question, subnet, checked);
         let noted = Noted::default();
         let read = Read::Hit;
-        let cached = match self.answer_from_cache(&question, subnet, now, read, &noted, checked) {
-            FromCache::Answer(hit) => {
-                bump(&self.inner.stats.cache_hits);
-                let hit =
-                    self.mark_for_every_client(&question, self.with_proof(&question, subnet, hit));
-                if noted.refresh.get() {
-                    self.prefetch(question, subnet);
+        let first = &key.question;
+        let cached =
+            match self.answer_from_cache(&question, first, subnet, now, read, &noted, checked) {
+                FromCache::Answer(hit) => {
+                    bump(&self.inner.stats.cache_hits);
+                    let hit = self
+                        .mark_for_every_client(&question, self.with_proof(&question, subnet, hit));
+                    if noted.refresh.get() {
+                        self.prefetch(question, subnet);
+                    }
+                    return hit;
                 }
-                return hit;
-            }
-            FromCache::Partial => Lookup::Again,
-            // RFC 8198: validated NSEC/NSEC3 ranges may prove the name or type absent without asking.
-            FromCache::Nothing if let Some(nx) = self.aggressive(&question, checked) => {
-                return self.mark_for_every_client(&question, nx);
-            }
-            // The resolution that starts now need not walk the caches for this name again.
-            FromCache::Nothing => Lookup::Done,
-        };
+                FromCache::Partial => Lookup::Again,
+                // RFC 8198: validated NSEC/NSEC3 ranges may prove the name or type absent without asking.
+                FromCache::Nothing if let Some(nx) = self.aggressive(&question, checked) => {
+                    return self.mark_for_every_client(&question, nx);
+                }
+                // The resolution that starts now need not walk the caches for this name again.
+                FromCache::Nothing => Lookup::Done,
+            };
         bump(&self.inner.stats.cache_misses);
-        let key = InflightKey::new(&question, subnet, checked);
         // Stale data is looked for only when it may be served: most misses resolve in time,
         // and the walk through both caches is not free.
         let recently_failed = self.inner.failed_ever.load(Ordering::Relaxed)
