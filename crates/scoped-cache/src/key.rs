@@ -184,6 +184,14 @@ impl CacheKey {
         Name::from_bytes(&self.name).unwrap_or_else(|_| Name::root())
     }
 
+    /// A hash of the owner name alone, the same for every type and class (seeded per process
+    /// like the key's own).
+    pub(crate) fn name_hash(&self) -> u64 {
+        let mut state = KEY_SEED.build_hasher();
+        state.write(&self.name);
+        state.finish()
+    }
+
     /// The owner name in lowercase wire form.
     pub fn wire_name(&self) -> &[u8] {
         &self.name

@@ -383,6 +383,10 @@ impl moka::Expiry<CacheKey, Arc<NameEntry>> for ReclaimWhenAllDead {
 pub struct ScopedCache {
     entries: moka::sync::Cache<CacheKey, Arc<NameEntry>, crate::KeyHasher>,
     shared: Arc<Shared>,
+    /// Which owner names may have an entry, whatever its type: counted in at each put and out
+    /// when moka lets an entry go (as `presence.rs` counts the record cache's keys). A name the
+    /// filter rules out costs no lookup of any of its keys.
+    pub(crate) names: Arc<crate::presence::Presence>,
 }
 
 struct Shared {
@@ -417,6 +421,8 @@ impl ScopedCache {
         let gone = Arc::clone(&answers);
         let limit = Arc::new(crate::limit::ByteLimit::new(config.max_bytes));
         let scale = Arc::clone(&limit);
+        let names = Arc::new(crate::presence::Presence::for_cache(config.max_bytes));
+        let names_out = Arc::clone(&names);
         let entries = moka::sync::Cache::builder()
             .max_capacity(config.max_bytes)
             .weigher(move |key: &CacheKey, entry: &Arc<NameEntry>| {
@@ -433,12 +439,14 @@ impl ScopedCache {
             .eviction_policy(EvictionPolicy::lru())
             // For `flush` of a name or a subtree.
             .support_invalidation_closures()
-            .eviction_listener(move |_key, entry: Arc<NameEntry>, _cause| {
+            .eviction_listener(move |key: Arc<CacheKey>, entry: Arc<NameEntry>, _cause| {
                 gone.fetch_sub(entry.answer_count(), Ordering::Relaxed);
+                names_out.remove(key.name_hash());
             })
             .build_with_hasher(crate::KeyHasher::default());
         Self {
             entries,
+            names,
             shared: Arc::new(Shared {
                 ticks: AtomicU64::new(0),
                 answers,
@@ -506,6 +514,9 @@ impl ScopedCache {
             .load(Ordering::Relaxed)
             .clamp(1, MAX_PER_FAMILY);
         let answers = &self.shared.answers;
+        // Counted in before the put, so a read never finds the entry while the filter says
+        // its name has none; each put is counted out again when moka lets its value go.
+        self.names.add(key.name_hash());
         self.entries.entry(key).and_compute_with(|old| {
             let old = old.map(|e| e.into_value());
             let next = NameEntry::with(old.as_deref(), scope, data, ttl, now, tick, max, keep);
@@ -571,6 +582,13 @@ impl ScopedCache {
     /// cache while it is empty (a resolver whose clients never bring a subnet).
     pub fn is_empty(&self) -> bool {
         self.shared.answers.load(Ordering::Relaxed) == 0
+    }
+
+    /// Whether the cache may hold anything (live or not, of any type) for the owner of `key`:
+    /// `false` means surely nothing, and no key of that name needs looking up. Most names a
+    /// resolver with some tailoring clients resolves have nothing tailored.
+    pub fn may_hold_name(&self, key: &CacheKey) -> bool {
+        !self.is_empty() && self.names.may_hold(key.name_hash())
     }
 
     /// Whether anything is stored for `key` (live or not): for an answer to be the same for

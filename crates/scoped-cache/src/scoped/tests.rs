@@ -1006,3 +1006,49 @@ fn e21_a_per_name_bound_set_while_running_applies_at_the_next_insert() {
     assert_eq!(served(&cache, &k, Some("192.0.6.0/24"), now), Some(6));
     assert_eq!(served(&cache, &k, Some("192.0.1.0/24"), now), None);
 }
+
+/// The name filter: a name with any tailored entry (of any type, replaced or not) may be held;
+/// a name never stored is surely not; once every entry of a name is gone, neither is it.
+#[test]
+fn the_name_filter_holds_every_stored_name_and_forgets_removed_ones() {
+    let cache = ScopedCache::new(config());
+    let now = Instant::now();
+    assert!(!cache.may_hold_name(&key("www.example.")), "empty");
+    // Two puts of the same key (the second replaces the first) and one of another type.
+    cache.insert(
+        key("www.example."),
+        covering("192.0.2.0/24"),
+        answer(60, 1),
+        now,
+    );
+    cache.insert(
+        key("www.example."),
+        covering("198.51.100.0/24"),
+        answer(60, 2),
+        now,
+    );
+    cache.insert(
+        aaaa_key("www.example."),
+        CacheScope::Global,
+        answer(60, 3),
+        now,
+    );
+    cache.run_pending_tasks();
+    for k in [key("www.example."), aaaa_key("www.example.")] {
+        assert!(cache.may_hold_name(&k));
+    }
+    // Any type of a held name, and its NXDOMAIN key, are "maybe": the filter is by name.
+    let cname = CacheKey::rrset(&name("WWW.example."), RecordType::CNAME, DNSClass::IN);
+    assert!(cache.may_hold_name(&cname));
+    assert!(cache.may_hold_name(&CacheKey::name_error(&name("www.example."), DNSClass::IN)));
+    // Some name never stored is ruled out (a counting filter may say "maybe" for a few).
+    let absent = (0..64)
+        .filter(|i| !cache.may_hold_name(&key(&format!("n{i}.example."))))
+        .count();
+    assert!(absent > 60, "{absent} of 64 names never stored ruled out");
+    cache.flush(&name("www.example."), false);
+    cache.run_pending_tasks();
+    // The filter itself, not the emptiness that also rules everything out.
+    let www = key("www.example.").name_hash();
+    assert!(!cache.names.may_hold(www), "every put counted out");
+}

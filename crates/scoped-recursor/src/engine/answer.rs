@@ -161,8 +161,10 @@ impl Recursor {
             let validation = hit.validation;
             AnswerStep::from_data(hit.data, qtype).map(|step| (step, scope, claimed, validation))
         };
-        // Most resolvers' clients bring no subnet: then the tailored cache stays empty.
-        let any_tailored = !self.inner.scoped.is_empty();
+        // Most resolvers' clients bring no subnet: then the tailored cache stays empty. With
+        // some that do, most names still have nothing tailored, which its name filter says
+        // without a lookup.
+        let any_tailored = self.inner.scoped.may_hold_name(key);
         if any_tailored {
             seen.set(true);
         }
@@ -176,8 +178,13 @@ impl Recursor {
                     .flatten()
             })
             .or_else(|| {
-                (any_tailored && self.inner.tailored_dnames.load(Ordering::Relaxed))
-                    .then(|| self.tailored_dname_above(name, subnet, now, read))
+                let dnames = self.inner.tailored_dnames.load(Ordering::Relaxed);
+                // A DNAME above is another name's: the filter of this one says nothing of it.
+                (dnames && !self.inner.scoped.is_empty())
+                    .then(|| {
+                        seen.set(true);
+                        self.tailored_dname_above(name, subnet, now, read)
+                    })
                     .flatten()
             })
             .or_else(|| {

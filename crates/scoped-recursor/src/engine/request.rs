@@ -354,10 +354,13 @@ impl Recursor {
             && resolution.answers.iter().all(|r| {
                 r.record_type() != RecordType::CNAME || question.qtype == RecordType::CNAME
             })
-            && (scoped.is_empty()
-                || !scoped.holds(&CacheKey::rrset(&question.name, question.qtype, class))
-                    && !scoped.holds(&CacheKey::rrset(&question.name, RecordType::CNAME, class))
-                    && !scoped.holds(&CacheKey::name_error(&question.name, class)));
+            && (scoped.is_empty() || {
+                let key = CacheKey::rrset(&question.name, question.qtype, class);
+                !scoped.may_hold_name(&key)
+                    || !scoped.holds(&key)
+                        && !scoped.holds(&key.with_type(Some(RecordType::CNAME)))
+                        && !scoped.holds(&key.with_type(None))
+            });
         resolution
     }
 
