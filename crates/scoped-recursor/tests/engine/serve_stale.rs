@@ -77,16 +77,21 @@ async fn serve_stale_failure_recheck_answers_stale_without_asking_for_30_seconds
     assert!(internet.total_queries() > 0);
 }
 
-#[tokio::test(start_paused = true)]
-async fn serve_stale_answers_at_the_client_timer_and_refreshes_in_the_background() {
-    let internet = standard_internet();
-    // Slow but alive: 3 s per answer, within a generous RTO.
-    let mut config = config_for(&internet);
+/// A recursor whose RTO (5–10 s) and question budget (20 s) outlast the 3-second answers of
+/// servers made slow but alive, so a slow resolution ends with its answer, not a timeout.
+fn patient_recursor(internet: &Internet) -> Recursor {
+    let mut config = config_for(internet);
     config.query_timeout = Duration::from_secs(20);
     config.infra.initial_rto = Duration::from_secs(5);
     config.infra.min_rto = Duration::from_secs(5);
     config.infra.max_rto = Duration::from_secs(10);
-    let recursor = recursor_with(&internet, config);
+    recursor_with(internet, config)
+}
+
+#[tokio::test(start_paused = true)]
+async fn serve_stale_answers_at_the_client_timer_and_refreshes_in_the_background() {
+    let internet = standard_internet();
+    let recursor = patient_recursor(&internet);
     expired_www(&recursor).await;
     example_com_servers(&internet, |s| s.set_delay(Duration::from_secs(3)));
     let start = Instant::now();
@@ -183,12 +188,7 @@ async fn stale_negative_answers_are_served_too() {
 #[tokio::test(start_paused = true)]
 async fn an_expired_nxdomain_above_the_name_is_served_at_the_client_timer() {
     let internet = standard_internet();
-    let mut config = config_for(&internet);
-    config.query_timeout = Duration::from_secs(20);
-    config.infra.initial_rto = Duration::from_secs(5);
-    config.infra.min_rto = Duration::from_secs(5);
-    config.infra.max_rto = Duration::from_secs(10);
-    let recursor = recursor_with(&internet, config);
+    let recursor = patient_recursor(&internet);
     let res = ask(&recursor, "nx.example.com.", RecordType::A).await;
     assert_eq!(res.rcode, ResponseCode::NXDomain);
     tokio::time::advance(Duration::from_secs(61)).await;
