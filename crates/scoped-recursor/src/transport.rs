@@ -226,7 +226,7 @@ impl Transport for NetTransport {
 }
 
 /// When a UDP exchange sets the timer of its timeout.
-#[derive(Clone, Copy, PartialEq, Eq)]
+#[derive(Clone, Copy)]
 enum Timer {
     /// With its first wait.
     AtOnce,
@@ -248,7 +248,7 @@ impl NetTransport {
             let result = match query.protocol {
                 Protocol::Udp => {
                     let deadline = tokio::time::Instant::now() + timeout;
-                    udp_exchange(source, &query, &counters, (deadline, timer)).await
+                    udp_exchange(source, &query, &counters, deadline, timer).await
                 }
                 Protocol::Tcp => tokio::time::timeout(timeout, tcp_exchange(source, &query))
                     .await
@@ -269,7 +269,8 @@ async fn udp_exchange(
     source: SocketAddr,
     query: &UpstreamQuery,
     counters: &TransportCounters,
-    (deadline, mut timer): (tokio::time::Instant, Timer),
+    deadline: tokio::time::Instant,
+    mut timer: Timer,
 ) -> Result<Vec<u8>, TransportError> {
     let echo_deadline = query
         .echo_timeout
@@ -679,7 +680,6 @@ mod tests {
     /// wait ends at `until`, and not before. A wait that ends first gives its output.
     #[tokio::test(start_paused = true)]
     async fn the_wait_sets_its_timer_when_polled_again() {
-        use std::task::Poll;
         let start = tokio::time::Instant::now();
         let until = start + Duration::from_secs(5);
         let mut never = std::pin::pin!(timer_when_repolled(until, std::future::pending::<()>()));

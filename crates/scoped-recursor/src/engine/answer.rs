@@ -143,8 +143,8 @@ impl Recursor {
     /// them, RRset first (as in `RecordCache::step`): a hit costs one lookup per cache. A
     /// tailored DNAME above the name is looked for only once one was ever cached. Also says
     /// what validation said about the entry. Sets `seen` when an entry was under a key looked
-    /// up, usable or not (any entry at all in the tailored cache counts: its reads tell no
-    /// more).
+    /// up, usable or not (in the tailored cache, whose reads tell no more: when its name
+    /// filter cannot rule the name out, or a tailored DNAME above it is looked for).
     pub(super) fn cached_step(
         &self,
         (name, key): (&Name, &CacheKey),

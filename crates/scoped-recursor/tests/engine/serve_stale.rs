@@ -29,6 +29,14 @@ async fn expired_www(recursor: &Recursor) {
     tokio::time::advance(Duration::from_secs(301)).await;
 }
 
+/// nx.example.com. (NXDOMAIN, negative TTL 60) resolved, then 61 s later: expired, but within
+/// the stale window.
+async fn expired_nx(recursor: &Recursor) {
+    let res = ask(recursor, "nx.example.com.", RecordType::A).await;
+    assert_eq!(res.rcode, ResponseCode::NXDomain);
+    tokio::time::advance(Duration::from_secs(61)).await;
+}
+
 #[tokio::test(start_paused = true)]
 async fn serve_stale_answers_expired_data_with_ttl_30_when_every_server_fails() {
     let internet = standard_internet();
@@ -173,9 +181,7 @@ async fn serve_stale_off_fails_like_before() {
 async fn stale_negative_answers_are_served_too() {
     let internet = standard_internet();
     let recursor = recursor(&internet);
-    let res = ask(&recursor, "nx.example.com.", RecordType::A).await;
-    assert_eq!(res.rcode, ResponseCode::NXDomain);
-    tokio::time::advance(Duration::from_secs(61)).await;
+    expired_nx(&recursor).await;
     example_com_servers(&internet, |s| s.set_dead(true));
     let res = ask(&recursor, "nx.example.com.", RecordType::A).await;
     assert_eq!(res.rcode, ResponseCode::NXDomain);
@@ -189,9 +195,7 @@ async fn stale_negative_answers_are_served_too() {
 async fn an_expired_nxdomain_above_the_name_is_served_at_the_client_timer() {
     let internet = standard_internet();
     let recursor = patient_recursor(&internet);
-    let res = ask(&recursor, "nx.example.com.", RecordType::A).await;
-    assert_eq!(res.rcode, ResponseCode::NXDomain);
-    tokio::time::advance(Duration::from_secs(61)).await;
+    expired_nx(&recursor).await;
     example_com_servers(&internet, |s| s.set_delay(Duration::from_secs(3)));
     let start = Instant::now();
     let res = ask(&recursor, "below.nx.example.com.", RecordType::A).await;
